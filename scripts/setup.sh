@@ -16,6 +16,7 @@ packages=(
   python3 python3-openpyxl
   age
   time
+  tzdata
 )
 
 missing=()

@@ -1,0 +1,32 @@
+// The xgw subcommands. Each command group lives in its own cmd_*.cc file and
+// exposes one Run function per subcommand; main.cc dispatches through the
+// table returned by Commands(). To add a command: write Run<Name>, declare it
+// here and add a row to the table in main.cc.
+#ifndef XGW_CLIENT_COMMANDS_H_
+#define XGW_CLIENT_COMMANDS_H_
+
+#include <span>
+#include <string_view>
+
+namespace xgw::cli {
+
+// args excludes the program and subcommand names. Returns the exit code.
+using CommandFn = int (*)(std::span<char* const> args);
+
+struct Command {
+  std::string_view name;
+  std::string_view summary;  // one line for `xgw --help`
+  CommandFn run;
+};
+
+std::span<const Command> Commands();
+
+// cmd_keys.cc
+int RunKeygen(std::span<char* const> args);
+// cmd_age.cc
+int RunEncrypt(std::span<char* const> args);
+int RunDecrypt(std::span<char* const> args);
+
+}  // namespace xgw::cli
+
+#endif  // XGW_CLIENT_COMMANDS_H_
