@@ -1,0 +1,227 @@
+#include "policy/check_list.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include <sodium.h>
+
+#include "crypto/hash.h"
+#include "crypto/secret.h"
+
+namespace xgw {
+
+namespace {
+
+std::string ColumnName(size_t index) { return "column " + std::to_string(index + 1); }
+
+class Collector {
+ public:
+  Collector(ListCheck* out, size_t cap) : out_(out), cap_(cap) {}
+  void Add(Violation v) { out_->violations.push_back(std::move(v)); }
+  void AddRow(Violation v) {
+    if (row_listed_ < cap_) {
+      ++row_listed_;
+      out_->violations.push_back(std::move(v));
+    } else {
+      ++out_->suppressed;
+    }
+  }
+
+ private:
+  ListCheck* out_;
+  size_t cap_;
+  size_t row_listed_ = 0;
+};
+
+}  // namespace
+
+void AppendCanonicalRow(const std::vector<std::string>& values, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('[');
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out->push_back(',');
+    out->push_back('"');
+    for (char c : values[i]) {
+      auto b = static_cast<unsigned char>(c);
+      switch (c) {
+        case '"': *out += "\\\""; break;
+        case '\\': *out += "\\\\"; break;
+        case '\b': *out += "\\b"; break;
+        case '\f': *out += "\\f"; break;
+        case '\n': *out += "\\n"; break;
+        case '\r': *out += "\\r"; break;
+        case '\t': *out += "\\t"; break;
+        default:
+          if (b < 0x20) {
+            *out += "\\u00";
+            out->push_back(kHex[b >> 4]);
+            out->push_back(kHex[b & 15]);
+          } else {
+            out->push_back(c);
+          }
+      }
+    }
+    out->push_back('"');
+  }
+  *out += "]\n";
+}
+
+Result<ListCheck> CheckList(const Protocol& protocol, ListReader& reader, const CheckListOptions& options) {
+  ListCheck result;
+  Collector collect(&result, options.max_row_violations);
+  const auto& header = reader.Header();
+
+  // Map columns to fields. Headers are never echoed: a list without a header
+  // row would put personal data there.
+  std::vector<int> field_of(header.size(), -1);
+  std::vector<int> column_of(protocol.fields.size(), -1);
+  std::vector<bool> unnamed(header.size(), false);
+  for (size_t i = 0; i < header.size(); ++i) {
+    if (FoldName(header[i]).empty()) {
+      unnamed[i] = true;  // allowed only while the column stays empty
+      continue;
+    }
+    const Field* f = protocol.FieldForHeader(header[i]);
+    if (!f) {
+      collect.Add({"column_not_allowed", ColumnName(i) + " is not a field of the protocol (data minimisation: remove it)", 0,
+                   ColumnName(i)});
+      continue;
+    }
+    auto fi = static_cast<size_t>(f - protocol.fields.data());
+    if (column_of[fi] >= 0) {
+      collect.Add({"duplicate_column", ColumnName(i) + " maps to field " + f->name + ", like " +
+                                           ColumnName(static_cast<size_t>(column_of[fi])), 0, f->name});
+      continue;
+    }
+    field_of[i] = static_cast<int>(fi);
+    column_of[fi] = static_cast<int>(i);
+  }
+  // Canonical column order: the protocol's field order.
+  std::vector<size_t> present;  // field indexes
+  for (size_t fi = 0; fi < protocol.fields.size(); ++fi) {
+    if (column_of[fi] >= 0) {
+      present.push_back(fi);
+      result.manifest.columns.push_back(protocol.fields[fi].name);
+    }
+  }
+
+  Sha256 rows_hash;
+  // HMAC state keyed once and copied per value: re-keying per identifier
+  // (what HmacSha256::Finish does) costs more than the MAC itself.
+  // Same function as SubjectLookupValue (standard HMAC-SHA-256).
+  struct KeyedMac {
+    crypto_auth_hmacsha256_state keyed;
+    ~KeyedMac() { sodium_memzero(&keyed, sizeof keyed); }
+  };
+  std::optional<KeyedMac> mac;
+  if (!options.subject_key.empty()) {
+    mac.emplace();
+    crypto_auth_hmacsha256_init(&mac->keyed, options.subject_key.data(), options.subject_key.size());
+  }
+  std::vector<Sha256Digest> subjects;
+  std::vector<std::string> values(present.size());
+  std::string canonical;
+  std::vector<std::string_view> cells;
+  std::vector<bool> unnamed_reported(header.size(), false);
+  const bool pad_short_rows = reader.Format() == InputFormat::kXlsx;  // XLSX omits empty trailing cells
+  bool read_failed = false;
+  uint64_t rows = 0;
+
+  for (;;) {
+    auto next = reader.Next(&cells);
+    if (!next) {
+      const auto& err = next.error();
+      if (err.code == ErrorCode::kIo || err.code == ErrorCode::kInternal) return tl::unexpected(err);
+      collect.Add({err.code == ErrorCode::kLimit ? "list_limit_exceeded" : "list_malformed", err.message, 0, ""});
+      read_failed = true;
+      break;
+    }
+    if (!*next) break;
+    if (std::all_of(cells.begin(), cells.end(), [](std::string_view c) { return c.empty(); })) continue;
+    ++rows;
+    uint64_t row = reader.RowNumber();
+    if (cells.size() > header.size() || (!pad_short_rows && cells.size() < header.size())) {
+      collect.AddRow({"ragged_row", "row " + std::to_string(row) + " has " + std::to_string(cells.size()) +
+                                        " cells but the header has " + std::to_string(header.size()) +
+                                        "; its cells were not checked", row, ""});
+      continue;
+    }
+    for (size_t i = 0; i < cells.size(); ++i) {
+      if (unnamed[i] && !cells[i].empty() && !unnamed_reported[i]) {
+        unnamed_reported[i] = true;
+        collect.Add({"column_not_allowed", ColumnName(i) + " has data but no header", 0, ColumnName(i)});
+      }
+    }
+    for (size_t k = 0; k < present.size(); ++k) {
+      const Field& f = protocol.fields[present[k]];
+      auto col = static_cast<size_t>(column_of[present[k]]);
+      std::string_view cell = col < cells.size() ? cells[col] : std::string_view();
+      std::string& norm = values[k];
+      norm.clear();
+      bool blank = cell.find_first_not_of(" \t\r\n") == std::string_view::npos;
+      if (blank) {
+        if (f.required) {
+          collect.AddRow({"required_value_missing", "row " + std::to_string(row) + ": required field " + f.name +
+                                                        " is empty", row, f.name});
+        }
+        continue;
+      }
+      std::string_view failed;
+      if (!ValidateValue(f.rule, cell, &norm, &failed)) {
+        collect.AddRow({"invalid_value", "row " + std::to_string(row) + ", field " + f.name + ": value breaks rule " +
+                                             std::string(failed), row, f.name});
+        norm.clear();
+        continue;
+      }
+      if (f.subject_identifier && mac) {
+        crypto_auth_hmacsha256_state st = mac->keyed;
+        auto type_name = FieldTypeName(f.rule.type);
+        crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(type_name.data()), type_name.size());
+        crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(":"), 1);
+        crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(norm.data()), norm.size());
+        Sha256Digest digest;
+        crypto_auth_hmacsha256_final(&st, digest.data());
+        sodium_memzero(&st, sizeof st);
+        subjects.push_back(digest);
+      }
+    }
+    canonical.clear();
+    AppendCanonicalRow(values, &canonical);
+    rows_hash.Update(canonical);
+  }
+  WipeMemory(canonical.data(), canonical.size());
+  for (auto& v : values) WipeMemory(v.data(), v.size());
+
+  if (result.suppressed > 0) {
+    result.violations.push_back({"more_violations", std::to_string(result.suppressed) +
+                                                        " more row violations were found but not listed", 0, ""});
+  }
+  Manifest& m = result.manifest;
+  m.protocol_id = protocol.id;
+  m.protocol_version = protocol.version_hash;
+  m.list_format = reader.Format();
+  m.row_count = rows;
+  m.rows_sha256 = HexEncode(rows_hash.Finish());
+  if (!read_failed) {
+    m.byte_size = reader.SourceBytes();
+    m.sha256 = HexEncode(reader.SourceSha256());
+  }
+  if (mac) {
+    std::sort(subjects.begin(), subjects.end());
+    subjects.erase(std::unique(subjects.begin(), subjects.end()), subjects.end());
+    m.subject_key_id = options.subject_key_id;
+    m.subject_index.reserve(subjects.size());
+    for (const auto& s : subjects) m.subject_index.push_back(HexEncode(s));
+  }
+  return result;
+}
+
+Result<ListCheck> CheckListForSend(const Protocol& protocol, const ProtocolStatus& status, ListReader& reader,
+                                   const SendRequest& request, const CheckListOptions& options) {
+  XGW_TRY(auto result, CheckList(protocol, reader, options));
+  auto decided = DecideSend(protocol, status, result.manifest, request);
+  result.violations.insert(result.violations.end(), decided.begin(), decided.end());
+  return result;
+}
+
+}  // namespace xgw

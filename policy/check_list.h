@@ -1,0 +1,53 @@
+// Checks a list against a protocol while streaming it once, and builds its
+// manifest on the way. Memory does not depend on the row count except for the
+// subject index (32 bytes per distinct subject while checking).
+#ifndef XGW_POLICY_CHECK_LIST_H_
+#define XGW_POLICY_CHECK_LIST_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "crypto/error.h"
+#include "policy/decisions.h"
+#include "policy/list_reader.h"
+#include "policy/manifest.h"
+#include "policy/protocol.h"
+#include "policy/violation.h"
+
+namespace xgw {
+
+struct CheckListOptions {
+  // Row-level violations listed in full; the rest are only counted.
+  size_t max_row_violations = 100;
+  // Organisation key for the subject index (HMAC-SHA-256); empty: no index.
+  std::span<const uint8_t> subject_key;
+  std::string subject_key_id;
+};
+
+struct ListCheck {
+  Violations violations;          // header and cell problems, reader failures
+  uint64_t suppressed = 0;        // row-level violations beyond the cap
+  Manifest manifest;              // complete even when there are violations
+  bool ok() const { return violations.empty(); }
+};
+
+// Reads `reader` to its end and reports every header problem (column_not_allowed,
+// duplicate_column), row problem (ragged_row, required_value_missing,
+// invalid_value naming row, column and rule) and a malformed or oversized input
+// (list_malformed, list_limit_exceeded) as violations. Fails only on I/O errors.
+// Does not judge the manifest itself: pass it to DecideSend for that.
+Result<ListCheck> CheckList(const Protocol& protocol, ListReader& reader, const CheckListOptions& options = {});
+
+// CheckList followed by DecideSend on the resulting manifest: every reason the
+// list may not be sent. The daemon's plaintext mode and the client use this.
+Result<ListCheck> CheckListForSend(const Protocol& protocol, const ProtocolStatus& status, ListReader& reader,
+                                   const SendRequest& request, const CheckListOptions& options = {});
+
+// The canonical form of one row for rows_sha256: a JSON array of the
+// normalised values (JCS string escaping) followed by "\n". Exposed for tests.
+void AppendCanonicalRow(const std::vector<std::string>& values, std::string* out);
+
+}  // namespace xgw
+
+#endif  // XGW_POLICY_CHECK_LIST_H_

@@ -1,0 +1,121 @@
+#include "policy/decisions.h"
+
+#include <algorithm>
+
+namespace xgw {
+
+namespace {
+
+// Identifies the calendar period (in the protocol's zone) an instant falls in.
+int64_t PeriodKey(const Protocol& p, Instant t) {
+  using namespace std::chrono;
+  auto local = p.zone->ToLocal(t);
+  auto d = sys_days{local.date};
+  switch (p.frequency.per) {
+    case Period::kDay: return d.time_since_epoch().count();
+    case Period::kWeek: {
+      // Weeks start on Monday (ISO 8601).
+      unsigned wd = weekday{d}.iso_encoding();  // 1 = Monday
+      return (d - days{wd - 1}).time_since_epoch().count();
+    }
+    case Period::kMonth:
+      return static_cast<int>(local.date.year()) * 12 + static_cast<int>(static_cast<unsigned>(local.date.month()));
+    case Period::kYear: return static_cast<int>(local.date.year());
+  }
+  return 0;
+}
+
+std::string_view PeriodName(Period p) {
+  switch (p) {
+    case Period::kDay: return "day";
+    case Period::kWeek: return "week";
+    case Period::kMonth: return "month";
+    case Period::kYear: return "year";
+  }
+  return "";
+}
+
+}  // namespace
+
+Violations DecideSend(const Protocol& p, const ProtocolStatus& status, const Manifest& m, const SendRequest& req) {
+  Violations v;
+  if (m.protocol_id != p.id || m.protocol_version != p.version_hash) {
+    v.push_back({"protocol_mismatch", "the manifest names another protocol or protocol version", 0, ""});
+  }
+  auto active = ActiveViolations(p, status, req.now);
+  v.insert(v.end(), active.begin(), active.end());
+  if (p.retention.delete_on && req.now >= p.zone->EndOfDay(*p.retention.delete_on)) {
+    v.push_back({"retention_already_passed", "the protocol's fixed deletion date has passed", 0, ""});
+  }
+  if (!p.IsSender(req.sender_organisation)) {
+    v.push_back({"sender_not_sending_party", "the sender's organisation is not a sending party of this protocol", 0, ""});
+  }
+  if (!p.Accepts(m.list_format)) {
+    v.push_back({"format_not_allowed", "the protocol does not allow " + std::string(InputFormatName(m.list_format)) + " lists", 0, ""});
+  }
+  std::vector<std::string> seen;
+  for (const auto& column : m.columns) {
+    if (!p.FieldByName(column)) {
+      v.push_back({"column_not_allowed", "the manifest declares a column the protocol does not allow", 0, ""});
+    } else if (std::find(seen.begin(), seen.end(), column) != seen.end()) {
+      v.push_back({"duplicate_column", "the manifest declares field " + column + " twice", 0, column});
+    }
+    seen.push_back(column);
+  }
+  for (const auto& f : p.fields) {
+    if (f.required && std::find(m.columns.begin(), m.columns.end(), f.name) == m.columns.end()) {
+      v.push_back({"required_column_missing", "required field " + f.name + " is missing", 0, f.name});
+    }
+  }
+  if (m.row_count > p.limits.max_rows) {
+    v.push_back({"too_many_rows", "the list has " + std::to_string(m.row_count) + " rows; the protocol allows at most " +
+                                      std::to_string(p.limits.max_rows), 0, ""});
+  }
+  if (m.byte_size > p.limits.max_bytes) {
+    v.push_back({"too_many_bytes", "the list has " + std::to_string(m.byte_size) + " bytes; the protocol allows at most " +
+                                       std::to_string(p.limits.max_bytes), 0, ""});
+  }
+  if (p.frequency.one_off) {
+    if (!req.past_transfers.empty()) {
+      v.push_back({"one_off_used", "the protocol allows one transfer and it has taken place", 0, ""});
+    }
+  } else {
+    int64_t key = PeriodKey(p, req.now);
+    auto in_period = std::count_if(req.past_transfers.begin(), req.past_transfers.end(),
+                                   [&](Instant t) { return PeriodKey(p, t) == key; });
+    if (static_cast<uint64_t>(in_period) >= p.frequency.max_transfers) {
+      v.push_back({"period_quota_reached", "the protocol allows " + std::to_string(p.frequency.max_transfers) +
+                                               " transfer(s) per " + std::string(PeriodName(p.frequency.per)) +
+                                               " and they have taken place", 0, ""});
+    }
+  }
+  return v;
+}
+
+Violations MayReceive(const Protocol& p, const UserRef& user) {
+  for (const auto& r : p.recipients) {
+    if (r.organisation != user.organisation) continue;
+    if (std::find(r.users.begin(), r.users.end(), user.user_id) != r.users.end()) return {};
+    for (const auto& role : user.roles) {
+      if (std::find(r.roles.begin(), r.roles.end(), role) != r.roles.end()) return {};
+    }
+  }
+  if (!p.IsReceiver(user.organisation)) {
+    return {{"recipient_not_allowed", "the user's organisation is not a receiving party of this protocol", 0, ""}};
+  }
+  return {{"recipient_not_allowed", "none of the user's roles is a recipient under this protocol, nor is the user named", 0, ""}};
+}
+
+Instant ComputeExpiry(const Protocol& p, const ExchangeEvents& e) {
+  const auto& r = p.retention;
+  Instant expiry = Instant::max();
+  auto earliest = [&](Instant t) { expiry = std::min(expiry, t); };
+  if (r.delete_on) earliest(p.zone->EndOfDay(*r.delete_on));
+  if (r.after_delivery) earliest(e.delivered + *r.after_delivery);
+  if (r.after_first_download && e.first_download) earliest(*e.first_download + *r.after_first_download);
+  if (r.on_acknowledgement && e.acknowledged) earliest(*e.acknowledged);
+  if (p.on_termination == OnTermination::kDelete && e.protocol_terminated) earliest(*e.protocol_terminated);
+  return expiry;
+}
+
+}  // namespace xgw

@@ -1,0 +1,58 @@
+// The enforcement decisions. Pure functions: the time is passed in, nothing is
+// read from the clock, the disk or the network; same inputs, same answer.
+#ifndef XGW_POLICY_DECISIONS_H_
+#define XGW_POLICY_DECISIONS_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policy/lifecycle.h"
+#include "policy/manifest.h"
+#include "policy/protocol.h"
+#include "policy/violation.h"
+
+namespace xgw {
+
+struct SendRequest {
+  std::string sender_organisation;     // party id of the authenticated sender
+  Instant now;
+  std::vector<Instant> past_transfers;  // accepted transfers under this protocol id, any version
+};
+
+// May the sender send what `manifest` declares under `protocol` now? Returns
+// every violation (empty: allowed): protocol_mismatch, the lifecycle reasons
+// of ActiveViolations, retention_already_passed, sender_not_sending_party,
+// format_not_allowed, column_not_allowed, required_column_missing,
+// too_many_rows, too_many_bytes, one_off_used, period_quota_reached.
+// For a plaintext list, add CheckList's violations (cells, headers).
+Violations DecideSend(const Protocol& protocol, const ProtocolStatus& status, const Manifest& manifest,
+                      const SendRequest& request);
+
+struct UserRef {
+  std::string organisation;
+  std::string user_id;
+  std::vector<std::string> roles;
+};
+
+// May `user` receive lists sent under `protocol`? Empty: yes. Otherwise
+// recipient_not_allowed (the organisation is not a receiver, or no recipient
+// rule of it names one of the user's roles or the user).
+Violations MayReceive(const Protocol& protocol, const UserRef& user);
+
+struct ExchangeEvents {
+  Instant delivered;                       // when the gateway accepted it
+  std::optional<Instant> first_download;
+  std::optional<Instant> acknowledged;
+  std::optional<Instant> protocol_terminated;  // counts when on_termination is "delete"
+};
+
+// When the exchange must be deleted: the earliest of every retention rule that
+// applies (fixed date = end of that day in the protocol's zone; durations
+// after delivery / first download; acknowledgement) and termination.
+// Always defined: a protocol has at least one unconditional rule.
+Instant ComputeExpiry(const Protocol& protocol, const ExchangeEvents& events);
+
+}  // namespace xgw
+
+#endif  // XGW_POLICY_DECISIONS_H_

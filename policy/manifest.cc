@@ -1,0 +1,117 @@
+#include "policy/manifest.h"
+
+#include <algorithm>
+#include <set>
+
+#include "crypto/hash.h"
+#include "policy/canonical_json.h"
+
+namespace xgw {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kManifestFormat = "xgw-manifest/1";
+
+bool IsHex64(const json& v) {
+  if (!v.is_string()) return false;
+  const auto& s = v.get_ref<const std::string&>();
+  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+}  // namespace
+
+Result<std::string> ManifestToCanonicalJson(const Manifest& m) {
+  json doc = {
+      {"format", kManifestFormat},
+      {"protocol_id", m.protocol_id},
+      {"protocol_version", m.protocol_version},
+      {"list_format", InputFormatName(m.list_format)},
+      {"columns", m.columns},
+      {"row_count", m.row_count},
+      {"byte_size", m.byte_size},
+      {"sha256", m.sha256},
+      {"rows_sha256", m.rows_sha256},
+      {"subject_index", {{"key_id", m.subject_key_id}, {"values", m.subject_index}}},
+  };
+  return CanonicalJson(doc);
+}
+
+Result<Manifest> ParseManifest(std::string_view text) {
+  json doc;
+  try {
+    doc = json::parse(text.begin(), text.end());
+  } catch (const json::parse_error& e) {
+    return Fail(ErrorCode::kFormat, "manifest is not valid JSON (syntax error at byte " + std::to_string(e.byte) + ")");
+  }
+  auto bad = [](const std::string& why) { return Fail(ErrorCode::kFormat, "manifest " + why); };
+  static const std::set<std::string> kKeys = {"format", "protocol_id", "protocol_version", "list_format", "columns",
+                                              "row_count", "byte_size", "sha256", "rows_sha256", "subject_index"};
+  if (!doc.is_object()) return bad("is not a JSON object");
+  for (const auto& [key, value] : doc.items()) {
+    if (!kKeys.count(key)) return bad("has unknown key " + key);
+  }
+  for (const auto& key : kKeys) {
+    if (!doc.contains(key)) return bad("lacks key " + key);
+  }
+  if (doc["format"] != kManifestFormat) return bad("format is not " + std::string(kManifestFormat));
+  Manifest m;
+  if (!doc["protocol_id"].is_string() || doc["protocol_id"].get<std::string>().empty()) return bad("protocol_id is not a string");
+  m.protocol_id = doc["protocol_id"].get<std::string>();
+  if (!IsHex64(doc["protocol_version"])) return bad("protocol_version is not 64 lower-case hex digits");
+  m.protocol_version = doc["protocol_version"].get<std::string>();
+  if (doc["list_format"] == "csv") m.list_format = InputFormat::kCsv;
+  else if (doc["list_format"] == "xlsx") m.list_format = InputFormat::kXlsx;
+  else return bad("list_format is not csv or xlsx");
+  if (!doc["columns"].is_array()) return bad("columns is not an array");
+  for (const auto& c : doc["columns"]) {
+    if (!c.is_string() || c.get<std::string>().empty()) return bad("columns holds a non-string");
+    if (std::find(m.columns.begin(), m.columns.end(), c.get<std::string>()) != m.columns.end()) {
+      return bad("columns holds a duplicate");
+    }
+    m.columns.push_back(c.get<std::string>());
+  }
+  if (!doc["row_count"].is_number_unsigned()) return bad("row_count is not a non-negative integer");
+  m.row_count = doc["row_count"].get<uint64_t>();
+  if (!doc["byte_size"].is_number_unsigned()) return bad("byte_size is not a non-negative integer");
+  m.byte_size = doc["byte_size"].get<uint64_t>();
+  if (!IsHex64(doc["sha256"])) return bad("sha256 is not 64 lower-case hex digits");
+  m.sha256 = doc["sha256"].get<std::string>();
+  if (!IsHex64(doc["rows_sha256"])) return bad("rows_sha256 is not 64 lower-case hex digits");
+  m.rows_sha256 = doc["rows_sha256"].get<std::string>();
+  const auto& si = doc["subject_index"];
+  if (!si.is_object() || si.size() != 2 || !si.contains("key_id") || !si.contains("values")) {
+    return bad("subject_index must hold exactly key_id and values");
+  }
+  if (!si["key_id"].is_string()) return bad("subject_index.key_id is not a string");
+  m.subject_key_id = si["key_id"].get<std::string>();
+  if (!si["values"].is_array()) return bad("subject_index.values is not an array");
+  for (const auto& v : si["values"]) {
+    if (!IsHex64(v)) return bad("subject_index.values holds a value that is not 64 lower-case hex digits");
+    if (!m.subject_index.empty() && v.get<std::string>() <= m.subject_index.back()) {
+      return bad("subject_index.values is not sorted and unique");
+    }
+    m.subject_index.push_back(v.get<std::string>());
+  }
+  if (m.subject_key_id.empty() && !m.subject_index.empty()) return bad("subject_index has values but no key_id");
+  if (m.row_count == 0 && !m.subject_index.empty()) return bad("subject_index has values but the list has no rows");
+  return m;
+}
+
+Result<std::string> SubjectLookupValue(std::span<const uint8_t> key, FieldType type, std::string_view raw) {
+  if (key.empty()) return Fail(ErrorCode::kInvalidArgument, "subject index key is empty");
+  if (!IsIdentifierType(type)) return Fail(ErrorCode::kInvalidArgument, "type is not an identifier type");
+  auto normalised = NormaliseIdentifier(type, raw);
+  if (!normalised) {
+    return Fail(ErrorCode::kInvalidArgument, "not a valid " + std::string(FieldTypeName(type)) + " identifier");
+  }
+  HmacSha256 mac(key);
+  mac.Update(FieldTypeName(type));
+  mac.Update(":");
+  mac.Update(*normalised);
+  auto digest = mac.Finish();
+  return HexEncode(digest);
+}
+
+}  // namespace xgw

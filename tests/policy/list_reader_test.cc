@@ -1,0 +1,252 @@
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "policy/list_reader.h"
+#include "tests/policy/policy_test_util.h"
+
+using namespace xgw;
+
+namespace {
+
+std::vector<std::vector<std::string>> ReadAll(ListReader& r) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string_view> cells;
+  for (;;) {
+    auto more = r.Next(&cells);
+    REQUIRE(more);
+    if (!*more) break;
+    rows.emplace_back(cells.begin(), cells.end());
+  }
+  return rows;
+}
+
+Result<std::vector<std::vector<std::string>>> Csv(std::string_view text, const ReaderLimits& limits = {}) {
+  MemorySource src(text);
+  XGW_TRY(auto reader, OpenCsvReader(src, limits));
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back(reader->Header());
+  std::vector<std::string_view> cells;
+  for (;;) {
+    XGW_TRY(bool more, reader->Next(&cells));
+    if (!more) break;
+    rows.emplace_back(cells.begin(), cells.end());
+  }
+  return rows;
+}
+
+std::string Fixture(const std::string& name) { return std::string(XGW_POLICY_FIXTURES) + "/" + name; }
+
+std::vector<uint8_t> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  auto str = s.str();
+  return {str.begin(), str.end()};
+}
+
+}  // namespace
+
+TEST_CASE("CsvSeparatorIsDetectedFromTheHeader") {
+  CHECK((*Csv("a;b\n1;2\n"))[1] == std::vector<std::string>{"1", "2"});
+  CHECK((*Csv("a,b\n1,2\n"))[1] == std::vector<std::string>{"1", "2"});
+  CHECK((*Csv("a\tb\n1\t2\n"))[1] == std::vector<std::string>{"1", "2"});
+  CHECK((*Csv("\"a;x\",b\n1,2\n"))[0] == std::vector<std::string>{"a;x", "b"});
+}
+
+TEST_CASE("CsvQuotingFollowsRfc4180") {
+  auto rows = *Csv("a,b\r\n\"x, \"\"y\"\"\",\"line\r\nbreak\"\r\n,\r\n");
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[1] == std::vector<std::string>{"x, \"y\"", "line\r\nbreak"});
+  CHECK(rows[2] == std::vector<std::string>{"", ""});
+}
+
+TEST_CASE("CsvWithoutFinalNewlineKeepsTheLastRow") {
+  auto rows = *Csv("a,b\n1,2");
+  CHECK(rows.back() == std::vector<std::string>{"1", "2"});
+}
+
+TEST_CASE("CsvUtf8BomIsSkipped") {
+  MemorySource src(std::string_view("\xEF\xBB\xBFNaam;Voornaam\nZo\xC3\xAB;x\n"));
+  auto r = *OpenCsvReader(src);
+  CHECK(r->Header()[0] == "Naam");
+  auto rows = ReadAll(*r);
+  CHECK(rows[0][0] == "Zo\xC3\xAB");
+  CHECK(r->Encoding() == "utf-8-bom");
+}
+
+TEST_CASE("CsvWindows1252IsDetectedAndTranscoded") {
+  MemorySource src(std::string_view("Naam;Pr\xE9nom\nZo\xEB;\x80\n"));
+  auto r = *OpenCsvReader(src);
+  CHECK(r->Header()[1] == "Pr\xC3\xA9nom");
+  auto rows = ReadAll(*r);
+  CHECK(rows[0][0] == "Zo\xC3\xAB");
+  CHECK(rows[0][1] == "\xE2\x82\xAC");
+  CHECK(r->Encoding() == "windows-1252");
+}
+
+TEST_CASE("CsvMixingUtf8AndWindows1252IsRefused") {
+  auto r = Csv("Naam\nZo\xC3\xAB\nZo\xEB\n");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == ErrorCode::kFormat);
+  CHECK(r.error().message.find("row 3") != std::string::npos);
+}
+
+TEST_CASE("CsvUtf16IsRefusedWithAHint") {
+  auto r = Csv(std::string_view("\xFF\xFEN\0", 4));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("UTF-16") != std::string::npos);
+}
+
+TEST_CASE("CsvMalformedQuotesAreFormatErrorsWithPosition") {
+  auto a = Csv("a,b\n1,\"open\n");
+  REQUIRE_FALSE(a);
+  CHECK(a.error().message.find("closing quote is missing") != std::string::npos);
+  auto b = Csv("a,b\n1,x\"y\n");
+  REQUIRE_FALSE(b);
+  CHECK(b.error().message.find("row 2 column 2") != std::string::npos);
+  auto c = Csv("a,b\n\"x\"y,1\n");
+  REQUIRE_FALSE(c);
+  CHECK(c.error().code == ErrorCode::kFormat);
+}
+
+TEST_CASE("CsvRaggedRowsAreReturnedAsTheyAre") {
+  auto rows = *Csv("a,b,c\n1,2\n1,2,3,4\n");
+  CHECK(rows[1].size() == 2);
+  CHECK(rows[2].size() == 4);
+}
+
+TEST_CASE("CsvFieldRowAndColumnLimitsAreEnforced") {
+  ReaderLimits small;
+  small.max_field_bytes = 8;
+  auto a = Csv("a\n123456789\n", small);
+  REQUIRE_FALSE(a);
+  CHECK(a.error().code == ErrorCode::kLimit);
+  small = {};
+  small.max_row_bytes = 10;
+  CHECK(Csv("a,b\n123456,123456\n", small).error().code == ErrorCode::kLimit);
+  small = {};
+  small.max_columns = 2;
+  CHECK(Csv("a,b,c\n", small).error().code == ErrorCode::kLimit);
+  small = {};
+  small.max_rows = 1;
+  CHECK(Csv("a\n1\n2\n", small).error().code == ErrorCode::kLimit);
+}
+
+TEST_CASE("CsvEmptyInputHasNoHeader") {
+  CHECK(Csv("").error().code == ErrorCode::kFormat);
+  CHECK(Csv("\n\n").error().code == ErrorCode::kFormat);
+}
+
+TEST_CASE("CsvReportsSourceSizeAndHash") {
+  std::string text = "a,b\n1,2\n";
+  MemorySource src(text);
+  auto r = *OpenCsvReader(src);
+  ReadAll(*r);
+  CHECK(r->SourceBytes() == text.size());
+  CHECK(r->SourceSha256() == Sha256::Hash(text));
+  CHECK(r->RowNumber() == 2);
+}
+
+TEST_CASE("CsvLongInputStreamsAcrossBufferBoundaries") {
+  std::string text = "id,name\n";
+  for (int i = 0; i < 50000; ++i) text += std::to_string(i) + ",\"n\"\"" + std::to_string(i) + "\"\r\n";
+  MemorySource src(text);
+  auto r = *OpenCsvReader(src);
+  auto rows = ReadAll(*r);
+  REQUIRE(rows.size() == 50000);
+  CHECK(rows[49999][1] == "n\"49999");
+  CHECK(rows[12345][0] == "12345");
+}
+
+TEST_CASE("XlsxReadsSharedStringsNumbersAndDateCells") {
+  auto r = OpenXlsxFile(Fixture("cir_valid.xlsx"));
+  REQUIRE(r);
+  CHECK((*r)->Header()[2] == "Rijksregisternummer");
+  auto rows = ReadAll(**r);
+  REQUIRE(rows.size() == 6);
+  CHECK(rows[0][0] == "Testnaam0");
+  CHECK(rows[0][5] == "2024-08-01");
+  CHECK(rows[5][2].size() == 10);  // numeric cell lost its leading zero
+  CHECK(rows[5][5] == "2024-08-02");
+  CHECK((*r)->Format() == InputFormat::kXlsx);
+}
+
+TEST_CASE("XlsxFromMemoryBufferGivesTheSameRows") {
+  auto bytes = ReadFile(Fixture("cir_valid.xlsx"));
+  auto a = OpenXlsxBuffer(bytes);
+  auto b = OpenXlsxFile(Fixture("cir_valid.xlsx"));
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(ReadAll(**a) == ReadAll(**b));
+  CHECK((*a)->SourceSha256() == Sha256::Hash(std::span<const uint8_t>(bytes)));
+  CHECK((*a)->SourceBytes() == bytes.size());
+}
+
+TEST_CASE("XlsxNamedSheetIsSelected") {
+  auto first = OpenXlsxFile(Fixture("two_sheets.xlsx"));
+  REQUIRE(first);
+  CHECK((*first)->Header()[0] == "Dit blad bevat uitleg");
+  auto named = OpenXlsxFile(Fixture("two_sheets.xlsx"), "Lijst");
+  REQUIRE(named);
+  CHECK((*named)->Header()[0] == "Naam");
+  CHECK(ReadAll(**named).size() == 3);
+  CHECK(OpenXlsxFile(Fixture("two_sheets.xlsx"), "Nope").error().code == ErrorCode::kNotFound);
+}
+
+TEST_CASE("XlsxInlineStringsRichTextBooleansCustomDateFormats") {
+  auto r = OpenXlsxFile(Fixture("inline.xlsx"));
+  REQUIRE(r);
+  CHECK((*r)->Header() == std::vector<std::string>{"Naam", "Voornaam", "Datum", "Vlag", "Getal", "Builtin"});
+  auto rows = ReadAll(**r);
+  REQUIRE(rows.size() == 2);
+  CHECK((*r)->RowNumber() == 4);
+  CHECK(rows[0] == std::vector<std::string>{"Janssen", "Piet & co", "2024-09-27", "TRUE", "85073003328",
+                                            "2024-09-27T12:00:00"});
+  CHECK(rows[1] == std::vector<std::string>{"Janssen", "", "1900-02-29", "", "1.5"});
+}
+
+TEST_CASE("XlsxZipBombIsRefusedByLimits") {
+  auto r = OpenXlsxFile(Fixture("bomb.xlsx"));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == ErrorCode::kLimit);
+  ReaderLimits limits;
+  limits.max_compression_ratio = 1000000;
+  limits.max_uncompressed_bytes = 1 << 20;
+  auto s = OpenXlsxFile(Fixture("bomb.xlsx"), "", limits);
+  REQUIRE_FALSE(s);
+  CHECK(s.error().code == ErrorCode::kLimit);
+  limits.max_uncompressed_bytes = 1ull << 30;
+  limits.max_sheet_xml_bytes = 1 << 20;
+  CHECK(OpenXlsxFile(Fixture("bomb.xlsx"), "", limits).error().code == ErrorCode::kLimit);
+}
+
+TEST_CASE("XlsxCountLimitsAreEnforced") {
+  ReaderLimits limits;
+  limits.max_shared_strings = 1;
+  CHECK(OpenXlsxFile(Fixture("inline.xlsx"), "", limits).error().code == ErrorCode::kLimit);
+  limits = {};
+  limits.max_entries = 3;
+  CHECK(OpenXlsxFile(Fixture("cir_valid.xlsx"), "", limits).error().code == ErrorCode::kLimit);
+  limits = {};
+  limits.max_columns = 100;
+  CHECK(OpenXlsxFile(Fixture("wide.xlsx"), "", limits).error().code == ErrorCode::kLimit);
+  limits = {};
+  limits.max_rows = 2;
+  auto r = OpenXlsxFile(Fixture("cir_valid.xlsx"), "", limits);
+  REQUIRE(r);
+  std::vector<std::string_view> cells;
+  Result<bool> more = true;
+  while (more && *more) more = (*r)->Next(&cells);
+  REQUIRE_FALSE(more);
+  CHECK(more.error().code == ErrorCode::kLimit);
+}
+
+TEST_CASE("XlsxThatIsNotAZipIsAFormatError") {
+  CHECK(OpenXlsxFile(Fixture("not_a_zip.xlsx")).error().code == ErrorCode::kFormat);
+  std::string junk = "PK\x03\x04 definitely not a zip";
+  CHECK(OpenXlsxBuffer(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(junk.data()), junk.size()))
+            .error()
+            .code == ErrorCode::kFormat);
+}
