@@ -1,0 +1,365 @@
+#include "gateway/audit/audit_event.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "policy/canonical_json.h"
+
+namespace xgw {
+namespace {
+
+constexpr std::pair<AuditAction, std::string_view> kActions[] = {
+    {AuditAction::kProtocolProposed, "protocol.proposed"},
+    {AuditAction::kProtocolAccepted, "protocol.accepted"},
+    {AuditAction::kProtocolActivated, "protocol.activated"},
+    {AuditAction::kProtocolSuspended, "protocol.suspended"},
+    {AuditAction::kProtocolTerminated, "protocol.terminated"},
+    {AuditAction::kProtocolExpired, "protocol.expired"},
+    {AuditAction::kExchangeUploaded, "exchange.uploaded"},
+    {AuditAction::kExchangeRefused, "exchange.refused"},
+    {AuditAction::kExchangeListed, "exchange.listed"},
+    {AuditAction::kExchangeDownloaded, "exchange.downloaded"},
+    {AuditAction::kExchangeDownloadRefused, "exchange.download_refused"},
+    {AuditAction::kExchangeAcknowledged, "exchange.acknowledged"},
+    {AuditAction::kExchangeRevoked, "exchange.revoked"},
+    {AuditAction::kExchangeDeletedExpiry, "exchange.deleted_expiry"},
+    {AuditAction::kExchangeDeleted, "exchange.deleted"},
+    {AuditAction::kViolationReported, "violation.reported"},
+    {AuditAction::kLoginFailed, "auth.login_failed"},
+    {AuditAction::kTokenIssued, "auth.token_issued"},
+    {AuditAction::kTokenRevoked, "auth.token_revoked"},
+    {AuditAction::kOrganisationRegistered, "org.registered"},
+    {AuditAction::kUserRegistered, "user.registered"},
+    {AuditAction::kUserKeyChanged, "user.key_changed"},
+    {AuditAction::kUserDisabled, "user.disabled"},
+    {AuditAction::kConfigReloaded, "config.reloaded"},
+    {AuditAction::kDaemonStarted, "daemon.started"},
+    {AuditAction::kDaemonStopped, "daemon.stopped"},
+    {AuditAction::kAuditQueried, "audit.queried"},
+    {AuditAction::kAuditReceiptIssued, "audit.receipt_issued"},
+    {AuditAction::kSubjectSearched, "audit.subject_searched"},
+};
+
+// The closed reason vocabulary, sorted. Adding a code is a reviewed code
+// change (and a line in docs/audit-events.md), never something input can do:
+// a free-form reason could carry a name or a national number.
+constexpr std::string_view kReasons[] = {
+    "acceptance_missing",     "account_disabled",      "already_acknowledged",
+    "bad_credentials",        "breach",                "certificate_invalid",
+    "column_missing",         "column_not_allowed",    "config_invalid",
+    "content_mismatch",       "decrypt_failed",        "dpo_request",
+    "duplicate_upload",       "exchange_deleted",      "exchange_expired",
+    "exchange_not_found",     "exchange_revoked",      "file_type_not_allowed",
+    "hash_mismatch",          "internal_error",        "key_missing",
+    "limit_exceeded",         "manifest_invalid",      "manual",
+    "mfa_failed",             "not_a_party",           "not_authorised",
+    "not_recipient",          "not_sender",            "one_off_used",
+    "operator_request",       "party_request",         "protocol_expired",
+    "protocol_not_active",    "protocol_not_found",    "protocol_suspended",
+    "protocol_terminated",    "protocol_version_mismatch", "quota_exceeded",
+    "rate_limited",           "recipient_key_missing", "retention_expired",
+    "row_limit_exceeded",     "row_missing",           "schema_invalid",
+    "signature_invalid",      "size_limit_exceeded",   "startup_catch_up",
+    "storage_error",          "superseded",            "token_expired",
+    "token_revoked",          "token_unknown",         "unsupported_format",
+    "validation_failed",      "validity_period",       "value_invalid",
+    "wrong_state",            "scheduled",             "signal",
+};
+
+constexpr size_t kMaxOrgs = 16;
+
+bool IsLowerHex64(std::string_view s) {
+  return s.size() == 64 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+bool IsIpLiteral(const std::string& s) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+// Howard Hinnant's civil-calendar algorithms (proleptic Gregorian, UTC).
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+void CivilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  y = static_cast<int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y += m <= 2;
+}
+
+constexpr int64_t kMaxTimeMs = 253402300799999;  // 9999-12-31T23:59:59.999Z
+
+Result<void> Bad(std::string_view field, std::string_view rule) {
+  return Fail(ErrorCode::kInvalidArgument,
+              "audit event field " + std::string(field) + " " + std::string(rule));
+}
+
+Result<void> CheckId(std::string_view field, const std::string& id, bool required) {
+  if (id.empty()) return required ? Bad(field, "is required") : Result<void>{};
+  if (!IsSafeId(id)) return Bad(field, "does not match the safe id pattern");
+  return {};
+}
+
+Result<void> Validate(const AuditEvent& e) {
+  if (e.time_ms < 0 || e.time_ms > kMaxTimeMs) return Bad("time", "is out of range");
+  switch (e.actor.type) {
+    case ActorType::kUser:
+      XGW_CHECK(CheckId("actor.id", e.actor.id, true));
+      XGW_CHECK(CheckId("actor.org", e.actor.org, true));
+      break;
+    case ActorType::kOrganisation:
+    case ActorType::kSystem:
+      XGW_CHECK(CheckId("actor.id", e.actor.id, true));
+      if (!e.actor.org.empty()) return Bad("actor.org", "is only allowed for a user actor");
+      break;
+    case ActorType::kAnonymous:
+      if (!e.actor.id.empty() || !e.actor.org.empty()) {
+        return Bad("actor", "of an anonymous actor must have no id (never record a typed login name)");
+      }
+      break;
+  }
+  if (!e.reason.empty() && !IsKnownReasonCode(e.reason)) {
+    return Bad("reason", "is not in the closed reason vocabulary");
+  }
+  XGW_CHECK(CheckId("protocol.id", e.protocol_id, false));
+  if (!e.protocol_version.empty()) {
+    if (e.protocol_id.empty()) return Bad("protocol.version", "requires protocol.id");
+    if (!IsLowerHex64(e.protocol_version)) return Bad("protocol.version", "must be 64 lower-case hex digits");
+  }
+  XGW_CHECK(CheckId("exchange", e.exchange_id, false));
+  XGW_CHECK(CheckId("user", e.user_id, false));
+  XGW_CHECK(CheckId("token", e.token_id, false));
+  XGW_CHECK(CheckId("request", e.request_id, false));
+  if (e.orgs.size() > kMaxOrgs) return Bad("orgs", "has more than 16 entries");
+  for (const auto& o : e.orgs) XGW_CHECK(CheckId("orgs", o, true));
+  if (!e.client_address.empty() && !IsIpLiteral(e.client_address)) {
+    return Bad("client", "is not an ip address literal");
+  }
+  return {};
+}
+
+std::string ActorTypeName(ActorType t) {
+  switch (t) {
+    case ActorType::kUser: return "user";
+    case ActorType::kOrganisation: return "org";
+    case ActorType::kSystem: return "system";
+    case ActorType::kAnonymous: return "anonymous";
+  }
+  return "system";
+}
+
+Result<std::string> Str(const nlohmann::json& obj, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return std::string();
+  if (!it->is_string()) return Fail(ErrorCode::kFormat, std::string("audit event field ") + key + " is not a string");
+  return it->get<std::string>();
+}
+
+}  // namespace
+
+std::string_view AuditActionName(AuditAction action) {
+  for (const auto& [a, n] : kActions) {
+    if (a == action) return n;
+  }
+  return "unknown";
+}
+
+std::optional<AuditAction> ParseAuditAction(std::string_view name) {
+  for (const auto& [a, n] : kActions) {
+    if (n == name) return a;
+  }
+  return std::nullopt;
+}
+
+std::string_view AuditOutcomeName(AuditOutcome outcome) {
+  switch (outcome) {
+    case AuditOutcome::kSuccess: return "success";
+    case AuditOutcome::kRefused: return "refused";
+    case AuditOutcome::kFailed: return "failed";
+  }
+  return "failed";
+}
+
+bool IsKnownReasonCode(std::string_view code) {
+  return std::find(std::begin(kReasons), std::end(kReasons), code) != std::end(kReasons);
+}
+
+bool IsSafeId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  const auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  if (!alnum(id[0])) return false;
+  return std::all_of(id.begin(), id.end(), [&](char c) {
+    return alnum(c) || c == '.' || c == '_' || c == ':' || c == '-';
+  });
+}
+
+std::string FormatAuditTime(int64_t time_ms) {
+  const int64_t days = time_ms >= 0 ? time_ms / 86400000 : (time_ms - 86399999) / 86400000;
+  const int64_t rem = time_ms - days * 86400000;
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(days, y, m, d);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
+                static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600000),
+                static_cast<long long>(rem / 60000 % 60), static_cast<long long>(rem / 1000 % 60),
+                static_cast<long long>(rem % 1000));
+  return buf;
+}
+
+Result<int64_t> ParseAuditTime(std::string_view text) {
+  // Exactly YYYY-MM-DDTHH:MM:SS.mmmZ.
+  static constexpr std::string_view kShape = "dddd-dd-ddTdd:dd:dd.dddZ";
+  if (text.size() != kShape.size()) return Fail(ErrorCode::kFormat, "audit time must be YYYY-MM-DDTHH:MM:SS.mmmZ");
+  for (size_t i = 0; i < text.size(); ++i) {
+    const bool ok = kShape[i] == 'd' ? (text[i] >= '0' && text[i] <= '9') : text[i] == kShape[i];
+    if (!ok) return Fail(ErrorCode::kFormat, "audit time must be YYYY-MM-DDTHH:MM:SS.mmmZ");
+  }
+  const auto num = [&](size_t pos, size_t len) {
+    int64_t v = 0;
+    for (size_t i = pos; i < pos + len; ++i) v = v * 10 + (text[i] - '0');
+    return v;
+  };
+  const int64_t y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2),
+                s = num(17, 2), ms = num(20, 3);
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) {
+    return Fail(ErrorCode::kFormat, "audit time has an out-of-range component");
+  }
+  const int64_t days = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+  const int64_t t = ((days * 24 + h) * 60 + mi) * 60000 + s * 1000 + ms;
+  if (FormatAuditTime(t) != text) return Fail(ErrorCode::kFormat, "audit time is not a real date");
+  return t;
+}
+
+std::vector<std::string> ConcernedOrganisations(const AuditEvent& e) {
+  std::vector<std::string> out = e.orgs;
+  if (e.actor.type == ActorType::kUser) out.push_back(e.actor.org);
+  if (e.actor.type == ActorType::kOrganisation) out.push_back(e.actor.id);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+Result<std::string> ToCanonicalJson(const AuditEvent& e) {
+  XGW_CHECK(Validate(e));
+  nlohmann::json j = nlohmann::json::object();
+  j["v"] = 1;
+  j["time"] = FormatAuditTime(e.time_ms);
+  nlohmann::json actor = {{"type", ActorTypeName(e.actor.type)}};
+  if (!e.actor.id.empty()) actor["id"] = e.actor.id;
+  if (!e.actor.org.empty()) actor["org"] = e.actor.org;
+  j["actor"] = actor;
+  j["action"] = std::string(AuditActionName(e.action));
+  j["outcome"] = std::string(AuditOutcomeName(e.outcome));
+  if (!e.reason.empty()) j["reason"] = e.reason;
+  if (!e.protocol_id.empty()) {
+    nlohmann::json p = {{"id", e.protocol_id}};
+    if (!e.protocol_version.empty()) p["version"] = e.protocol_version;
+    j["protocol"] = p;
+  }
+  if (!e.exchange_id.empty()) j["exchange"] = e.exchange_id;
+  if (!e.user_id.empty()) j["user"] = e.user_id;
+  if (!e.token_id.empty()) j["token"] = e.token_id;
+  if (!e.orgs.empty()) {
+    std::vector<std::string> orgs = e.orgs;
+    std::sort(orgs.begin(), orgs.end());
+    orgs.erase(std::unique(orgs.begin(), orgs.end()), orgs.end());
+    j["orgs"] = orgs;
+  }
+  if (!e.client_address.empty()) j["client"] = e.client_address;
+  if (!e.request_id.empty()) j["request"] = e.request_id;
+  return CanonicalJson(j);
+}
+
+Result<AuditEvent> ParseAuditEvent(std::string_view text) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception&) {
+    return Fail(ErrorCode::kFormat, "audit event is not valid json");
+  }
+  if (!j.is_object()) return Fail(ErrorCode::kFormat, "audit event is not a json object");
+  static const std::array<std::string_view, 13> kFields = {
+      "action", "actor", "client", "exchange", "orgs", "outcome", "protocol",
+      "reason", "request", "time", "token", "user", "v"};
+  for (const auto& [k, v] : j.items()) {
+    if (std::find(kFields.begin(), kFields.end(), k) == kFields.end()) {
+      return Fail(ErrorCode::kFormat, "audit event has an unknown field");
+    }
+  }
+  if (!j.contains("v") || j["v"] != 1) return Fail(ErrorCode::kFormat, "audit event version must be 1");
+  AuditEvent e;
+  XGW_TRY(std::string time, Str(j, "time"));
+  XGW_TRY(e.time_ms, ParseAuditTime(time));
+  if (!j.contains("actor") || !j["actor"].is_object()) return Fail(ErrorCode::kFormat, "audit event actor is missing");
+  const auto& a = j["actor"];
+  for (const auto& [k, v] : a.items()) {
+    if (k != "type" && k != "id" && k != "org") return Fail(ErrorCode::kFormat, "audit event actor has an unknown field");
+  }
+  XGW_TRY(std::string type, Str(a, "type"));
+  if (type == "user") e.actor.type = ActorType::kUser;
+  else if (type == "org") e.actor.type = ActorType::kOrganisation;
+  else if (type == "system") e.actor.type = ActorType::kSystem;
+  else if (type == "anonymous") e.actor.type = ActorType::kAnonymous;
+  else return Fail(ErrorCode::kFormat, "audit event actor type is unknown");
+  XGW_TRY(e.actor.id, Str(a, "id"));
+  XGW_TRY(e.actor.org, Str(a, "org"));
+  XGW_TRY(std::string action, Str(j, "action"));
+  auto act = ParseAuditAction(action);
+  if (!act) return Fail(ErrorCode::kFormat, "audit event action is unknown");
+  e.action = *act;
+  XGW_TRY(std::string outcome, Str(j, "outcome"));
+  if (outcome == "success") e.outcome = AuditOutcome::kSuccess;
+  else if (outcome == "refused") e.outcome = AuditOutcome::kRefused;
+  else if (outcome == "failed") e.outcome = AuditOutcome::kFailed;
+  else return Fail(ErrorCode::kFormat, "audit event outcome is unknown");
+  XGW_TRY(e.reason, Str(j, "reason"));
+  if (j.contains("protocol")) {
+    const auto& p = j["protocol"];
+    if (!p.is_object()) return Fail(ErrorCode::kFormat, "audit event protocol is not an object");
+    for (const auto& [k, v] : p.items()) {
+      if (k != "id" && k != "version") return Fail(ErrorCode::kFormat, "audit event protocol has an unknown field");
+    }
+    XGW_TRY(e.protocol_id, Str(p, "id"));
+    XGW_TRY(e.protocol_version, Str(p, "version"));
+  }
+  XGW_TRY(e.exchange_id, Str(j, "exchange"));
+  XGW_TRY(e.user_id, Str(j, "user"));
+  XGW_TRY(e.token_id, Str(j, "token"));
+  XGW_TRY(e.client_address, Str(j, "client"));
+  XGW_TRY(e.request_id, Str(j, "request"));
+  if (j.contains("orgs")) {
+    if (!j["orgs"].is_array()) return Fail(ErrorCode::kFormat, "audit event orgs is not an array");
+    for (const auto& o : j["orgs"]) {
+      if (!o.is_string()) return Fail(ErrorCode::kFormat, "audit event orgs entry is not a string");
+      e.orgs.push_back(o.get<std::string>());
+    }
+  }
+  auto canon = ToCanonicalJson(e);
+  if (!canon) return Fail(ErrorCode::kFormat, canon.error().message);
+  if (*canon != text) return Fail(ErrorCode::kFormat, "audit event is not in canonical form");
+  return e;
+}
+
+}  // namespace xgw

@@ -1,0 +1,121 @@
+// The audit log: an append-only RFC 6962 Merkle log of AuditEvents in its own
+// SQLite file (WAL, synchronous=FULL), with signed checkpoints, proofs,
+// deletion receipts and DPO queries. Design: docs/audit-log.md.
+//
+// Durability contract: Append returns an index only after the transaction
+// holding the event has committed and been fsynced; if Append returns an
+// error, the caller must not perform the action (the event is not recorded,
+// or, after an fsync failure whose outcome is unknown, the log refuses all
+// further appends until reopened). Concurrent appends are group-committed:
+// one committer thread writes each queued batch in one transaction.
+//
+// Thread safety: every method may be called from any number of threads.
+#ifndef XGW_GATEWAY_AUDIT_AUDIT_LOG_H_
+#define XGW_GATEWAY_AUDIT_AUDIT_LOG_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "crypto/error.h"
+#include "crypto/merkle.h"
+#include "crypto/sign.h"
+#include "gateway/audit/audit_event.h"
+
+namespace xgw {
+
+struct AuditLogOptions {
+  // Checkpoint origin and signing key name, e.g. "xgw.example.org/audit".
+  // Stored at creation; reopening with another origin fails.
+  std::string origin;
+  // Signs checkpoints; without it SignCheckpoint and receipts needing a new
+  // checkpoint fail with kKey.
+  std::shared_ptr<const Ed25519SecretKey> signing_key;
+  // > 0: a background thread signs a checkpoint this often when the log grew.
+  std::chrono::milliseconds checkpoint_interval{0};
+  // Most events in one group-commit transaction.
+  size_t max_batch = 4096;
+};
+
+struct TreeHead {
+  uint64_t size = 0;
+  MerkleHash root{};
+};
+
+struct AuditRecord {
+  uint64_t index = 0;
+  std::string event;  // canonical JSON bytes, exactly as hashed
+  MerkleHash leaf_hash{};
+};
+
+// Filters are ANDed; absent ones do not filter. Results are in index order,
+// starting after `after` (the cursor of the previous page).
+struct AuditQuery {
+  std::optional<std::string> exchange_id;
+  std::optional<std::string> protocol_id;
+  std::optional<std::string> organisation;  // actor's organisation or one the event concerns
+  std::optional<std::string> user;          // actor user or the user acted upon
+  std::optional<AuditAction> action;
+  std::optional<int64_t> from_ms;   // time >= from_ms
+  std::optional<int64_t> until_ms;  // time < until_ms
+  std::optional<uint64_t> after;    // index cursor (exclusive)
+  size_t limit = 100;               // capped at kMaxAuditQueryLimit
+};
+inline constexpr size_t kMaxAuditQueryLimit = 1000;
+
+struct AuditPage {
+  std::vector<AuditRecord> records;
+  std::optional<uint64_t> next;  // cursor for the next page, if there may be one
+};
+
+class AuditLog {
+ public:
+  // Opens or creates the log file at `path` (parent directory must exist).
+  static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, AuditLogOptions options);
+  ~AuditLog();  // stops the threads; pending appends fail
+  AuditLog(const AuditLog&) = delete;
+  AuditLog& operator=(const AuditLog&) = delete;
+
+  // Validates, serialises, durably appends; returns the event's leaf index.
+  // kInvalidArgument for an invalid event, kIo if it could not be recorded.
+  Result<uint64_t> Append(const AuditEvent& event);
+
+  TreeHead Head() const;
+  // "<origin>+<key id>+<key>" of the signing key (kKey without one).
+  Result<std::string> VerifierKey() const;
+
+  // Signs a checkpoint of the current head (after checking it is consistent
+  // with the last signed one), stores it and returns the note. Returns the
+  // stored note unchanged if the log has not grown since.
+  Result<std::string> SignCheckpoint();
+  // The latest stored checkpoint note; kNotFound if none was signed yet.
+  Result<std::string> LatestCheckpoint();
+
+  Result<AuditRecord> Get(uint64_t index);
+  // REQUIRES index < tree_size <= Head().size (kInvalidArgument otherwise).
+  Result<std::vector<MerkleHash>> InclusionProof(uint64_t index, uint64_t tree_size);
+  // REQUIRES old_size <= new_size <= Head().size.
+  Result<std::vector<MerkleHash>> ConsistencyProof(uint64_t old_size, uint64_t new_size);
+
+  Result<AuditPage> Query(const AuditQuery& query);
+
+  // Self-contained proof that an exchange was deleted: its last successful
+  // exchange.deleted_expiry / exchange.deleted event, an inclusion proof and
+  // a signed checkpoint covering it (signed now if needed). kNotFound if the
+  // exchange has no deletion event. Format: docs/audit-log.md.
+  Result<nlohmann::json> DeletionReceipt(const std::string& exchange_id);
+
+ private:
+  struct Impl;
+  explicit AuditLog(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace xgw
+
+#endif  // XGW_GATEWAY_AUDIT_AUDIT_LOG_H_
