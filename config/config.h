@@ -1,0 +1,94 @@
+// Configuration of the xgwd daemon: one JSON file, every key optional with a
+// documented default (docs/configuration.md). Unknown keys are errors that
+// name their JSON path, so a typo never silently falls back to a default.
+//
+// DumpConfig prints the effective configuration (every key, defaults filled
+// in, paths resolved); ParseConfig(DumpConfig(c)) == c for every valid c.
+#ifndef XGW_CONFIG_CONFIG_H_
+#define XGW_CONFIG_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "crypto/error.h"
+
+namespace xgw {
+
+// How the server treats TLS client certificates.
+//   "none":     no certificate is requested.
+//   "optional": a certificate is requested; if one is sent, its SPKI SHA-256
+//               pin must belong to an organisation, and the caller's token to
+//               a user of that organisation.
+//   "require":  as "optional", but a connection without a certificate fails
+//               the handshake.
+struct TlsConfig {
+  std::string cert_file;  // PEM chain; default <state_dir>/tls/server.crt
+  std::string key_file;   // PEM key;   default <state_dir>/tls/server.key
+  std::string client_auth = "none";
+  bool operator==(const TlsConfig&) const = default;
+};
+
+struct LimitsConfig {
+  uint64_t max_header_bytes = 16 * 1024;          // request line + headers
+  uint64_t max_json_body_bytes = 1024 * 1024;     // JSON API bodies
+  uint64_t max_upload_bytes = 1024ull * 1024 * 1024;  // streamed uploads (exchanges)
+  uint32_t handshake_timeout_seconds = 10;
+  uint32_t header_timeout_seconds = 10;   // whole request head, and keep-alive idle
+  uint32_t body_timeout_seconds = 30;     // idle time between two body chunks
+  uint32_t write_timeout_seconds = 30;    // idle time writing one response chunk
+  uint32_t max_connections = 512;
+  bool operator==(const LimitsConfig&) const = default;
+};
+
+struct TokensConfig {
+  int64_t default_ttl_seconds = 30 * 86400;
+  int64_t max_ttl_seconds = 365 * 86400;
+  bool operator==(const TokensConfig&) const = default;
+};
+
+struct Config {
+  std::string state_dir = "/var/lib/xgwd";  // absolute; SQLite DB, blobs, keys
+  std::string listen = "127.0.0.1:8443";   // "IP:PORT" or "[IPv6]:PORT"; port 0 = any free
+  uint32_t threads = 2;                    // io_context threads (network)
+  uint32_t blocking_threads = 2;           // threads for SQLite and other blocking work
+  uint32_t shutdown_grace_seconds = 30;    // in-flight requests get this long on SIGTERM
+  bool log_requests = true;                // "log": {"requests": ...}
+  TlsConfig tls;
+  LimitsConfig limits;
+  TokensConfig tokens;
+  bool operator==(const Config&) const = default;
+
+  // Fixed locations inside state_dir.
+  std::string DatabasePath() const { return state_dir + "/xgwd.db"; }
+  std::string BlobDir() const { return state_dir + "/blobs"; }
+  std::string SigningKeyPath() const { return state_dir + "/keys/gateway-ed25519.key"; }
+  std::string SigningPublicKeyPath() const { return state_dir + "/keys/gateway-ed25519.pub"; }
+};
+
+struct ListenAddress {
+  std::string host;  // IP literal without brackets
+  uint16_t port = 0;
+};
+
+// Parses "127.0.0.1:8443" / "[::1]:0". Host must be an IP literal.
+Result<ListenAddress> ParseListenAddress(const std::string& text);
+
+// Validates and fills defaults; errors are kFormat and name the JSON path
+// ("config $.limits.max_header_bytes: ...").
+Result<Config> ParseConfig(const nlohmann::json& doc);
+Result<Config> ParseConfigText(const std::string& text);
+Result<Config> LoadConfigFile(const std::string& path);
+
+// The effective configuration with every key present.
+nlohmann::json DumpConfig(const Config& config);
+
+// The keys a SIGHUP can change in a running daemon (TLS files, limits, token
+// TTLs, log settings). Returns the JSON paths of keys that differ
+// between `running` and `fresh` but need a restart (listen, threads, ...).
+std::string KeysNeedingRestart(const Config& running, const Config& fresh);
+
+}  // namespace xgw
+
+#endif  // XGW_CONFIG_CONFIG_H_

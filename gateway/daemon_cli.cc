@@ -1,0 +1,118 @@
+#include "gateway/daemon_cli.h"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "crypto/secret.h"
+#include "gateway/server.h"
+#include "gateway/state_init.h"
+#include "gateway/tls.h"
+
+namespace xgw {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: xgwd init --state DIR [--config FILE] [--listen ADDR]\n"
+    "       xgwd serve -c FILE [--port-file PATH]\n"
+    "       xgwd --check-config -c FILE   (-t)\n"
+    "       xgwd --dump-config -c FILE    (-T)\n"
+    "       xgwd --version\n";
+
+int Usage(const char* problem) {
+  if (problem) std::fprintf(stderr, "xgwd: %s\n", problem);
+  std::fputs(kUsage, stderr);
+  return 2;
+}
+
+int Fail1(const Error& e) {
+  std::fprintf(stderr, "xgwd: %s\n", ToString(e).c_str());
+  return 1;
+}
+
+int RunInit(const std::vector<std::string>& args) {
+  InitOptions o;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const bool has_value = i + 1 < args.size();
+    if (a == "--state" && has_value) {
+      o.state_dir = args[++i];
+    } else if (a == "--config" && has_value) {
+      o.config_path = args[++i];
+    } else if (a == "--listen" && has_value) {
+      o.listen = args[++i];
+    } else {
+      return Usage("init: unknown or incomplete argument");
+    }
+  }
+  if (o.state_dir.empty()) return Usage("init: --state DIR is required");
+  const mode_t old = ::umask(077);
+  auto r = InitStateDirectory(o);
+  ::umask(old);
+  if (!r) return Fail1(r.error());
+  std::printf("xgwd: initialised state directory %s\n", o.state_dir.c_str());
+  std::printf("config: %s\n", r->config_path.c_str());
+  std::printf("certificate-pin: %s\n", r->certificate_pin.c_str());
+  std::printf("gateway-signing-key: %s\n", r->signing_public_key.c_str());
+  std::printf("operator-user: %s\n", r->operator_user_id.c_str());
+  std::printf("operator-token: %s\n", r->operator_token.c_str());
+  std::printf("(the operator token is shown only now; store it safely)\n");
+  WipeMemory(r->operator_token.data(), r->operator_token.size());
+  return 0;
+}
+
+}  // namespace
+
+int XgwdMain(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "init") return RunInit({args.begin() + 1, args.end()});
+
+  enum class Mode { kServe, kCheck, kDump } mode = Mode::kServe;
+  ServeOptions serve;
+  size_t i = 0;
+  if (!args.empty() && args[0] == "serve") i = 1;
+  for (; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const bool has_value = i + 1 < args.size();
+    if ((a == "-c" || a == "--config") && has_value) {
+      serve.config_path = args[++i];
+    } else if (a == "--port-file" && has_value) {
+      serve.port_file = args[++i];
+    } else if (a == "-t" || a == "--check-config") {
+      mode = Mode::kCheck;
+    } else if (a == "-T" || a == "--dump-config") {
+      mode = Mode::kDump;
+    } else if (a == "--version") {
+      std::printf("xgwd 0.1.0\n");
+      return 0;
+    } else if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else {
+      return Usage("unknown or incomplete argument");
+    }
+  }
+  if (serve.config_path.empty()) return Usage("-c FILE is required");
+
+  if (mode == Mode::kServe) return Serve(serve);
+  auto config = LoadConfigFile(serve.config_path);
+  if (!config) return Fail1(config.error());
+  if (mode == Mode::kDump) {
+    std::printf("%s\n", DumpConfig(*config).dump(2).c_str());
+    return 0;
+  }
+  // --check-config also loads what the daemon would load at start.
+  struct stat st{};
+  if (::stat(config->state_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Fail1(Error{ErrorCode::kIo, "state directory " + config->state_dir +
+                                           " does not exist; run xgwd init --state DIR"});
+  }
+  if (auto tls = MakeServerTlsContext(config->tls); !tls) return Fail1(tls.error());
+  std::printf("xgwd: configuration %s is valid\n", serve.config_path.c_str());
+  return 0;
+}
+
+}  // namespace xgw

@@ -1,0 +1,146 @@
+#include "gateway/database.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto/io.h"
+
+namespace xgw {
+namespace {
+
+Error SqlError(sqlite3* db, std::string_view what) {
+  // SQLite messages name tables and constraints, never bound values.
+  return Error{ErrorCode::kIo, std::string("sqlite ") + std::string(what) + ": " +
+                                   (db ? sqlite3_errmsg(db) : "out of memory")};
+}
+
+}  // namespace
+
+void Statement::Deleter::operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+void Database::Deleter::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+
+Statement& Statement::Bind(int index, int64_t value) {
+  if (sqlite3_bind_int64(stmt_.get(), index, value) != SQLITE_OK && !bind_failed_) {
+    bind_failed_ = true;
+    bind_error_ = SqlError(db_, "bind");
+  }
+  return *this;
+}
+
+Statement& Statement::Bind(int index, std::string_view value) {
+  if (sqlite3_bind_text64(stmt_.get(), index, value.data(), value.size(), SQLITE_TRANSIENT,
+                          SQLITE_UTF8) != SQLITE_OK &&
+      !bind_failed_) {
+    bind_failed_ = true;
+    bind_error_ = SqlError(db_, "bind");
+  }
+  return *this;
+}
+
+Statement& Statement::Bind(int index, const std::optional<std::string>& value) {
+  return value ? Bind(index, std::string_view(*value)) : BindNull(index);
+}
+
+Statement& Statement::Bind(int index, const std::optional<int64_t>& value) {
+  return value ? Bind(index, *value) : BindNull(index);
+}
+
+Statement& Statement::BindNull(int index) {
+  sqlite3_bind_null(stmt_.get(), index);
+  return *this;
+}
+
+Result<bool> Statement::Step() {
+  if (bind_failed_) return tl::unexpected<Error>(bind_error_);
+  const int rc = sqlite3_step(stmt_.get());
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+    return Fail(ErrorCode::kConflict, std::string("constraint: ") + sqlite3_errmsg(db_));
+  }
+  return tl::unexpected<Error>(SqlError(db_, "step"));
+}
+
+Result<void> Statement::Run() {
+  while (true) {
+    XGW_TRY(bool row, Step());
+    if (!row) return {};
+  }
+}
+
+int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_.get(), column); }
+
+std::string Statement::Text(int column) const {
+  const unsigned char* t = sqlite3_column_text(stmt_.get(), column);
+  const int n = sqlite3_column_bytes(stmt_.get(), column);
+  return t ? std::string(reinterpret_cast<const char*>(t), static_cast<size_t>(n)) : std::string();
+}
+
+std::optional<std::string> Statement::OptText(int column) const {
+  if (sqlite3_column_type(stmt_.get(), column) == SQLITE_NULL) return std::nullopt;
+  return Text(column);
+}
+
+std::optional<int64_t> Statement::OptInt(int column) const {
+  if (sqlite3_column_type(stmt_.get(), column) == SQLITE_NULL) return std::nullopt;
+  return Int(column);
+}
+
+Result<Database> Database::Open(const std::string& path) {
+  // Create the file 0600 ourselves: SQLite would honour the umask only.
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return tl::unexpected<Error>(IoError("open", path, errno));
+  ::close(fd);
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  Database db(raw);
+  if (rc != SQLITE_OK) return tl::unexpected<Error>(SqlError(raw, "open"));
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, 5000);
+  XGW_CHECK(db.Exec("PRAGMA journal_mode=WAL"));
+  XGW_CHECK(db.Exec("PRAGMA synchronous=FULL"));
+  XGW_CHECK(db.Exec("PRAGMA foreign_keys=ON"));
+  XGW_CHECK(db.Exec("PRAGMA secure_delete=ON"));
+  return db;
+}
+
+Result<void> Database::Exec(const std::string& sql) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
+    std::string text = msg ? msg : "unknown error";
+    sqlite3_free(msg);
+    return Fail(ErrorCode::kIo, "sqlite exec: " + text);
+  }
+  return {};
+}
+
+Result<Statement> Database::Prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_.get(), sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=
+      SQLITE_OK) {
+    return tl::unexpected<Error>(SqlError(db_.get(), "prepare"));
+  }
+  return Statement(db_.get(), stmt);
+}
+
+int64_t Database::Changes() const { return sqlite3_changes64(db_.get()); }
+
+Result<Transaction> Transaction::Begin(Database& db) {
+  XGW_CHECK(db.Exec("BEGIN IMMEDIATE"));
+  return Transaction(db);
+}
+
+Transaction::~Transaction() {
+  if (!done_) (void)db_->Exec("ROLLBACK");
+}
+
+Result<void> Transaction::Commit() {
+  XGW_CHECK(db_->Exec("COMMIT"));
+  done_ = true;
+  return {};
+}
+
+}  // namespace xgw

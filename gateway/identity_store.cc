@@ -1,0 +1,369 @@
+#include "gateway/identity_store.h"
+
+#include <algorithm>
+
+#include "gateway/identity_rules.h"
+#include "gateway/ids.h"
+#include "gateway/migrations.h"
+
+namespace xgw {
+namespace {
+
+constexpr int64_t kLastUsedGranularity = 60;  // seconds; avoids a write per request
+
+Result<std::vector<std::string>> CheckRoles(const std::vector<std::string>& roles) {
+  if (roles.size() > 32) return Fail(ErrorCode::kInvalidArgument, "roles: at most 32 roles");
+  for (size_t i = 0; i < roles.size(); ++i) {
+    if (!IsValidRoleName(roles[i])) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "roles[" + std::to_string(i) +
+                      "]: a role is 1-64 characters of a-z, 0-9, '_', '-', '.', starting with a "
+                      "letter");
+    }
+  }
+  std::vector<std::string> out = roles;
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+}  // namespace
+
+bool Principal::HasRole(std::string_view role) const {
+  return std::find(roles.begin(), roles.end(), role) != roles.end();
+}
+
+Result<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::string& path) {
+  XGW_TRY(auto db, Database::Open(path));
+  XGW_CHECK(ApplyMigrations(db).map([](int) {}));
+  return std::unique_ptr<IdentityStore>(new IdentityStore(std::move(db)));
+}
+
+Result<Organisation> IdentityStore::CreateOrganisation(const NewOrganisation& in, int64_t now) {
+  if (!IsCleanText(in.name, 200)) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "name: give 1-200 bytes of UTF-8 text without control characters");
+  }
+  Organisation org;
+  org.id = NewId(kOrgPrefix);
+  org.name = in.name;
+  org.created_at = now;
+  if (in.enterprise_number) {
+    auto n = NormaliseEnterpriseNumber(*in.enterprise_number);
+    if (!n) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "enterprise_number: give a KBO number (10 digits with a valid mod-97 check, "
+                  "e.g. 0123.456.749) or an 8-digit KvK number");
+    }
+    org.enterprise_number = *n;
+  }
+  if (in.dpo_contact) {
+    if (!IsCleanText(*in.dpo_contact, 320)) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "dpo_contact: give 1-320 bytes of text without control characters");
+    }
+    org.dpo_contact = in.dpo_contact;
+  }
+  for (size_t i = 0; i < in.client_cert_pins.size(); ++i) {
+    auto pin = NormalisePin(in.client_cert_pins[i]);
+    if (!pin) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "client_cert_pins[" + std::to_string(i) +
+                      "]: give \"sha256:\" followed by the 64 hex digits of the SHA-256 of the "
+                      "certificate's SubjectPublicKeyInfo");
+    }
+    org.client_cert_pins.push_back(*pin);
+  }
+  std::sort(org.client_cert_pins.begin(), org.client_cert_pins.end());
+  org.client_cert_pins.erase(std::unique(org.client_cert_pins.begin(), org.client_cert_pins.end()),
+                             org.client_cert_pins.end());
+
+  std::lock_guard lock(mu_);
+  XGW_TRY(auto tx, Transaction::Begin(db_));
+  XGW_TRY(auto st, db_.Prepare("INSERT INTO organisations(id, name, enterprise_number, "
+                               "dpo_contact, created_at) VALUES (?,?,?,?,?)"));
+  st.Bind(1, org.id).Bind(2, org.name).Bind(3, org.enterprise_number).Bind(4, org.dpo_contact).Bind(
+      5, now);
+  XGW_CHECK(st.Run());
+  for (const auto& pin : org.client_cert_pins) {
+    XGW_TRY(auto ps, db_.Prepare("INSERT INTO organisation_client_pins(pin, org_id) VALUES (?,?)"));
+    ps.Bind(1, pin).Bind(2, org.id);
+    if (auto r = ps.Run(); !r) {
+      if (r.error().code == ErrorCode::kConflict) {
+        return Fail(ErrorCode::kConflict,
+                    "client_cert_pins: a pin is already registered to another organisation");
+      }
+      return tl::unexpected<Error>(r.error());
+    }
+  }
+  XGW_CHECK(tx.Commit());
+  return org;
+}
+
+Result<Organisation> IdentityStore::GetOrganisationLocked(const std::string& id) {
+  XGW_TRY(auto st, db_.Prepare("SELECT id, name, enterprise_number, dpo_contact, created_at "
+                               "FROM organisations WHERE id = ?"));
+  st.Bind(1, id);
+  XGW_TRY(bool row, st.Step());
+  if (!row) return Fail(ErrorCode::kNotFound, "no such organisation");
+  Organisation org{st.Text(0), st.Text(1), st.OptText(2), st.OptText(3), {}, st.Int(4)};
+  XGW_TRY(auto ps, db_.Prepare(
+                       "SELECT pin FROM organisation_client_pins WHERE org_id = ? ORDER BY pin"));
+  ps.Bind(1, id);
+  while (true) {
+    XGW_TRY(bool more, ps.Step());
+    if (!more) break;
+    org.client_cert_pins.push_back(ps.Text(0));
+  }
+  return org;
+}
+
+Result<Organisation> IdentityStore::GetOrganisation(const std::string& id) {
+  std::lock_guard lock(mu_);
+  return GetOrganisationLocked(id);
+}
+
+Result<std::vector<Organisation>> IdentityStore::ListOrganisations() {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> ids;
+  {
+    XGW_TRY(auto st, db_.Prepare("SELECT id FROM organisations ORDER BY created_at, id"));
+    while (true) {
+      XGW_TRY(bool row, st.Step());
+      if (!row) break;
+      ids.push_back(st.Text(0));
+    }
+  }
+  std::vector<Organisation> out;
+  for (const auto& id : ids) {
+    XGW_TRY(auto org, GetOrganisationLocked(id));
+    out.push_back(std::move(org));
+  }
+  return out;
+}
+
+Result<void> IdentityStore::ReplaceRolesLocked(const std::string& user_id,
+                                               const std::vector<std::string>& roles) {
+  XGW_TRY(auto del, db_.Prepare("DELETE FROM user_roles WHERE user_id = ?"));
+  del.Bind(1, user_id);
+  XGW_CHECK(del.Run());
+  for (const auto& role : roles) {
+    XGW_TRY(auto ins, db_.Prepare("INSERT INTO user_roles(user_id, role) VALUES (?,?)"));
+    ins.Bind(1, user_id).Bind(2, role);
+    XGW_CHECK(ins.Run());
+  }
+  return {};
+}
+
+Result<User> IdentityStore::CreateUser(const std::string& org_id, const std::string& display_name,
+                                       const std::vector<std::string>& roles_in, int64_t now) {
+  if (!IsCleanText(display_name, 200)) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "display_name: give 1-200 bytes of UTF-8 text without control characters");
+  }
+  XGW_TRY(auto roles, CheckRoles(roles_in));
+  std::lock_guard lock(mu_);
+  XGW_TRY(auto tx, Transaction::Begin(db_));
+  XGW_CHECK(GetOrganisationLocked(org_id).map([](auto&&) {}));
+  User user{NewId(kUserPrefix), org_id, display_name, roles, std::nullopt, now};
+  XGW_TRY(auto st, db_.Prepare(
+                       "INSERT INTO users(id, org_id, display_name, created_at) VALUES (?,?,?,?)"));
+  st.Bind(1, user.id).Bind(2, org_id).Bind(3, display_name).Bind(4, now);
+  XGW_CHECK(st.Run());
+  XGW_CHECK(ReplaceRolesLocked(user.id, roles));
+  XGW_CHECK(tx.Commit());
+  return user;
+}
+
+Result<User> IdentityStore::GetUserLocked(const std::string& id) {
+  XGW_TRY(auto st, db_.Prepare(
+                       "SELECT u.id, u.org_id, u.display_name, u.created_at, k.age_recipient, "
+                       "k.ed25519_verify_key, k.updated_at FROM users u "
+                       "LEFT JOIN user_keys k ON k.user_id = u.id WHERE u.id = ?"));
+  st.Bind(1, id);
+  XGW_TRY(bool row, st.Step());
+  if (!row) return Fail(ErrorCode::kNotFound, "no such user");
+  User user{st.Text(0), st.Text(1), st.Text(2), {}, std::nullopt, st.Int(3)};
+  if (auto age = st.OptText(4)) user.keys = UserKeys{*age, st.Text(5), st.Int(6)};
+  XGW_TRY(auto rs, db_.Prepare("SELECT role FROM user_roles WHERE user_id = ? ORDER BY role"));
+  rs.Bind(1, id);
+  while (true) {
+    XGW_TRY(bool more, rs.Step());
+    if (!more) break;
+    user.roles.push_back(rs.Text(0));
+  }
+  return user;
+}
+
+Result<User> IdentityStore::GetUser(const std::string& id) {
+  std::lock_guard lock(mu_);
+  return GetUserLocked(id);
+}
+
+Result<std::vector<User>> IdentityStore::ListUsers(const std::string& org_id) {
+  std::lock_guard lock(mu_);
+  XGW_CHECK(GetOrganisationLocked(org_id).map([](auto&&) {}));
+  std::vector<std::string> ids;
+  {
+    XGW_TRY(auto st, db_.Prepare("SELECT id FROM users WHERE org_id = ? ORDER BY created_at, id"));
+    st.Bind(1, org_id);
+    while (true) {
+      XGW_TRY(bool row, st.Step());
+      if (!row) break;
+      ids.push_back(st.Text(0));
+    }
+  }
+  std::vector<User> out;
+  for (const auto& id : ids) {
+    XGW_TRY(auto u, GetUserLocked(id));
+    out.push_back(std::move(u));
+  }
+  return out;
+}
+
+Result<User> IdentityStore::SetRoles(const std::string& user_id,
+                                     const std::vector<std::string>& roles_in) {
+  XGW_TRY(auto roles, CheckRoles(roles_in));
+  std::lock_guard lock(mu_);
+  XGW_TRY(auto tx, Transaction::Begin(db_));
+  XGW_CHECK(GetUserLocked(user_id).map([](auto&&) {}));
+  XGW_CHECK(ReplaceRolesLocked(user_id, roles));
+  XGW_CHECK(tx.Commit());
+  return GetUserLocked(user_id);
+}
+
+Result<User> IdentityStore::SetKeys(const std::string& user_id, const std::string& age_recipient,
+                                    const std::string& verify_key, int64_t now) {
+  if (!IsAgeRecipientShape(age_recipient)) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "age_recipient: give an age X25519 recipient (\"age1\" followed by 58 lower-case "
+                "Bech32 characters), as printed by age-keygen or xgw keys");
+  }
+  if (!IsEd25519VerifyKey(verify_key)) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "ed25519_verify_key: give the standard base64 (padded) of a 32-byte Ed25519 "
+                "public key");
+  }
+  std::lock_guard lock(mu_);
+  XGW_TRY(auto tx, Transaction::Begin(db_));
+  XGW_CHECK(GetUserLocked(user_id).map([](auto&&) {}));
+  XGW_TRY(auto st, db_.Prepare(
+                       "INSERT INTO user_keys(user_id, age_recipient, ed25519_verify_key, "
+                       "updated_at) VALUES (?,?,?,?) ON CONFLICT(user_id) DO UPDATE SET "
+                       "age_recipient = excluded.age_recipient, ed25519_verify_key = "
+                       "excluded.ed25519_verify_key, updated_at = excluded.updated_at"));
+  st.Bind(1, user_id).Bind(2, age_recipient).Bind(3, verify_key).Bind(4, now);
+  XGW_CHECK(st.Run());
+  XGW_CHECK(tx.Commit());
+  return GetUserLocked(user_id);
+}
+
+Result<IssuedToken> IdentityStore::IssueToken(const std::string& user_id, int64_t ttl_seconds,
+                                              const std::optional<std::string>& label,
+                                              int64_t now) {
+  if (ttl_seconds <= 0) return Fail(ErrorCode::kInvalidArgument, "ttl_seconds: must be positive");
+  if (label && !IsCleanText(*label, 100)) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "label: give 1-100 bytes of text without control characters");
+  }
+  std::lock_guard lock(mu_);
+  XGW_CHECK(GetUserLocked(user_id).map([](auto&&) {}));
+  IssuedToken t;
+  t.secret = NewTokenSecret();
+  t.info = TokenInfo{NewId(kTokenPrefix), user_id, label, now, now + ttl_seconds, std::nullopt,
+                     std::nullopt};
+  XGW_TRY(auto st, db_.Prepare("INSERT INTO api_tokens(id, user_id, hash, label, created_at, "
+                               "expires_at) VALUES (?,?,?,?,?,?)"));
+  st.Bind(1, t.info.id)
+      .Bind(2, user_id)
+      .Bind(3, TokenHash(t.secret))
+      .Bind(4, label)
+      .Bind(5, now)
+      .Bind(6, t.info.expires_at);
+  XGW_CHECK(st.Run());
+  return t;
+}
+
+Result<TokenInfo> IdentityStore::GetTokenLocked(const std::string& id) {
+  XGW_TRY(auto st, db_.Prepare("SELECT id, user_id, label, created_at, expires_at, revoked_at, "
+                               "last_used_at FROM api_tokens WHERE id = ?"));
+  st.Bind(1, id);
+  XGW_TRY(bool row, st.Step());
+  if (!row) return Fail(ErrorCode::kNotFound, "no such token");
+  return TokenInfo{st.Text(0),  st.Text(1),   st.OptText(2), st.Int(3),
+                   st.Int(4),   st.OptInt(5), st.OptInt(6)};
+}
+
+Result<TokenInfo> IdentityStore::GetToken(const std::string& id) {
+  std::lock_guard lock(mu_);
+  return GetTokenLocked(id);
+}
+
+Result<std::vector<TokenInfo>> IdentityStore::ListTokens(const std::string& user_id) {
+  std::lock_guard lock(mu_);
+  XGW_CHECK(GetUserLocked(user_id).map([](auto&&) {}));
+  XGW_TRY(auto st, db_.Prepare("SELECT id, user_id, label, created_at, expires_at, revoked_at, "
+                               "last_used_at FROM api_tokens WHERE user_id = ? "
+                               "ORDER BY created_at, id"));
+  st.Bind(1, user_id);
+  std::vector<TokenInfo> out;
+  while (true) {
+    XGW_TRY(bool row, st.Step());
+    if (!row) break;
+    out.push_back(TokenInfo{st.Text(0), st.Text(1), st.OptText(2), st.Int(3), st.Int(4),
+                            st.OptInt(5), st.OptInt(6)});
+  }
+  return out;
+}
+
+Result<TokenInfo> IdentityStore::RevokeToken(const std::string& id, int64_t now) {
+  std::lock_guard lock(mu_);
+  XGW_TRY(auto st, db_.Prepare(
+                       "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"));
+  st.Bind(1, now).Bind(2, id);
+  XGW_CHECK(st.Run());
+  return GetTokenLocked(id);
+}
+
+Result<Principal> IdentityStore::Authenticate(std::string_view secret, int64_t now) {
+  static const char* kMessage =
+      "the bearer token is missing, unknown, expired or revoked; ask an operator for a new one";
+  // Hash even a malformed secret so that every failure costs the same work.
+  const std::string hash = TokenHash(secret);
+  const bool shape_ok = IsTokenSecretShape(secret);
+  std::lock_guard lock(mu_);
+  XGW_TRY(auto st, db_.Prepare(
+                       "SELECT t.id, t.user_id, t.expires_at, t.revoked_at, t.last_used_at, "
+                       "u.org_id FROM api_tokens t JOIN users u ON u.id = t.user_id "
+                       "WHERE t.hash = ?"));
+  st.Bind(1, hash);
+  XGW_TRY(bool row, st.Step());
+  if (!shape_ok || !row) return Fail(ErrorCode::kUnauthenticated, kMessage);
+  if (st.OptInt(3) || st.Int(2) <= now) return Fail(ErrorCode::kUnauthenticated, kMessage);
+  Principal p{st.Text(1), st.Text(5), {}, st.Text(0)};
+  const auto last_used = st.OptInt(4);
+  XGW_TRY(auto rs, db_.Prepare("SELECT role FROM user_roles WHERE user_id = ? ORDER BY role"));
+  rs.Bind(1, p.user_id);
+  while (true) {
+    XGW_TRY(bool more, rs.Step());
+    if (!more) break;
+    p.roles.push_back(rs.Text(0));
+  }
+  if (!last_used || now - *last_used >= kLastUsedGranularity) {
+    XGW_TRY(auto up, db_.Prepare("UPDATE api_tokens SET last_used_at = ? WHERE id = ?"));
+    up.Bind(1, now).Bind(2, p.token_id);
+    XGW_CHECK(up.Run());
+  }
+  return p;
+}
+
+Result<std::optional<std::string>> IdentityStore::OrganisationForPin(const std::string& pin) {
+  std::lock_guard lock(mu_);
+  XGW_TRY(auto st, db_.Prepare("SELECT org_id FROM organisation_client_pins WHERE pin = ?"));
+  st.Bind(1, pin);
+  XGW_TRY(bool row, st.Step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(st.Text(0));
+}
+
+}  // namespace xgw

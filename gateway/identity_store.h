@@ -1,0 +1,128 @@
+// Organisations, users, their public keys and API bearer tokens, kept in the
+// gateway's SQLite database.
+//
+// Validation lives here so that every path into the database applies it:
+// invalid input fails with kInvalidArgument and a message that names the
+// field (never its value). Unknown ids fail with kNotFound.
+//
+// Thread safety: all methods may be called from any thread; calls are
+// serialised by an internal mutex (one SQLite connection, short statements).
+#ifndef XGW_GATEWAY_IDENTITY_STORE_H_
+#define XGW_GATEWAY_IDENTITY_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/error.h"
+#include "gateway/database.h"
+
+namespace xgw {
+
+struct Organisation {
+  std::string id;
+  std::string name;
+  std::optional<std::string> enterprise_number;  // digits only
+  std::optional<std::string> dpo_contact;
+  std::vector<std::string> client_cert_pins;     // lower-case hex SPKI SHA-256
+  int64_t created_at = 0;
+};
+
+struct NewOrganisation {
+  std::string name;
+  std::optional<std::string> enterprise_number;  // as typed; normalised by the store
+  std::optional<std::string> dpo_contact;
+  std::vector<std::string> client_cert_pins;     // "sha256:<hex>"
+};
+
+struct UserKeys {
+  std::string age_recipient;       // "age1..."
+  std::string ed25519_verify_key;  // base64 of 32 bytes
+  int64_t updated_at = 0;
+};
+
+struct User {
+  std::string id;
+  std::string org_id;
+  std::string display_name;
+  std::vector<std::string> roles;  // sorted, unique
+  std::optional<UserKeys> keys;
+  int64_t created_at = 0;
+};
+
+struct TokenInfo {
+  std::string id;
+  std::string user_id;
+  std::optional<std::string> label;
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+  std::optional<int64_t> revoked_at;
+  std::optional<int64_t> last_used_at;
+};
+
+// A freshly issued token: `secret` is returned exactly once and not stored.
+struct IssuedToken {
+  TokenInfo info;
+  std::string secret;
+};
+
+// Who is calling: the result of a successful Authenticate.
+struct Principal {
+  std::string user_id;
+  std::string org_id;
+  std::vector<std::string> roles;
+  std::string token_id;
+  bool HasRole(std::string_view role) const;
+};
+
+class IdentityStore {
+ public:
+  // Opens the database at `path` and applies pending migrations.
+  static Result<std::unique_ptr<IdentityStore>> Open(const std::string& path);
+
+  Result<Organisation> CreateOrganisation(const NewOrganisation& org, int64_t now);
+  Result<std::vector<Organisation>> ListOrganisations();
+  Result<Organisation> GetOrganisation(const std::string& id);
+
+  Result<User> CreateUser(const std::string& org_id, const std::string& display_name,
+                          const std::vector<std::string>& roles, int64_t now);
+  Result<std::vector<User>> ListUsers(const std::string& org_id);
+  Result<User> GetUser(const std::string& id);
+  Result<User> SetRoles(const std::string& user_id, const std::vector<std::string>& roles);
+  Result<User> SetKeys(const std::string& user_id, const std::string& age_recipient,
+                       const std::string& ed25519_verify_key, int64_t now);
+
+  // REQUIRES: ttl_seconds > 0 (the API clamps it to the configured maximum).
+  Result<IssuedToken> IssueToken(const std::string& user_id, int64_t ttl_seconds,
+                                 const std::optional<std::string>& label, int64_t now);
+  Result<std::vector<TokenInfo>> ListTokens(const std::string& user_id);
+  Result<TokenInfo> GetToken(const std::string& token_id);
+  // Idempotent: revoking a revoked token keeps the first revocation time.
+  Result<TokenInfo> RevokeToken(const std::string& token_id, int64_t now);
+
+  // Maps a bearer secret to its principal. Every failure (malformed, unknown,
+  // expired, revoked, user gone) is the same kUnauthenticated error, so the
+  // answer does not reveal which; the lookup is by hash, so timing depends on
+  // the hash, not on how much of a secret matched.
+  Result<Principal> Authenticate(std::string_view secret, int64_t now);
+
+  // The organisation a client-certificate pin (lower-case hex) belongs to.
+  Result<std::optional<std::string>> OrganisationForPin(const std::string& pin);
+
+ private:
+  explicit IdentityStore(Database db) : db_(std::move(db)) {}
+  Result<Organisation> GetOrganisationLocked(const std::string& id);
+  Result<User> GetUserLocked(const std::string& id);
+  Result<TokenInfo> GetTokenLocked(const std::string& id);
+  Result<void> ReplaceRolesLocked(const std::string& user_id, const std::vector<std::string>& roles);
+
+  std::mutex mu_;
+  Database db_;
+};
+
+}  // namespace xgw
+
+#endif  // XGW_GATEWAY_IDENTITY_STORE_H_

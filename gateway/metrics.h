@@ -1,0 +1,55 @@
+// Process-wide counters, rendered in the Prometheus text exposition format
+// for GET /metrics. Labels are route templates, methods, statuses and
+// refusal reasons: never ids, tokens or personal data.
+//
+// Thread safety: all methods may be called concurrently.
+#ifndef XGW_GATEWAY_METRICS_H_
+#define XGW_GATEWAY_METRICS_H_
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <tuple>
+
+namespace xgw {
+
+class Metrics {
+ public:
+  void CountRequest(const std::string& route, const std::string& method, unsigned status);
+  void CountRefusal(const std::string& reason);
+  void AddBytesIn(uint64_t n) { bytes_in_ += n; }
+  void AddBytesOut(uint64_t n) { bytes_out_ += n; }
+  void ConnectionOpened() { ++connections_; ++connections_total_; }
+  void ConnectionClosed() { --connections_; }
+  void ConnectionRejected() { ++connections_rejected_; }
+  void TlsHandshakeFailed() { ++tls_failures_; }
+  int64_t open_connections() const { return connections_; }
+
+  // Counters for the exchange work, registered now so dashboards can be
+  // built; they stay 0 until exchanges/sweeper are wired (docs/operations.md).
+  void CountExchange(const std::string& outcome);
+  void CountDeletion(const std::string& reason);
+  void SetSweeperLagSeconds(int64_t lag) { sweeper_lag_ = lag; }
+
+  std::string RenderPrometheus() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::tuple<std::string, std::string, unsigned>, uint64_t> requests_;
+  std::map<std::string, uint64_t> refusals_;
+  std::map<std::string, uint64_t> exchanges_;
+  std::map<std::string, uint64_t> deletions_;
+  std::atomic<uint64_t> bytes_in_{0};
+  std::atomic<uint64_t> bytes_out_{0};
+  std::atomic<int64_t> connections_{0};
+  std::atomic<uint64_t> connections_total_{0};
+  std::atomic<uint64_t> connections_rejected_{0};
+  std::atomic<uint64_t> tls_failures_{0};
+  std::atomic<int64_t> sweeper_lag_{0};
+};
+
+}  // namespace xgw
+
+#endif  // XGW_GATEWAY_METRICS_H_

@@ -1,0 +1,351 @@
+#include "gateway/operator_api.h"
+
+#include <initializer_list>
+
+#include "crypto/secret.h"
+#include "gateway/identity_rules.h"
+#include "gateway/problem.h"
+
+namespace xgw {
+namespace {
+
+using nlohmann::json;
+
+// Request-body field access that names the field, never the value.
+Result<void> OnlyFields(const json& body, std::initializer_list<const char*> allowed) {
+  if (!body.is_object()) {
+    return Fail(ErrorCode::kInvalidArgument, "the request body must be a JSON object");
+  }
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    bool known = false;
+    for (const char* k : allowed) known = known || it.key() == k;
+    if (!known) {
+      std::string allowed_list;
+      for (const char* k : allowed) allowed_list += (allowed_list.empty() ? "" : ", ") + std::string(k);
+      // Field names come from the client but are structure, not data; cap them anyway.
+      std::string name = it.key().substr(0, 40);
+      for (char& c : name) {
+        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
+      }
+      return Fail(ErrorCode::kInvalidArgument,
+                  "unknown field '" + name + "'; this endpoint accepts: " + allowed_list);
+    }
+  }
+  return {};
+}
+
+Result<std::optional<std::string>> OptString(const json& body, const char* key) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return std::optional<std::string>();
+  if (!it->is_string()) {
+    return Fail(ErrorCode::kInvalidArgument, std::string(key) + ": expected a string");
+  }
+  return std::optional<std::string>(it->get<std::string>());
+}
+
+Result<std::string> RequiredString(const json& body, const char* key) {
+  XGW_TRY(auto v, OptString(body, key));
+  if (!v) return Fail(ErrorCode::kInvalidArgument, std::string(key) + ": required");
+  return *v;
+}
+
+Result<std::vector<std::string>> StringArray(const json& body, const char* key, bool required) {
+  auto it = body.find(key);
+  if (it == body.end()) {
+    if (required) return Fail(ErrorCode::kInvalidArgument, std::string(key) + ": required");
+    return std::vector<std::string>();
+  }
+  if (!it->is_array()) {
+    return Fail(ErrorCode::kInvalidArgument, std::string(key) + ": expected an array of strings");
+  }
+  std::vector<std::string> out;
+  for (size_t i = 0; i < it->size(); ++i) {
+    if (!(*it)[i].is_string()) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  std::string(key) + "[" + std::to_string(i) + "]: expected a string");
+    }
+    out.push_back((*it)[i].get<std::string>());
+  }
+  return out;
+}
+
+json OptJson(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
+json OptTime(const std::optional<int64_t>& v) { return v ? json(FormatTime(*v)) : json(nullptr); }
+
+json OrgJson(const Organisation& o) {
+  json pins = json::array();
+  for (const auto& p : o.client_cert_pins) pins.push_back("sha256:" + p);
+  return {{"id", o.id},
+          {"name", o.name},
+          {"enterprise_number", OptJson(o.enterprise_number)},
+          {"dpo_contact", OptJson(o.dpo_contact)},
+          {"client_cert_pins", pins},
+          {"created_at", FormatTime(o.created_at)}};
+}
+
+json UserJson(const User& u) {
+  json keys = nullptr;
+  if (u.keys) {
+    keys = {{"age_recipient", u.keys->age_recipient},
+            {"ed25519_verify_key", u.keys->ed25519_verify_key},
+            {"updated_at", FormatTime(u.keys->updated_at)}};
+  }
+  return {{"id", u.id},           {"org_id", u.org_id}, {"display_name", u.display_name},
+          {"roles", u.roles},     {"keys", keys},       {"created_at", FormatTime(u.created_at)}};
+}
+
+json TokenJson(const TokenInfo& t, int64_t now) {
+  const char* state = t.revoked_at ? "revoked" : t.expires_at <= now ? "expired" : "active";
+  return {{"id", t.id},
+          {"user_id", t.user_id},
+          {"label", OptJson(t.label)},
+          {"state", state},
+          {"created_at", FormatTime(t.created_at)},
+          {"expires_at", FormatTime(t.expires_at)},
+          {"revoked_at", OptTime(t.revoked_at)},
+          {"last_used_at", OptTime(t.last_used_at)}};
+}
+
+// Wraps a Result-returning body in the problem mapping.
+template <typename F>
+Response Handle(RequestContext& ctx, F&& f) {
+  Result<Response> r = f();
+  if (!r) return ErrorProblem(ctx, r.error());
+  return std::move(*r);
+}
+
+const Grant kOperator{std::string(kRoleOperator), Scope::kAny};
+
+}  // namespace
+
+void RegisterOperatorRoutes(Router& router) {
+  IdentityStore& store = router.store();
+  Metrics& metrics = router.metrics();
+
+  router.Add({.method = "GET",
+              .pattern = "/healthz",
+              .public_route = true,
+              .handler = [](RequestContext&, const json&) {
+                return JsonResponse(200, {{"status", "ok"}});
+              }});
+
+  router.Add({.method = "GET",
+              .pattern = "/metrics",
+              .grants = {kOperator, {"metrics", Scope::kAny}},
+              .handler = [&metrics](RequestContext&, const json&) {
+                Response r;
+                r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+                r.body = metrics.RenderPrometheus();
+                return r;
+              }});
+
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/me",
+              .grants = {{"*", Scope::kAny}},
+              .handler = [&store](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_TRY(auto user, store.GetUser(ctx.principal->user_id));
+                  XGW_TRY(auto org, store.GetOrganisation(user.org_id));
+                  json j = UserJson(user);
+                  j["organisation"] = {{"id", org.id}, {"name", org.name}};
+                  j["token_id"] = ctx.principal->token_id;
+                  return JsonResponse(200, j);
+                });
+              }});
+
+  router.Add({.method = "POST",
+              .pattern = "/api/v1/orgs",
+              .grants = {kOperator},
+              .body = BodyKind::kJson,
+              .handler = [&store](RequestContext& ctx, const json& body) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_CHECK(OnlyFields(body, {"name", "enterprise_number", "dpo_contact",
+                                              "client_cert_pins"}));
+                  NewOrganisation in;
+                  XGW_TRY(in.name, RequiredString(body, "name"));
+                  XGW_TRY(in.enterprise_number, OptString(body, "enterprise_number"));
+                  XGW_TRY(in.dpo_contact, OptString(body, "dpo_contact"));
+                  XGW_TRY(in.client_cert_pins, StringArray(body, "client_cert_pins", false));
+                  XGW_TRY(auto org, store.CreateOrganisation(in, ctx.now));
+                  Response r = JsonResponse(201, OrgJson(org));
+                  r.headers.emplace_back("Location", "/api/v1/orgs/" + org.id);
+                  return r;
+                });
+              }});
+
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/orgs",
+              .grants = {kOperator},
+              .handler = [&store](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_TRY(auto orgs, store.ListOrganisations());
+                  json items = json::array();
+                  for (const auto& o : orgs) items.push_back(OrgJson(o));
+                  return JsonResponse(200, {{"items", items}});
+                });
+              }});
+
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/orgs/{org}",
+              .grants = {kOperator, {"*", Scope::kSameOrg}},
+              .target = TargetKind::kOrg,
+              .target_param = "org",
+              .handler = [&store](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_TRY(auto org, store.GetOrganisation(ctx.target_org_id));
+                  return JsonResponse(200, OrgJson(org));
+                });
+              }});
+
+  router.Add({.method = "POST",
+              .pattern = "/api/v1/orgs/{org}/users",
+              .grants = {kOperator},
+              .target = TargetKind::kOrg,
+              .target_param = "org",
+              .body = BodyKind::kJson,
+              .handler = [&store](RequestContext& ctx, const json& body) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_CHECK(OnlyFields(body, {"display_name", "roles"}));
+                  XGW_TRY(auto name, RequiredString(body, "display_name"));
+                  XGW_TRY(auto roles, StringArray(body, "roles", false));
+                  XGW_TRY(auto user, store.CreateUser(ctx.target_org_id, name, roles, ctx.now));
+                  Response r = JsonResponse(201, UserJson(user));
+                  r.headers.emplace_back("Location", "/api/v1/users/" + user.id);
+                  return r;
+                });
+              }});
+
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/orgs/{org}/users",
+              .grants = {kOperator, {std::string(kRoleDpo), Scope::kSameOrg}},
+              .target = TargetKind::kOrg,
+              .target_param = "org",
+              .handler = [&store](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_TRY(auto users, store.ListUsers(ctx.target_org_id));
+                  json items = json::array();
+                  for (const auto& u : users) items.push_back(UserJson(u));
+                  return JsonResponse(200, {{"items", items}});
+                });
+              }});
+
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/users/{user}",
+              .grants = {kOperator, {std::string(kRoleDpo), Scope::kSameOrg}, {"*", Scope::kSelf}},
+              .target = TargetKind::kUser,
+              .target_param = "user",
+              .handler = [&store](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_TRY(auto user, store.GetUser(ctx.target_user_id));
+                  return JsonResponse(200, UserJson(user));
+                });
+              }});
+
+  router.Add({.method = "PUT",
+              .pattern = "/api/v1/users/{user}/roles",
+              .grants = {kOperator},
+              .target = TargetKind::kUser,
+              .target_param = "user",
+              .body = BodyKind::kJson,
+              .handler = [&store](RequestContext& ctx, const json& body) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_CHECK(OnlyFields(body, {"roles"}));
+                  XGW_TRY(auto roles, StringArray(body, "roles", true));
+                  XGW_TRY(auto user, store.SetRoles(ctx.target_user_id, roles));
+                  return JsonResponse(200, UserJson(user));
+                });
+              }});
+
+  // TODO(exchanges): senders fetch recipients' keys of other organisations
+  // through the protocol endpoints, which check the protocol's recipients.
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/users/{user}/keys",
+              .grants = {kOperator, {"*", Scope::kSameOrg}},
+              .target = TargetKind::kUser,
+              .target_param = "user",
+              .handler = [&store](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_TRY(auto user, store.GetUser(ctx.target_user_id));
+                  if (!user.keys) {
+                    return Fail(ErrorCode::kNotFound,
+                                "this user has not registered public keys yet (PUT "
+                                "/api/v1/users/{user}/keys)");
+                  }
+                  return JsonResponse(200, UserJson(user)["keys"]);
+                });
+              }});
+
+  router.Add({.method = "PUT",
+              .pattern = "/api/v1/users/{user}/keys",
+              .grants = {kOperator, {"*", Scope::kSelf}},
+              .target = TargetKind::kUser,
+              .target_param = "user",
+              .body = BodyKind::kJson,
+              .handler = [&store](RequestContext& ctx, const json& body) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_CHECK(OnlyFields(body, {"age_recipient", "ed25519_verify_key"}));
+                  XGW_TRY(auto age, RequiredString(body, "age_recipient"));
+                  XGW_TRY(auto ed, RequiredString(body, "ed25519_verify_key"));
+                  XGW_TRY(auto user, store.SetKeys(ctx.target_user_id, age, ed, ctx.now));
+                  return JsonResponse(200, UserJson(user)["keys"]);
+                });
+              }});
+
+  router.Add({.method = "POST",
+              .pattern = "/api/v1/users/{user}/tokens",
+              .grants = {kOperator},
+              .target = TargetKind::kUser,
+              .target_param = "user",
+              .body = BodyKind::kJson,
+              .handler = [&store](RequestContext& ctx, const json& body) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_CHECK(OnlyFields(body, {"ttl_seconds", "label"}));
+                  int64_t ttl = ctx.config->tokens.default_ttl_seconds;
+                  if (auto it = body.find("ttl_seconds"); it != body.end()) {
+                    if (!it->is_number_integer() || it->get<int64_t>() < 1 ||
+                        it->get<int64_t>() > ctx.config->tokens.max_ttl_seconds) {
+                      return Fail(ErrorCode::kInvalidArgument,
+                                  "ttl_seconds: give an integer from 1 to " +
+                                      std::to_string(ctx.config->tokens.max_ttl_seconds));
+                    }
+                    ttl = it->get<int64_t>();
+                  }
+                  XGW_TRY(auto label, OptString(body, "label"));
+                  XGW_TRY(auto issued, store.IssueToken(ctx.target_user_id, ttl, label, ctx.now));
+                  json j = TokenJson(issued.info, ctx.now);
+                  j["token"] = issued.secret;
+                  WipeMemory(issued.secret.data(), issued.secret.size());
+                  Response r = JsonResponse(201, j);
+                  r.headers.emplace_back("Cache-Control", "no-store");
+                  return r;
+                });
+              }});
+
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/users/{user}/tokens",
+              .grants = {kOperator, {"*", Scope::kSelf}},
+              .target = TargetKind::kUser,
+              .target_param = "user",
+              .handler = [&store](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_TRY(auto tokens, store.ListTokens(ctx.target_user_id));
+                  json items = json::array();
+                  for (const auto& t : tokens) items.push_back(TokenJson(t, ctx.now));
+                  return JsonResponse(200, {{"items", items}});
+                });
+              }});
+
+  router.Add({.method = "DELETE",
+              .pattern = "/api/v1/tokens/{token}",
+              .grants = {kOperator, {"*", Scope::kSelf}},
+              .target = TargetKind::kToken,
+              .target_param = "token",
+              .handler = [&store](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_TRY(auto t, store.RevokeToken(ctx.params.at("token"), ctx.now));
+                  return JsonResponse(200, TokenJson(t, ctx.now));
+                });
+              }});
+}
+
+}  // namespace xgw

@@ -1,0 +1,32 @@
+// The operator part of the REST API under /api/v1 (organisations, users,
+// keys, tokens, /me) plus /healthz and /metrics. Each route declares its
+// grants; the Router enforces them before a handler runs.
+//
+// Route table (roles → scope):
+//   GET    /healthz                      public
+//   GET    /metrics                      operator, metrics
+//   GET    /api/v1/me                    any authenticated caller
+//   POST   /api/v1/orgs                  operator
+//   GET    /api/v1/orgs                  operator
+//   GET    /api/v1/orgs/{org}            operator; anyone → own organisation
+//   POST   /api/v1/orgs/{org}/users      operator
+//   GET    /api/v1/orgs/{org}/users      operator; dpo → own organisation
+//   GET    /api/v1/users/{user}          operator; dpo → own organisation; anyone → self
+//   PUT    /api/v1/users/{user}/roles    operator
+//   GET    /api/v1/users/{user}/keys     operator; anyone → own organisation
+//   PUT    /api/v1/users/{user}/keys     operator; anyone → self
+//   POST   /api/v1/users/{user}/tokens   operator
+//   GET    /api/v1/users/{user}/tokens   operator; anyone → self
+//   DELETE /api/v1/tokens/{token}        operator; anyone → own tokens
+#ifndef XGW_GATEWAY_OPERATOR_API_H_
+#define XGW_GATEWAY_OPERATOR_API_H_
+
+#include "gateway/router.h"
+
+namespace xgw {
+
+void RegisterOperatorRoutes(Router& router);
+
+}  // namespace xgw
+
+#endif  // XGW_GATEWAY_OPERATOR_API_H_

@@ -1,0 +1,470 @@
+#include "gateway/router.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <set>
+
+#include "crypto/secret.h"
+#include "gateway/ids.h"
+#include "gateway/identity_rules.h"
+#include "gateway/problem.h"
+
+namespace xgw {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kPathRule =
+    "the request path may contain only letters, digits, '-', '.', '_', '~' and '/' separators, "
+    "with no empty, '.' or '..' segments and no percent-encoding";
+
+// Splits an origin-form target into path segments; nullopt if the path uses
+// anything outside the plain alphabet xgw's routes need. Percent-encoding is
+// refused rather than decoded: no route needs it, and decoding is where
+// "%2e%2e" and NUL tricks come from.
+std::optional<std::vector<std::string>> SplitPath(const std::string& target) {
+  std::string path = target.substr(0, target.find('?'));
+  if (path.empty() || path[0] != '/') return std::nullopt;
+  for (char c : path) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
+    if (!ok) return std::nullopt;
+  }
+  std::vector<std::string> segments;
+  size_t pos = 1;
+  if (path == "/") return segments;
+  while (true) {
+    const size_t next = path.find('/', pos);
+    std::string seg = path.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
+    if (seg.empty() || seg == "." || seg == "..") return std::nullopt;
+    segments.push_back(std::move(seg));
+    if (next == std::string::npos) break;
+    pos = next + 1;
+  }
+  return segments;
+}
+
+std::vector<std::string> SplitPattern(const std::string& pattern) {
+  std::vector<std::string> out;
+  size_t pos = 1;
+  while (pos <= pattern.size()) {
+    const size_t next = pattern.find('/', pos);
+    out.push_back(pattern.substr(pos, next == std::string::npos ? std::string::npos : next - pos));
+    if (next == std::string::npos) break;
+    pos = next + 1;
+  }
+  return out;
+}
+
+bool IsParam(const std::string& seg) { return seg.size() > 2 && seg.front() == '{' && seg.back() == '}'; }
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
+  size_t i = 0;
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+  return s.substr(i);
+}
+
+bool IsJsonContentType(const std::string& value) {
+  std::string v = Lower(value);
+  const size_t semi = v.find(';');
+  if (Trim(v.substr(0, semi)) != "application/json") return false;
+  if (semi == std::string::npos) return true;
+  std::string param = Trim(v.substr(semi + 1));
+  param.erase(std::remove(param.begin(), param.end(), '"'), param.end());
+  return param == "charset=utf-8";
+}
+
+const char* Noun(TargetKind kind) {
+  switch (kind) {
+    case TargetKind::kOrg: return "organisation";
+    case TargetKind::kUser: return "user";
+    case TargetKind::kToken: return "token";
+    default: return "resource";
+  }
+}
+
+// Buffers a JSON body (bounded by the parser's body limit), then runs the handler.
+class JsonBodySink final : public RequestBodySink {
+ public:
+  JsonBodySink(std::function<Response(RequestContext&, const json&)> run, RequestContext ctx)
+      : run_(std::move(run)), ctx_(std::move(ctx)) {}
+  Result<void> Write(std::span<const uint8_t> data) override {
+    body_.append(AsText(data));
+    return {};
+  }
+  Response Finish() override {
+    auto parsed = ParseJsonBody(body_);
+    WipeMemory(body_.data(), body_.size());
+    if (!parsed) {
+      return run_(ctx_, json(json::value_t::discarded));
+    }
+    return run_(ctx_, *parsed);
+  }
+
+ private:
+  std::function<Response(RequestContext&, const json&)> run_;
+  RequestContext ctx_;
+  std::string body_;
+};
+
+// Wraps a streaming sink so that its outcome is audited like any other.
+class AuditingSink final : public RequestBodySink {
+ public:
+  AuditingSink(std::unique_ptr<RequestBodySink> inner, std::function<void(const Response&)> done)
+      : inner_(std::move(inner)), done_(std::move(done)) {}
+  Result<void> Write(std::span<const uint8_t> data) override { return inner_->Write(data); }
+  Response Finish() override {
+    Response r = inner_->Finish();
+    done_(r);
+    return r;
+  }
+
+ private:
+  std::unique_ptr<RequestBodySink> inner_;
+  std::function<void(const Response&)> done_;
+};
+
+}  // namespace
+
+Result<json> ParseJsonBody(const std::string& text) {
+  bool duplicate = false;
+  std::vector<std::set<std::string>> keys;
+  json::parser_callback_t cb = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) {
+      keys.emplace_back();
+    } else if (event == json::parse_event_t::object_end) {
+      if (!keys.empty()) keys.pop_back();
+    } else if (event == json::parse_event_t::key && !keys.empty()) {
+      if (!keys.back().insert(parsed.get<std::string>()).second) duplicate = true;
+    }
+    return true;
+  };
+  try {
+    json doc = json::parse(text, cb, /*allow_exceptions=*/true, /*ignore_comments=*/false);
+    if (duplicate) return Fail(ErrorCode::kFormat, "the request body repeats a key in an object");
+    return doc;
+  } catch (const json::parse_error& e) {
+    return Fail(ErrorCode::kFormat,
+                "the request body is not valid JSON (error at byte " + std::to_string(e.byte) + ")");
+  } catch (const json::exception&) {
+    return Fail(ErrorCode::kFormat, "the request body is not valid JSON");
+  }
+}
+
+std::string FormatTime(int64_t t) {
+  const time_t tt = static_cast<time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Response ErrorProblem(const RequestContext& ctx, const Error& error) {
+  Response r = ProblemFromError(error, ctx.request_id());
+  if (r.status >= 500) {
+    std::fprintf(stderr, "xgwd: %s internal error: %s\n", ctx.request_id().c_str(),
+                 ToString(error).c_str());
+  }
+  return r;
+}
+
+Router::Router(ConfigHolder& config, IdentityStore& store, Metrics& metrics, AuditSink& audit)
+    : config_(config), store_(store), metrics_(metrics), audit_(audit) {
+  AddIdParameter("org", std::string(kOrgPrefix));
+  AddIdParameter("user", std::string(kUserPrefix));
+  AddIdParameter("token", std::string(kTokenPrefix));
+}
+
+void Router::Add(RouteSpec spec) {
+  Compiled c;
+  c.segments = SplitPattern(spec.pattern);
+  c.spec = std::move(spec);
+  routes_.push_back(std::move(c));
+}
+
+void Router::AddIdParameter(std::string name, std::string prefix) {
+  id_params_[std::move(name)] = std::move(prefix);
+}
+
+void Router::AuditOutcome(const RequestContext& ctx, const Response& r, const std::string& reason) {
+  AuditRecord rec;
+  rec.time = ctx.now;
+  rec.event = "http.request";
+  rec.request_id = ctx.request_id();
+  rec.method = ctx.head.method;
+  rec.route = ctx.route;
+  if (ctx.principal) {
+    rec.actor_user_id = ctx.principal->user_id;
+    rec.actor_org_id = ctx.principal->org_id;
+  }
+  rec.target_id = !ctx.target_user_id.empty() ? ctx.target_user_id : ctx.target_org_id;
+  for (const auto& [k, v] : ctx.params) {
+    if (k == "token") rec.target_id = v;
+  }
+  rec.outcome = r.status < 400 ? "allowed" : (r.status == 401 || r.status == 403) ? "refused" : "failed";
+  rec.reason = reason;
+  rec.status = r.status;
+  if (auto a = audit_.Append(rec); !a) {
+    std::fprintf(stderr, "xgwd: %s audit append failed: %s\n", rec.request_id.c_str(),
+                 ToString(a.error()).c_str());
+  }
+}
+
+Response Router::Refuse(const RequestContext& ctx, Response problem) {
+  AuditOutcome(ctx, problem, problem.refusal_reason);
+  return problem;
+}
+
+void Router::RecordTransportRefusal(const std::string& request_id, unsigned status,
+                                    const std::string& reason) {
+  RequestContext ctx;
+  ctx.head.request_id = request_id;
+  ctx.route = "unmatched";
+  ctx.now = std::time(nullptr);
+  Response r;
+  r.status = status;
+  AuditOutcome(ctx, r, reason);
+}
+
+Response Router::RunHandler(const Compiled& route, RequestContext& ctx, const json& body) {
+  Response r;
+  if (route.spec.body == BodyKind::kJson && body.is_discarded()) {
+    r = Problem(400, "invalid-json", "Invalid JSON",
+                "the request body must be one valid JSON object (UTF-8, no duplicate keys)",
+                ctx.request_id());
+  } else {
+    try {
+      r = route.spec.handler(ctx, body);
+    } catch (const std::exception&) {
+      // Handlers return errors; an exception here is a bug (e.g. a JSON type
+      // error) and must not take the daemon down or leak details.
+      std::fprintf(stderr, "xgwd: %s handler threw\n", ctx.request_id().c_str());
+      r = Problem(500, "internal", "Internal error",
+                  "the gateway failed to handle the request; an operator can find the cause in "
+                  "the log under this request_id",
+                  ctx.request_id());
+    }
+  }
+  AuditOutcome(ctx, r, r.status >= 400 ? r.refusal_reason : "");
+  return r;
+}
+
+Dispatch Router::Prepare(const RequestHead& head) {
+  Dispatch d;
+  RequestContext ctx;
+  ctx.head = head;
+  ctx.now = std::time(nullptr);
+  ctx.config = config_.Get();
+  ctx.route = "unmatched";
+  const std::string& rid = head.request_id;
+
+  auto segments = SplitPath(head.target);
+  if (!segments) {
+    d.response = Refuse(ctx, Problem(400, "invalid-path", "Invalid path", kPathRule, rid));
+    return d;
+  }
+  const Compiled* match = nullptr;
+  std::vector<std::string> allowed_methods;
+  std::map<std::string, std::string> params;
+  for (const auto& r : routes_) {
+    if (r.segments.size() != segments->size()) continue;
+    std::map<std::string, std::string> p;
+    bool ok = true;
+    for (size_t i = 0; i < r.segments.size() && ok; ++i) {
+      if (IsParam(r.segments[i])) {
+        p[r.segments[i].substr(1, r.segments[i].size() - 2)] = (*segments)[i];
+      } else {
+        ok = r.segments[i] == (*segments)[i];
+      }
+    }
+    if (!ok) continue;
+    allowed_methods.push_back(r.spec.method);
+    if (r.spec.method == head.method && !match) {
+      match = &r;
+      params = std::move(p);
+    }
+  }
+  if (allowed_methods.empty()) {
+    d.response = Refuse(ctx, Problem(404, "no-such-route", "Not found",
+                                     "no API endpoint has this path; see docs/api.yaml", rid));
+    return d;
+  }
+  if (!match) {
+    std::string allow;
+    for (const auto& m : allowed_methods) allow += (allow.empty() ? "" : ", ") + m;
+    Response r = Problem(405, "method-not-allowed", "Method not allowed",
+                         "this endpoint accepts " + allow, rid);
+    r.headers.emplace_back("Allow", allow);
+    d.response = Refuse(ctx, std::move(r));
+    return d;
+  }
+  const RouteSpec& spec = match->spec;
+  d.route = ctx.route = spec.pattern;
+
+  for (const auto& [name, value] : params) {
+    auto it = id_params_.find(name);
+    const std::string prefix = it == id_params_.end() ? name : it->second;
+    if (!IsValidId(prefix, value)) {
+      d.response = Refuse(ctx, Problem(400, "invalid-id", "Invalid id",
+                                       "path parameter '" + name + "' must be an id of the form " +
+                                           prefix + "-<26 base32 characters>",
+                                       rid));
+      return d;
+    }
+  }
+  ctx.params = params;
+
+  if (!spec.public_route) {
+    std::string auth = head.authorization;
+    std::string secret;
+    if (auth.size() > 7 && Lower(auth.substr(0, 7)) == "bearer ") secret = Trim(auth.substr(7));
+    auto principal = store_.Authenticate(secret, ctx.now);
+    WipeMemory(secret.data(), secret.size());
+    if (!principal) {
+      if (principal.error().code != ErrorCode::kUnauthenticated) {
+        d.response = Refuse(ctx, ErrorProblem(ctx, principal.error()));
+        return d;
+      }
+      Response r = Problem(401, "unauthenticated", "Authentication required",
+                           principal.error().message, rid);
+      r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"xgw\"");
+      d.response = Refuse(ctx, std::move(r));
+      return d;
+    }
+    ctx.principal = std::move(*principal);
+
+    if (head.client_pin) {
+      auto org = store_.OrganisationForPin(*head.client_pin);
+      if (!org) {
+        d.response = Refuse(ctx, ErrorProblem(ctx, org.error()));
+        return d;
+      }
+      if (!*org || **org != ctx.principal->org_id) {
+        d.response = Refuse(ctx, Problem(403, "client-certificate", "Client certificate not accepted",
+                                         "the TLS client certificate is not registered to the "
+                                         "organisation of this token; ask an operator to add its "
+                                         "SPKI pin to your organisation",
+                                         rid));
+        return d;
+      }
+    }
+
+    // Which grants does the caller's role set activate?
+    std::vector<Scope> scopes;
+    for (const Grant& g : spec.grants) {
+      if (g.role == "*" || ctx.principal->HasRole(g.role)) scopes.push_back(g.scope);
+    }
+    if (scopes.empty()) {
+      d.response = Refuse(ctx, Problem(403, "forbidden", "Forbidden",
+                                       "your roles do not allow this action; ask an operator if "
+                                       "you need it",
+                                       rid));
+      return d;
+    }
+    if (spec.target != TargetKind::kNone) {
+      const std::string& id = ctx.params[spec.target_param];
+      bool found = true;
+      if (spec.target == TargetKind::kOrg) {
+        auto org = store_.GetOrganisation(id);
+        found = org.has_value();
+        if (found) ctx.target_org_id = org->id;
+      } else if (spec.target == TargetKind::kUser) {
+        auto user = store_.GetUser(id);
+        found = user.has_value();
+        if (found) {
+          ctx.target_user_id = user->id;
+          ctx.target_org_id = user->org_id;
+        }
+      } else if (spec.target == TargetKind::kToken) {
+        auto token = store_.GetToken(id);
+        found = token.has_value();
+        if (found) {
+          auto user = store_.GetUser(token->user_id);
+          found = user.has_value();
+          if (found) {
+            ctx.target_user_id = user->id;
+            ctx.target_org_id = user->org_id;
+          }
+        }
+      }
+      bool in_scope = false;
+      for (Scope s : scopes) {
+        in_scope = in_scope || s == Scope::kAny ||
+                   (s == Scope::kSameOrg && ctx.target_org_id == ctx.principal->org_id) ||
+                   (s == Scope::kSelf && !ctx.target_user_id.empty() &&
+                    ctx.target_user_id == ctx.principal->user_id);
+      }
+      if (!found || !in_scope) {
+        d.response = Refuse(ctx, Problem(404, "not-found", "Not found",
+                                         std::string("no such ") + Noun(spec.target) +
+                                             ", or it is not visible to you",
+                                         rid));
+        return d;
+      }
+    }
+  }
+
+  if (spec.body == BodyKind::kNone) {
+    if (head.HasBody()) {
+      d.response = Refuse(ctx, Problem(400, "unexpected-body", "Unexpected body",
+                                       "this endpoint takes no request body", rid));
+      return d;
+    }
+    d.response = RunHandler(*match, ctx, json());
+    return d;
+  }
+
+  const auto& limits = ctx.config->limits;
+  d.body_limit = spec.max_body_bytes ? spec.max_body_bytes
+                 : spec.body == BodyKind::kJson ? limits.max_json_body_bytes
+                                                : limits.max_upload_bytes;
+  if (spec.body == BodyKind::kJson) {
+    if (!head.HasBody()) {
+      d.response = Refuse(ctx, Problem(400, "invalid-json", "Missing body",
+                                       "this endpoint needs a JSON object as request body", rid));
+      return d;
+    }
+    if (!IsJsonContentType(head.content_type)) {
+      d.response = Refuse(ctx, Problem(415, "unsupported-media-type", "Unsupported media type",
+                                       "send the body with Content-Type: application/json", rid));
+      return d;
+    }
+  }
+  if (head.content_length && *head.content_length > d.body_limit) {
+    Response r = Problem(413, "too-large", "Request body too large",
+                         "the request body may be at most " + std::to_string(d.body_limit) +
+                             " bytes",
+                         rid);
+    r.close = true;
+    d.response = Refuse(ctx, std::move(r));
+    return d;
+  }
+  if (spec.body == BodyKind::kJson) {
+    const Compiled* route = match;
+    d.sink = std::make_unique<JsonBodySink>(
+        [this, route](RequestContext& c, const json& body) { return RunHandler(*route, c, body); },
+        std::move(ctx));
+    return d;
+  }
+  auto opened = spec.open_stream(ctx);
+  if (!opened) {
+    d.response = Refuse(ctx, ErrorProblem(ctx, opened.error()));
+    return d;
+  }
+  RequestContext audit_ctx = ctx;
+  d.sink = std::make_unique<AuditingSink>(
+      std::move(*opened), [this, audit_ctx](const Response& r) {
+        AuditOutcome(audit_ctx, r, r.status >= 400 ? r.refusal_reason : "");
+      });
+  return d;
+}
+
+}  // namespace xgw

@@ -1,0 +1,143 @@
+// The route table and the central checks every request passes before a
+// handler runs: path syntax, route and method, id syntax, authentication
+// (bearer token, optional client-certificate pin), authorisation (which
+// roles may call the route, and whether the target must be the caller's own
+// organisation or the caller themself), content type and body size.
+//
+// Authorisation is declared, not coded in handlers: each RouteSpec lists
+// Grants {role, scope}. A caller holding none of the listed roles gets 403;
+// a caller whose role is listed only with a scope the target falls outside of
+// gets 404, the same answer as for a target that does not exist, so ids of
+// other organisations' objects cannot be probed.
+//
+// Later modules (exchanges, protocols, audit queries) add their routes with
+// Add(); streaming uploads use BodyKind::kStream and a RequestBodySink.
+#ifndef XGW_GATEWAY_ROUTER_H_
+#define XGW_GATEWAY_ROUTER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/audit_sink.h"
+#include "gateway/config_holder.h"
+#include "gateway/http_types.h"
+#include "gateway/identity_store.h"
+#include "gateway/metrics.h"
+
+namespace xgw {
+
+enum class Scope {
+  kAny,      // any target
+  kSameOrg,  // the target belongs to the caller's organisation
+  kSelf,     // the target is the caller (or the caller's own token)
+};
+
+// role "*" means any authenticated caller.
+struct Grant {
+  std::string role;
+  Scope scope = Scope::kAny;
+};
+
+enum class BodyKind { kNone, kJson, kStream };
+
+// How the path parameter named by RouteSpec::target_param maps to an
+// (organisation, user) pair for scope checks.
+enum class TargetKind { kNone, kOrg, kUser, kToken };
+
+struct RequestContext {
+  RequestHead head;
+  std::string route;                          // template, e.g. "/api/v1/users/{user}"
+  std::map<std::string, std::string> params;  // syntactically valid ids from the path
+  std::optional<Principal> principal;         // set unless the route is public
+  std::string target_org_id;                  // resolved for TargetKind != kNone
+  std::string target_user_id;
+  int64_t now = 0;
+  std::shared_ptr<const Config> config;       // snapshot for this request
+  const std::string& request_id() const { return head.request_id; }
+};
+
+using JsonHandler = std::function<Response(RequestContext&, const nlohmann::json& body)>;
+using StreamOpener =
+    std::function<Result<std::unique_ptr<RequestBodySink>>(RequestContext&)>;
+
+struct RouteSpec {
+  std::string method{};   // "GET", "POST", "PUT", "DELETE"
+  std::string pattern{};  // "/api/v1/orgs/{org}/users"; {name} segments are ids
+  bool public_route = false;
+  std::vector<Grant> grants{};
+  TargetKind target = TargetKind::kNone;
+  std::string target_param{};
+  BodyKind body = BodyKind::kNone;
+  uint64_t max_body_bytes = 0;  // 0: limits.max_json_body_bytes / limits.max_upload_bytes
+  JsonHandler handler{};        // kNone (body is null) and kJson
+  StreamOpener open_stream{};   // kStream
+};
+
+// Result of Router::Prepare.
+struct Dispatch {
+  std::string route = "unmatched";          // template for logs and metrics
+  std::optional<Response> response;         // answer now; read no body
+  std::unique_ptr<RequestBodySink> sink;    // else: feed the body, then Finish()
+  uint64_t body_limit = 0;                  // the most body bytes `sink` accepts
+};
+
+class Router {
+ public:
+  Router(ConfigHolder& config, IdentityStore& store, Metrics& metrics, AuditSink& audit);
+
+  // REQUIRES: called before serving starts (the table is not locked).
+  void Add(RouteSpec spec);
+  // Path parameter `name` must be an id with `prefix` (see ids.h).
+  void AddIdParameter(std::string name, std::string prefix);
+
+  // Blocking (SQLite): call from the blocking pool, not a network thread.
+  Dispatch Prepare(const RequestHead& head);
+
+  // Records a refusal the session decided on its own (431, 413, 400 from the
+  // HTTP parser) in metrics and audit.
+  void RecordTransportRefusal(const std::string& request_id, unsigned status,
+                              const std::string& reason);
+
+  IdentityStore& store() { return store_; }
+  Metrics& metrics() { return metrics_; }
+  AuditSink& audit() { return audit_; }
+  ConfigHolder& config() { return config_; }
+
+ private:
+  struct Compiled {
+    RouteSpec spec;
+    std::vector<std::string> segments;
+  };
+  Response Refuse(const RequestContext& ctx, Response problem);
+  Response RunHandler(const Compiled& route, RequestContext& ctx, const nlohmann::json& body);
+  void AuditOutcome(const RequestContext& ctx, const Response& r, const std::string& reason);
+
+  ConfigHolder& config_;
+  IdentityStore& store_;
+  Metrics& metrics_;
+  AuditSink& audit_;
+  std::vector<Compiled> routes_;
+  std::map<std::string, std::string> id_params_;
+};
+
+// Strict JSON parse of a request body: duplicate keys, trailing data and
+// invalid UTF-8 are errors (kFormat, message names the byte offset only).
+Result<nlohmann::json> ParseJsonBody(const std::string& text);
+
+// Problem for an error from a store; internal errors (500) are logged to
+// stderr with the request id, and only a generic detail is sent.
+Response ErrorProblem(const RequestContext& ctx, const Error& error);
+
+// RFC 3339 UTC ("2024-09-27T21:59:59Z").
+std::string FormatTime(int64_t unix_seconds);
+
+}  // namespace xgw
+
+#endif  // XGW_GATEWAY_ROUTER_H_

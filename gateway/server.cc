@@ -1,0 +1,224 @@
+#include "gateway/server.h"
+
+#include <systemd/sd-daemon.h>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "config/config.h"
+#include "crypto/io.h"
+#include "crypto/secret.h"
+#include "gateway/audit_sink.h"
+#include "gateway/identity_store.h"
+#include "gateway/listener.h"
+#include "gateway/operator_api.h"
+#include "gateway/session.h"
+#include "gateway/signing_key.h"
+#include "gateway/tls.h"
+
+namespace xgw {
+
+namespace asio = boost::asio;
+
+namespace {
+
+int Die(const Error& e) {
+  std::fprintf(stderr, "xgwd: %s\n", ToString(e).c_str());
+  return 1;
+}
+
+// Like XGW_TRY but returns an exit code.
+#define XGW_TRY_OR_DIE(decl, expr)                                              \
+  auto XGW_CONCAT(r_, __LINE__) = (expr);                                       \
+  if (!XGW_CONCAT(r_, __LINE__)) return Die(XGW_CONCAT(r_, __LINE__).error()); \
+  decl = std::move(*XGW_CONCAT(r_, __LINE__))
+
+class Daemon {
+ public:
+  Daemon(const ServeOptions& options, Config config, std::unique_ptr<IdentityStore> store,
+         std::shared_ptr<asio::ssl::context> tls)
+      : options_(options),
+        config_(std::move(config)),
+        store_(std::move(store)),
+        router_(config_, *store_, metrics_, audit_),
+        tls_(std::move(tls)),
+        ioc_(static_cast<int>(config_.Get()->threads)),
+        blocking_(config_.Get()->blocking_threads),
+        env_{router_, config_, metrics_, blocking_, connections_, tls_},
+        signals_(ioc_, SIGTERM, SIGINT, SIGHUP),
+        watchdog_(ioc_),
+        drain_(ioc_) {
+    RegisterOperatorRoutes(router_);
+    if (options.register_routes) options.register_routes(router_);
+  }
+
+  int Run() {
+    auto cfg = config_.Get();
+    XGW_TRY_OR_DIE(auto addr, ParseListenAddress(cfg->listen));
+    boost::system::error_code ec;
+    auto ip = asio::ip::make_address(addr.host, ec);
+    if (ec) return Die(Error{ErrorCode::kFormat, "listen address is not an IP literal"});
+    listener_ = std::make_shared<Listener>(ioc_, env_);
+    if (auto r = listener_->Open({ip, addr.port}); !r) return Die(r.error());
+    const auto bound = listener_->local_endpoint();
+    const std::string host = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
+                                                     : bound.address().to_string();
+    if (!options_.port_file.empty()) {
+      auto f = AtomicFile::Create(options_.port_file, 0644);
+      if (!f) return Die(f.error());
+      const std::string text = std::to_string(bound.port()) + "\n";
+      if (auto w = f->Write(AsBytes(text)); !w) return Die(w.error());
+      if (auto c = f->Commit(); !c) return Die(c.error());
+    }
+    listener_->Start();
+    WaitForSignal();
+    StartWatchdog();
+    std::printf("xgwd: listening on https://%s:%u\n", host.c_str(), bound.port());
+    std::fflush(stdout);
+    sd_notifyf(0, "READY=1\nSTATUS=listening on %s:%u", host.c_str(), bound.port());
+
+    std::vector<std::thread> threads;
+    for (uint32_t i = 1; i < cfg->threads; ++i) threads.emplace_back([this] { ioc_.run(); });
+    ioc_.run();
+    for (auto& t : threads) t.join();
+    blocking_.join();
+    std::fprintf(stderr, "xgwd: stopped\n");
+    return 0;
+  }
+
+ private:
+  void WaitForSignal() {
+    signals_.async_wait([this](boost::system::error_code ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        Reload();
+        return WaitForSignal();
+      }
+      BeginShutdown();
+    });
+  }
+
+  void Reload() {
+    sd_notify(0, "RELOADING=1");
+    auto fresh = LoadConfigFile(options_.config_path);
+    if (!fresh) {
+      std::fprintf(stderr, "xgwd: reload failed, keeping the running configuration: %s\n",
+                   ToString(fresh.error()).c_str());
+      sd_notify(0, "READY=1");
+      return;
+    }
+    auto running = config_.Get();
+    const std::string fixed = KeysNeedingRestart(*running, *fresh);
+    if (!fixed.empty()) {
+      std::fprintf(stderr, "xgwd: reload: %s changed but need a restart; keeping running values\n",
+                   fixed.c_str());
+      fresh->state_dir = running->state_dir;
+      fresh->listen = running->listen;
+      fresh->threads = running->threads;
+      fresh->blocking_threads = running->blocking_threads;
+    }
+    auto tls = MakeServerTlsContext(fresh->tls);
+    if (!tls) {
+      std::fprintf(stderr, "xgwd: reload failed, keeping the running configuration: %s\n",
+                   ToString(tls.error()).c_str());
+      sd_notify(0, "READY=1");
+      return;
+    }
+    tls_.Set(*tls);
+    config_.Set(std::move(*fresh));
+    std::fprintf(stderr, "xgwd: configuration reloaded\n");
+    sd_notify(0, "READY=1");
+  }
+
+  void StartWatchdog() {
+    uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
+    watchdog_interval_ = std::chrono::microseconds(usec / 2);
+    KeepAlive();
+  }
+
+  void KeepAlive() {
+    sd_notify(0, "WATCHDOG=1");
+    watchdog_.expires_after(watchdog_interval_);
+    watchdog_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) KeepAlive();
+    });
+  }
+
+  void BeginShutdown() {
+    if (env_.stopping.exchange(true)) return;
+    sd_notify(0, "STOPPING=1");
+    std::fprintf(stderr, "xgwd: shutting down; %zu connection(s) open\n", connections_.Count());
+    listener_->Stop();
+    connections_.ForEach([](const std::shared_ptr<Session>& s) { s->StopWhenIdle(); });
+    deadline_ = std::chrono::steady_clock::now() +
+                std::chrono::seconds(config_.Get()->shutdown_grace_seconds);
+    Drain();
+  }
+
+  void Drain() {
+    if (connections_.Count() == 0 || std::chrono::steady_clock::now() >= deadline_) {
+      if (connections_.Count() > 0) {
+        std::fprintf(stderr, "xgwd: %zu connection(s) did not finish within the grace period\n",
+                     connections_.Count());
+      }
+      boost::system::error_code ignored;
+      signals_.cancel(ignored);
+      watchdog_.cancel();
+      blocking_.stop();
+      ioc_.stop();
+      return;
+    }
+    // Sessions that became idle after the first pass are told again.
+    connections_.ForEach([](const std::shared_ptr<Session>& s) { s->StopWhenIdle(); });
+    drain_.expires_after(std::chrono::milliseconds(50));
+    drain_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) Drain();
+    });
+  }
+
+  const ServeOptions& options_;
+  ConfigHolder config_;
+  std::unique_ptr<IdentityStore> store_;
+  Metrics metrics_;
+  MemoryAuditSink audit_;  // TODO(audit): replace with the xgw_audit log
+  Router router_;
+  ConnectionRegistry connections_;
+  TlsHolder tls_;
+  asio::io_context ioc_;
+  asio::thread_pool blocking_;
+  ServerEnv env_;
+  asio::signal_set signals_;
+  asio::steady_timer watchdog_;
+  asio::steady_timer drain_;
+  std::chrono::microseconds watchdog_interval_{0};
+  std::chrono::steady_clock::time_point deadline_;
+  std::shared_ptr<Listener> listener_;
+};
+
+}  // namespace
+
+int Serve(const ServeOptions& options) {
+  InitCrypto();
+  auto config = LoadConfigFile(options.config_path);
+  if (!config) return Die(config.error());
+  auto store = IdentityStore::Open(config->DatabasePath());
+  if (!store) return Die(store.error());
+  // The signing key must be present and well-formed before we accept traffic.
+  if (auto key = LoadSigningKey(config->SigningKeyPath()); !key) return Die(key.error());
+  auto tls = MakeServerTlsContext(config->tls);
+  if (!tls) return Die(tls.error());
+  // Daemon is large (io buffers, pools): keep it off the stack.
+  auto daemon = std::make_unique<Daemon>(options, std::move(*config), std::move(*store),
+                                         std::move(*tls));
+  return daemon->Run();
+}
+
+}  // namespace xgw

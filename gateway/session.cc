@@ -1,0 +1,343 @@
+#include "gateway/session.h"
+
+#include <cstdio>
+#include <limits>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+
+#include "gateway/ids.h"
+#include "gateway/problem.h"
+#include "gateway/tls.h"
+
+namespace xgw {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using beast::error_code;
+
+namespace {
+
+bool IsHttpParseError(const error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_target).category();
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+void ConnectionRegistry::Add(Session* key, std::weak_ptr<Session> session) {
+  std::lock_guard lock(mu_);
+  sessions_[key] = std::move(session);
+}
+
+void ConnectionRegistry::Remove(Session* key) {
+  std::lock_guard lock(mu_);
+  sessions_.erase(key);
+}
+
+size_t ConnectionRegistry::Count() const {
+  std::lock_guard lock(mu_);
+  return sessions_.size();
+}
+
+void ConnectionRegistry::ForEach(
+    const std::function<void(const std::shared_ptr<Session>&)>& f) const {
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [k, w] : sessions_) {
+      if (auto s = w.lock()) live.push_back(std::move(s));
+    }
+  }
+  for (const auto& s : live) f(s);
+}
+
+Session::Session(asio::ip::tcp::socket&& socket, std::shared_ptr<asio::ssl::context> tls,
+                 ServerEnv& env)
+    : tls_(std::move(tls)), stream_(std::move(socket), *tls_), env_(env),
+      config_(env.config.Get()) {
+  env_.metrics.ConnectionOpened();
+}
+
+Session::~Session() {
+  env_.connections.Remove(this);
+  env_.metrics.ConnectionClosed();
+}
+
+template <typename Duration>
+void Session::Deadline(Duration d) {
+  beast::get_lowest_layer(stream_).expires_after(d);
+}
+
+void Session::Start() {
+  env_.connections.Add(this, weak_from_this());
+  // The socket's executor is the connection's strand: run everything there.
+  asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    if (self->env_.stopping) return self->Close();
+    self->Deadline(std::chrono::seconds(self->config_->limits.handshake_timeout_seconds));
+    self->stream_.async_handshake(asio::ssl::stream_base::server,
+                                  beast::bind_front_handler(&Session::OnHandshake, self));
+  });
+}
+
+void Session::StopWhenIdle() {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    if (self->state_ == State::kIdle || self->state_ == State::kHandshake) self->Close();
+    // kBusy: Respond() sees env_.stopping and closes after the response.
+  });
+}
+
+void Session::OnHandshake(error_code ec) {
+  if (ec) {
+    env_.metrics.TlsHandshakeFailed();
+    return Close();
+  }
+  if (config_->tls.client_auth != "none") client_pin_ = PeerSpkiPin(stream_.native_handle());
+  ReadHeader();
+}
+
+void Session::ReadHeader() {
+  state_ = State::kIdle;
+  config_ = env_.config.Get();  // a reload applies from the next request on
+  parser_.emplace();
+  parser_->header_limit(static_cast<uint32_t>(config_->limits.max_header_bytes));
+  // Checked per route once the head is known (Router::Prepare, then OnPrepared).
+  parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+  sink_.reset();
+  body_complete_ = true;
+  bytes_in_ = bytes_out_ = 0;
+  route_ = "unmatched";
+  head_ = RequestHead{};
+  head_.request_id = NewId(kRequestPrefix);
+  Deadline(std::chrono::seconds(config_->limits.header_timeout_seconds));
+  http::async_read_header(stream_, buffer_, *parser_,
+                          beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+}
+
+void Session::OnHeader(error_code ec, size_t) {
+  if (ec == http::error::header_limit) {
+    body_complete_ = false;
+    return RespondTransportError(431, "header-too-large", "Request header fields too large",
+                                 "the request line and headers together exceed the limit; "
+                                 "send fewer or shorter headers");
+  }
+  if (ec && IsHttpParseError(ec) && ec != http::error::end_of_stream &&
+      ec != http::error::partial_message) {
+    body_complete_ = false;
+    return RespondTransportError(400, "bad-request", "Bad request",
+                                 "the request is not valid HTTP/1.1");
+  }
+  if (ec) return Close();  // end of stream, timeout (slow client), TLS error, shutdown
+  state_ = State::kBusy;
+  started_ = std::chrono::steady_clock::now();
+  const auto& req = parser_->get();
+  head_.method = std::string(req.method_string());
+  head_.target = std::string(req.target());
+  head_.content_type = std::string(req[http::field::content_type]);
+  head_.authorization = std::string(req[http::field::authorization]);
+  if (auto len = parser_->content_length()) head_.content_length = *len;
+  head_.chunked = parser_->chunked();
+  head_.client_pin = client_pin_;
+  body_complete_ = !head_.HasBody();
+  // Authentication and authorisation touch SQLite: leave the network thread.
+  asio::post(env_.blocking, [self = shared_from_this()] {
+    Dispatch d = self->env_.router.Prepare(self->head_);
+    asio::post(self->stream_.get_executor(),
+               [self, d = std::make_shared<Dispatch>(std::move(d))]() mutable {
+                 self->OnPrepared(std::move(*d));
+               });
+  });
+}
+
+void Session::OnPrepared(Dispatch d) {
+  route_ = d.route;
+  if (d.response) return Respond(std::move(*d.response));
+  sink_ = std::move(d.sink);
+  parser_->body_limit(d.body_limit);
+  if (Lower(parser_->get()[http::field::expect]) == "100-continue" && !parser_->is_done()) {
+    continue_.emplace(http::status::continue_, 11);
+    Deadline(std::chrono::seconds(config_->limits.write_timeout_seconds));
+    return http::async_write(
+        stream_, *continue_,
+        beast::bind_front_handler(&Session::OnContinueWritten, shared_from_this()));
+  }
+  ReadBody();
+}
+
+void Session::OnContinueWritten(error_code ec, size_t) {
+  if (ec) return Close();
+  ReadBody();
+}
+
+void Session::ReadBody() {
+  if (parser_->is_done()) return FinishBody();
+  parser_->get().body().data = io_buf_.data();
+  parser_->get().body().size = io_buf_.size();
+  Deadline(std::chrono::seconds(config_->limits.body_timeout_seconds));
+  http::async_read(stream_, buffer_, *parser_,
+                   beast::bind_front_handler(&Session::OnBody, shared_from_this()));
+}
+
+void Session::OnBody(error_code ec, size_t) {
+  if (ec == http::error::need_buffer) ec = {};
+  if (ec == http::error::body_limit) {
+    sink_.reset();
+    return RespondTransportError(413, "too-large", "Request body too large",
+                                 "the request body exceeds the limit for this endpoint");
+  }
+  if (ec) {
+    sink_.reset();  // discards whatever the sink received
+    return Close();
+  }
+  const size_t got = io_buf_.size() - parser_->get().body().size;
+  if (got > 0) {
+    bytes_in_ += got;
+    env_.metrics.AddBytesIn(got);
+    if (auto w = sink_->Write(std::span<const uint8_t>(io_buf_.data(), got)); !w) {
+      sink_.reset();
+      Response r = ProblemFromError(w.error(), head_.request_id);
+      r.close = true;
+      body_complete_ = parser_->is_done();
+      return Respond(std::move(r));
+    }
+  }
+  if (parser_->is_done()) return FinishBody();
+  ReadBody();
+}
+
+void Session::FinishBody() {
+  body_complete_ = true;
+  asio::post(env_.blocking, [self = shared_from_this()] {
+    auto r = std::make_shared<Response>(self->sink_->Finish());
+    asio::post(self->stream_.get_executor(), [self, r] {
+      self->sink_.reset();
+      self->Respond(std::move(*r));
+    });
+  });
+}
+
+void Session::RespondTransportError(unsigned status, const char* slug, const char* title,
+                                    const char* detail) {
+  state_ = State::kBusy;
+  started_ = std::chrono::steady_clock::now();
+  env_.router.RecordTransportRefusal(head_.request_id, status, slug);
+  Response r = Problem(status, slug, title, detail, head_.request_id);
+  r.close = true;
+  Respond(std::move(r));
+}
+
+void Session::Respond(Response r) {
+  response_ = std::move(r);
+  string_body_sent_ = false;
+  const bool client_keep_alive = parser_ && parser_->is_header_done() && parser_->get().keep_alive();
+  keep_alive_ = client_keep_alive && !response_.close && body_complete_ && !env_.stopping;
+  res_.emplace();
+  res_->result(response_.status);
+  res_->version(11);
+  res_->set(http::field::server, "xgwd");
+  res_->set(http::field::content_type, response_.content_type);
+  res_->set("X-Request-Id", head_.request_id);
+  res_->set("X-Content-Type-Options", "nosniff");
+  res_->set(http::field::cache_control, "no-store");
+  for (const auto& [k, v] : response_.headers) {
+    if (k != "Cache-Control") res_->set(k, v);
+  }
+  if (response_.source) {
+    if (response_.content_length) {
+      res_->content_length(*response_.content_length);
+    } else {
+      res_->chunked(true);
+    }
+  } else {
+    res_->content_length(response_.body.size());
+  }
+  res_->keep_alive(keep_alive_);
+  sr_.emplace(*res_);
+  Deadline(std::chrono::seconds(config_->limits.write_timeout_seconds));
+  http::async_write_header(stream_, *sr_,
+                           beast::bind_front_handler(&Session::OnHeaderWritten, shared_from_this()));
+}
+
+void Session::OnHeaderWritten(error_code ec, size_t) {
+  if (ec) return Close();
+  WriteBodyChunk();
+}
+
+void Session::WriteBodyChunk() {
+  auto& body = res_->body();
+  if (!response_.source) {
+    body.data = string_body_sent_ || response_.body.empty() ? nullptr : response_.body.data();
+    body.size = string_body_sent_ ? 0 : response_.body.size();
+    body.more = false;
+    if (!string_body_sent_) bytes_out_ += response_.body.size();
+    string_body_sent_ = true;
+  } else {
+    // Reading a blob from disk is short enough to do on the strand.
+    auto n = response_.source->Read(std::span<uint8_t>(io_buf_.data(), io_buf_.size()));
+    if (!n) {
+      // Headers are out; the only honest signal left is an incomplete body.
+      std::fprintf(stderr, "xgwd: %s response source failed: %s\n", head_.request_id.c_str(),
+                   ToString(n.error()).c_str());
+      return Close();
+    }
+    body.data = *n ? io_buf_.data() : nullptr;
+    body.size = *n;
+    body.more = *n > 0;
+    bytes_out_ += *n;
+  }
+  Deadline(std::chrono::seconds(config_->limits.write_timeout_seconds));
+  http::async_write(stream_, *sr_,
+                    beast::bind_front_handler(&Session::OnBodyWritten, shared_from_this()));
+}
+
+void Session::OnBodyWritten(error_code ec, size_t) {
+  if (ec == http::error::need_buffer) ec = {};
+  if (ec) return Close();
+  if (!sr_->is_done()) return WriteBodyChunk();
+  OnResponseDone();
+}
+
+void Session::OnResponseDone() {
+  env_.metrics.AddBytesOut(bytes_out_);
+  env_.metrics.CountRequest(route_, head_.method.empty() ? "-" : head_.method, response_.status);
+  if (response_.status >= 400 && !response_.refusal_reason.empty()) {
+    env_.metrics.CountRefusal(response_.refusal_reason);
+  }
+  if (config_->log_requests) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - started_)
+                        .count();
+    // Route template, never the raw target: ids and query strings stay out of logs.
+    std::fprintf(stderr, "xgwd: %s %s %s %u in=%llu out=%llu %lldms\n", head_.request_id.c_str(),
+                 head_.method.empty() ? "-" : head_.method.c_str(), route_.c_str(),
+                 response_.status, static_cast<unsigned long long>(bytes_in_),
+                 static_cast<unsigned long long>(bytes_out_), static_cast<long long>(ms));
+  }
+  response_ = Response{};
+  sr_.reset();
+  res_.reset();
+  if (keep_alive_ && !env_.stopping) return ReadHeader();
+  GracefulClose();
+}
+
+void Session::GracefulClose() {
+  state_ = State::kClosing;
+  Deadline(std::chrono::seconds(2));
+  stream_.async_shutdown([self = shared_from_this()](error_code) { self->Close(); });
+}
+
+void Session::Close() {
+  state_ = State::kClosing;
+  error_code ignored;
+  auto& sock = beast::get_lowest_layer(stream_).socket();
+  sock.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  sock.close(ignored);
+}
+
+}  // namespace xgw

@@ -1,0 +1,100 @@
+// One TLS connection: handshake, then HTTP/1.1 requests one after another
+// (keep-alive) until the client closes, an error or timeout occurs, or the
+// daemon stops. Every step has a deadline (handshake, request head, idle body
+// chunk, response chunk), so a slow or silent client cannot hold a
+// connection: that is the slowloris defence.
+//
+// Bodies are never buffered whole: the parser hands body bytes to the
+// route's RequestBodySink in chunks of at most 64 KiB, and response bodies
+// from a ByteSource go out the same way. Router::Prepare and
+// RequestBodySink::Finish (SQLite, disk) run on the blocking thread pool;
+// everything else on the connection's strand.
+#ifndef XGW_GATEWAY_SESSION_H_
+#define XGW_GATEWAY_SESSION_H_
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "gateway/server_env.h"
+
+namespace xgw {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<boost::asio::ssl::context> tls,
+          ServerEnv& env);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Starts the handshake. REQUIRES: the socket's executor is a strand.
+  void Start();
+  // Called on shutdown: closes the connection now if it is between requests,
+  // otherwise lets the current request finish and then closes. Thread-safe.
+  void StopWhenIdle();
+
+ private:
+  enum class State { kHandshake, kIdle, kBusy, kClosing };
+  using Stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+
+  void OnHandshake(boost::beast::error_code ec);
+  void ReadHeader();
+  void OnHeader(boost::beast::error_code ec, size_t bytes);
+  void OnPrepared(Dispatch dispatch);
+  void OnContinueWritten(boost::beast::error_code ec, size_t bytes);
+  void ReadBody();
+  void OnBody(boost::beast::error_code ec, size_t bytes);
+  void FinishBody();
+  void Respond(Response response);
+  void RespondTransportError(unsigned status, const char* slug, const char* title,
+                             const char* detail);
+  void OnHeaderWritten(boost::beast::error_code ec, size_t bytes);
+  void WriteBodyChunk();
+  void OnBodyWritten(boost::beast::error_code ec, size_t bytes);
+  void OnResponseDone();
+  void GracefulClose();
+  void Close();
+  template <typename Duration>
+  void Deadline(Duration d);
+
+  std::shared_ptr<boost::asio::ssl::context> tls_;  // outlives stream_
+  Stream stream_;
+  ServerEnv& env_;
+  boost::beast::flat_buffer buffer_;
+  std::shared_ptr<const Config> config_;
+  State state_ = State::kHandshake;
+  std::optional<std::string> client_pin_;
+
+  // Current request.
+  std::optional<boost::beast::http::request_parser<boost::beast::http::buffer_body>> parser_;
+  RequestHead head_;
+  std::string route_ = "unmatched";
+  std::unique_ptr<RequestBodySink> sink_;
+  bool body_complete_ = true;
+  uint64_t bytes_in_ = 0;
+  uint64_t bytes_out_ = 0;
+  std::chrono::steady_clock::time_point started_;
+  std::optional<boost::beast::http::response<boost::beast::http::empty_body>> continue_;
+
+  // Current response.
+  Response response_;
+  std::optional<boost::beast::http::response<boost::beast::http::buffer_body>> res_;
+  std::optional<boost::beast::http::response_serializer<boost::beast::http::buffer_body>> sr_;
+  bool string_body_sent_ = false;
+  bool keep_alive_ = false;
+
+  std::array<uint8_t, 64 * 1024> io_buf_{};
+};
+
+}  // namespace xgw
+
+#endif  // XGW_GATEWAY_SESSION_H_

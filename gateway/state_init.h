@@ -1,0 +1,37 @@
+// `xgwd init --state DIR`: creates a fresh state directory (mode 0700) with
+//   xgwd.db                      SQLite database, migrations applied
+//   blobs/                       ciphertext store (empty)
+//   tls/server.crt, server.key   self-signed ECDSA P-256 certificate (key 0600)
+//   keys/gateway-ed25519.key/.pub the gateway's Ed25519 signing key (0600)
+// a config file, and a first operator (organisation "xgw operators", user
+// "operator" with role operator) with one API token that is returned once.
+#ifndef XGW_GATEWAY_STATE_INIT_H_
+#define XGW_GATEWAY_STATE_INIT_H_
+
+#include <string>
+
+#include "crypto/error.h"
+
+namespace xgw {
+
+struct InitOptions {
+  std::string state_dir;    // absolute; must not exist or be empty
+  std::string config_path;  // default <state_dir>/xgwd.json; must not exist
+  std::string listen = "127.0.0.1:8443";
+  int64_t token_ttl_seconds = 30 * 86400;
+};
+
+struct InitResult {
+  std::string config_path;
+  std::string operator_org_id;
+  std::string operator_user_id;
+  std::string operator_token;  // secret: print once, never log
+  std::string certificate_pin; // "sha256:<hex>"
+  std::string signing_public_key;
+};
+
+Result<InitResult> InitStateDirectory(const InitOptions& options);
+
+}  // namespace xgw
+
+#endif  // XGW_GATEWAY_STATE_INIT_H_

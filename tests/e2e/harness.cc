@@ -1,0 +1,295 @@
+#include "tests/e2e/harness.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace xgw::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteFile(const std::string& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << data;
+}
+
+size_t CollectBody(char* data, size_t size, size_t n, void* user) {
+  static_cast<std::string*>(user)->append(data, size * n);
+  return size * n;
+}
+
+}  // namespace
+
+std::string XgwdPath() { return std::string(XGW_BIN_DIR) + "/xgwd"; }
+
+std::string RunCommand(const std::string& command, int* status) {
+  std::string out;
+  FILE* p = ::popen(command.c_str(), "r");
+  if (!p) {
+    if (status) *status = -1;
+    return out;
+  }
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int rc = ::pclose(p);
+  if (status) *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  return out;
+}
+
+std::unique_ptr<Daemon> Daemon::Start(const json& overrides) {
+  std::unique_ptr<Daemon> d(new Daemon());
+  char tmpl[] = "/tmp/xgw-e2e-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  d->dir_ = tmpl;
+  const std::string state = d->dir_ + "/state";
+  int status = 0;
+  const std::string out =
+      RunCommand(XgwdPath() + " init --state " + state + " --listen 127.0.0.1:0 2>&1", &status);
+  REQUIRE(status == 0);
+  const std::string marker = "operator-token: ";
+  const auto pos = out.find(marker);
+  REQUIRE(pos != std::string::npos);
+  d->operator_token_ = out.substr(pos + marker.size(), out.find('\n', pos) - pos - marker.size());
+  d->config_path_ = state + "/xgwd.json";
+  d->cacert_ = state + "/tls/server.crt";
+  d->log_path_ = d->dir_ + "/xgwd.log";
+  d->RewriteConfig(overrides);
+
+  const std::string port_file = d->dir_ + "/port";
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const int fd = ::open(d->log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    const std::string bin = XgwdPath();
+    ::execl(bin.c_str(), bin.c_str(), "serve", "-c", d->config_path_.c_str(), "--port-file",
+            port_file.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  d->pid_ = pid;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fs::exists(port_file)) {
+      d->port_ = std::atoi(ReadFile(port_file).c_str());
+      if (d->port_ > 0) break;
+    }
+    if (!d->Alive()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  INFO("xgwd log:\n" << d->Log());
+  REQUIRE(d->port_ > 0);
+  return d;
+}
+
+Daemon::~Daemon() {
+  if (pid_ > 0) StopAndWait(SIGTERM);
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+void Daemon::Signal(int sig) const {
+  if (pid_ > 0) ::kill(pid_, sig);
+}
+
+bool Daemon::Alive() const {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+  if (r == 0) return true;
+  // Reaped here: remember nothing; StopAndWait will see ECHILD.
+  const_cast<Daemon*>(this)->pid_ = -1;
+  return false;
+}
+
+int Daemon::StopAndWait(int sig, int timeout_ms) {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, sig);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  int status = 0;
+  while (true) {
+    const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) break;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &status, 0);
+      pid_ = -1;
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  pid_ = -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+void Daemon::RewriteConfig(const json& overrides) {
+  json config = json::parse(ReadFile(config_path_));
+  if (overrides.is_object()) config.merge_patch(overrides);
+  config["listen"] = "127.0.0.1:0";
+  WriteFile(config_path_, config.dump(2));
+}
+
+std::string Daemon::Log() const { return ReadFile(log_path_); }
+
+json HttpResult::Json() const {
+  return json::parse(body, nullptr, /*allow_exceptions=*/false);
+}
+
+HttpResult Request(const Daemon& daemon, const std::string& method, const std::string& path,
+                   const RequestOptions& o) {
+  HttpResult result;
+  CURL* curl = curl_easy_init();
+  REQUIRE(curl);
+  const std::string url = daemon.base_url() + path;
+  curl_slist* headers = nullptr;
+  std::string auth;
+  if (!o.token.empty()) {
+    auth = "Authorization: Bearer " + o.token;
+    headers = curl_slist_append(headers, auth.c_str());
+  }
+  const bool send_body = !o.body.empty() || (method != "GET" && method != "DELETE");
+  const std::string ct = "Content-Type: " + o.content_type;
+  if (send_body) headers = curl_slist_append(headers, ct.c_str());
+  for (const auto& h : o.headers) headers = curl_slist_append(headers, h.c_str());
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
+  curl_easy_setopt(curl, CURLOPT_CAINFO, daemon.cacert().c_str());
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, o.timeout_ms);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, CollectBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &result.body);
+  if (send_body) {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, o.body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(o.body.size()));
+  }
+  if (o.ssl_version) curl_easy_setopt(curl, CURLOPT_SSLVERSION, o.ssl_version);
+  if (!o.ciphers.empty()) curl_easy_setopt(curl, CURLOPT_SSL_CIPHER_LIST, o.ciphers.c_str());
+  if (!o.tls13_ciphers.empty()) curl_easy_setopt(curl, CURLOPT_TLS13_CIPHERS, o.tls13_ciphers.c_str());
+  if (!o.client_cert.empty()) {
+    curl_easy_setopt(curl, CURLOPT_SSLCERT, o.client_cert.c_str());
+    curl_easy_setopt(curl, CURLOPT_SSLKEY, o.client_key.c_str());
+  }
+  const CURLcode rc = curl_easy_perform(curl);
+  result.curl_code = static_cast<int>(rc);
+  if (rc == CURLE_OK) {
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.status);
+    char* ctype = nullptr;
+    curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ctype);
+    if (ctype) result.content_type = ctype;
+  } else {
+    result.curl_error = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+  }
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  return result;
+}
+
+RawTls::RawTls(int port, const std::string& cacert) {
+  ::signal(SIGPIPE, SIG_IGN);  // a peer that closed must fail Send, not kill the test
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return;
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  ctx_ = ctx;
+  SSL_CTX_load_verify_locations(ctx, cacert.c_str(), nullptr);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  SSL* ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, fd_);
+  if (SSL_connect(ssl) != 1) {
+    SSL_free(ssl);
+    return;
+  }
+  ssl_ = ssl;
+}
+
+RawTls::~RawTls() {
+  if (ssl_) SSL_free(static_cast<SSL*>(ssl_));
+  if (ctx_) SSL_CTX_free(static_cast<SSL_CTX*>(ctx_));
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool RawTls::Send(const std::string& bytes) {
+  if (!ssl_) return false;
+  size_t off = 0;
+  while (off < bytes.size()) {
+    const int n = SSL_write(static_cast<SSL*>(ssl_), bytes.data() + off,
+                            static_cast<int>(bytes.size() - off));
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+std::string RawTls::ReadAll(int timeout_ms) {
+  std::string out;
+  if (!ssl_) return out;
+  SSL* ssl = static_cast<SSL*>(ssl_);
+  while (true) {
+    if (SSL_pending(ssl) == 0) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, timeout_ms) <= 0) break;
+    }
+    char buf[4096];
+    const int n = SSL_read(ssl, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+bool RawTls::PeerClosed(int timeout_ms) {
+  if (!ssl_) return true;
+  SSL* ssl = static_cast<SSL*>(ssl_);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 50) > 0) {
+      char buf[4096];
+      const int n = SSL_read(ssl, buf, sizeof buf);
+      if (n <= 0) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace xgw::e2e

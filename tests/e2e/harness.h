@@ -1,0 +1,114 @@
+// End-to-end test harness: starts the real build/bin/xgwd in a fresh state
+// directory on 127.0.0.1 with port 0, waits until it is listening, and
+// offers request helpers over real TLS (libcurl, and a raw TLS socket for
+// malformed traffic). Exchange tests build on this.
+//
+// Every Daemon lives in its own temporary directory, removed on destruction;
+// a daemon still running then is stopped with SIGTERM (SIGKILL after 20 s).
+#ifndef XGW_TESTS_E2E_HARNESS_H_
+#define XGW_TESTS_E2E_HARNESS_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace xgw::e2e {
+
+std::string XgwdPath();
+
+// Runs a shell command, returns its stdout; *status gets the exit status.
+std::string RunCommand(const std::string& command, int* status = nullptr);
+
+class Daemon {
+ public:
+  // Inits a state directory, merges `config_overrides` into the generated
+  // config (listen is forced to 127.0.0.1:0), starts xgwd and waits for its
+  // port file. Fails the test (Catch2 FAIL) if it does not come up.
+  static std::unique_ptr<Daemon> Start(const nlohmann::json& config_overrides = {});
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  int port() const { return port_; }
+  std::string base_url() const { return "https://127.0.0.1:" + std::to_string(port_); }
+  const std::string& cacert() const { return cacert_; }
+  const std::string& operator_token() const { return operator_token_; }
+  const std::string& dir() const { return dir_; }
+  const std::string& config_path() const { return config_path_; }
+
+  void Signal(int sig) const;
+  bool Alive() const;
+  // Sends `sig` and waits up to timeout_ms for exit. Returns the exit code,
+  // 128+signal if killed by a signal, or -1 on timeout (then SIGKILLs).
+  int StopAndWait(int sig, int timeout_ms = 20000);
+  // Rewrites the config file with `overrides` merged in (for SIGHUP tests).
+  void RewriteConfig(const nlohmann::json& overrides);
+  // The daemon's stdout+stderr so far.
+  std::string Log() const;
+
+ private:
+  Daemon() = default;
+  std::string dir_;
+  std::string config_path_;
+  std::string cacert_;
+  std::string operator_token_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+struct HttpResult {
+  long status = 0;       // 0 if the transfer failed (see curl_error)
+  int curl_code = 0;     // CURLcode
+  std::string curl_error;
+  std::string body;
+  std::string content_type;
+  nlohmann::json Json() const;  // discarded value if the body is not JSON
+};
+
+struct RequestOptions {
+  std::string token{};                            // sent as "Authorization: Bearer ..."
+  std::string body{};                             // sent when method is not GET/DELETE or non-empty
+  std::string content_type = "application/json";
+  std::vector<std::string> headers{};             // extra raw header lines
+  long timeout_ms = 15000;
+  long ssl_version = 0;                         // CURL_SSLVERSION_* (0 = default)
+  std::string ciphers{};                          // CURLOPT_SSL_CIPHER_LIST
+  std::string tls13_ciphers{};                    // CURLOPT_TLS13_CIPHERS
+  std::string client_cert{};                      // PEM file for mutual TLS
+  std::string client_key{};
+};
+
+// One request over a fresh TLS connection (libcurl), verifying the daemon's
+// self-signed certificate against the state directory's copy.
+HttpResult Request(const Daemon& daemon, const std::string& method, const std::string& path,
+                   const RequestOptions& options = {});
+
+// A raw TLS connection for traffic no well-behaved client sends.
+class RawTls {
+ public:
+  RawTls(int port, const std::string& cacert);
+  ~RawTls();
+  RawTls(const RawTls&) = delete;
+  RawTls& operator=(const RawTls&) = delete;
+  bool connected() const { return ssl_ != nullptr; }
+  // False once the peer has closed or the write failed.
+  bool Send(const std::string& bytes);
+  // Reads until the peer closes or `timeout_ms` passes without data.
+  std::string ReadAll(int timeout_ms);
+  // True if the peer closed the connection (read returns end of stream).
+  bool PeerClosed(int timeout_ms);
+
+ private:
+  int fd_ = -1;
+  void* ctx_ = nullptr;  // SSL_CTX*
+  void* ssl_ = nullptr;  // SSL*
+};
+
+}  // namespace xgw::e2e
+
+#endif  // XGW_TESTS_E2E_HARNESS_H_

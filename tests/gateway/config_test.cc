@@ -1,0 +1,112 @@
+#include <catch2/catch.hpp>
+
+#include "config/config.h"
+
+using nlohmann::json;
+using xgw::Config;
+using xgw::DumpConfig;
+using xgw::ParseConfig;
+using xgw::ParseConfigText;
+
+TEST_CASE("EmptyConfigGivesDocumentedDefaults") {
+  auto c = ParseConfig(json::object());
+  REQUIRE(c);
+  CHECK(c->state_dir == "/var/lib/xgwd");
+  CHECK(c->listen == "127.0.0.1:8443");
+  CHECK(c->threads == 2);
+  CHECK(c->tls.cert_file == "/var/lib/xgwd/tls/server.crt");
+  CHECK(c->tls.client_auth == "none");
+  CHECK(c->limits.max_header_bytes == 16384);
+  CHECK(c->limits.max_upload_bytes == 1024ull * 1024 * 1024);
+  CHECK(c->tokens.default_ttl_seconds == 30 * 86400);
+}
+
+TEST_CASE("DumpReparsesToItself") {
+  auto c = ParseConfig(json{{"state_dir", "/srv/xgw/"},
+                            {"listen", "[::1]:0"},
+                            {"threads", 4},
+                            {"tls", {{"client_auth", "optional"}}},
+                            {"limits", {{"max_header_bytes", 4096}, {"body_timeout_seconds", 5}}},
+                            {"log", {{"requests", false}}}});
+  REQUIRE(c);
+  CHECK(c->state_dir == "/srv/xgw");  // trailing slash normalised
+  const json dumped = DumpConfig(*c);
+  auto again = ParseConfig(dumped);
+  REQUIRE(again);
+  CHECK(*again == *c);
+  CHECK(DumpConfig(*again) == dumped);
+  auto from_text = ParseConfigText(dumped.dump(2));
+  REQUIRE(from_text);
+  CHECK(*from_text == *c);
+}
+
+TEST_CASE("UnknownKeysAreErrorsNamingTheirPath") {
+  auto top = ParseConfig(json{{"listne", "127.0.0.1:1"}});
+  REQUIRE_FALSE(top);
+  CHECK(top.error().message.find("$.listne") != std::string::npos);
+  auto nested = ParseConfig(json{{"limits", {{"max_header_byte", 1}}}});
+  REQUIRE_FALSE(nested);
+  CHECK(nested.error().message.find("$.limits.max_header_byte") != std::string::npos);
+  CHECK(nested.error().message.find("unknown key") != std::string::npos);
+}
+
+TEST_CASE("WrongTypesAndRangesNameTheKey") {
+  auto a = ParseConfig(json{{"threads", "two"}});
+  REQUIRE_FALSE(a);
+  CHECK(a.error().message.find("$.threads") != std::string::npos);
+  auto b = ParseConfig(json{{"threads", 0}});
+  REQUIRE_FALSE(b);
+  auto c = ParseConfig(json{{"limits", {{"max_header_bytes", -5}}}});
+  REQUIRE_FALSE(c);
+  CHECK(c.error().message.find("$.limits.max_header_bytes") != std::string::npos);
+  auto d = ParseConfig(json{{"tls", {{"client_auth", "sometimes"}}}});
+  REQUIRE_FALSE(d);
+  CHECK(d.error().message.find("$.tls.client_auth") != std::string::npos);
+  auto e = ParseConfig(json{{"log", {{"requests", 1}}}});
+  REQUIRE_FALSE(e);
+  auto f = ParseConfig(json{{"tokens", {{"default_ttl_seconds", 100}, {"max_ttl_seconds", 10}}}});
+  REQUIRE_FALSE(f);
+}
+
+TEST_CASE("StateDirMustBeAbsolute") {
+  auto c = ParseConfig(json{{"state_dir", "relative/dir"}});
+  REQUIRE_FALSE(c);
+  CHECK(c.error().message.find("$.state_dir") != std::string::npos);
+}
+
+TEST_CASE("ConfigRootMustBeAnObjectOfValidJson") {
+  CHECK_FALSE(ParseConfig(json::array()));
+  auto bad = ParseConfigText("{\"listen\": ");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == xgw::ErrorCode::kFormat);
+}
+
+TEST_CASE("ListenAddressesAreIpLiteralsWithPorts") {
+  auto v4 = xgw::ParseListenAddress("127.0.0.1:0");
+  REQUIRE(v4);
+  CHECK(v4->host == "127.0.0.1");
+  CHECK(v4->port == 0);
+  auto v6 = xgw::ParseListenAddress("[::1]:8443");
+  REQUIRE(v6);
+  CHECK(v6->host == "::1");
+  CHECK(v6->port == 8443);
+  CHECK_FALSE(xgw::ParseListenAddress("localhost:80"));
+  CHECK_FALSE(xgw::ParseListenAddress("127.0.0.1"));
+  CHECK_FALSE(xgw::ParseListenAddress("127.0.0.1:65536"));
+  CHECK_FALSE(xgw::ParseListenAddress("127.0.0.1:-1"));
+  CHECK_FALSE(xgw::ParseListenAddress("[::1:80"));
+  CHECK_FALSE(ParseConfig(json{{"listen", "0.0.0.0:http"}}));
+}
+
+TEST_CASE("ReloadReportsKeysThatNeedARestart") {
+  Config a;
+  Config b = a;
+  b.limits.max_json_body_bytes = 2048;
+  b.tls.cert_file = "/x.crt";
+  CHECK(xgw::KeysNeedingRestart(a, b).empty());
+  b.listen = "127.0.0.1:9";
+  b.threads = 3;
+  const std::string fixed = xgw::KeysNeedingRestart(a, b);
+  CHECK(fixed.find("$.listen") != std::string::npos);
+  CHECK(fixed.find("$.threads") != std::string::npos);
+}

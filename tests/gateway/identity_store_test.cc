@@ -1,0 +1,254 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include "gateway/database.h"
+#include "gateway/identity_rules.h"
+#include "gateway/identity_store.h"
+#include "gateway/ids.h"
+#include "gateway/migrations.h"
+
+namespace fs = std::filesystem;
+using namespace xgw;
+
+namespace {
+
+struct TempDir {
+  TempDir() {
+    char tmpl[] = "/tmp/xgw-gw-test-XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string path;
+};
+
+constexpr const char* kAge = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+constexpr const char* kEd = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+constexpr int64_t kNow = 1'700'000'000;
+
+}  // namespace
+
+TEST_CASE("IdsAreRandomPrefixedAndStrictlyShaped") {
+  std::set<std::string> seen;
+  for (int i = 0; i < 200; ++i) {
+    const std::string id = NewId(kOrgPrefix);
+    CHECK(IsValidId(kOrgPrefix, id));
+    CHECK(id.size() == 4 + 26);
+    seen.insert(id);
+  }
+  CHECK(seen.size() == 200);
+  const std::string good = NewId(kUserPrefix);
+  CHECK_FALSE(IsValidId(kOrgPrefix, good));
+  CHECK_FALSE(IsValidId(kUserPrefix, good + "a"));
+  CHECK_FALSE(IsValidId(kUserPrefix, good.substr(0, good.size() - 1)));
+  std::string upper = good;
+  upper[5] = 'A';
+  CHECK_FALSE(IsValidId(kUserPrefix, upper));
+  CHECK_FALSE(IsValidId(kUserPrefix, "usr-../../../../etc/passwd"));
+  std::string nul = good;
+  nul[6] = '\0';
+  CHECK_FALSE(IsValidId(kUserPrefix, nul));
+}
+
+TEST_CASE("TokenSecretsCarry256BitsAndOnlyTheirHashIsKept") {
+  const std::string a = NewTokenSecret();
+  const std::string b = NewTokenSecret();
+  CHECK(a != b);
+  CHECK(IsTokenSecretShape(a));
+  CHECK(a.size() == 5 + 52);  // 52 base32 chars = 260 bits >= 256 random bits
+  CHECK(TokenHash(a).size() == 64);
+  CHECK(TokenHash(a) != TokenHash(b));
+  CHECK_FALSE(IsTokenSecretShape("xgwt_short"));
+}
+
+TEST_CASE("MigrationsApplyOnceAndRecordTheirVersion") {
+  TempDir dir;
+  const std::string path = dir.path + "/db.sqlite";
+  {
+    auto db = Database::Open(path);
+    REQUIRE(db);
+    auto v = ApplyMigrations(*db);
+    REQUIRE(v);
+    CHECK(*v == KnownMigrations().back().version);
+    auto again = ApplyMigrations(*db);
+    REQUIRE(again);
+    CHECK(*again == *v);
+    auto st = db->Prepare("SELECT COUNT(*) FROM schema_migrations");
+    REQUIRE(st);
+    REQUIRE(*st->Step());
+    CHECK(st->Int(0) == static_cast<int64_t>(KnownMigrations().size()));
+  }
+  CHECK((fs::status(path).permissions() & fs::perms::others_all) == fs::perms::none);
+}
+
+TEST_CASE("AFailingMigrationLeavesTheSchemaAtTheLastGoodVersion") {
+  TempDir dir;
+  auto db = Database::Open(dir.path + "/db.sqlite");
+  REQUIRE(db);
+  const Migration ms[] = {{1, "one", "CREATE TABLE a (x INTEGER);"},
+                          {2, "broken", "CREATE TABLE b (y INTEGER); THIS IS NOT SQL;"}};
+  auto r = ApplyMigrations(*db, ms);
+  REQUIRE_FALSE(r);
+  auto v = SchemaVersion(*db);
+  REQUIRE(v);
+  CHECK(*v == 1);
+  auto st = db->Prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'b'");
+  REQUIRE(st);
+  REQUIRE(*st->Step());
+  CHECK(st->Int(0) == 0);
+}
+
+TEST_CASE("ADatabaseFromANewerXgwdIsRefused") {
+  TempDir dir;
+  auto db = Database::Open(dir.path + "/db.sqlite");
+  REQUIRE(db);
+  REQUIRE(ApplyMigrations(*db));
+  REQUIRE(db->Exec("INSERT INTO schema_migrations(version, name, applied_at) VALUES (999, 'f', 0)"));
+  auto r = ApplyMigrations(*db);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == ErrorCode::kConflict);
+}
+
+TEST_CASE("TokensAuthenticateUntilTheyExpireOrAreRevoked") {
+  TempDir dir;
+  auto store = IdentityStore::Open(dir.path + "/db.sqlite");
+  REQUIRE(store);
+  auto& s = **store;
+  auto org = s.CreateOrganisation({"OCMW Gent", "0212.214.125", "dpo@example.org", {}}, kNow);
+  REQUIRE(org);
+  CHECK(org->enterprise_number == "0212214125");
+  auto user = s.CreateUser(org->id, "worker", {"social_worker", "sender", "sender"}, kNow);
+  REQUIRE(user);
+  CHECK(user->roles == std::vector<std::string>{"sender", "social_worker"});
+
+  auto t = s.IssueToken(user->id, 100, "laptop", kNow);
+  REQUIRE(t);
+  auto p = s.Authenticate(t->secret, kNow + 1);
+  REQUIRE(p);
+  CHECK(p->user_id == user->id);
+  CHECK(p->org_id == org->id);
+  CHECK(p->HasRole("sender"));
+  CHECK_FALSE(p->HasRole("operator"));
+  auto info = s.GetToken(t->info.id);
+  REQUIRE(info);
+  CHECK(info->last_used_at == kNow + 1);
+
+  // Expiry is exclusive at expires_at.
+  auto expired = s.Authenticate(t->secret, kNow + 100);
+  REQUIRE_FALSE(expired);
+  CHECK(expired.error().code == ErrorCode::kUnauthenticated);
+
+  auto t2 = s.IssueToken(user->id, 1000, std::nullopt, kNow);
+  REQUIRE(t2);
+  REQUIRE(s.Authenticate(t2->secret, kNow + 1));
+  auto revoked = s.RevokeToken(t2->info.id, kNow + 2);
+  REQUIRE(revoked);
+  CHECK(revoked->revoked_at == kNow + 2);
+  auto again = s.RevokeToken(t2->info.id, kNow + 5);
+  REQUIRE(again);
+  CHECK(again->revoked_at == kNow + 2);
+  auto after = s.Authenticate(t2->secret, kNow + 3);
+  REQUIRE_FALSE(after);
+
+  // Every failure is the same error, whatever the cause.
+  auto unknown = s.Authenticate(NewTokenSecret(), kNow);
+  auto malformed = s.Authenticate("Bearer nonsense", kNow);
+  REQUIRE_FALSE(unknown);
+  REQUIRE_FALSE(malformed);
+  CHECK(unknown.error().message == expired.error().message);
+  CHECK(malformed.error().message == after.error().message);
+}
+
+TEST_CASE("TheDatabaseNeverHoldsTokenSecrets") {
+  TempDir dir;
+  const std::string path = dir.path + "/db.sqlite";
+  std::string secret;
+  {
+    auto store = IdentityStore::Open(path);
+    REQUIRE(store);
+    auto org = (*store)->CreateOrganisation({"o", {}, {}, {}}, kNow);
+    auto user = (*store)->CreateUser(org->id, "u", {}, kNow);
+    auto t = (*store)->IssueToken(user->id, 100, std::nullopt, kNow);
+    REQUIRE(t);
+    secret = t->secret;
+  }
+  auto db = Database::Open(path);
+  REQUIRE(db);
+  auto st = db->Prepare("SELECT hash FROM api_tokens");
+  REQUIRE(st);
+  REQUIRE(*st->Step());
+  CHECK(st->Text(0) == TokenHash(secret));
+  CHECK(st->Text(0).find(secret.substr(5)) == std::string::npos);
+}
+
+TEST_CASE("InvalidIdentityFieldsAreRefusedByName") {
+  TempDir dir;
+  auto store = IdentityStore::Open(dir.path + "/db.sqlite");
+  REQUIRE(store);
+  auto& s = **store;
+  auto bad_kbo = s.CreateOrganisation({"x", "0400.032.157", {}, {}}, kNow);
+  REQUIRE_FALSE(bad_kbo);
+  CHECK(bad_kbo.error().message.find("enterprise_number") != std::string::npos);
+  CHECK(bad_kbo.error().message.find("032.157") == std::string::npos);
+  CHECK_FALSE(s.CreateOrganisation({"", {}, {}, {}}, kNow));
+  CHECK_FALSE(s.CreateOrganisation({"a\nb", {}, {}, {}}, kNow));
+  auto bad_pin = s.CreateOrganisation({"x", {}, {}, {"sha256:zz"}}, kNow);
+  REQUIRE_FALSE(bad_pin);
+  CHECK(bad_pin.error().message.find("client_cert_pins[0]") != std::string::npos);
+
+  auto org = s.CreateOrganisation({"org", {}, {}, {}}, kNow);
+  REQUIRE(org);
+  auto bad_role = s.CreateUser(org->id, "u", {"sender", "Bad Role"}, kNow);
+  REQUIRE_FALSE(bad_role);
+  CHECK(bad_role.error().message.find("roles[1]") != std::string::npos);
+  CHECK_FALSE(s.CreateUser("org-aaaaaaaaaaaaaaaaaaaaaaaaaa", "u", {}, kNow));
+
+  auto user = s.CreateUser(org->id, "u", {}, kNow);
+  REQUIRE(user);
+  auto bad_age = s.SetKeys(user->id, "age1notreally", kEd, kNow);
+  REQUIRE_FALSE(bad_age);
+  CHECK(bad_age.error().message.find("age_recipient") != std::string::npos);
+  auto bad_ed = s.SetKeys(user->id, kAge, "AAAA", kNow);
+  REQUIRE_FALSE(bad_ed);
+  CHECK(bad_ed.error().message.find("ed25519_verify_key") != std::string::npos);
+  auto ok = s.SetKeys(user->id, kAge, kEd, kNow);
+  REQUIRE(ok);
+  REQUIRE(ok->keys);
+  CHECK(ok->keys->age_recipient == kAge);
+}
+
+TEST_CASE("ClientCertificatePinsMapToOneOrganisation") {
+  TempDir dir;
+  auto store = IdentityStore::Open(dir.path + "/db.sqlite");
+  REQUIRE(store);
+  const std::string hex(64, 'a');
+  auto org = (*store)->CreateOrganisation({"o", {}, {}, {"sha256:" + std::string(64, 'A')}}, kNow);
+  REQUIRE(org);
+  CHECK(org->client_cert_pins == std::vector<std::string>{hex});
+  auto found = (*store)->OrganisationForPin(hex);
+  REQUIRE(found);
+  CHECK(*found == org->id);
+  auto dup = (*store)->CreateOrganisation({"p", {}, {}, {"sha256:" + hex}}, kNow);
+  REQUIRE_FALSE(dup);
+  CHECK(dup.error().code == ErrorCode::kConflict);
+  auto none = (*store)->OrganisationForPin(std::string(64, 'b'));
+  REQUIRE(none);
+  CHECK_FALSE(*none);
+}
+
+TEST_CASE("RuleChecksAcceptOnlyTheirShapes") {
+  CHECK(IsValidRoleName("sender"));
+  CHECK(IsValidRoleName("head_social-worker.v2"));
+  CHECK_FALSE(IsValidRoleName("1abc"));
+  CHECK_FALSE(IsValidRoleName(""));
+  CHECK_FALSE(IsValidRoleName(std::string(65, 'a')));
+  CHECK(IsAgeRecipientShape(kAge));
+  CHECK_FALSE(IsAgeRecipientShape(std::string(kAge).substr(0, 61) + "b"));  // 'b' not Bech32
+  CHECK(NormaliseEnterpriseNumber("BE 0400.032.156") == std::optional<std::string>("0400032156"));
+  CHECK(NormaliseEnterpriseNumber("12345678") == std::optional<std::string>("12345678"));
+  CHECK_FALSE(NormaliseEnterpriseNumber("0400.032.155"));
+  CHECK(IsCleanText("Dienst Thuislozenzorg – Gent", 200));
+  CHECK_FALSE(IsCleanText("\xc3\x28", 200));
+}
