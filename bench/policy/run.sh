@@ -28,10 +28,12 @@ measure() {  # label command...
   local label=$1; shift
   local out
   out=$( { /usr/bin/time -v "$@" >"$WORK/out.txt"; } 2>&1 )
-  local wall rss
+  local wall rss cpu
   wall=$(grep "Elapsed (wall clock)" <<<"$out" | awk '{print $NF}')
   rss=$(grep "Maximum resident set size" <<<"$out" | awk '{print $NF}')
-  printf '%-34s wall=%-8s peak_rss_kib=%-8s %s\n' "$label" "$wall" "$rss" "$(head -c 200 "$WORK/out.txt" | tr '\n' ' ')"
+  # user + system CPU seconds: less sensitive than wall time to other jobs on the machine.
+  cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' <<<"$out")
+  printf '%-34s wall=%-8s cpu_s=%-6s peak_rss_kib=%-8s %s\n' "$label" "$wall" "$cpu" "$rss" "$(head -c 200 "$WORK/out.txt" | tr '\n' ' ')"
 }
 
 echo "csv: $(wc -c <"$WORK/cir.csv") bytes, $CSV_ROWS rows; xlsx: $(wc -c <"$WORK/cir.xlsx") bytes, $XLSX_ROWS rows"

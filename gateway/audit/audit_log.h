@@ -40,11 +40,22 @@ struct AuditLogOptions {
   std::chrono::milliseconds checkpoint_interval{0};
   // Most events in one group-commit transaction.
   size_t max_batch = 4096;
+  // Longest the committer waits, after a commit, for the writers it just
+  // released to append again so that the next transaction is full (it waits
+  // at most half the last commit's duration, and not at all for an empty
+  // queue). 0: commit whatever is queued at once.
+  std::chrono::microseconds max_commit_linger{400};
 };
 
 struct TreeHead {
   uint64_t size = 0;
   MerkleHash root{};
+};
+
+// Group-commit counters since Open (for metrics and benchmarks).
+struct AuditLogStats {
+  uint64_t commits = 0;  // durable transactions (one fsync each) holding appended events
+  uint64_t events = 0;   // events appended through them
 };
 
 struct AuditRecord {
@@ -86,6 +97,7 @@ class AuditLog {
   Result<uint64_t> Append(const AuditEvent& event);
 
   TreeHead Head() const;
+  AuditLogStats Stats() const;
   // "<origin>+<key id>+<key>" of the signing key (kKey without one).
   Result<std::string> VerifierKey() const;
 
