@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <ctime>
+
 #include <fstream>
 #include <initializer_list>
 #include <limits>
@@ -70,6 +72,41 @@ bool IsAbsolutePath(const std::string& p) {
 
 }  // namespace
 
+std::optional<int64_t> ParseUtcTime(const std::string& text) {
+  // Exactly YYYY-MM-DDTHH:MM:SSZ.
+  if (text.size() != 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' ||
+      text[13] != ':' || text[16] != ':' || text[19] != 'Z') {
+    return std::nullopt;
+  }
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18}) {
+    if (text[i] < '0' || text[i] > '9') return std::nullopt;
+  }
+  std::tm tm{};
+  tm.tm_year = std::stoi(text.substr(0, 4)) - 1900;
+  tm.tm_mon = std::stoi(text.substr(5, 2)) - 1;
+  tm.tm_mday = std::stoi(text.substr(8, 2));
+  tm.tm_hour = std::stoi(text.substr(11, 2));
+  tm.tm_min = std::stoi(text.substr(14, 2));
+  tm.tm_sec = std::stoi(text.substr(17, 2));
+  if (tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+      tm.tm_sec > 59) {
+    return std::nullopt;
+  }
+  const std::tm in = tm;
+  const time_t t = timegm(&tm);
+  if (tm.tm_mday != in.tm_mday || tm.tm_mon != in.tm_mon) return std::nullopt;  // e.g. 31 Feb
+  return static_cast<int64_t>(t);
+}
+
+std::string FormatUtcTime(int64_t unix_seconds) {
+  const time_t tt = static_cast<time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 Result<ListenAddress> ParseListenAddress(const std::string& text) {
   ListenAddress out;
   std::string port;
@@ -110,7 +147,8 @@ Result<Config> ParseConfig(const json& doc) {
   const std::string root = "$";
   XGW_CHECK(CheckKeys(doc, root,
                       {"state_dir", "listen", "threads", "blocking_threads",
-                       "shutdown_grace_seconds", "tls", "limits", "tokens", "log"}));
+                       "shutdown_grace_seconds", "tls", "limits", "tokens", "log",
+                       "clock", "audit", "exchanges"}));
   XGW_CHECK(GetString(doc, root, "state_dir", c.state_dir));
   if (!IsAbsolutePath(c.state_dir)) return PathError("$.state_dir", "must be an absolute path");
   while (c.state_dir.size() > 1 && c.state_dir.back() == '/') c.state_dir.pop_back();
@@ -171,6 +209,43 @@ Result<Config> ParseConfig(const json& doc) {
     XGW_CHECK(CheckKeys(*it, "$.log", {"requests"}));
     XGW_CHECK(GetBool(*it, "$.log", "requests", c.log_requests));
   }
+  if (auto it = doc.find("clock"); it != doc.end()) {
+    XGW_CHECK(CheckKeys(*it, "$.clock", {"mode", "start"}));
+    XGW_CHECK(GetString(*it, "$.clock", "mode", c.clock.mode));
+    if (c.clock.mode != "system" && c.clock.mode != "manual") {
+      return PathError("$.clock.mode", "must be \"system\" or \"manual\"");
+    }
+    std::string start;
+    XGW_CHECK(GetString(*it, "$.clock", "start", start));
+    if (!start.empty()) {
+      auto t = ParseUtcTime(start);
+      if (!t) return PathError("$.clock.start", "must be an RFC 3339 UTC time like 2024-09-20T07:00:00Z");
+      c.clock.start = *t;
+    }
+    if (c.clock.mode == "manual" && start.empty()) {
+      return PathError("$.clock.start", "is required when mode is \"manual\"");
+    }
+  }
+  if (auto it = doc.find("audit"); it != doc.end()) {
+    XGW_CHECK(CheckKeys(*it, "$.audit", {"origin", "checkpoint_interval_seconds"}));
+    XGW_CHECK(GetString(*it, "$.audit", "origin", c.audit.origin));
+    if (c.audit.origin.empty() || c.audit.origin.find_first_of(" \n\t+") != std::string::npos) {
+      return PathError("$.audit.origin", "must be a non-empty name without spaces or '+'");
+    }
+    XGW_CHECK(GetUint<uint32_t>(*it, "$.audit", "checkpoint_interval_seconds", 0, 86400,
+                                c.audit.checkpoint_interval_seconds));
+  }
+  if (auto it = doc.find("exchanges"); it != doc.end()) {
+    const std::string p = "$.exchanges";
+    XGW_CHECK(CheckKeys(*it, p, {"sweep_interval_seconds", "pending_timeout_seconds",
+                                 "max_plaintext_bytes"}));
+    XGW_CHECK(GetUint<uint32_t>(*it, p, "sweep_interval_seconds", 1, 60,
+                                c.exchanges.sweep_interval_seconds));
+    XGW_CHECK(GetUint<uint32_t>(*it, p, "pending_timeout_seconds", 60, 7 * 86400,
+                                c.exchanges.pending_timeout_seconds));
+    XGW_CHECK(GetUint<uint64_t>(*it, p, "max_plaintext_bytes", 1024, 1ull << 30,
+                                c.exchanges.max_plaintext_bytes));
+  }
   return c;
 }
 
@@ -221,6 +296,12 @@ json DumpConfig(const Config& c) {
        {{"default_ttl_seconds", c.tokens.default_ttl_seconds},
         {"max_ttl_seconds", c.tokens.max_ttl_seconds}}},
       {"log", {{"requests", c.log_requests}}},
+      {"clock", {{"mode", c.clock.mode}, {"start", c.clock.mode == "manual" ? FormatUtcTime(c.clock.start) : ""}}},
+      {"audit", {{"origin", c.audit.origin},
+                 {"checkpoint_interval_seconds", c.audit.checkpoint_interval_seconds}}},
+      {"exchanges", {{"sweep_interval_seconds", c.exchanges.sweep_interval_seconds},
+                     {"pending_timeout_seconds", c.exchanges.pending_timeout_seconds},
+                     {"max_plaintext_bytes", c.exchanges.max_plaintext_bytes}}},
   };
 }
 
@@ -234,6 +315,8 @@ std::string KeysNeedingRestart(const Config& running, const Config& fresh) {
   if (running.listen != fresh.listen) add("$.listen");
   if (running.threads != fresh.threads) add("$.threads");
   if (running.blocking_threads != fresh.blocking_threads) add("$.blocking_threads");
+  if (running.clock != fresh.clock) add("$.clock");
+  if (running.audit != fresh.audit) add("$.audit");
   return out;
 }
 

@@ -8,6 +8,7 @@
 #define XGW_CONFIG_CONFIG_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -48,6 +49,28 @@ struct TokensConfig {
   bool operator==(const TokensConfig&) const = default;
 };
 
+// The daemon's clock. "system": wall time. "manual": starts at `start`
+// (unix seconds) when the daemon starts, runs in real time, and an operator
+// may advance it (POST /api/v1/admin/clock); for tests and demos.
+struct ClockConfig {
+  std::string mode = "system";
+  int64_t start = 0;  // config: RFC 3339 UTC "2024-09-20T07:00:00Z"
+  bool operator==(const ClockConfig&) const = default;
+};
+
+struct AuditConfig {
+  std::string origin = "xgw.local/audit";     // checkpoint origin, fixed at creation
+  uint32_t checkpoint_interval_seconds = 300; // 0: only on demand
+  bool operator==(const AuditConfig&) const = default;
+};
+
+struct ExchangesConfig {
+  uint32_t sweep_interval_seconds = 30;       // 1..60
+  uint32_t pending_timeout_seconds = 3600;    // unfinished uploads are discarded after this
+  uint64_t max_plaintext_bytes = 64ull << 20; // gateway-encrypt mode: buffered in secret memory
+  bool operator==(const ExchangesConfig&) const = default;
+};
+
 struct Config {
   std::string state_dir = "/var/lib/xgwd";  // absolute; SQLite DB, blobs, keys
   std::string listen = "127.0.0.1:8443";   // "IP:PORT" or "[IPv6]:PORT"; port 0 = any free
@@ -58,11 +81,15 @@ struct Config {
   TlsConfig tls;
   LimitsConfig limits;
   TokensConfig tokens;
+  ClockConfig clock;
+  AuditConfig audit;
+  ExchangesConfig exchanges;
   bool operator==(const Config&) const = default;
 
   // Fixed locations inside state_dir.
   std::string DatabasePath() const { return state_dir + "/xgwd.db"; }
   std::string BlobDir() const { return state_dir + "/blobs"; }
+  std::string AuditDbPath() const { return state_dir + "/audit.db"; }
   std::string SigningKeyPath() const { return state_dir + "/keys/gateway-ed25519.key"; }
   std::string SigningPublicKeyPath() const { return state_dir + "/keys/gateway-ed25519.pub"; }
 };
@@ -71,6 +98,10 @@ struct ListenAddress {
   std::string host;  // IP literal without brackets
   uint16_t port = 0;
 };
+
+// "2024-09-20T07:00:00Z" <-> unix seconds (UTC only; nullopt if malformed).
+std::optional<int64_t> ParseUtcTime(const std::string& text);
+std::string FormatUtcTime(int64_t unix_seconds);
 
 // Parses "127.0.0.1:8443" / "[::1]:0". Host must be an IP literal.
 Result<ListenAddress> ParseListenAddress(const std::string& text);

@@ -2,7 +2,7 @@
 
 namespace xgw {
 
-Result<void> MemoryAuditSink::Append(const AuditRecord& record) {
+Result<void> MemoryAuditSink::Append(const RequestRecord& record) {
   std::lock_guard lock(mu_);
   ++total_;
   if (records_.size() >= capacity_) records_.erase(records_.begin());
@@ -10,7 +10,7 @@ Result<void> MemoryAuditSink::Append(const AuditRecord& record) {
   return {};
 }
 
-std::vector<AuditRecord> MemoryAuditSink::Snapshot() const {
+std::vector<RequestRecord> MemoryAuditSink::Snapshot() const {
   std::lock_guard lock(mu_);
   return records_;
 }

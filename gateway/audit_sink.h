@@ -1,6 +1,6 @@
 // The seam between request handling and the audit log.
 //
-// The router appends one AuditRecord for every decision it makes (refused
+// The router appends one RequestRecord for every decision it makes (refused
 // before the handler ran, or the handler's outcome), and handlers may append
 // domain events of their own (e.g. "exchange.uploaded") through the same sink.
 // Records carry ids, route templates and reasons only: never request bodies,
@@ -21,7 +21,7 @@
 
 namespace xgw {
 
-struct AuditRecord {
+struct RequestRecord {
   int64_t time = 0;             // unix seconds
   std::string event;            // "http.request" or a domain event name
   std::string request_id;
@@ -41,22 +41,22 @@ class AuditSink {
   virtual ~AuditSink() = default;
   // A failure means the record is not durable; callers that need fail-closed
   // behaviour (exchanges) must refuse the action when this fails.
-  virtual Result<void> Append(const AuditRecord& record) = 0;
+  virtual Result<void> Append(const RequestRecord& record) = 0;
 };
 
 // Keeps the newest `capacity` records in memory.
 class MemoryAuditSink final : public AuditSink {
  public:
   explicit MemoryAuditSink(size_t capacity = 10000) : capacity_(capacity) {}
-  Result<void> Append(const AuditRecord& record) override;
-  std::vector<AuditRecord> Snapshot() const;
+  Result<void> Append(const RequestRecord& record) override;
+  std::vector<RequestRecord> Snapshot() const;
   uint64_t total() const;
 
  private:
   mutable std::mutex mu_;
   size_t capacity_;
   uint64_t total_ = 0;
-  std::vector<AuditRecord> records_;
+  std::vector<RequestRecord> records_;
 };
 
 }  // namespace xgw

@@ -3,12 +3,18 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
 #include "crypto/secret.h"
+#include "crypto/signed_note.h"
+#include "gateway/audit/verify.h"
+#include "gateway/database.h"
 #include "gateway/server.h"
+#include "gateway/signing_key.h"
 #include "gateway/state_init.h"
 #include "gateway/tls.h"
 
@@ -17,6 +23,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: xgwd init --state DIR [--config FILE] [--listen ADDR]\n"
+    "       xgwd audit-verify --state DIR [--checkpoint FILE]...\n"
     "       xgwd serve -c FILE [--port-file PATH]\n"
     "       xgwd --check-config -c FILE   (-t)\n"
     "       xgwd --dump-config -c FILE    (-T)\n"
@@ -64,11 +71,66 @@ int RunInit(const std::vector<std::string>& args) {
   return 0;
 }
 
+// Verifies <state>/audit.db offline: every leaf and node hash, every stored
+// checkpoint (signed by the gateway key under the log's origin), and each
+// trusted checkpoint note given with --checkpoint.
+int RunAuditVerify(const std::vector<std::string>& args) {
+  std::string state;
+  std::vector<std::string> notes;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const bool has_value = i + 1 < args.size();
+    if (args[i] == "--state" && has_value) {
+      state = args[++i];
+    } else if (args[i] == "--checkpoint" && has_value) {
+      std::ifstream in(args[++i], std::ios::binary);
+      if (!in) return Fail1(Error{ErrorCode::kIo, "cannot read checkpoint file " + args[i]});
+      std::ostringstream ss;
+      ss << in.rdbuf();
+      notes.push_back(ss.str());
+    } else {
+      return Usage("audit-verify: unknown or incomplete argument");
+    }
+  }
+  if (state.empty()) return Usage("audit-verify: --state DIR is required");
+  Config paths;
+  paths.state_dir = state;
+  const std::string db_path = paths.AuditDbPath();
+  struct stat st{};
+  if (::stat(db_path.c_str(), &st) != 0) {
+    return Fail1(Error{ErrorCode::kIo, "no audit log at " + db_path});
+  }
+  std::string origin;
+  {
+    auto db = Database::Open(db_path);
+    if (!db) return Fail1(db.error());
+    auto q = db->Prepare("SELECT value FROM meta WHERE key = 'origin'");
+    if (!q) return Fail1(q.error());
+    auto row = q->Step();
+    if (!row || !*row) return Fail1(Error{ErrorCode::kCorrupt, "the audit log has no origin"});
+    origin = q->Text(0);
+  }
+  auto key = LoadGatewaySigningKey(paths.SigningKeyPath());
+  if (!key) return Fail1(key.error());
+  const std::string verifier = FormatVerifierKey(origin, key->public_key());
+  auto report = VerifyLog(db_path, notes, verifier);
+  if (!report) {
+    std::printf("audit log: %s\nresult: FAILED\n%s\n", db_path.c_str(), ToString(report.error()).c_str());
+    return 1;
+  }
+  std::printf("audit log: %s\nverifier key: %s\nevents: %llu\nstored checkpoints verified: %llu\n"
+              "trusted checkpoints verified: %llu\nresult: OK\n",
+              db_path.c_str(), verifier.c_str(), static_cast<unsigned long long>(report->events),
+              static_cast<unsigned long long>(report->stored_checkpoints),
+              static_cast<unsigned long long>(report->trusted_checkpoints));
+  return 0;
+}
+
 }  // namespace
 
 int XgwdMain(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && args[0] == "init") return RunInit({args.begin() + 1, args.end()});
+  if (!args.empty() && args[0] == "audit-verify") return RunAuditVerify({args.begin() + 1, args.end()});
 
   enum class Mode { kServe, kCheck, kDump } mode = Mode::kServe;
   ServeOptions serve;

@@ -67,14 +67,16 @@ std::string Metrics::RenderPrometheus() const {
   o << "xgw_connections_rejected_total " << connections_rejected_.load() << '\n';
   Header(o, "xgw_tls_handshake_failures_total", "counter", "TLS handshakes that failed (protocol, cipher, timeout).");
   o << "xgw_tls_handshake_failures_total " << tls_failures_.load() << '\n';
-  Header(o, "xgw_exchanges_total", "counter", "Exchanges by outcome (NOT YET WIRED: always 0).");
+  Header(o, "xgw_exchanges_total", "counter", "Exchange events by outcome (created, uploaded, downloaded, acknowledged, refused).");
   if (exchanges_.empty()) o << "xgw_exchanges_total{outcome=\"accepted\"} 0\n";
   for (const auto& [k, v] : exchanges_) o << "xgw_exchanges_total{outcome=\"" << Escape(k) << "\"} " << v << '\n';
-  Header(o, "xgw_deletions_total", "counter", "Blob deletions by reason (NOT YET WIRED: always 0).");
+  Header(o, "xgw_deletions_total", "counter", "Blob deletions by reason (expiry, revoked, protocol_terminated, pending_timeout, orphan).");
   if (deletions_.empty()) o << "xgw_deletions_total{reason=\"expiry\"} 0\n";
   for (const auto& [k, v] : deletions_) o << "xgw_deletions_total{reason=\"" << Escape(k) << "\"} " << v << '\n';
-  Header(o, "xgw_sweeper_lag_seconds", "gauge", "Age of the oldest expired, undeleted exchange (NOT YET WIRED: always 0).");
+  Header(o, "xgw_sweeper_lag_seconds", "gauge", "Age of the oldest expired, undeleted exchange after the last sweep.");
   o << "xgw_sweeper_lag_seconds " << sweeper_lag_.load() << '\n';
+  Header(o, "xgw_exchanges_live", "gauge", "Exchanges available or acknowledged (ciphertext stored).");
+  o << "xgw_exchanges_live " << exchanges_live_.load() << '\n';
   return o.str();
 }
 

@@ -27,11 +27,12 @@ class Metrics {
   void TlsHandshakeFailed() { ++tls_failures_; }
   int64_t open_connections() const { return connections_; }
 
-  // Counters for the exchange work, registered now so dashboards can be
-  // built; they stay 0 until exchanges/sweeper are wired (docs/operations.md).
+  // Exchange work (docs/operations.md): outcomes, deletions by reason,
+  // sweeper lag and the number of live exchanges.
   void CountExchange(const std::string& outcome);
   void CountDeletion(const std::string& reason);
   void SetSweeperLagSeconds(int64_t lag) { sweeper_lag_ = lag; }
+  void SetExchangesLive(int64_t n) { exchanges_live_ = n; }
 
   std::string RenderPrometheus() const;
 
@@ -48,6 +49,7 @@ class Metrics {
   std::atomic<uint64_t> connections_rejected_{0};
   std::atomic<uint64_t> tls_failures_{0};
   std::atomic<int64_t> sweeper_lag_{0};
+  std::atomic<int64_t> exchanges_live_{0};
 };
 
 }  // namespace xgw

@@ -49,6 +49,74 @@ CREATE TABLE api_tokens (
 );
 CREATE INDEX api_tokens_by_user ON api_tokens(user_id);
 )sql"},
+    {2, "protocols-exchanges",
+     R"sql(
+CREATE TABLE protocols (
+  id TEXT PRIMARY KEY,              -- protocol id from the document, e.g. 2024_VB_00591
+  version_hash TEXT NOT NULL,       -- hex SHA-256 of document
+  document TEXT NOT NULL,           -- the submitted document as canonical JSON
+  state TEXT NOT NULL,              -- draft|proposed|valid|suspended|expired|terminated
+  proposed_at INTEGER NOT NULL,
+  activated_at INTEGER,
+  suspended_at INTEGER,
+  terminated_at INTEGER
+);
+CREATE TABLE protocol_parties (
+  protocol_id TEXT NOT NULL REFERENCES protocols(id),
+  party TEXT NOT NULL,              -- protocol-local party id
+  org_id TEXT NOT NULL REFERENCES organisations(id),
+  PRIMARY KEY (protocol_id, party)
+);
+CREATE INDEX protocol_parties_by_org ON protocol_parties(org_id);
+CREATE TABLE protocol_acceptances (
+  protocol_id TEXT NOT NULL REFERENCES protocols(id),
+  party TEXT NOT NULL,
+  version_hash TEXT NOT NULL,
+  accepted_by TEXT NOT NULL,        -- user id of the operator/DPO who recorded it
+  at INTEGER NOT NULL,
+  PRIMARY KEY (protocol_id, party)
+);
+CREATE TABLE exchanges (
+  id TEXT PRIMARY KEY,
+  protocol_id TEXT NOT NULL REFERENCES protocols(id),
+  version_hash TEXT NOT NULL,
+  sender_org TEXT NOT NULL,
+  sender_user TEXT NOT NULL,
+  sender_party TEXT NOT NULL,
+  mode TEXT NOT NULL,               -- e2e|gateway
+  state TEXT NOT NULL,              -- pending|available|acknowledged|revoked|deleted|discarded
+  manifest TEXT,                    -- canonical JSON; NULL once deleted
+  manifest_signature TEXT,          -- base64; NULL once deleted
+  signer TEXT NOT NULL,             -- user:<id> | gateway
+  rows INTEGER NOT NULL,
+  byte_size INTEGER NOT NULL,       -- declared list size
+  size INTEGER,                     -- ciphertext size once uploaded
+  created_at INTEGER NOT NULL,
+  delivered_at INTEGER,
+  first_download_at INTEGER,
+  acknowledged_at INTEGER,
+  expires_at INTEGER,
+  deleted_at INTEGER,
+  deleted_reason TEXT
+);
+CREATE INDEX exchanges_by_protocol ON exchanges(protocol_id, sender_party);
+CREATE INDEX exchanges_by_state_expiry ON exchanges(state, expires_at);
+CREATE TABLE exchange_subjects (
+  value TEXT NOT NULL,              -- lower-case hex HMAC from the manifest's subject index
+  exchange_id TEXT NOT NULL REFERENCES exchanges(id),
+  PRIMARY KEY (value, exchange_id)
+);
+CREATE INDEX exchange_subjects_by_exchange ON exchange_subjects(exchange_id);
+CREATE TABLE violation_reports (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  exchange_id TEXT NOT NULL REFERENCES exchanges(id),
+  reporter_user TEXT NOT NULL,
+  reporter_org TEXT NOT NULL,
+  code TEXT NOT NULL,
+  details TEXT NOT NULL,            -- JSON: violation codes with row/column, never values
+  at INTEGER NOT NULL
+);
+)sql"},
 };
 
 }  // namespace

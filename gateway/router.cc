@@ -194,8 +194,17 @@ void Router::AddIdParameter(std::string name, std::string prefix) {
   id_params_[std::move(name)] = std::move(prefix);
 }
 
+void Router::AddParameterRule(std::string name, std::function<bool(const std::string&)> valid,
+                              std::string rule) {
+  param_rules_[std::move(name)] = {std::move(valid), std::move(rule)};
+}
+
+int64_t Router::Now() const {
+  return clock_ ? clock_->Now() : static_cast<int64_t>(std::time(nullptr));
+}
+
 void Router::AuditOutcome(const RequestContext& ctx, const Response& r, const std::string& reason) {
-  AuditRecord rec;
+  RequestRecord rec;
   rec.time = ctx.now;
   rec.event = "http.request";
   rec.request_id = ctx.request_id();
@@ -228,7 +237,7 @@ void Router::RecordTransportRefusal(const std::string& request_id, unsigned stat
   RequestContext ctx;
   ctx.head.request_id = request_id;
   ctx.route = "unmatched";
-  ctx.now = std::time(nullptr);
+  ctx.now = Now();
   Response r;
   r.status = status;
   AuditOutcome(ctx, r, reason);
@@ -261,7 +270,7 @@ Dispatch Router::Prepare(const RequestHead& head) {
   Dispatch d;
   RequestContext ctx;
   ctx.head = head;
-  ctx.now = std::time(nullptr);
+  ctx.now = Now();
   ctx.config = config_.Get();
   ctx.route = "unmatched";
   const std::string& rid = head.request_id;
@@ -310,6 +319,15 @@ Dispatch Router::Prepare(const RequestHead& head) {
   d.route = ctx.route = spec.pattern;
 
   for (const auto& [name, value] : params) {
+    if (auto rule = param_rules_.find(name); rule != param_rules_.end()) {
+      if (!rule->second.first(value)) {
+        d.response = Refuse(ctx, Problem(400, "invalid-id", "Invalid path parameter",
+                                         "path parameter '" + name + "' " + rule->second.second,
+                                         rid));
+        return d;
+      }
+      continue;
+    }
     auto it = id_params_.find(name);
     const std::string prefix = it == id_params_.end() ? name : it->second;
     if (!IsValidId(prefix, value)) {

@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/audit_sink.h"
+#include "gateway/clock.h"
 #include "gateway/config_holder.h"
 #include "gateway/http_types.h"
 #include "gateway/identity_store.h"
@@ -96,6 +97,12 @@ class Router {
   void Add(RouteSpec spec);
   // Path parameter `name` must be an id with `prefix` (see ids.h).
   void AddIdParameter(std::string name, std::string prefix);
+  // Path parameter `name` must satisfy `valid`; `rule` explains the syntax.
+  void AddParameterRule(std::string name, std::function<bool(const std::string&)> valid,
+                        std::string rule);
+  // The clock for RequestContext::now (default: the system clock).
+  void SetClock(const Clock* clock) { clock_ = clock; }
+  int64_t Now() const;
 
   // Blocking (SQLite): call from the blocking pool, not a network thread.
   Dispatch Prepare(const RequestHead& head);
@@ -125,6 +132,8 @@ class Router {
   AuditSink& audit_;
   std::vector<Compiled> routes_;
   std::map<std::string, std::string> id_params_;
+  std::map<std::string, std::pair<std::function<bool(const std::string&)>, std::string>> param_rules_;
+  const Clock* clock_ = nullptr;
 };
 
 // Strict JSON parse of a request body: duplicate keys, trailing data and

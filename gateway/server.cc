@@ -15,7 +15,11 @@
 #include "config/config.h"
 #include "crypto/io.h"
 #include "crypto/secret.h"
+#include "gateway/audit/audit_log.h"
 #include "gateway/audit_sink.h"
+#include "gateway/clock.h"
+#include "gateway/durable_audit.h"
+#include "gateway/exchange_service.h"
 #include "gateway/identity_store.h"
 #include "gateway/listener.h"
 #include "gateway/operator_api.h"
@@ -43,10 +47,14 @@ int Die(const Error& e) {
 class Daemon {
  public:
   Daemon(const ServeOptions& options, Config config, std::unique_ptr<IdentityStore> store,
-         std::shared_ptr<asio::ssl::context> tls)
+         std::shared_ptr<asio::ssl::context> tls, std::unique_ptr<Clock> clock,
+         std::unique_ptr<AuditLog> audit_log)
       : options_(options),
         config_(std::move(config)),
         store_(std::move(store)),
+        clock_(std::move(clock)),
+        audit_log_(std::move(audit_log)),
+        audit_(*audit_log_, *clock_, metrics_),
         router_(config_, *store_, metrics_, audit_),
         tls_(std::move(tls)),
         ioc_(static_cast<int>(config_.Get()->threads)),
@@ -55,8 +63,21 @@ class Daemon {
         signals_(ioc_, SIGTERM, SIGINT, SIGHUP),
         watchdog_(ioc_),
         drain_(ioc_) {
+    router_.SetClock(clock_.get());
     RegisterOperatorRoutes(router_);
     if (options.register_routes) options.register_routes(router_);
+  }
+
+  // Opens the exchange service and registers its routes; before Run.
+  Result<void> OpenExchanges(std::shared_ptr<const Ed25519SecretKey> key) {
+    XGW_TRY(exchanges_, ExchangeService::Open(ExchangeService::Deps{
+                            config_.Get(), *store_, audit_, *clock_, metrics_, std::move(key)}));
+    exchanges_->RegisterRoutes(router_);
+    return {};
+  }
+
+  ~Daemon() {
+    if (exchanges_) exchanges_->StopSweeper();
   }
 
   int Run() {
@@ -77,6 +98,15 @@ class Daemon {
       if (auto w = f->Write(AsBytes(text)); !w) return Die(w.error());
       if (auto c = f->Commit(); !c) return Die(c.error());
     }
+    if (exchanges_) exchanges_->StartSweeper();
+    {
+      AuditEvent ev;
+      ev.actor = {ActorType::kSystem, "xgwd", ""};
+      ev.action = AuditAction::kDaemonStarted;
+      if (!audit_.AppendEvent(ev)) {
+        return Die(Error{ErrorCode::kIo, "cannot append to the audit log; refusing to serve"});
+      }
+    }
     listener_->Start();
     WaitForSignal();
     StartWatchdog();
@@ -89,6 +119,14 @@ class Daemon {
     ioc_.run();
     for (auto& t : threads) t.join();
     blocking_.join();
+    if (exchanges_) exchanges_->StopSweeper();
+    {
+      AuditEvent ev;
+      ev.actor = {ActorType::kSystem, "xgwd", ""};
+      ev.action = AuditAction::kDaemonStopped;
+      ev.reason = "signal";
+      (void)audit_.AppendEvent(ev);
+    }
     std::fprintf(stderr, "xgwd: stopped\n");
     return 0;
   }
@@ -188,8 +226,11 @@ class Daemon {
   ConfigHolder config_;
   std::unique_ptr<IdentityStore> store_;
   Metrics metrics_;
-  MemoryAuditSink audit_;  // TODO(audit): replace with the xgw_audit log
+  std::unique_ptr<Clock> clock_;
+  std::unique_ptr<AuditLog> audit_log_;
+  DurableAuditSink audit_;
   Router router_;
+  std::unique_ptr<ExchangeService> exchanges_;
   ConnectionRegistry connections_;
   TlsHolder tls_;
   asio::io_context ioc_;
@@ -212,12 +253,22 @@ int Serve(const ServeOptions& options) {
   auto store = IdentityStore::Open(config->DatabasePath());
   if (!store) return Die(store.error());
   // The signing key must be present and well-formed before we accept traffic.
-  if (auto key = LoadSigningKey(config->SigningKeyPath()); !key) return Die(key.error());
+  auto key = LoadGatewaySigningKey(config->SigningKeyPath());
+  if (!key) return Die(key.error());
+  auto shared_key = std::make_shared<const Ed25519SecretKey>(std::move(*key));
   auto tls = MakeServerTlsContext(config->tls);
   if (!tls) return Die(tls.error());
+  AuditLogOptions audit_options;
+  audit_options.origin = config->audit.origin;
+  audit_options.signing_key = shared_key;
+  audit_options.checkpoint_interval = std::chrono::seconds(config->audit.checkpoint_interval_seconds);
+  auto audit_log = AuditLog::Open(config->AuditDbPath(), audit_options);
+  if (!audit_log) return Die(audit_log.error());
+  auto clock = MakeClock(config->clock);
   // Daemon is large (io buffers, pools): keep it off the stack.
   auto daemon = std::make_unique<Daemon>(options, std::move(*config), std::move(*store),
-                                         std::move(*tls));
+                                         std::move(*tls), std::move(clock), std::move(*audit_log));
+  if (auto r = daemon->OpenExchanges(shared_key); !r) return Die(r.error());
   return daemon->Run();
 }
 

@@ -3,8 +3,7 @@
 //
 // File format: one line, standard base64 of the 32-byte seed, mode 0600; the
 // public key file holds the base64 of the 32-byte verify key.
-// TODO(audit): move onto crypto/sign.h once it lands; callers use only these
-// functions, so the swap is local to signing_key.cc.
+// Built on crypto/sign.h (Ed25519SecretKey).
 #ifndef XGW_GATEWAY_SIGNING_KEY_H_
 #define XGW_GATEWAY_SIGNING_KEY_H_
 
@@ -12,6 +11,7 @@
 
 #include "crypto/error.h"
 #include "crypto/secret.h"
+#include "crypto/sign.h"
 
 namespace xgw {
 
@@ -22,6 +22,9 @@ Result<std::string> CreateSigningKeyFiles(const std::string& secret_path,
 
 // Loads the 64-byte libsodium secret key (seed || public key) from the seed file.
 Result<SecretBuffer> LoadSigningKey(const std::string& secret_path);
+
+// Loads the gateway key as an Ed25519SecretKey (audit checkpoints, manifests).
+Result<Ed25519SecretKey> LoadGatewaySigningKey(const std::string& secret_path);
 
 }  // namespace xgw
 

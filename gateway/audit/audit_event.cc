@@ -43,6 +43,11 @@ constexpr std::pair<AuditAction, std::string_view> kActions[] = {
     {AuditAction::kAuditQueried, "audit.queried"},
     {AuditAction::kAuditReceiptIssued, "audit.receipt_issued"},
     {AuditAction::kSubjectSearched, "audit.subject_searched"},
+    {AuditAction::kHttpRequest, "http.request"},
+    {AuditAction::kClockAdvanced, "clock.advanced"},
+    {AuditAction::kExchangeCreated, "exchange.created"},
+    {AuditAction::kExchangeDiscarded, "exchange.discarded"},
+    {AuditAction::kCheckpointSigned, "audit.checkpoint_signed"},
 };
 
 // The closed reason vocabulary, sorted. Adding a code is a reviewed code
@@ -69,6 +74,11 @@ constexpr std::string_view kReasons[] = {
     "token_revoked",          "token_unknown",         "unsupported_format",
     "validation_failed",      "validity_period",       "value_invalid",
     "wrong_state",            "scheduled",             "signal",
+    // Added with the exchange API (xgwd):
+    "invalid_request",        "not_found",             "payload_too_large",
+    "unsupported_media_type", "conflict",              "age_invalid",
+    "upload_timeout",         "orphaned_blob",         "audit_unavailable",
+    "on_acknowledgement",     "protocol_not_accepted", "recipient_not_allowed",
 };
 
 constexpr size_t kMaxOrgs = 16;

@@ -31,6 +31,8 @@ enum class AuditAction {
   kOrganisationRegistered, kUserRegistered, kUserKeyChanged, kUserDisabled,
   kConfigReloaded, kDaemonStarted, kDaemonStopped,
   kAuditQueried, kAuditReceiptIssued, kSubjectSearched,
+  // Added with the exchange API (xgwd):
+  kHttpRequest, kClockAdvanced, kExchangeCreated, kExchangeDiscarded, kCheckpointSigned,
 };
 enum class AuditOutcome { kSuccess, kRefused, kFailed };
 enum class ActorType { kUser, kOrganisation, kSystem, kAnonymous };

@@ -82,33 +82,44 @@ std::unique_ptr<Daemon> Daemon::Start(const json& overrides) {
   d->log_path_ = d->dir_ + "/xgwd.log";
   d->RewriteConfig(overrides);
 
-  const std::string port_file = d->dir_ + "/port";
+  d->Launch();
+  return d;
+}
+
+void Daemon::Launch() {
+  port_ = 0;
+  const std::string port_file = dir_ + "/port";
+  ::unlink(port_file.c_str());
   const pid_t pid = ::fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
-    const int fd = ::open(d->log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd >= 0) {
       ::dup2(fd, 1);
       ::dup2(fd, 2);
     }
     const std::string bin = XgwdPath();
-    ::execl(bin.c_str(), bin.c_str(), "serve", "-c", d->config_path_.c_str(), "--port-file",
+    ::execl(bin.c_str(), bin.c_str(), "serve", "-c", config_path_.c_str(), "--port-file",
             port_file.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  d->pid_ = pid;
+  pid_ = pid;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   while (std::chrono::steady_clock::now() < deadline) {
     if (fs::exists(port_file)) {
-      d->port_ = std::atoi(ReadFile(port_file).c_str());
-      if (d->port_ > 0) break;
+      port_ = std::atoi(ReadFile(port_file).c_str());
+      if (port_ > 0) break;
     }
-    if (!d->Alive()) break;
+    if (!Alive()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  INFO("xgwd log:\n" << d->Log());
-  REQUIRE(d->port_ > 0);
-  return d;
+  INFO("xgwd log:\n" << Log());
+  REQUIRE(port_ > 0);
+}
+
+void Daemon::Restart() {
+  REQUIRE(pid_ <= 0);
+  Launch();
 }
 
 Daemon::~Daemon() {

@@ -49,9 +49,13 @@ class Daemon {
   void RewriteConfig(const nlohmann::json& overrides);
   // The daemon's stdout+stderr so far.
   std::string Log() const;
+  // Starts xgwd again on the same state directory and config (after it was
+  // stopped or killed and reaped, e.g. by StopAndWait(SIGKILL)).
+  void Restart();
 
  private:
   Daemon() = default;
+  void Launch();
   std::string dir_;
   std::string config_path_;
   std::string cacert_;

@@ -1,0 +1,65 @@
+#include "gateway/durable_audit.h"
+
+#include <cstdio>
+
+namespace xgw {
+
+std::string ReasonForProblemSlug(const std::string& slug, unsigned status) {
+  if (slug == "unauthenticated") return "bad_credentials";
+  if (slug == "forbidden") return "not_authorised";
+  if (slug == "client-certificate") return "certificate_invalid";
+  if (slug == "too-large") return "payload_too_large";
+  if (slug == "unsupported-media-type") return "unsupported_media_type";
+  if (IsKnownReasonCode(slug)) return slug;
+  if (status == 404) return "not_found";
+  if (status == 409) return "conflict";
+  if (status == 413) return "payload_too_large";
+  if (status == 415) return "unsupported_media_type";
+  if (status == 503) return "audit_unavailable";
+  if (status >= 500) return "internal_error";
+  if (status == 401) return "bad_credentials";
+  if (status == 403) return "not_authorised";
+  if (status >= 400) return "invalid_request";
+  return "";
+}
+
+Result<void> DurableAuditSink::Append(const RequestRecord& r) {
+  const bool changes = r.method == "POST" || r.method == "PUT" || r.method == "DELETE";
+  if (r.status < 400 && !changes) return {};
+  AuditEvent e;
+  e.time_ms = clock_.Now() * 1000;
+  e.action = AuditAction::kHttpRequest;
+  if (!r.actor_user_id.empty() && IsSafeId(r.actor_user_id) && IsSafeId(r.actor_org_id)) {
+    e.actor = {ActorType::kUser, r.actor_user_id, r.actor_org_id};
+  } else {
+    e.actor = {ActorType::kAnonymous, "", ""};
+  }
+  e.outcome = r.status < 400 ? AuditOutcome::kSuccess
+              : r.status >= 500 ? AuditOutcome::kFailed
+                                : AuditOutcome::kRefused;
+  if (r.status >= 400) e.reason = ReasonForProblemSlug(r.reason, r.status);
+  if (!r.target_id.empty() && IsSafeId(r.target_id)) {
+    if (r.target_id.rfind("usr-", 0) == 0) e.user_id = r.target_id;
+    else if (r.target_id.rfind("tok-", 0) == 0) e.token_id = r.target_id;
+    else if (r.target_id.rfind("org-", 0) == 0) e.orgs.push_back(r.target_id);
+  }
+  if (IsSafeId(r.request_id)) e.request_id = r.request_id;
+  auto a = log_.Append(e);
+  if (!a) {
+    metrics_.CountRefusal("audit_unavailable");
+    return tl::unexpected(a.error());
+  }
+  return {};
+}
+
+Result<uint64_t> DurableAuditSink::AppendEvent(AuditEvent event) {
+  if (event.time_ms == 0) event.time_ms = clock_.Now() * 1000;
+  auto a = log_.Append(event);
+  if (!a) {
+    std::fprintf(stderr, "xgwd: audit append failed: %s\n", ToString(a.error()).c_str());
+    metrics_.CountRefusal("audit_unavailable");
+  }
+  return a;
+}
+
+}  // namespace xgw

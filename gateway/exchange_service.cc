@@ -1,0 +1,2024 @@
+#include "gateway/exchange_service.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <set>
+
+#include "crypto/age.h"
+#include "crypto/age_format.h"
+#include "crypto/hash.h"
+#include "crypto/io.h"
+#include "crypto/signed_note.h"
+#include "gateway/ids.h"
+#include "gateway/migrations.h"
+#include "gateway/identity_rules.h"
+#include "gateway/problem.h"
+#include "policy/canonical_json.h"
+#include "policy/check_list.h"
+#include "policy/list_reader.h"
+#include "policy/decisions.h"
+#include "policy/lifecycle.h"
+#include "policy/manifest.h"
+
+namespace xgw {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kExchangePrefix = "exc";
+
+Instant ToInstant(int64_t t) { return Instant(std::chrono::seconds(t)); }
+int64_t FromInstant(Instant t) { return static_cast<int64_t>(t.time_since_epoch().count()); }
+
+bool IsProtocolId(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
+  });
+}
+
+bool IsLowerHex64(const std::string& s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+bool IsDecimal(const std::string& s) {
+  return !s.empty() && s.size() <= 18 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+int HexVal(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Query string of a request target; keys and values percent-decoded. A
+// malformed escape makes the whole query invalid (nullopt).
+std::optional<std::map<std::string, std::string>> ParseQuery(const std::string& target) {
+  std::map<std::string, std::string> out;
+  const size_t q = target.find('?');
+  if (q == std::string::npos) return out;
+  const std::string query = target.substr(q + 1);
+  size_t pos = 0;
+  while (pos <= query.size()) {
+    size_t amp = query.find('&', pos);
+    if (amp == std::string::npos) amp = query.size();
+    const std::string part = query.substr(pos, amp - pos);
+    if (!part.empty()) {
+      const size_t eq = part.find('=');
+      std::string kv[2] = {part.substr(0, eq), eq == std::string::npos ? "" : part.substr(eq + 1)};
+      for (auto& s : kv) {
+        std::string d;
+        for (size_t i = 0; i < s.size(); ++i) {
+          if (s[i] == '%') {
+            if (i + 2 >= s.size()) return std::nullopt;
+            const int h = HexVal(s[i + 1]), l = HexVal(s[i + 2]);
+            if (h < 0 || l < 0) return std::nullopt;
+            d.push_back(static_cast<char>(h * 16 + l));
+            i += 2;
+          } else if (s[i] == '+') {
+            d.push_back(' ');
+          } else {
+            d.push_back(s[i]);
+          }
+        }
+        s = d;
+      }
+      out[kv[0]] = kv[1];
+    }
+    pos = amp + 1;
+  }
+  return out;
+}
+
+Response WithExtra(Response r, const json& extra) {
+  json body = json::parse(r.body, nullptr, false);
+  if (body.is_object()) {
+    for (auto it = extra.begin(); it != extra.end(); ++it) body[it.key()] = it.value();
+    r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  return r;
+}
+
+json ViolationsJson(const Violations& v) {
+  json out = json::array();
+  for (const auto& x : v) {
+    json j = {{"code", x.code}, {"message", x.message}};
+    if (x.row) j["row"] = x.row;
+    if (!x.column.empty()) j["column"] = x.column;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+// The audit reason for a policy violation code.
+std::string ReasonForViolation(const std::string& code) {
+  static const std::map<std::string, std::string> kMap = {
+      {"column_not_allowed", "column_not_allowed"},
+      {"duplicate_column", "column_not_allowed"},
+      {"required_column_missing", "column_missing"},
+      {"required_value_missing", "value_invalid"},
+      {"invalid_value", "value_invalid"},
+      {"ragged_row", "validation_failed"},
+      {"too_many_rows", "row_limit_exceeded"},
+      {"too_many_bytes", "size_limit_exceeded"},
+      {"list_limit_exceeded", "size_limit_exceeded"},
+      {"one_off_used", "one_off_used"},
+      {"period_quota_reached", "quota_exceeded"},
+      {"protocol_not_accepted", "protocol_not_accepted"},
+      {"protocol_not_yet_valid", "validity_period"},
+      {"protocol_expired", "protocol_expired"},
+      {"protocol_suspended", "protocol_suspended"},
+      {"protocol_terminated", "protocol_terminated"},
+      {"sender_not_sending_party", "not_sender"},
+      {"format_not_allowed", "unsupported_format"},
+      {"protocol_mismatch", "protocol_version_mismatch"},
+      {"retention_already_passed", "retention_expired"},
+      {"recipient_not_allowed", "recipient_not_allowed"},
+  };
+  auto it = kMap.find(code);
+  return it == kMap.end() ? "validation_failed" : it->second;
+}
+
+Response Unavailable(const std::string& rid) {
+  Response r = Problem(503, "audit-unavailable", "Audit log unavailable",
+                       "the action was not performed because it could not be recorded in the "
+                       "audit log; retry later or ask an operator",
+                       rid);
+  r.headers.emplace_back("Retry-After", "30");
+  return r;
+}
+
+template <typename F>
+Response Handle(RequestContext& ctx, F&& f) {
+  Result<Response> r = f();
+  if (!r) return ErrorProblem(ctx, r.error());
+  return std::move(*r);
+}
+
+// Buffers an optional small JSON body (empty = {}), for POST actions clients
+// may send with or without a body.
+class OptionalJsonSink final : public RequestBodySink {
+ public:
+  OptionalJsonSink(std::function<Response(RequestContext&, const json&)> run, RequestContext ctx)
+      : run_(std::move(run)), ctx_(std::move(ctx)) {}
+  Result<void> Write(std::span<const uint8_t> data) override {
+    if (body_.size() + data.size() > 64 * 1024) {
+      return Fail(ErrorCode::kLimit, "the request body may be at most 65536 bytes");
+    }
+    body_.append(AsText(data));
+    return {};
+  }
+  Response Finish() override {
+    std::string trimmed = body_;
+    trimmed.erase(0, trimmed.find_first_not_of(" \t\r\n"));
+    if (trimmed.empty()) return run_(ctx_, json::object());
+    auto parsed = ParseJsonBody(body_);
+    if (!parsed || !parsed->is_object()) {
+      return Problem(400, "invalid-json", "Invalid JSON",
+                     "the request body must be empty or one JSON object", ctx_.request_id());
+    }
+    return run_(ctx_, *parsed);
+  }
+
+ private:
+  std::function<Response(RequestContext&, const json&)> run_;
+  RequestContext ctx_;
+  std::string body_;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+struct ProtocolRecord {
+  std::shared_ptr<const Protocol> protocol;
+  ProtocolStatus status;
+  std::string document;  // canonical JSON
+  int64_t proposed_at = 0;
+  std::optional<int64_t> activated_at, suspended_at, terminated_at;
+  std::map<std::string, std::string> party_org;  // party id -> gateway org id
+  std::map<std::string, std::pair<std::string, int64_t>> accepted;  // party -> (hash, at)
+};
+
+struct ExchangeRow {
+  std::string id, protocol_id, version_hash, sender_org, sender_user, sender_party, mode, state;
+  std::optional<std::string> manifest, manifest_signature;
+  std::string signer;
+  int64_t rows = 0, byte_size = 0;
+  std::optional<int64_t> size;
+  int64_t created_at = 0;
+  std::optional<int64_t> delivered_at, first_download_at, acknowledged_at, expires_at, deleted_at;
+  std::optional<std::string> deleted_reason;
+};
+
+struct ExchangeService::Impl {
+  Deps deps;
+  std::mutex mu;  // guards db
+  Database db;
+  std::mutex cache_mu;
+  std::map<std::string, std::shared_ptr<const Protocol>> parsed;  // version_hash -> protocol
+  std::string blob_dir, tmp_dir;
+
+  std::thread sweeper;
+  std::mutex sweep_mu;
+  std::condition_variable sweep_cv;
+  bool stop = false;
+  bool wake = false;
+  std::atomic<uint64_t> live{0};
+
+  Impl(Deps d, Database database) : deps(std::move(d)), db(std::move(database)) {}
+
+  const Config& config() const { return *deps.config; }
+  int64_t Now() const { return deps.clock.Now(); }
+  std::string BlobPath(const std::string& id) const { return blob_dir + "/" + id + ".age"; }
+  std::string TmpPath(const std::string& id) const { return tmp_dir + "/" + id; }
+
+  // ---- protocols -----------------------------------------------------------
+
+  Result<std::shared_ptr<const Protocol>> Parse(const std::string& document,
+                                                const std::string& hash) {
+    {
+      std::lock_guard lock(cache_mu);
+      if (auto it = parsed.find(hash); it != parsed.end()) return it->second;
+    }
+    auto p = ParseProtocol(document);
+    if (!p) return tl::unexpected(ProblemsToError(p.error()));
+    auto sp = std::make_shared<const Protocol>(std::move(*p));
+    std::lock_guard lock(cache_mu);
+    parsed[hash] = sp;
+    return sp;
+  }
+
+  // REQUIRES: mu held.
+  Result<std::optional<ProtocolRecord>> LoadProtocolLocked(const std::string& id) {
+    XGW_TRY(auto st, db.Prepare("SELECT version_hash, document, state, proposed_at, activated_at, "
+                                "suspended_at, terminated_at FROM protocols WHERE id = ?"));
+    st.Bind(1, id);
+    XGW_TRY(bool row, st.Step());
+    if (!row) return std::optional<ProtocolRecord>();
+    ProtocolRecord r;
+    const std::string hash = st.Text(0);
+    r.document = st.Text(1);
+    auto state = ProtocolStateFromName(st.Text(2));
+    if (!state) return Fail(ErrorCode::kCorrupt, "stored protocol has an unknown state");
+    r.status.state = *state;
+    r.proposed_at = st.Int(3);
+    r.activated_at = st.OptInt(4);
+    r.suspended_at = st.OptInt(5);
+    r.terminated_at = st.OptInt(6);
+    if (r.terminated_at) r.status.terminated_at = ToInstant(*r.terminated_at);
+    XGW_TRY(r.protocol, Parse(r.document, hash));
+    XGW_TRY(auto ps, db.Prepare("SELECT party, org_id FROM protocol_parties WHERE protocol_id = ?"));
+    ps.Bind(1, id);
+    while (true) {
+      XGW_TRY(bool more, ps.Step());
+      if (!more) break;
+      r.party_org[ps.Text(0)] = ps.Text(1);
+    }
+    XGW_TRY(auto as, db.Prepare(
+                         "SELECT party, version_hash, at FROM protocol_acceptances WHERE protocol_id = ?"));
+    as.Bind(1, id);
+    while (true) {
+      XGW_TRY(bool more, as.Step());
+      if (!more) break;
+      r.accepted[as.Text(0)] = {as.Text(1), as.Int(2)};
+      r.status.acceptances.push_back({as.Text(0), as.Text(1), ToInstant(as.Int(2))});
+    }
+    return std::optional<ProtocolRecord>(std::move(r));
+  }
+
+  Result<std::optional<ProtocolRecord>> LoadProtocol(const std::string& id) {
+    std::lock_guard lock(mu);
+    return LoadProtocolLocked(id);
+  }
+
+  // The caller's party in a protocol ("" if none).
+  static std::string PartyOf(const ProtocolRecord& r, const std::string& org_id) {
+    for (const auto& [party, org] : r.party_org) {
+      if (org == org_id) return party;
+    }
+    return "";
+  }
+
+  // ---- exchanges -----------------------------------------------------------
+
+  static constexpr const char* kExchangeColumns =
+      "id, protocol_id, version_hash, sender_org, sender_user, sender_party, mode, state, manifest, "
+      "manifest_signature, signer, rows, byte_size, size, created_at, delivered_at, "
+      "first_download_at, acknowledged_at, expires_at, deleted_at, deleted_reason";
+
+  static ExchangeRow ReadExchange(const Statement& st) {
+    ExchangeRow e;
+    e.id = st.Text(0);
+    e.protocol_id = st.Text(1);
+    e.version_hash = st.Text(2);
+    e.sender_org = st.Text(3);
+    e.sender_user = st.Text(4);
+    e.sender_party = st.Text(5);
+    e.mode = st.Text(6);
+    e.state = st.Text(7);
+    e.manifest = st.OptText(8);
+    e.manifest_signature = st.OptText(9);
+    e.signer = st.Text(10);
+    e.rows = st.Int(11);
+    e.byte_size = st.Int(12);
+    e.size = st.OptInt(13);
+    e.created_at = st.Int(14);
+    e.delivered_at = st.OptInt(15);
+    e.first_download_at = st.OptInt(16);
+    e.acknowledged_at = st.OptInt(17);
+    e.expires_at = st.OptInt(18);
+    e.deleted_at = st.OptInt(19);
+    e.deleted_reason = st.OptText(20);
+    return e;
+  }
+
+  Result<std::optional<ExchangeRow>> LoadExchange(const std::string& id) {
+    std::lock_guard lock(mu);
+    XGW_TRY(auto st, db.Prepare(std::string("SELECT ") + kExchangeColumns +
+                                " FROM exchanges WHERE id = ?"));
+    st.Bind(1, id);
+    XGW_TRY(bool row, st.Step());
+    if (!row) return std::optional<ExchangeRow>();
+    return std::optional<ExchangeRow>(ReadExchange(st));
+  }
+
+  Result<std::vector<ExchangeRow>> ExchangesWhere(const std::string& where,
+                                                  const std::vector<std::string>& args) {
+    std::lock_guard lock(mu);
+    XGW_TRY(auto st, db.Prepare(std::string("SELECT ") + kExchangeColumns + " FROM exchanges WHERE " +
+                                where + " ORDER BY created_at, id"));
+    for (size_t i = 0; i < args.size(); ++i) st.Bind(static_cast<int>(i + 1), args[i]);
+    std::vector<ExchangeRow> out;
+    while (true) {
+      XGW_TRY(bool more, st.Step());
+      if (!more) break;
+      out.push_back(ReadExchange(st));
+    }
+    return out;
+  }
+
+  static bool IsLive(const std::string& state) { return state == "available" || state == "acknowledged"; }
+
+  // Instants of transfers from `party` under `protocol_id` that reached
+  // "available" (one-off / quota counting).
+  Result<std::vector<Instant>> PastTransfers(const std::string& protocol_id, const std::string& party) {
+    std::lock_guard lock(mu);
+    XGW_TRY(auto st, db.Prepare("SELECT delivered_at FROM exchanges WHERE protocol_id = ? AND "
+                                "sender_party = ? AND delivered_at IS NOT NULL"));
+    st.Bind(1, protocol_id).Bind(2, party);
+    std::vector<Instant> out;
+    while (true) {
+      XGW_TRY(bool more, st.Step());
+      if (!more) break;
+      out.push_back(ToInstant(st.Int(0)));
+    }
+    return out;
+  }
+
+  // May this principal receive under this protocol? Empty: yes.
+  Violations ReceiveViolations(const ProtocolRecord& pr, const Principal& p) {
+    const std::string party = PartyOf(pr, p.org_id);
+    if (party.empty()) {
+      return {Violation{"recipient_not_allowed", "your organisation is not a party of the protocol", 0, ""}};
+    }
+    return MayReceive(*pr.protocol, UserRef{party, p.user_id, p.roles});
+  }
+
+  bool IsPartyDpo(const ProtocolRecord& pr, const Principal& p) {
+    return p.HasRole(kRoleDpo) && !PartyOf(pr, p.org_id).empty();
+  }
+
+  // Who may see an exchange's metadata: the sender's organisation (sender or
+  // DPO), allowed recipients, DPOs of a party, operators.
+  bool MaySee(const ProtocolRecord& pr, const ExchangeRow& e, const Principal& p) {
+    if (p.HasRole(kRoleOperator)) return true;
+    if (e.sender_org == p.org_id) return true;
+    if (IsPartyDpo(pr, p)) return true;
+    return ReceiveViolations(pr, p).empty() && pr.protocol->IsReceiver(PartyOf(pr, p.org_id));
+  }
+
+  json ExchangeSummary(const ExchangeRow& e) {
+    return {{"id", e.id},
+            {"protocol_id", e.protocol_id},
+            {"version_hash", e.version_hash},
+            {"sender_org", e.sender_org},
+            {"sender_user", e.sender_user},
+            {"mode", e.mode},
+            {"state", e.state},
+            {"created_at", FormatTime(e.created_at)},
+            {"delivered_at", e.delivered_at ? json(FormatTime(*e.delivered_at)) : json(nullptr)},
+            {"acknowledged_at", e.acknowledged_at ? json(FormatTime(*e.acknowledged_at)) : json(nullptr)},
+            {"expires_at", e.expires_at ? json(FormatTime(*e.expires_at)) : json(nullptr)},
+            {"deleted_at", e.deleted_at ? json(FormatTime(*e.deleted_at)) : json(nullptr)},
+            {"size", e.size ? json(*e.size) : json(nullptr)},
+            {"rows", e.rows}};
+  }
+
+  Instant Expiry(const ProtocolRecord& pr, const ExchangeRow& e) {
+    ExchangeEvents ev;
+    ev.delivered = ToInstant(e.delivered_at.value_or(e.created_at));
+    if (e.first_download_at) ev.first_download = ToInstant(*e.first_download_at);
+    if (e.acknowledged_at) ev.acknowledged = ToInstant(*e.acknowledged_at);
+    if (pr.terminated_at) ev.protocol_terminated = ToInstant(*pr.terminated_at);
+    return ComputeExpiry(*pr.protocol, ev);
+  }
+
+  AuditEvent EventFor(const RequestContext& ctx, AuditAction action, const ExchangeRow* e,
+                      const ProtocolRecord* pr) {
+    AuditEvent ev;
+    ev.time_ms = ctx.now * 1000;
+    ev.action = action;
+    if (ctx.principal) {
+      ev.actor = {ActorType::kUser, ctx.principal->user_id, ctx.principal->org_id};
+    }
+    if (pr) {
+      ev.protocol_id = pr->protocol->id;
+      ev.protocol_version = pr->protocol->version_hash;
+      for (const auto& [party, org] : pr->party_org) {
+        if (ev.orgs.size() < 16) ev.orgs.push_back(org);
+      }
+    }
+    if (e) {
+      ev.exchange_id = e->id;
+      ev.protocol_id = e->protocol_id;
+      ev.protocol_version = e->version_hash;
+      ev.orgs.push_back(e->sender_org);
+    }
+    if (IsSafeId(ctx.request_id())) ev.request_id = ctx.request_id();
+    return ev;
+  }
+
+  // Deletes the blob durably and marks the exchange; the audit event must
+  // already be recorded. Keeps only non-personal metadata.
+  Result<void> DeleteExchangeData(const std::string& id, const std::string& state,
+                                  const std::string& reason, int64_t now) {
+    const std::string path = BlobPath(id);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return tl::unexpected(IoError("unlink", path, errno));
+    }
+    ::unlink(TmpPath(id).c_str());
+    XGW_CHECK(SyncDirectory(blob_dir));
+    std::lock_guard lock(mu);
+    XGW_TRY(auto tx, Transaction::Begin(db));
+    XGW_TRY(auto st, db.Prepare("UPDATE exchanges SET state = ?, manifest = NULL, "
+                                "manifest_signature = NULL, deleted_at = ?, deleted_reason = ? "
+                                "WHERE id = ?"));
+    st.Bind(1, state).Bind(2, now).Bind(3, reason).Bind(4, id);
+    XGW_CHECK(st.Run());
+    XGW_TRY(auto sub, db.Prepare("DELETE FROM exchange_subjects WHERE exchange_id = ?"));
+    sub.Bind(1, id);
+    XGW_CHECK(sub.Run());
+    XGW_CHECK(tx.Commit());
+    return {};
+  }
+
+  Result<uint64_t> CountLive() {
+    std::lock_guard lock(mu);
+    XGW_TRY(auto st, db.Prepare("SELECT COUNT(*) FROM exchanges WHERE state IN ('available','acknowledged')"));
+    XGW_TRY(bool row, st.Step());
+    (void)row;
+    return static_cast<uint64_t>(st.Int(0));
+  }
+
+  void RefreshLive() {
+    if (auto n = CountLive(); n) {
+      live = *n;
+      deps.metrics.SetExchangesLive(static_cast<int64_t>(*n));
+    }
+  }
+
+  // Marks an uploaded exchange available: audit first, then rename + commit.
+  Response CompleteUpload(RequestContext& ctx, const ExchangeRow& e, const ProtocolRecord& pr,
+                          const std::string& tmp, uint64_t size);
+
+  Result<Response> CreateExchange(RequestContext& ctx, const ProtocolRecord& pr,
+                                  const std::string& party, const Manifest& manifest,
+                                  const std::string& manifest_canonical,
+                                  const std::string& signature_b64, const std::string& signer,
+                                  const std::string& mode, std::string* new_id);
+};
+
+// ---------------------------------------------------------------------------
+// Upload sink (end-to-end mode): streams the age file to blobs/tmp/<id>.
+
+namespace {
+
+class UploadSink final : public RequestBodySink {
+ public:
+  UploadSink(ExchangeService::Impl& impl, RequestContext ctx, ExchangeRow e, ProtocolRecord pr,
+             uint64_t cap, int fd, std::string tmp)
+      : impl_(impl), ctx_(std::move(ctx)), e_(std::move(e)), pr_(std::move(pr)), cap_(cap), fd_(fd),
+        tmp_(std::move(tmp)) {}
+  ~UploadSink() override {
+    if (fd_ >= 0) ::close(fd_);
+    if (!done_) ::unlink(tmp_.c_str());
+  }
+  Result<void> Write(std::span<const uint8_t> data) override {
+    if (total_ + data.size() > cap_) {
+      return Fail(ErrorCode::kLimit, "the upload exceeds the size the manifest declares (" +
+                                         std::to_string(cap_) + " bytes of ciphertext at most)");
+    }
+    size_t off = 0;
+    while (off < data.size()) {
+      const ssize_t n = ::write(fd_, data.data() + off, data.size() - off);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return tl::unexpected(IoError("write", tmp_, errno));
+      }
+      off += static_cast<size_t>(n);
+    }
+    total_ += data.size();
+    return {};
+  }
+  Response Finish() override {
+    const std::string& rid = ctx_.request_id();
+    if (::fsync(fd_) != 0) {
+      return ErrorProblem(ctx_, IoError("fsync", tmp_, errno));
+    }
+    ::close(fd_);
+    fd_ = -1;
+    // The file must be an age v1 file with at least one X25519 stanza.
+    auto src = FileSource::Open(tmp_);
+    if (!src) return ErrorProblem(ctx_, src.error());
+    age::BufferedReader reader(*src);
+    auto header = age::ParseHeader(reader);
+    size_t x25519 = 0;
+    if (header) {
+      for (const auto& s : header->stanzas) x25519 += s.type == "X25519" ? 1 : 0;
+    }
+    if (!header || x25519 == 0) {
+      AuditEvent ev = impl_.EventFor(ctx_, AuditAction::kExchangeRefused, &e_, &pr_);
+      ev.outcome = AuditOutcome::kRefused;
+      ev.reason = "age_invalid";
+      (void)impl_.deps.audit.AppendEvent(ev);
+      impl_.deps.metrics.CountRefusal("age-invalid");
+      return Problem(400, "age-invalid", "Not an age file",
+                     header ? "the upload has no X25519 recipient stanza; encrypt it to the "
+                              "protocol's recipients (GET /api/v1/protocols/{id}/recipients)"
+                            : "the upload is not an age v1 file (binary, not armored); nothing was kept",
+                     rid);
+    }
+    Response r = impl_.CompleteUpload(ctx_, e_, pr_, tmp_, total_);
+    done_ = r.status < 300;
+    return r;
+  }
+
+ private:
+  ExchangeService::Impl& impl_;
+  RequestContext ctx_;
+  ExchangeRow e_;
+  ProtocolRecord pr_;
+  uint64_t cap_;
+  int fd_;
+  std::string tmp_;
+  uint64_t total_ = 0;
+  bool done_ = false;
+};
+
+
+// Gateway-encrypt mode: the plaintext list is held only in locked, wiped
+// memory (SecretBuffer), checked, then encrypted straight into the temp blob.
+class PlaintextSink final : public RequestBodySink {
+ public:
+  PlaintextSink(ExchangeService::Impl& impl, RequestContext ctx, ProtocolRecord pr, std::string party,
+                InputFormat format, size_t capacity)
+      : impl_(impl), ctx_(std::move(ctx)), pr_(std::move(pr)), party_(std::move(party)), format_(format),
+        buf_(capacity) {}
+  Result<void> Write(std::span<const uint8_t> data) override {
+    if (used_ + data.size() > buf_.size()) {
+      return Fail(ErrorCode::kLimit, "the list exceeds the gateway-encrypt size limit (" +
+                                         std::to_string(buf_.size()) + " bytes)");
+    }
+    std::copy(data.begin(), data.end(), buf_.data() + used_);
+    used_ += data.size();
+    return {};
+  }
+  Response Finish() override;
+
+ private:
+  ExchangeService::Impl& impl_;
+  RequestContext ctx_;
+  ProtocolRecord pr_;
+  std::string party_;
+  InputFormat format_;
+  SecretBuffer buf_;
+  size_t used_ = 0;
+};
+}  // namespace
+
+Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const ExchangeRow& e,
+                                               const ProtocolRecord& pr, const std::string& tmp,
+                                               uint64_t size) {
+  const int64_t now = Now();
+  ExchangeRow done = e;
+  done.delivered_at = now;
+  const int64_t expires = FromInstant(Expiry(pr, done));
+  AuditEvent ev = EventFor(ctx, AuditAction::kExchangeUploaded, &e, &pr);
+  ev.time_ms = now * 1000;
+  if (!deps.audit.AppendEvent(ev)) {
+    ::unlink(tmp.c_str());
+    return Unavailable(ctx.request_id());
+  }
+  const std::string final_path = BlobPath(e.id);
+  if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return ErrorProblem(ctx, IoError("rename", tmp, err));
+  }
+  if (auto s = SyncDirectory(blob_dir); !s) return ErrorProblem(ctx, s.error());
+  (void)SyncDirectory(tmp_dir);
+  {
+    std::lock_guard lock(mu);
+    auto st = db.Prepare("UPDATE exchanges SET state = 'available', delivered_at = ?, expires_at = ?, "
+                         "size = ? WHERE id = ? AND state = 'pending'");
+    if (!st) return ErrorProblem(ctx, st.error());
+    st->Bind(1, now).Bind(2, expires).Bind(3, static_cast<int64_t>(size)).Bind(4, e.id);
+    if (auto r = st->Run(); !r) {
+      ::unlink(final_path.c_str());
+      return ErrorProblem(ctx, r.error());
+    }
+    if (db.Changes() != 1) {
+      ::unlink(final_path.c_str());
+      return Problem(409, "wrong-state", "Upload not expected",
+                     "the exchange is no longer pending (discarded or already uploaded)",
+                     ctx.request_id());
+    }
+  }
+  deps.metrics.CountExchange("uploaded");
+  RefreshLive();
+  return JsonResponse(200, {{"id", e.id},
+                            {"state", "available"},
+                            {"size", size},
+                            {"expires_at", FormatTime(expires)}});
+}
+
+
+Response PlaintextSink::Finish() {
+  ExchangeService::Impl& m = impl_;
+  RequestContext& ctx = ctx_;
+  const std::string& rid = ctx.request_id();
+  const std::span<const uint8_t> data(buf_.data(), used_);
+  MemorySource src(data);
+  Result<std::unique_ptr<ListReader>> reader = format_ == InputFormat::kCsv ? OpenCsvReader(src)
+                                                                            : OpenXlsxBuffer(data);
+  auto refuse = [&](const Violations& v, const std::string& detail) {
+    AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeRefused, nullptr, &pr_);
+    ev.outcome = AuditOutcome::kRefused;
+    ev.reason = v.empty() ? "validation_failed" : ReasonForViolation(v.front().code);
+    (void)m.deps.audit.AppendEvent(ev);
+    for (const auto& x : v) m.deps.metrics.CountRefusal("policy:" + x.code);
+    m.deps.metrics.CountExchange("refused");
+    return WithExtra(Problem(422, "policy-violation", "Exchange refused", detail, rid),
+                     {{"violations", ViolationsJson(v)}});
+  };
+  if (!reader) {
+    return refuse({Violation{"list_malformed", "the list could not be read", 0, ""}},
+                  "the list is not a readable " + std::string(InputFormatName(format_)) + " file");
+  }
+  auto past = m.PastTransfers(pr_.protocol->id, party_);
+  if (!past) return ErrorProblem(ctx, past.error());
+  SendRequest req{party_, ToInstant(ctx.now), *past};
+  auto check = CheckListForSend(*pr_.protocol, pr_.status, **reader, req);
+  if (!check) return ErrorProblem(ctx, check.error());
+  if (!check->ok()) {
+    return refuse(check->violations, "the list does not satisfy the protocol; see 'violations' "
+                                     "(row, column and rule; values are never shown)");
+  }
+  // Recipients: every user allowed to receive who registered a key.
+  std::vector<age::X25519Recipient> recipients;
+  for (const auto& [party, org] : pr_.party_org) {
+    if (!pr_.protocol->IsReceiver(party)) continue;
+    auto users = m.deps.identities.ListUsers(org);
+    if (!users) return ErrorProblem(ctx, users.error());
+    for (const auto& u : *users) {
+      if (!u.keys || !MayReceive(*pr_.protocol, UserRef{party, u.id, u.roles}).empty()) continue;
+      if (auto r = age::X25519Recipient::Parse(u.keys->age_recipient)) recipients.push_back(*r);
+    }
+  }
+  if (recipients.empty()) {
+    return refuse({Violation{"recipient_key_missing", "no allowed recipient has registered a key", 0, ""}},
+                  "no user allowed to receive under this protocol has registered an age key");
+  }
+  auto canonical = ManifestToCanonicalJson(check->manifest);
+  if (!canonical) return ErrorProblem(ctx, canonical.error());
+  const std::string sig = Base64Encode(m.deps.gateway_key->Sign(*canonical));
+  std::string id;
+  auto created = m.CreateExchange(ctx, pr_, party_, check->manifest, *canonical, sig, "gateway", "gateway", &id);
+  if (!created) return ErrorProblem(ctx, created.error());
+  const std::string tmp = m.TmpPath(id);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrorProblem(ctx, IoError("open", tmp, errno));
+  uint64_t size = 0;
+  {
+    FileSink out = FileSink::Borrow(fd);
+    std::vector<const age::Recipient*> rs;
+    for (const auto& r : recipients) rs.push_back(&r);
+    MemorySource plain(data);
+    auto enc = age::Encrypt(rs, plain, out, false);
+    Result<void> flushed = enc ? out.Flush() : Result<void>(tl::unexpected(enc.error()));
+    if (!enc || !flushed || ::fsync(fd) != 0) {
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return ErrorProblem(ctx, enc ? Error{ErrorCode::kIo, "cannot write the encrypted blob"} : enc.error());
+    }
+    struct stat st{};
+    if (::fstat(fd, &st) == 0) size = static_cast<uint64_t>(st.st_size);
+  }
+  ::close(fd);
+  // The plaintext is no longer needed: wipe it before the slow part.
+  WipeMemory(buf_.data(), buf_.size());
+  auto e = m.LoadExchange(id);
+  if (!e || !*e) return ErrorProblem(ctx, Error{ErrorCode::kInternal, "exchange vanished"});
+  Response r = m.CompleteUpload(ctx, **e, pr_, tmp, size);
+  if (r.status == 200) {
+    json body = json::parse(r.body, nullptr, false);
+    body["manifest"] = json::parse(*canonical, nullptr, false);
+    body["manifest_signature"] = sig;
+    body["signer"] = "gateway";
+    r = JsonResponse(201, body);
+  }
+  return r;
+}
+
+Result<Response> ExchangeService::Impl::CreateExchange(
+    RequestContext& ctx, const ProtocolRecord& pr, const std::string& party, const Manifest& manifest,
+    const std::string& manifest_canonical, const std::string& signature_b64,
+    const std::string& signer, const std::string& mode, std::string* new_id) {
+  const std::string id = NewId(kExchangePrefix);
+  const int64_t now = ctx.now;
+  std::lock_guard lock(mu);
+  XGW_TRY(auto tx, Transaction::Begin(db));
+  XGW_TRY(auto st, db.Prepare(
+                       "INSERT INTO exchanges(id, protocol_id, version_hash, sender_org, sender_user, "
+                       "sender_party, mode, state, manifest, manifest_signature, signer, rows, "
+                       "byte_size, created_at) VALUES (?,?,?,?,?,?,?,'pending',?,?,?,?,?,?)"));
+  st.Bind(1, id).Bind(2, pr.protocol->id).Bind(3, pr.protocol->version_hash)
+      .Bind(4, ctx.principal->org_id).Bind(5, ctx.principal->user_id).Bind(6, party).Bind(7, mode)
+      .Bind(8, manifest_canonical).Bind(9, signature_b64).Bind(10, signer)
+      .Bind(11, static_cast<int64_t>(manifest.row_count))
+      .Bind(12, static_cast<int64_t>(manifest.byte_size)).Bind(13, now);
+  XGW_CHECK(st.Run());
+  for (const auto& v : manifest.subject_index) {
+    XGW_TRY(auto s, db.Prepare("INSERT OR IGNORE INTO exchange_subjects(value, exchange_id) VALUES (?, ?)"));
+    s.Bind(1, v).Bind(2, id);
+    XGW_CHECK(s.Run());
+  }
+  XGW_CHECK(tx.Commit());
+  *new_id = id;
+  return JsonResponse(201, {{"id", id},
+                            {"upload_url", "/api/v1/exchanges/" + id + "/content"},
+                            {"state", "pending"}});
+}
+
+// ---------------------------------------------------------------------------
+
+ExchangeService::ExchangeService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ExchangeService::~ExchangeService() { StopSweeper(); }
+
+Result<std::unique_ptr<ExchangeService>> ExchangeService::Open(Deps deps) {
+  XGW_TRY(auto db, Database::Open(deps.config->DatabasePath()));
+  XGW_TRY(int version, SchemaVersion(db));
+  if (version < 2) XGW_CHECK(ApplyMigrations(db));
+  auto impl = std::make_unique<Impl>(std::move(deps), std::move(db));
+  impl->blob_dir = impl->config().BlobDir();
+  impl->tmp_dir = impl->blob_dir + "/tmp";
+  for (const std::string& d : {impl->blob_dir, impl->tmp_dir}) {
+    if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) {
+      return tl::unexpected(IoError("mkdir", d, errno));
+    }
+  }
+  impl->RefreshLive();
+  return std::unique_ptr<ExchangeService>(new ExchangeService(std::move(impl)));
+}
+
+// ---------------------------------------------------------------------------
+// Sweeper
+
+Result<SweepStats> ExchangeService::SweepOnce(bool startup) {
+  Impl& m = *impl_;
+  SweepStats stats;
+  const int64_t now = m.Now();
+  // 1. Expired exchanges.
+  XGW_TRY(auto expired, m.ExchangesWhere(
+                            "state IN ('available','acknowledged') AND expires_at <= ?",
+                            {std::to_string(now)}));
+  for (const auto& e : expired) {
+    AuditEvent ev;
+    ev.time_ms = now * 1000;
+    ev.actor = {ActorType::kSystem, "sweeper", ""};
+    ev.action = AuditAction::kExchangeDeletedExpiry;
+    ev.reason = startup ? "startup_catch_up" : "retention_expired";
+    ev.exchange_id = e.id;
+    ev.protocol_id = e.protocol_id;
+    ev.protocol_version = e.version_hash;
+    ev.orgs.push_back(e.sender_org);
+    if (auto pr = m.LoadProtocol(e.protocol_id); pr && *pr) {
+      for (const auto& [party, org] : (*pr)->party_org) ev.orgs.push_back(org);
+    }
+    std::sort(ev.orgs.begin(), ev.orgs.end());
+    ev.orgs.erase(std::unique(ev.orgs.begin(), ev.orgs.end()), ev.orgs.end());
+    if (!m.deps.audit.AppendEvent(ev)) break;  // fail closed: retry next pass
+    XGW_CHECK(m.DeleteExchangeData(e.id, "deleted", "retention_expired", now));
+    m.deps.metrics.CountDeletion("expiry");
+    ++stats.deleted;
+  }
+  // 2. Pending uploads that were never completed.
+  const int64_t cutoff = now - static_cast<int64_t>(m.config().exchanges.pending_timeout_seconds);
+  XGW_TRY(auto stale, m.ExchangesWhere("state = 'pending' AND created_at <= ?",
+                                       {std::to_string(cutoff)}));
+  for (const auto& e : stale) {
+    AuditEvent ev;
+    ev.time_ms = now * 1000;
+    ev.actor = {ActorType::kSystem, "sweeper", ""};
+    ev.action = AuditAction::kExchangeDiscarded;
+    ev.reason = "upload_timeout";
+    ev.exchange_id = e.id;
+    ev.protocol_id = e.protocol_id;
+    ev.protocol_version = e.version_hash;
+    ev.orgs.push_back(e.sender_org);
+    if (!m.deps.audit.AppendEvent(ev)) break;
+    XGW_CHECK(m.DeleteExchangeData(e.id, "discarded", "upload_timeout", now));
+    m.deps.metrics.CountDeletion("pending_timeout");
+    ++stats.discarded;
+  }
+  // 3. Orphaned files: temp blobs at start-up (nothing can be uploading),
+  // and final blobs whose exchange is not live (a crash between rename and
+  // commit).
+  XGW_TRY(auto live_rows, m.ExchangesWhere("state IN ('available','acknowledged','pending')", {}));
+  std::set<std::string> live_ids;
+  for (const auto& e : live_rows) live_ids.insert(e.id);
+  auto scan = [&](const std::string& dir, const std::string& suffix, bool all) {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return;
+    std::vector<std::string> victims;
+    while (dirent* ent = ::readdir(d)) {
+      const std::string name = ent->d_name;
+      if (name == "." || name == ".." || name == "tmp") continue;
+      std::string id = name;
+      if (!suffix.empty()) {
+        if (id.size() <= suffix.size() || id.compare(id.size() - suffix.size(), suffix.size(), suffix) != 0) {
+          continue;
+        }
+        id.resize(id.size() - suffix.size());
+      }
+      bool live_blob = false;
+      if (!all && live_ids.count(id)) {
+        for (const auto& e : live_rows) live_blob = live_blob || (e.id == id && Impl::IsLive(e.state));
+      }
+      if (all || !live_blob) victims.push_back(dir + "/" + name);
+    }
+    ::closedir(d);
+    for (const auto& v : victims) {
+      if (::unlink(v.c_str()) == 0) {
+        ++stats.orphans;
+        m.deps.metrics.CountDeletion("orphan");
+      }
+    }
+    if (!victims.empty()) (void)SyncDirectory(dir);
+  };
+  if (startup) scan(m.tmp_dir, "", true);
+  scan(m.blob_dir, ".age", false);
+  // 4. Lag: the oldest expired exchange still present.
+  XGW_TRY(auto left, m.ExchangesWhere("state IN ('available','acknowledged') AND expires_at <= ?",
+                                      {std::to_string(m.Now())}));
+  for (const auto& e : left) {
+    stats.lag_seconds = std::max(stats.lag_seconds, now - e.expires_at.value_or(now));
+  }
+  m.deps.metrics.SetSweeperLagSeconds(stats.lag_seconds);
+  m.RefreshLive();
+  return stats;
+}
+
+void ExchangeService::StartSweeper() {
+  Impl& m = *impl_;
+  if (auto r = SweepOnce(true); !r) {
+    std::fprintf(stderr, "xgwd: sweeper start-up pass failed: %s\n", ToString(r.error()).c_str());
+  }
+  m.sweeper = std::thread([this, &m] {
+    std::unique_lock lock(m.sweep_mu);
+    while (!m.stop) {
+      m.sweep_cv.wait_for(lock, std::chrono::seconds(m.config().exchanges.sweep_interval_seconds),
+                          [&m] { return m.stop || m.wake; });
+      if (m.stop) break;
+      m.wake = false;
+      lock.unlock();
+      if (auto r = SweepOnce(false); !r) {
+        std::fprintf(stderr, "xgwd: sweeper pass failed: %s\n", ToString(r.error()).c_str());
+      }
+      lock.lock();
+    }
+  });
+}
+
+void ExchangeService::StopSweeper() {
+  Impl& m = *impl_;
+  {
+    std::lock_guard lock(m.sweep_mu);
+    m.stop = true;
+  }
+  m.sweep_cv.notify_all();
+  if (m.sweeper.joinable()) m.sweeper.join();
+}
+
+void ExchangeService::WakeSweeper() {
+  Impl& m = *impl_;
+  {
+    std::lock_guard lock(m.sweep_mu);
+    m.wake = true;
+  }
+  m.sweep_cv.notify_all();
+}
+
+// ---------------------------------------------------------------------------
+// Routes
+
+void ExchangeService::RegisterRoutes(Router& router) {
+  Impl& m = *impl_;
+  const Grant any{"*", Scope::kAny};
+  const Grant op{std::string(kRoleOperator), Scope::kAny};
+  const Grant dpo{std::string(kRoleDpo), Scope::kAny};
+  const Grant sender{std::string(kRoleSender), Scope::kAny};
+
+  router.AddParameterRule("protocol", IsProtocolId, "must match [A-Za-z0-9_.-]{1,64}");
+  router.AddIdParameter("exchange", std::string(kExchangePrefix));
+  router.AddParameterRule("index", IsDecimal, "must be a decimal number");
+  router.AddParameterRule("value", IsLowerHex64, "must be 64 lower-case hex digits");
+
+  auto optional_body = [&router](std::function<Response(RequestContext&, const json&)> run) {
+    return [run](RequestContext& ctx) -> Result<std::unique_ptr<RequestBodySink>> {
+      return std::unique_ptr<RequestBodySink>(std::make_unique<OptionalJsonSink>(run, ctx));
+    };
+  };
+  (void)router;
+
+  // ---- clock ---------------------------------------------------------------
+  router.Add({.method = "POST",
+              .pattern = "/api/v1/admin/clock",
+              .grants = {op},
+              .body = BodyKind::kJson,
+              .handler = [&m](RequestContext& ctx, const json& body) {
+                if (!m.deps.clock.manual()) {
+                  return Problem(404, "no-such-route", "Not found",
+                                 "the clock can only be advanced when clock.mode is \"manual\"",
+                                 ctx.request_id());
+                }
+                auto it = body.find("advance_seconds");
+                if (!body.is_object() || body.size() != 1 || it == body.end() ||
+                    !it->is_number_integer() || it->get<int64_t>() <= 0 ||
+                    it->get<int64_t>() > 100ll * 366 * 86400) {
+                  return Problem(400, "invalid-field", "Invalid request",
+                                 "send {\"advance_seconds\": N} with a positive integer N",
+                                 ctx.request_id());
+                }
+                AuditEvent ev = m.EventFor(ctx, AuditAction::kClockAdvanced, nullptr, nullptr);
+                ev.reason = "operator_request";
+                if (!m.deps.audit.AppendEvent(ev)) return Unavailable(ctx.request_id());
+                m.deps.clock.Advance(it->get<int64_t>());
+                // The sweeper should act on the new time at once.
+                return JsonResponse(200, {{"now", FormatTime(m.Now())}});
+              }});
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/admin/clock",
+              .grants = {op},
+              .handler = [&m](RequestContext&, const json&) {
+                return JsonResponse(200, {{"now", FormatTime(m.Now())},
+                                          {"mode", m.deps.clock.manual() ? "manual" : "system"}});
+              }});
+
+  // ---- protocols -----------------------------------------------------------
+  router.Add({.method = "POST",
+              .pattern = "/api/v1/protocols",
+              .grants = {op},
+              .body = BodyKind::kJson,
+              .handler = [&m](RequestContext& ctx, const json& body) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  auto parsed = ParseProtocolDocument(body);
+                  if (!parsed) {
+                    json problems = json::array();
+                    for (const auto& p : parsed.error()) {
+                      problems.push_back({{"path", p.path}, {"reason", p.reason}});
+                    }
+                    return WithExtra(Problem(400, "invalid-protocol", "Invalid protocol",
+                                             "the protocol document has problems; see 'problems'",
+                                             ctx.request_id()),
+                                     {{"problems", problems}});
+                  }
+                  Protocol& p = *parsed;
+                  XGW_TRY(std::string canonical, CanonicalJson(body));
+                  // Map every party to a registered organisation.
+                  XGW_TRY(auto orgs, m.deps.identities.ListOrganisations());
+                  std::map<std::string, std::string> party_org;
+                  json missing = json::array();
+                  for (size_t i = 0; i < p.parties.size(); ++i) {
+                    const Party& party = p.parties[i];
+                    std::string found;
+                    for (const auto& o : orgs) {
+                      if (o.enterprise_number && *o.enterprise_number == party.enterprise_number) {
+                        found = o.id;
+                      }
+                    }
+                    if (found.empty()) {
+                      missing.push_back({{"path", "$.parties[" + std::to_string(i) + "].enterprise_number"},
+                                         {"reason", "no registered organisation has this enterprise number"}});
+                    }
+                    party_org[party.id] = found;
+                  }
+                  if (!missing.empty()) {
+                    return WithExtra(Problem(422, "unknown-party", "Unknown party",
+                                             "register every party's organisation (with its enterprise "
+                                             "number) before proposing the protocol",
+                                             ctx.request_id()),
+                                     {{"problems", missing}});
+                  }
+                  ProtocolStatus draft;
+                  XGW_CHECK(CheckTransition(p, draft, ProtocolState::kProposed, ToInstant(ctx.now)));
+                  AuditEvent ev;
+                  ev.time_ms = ctx.now * 1000;
+                  ev.actor = {ActorType::kUser, ctx.principal->user_id, ctx.principal->org_id};
+                  ev.action = AuditAction::kProtocolProposed;
+                  ev.protocol_id = IsSafeId(p.id) ? p.id : "";
+                  if (!ev.protocol_id.empty()) ev.protocol_version = p.version_hash;
+                  for (const auto& [party, org] : party_org) ev.orgs.push_back(org);
+                  if (IsSafeId(ctx.request_id())) ev.request_id = ctx.request_id();
+                  if (!IsProtocolId(p.id)) {
+                    return Problem(400, "invalid-protocol", "Invalid protocol",
+                                   "the protocol id must match [A-Za-z0-9_.-]{1,64}", ctx.request_id());
+                  }
+                  {
+                    std::lock_guard lock(m.mu);
+                    XGW_TRY(auto existing, m.LoadProtocolLocked(p.id));
+                    if (existing) {
+                      return Problem(409, "protocol-exists", "Protocol exists",
+                                     "a protocol with this id was already proposed", ctx.request_id());
+                    }
+                  }
+                  if (!m.deps.audit.AppendEvent(ev)) return Unavailable(ctx.request_id());
+                  std::lock_guard lock(m.mu);
+                  XGW_TRY(auto tx, Transaction::Begin(m.db));
+                  XGW_TRY(auto st, m.db.Prepare("INSERT INTO protocols(id, version_hash, document, state, "
+                                                "proposed_at) VALUES (?, ?, ?, 'proposed', ?)"));
+                  st.Bind(1, p.id).Bind(2, p.version_hash).Bind(3, canonical).Bind(4, ctx.now);
+                  XGW_CHECK(st.Run());
+                  for (const auto& [party, org] : party_org) {
+                    XGW_TRY(auto ps, m.db.Prepare(
+                                         "INSERT INTO protocol_parties(protocol_id, party, org_id) VALUES (?,?,?)"));
+                    ps.Bind(1, p.id).Bind(2, party).Bind(3, org);
+                    XGW_CHECK(ps.Run());
+                  }
+                  XGW_CHECK(tx.Commit());
+                  return JsonResponse(201, {{"id", p.id},
+                                            {"version", p.version},
+                                            {"version_hash", p.version_hash},
+                                            {"state", "proposed"}});
+                });
+              }});
+
+  auto protocol_json = [&m](const ProtocolRecord& r, const Principal& who, int64_t now, bool full) {
+    json acc = json::array();
+    for (const auto& [party, v] : r.accepted) {
+      acc.push_back({{"party", party},
+                     {"organisation", r.party_org.count(party) ? r.party_org.at(party) : ""},
+                     {"version_hash", v.first},
+                     {"at", FormatTime(v.second)}});
+    }
+    const std::string party = Impl::PartyOf(r, who.org_id);
+    std::string role;
+    if (!party.empty()) {
+      const bool s = r.protocol->IsSender(party), rc = r.protocol->IsReceiver(party);
+      role = s && rc ? "both" : s ? "sender" : rc ? "recipient" : "";
+    }
+    json parties = json::array();
+    for (const auto& [pid, org] : r.party_org) parties.push_back({{"party", pid}, {"organisation", org}});
+    json j = {{"id", r.protocol->id},
+              {"version", r.protocol->version},
+              {"version_hash", r.protocol->version_hash},
+              {"title", r.protocol->title},
+              {"state", ProtocolStateName(r.status.state)},
+              {"my_role", role.empty() ? json(nullptr) : json(role)},
+              {"valid_now", IsInForce(*r.protocol, r.status, ToInstant(now))},
+              {"acceptances", acc},
+              {"parties", parties}};
+    if (full) {
+      j["definition"] = json::parse(r.document, nullptr, false);
+      j["proposed_at"] = FormatTime(r.proposed_at);
+      j["activated_at"] = r.activated_at ? json(FormatTime(*r.activated_at)) : json(nullptr);
+      j["suspended_at"] = r.suspended_at ? json(FormatTime(*r.suspended_at)) : json(nullptr);
+      j["terminated_at"] = r.terminated_at ? json(FormatTime(*r.terminated_at)) : json(nullptr);
+    }
+    (void)m;
+    return j;
+  };
+
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/protocols",
+              .grants = {any},
+              .handler = [&m, protocol_json](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  std::vector<std::string> ids;
+                  {
+                    std::lock_guard lock(m.mu);
+                    XGW_TRY(auto st, m.db.Prepare("SELECT id FROM protocols ORDER BY id"));
+                    while (true) {
+                      XGW_TRY(bool more, st.Step());
+                      if (!more) break;
+                      ids.push_back(st.Text(0));
+                    }
+                  }
+                  json items = json::array();
+                  for (const auto& id : ids) {
+                    XGW_TRY(auto r, m.LoadProtocol(id));
+                    if (!r) continue;
+                    if (!ctx.principal->HasRole(kRoleOperator) && Impl::PartyOf(*r, ctx.principal->org_id).empty()) {
+                      continue;
+                    }
+                    items.push_back(protocol_json(*r, *ctx.principal, ctx.now, false));
+                  }
+                  return JsonResponse(200, {{"items", items}});
+                });
+              }});
+
+  // Loads a protocol visible to the caller (operator or a party), else 404.
+  auto visible_protocol = [&m](RequestContext& ctx) -> Result<ProtocolRecord> {
+    XGW_TRY(auto r, m.LoadProtocol(ctx.params.at("protocol")));
+    if (!r || (!ctx.principal->HasRole(kRoleOperator) && Impl::PartyOf(*r, ctx.principal->org_id).empty())) {
+      return Fail(ErrorCode::kNotFound, "no such protocol, or it is not visible to you");
+    }
+    return std::move(*r);
+  };
+
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/protocols/{protocol}",
+              .grants = {any},
+              .handler = [visible_protocol, protocol_json](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_TRY(auto r, visible_protocol(ctx));
+                  return JsonResponse(200, protocol_json(r, *ctx.principal, ctx.now, true));
+                });
+              }});
+
+  // Records a lifecycle transition: audit first, then the state change.
+  auto transition = [&m](RequestContext& ctx, ProtocolRecord& r, ProtocolState to, AuditAction action,
+                         const std::string& reason) -> Result<void> {
+    XGW_CHECK(CheckTransition(*r.protocol, r.status, to, ToInstant(ctx.now)));
+    AuditEvent ev = m.EventFor(ctx, action, nullptr, &r);
+    ev.reason = reason;
+    if (!m.deps.audit.AppendEvent(ev)) return Fail(ErrorCode::kIo, "audit-unavailable");
+    std::lock_guard lock(m.mu);
+    const char* column = to == ProtocolState::kValid       ? "activated_at"
+                         : to == ProtocolState::kSuspended ? "suspended_at"
+                                                           : "terminated_at";
+    XGW_TRY(auto st, m.db.Prepare(std::string("UPDATE protocols SET state = ?, ") + column +
+                                  " = ? WHERE id = ?"));
+    st.Bind(1, std::string(ProtocolStateName(to))).Bind(2, ctx.now).Bind(3, r.protocol->id);
+    XGW_CHECK(st.Run());
+    r.status.state = to;
+    return {};
+  };
+  auto transition_response = [](RequestContext& ctx, const Result<void>& r) -> std::optional<Response> {
+    if (r) return std::nullopt;
+    if (r.error().code == ErrorCode::kIo && r.error().message == "audit-unavailable") {
+      return Unavailable(ctx.request_id());
+    }
+    if (r.error().code == ErrorCode::kConflict) {
+      return Problem(409, "wrong-state", "Transition not allowed", r.error().message, ctx.request_id());
+    }
+    return ErrorProblem(ctx, r.error());
+  };
+
+  router.Add({.method = "POST",
+              .pattern = "/api/v1/protocols/{protocol}/accept",
+              .grants = {op, dpo},
+              .body = BodyKind::kJson,
+              .handler = [&m, visible_protocol, transition, transition_response](RequestContext& ctx,
+                                                                                 const json& body) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_TRY(auto r, visible_protocol(ctx));
+                  if (!body.is_object() || !body.contains("version_hash") || !body["version_hash"].is_string()) {
+                    return Problem(400, "invalid-field", "Invalid request",
+                                   "send {\"version_hash\": ..., \"organisation\": ...}", ctx.request_id());
+                  }
+                  const std::string hash = body["version_hash"].get<std::string>();
+                  std::string org = ctx.principal->org_id;
+                  if (auto it = body.find("organisation"); it != body.end()) {
+                    if (!it->is_string()) {
+                      return Problem(400, "invalid-field", "Invalid request", "organisation: expected a string",
+                                     ctx.request_id());
+                    }
+                    org = it->get<std::string>();
+                  }
+                  // "organisation" may name the gateway organisation or the party id.
+                  std::string party;
+                  for (const auto& [pid, oid] : r.party_org) {
+                    if (oid == org || pid == org) party = pid;
+                  }
+                  if (party.empty()) {
+                    return Problem(422, "not-a-party", "Not a party",
+                                   "the organisation is not a party of this protocol", ctx.request_id());
+                  }
+                  // A DPO may record only their own organisation's acceptance.
+                  if (!ctx.principal->HasRole(kRoleOperator) && r.party_org[party] != ctx.principal->org_id) {
+                    return Problem(403, "forbidden", "Forbidden",
+                                   "a DPO may accept only for their own organisation", ctx.request_id());
+                  }
+                  if (hash != r.protocol->version_hash) {
+                    return Problem(409, "version-mismatch", "Version mismatch",
+                                   "version_hash is not the current version of this protocol; read it again",
+                                   ctx.request_id());
+                  }
+                  if (r.status.state != ProtocolState::kProposed) {
+                    return Problem(409, "wrong-state", "Not open for acceptance",
+                                   "only a proposed protocol can be accepted", ctx.request_id());
+                  }
+                  AuditEvent ev = m.EventFor(ctx, AuditAction::kProtocolAccepted, nullptr, &r);
+                  if (!m.deps.audit.AppendEvent(ev)) return Unavailable(ctx.request_id());
+                  {
+                    std::lock_guard lock(m.mu);
+                    XGW_TRY(auto st, m.db.Prepare(
+                                         "INSERT OR REPLACE INTO protocol_acceptances(protocol_id, party, "
+                                         "version_hash, accepted_by, at) VALUES (?,?,?,?,?)"));
+                    st.Bind(1, r.protocol->id).Bind(2, party).Bind(3, hash).Bind(4, ctx.principal->user_id)
+                        .Bind(5, ctx.now);
+                    XGW_CHECK(st.Run());
+                  }
+                  r.status.acceptances.push_back({party, hash, ToInstant(ctx.now)});
+                  r.accepted[party] = {hash, ctx.now};
+                  // All parties accepted: the version becomes valid.
+                  if (AllPartiesAccepted(*r.protocol, r.status.acceptances) &&
+                      CheckTransition(*r.protocol, r.status, ProtocolState::kValid, ToInstant(ctx.now))) {
+                    auto t = transition(ctx, r, ProtocolState::kValid, AuditAction::kProtocolActivated, "");
+                    if (auto resp = transition_response(ctx, t)) return std::move(*resp);
+                  }
+                  return JsonResponse(200, {{"id", r.protocol->id},
+                                            {"party", party},
+                                            {"version_hash", hash},
+                                            {"state", ProtocolStateName(r.status.state)}});
+                });
+              }});
+
+  struct Lifecycle {
+    const char* verb;
+    ProtocolState to;
+    AuditAction action;
+  };
+  for (const Lifecycle& lc : {Lifecycle{"activate", ProtocolState::kValid, AuditAction::kProtocolActivated},
+                              Lifecycle{"suspend", ProtocolState::kSuspended, AuditAction::kProtocolSuspended},
+                              Lifecycle{"terminate", ProtocolState::kTerminated,
+                                        AuditAction::kProtocolTerminated}}) {
+    auto run = [&m, lc, visible_protocol, transition, transition_response, this](RequestContext& ctx,
+                                                                                  const json&) {
+      return Handle(ctx, [&]() -> Result<Response> {
+        XGW_TRY(auto r, visible_protocol(ctx));
+        if (lc.to == ProtocolState::kValid && r.status.state == ProtocolState::kValid) {
+          return JsonResponse(200, {{"id", r.protocol->id}, {"state", "valid"}});
+        }
+        r.terminated_at = lc.to == ProtocolState::kTerminated ? std::optional<int64_t>(ctx.now) : r.terminated_at;
+        if (lc.to == ProtocolState::kTerminated) r.status.terminated_at = ToInstant(ctx.now);
+        auto t = transition(ctx, r, lc.to, lc.action, "operator_request");
+        if (auto resp = transition_response(ctx, t)) return std::move(*resp);
+        uint64_t deleted = 0;
+        if (lc.to == ProtocolState::kTerminated && r.protocol->on_termination == OnTermination::kDelete) {
+          XGW_TRY(auto rows, m.ExchangesWhere("protocol_id = ? AND state IN ('pending','available','acknowledged')",
+                                              {r.protocol->id}));
+          for (const auto& e : rows) {
+            AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeDeleted, &e, &r);
+            ev.reason = "protocol_terminated";
+            if (!m.deps.audit.AppendEvent(ev)) return Unavailable(ctx.request_id());
+            XGW_CHECK(m.DeleteExchangeData(e.id, "deleted", "protocol_terminated", ctx.now));
+            m.deps.metrics.CountDeletion("protocol_terminated");
+            ++deleted;
+          }
+          m.RefreshLive();
+        }
+        (void)this;
+        return JsonResponse(200, {{"id", r.protocol->id},
+                                  {"state", ProtocolStateName(r.status.state)},
+                                  {"exchanges_deleted", deleted}});
+      });
+    };
+    router.Add({.method = "POST",
+                .pattern = std::string("/api/v1/protocols/{protocol}/") + lc.verb,
+                .grants = {op},
+                .body = BodyKind::kStream,
+                .open_stream = optional_body(run)});
+  }
+
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/protocols/{protocol}/recipients",
+              .grants = {op, sender},
+              .handler = [&m, visible_protocol](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_TRY(auto r, visible_protocol(ctx));
+                  const std::string my_party = Impl::PartyOf(r, ctx.principal->org_id);
+                  if (!ctx.principal->HasRole(kRoleOperator) && !r.protocol->IsSender(my_party)) {
+                    return Problem(403, "not-sender", "Not a sender",
+                                   "your organisation does not send under this protocol", ctx.request_id());
+                  }
+                  json items = json::array();
+                  for (const auto& [party, org] : r.party_org) {
+                    if (!r.protocol->IsReceiver(party)) continue;
+                    XGW_TRY(auto users, m.deps.identities.ListUsers(org));
+                    for (const auto& u : users) {
+                      if (!u.keys) continue;
+                      if (!MayReceive(*r.protocol, UserRef{party, u.id, u.roles}).empty()) continue;
+                      items.push_back({{"user_id", u.id},
+                                       {"organisation", org},
+                                       {"party", party},
+                                       {"roles", u.roles},
+                                       {"age_recipient", u.keys->age_recipient},
+                                       {"ed25519_verify_key", u.keys->ed25519_verify_key}});
+                    }
+                  }
+                  return JsonResponse(200, {{"items", items}});
+                });
+              }});
+
+  // ---- exchanges: create (E2E) ----------------------------------------------
+  router.Add({.method = "POST",
+              .pattern = "/api/v1/exchanges",
+              .grants = {sender},
+              .body = BodyKind::kJson,
+              .handler = [&m](RequestContext& ctx, const json& body) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  const std::string& rid = ctx.request_id();
+                  for (const char* k : {"protocol_id", "version_hash", "manifest_signature"}) {
+                    if (!body.is_object() || !body.contains(k) || !body[k].is_string()) {
+                      return Problem(400, "invalid-field", "Invalid request",
+                                     std::string(k) + ": required string", rid);
+                    }
+                  }
+                  if (!body.contains("manifest") || !body["manifest"].is_object() || body.size() != 4) {
+                    return Problem(400, "invalid-field", "Invalid request",
+                                   "send exactly protocol_id, version_hash, manifest (object) and "
+                                   "manifest_signature",
+                                   rid);
+                  }
+                  const std::string pid = body["protocol_id"].get<std::string>();
+                  if (!IsProtocolId(pid)) {
+                    return Problem(400, "invalid-field", "Invalid request", "protocol_id is malformed", rid);
+                  }
+                  XGW_TRY(auto pr, m.LoadProtocol(pid));
+                  const std::string party = pr ? Impl::PartyOf(*pr, ctx.principal->org_id) : "";
+                  auto refuse = [&](unsigned status, const std::string& slug, const std::string& detail,
+                                    const Violations& v) -> Response {
+                    AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeRefused, nullptr, pr ? &*pr : nullptr);
+                    ev.outcome = AuditOutcome::kRefused;
+                    ev.reason = v.empty() ? "manifest_invalid" : ReasonForViolation(v.front().code);
+                    (void)m.deps.audit.AppendEvent(ev);
+                    for (const auto& x : v) m.deps.metrics.CountRefusal("policy:" + x.code);
+                    m.deps.metrics.CountExchange("refused");
+                    return WithExtra(Problem(status, slug, "Exchange refused", detail, rid),
+                                     {{"violations", ViolationsJson(v)}});
+                  };
+                  if (!pr || party.empty()) {
+                    return refuse(pr ? 403 : 404, pr ? "not-a-party" : "protocol-not-found",
+                                  pr ? "your organisation is not a party of this protocol"
+                                     : "no such protocol, or it is not visible to you",
+                                  {});
+                  }
+                  if (body["version_hash"].get<std::string>() != pr->protocol->version_hash) {
+                    return refuse(422, "policy-violation", "version_hash is not the protocol's current version",
+                                  {Violation{"protocol_mismatch", "the version hash differs from the protocol's", 0, ""}});
+                  }
+                  // Manifest: canonical bytes are what was signed.
+                  auto canonical = CanonicalJson(body["manifest"]);
+                  if (!canonical) return refuse(400, "manifest-invalid", "the manifest is not canonicalisable JSON", {});
+                  auto manifest = ParseManifest(*canonical);
+                  if (!manifest) return refuse(400, "manifest-invalid", manifest.error().message, {});
+                  XGW_TRY(auto user, m.deps.identities.GetUser(ctx.principal->user_id));
+                  if (!user.keys) {
+                    return refuse(422, "key-missing", "register your ed25519_verify_key first", {});
+                  }
+                  auto pk = Base64Decode(user.keys->ed25519_verify_key);
+                  auto sig = Base64Decode(body["manifest_signature"].get<std::string>());
+                  bool sig_ok = false;
+                  if (pk && pk->size() == 32 && sig && sig->size() == 64) {
+                    Ed25519PublicKey key{};
+                    Ed25519Signature s{};
+                    std::copy(pk->begin(), pk->end(), key.begin());
+                    std::copy(sig->begin(), sig->end(), s.begin());
+                    sig_ok = VerifyEd25519(key, *canonical, s).has_value();
+                  }
+                  if (!sig_ok) {
+                    AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeRefused, nullptr, &*pr);
+                    ev.outcome = AuditOutcome::kRefused;
+                    ev.reason = "signature_invalid";
+                    (void)m.deps.audit.AppendEvent(ev);
+                    m.deps.metrics.CountRefusal("signature_invalid");
+                    return Problem(400, "signature-invalid", "Signature invalid",
+                                   "manifest_signature is not a valid Ed25519 signature of the canonical "
+                                   "manifest by your registered key",
+                                   rid);
+                  }
+                  XGW_TRY(auto past, m.PastTransfers(pid, party));
+                  SendRequest req{party, ToInstant(ctx.now), past};
+                  Violations v = DecideSend(*pr->protocol, pr->status, *manifest, req);
+                  if (!v.empty()) {
+                    const bool not_sender = std::any_of(v.begin(), v.end(), [](const Violation& x) {
+                      return x.code == "sender_not_sending_party";
+                    });
+                    return refuse(not_sender ? 403 : 422, "policy-violation",
+                                  "the protocol does not allow this exchange; see 'violations'", v);
+                  }
+                  AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeCreated, nullptr, &*pr);
+                  std::string id;
+                  // Audit needs the id: create the row first (pending, invisible).
+                  XGW_TRY(Response resp, m.CreateExchange(ctx, *pr, party, *manifest, *canonical,
+                                                          body["manifest_signature"].get<std::string>(),
+                                                          "user:" + ctx.principal->user_id, "e2e", &id));
+                  ev.exchange_id = id;
+                  ev.orgs.push_back(ctx.principal->org_id);
+                  (void)m.deps.audit.AppendEvent(ev);
+                  m.deps.metrics.CountExchange("created");
+                  return resp;
+                });
+              }});
+
+  router.Add({.method = "PUT",
+              .pattern = "/api/v1/exchanges/{exchange}/content",
+              .grants = {sender},
+              .body = BodyKind::kStream,
+              .open_stream = [&m](RequestContext& ctx) -> Result<std::unique_ptr<RequestBodySink>> {
+                const std::string ct = ctx.head.content_type.substr(0, ctx.head.content_type.find(';'));
+                XGW_TRY(auto e, m.LoadExchange(ctx.params.at("exchange")));
+                if (!e || e->sender_user != ctx.principal->user_id) {
+                  return Fail(ErrorCode::kNotFound, "no such exchange, or it is not yours");
+                }
+                if (ct != "application/octet-stream") {
+                  return Fail(ErrorCode::kInvalidArgument,
+                              "send the age file with Content-Type: application/octet-stream");
+                }
+                if (e->state != "pending" || e->mode != "e2e") {
+                  return Fail(ErrorCode::kConflict, "the exchange is not waiting for its content");
+                }
+                XGW_TRY(auto pr, m.LoadProtocol(e->protocol_id));
+                if (!pr) return Fail(ErrorCode::kNotFound, "no such protocol");
+                // Ciphertext size: header + 16-byte nonce + plaintext + 16 bytes per 64 KiB chunk.
+                const uint64_t plain = static_cast<uint64_t>(e->byte_size);
+                uint64_t cap = plain + 16 + 16 * (plain / age::kChunkSize + 1) + 64 * 1024;
+                if (pr->protocol->limits.max_bytes) {
+                  const uint64_t pmax = pr->protocol->limits.max_bytes;
+                  cap = std::min(cap, pmax + 16 + 16 * (pmax / age::kChunkSize + 1) + 64 * 1024);
+                }
+                cap = std::min(cap, ctx.config->limits.max_upload_bytes);
+                const std::string tmp = m.TmpPath(e->id);
+                const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                if (fd < 0) {
+                  if (errno == EEXIST) return Fail(ErrorCode::kConflict, "an upload of this exchange is in progress");
+                  return tl::unexpected(IoError("open", tmp, errno));
+                }
+                return std::unique_ptr<RequestBodySink>(
+                    std::make_unique<UploadSink>(m, ctx, std::move(*e), std::move(*pr), cap, fd, tmp));
+              }});
+
+
+  router.Add({.method = "POST",
+              .pattern = "/api/v1/exchanges/plaintext",
+              .grants = {sender},
+              .body = BodyKind::kStream,
+              .open_stream = [&m](RequestContext& ctx) -> Result<std::unique_ptr<RequestBodySink>> {
+                auto q = ParseQuery(ctx.head.target);
+                if (!q || !q->count("protocol_id") || !IsProtocolId(q->at("protocol_id"))) {
+                  return Fail(ErrorCode::kInvalidArgument, "query parameter protocol_id is required");
+                }
+                const std::string fmt = q->count("format") ? q->at("format") : "csv";
+                if (fmt != "csv" && fmt != "xlsx") {
+                  return Fail(ErrorCode::kInvalidArgument, "format must be csv or xlsx");
+                }
+                const std::string ct = ctx.head.content_type.substr(0, ctx.head.content_type.find(';'));
+                static const std::set<std::string> kTypes = {
+                    "text/csv", "application/octet-stream",
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"};
+                if (!kTypes.count(ct)) {
+                  return Fail(ErrorCode::kInvalidArgument,
+                              "send the list as text/csv, application/octet-stream or the xlsx media type");
+                }
+                XGW_TRY(auto pr, m.LoadProtocol(q->at("protocol_id")));
+                const std::string party = pr ? Impl::PartyOf(*pr, ctx.principal->org_id) : "";
+                if (!pr || party.empty()) {
+                  return Fail(ErrorCode::kNotFound, "no such protocol, or it is not visible to you");
+                }
+                const uint64_t limit = ctx.config->exchanges.max_plaintext_bytes;
+                if (ctx.head.content_length && *ctx.head.content_length > limit) {
+                  return Fail(ErrorCode::kLimit, "the list exceeds the gateway-encrypt size limit");
+                }
+                const size_t capacity = static_cast<size_t>(ctx.head.content_length ? *ctx.head.content_length : limit);
+                return std::unique_ptr<RequestBodySink>(std::make_unique<PlaintextSink>(
+                    m, ctx, std::move(*pr), party, fmt == "csv" ? InputFormat::kCsv : InputFormat::kXlsx,
+                    std::max<size_t>(capacity, 1)));
+              }});
+
+  // ---- exchanges: reading ---------------------------------------------------
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/exchanges",
+              .grants = {any},
+              .handler = [&m](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  auto q = ParseQuery(ctx.head.target);
+                  const std::string box = q && q->count("box") ? q->at("box") : "inbox";
+                  if (!q || (box != "inbox" && box != "sent")) {
+                    return Problem(400, "invalid-query", "Invalid query", "box must be inbox or sent",
+                                   ctx.request_id());
+                  }
+                  json items = json::array();
+                  if (box == "sent") {
+                    XGW_TRY(auto rows, m.ExchangesWhere("sender_org = ? AND state != 'pending'",
+                                                        {ctx.principal->org_id}));
+                    for (const auto& e : rows) items.push_back(m.ExchangeSummary(e));
+                  } else {
+                    XGW_TRY(auto rows, m.ExchangesWhere("state IN ('available','acknowledged')", {}));
+                    std::map<std::string, std::optional<ProtocolRecord>> cache;
+                    for (const auto& e : rows) {
+                      if (!cache.count(e.protocol_id)) {
+                        XGW_TRY(cache[e.protocol_id], m.LoadProtocol(e.protocol_id));
+                      }
+                      const auto& pr = cache[e.protocol_id];
+                      if (!pr) continue;
+                      if (!pr->protocol->IsReceiver(Impl::PartyOf(*pr, ctx.principal->org_id))) continue;
+                      if (!m.ReceiveViolations(*pr, *ctx.principal).empty()) continue;
+                      items.push_back(m.ExchangeSummary(e));
+                    }
+                  }
+                  return JsonResponse(200, {{"items", items}});
+                });
+              }});
+
+  // Loads an exchange the caller may see, else kNotFound.
+  auto visible_exchange = [&m](RequestContext& ctx) -> Result<std::pair<ExchangeRow, ProtocolRecord>> {
+    XGW_TRY(auto e, m.LoadExchange(ctx.params.at("exchange")));
+    if (!e) return Fail(ErrorCode::kNotFound, "no such exchange, or it is not visible to you");
+    XGW_TRY(auto pr, m.LoadProtocol(e->protocol_id));
+    if (!pr || !m.MaySee(*pr, *e, *ctx.principal) ||
+        (e->state == "pending" && e->sender_org != ctx.principal->org_id)) {
+      // An attempt to look at someone else's exchange is a refusal the
+      // parties' DPOs must be able to see, under that exchange's id.
+      if (pr) {
+        AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeDownloadRefused, &*e, &*pr);
+        ev.outcome = AuditOutcome::kRefused;
+        ev.reason = "not_recipient";
+        (void)m.deps.audit.AppendEvent(ev);
+      }
+      return Fail(ErrorCode::kNotFound, "no such exchange, or it is not visible to you");
+    }
+    return std::make_pair(std::move(*e), std::move(*pr));
+  };
+
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/exchanges/{exchange}",
+              .grants = {any},
+              .handler = [&m, visible_exchange](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_TRY(auto ep, visible_exchange(ctx));
+                  auto& [e, pr] = ep;
+                  json j = m.ExchangeSummary(e);
+                  j["manifest"] = e.manifest ? json::parse(*e.manifest, nullptr, false) : json(nullptr);
+                  j["manifest_signature"] = e.manifest_signature ? json(*e.manifest_signature) : json(nullptr);
+                  j["signer"] = e.signer;
+                  j["sender_ed25519_verify_key"] = nullptr;
+                  if (e.signer == "gateway") {
+                    j["sender_ed25519_verify_key"] = Base64Encode(m.deps.gateway_key->public_key());
+                  } else if (auto u = m.deps.identities.GetUser(e.sender_user); u && u->keys) {
+                    j["sender_ed25519_verify_key"] = u->keys->ed25519_verify_key;
+                  }
+                  return JsonResponse(200, j);
+                });
+              }});
+
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/exchanges/{exchange}/content",
+              .grants = {any},
+              .handler = [&m](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  const std::string& rid = ctx.request_id();
+                  XGW_TRY(auto e, m.LoadExchange(ctx.params.at("exchange")));
+                  std::optional<ProtocolRecord> pr;
+                  if (e) {
+                    XGW_TRY(pr, m.LoadProtocol(e->protocol_id));
+                  }
+                  Violations v;
+                  if (e && pr) v = m.ReceiveViolations(*pr, *ctx.principal);
+                  if (e && pr && v.empty() && !pr->protocol->IsReceiver(Impl::PartyOf(*pr, ctx.principal->org_id))) {
+                    v.push_back({"recipient_not_allowed", "not a receiving party", 0, ""});
+                  }
+                  const bool live = e && Impl::IsLive(e->state) && e->expires_at && *e->expires_at > ctx.now;
+                  if (!e || !pr || !v.empty() || !live) {
+                    if (e && pr) {
+                      AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeDownloadRefused, &*e, &*pr);
+                      ev.outcome = AuditOutcome::kRefused;
+                      ev.reason = !v.empty() ? "not_recipient"
+                                  : e->state == "revoked" ? "exchange_revoked"
+                                  : e->state == "deleted" ? "exchange_deleted"
+                                                          : "exchange_expired";
+                      (void)m.deps.audit.AppendEvent(ev);
+                    }
+                    m.deps.metrics.CountRefusal("download_refused");
+                    if (e && pr && v.empty() && (e->state == "deleted" || e->state == "revoked" || !live)) {
+                      return Problem(410, "gone", "Gone", "the exchange was deleted, revoked or has expired", rid);
+                    }
+                    return Problem(404, "not-found", "Not found",
+                                   "no such exchange, or you may not receive it", rid);
+                  }
+                  auto src = FileSource::Open(m.BlobPath(e->id));
+                  if (!src) return ErrorProblem(ctx, src.error());
+                  struct stat st{};
+                  if (::stat(m.BlobPath(e->id).c_str(), &st) != 0) {
+                    return ErrorProblem(ctx, IoError("stat", m.BlobPath(e->id), errno));
+                  }
+                  AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeDownloaded, &*e, &*pr);
+                  if (!m.deps.audit.AppendEvent(ev)) return Unavailable(rid);
+                  if (!e->first_download_at) {
+                    ExchangeRow after = *e;
+                    after.first_download_at = ctx.now;
+                    const int64_t expires = FromInstant(m.Expiry(*pr, after));
+                    std::lock_guard lock(m.mu);
+                    XGW_TRY(auto up, m.db.Prepare("UPDATE exchanges SET first_download_at = ?, expires_at = ? "
+                                                  "WHERE id = ? AND first_download_at IS NULL"));
+                    up.Bind(1, ctx.now).Bind(2, expires).Bind(3, e->id);
+                    XGW_CHECK(up.Run());
+                  }
+                  m.deps.metrics.CountExchange("downloaded");
+                  Response r;
+                  r.status = 200;
+                  r.content_type = "application/octet-stream";
+                  r.source = std::make_unique<FileSource>(std::move(*src));
+                  r.content_length = static_cast<uint64_t>(st.st_size);
+                  return r;
+                });
+              }});
+
+  router.Add({.method = "POST",
+              .pattern = "/api/v1/exchanges/{exchange}/ack",
+              .grants = {any},
+              .body = BodyKind::kStream,
+              .open_stream = optional_body([&m, this](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_TRY(auto e, m.LoadExchange(ctx.params.at("exchange")));
+                  std::optional<ProtocolRecord> pr;
+                  if (e) {
+                    XGW_TRY(pr, m.LoadProtocol(e->protocol_id));
+                  }
+                  if (!e || !pr || !m.ReceiveViolations(*pr, *ctx.principal).empty() ||
+                      !pr->protocol->IsReceiver(Impl::PartyOf(*pr, ctx.principal->org_id))) {
+                    return Problem(404, "not-found", "Not found", "no such exchange, or you may not receive it",
+                                   ctx.request_id());
+                  }
+                  if (e->state == "acknowledged") {
+                    return JsonResponse(200, {{"id", e->id}, {"state", e->state},
+                                              {"expires_at", FormatTime(e->expires_at.value_or(ctx.now))}});
+                  }
+                  if (e->state != "available") {
+                    return Problem(409, "wrong-state", "Not acknowledgeable",
+                                   "only an available exchange can be acknowledged", ctx.request_id());
+                  }
+                  AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeAcknowledged, &*e, &*pr);
+                  if (!m.deps.audit.AppendEvent(ev)) return Unavailable(ctx.request_id());
+                  ExchangeRow after = *e;
+                  after.acknowledged_at = ctx.now;
+                  const int64_t expires = std::min(FromInstant(m.Expiry(*pr, after)), e->expires_at.value_or(INT64_MAX));
+                  {
+                    std::lock_guard lock(m.mu);
+                    XGW_TRY(auto up, m.db.Prepare("UPDATE exchanges SET state = 'acknowledged', acknowledged_at = ?, "
+                                                  "expires_at = ? WHERE id = ? AND state = 'available'"));
+                    up.Bind(1, ctx.now).Bind(2, expires).Bind(3, e->id);
+                    XGW_CHECK(up.Run());
+                  }
+                  m.deps.metrics.CountExchange("acknowledged");
+                  if (expires <= ctx.now) WakeSweeper();
+                  return JsonResponse(200, {{"id", e->id}, {"state", "acknowledged"},
+                                            {"expires_at", FormatTime(expires)}});
+                });
+              })});
+
+  router.Add({.method = "POST",
+              .pattern = "/api/v1/exchanges/{exchange}/revoke",
+              .grants = {sender},
+              .body = BodyKind::kStream,
+              .open_stream = optional_body([&m](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_TRY(auto e, m.LoadExchange(ctx.params.at("exchange")));
+                  if (!e || e->sender_org != ctx.principal->org_id) {
+                    return Problem(404, "not-found", "Not found", "no such exchange, or it is not yours",
+                                   ctx.request_id());
+                  }
+                  if (!Impl::IsLive(e->state) && e->state != "pending") {
+                    return Problem(409, "wrong-state", "Not revocable",
+                                   "the exchange is already revoked or deleted", ctx.request_id());
+                  }
+                  XGW_TRY(auto pr, m.LoadProtocol(e->protocol_id));
+                  AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeRevoked, &*e, pr ? &*pr : nullptr);
+                  ev.reason = "party_request";
+                  if (!m.deps.audit.AppendEvent(ev)) return Unavailable(ctx.request_id());
+                  AuditEvent del = ev;
+                  del.action = AuditAction::kExchangeDeleted;
+                  del.reason = "exchange_revoked";
+                  if (!m.deps.audit.AppendEvent(del)) return Unavailable(ctx.request_id());
+                  XGW_CHECK(m.DeleteExchangeData(e->id, "revoked", "exchange_revoked", ctx.now));
+                  m.deps.metrics.CountDeletion("revoked");
+                  m.RefreshLive();
+                  return JsonResponse(200, {{"id", e->id}, {"state", "revoked"}});
+                });
+              })});
+
+  router.Add({.method = "POST",
+              .pattern = "/api/v1/exchanges/{exchange}/violations",
+              .grants = {any},
+              .body = BodyKind::kJson,
+              .handler = [&m](RequestContext& ctx, const json& body) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_TRY(auto e, m.LoadExchange(ctx.params.at("exchange")));
+                  std::optional<ProtocolRecord> pr;
+                  if (e) {
+                    XGW_TRY(pr, m.LoadProtocol(e->protocol_id));
+                  }
+                  if (!e || !pr || !m.ReceiveViolations(*pr, *ctx.principal).empty()) {
+                    return Problem(404, "not-found", "Not found", "no such exchange, or you did not receive it",
+                                   ctx.request_id());
+                  }
+                  static const std::set<std::string> kCodes = {
+                      "manifest_mismatch", "content_not_allowed", "hash_mismatch", "decrypt_failed",
+                      "signature_invalid", "other"};
+                  if (!body.is_object() || !body.contains("code") || !body["code"].is_string() ||
+                      !kCodes.count(body["code"].get<std::string>())) {
+                    return Problem(400, "invalid-field", "Invalid request",
+                                   "code must be one of manifest_mismatch, content_not_allowed, "
+                                   "hash_mismatch, decrypt_failed, signature_invalid, other",
+                                   ctx.request_id());
+                  }
+                  // Details: violation codes with row/column only; values are dropped.
+                  json details = json::array();
+                  if (auto it = body.find("details"); it != body.end() && it->is_array()) {
+                    for (const auto& d : *it) {
+                      if (details.size() >= 1000) break;
+                      json clean = json::object();
+                      if (d.is_string() && d.get<std::string>().size() <= 64) clean["code"] = d;
+                      if (d.is_object()) {
+                        if (d.contains("code") && d["code"].is_string() && d["code"].get<std::string>().size() <= 64) {
+                          clean["code"] = d["code"];
+                        }
+                        if (d.contains("row") && d["row"].is_number_unsigned()) clean["row"] = d["row"];
+                        if (d.contains("column") && d["column"].is_string() &&
+                            d["column"].get<std::string>().size() <= 64) {
+                          clean["column"] = d["column"];
+                        }
+                      }
+                      if (!clean.empty()) details.push_back(clean);
+                    }
+                  }
+                  const std::string code = body["code"].get<std::string>();
+                  AuditEvent ev = m.EventFor(ctx, AuditAction::kViolationReported, &*e, &*pr);
+                  ev.reason = code == "manifest_mismatch" ? "content_mismatch"
+                              : code == "hash_mismatch"   ? "hash_mismatch"
+                              : code == "decrypt_failed"  ? "decrypt_failed"
+                              : code == "signature_invalid" ? "signature_invalid"
+                                                            : "validation_failed";
+                  if (!m.deps.audit.AppendEvent(ev)) return Unavailable(ctx.request_id());
+                  {
+                    std::lock_guard lock(m.mu);
+                    XGW_TRY(auto st, m.db.Prepare("INSERT INTO violation_reports(exchange_id, reporter_user, "
+                                                  "reporter_org, code, details, at) VALUES (?,?,?,?,?,?)"));
+                    st.Bind(1, e->id).Bind(2, ctx.principal->user_id).Bind(3, ctx.principal->org_id)
+                        .Bind(4, code).Bind(5, details.dump()).Bind(6, ctx.now);
+                    XGW_CHECK(st.Run());
+                  }
+                  m.deps.metrics.CountRefusal("violation_reported");
+                  return JsonResponse(201, {{"exchange_id", e->id}, {"code", code}, {"details", details}});
+                });
+              }});
+
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/exchanges/{exchange}/receipt",
+              .grants = {any},
+              .handler = [&m, visible_exchange](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_TRY(auto ep, visible_exchange(ctx));
+                  auto receipt = m.deps.audit.log().DeletionReceipt(ep.first.id);
+                  if (!receipt) {
+                    if (receipt.error().code == ErrorCode::kNotFound) {
+                      return Problem(404, "not-deleted", "Not deleted",
+                                     "the exchange has no deletion event yet", ctx.request_id());
+                    }
+                    return ErrorProblem(ctx, receipt.error());
+                  }
+                  AuditEvent ev = m.EventFor(ctx, AuditAction::kAuditReceiptIssued, &ep.first, &ep.second);
+                  (void)m.deps.audit.AppendEvent(ev);
+                  return JsonResponse(200, *receipt);
+                });
+              }});
+
+  // ---- DPO: audit log --------------------------------------------------------
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/audit/events",
+              .grants = {op, dpo},
+              .handler = [&m](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  auto q = ParseQuery(ctx.head.target);
+                  if (!q) return Problem(400, "invalid-query", "Invalid query", "malformed query string", ctx.request_id());
+                  AuditQuery aq;
+                  auto get = [&](const char* k) -> std::optional<std::string> {
+                    auto it = q->find(k);
+                    if (it == q->end()) return std::nullopt;
+                    return it->second;
+                  };
+                  auto bad = [&](const std::string& what) {
+                    return Problem(400, "invalid-query", "Invalid query", what, ctx.request_id());
+                  };
+                  for (const auto& [k, v] : *q) {
+                    static const std::set<std::string> kKeys = {"exchange", "protocol", "organisation", "user",
+                                                                "action", "since", "until", "after", "limit"};
+                    if (!kKeys.count(k)) return bad("unknown query parameter; see docs/api.yaml");
+                    (void)v;
+                  }
+                  aq.exchange_id = get("exchange");
+                  aq.protocol_id = get("protocol");
+                  aq.organisation = get("organisation");
+                  aq.user = get("user");
+                  if (auto a = get("action")) {
+                    aq.action = ParseAuditAction(*a);
+                    if (!aq.action) return bad("action: unknown audit action");
+                  }
+                  for (auto [key, dst] : {std::pair{"since", &aq.from_ms}, std::pair{"until", &aq.until_ms}}) {
+                    if (auto s = get(key)) {
+                      auto t = ParseAuditTime(*s);
+                      if (!t) {
+                        auto t2 = ParseUtcTime(*s);
+                        if (!t2) return bad(std::string(key) + ": expected an RFC 3339 UTC time");
+                        *dst = *t2 * 1000;
+                      } else {
+                        *dst = *t;
+                      }
+                    }
+                  }
+                  if (auto a = get("after")) {
+                    if (!IsDecimal(*a)) return bad("after: expected an index");
+                    aq.after = std::stoull(*a);
+                  }
+                  if (auto l = get("limit")) {
+                    if (!IsDecimal(*l) || std::stoull(*l) == 0) return bad("limit: expected a positive number");
+                    aq.limit = std::min<size_t>(std::stoull(*l), kMaxAuditQueryLimit);
+                  }
+                  if (!ctx.principal->HasRole(kRoleOperator)) {
+                    // A DPO sees only events concerning their own organisation.
+                    if (aq.organisation && *aq.organisation != ctx.principal->org_id) {
+                      return JsonResponse(200, {{"items", json::array()}, {"next", nullptr}});
+                    }
+                    aq.organisation = ctx.principal->org_id;
+                  }
+                  XGW_TRY(auto page, m.deps.audit.log().Query(aq));
+                  json items = json::array();
+                  for (const auto& rec : page.records) {
+                    json ev = json::parse(rec.event, nullptr, false);
+                    items.push_back({{"index", rec.index}, {"event", ev}});
+                  }
+                  AuditEvent ev = m.EventFor(ctx, AuditAction::kAuditQueried, nullptr, nullptr);
+                  (void)m.deps.audit.AppendEvent(ev);
+                  return JsonResponse(200, {{"items", items},
+                                            {"next", page.next ? json(*page.next) : json(nullptr)}});
+                });
+              }});
+
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/audit/events/{index}",
+              .grants = {op, dpo},
+              .handler = [&m](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  auto rec = m.deps.audit.log().Get(std::stoull(ctx.params.at("index")));
+                  if (!rec) {
+                    return Problem(404, "not-found", "Not found", "no event with this index", ctx.request_id());
+                  }
+                  if (!ctx.principal->HasRole(kRoleOperator)) {
+                    auto ev = ParseAuditEvent(rec->event);
+                    bool mine = false;
+                    if (ev) {
+                      for (const auto& o : ConcernedOrganisations(*ev)) mine = mine || o == ctx.principal->org_id;
+                    }
+                    if (!mine) {
+                      return Problem(404, "not-found", "Not found", "no event with this index, or it is not visible to you",
+                                     ctx.request_id());
+                    }
+                  }
+                  Response r;
+                  r.content_type = "application/json";
+                  r.body = rec->event;
+                  r.headers.emplace_back("X-Xgw-Leaf-Hash", HexEncode(rec->leaf_hash));
+                  return r;
+                });
+              }});
+
+  auto checkpoint_get = [&m](RequestContext& ctx, const json&) {
+    auto note = m.deps.audit.log().LatestCheckpoint();
+    if (!note && note.error().code == ErrorCode::kNotFound) note = m.deps.audit.log().SignCheckpoint();
+    if (!note) return ErrorProblem(ctx, note.error());
+    Response r;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = *note;
+    return r;
+  };
+  router.Add({.method = "GET", .pattern = "/api/v1/audit/checkpoint", .grants = {op, dpo},
+              .handler = checkpoint_get});
+  router.Add({.method = "POST",
+              .pattern = "/api/v1/audit/checkpoint",
+              .grants = {op, dpo},
+              .body = BodyKind::kStream,
+              .open_stream = optional_body([&m](RequestContext& ctx, const json&) {
+                auto note = m.deps.audit.log().SignCheckpoint();
+                if (!note) return ErrorProblem(ctx, note.error());
+                Response r;
+                r.content_type = "text/plain; charset=utf-8";
+                r.body = *note;
+                return r;
+              })});
+
+  auto hashes_json = [](const std::vector<MerkleHash>& hs) {
+    json a = json::array();
+    for (const auto& h : hs) a.push_back(Base64Encode(h));
+    return a;
+  };
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/audit/proofs/inclusion",
+              .grants = {op, dpo},
+              .handler = [&m, hashes_json](RequestContext& ctx, const json&) {
+                auto q = ParseQuery(ctx.head.target);
+                if (!q || !q->count("index") || !q->count("tree_size") || !IsDecimal(q->at("index")) ||
+                    !IsDecimal(q->at("tree_size"))) {
+                  return Problem(400, "invalid-query", "Invalid query", "index and tree_size are required numbers",
+                                 ctx.request_id());
+                }
+                const uint64_t index = std::stoull(q->at("index")), size = std::stoull(q->at("tree_size"));
+                auto p = m.deps.audit.log().InclusionProof(index, size);
+                if (!p) return ErrorProblem(ctx, p.error());
+                return JsonResponse(200, {{"index", index}, {"tree_size", size}, {"hashes", hashes_json(*p)}});
+              }});
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/audit/proofs/consistency",
+              .grants = {op, dpo},
+              .handler = [&m, hashes_json](RequestContext& ctx, const json&) {
+                auto q = ParseQuery(ctx.head.target);
+                if (!q || !q->count("first") || !q->count("second") || !IsDecimal(q->at("first")) ||
+                    !IsDecimal(q->at("second"))) {
+                  return Problem(400, "invalid-query", "Invalid query", "first and second are required numbers",
+                                 ctx.request_id());
+                }
+                const uint64_t a = std::stoull(q->at("first")), b = std::stoull(q->at("second"));
+                auto p = m.deps.audit.log().ConsistencyProof(a, b);
+                if (!p) return ErrorProblem(ctx, p.error());
+                return JsonResponse(200, {{"first", a}, {"second", b}, {"hashes", hashes_json(*p)}});
+              }});
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/audit/verifier-key",
+              .grants = {any},
+              .handler = [&m](RequestContext& ctx, const json&) {
+                auto k = m.deps.audit.log().VerifierKey();
+                if (!k) return ErrorProblem(ctx, k.error());
+                Response r;
+                r.content_type = "text/plain; charset=utf-8";
+                r.body = *k + "\n";
+                return r;
+              }});
+
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/subject-index/{value}",
+              .grants = {dpo},
+              .handler = [&m](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  std::vector<std::string> ids;
+                  {
+                    std::lock_guard lock(m.mu);
+                    XGW_TRY(auto st, m.db.Prepare("SELECT exchange_id FROM exchange_subjects WHERE value = ?"));
+                    st.Bind(1, ctx.params.at("value"));
+                    while (true) {
+                      XGW_TRY(bool more, st.Step());
+                      if (!more) break;
+                      ids.push_back(st.Text(0));
+                    }
+                  }
+                  json items = json::array();
+                  for (const auto& id : ids) {
+                    XGW_TRY(auto e, m.LoadExchange(id));
+                    if (!e) continue;
+                    XGW_TRY(auto pr, m.LoadProtocol(e->protocol_id));
+                    if (!pr || Impl::PartyOf(*pr, ctx.principal->org_id).empty()) continue;
+                    items.push_back(m.ExchangeSummary(*e));
+                  }
+                  AuditEvent ev = m.EventFor(ctx, AuditAction::kSubjectSearched, nullptr, nullptr);
+                  ev.reason = "dpo_request";
+                  (void)m.deps.audit.AppendEvent(ev);
+                  return JsonResponse(200, {{"items", items}});
+                });
+              }});
+}
+
+}  // namespace xgw

@@ -1,0 +1,82 @@
+// Protocols, exchanges, the retention sweeper and the DPO audit endpoints of
+// xgwd (contract: docs/api.yaml; design: /work/shared/DESIGN.md).
+//
+// Storage: protocol documents (exact canonical JSON), acceptances and the
+// party -> organisation map, exchanges and their subject index live in the
+// gateway database (migration 2); ciphertext lives in <state>/blobs/<id>.age,
+// uploads in progress in <state>/blobs/tmp/<id>. An exchange becomes visible
+// ("available") only in the SQLite transaction that follows the blob's
+// fsync + rename + directory fsync, so a crash leaves either nothing or a
+// complete exchange; the sweeper removes leftovers at start-up.
+//
+// Fail closed: every exchange action (upload, download, ack, revoke, delete)
+// appends its audit event first and is refused with 503 if that fails.
+//
+// Thread safety: handlers run on the blocking pool concurrently; the
+// database connection is guarded by a mutex; the sweeper is one thread.
+#ifndef XGW_GATEWAY_EXCHANGE_SERVICE_H_
+#define XGW_GATEWAY_EXCHANGE_SERVICE_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "config/config.h"
+#include "crypto/error.h"
+#include "crypto/sign.h"
+#include "gateway/clock.h"
+#include "gateway/database.h"
+#include "gateway/durable_audit.h"
+#include "gateway/identity_store.h"
+#include "gateway/metrics.h"
+#include "gateway/router.h"
+#include "policy/protocol.h"
+
+namespace xgw {
+
+struct SweepStats {
+  uint64_t deleted = 0;    // expired exchanges deleted
+  uint64_t discarded = 0;  // pending uploads discarded
+  uint64_t orphans = 0;    // blob files without a live exchange removed
+  int64_t lag_seconds = 0; // now - oldest expires_at still undeleted (0 if none)
+};
+
+class ExchangeService {
+ public:
+  struct Deps {
+    std::shared_ptr<const Config> config;  // state_dir, exchanges.* (restart-only keys)
+    IdentityStore& identities;
+    DurableAuditSink& audit;
+    Clock& clock;
+    Metrics& metrics;
+    std::shared_ptr<const Ed25519SecretKey> gateway_key;
+  };
+  // Opens the database (migrations are applied by IdentityStore::Open) and
+  // creates blobs/ and blobs/tmp/.
+  static Result<std::unique_ptr<ExchangeService>> Open(Deps deps);
+  ~ExchangeService();
+
+  void RegisterRoutes(Router& router);
+
+  // One pass of the retention sweeper. `startup`: also discards every temp
+  // blob (no upload can be in flight yet).
+  Result<SweepStats> SweepOnce(bool startup);
+  // Starts the sweeper thread (catches up first); Stop joins it.
+  void StartSweeper();
+  void StopSweeper();
+  void WakeSweeper();
+
+  struct Impl;
+
+ private:
+  explicit ExchangeService(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace xgw
+
+#endif  // XGW_GATEWAY_EXCHANGE_SERVICE_H_

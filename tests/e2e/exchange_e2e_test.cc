@@ -1,0 +1,515 @@
+// End-to-end tests of the exchange API: the real xgwd on 127.0.0.1:0 over
+// TLS, a manual clock starting 2024-09-20, the CIR protocol
+// (config/examples/cir-thuispunt-ocmw-2024_VB_00591.json). The test plays the
+// client: it checks the list, signs the manifest and encrypts with the xgw
+// libraries, then drives the daemon through the whole life of an exchange.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "crypto/age.h"
+#include "crypto/hash.h"
+#include "crypto/io.h"
+#include "crypto/sign.h"
+#include "gateway/audit/verify.h"
+#include "policy/canonical_json.h"
+#include "policy/check_list.h"
+#include "policy/list_reader.h"
+#include "policy/manifest.h"
+#include "policy/protocol.h"
+#include "tests/e2e/harness.h"
+
+using namespace xgw;
+using namespace xgw::e2e;
+using nlohmann::json;
+
+namespace {
+
+const char* kProtocolFile = XGW_SOURCE_DIR "/config/examples/cir-thuispunt-ocmw-2024_VB_00591.json";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+json MustJson(const HttpResult& r, long status) {
+  INFO("status " << r.status << " curl " << r.curl_error << " body " << r.body);
+  REQUIRE(r.status == status);
+  json j = r.Json();
+  REQUIRE_FALSE(j.is_discarded());
+  return j;
+}
+
+// A synthetic national register number (valid check digits, not a real person).
+std::string Nrn(int serial) {
+  char base[16];
+  std::snprintf(base, sizeof base, "850730%03d", serial);
+  const unsigned long long n = std::stoull(base);
+  char out[16];
+  std::snprintf(out, sizeof out, "%s%02llu", base, 97 - (n % 97));
+  return out;
+}
+
+const std::string kHeader =
+    "Naam;Voornaam;Rijksregisternummer;Status dossier;Ontbrekende documenten;Datum uitnodigingsbrief;"
+    "Datum herinnering\n";
+
+std::string Row(int i) {
+  return "Testnaam" + std::to_string(i) + ";Voornaam;" + Nrn(i) + ";onvolledig;attest;01/08/2024;2024-08-31\n";
+}
+
+struct Party {
+  std::string org;
+  std::string user;
+  std::string token;
+};
+
+struct Keys {
+  std::unique_ptr<age::X25519Identity> identity;
+  std::unique_ptr<Ed25519SecretKey> signing;
+};
+
+class World {
+ public:
+  explicit World(json overrides = {}) {
+    json cfg = {{"clock", {{"mode", "manual"}, {"start", "2024-09-20T07:00:00Z"}}},
+                {"exchanges", {{"sweep_interval_seconds", 1}}}};
+    if (overrides.is_object()) cfg.merge_patch(overrides);
+    d = Daemon::Start(cfg);
+    auto p = LoadProtocolFile(kProtocolFile);
+    REQUIRE(p);
+    protocol = std::make_unique<Protocol>(std::move(*p));
+    thuispunt = Org("Thuispunt Gent", "BE 0400.032.156");
+    ocmw = Org("OCMW Gent", "0212.214.125");
+    sender = User(thuispunt, "sender", {"sender"}, &sender_keys);
+    social = User(ocmw, "social worker", {"social-worker-welzijnsbureau"}, &social_keys);
+    cleaner = User(ocmw, "not a recipient", {"facility"}, &cleaner_keys);
+    dpo_ocmw = User(ocmw, "dpo", {"dpo"}, nullptr);
+    other_org = Org("Elsewhere", "0417.497.106");
+    outsider = User(other_org, "outsider sender", {"sender"}, &outsider_keys);
+  }
+
+  std::string Org(const std::string& name, const std::string& kbo) {
+    return MustJson(Request(*d, "POST", "/api/v1/orgs",
+                            {.token = d->operator_token(),
+                             .body = json{{"name", name}, {"enterprise_number", kbo}}.dump()}),
+                    201)["id"];
+  }
+
+  Party User(const std::string& org, const std::string& name, const std::vector<std::string>& roles,
+             Keys* keys) {
+    Party p;
+    p.org = org;
+    p.user = MustJson(Request(*d, "POST", "/api/v1/orgs/" + org + "/users",
+                              {.token = d->operator_token(),
+                               .body = json{{"display_name", name}, {"roles", roles}}.dump()}),
+                      201)["id"];
+    p.token = MustJson(Request(*d, "POST", "/api/v1/users/" + p.user + "/tokens",
+                               {.token = d->operator_token(), .body = json{{"ttl_seconds", 86400 * 300}}.dump()}),
+                       201)["token"];
+    if (keys) {
+      keys->identity = std::make_unique<age::X25519Identity>(age::X25519Identity::Generate());
+      keys->signing = std::make_unique<Ed25519SecretKey>(Ed25519SecretKey::Generate());
+      MustJson(Request(*d, "PUT", "/api/v1/users/" + p.user + "/keys",
+                       {.token = p.token,
+                        .body = json{{"age_recipient", keys->identity->Recipient().String()},
+                                     {"ed25519_verify_key", Base64Encode(keys->signing->public_key())}}
+                                    .dump()}),
+               200);
+    }
+    return p;
+  }
+
+  void ProposeAcceptActivate() {
+    json r = MustJson(Request(*d, "POST", "/api/v1/protocols",
+                              {.token = d->operator_token(), .body = ReadFile(kProtocolFile)}),
+                      201);
+    CHECK(r["state"] == "proposed");
+    CHECK(r["version_hash"] == protocol->version_hash);
+    for (const auto& org : {thuispunt, ocmw}) {
+      MustJson(Request(*d, "POST", "/api/v1/protocols/2024_VB_00591/accept",
+                       {.token = d->operator_token(),
+                        .body = json{{"version_hash", protocol->version_hash}, {"organisation", org}}.dump()}),
+               200);
+    }
+    json a = MustJson(Request(*d, "POST", "/api/v1/protocols/2024_VB_00591/activate",
+                              {.token = d->operator_token()}),
+                      200);
+    CHECK(a["state"] == "valid");
+  }
+
+  // The manifest of `csv` and its signature by `keys`.
+  std::pair<json, std::string> SignedManifest(const std::string& csv, const Keys& keys) {
+    MemorySource src(csv);
+    auto reader = OpenCsvReader(src);
+    REQUIRE(reader);
+    CheckListOptions o;
+    o.subject_key = subject_key;
+    o.subject_key_id = "thuispunt-2024";
+    auto check = CheckList(*protocol, **reader, o);
+    REQUIRE(check);
+    auto canonical = ManifestToCanonicalJson(check->manifest);
+    REQUIRE(canonical);
+    const auto sig = keys.signing->Sign(*canonical);
+    return {json::parse(*canonical), Base64Encode(sig)};
+  }
+
+  std::string Encrypt(const std::string& csv, const Keys& to) {
+    auto recipient = to.identity->Recipient();
+    const age::Recipient* rs[] = {&recipient};
+    MemorySource src(csv);
+    StringSink out;
+    REQUIRE(age::Encrypt(rs, src, out, false));
+    return out.str();
+  }
+
+  HttpResult Create(const Party& who, const json& manifest, const std::string& sig) {
+    return Request(*d, "POST", "/api/v1/exchanges",
+                   {.token = who.token,
+                    .body = json{{"protocol_id", "2024_VB_00591"},
+                                 {"version_hash", protocol->version_hash},
+                                 {"manifest", manifest},
+                                 {"manifest_signature", sig}}
+                                .dump()});
+  }
+
+  HttpResult Upload(const Party& who, const std::string& id, const std::string& bytes) {
+    return Request(*d, "PUT", "/api/v1/exchanges/" + id + "/content",
+                   {.token = who.token, .body = bytes, .content_type = "application/octet-stream"});
+  }
+
+  // Full E2E send; returns the exchange id.
+  std::string Send(const std::string& csv) {
+    auto [manifest, sig] = SignedManifest(csv, sender_keys);
+    json c = MustJson(Create(sender, manifest, sig), 201);
+    CHECK(c["state"] == "pending");
+    const std::string id = c["id"];
+    json u = MustJson(Upload(sender, id, Encrypt(csv, social_keys)), 200);
+    CHECK(u["state"] == "available");
+    return id;
+  }
+
+  void Advance(int64_t seconds) {
+    MustJson(Request(*d, "POST", "/api/v1/admin/clock",
+                     {.token = d->operator_token(), .body = json{{"advance_seconds", seconds}}.dump()}),
+             200);
+  }
+
+  std::string State(const std::string& id) {
+    return MustJson(Request(*d, "GET", "/api/v1/exchanges/" + id, {.token = sender.token}), 200)["state"];
+  }
+
+  bool WaitForState(const std::string& id, const std::string& state) {
+    for (int i = 0; i < 100; ++i) {
+      if (State(id) == state) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  std::string VerifierKey() {
+    auto r = Request(*d, "GET", "/api/v1/audit/verifier-key", {.token = d->operator_token()});
+    REQUIRE(r.status == 200);
+    std::string k = r.body;
+    while (!k.empty() && k.back() == '\n') k.pop_back();
+    return k;
+  }
+
+  std::unique_ptr<Daemon> d;
+  std::unique_ptr<Protocol> protocol;
+  std::vector<uint8_t> subject_key = std::vector<uint8_t>(32, 0x42);
+  std::string thuispunt, ocmw, other_org;
+  Keys sender_keys, social_keys, cleaner_keys, outsider_keys;
+  Party sender, social, cleaner, dpo_ocmw, outsider;
+};
+
+std::string CanonicalJsonOf(const json& j) {
+  auto c = CanonicalJson(j);
+  REQUIRE(c);
+  return *c;
+}
+
+bool HasViolation(const json& problem, const std::string& code) {
+  if (!problem.contains("violations")) return false;
+  for (const auto& v : problem["violations"]) {
+    if (v["code"] == code) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("CirProtocolFullCycleEndToEndMode") {
+  World w;
+  w.ProposeAcceptActivate();
+  const std::string csv = kHeader + Row(1) + Row(2) + Row(3);
+  const std::string id = w.Send(csv);
+
+  // The recipient sees it in the inbox, downloads it and decrypts the list.
+  json inbox = MustJson(Request(*w.d, "GET", "/api/v1/exchanges?box=inbox", {.token = w.social.token}), 200);
+  REQUIRE(inbox["items"].size() == 1);
+  CHECK(inbox["items"][0]["id"] == id);
+  CHECK(inbox["items"][0]["rows"] == 3);
+  json one = MustJson(Request(*w.d, "GET", "/api/v1/exchanges/" + id, {.token = w.social.token}), 200);
+  CHECK(one["signer"] == "user:" + w.sender.user);
+  CHECK(one["sender_ed25519_verify_key"] == Base64Encode(w.sender_keys.signing->public_key()));
+  auto dl = Request(*w.d, "GET", "/api/v1/exchanges/" + id + "/content", {.token = w.social.token});
+  REQUIRE(dl.status == 200);
+  {
+    MemorySource src(dl.body);
+    StringSink plain;
+    const age::Identity* ids[] = {w.social_keys.identity.get()};
+    REQUIRE(age::Decrypt(ids, src, plain));
+    CHECK(plain.str() == csv);
+  }
+  // A user of the receiving organisation without a recipient role gets nothing.
+  auto wrong = Request(*w.d, "GET", "/api/v1/exchanges/" + id + "/content", {.token = w.cleaner.token});
+  CHECK(wrong.status == 404);
+  json cleaner_inbox = MustJson(Request(*w.d, "GET", "/api/v1/exchanges?box=inbox", {.token = w.cleaner.token}), 200);
+  CHECK(cleaner_inbox["items"].empty());
+  // The sender sees it in the sent box.
+  json sent = MustJson(Request(*w.d, "GET", "/api/v1/exchanges?box=sent", {.token = w.sender.token}), 200);
+  CHECK(sent["items"].size() == 1);
+
+  // The DPO of the receiving party finds it by a subject's lookup value.
+  auto lookup = SubjectLookupValue(w.subject_key, FieldType::kBeNationalNumber, Nrn(2));
+  REQUIRE(lookup);
+  json found = MustJson(Request(*w.d, "GET", "/api/v1/subject-index/" + *lookup, {.token = w.dpo_ocmw.token}), 200);
+  REQUIRE(found["items"].size() == 1);
+  CHECK(found["items"][0]["id"] == id);
+
+  // One-off: a second list under the same protocol is refused.
+  auto [m2, s2] = w.SignedManifest(kHeader + Row(7), w.sender_keys);
+  auto again = w.Create(w.sender, m2, s2);
+  CHECK(again.status == 422);
+  CHECK(HasViolation(again.Json(), "one_off_used"));
+
+  // Acknowledgement deletes it (delete_on_acknowledgement), the sweeper acts.
+  json ack = MustJson(Request(*w.d, "POST", "/api/v1/exchanges/" + id + "/ack", {.token = w.social.token}), 200);
+  CHECK(ack["state"] == "acknowledged");
+  REQUIRE(w.WaitForState(id, "deleted"));
+  CHECK(Request(*w.d, "GET", "/api/v1/exchanges/" + id + "/content", {.token = w.social.token}).status == 410);
+  auto receipt = Request(*w.d, "GET", "/api/v1/exchanges/" + id + "/receipt", {.token = w.sender.token});
+  REQUIRE(receipt.status == 200);
+  auto verified = VerifyDeletionReceipt(receipt.body, w.VerifierKey());
+  REQUIRE(verified);
+  CHECK(verified->event.exchange_id == id);
+  // Nothing of the blob remains.
+  int status = 0;
+  CHECK(RunCommand("ls " + w.d->dir() + "/state/blobs/ | grep -c age || true", &status) == "0\n");
+
+  // DPO audit endpoints.
+  json events = MustJson(Request(*w.d, "GET", "/api/v1/audit/events?exchange=" + id, {.token = w.dpo_ocmw.token}), 200);
+  CHECK(events["items"].size() >= 4);
+  auto cp = Request(*w.d, "GET", "/api/v1/audit/checkpoint", {.token = w.dpo_ocmw.token});
+  CHECK(cp.status == 200);
+  CHECK(cp.content_type.rfind("text/plain", 0) == 0);
+  CHECK(w.d->StopAndWait(SIGTERM) == 0);
+  auto verify = RunCommand(XgwdPath() + " audit-verify --state " + w.d->dir() + "/state 2>&1", &status);
+  INFO(verify);
+  CHECK(status == 0);
+}
+
+TEST_CASE("SweeperDeletesAfterTheProtocolRetentionDateAndReceiptVerifies") {
+  World w;
+  w.ProposeAcceptActivate();
+  const std::string id = w.Send(kHeader + Row(1));
+  json one = MustJson(Request(*w.d, "GET", "/api/v1/exchanges/" + id, {.token = w.sender.token}), 200);
+  // delete_on 2024-09-27 = end of that day in Brussels (CEST, UTC+2).
+  CHECK(one["expires_at"] == "2024-09-27T22:00:00Z");
+  w.Advance(6 * 86400);  // 2024-09-26: still there
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  CHECK(w.State(id) == "available");
+  w.Advance(2 * 86400);  // 2024-09-28
+  REQUIRE(w.WaitForState(id, "deleted"));
+  auto receipt = Request(*w.d, "GET", "/api/v1/exchanges/" + id + "/receipt", {.token = w.dpo_ocmw.token});
+  REQUIRE(receipt.status == 200);
+  auto verified = VerifyDeletionReceipt(receipt.body, w.VerifierKey());
+  REQUIRE(verified);
+  CHECK(verified->event.exchange_id == id);
+  CHECK(AuditActionName(verified->event.action) == "exchange.deleted_expiry");
+}
+
+TEST_CASE("PolicyRefusalsThroughTheApi") {
+  World w;
+  const std::string good = kHeader + Row(1);
+  auto [manifest, sig] = w.SignedManifest(good, w.sender_keys);
+
+  // Proposed but not accepted: nothing may be sent.
+  MustJson(Request(*w.d, "POST", "/api/v1/protocols", {.token = w.d->operator_token(), .body = ReadFile(kProtocolFile)}),
+           201);
+  auto r = w.Create(w.sender, manifest, sig);
+  CHECK(r.status == 422);
+  CHECK(HasViolation(r.Json(), "protocol_not_accepted"));
+
+  for (const auto& org : {w.thuispunt, w.ocmw}) {
+    MustJson(Request(*w.d, "POST", "/api/v1/protocols/2024_VB_00591/accept",
+                     {.token = w.d->operator_token(),
+                      .body = json{{"version_hash", w.protocol->version_hash}, {"organisation", org}}.dump()}),
+             200);
+  }
+  SECTION("column not allowed, required missing, too many rows") {
+    json m = manifest;
+    m["columns"].push_back("favourite_colour");
+    std::string canonical = json(m).dump();
+    // Re-sign a tampered manifest properly so only the policy refuses it.
+    auto c1 = w.SignedManifest(good, w.sender_keys);
+    json bad_cols = c1.first;
+    bad_cols["columns"] = {"first_name", "national_number"};  // last_name, cir_status missing
+    auto sign = [&](const json& mj) {
+      return Base64Encode(w.sender_keys.signing->Sign(mj.dump()));
+    };
+    auto rr = w.Create(w.sender, bad_cols, sign(bad_cols));
+    CHECK(rr.status == 422);
+    CHECK(HasViolation(rr.Json(), "required_column_missing"));
+    json many = c1.first;
+    many["row_count"] = 20000;
+    rr = w.Create(w.sender, many, sign(many));
+    CHECK(rr.status == 422);
+    CHECK(HasViolation(rr.Json(), "too_many_rows"));
+    (void)canonical;
+  }
+  SECTION("forged manifest signature") {
+    auto rr = w.Create(w.sender, manifest, Base64Encode(w.outsider_keys.signing->Sign(manifest.dump())));
+    CHECK(rr.status == 400);
+    CHECK(rr.Json()["type"] == "urn:xgw:problem:signature-invalid");
+  }
+  SECTION("sender not a party") {
+    auto [m3, s3] = w.SignedManifest(good, w.outsider_keys);
+    auto rr = w.Create(w.outsider, m3, s3);
+    CHECK(rr.status == 403);
+  }
+  SECTION("recipient may not send") {
+    auto rr = w.Create(w.social, manifest, sig);
+    CHECK(rr.status == 403);  // no sender role
+  }
+  SECTION("suspended and terminated protocols") {
+    MustJson(Request(*w.d, "POST", "/api/v1/protocols/2024_VB_00591/suspend", {.token = w.d->operator_token()}), 200);
+    auto rr = w.Create(w.sender, manifest, sig);
+    CHECK(rr.status == 422);
+    CHECK(HasViolation(rr.Json(), "protocol_suspended"));
+    MustJson(Request(*w.d, "POST", "/api/v1/protocols/2024_VB_00591/terminate", {.token = w.d->operator_token()}), 200);
+    rr = w.Create(w.sender, manifest, sig);
+    CHECK(rr.status == 422);
+    CHECK(HasViolation(rr.Json(), "protocol_terminated"));
+  }
+  SECTION("bad age file, wrong content type, path tricks: 4xx, daemon alive, nothing stored") {
+    json c = MustJson(w.Create(w.sender, manifest, sig), 201);
+    const std::string id = c["id"];
+    auto up = w.Upload(w.sender, id, "this is not an age file at all\n");
+    CHECK(up.status == 400);
+    auto ct = Request(*w.d, "PUT", "/api/v1/exchanges/" + id + "/content",
+                      {.token = w.sender.token, .body = w.Encrypt(good, w.social_keys), .content_type = "text/csv"});
+    CHECK(ct.status == 400);
+    CHECK(Request(*w.d, "GET", "/api/v1/exchanges/../orgs", {.token = w.sender.token}).status == 400);
+    CHECK(Request(*w.d, "GET", "/api/v1/exchanges/exc-..%2f", {.token = w.sender.token}).status == 400);
+    CHECK(Request(*w.d, "GET", "/api/v1/protocols/a%00b", {.token = w.sender.token}).status == 400);
+    CHECK(w.d->Alive());
+    json inbox = MustJson(Request(*w.d, "GET", "/api/v1/exchanges?box=inbox", {.token = w.social.token}), 200);
+    CHECK(inbox["items"].empty());
+    int status = 0;
+    CHECK(RunCommand("find " + w.d->dir() + "/state/blobs -type f | wc -l", &status) == "0\n");
+    // The pending exchange still accepts a correct upload.
+    MustJson(w.Upload(w.sender, id, w.Encrypt(good, w.social_keys)), 200);
+  }
+}
+
+TEST_CASE("KillDuringConcurrentUploadsLeavesNoPartialExchange") {
+  World w;
+  w.ProposeAcceptActivate();
+  // Large list so that uploads are in flight when the daemon dies.
+  std::string csv = kHeader;
+  for (int i = 1; i < 3000; ++i) csv += Row(i % 900 + 1);
+  auto [manifest, sig] = w.SignedManifest(csv, w.sender_keys);
+  json c = MustJson(w.Create(w.sender, manifest, sig), 201);
+  const std::string id = c["id"];
+  const std::string blob = w.Encrypt(csv, w.social_keys);
+  // A second, complete exchange must survive the crash.
+  std::thread uploader([&] { (void)w.Upload(w.sender, id, blob); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  CHECK(w.d->StopAndWait(SIGKILL) == 128 + SIGKILL);
+  uploader.join();
+  int status = 0;
+  auto verify = RunCommand(XgwdPath() + " audit-verify --state " + w.d->dir() + "/state 2>&1", &status);
+  INFO(verify);
+  CHECK(status == 0);
+  w.d->Restart();
+  // Either the upload completed (available, its blob present) or nothing is
+  // visible and no file is left behind (the start-up sweep removed it).
+  json inbox = MustJson(Request(*w.d, "GET", "/api/v1/exchanges?box=inbox", {.token = w.social.token}), 200);
+  const std::string files = RunCommand("find " + w.d->dir() + "/state/blobs -type f | wc -l", &status);
+  if (inbox["items"].empty()) {
+    CHECK(files == "0\n");
+    CHECK(w.State(id) == "pending");
+  } else {
+    CHECK(files == "1\n");
+    auto dl = Request(*w.d, "GET", "/api/v1/exchanges/" + id + "/content", {.token = w.social.token});
+    REQUIRE(dl.status == 200);
+    CHECK(dl.body == blob);
+  }
+  CHECK(w.d->StopAndWait(SIGTERM) == 0);
+  RunCommand(XgwdPath() + " audit-verify --state " + w.d->dir() + "/state 2>&1", &status);
+  CHECK(status == 0);
+}
+
+TEST_CASE("GatewayEncryptModeValidatesEncryptsAndNeverStoresPlaintext") {
+  World w;
+  w.ProposeAcceptActivate();
+  auto post = [&](const std::string& body) {
+    return Request(*w.d, "POST", "/api/v1/exchanges/plaintext?protocol_id=2024_VB_00591&format=csv",
+                   {.token = w.sender.token, .body = body, .content_type = "text/csv"});
+  };
+  // Violations: an unknown column and an invalid national number; 422 lists
+  // row/column/rule and never a value.
+  const std::string bad = "Naam;Voornaam;Rijksregisternummer;Status dossier;Favoriete kleur\n"
+                          "Testnaam1;Voornaam;12345678901;onvolledig;blauw\n";
+  auto r = post(bad);
+  CHECK(r.status == 422);
+  CHECK(HasViolation(r.Json(), "column_not_allowed"));
+  CHECK(HasViolation(r.Json(), "invalid_value"));
+  CHECK(r.body.find("12345678901") == std::string::npos);
+  CHECK(r.body.find("blauw") == std::string::npos);
+  json inbox = MustJson(Request(*w.d, "GET", "/api/v1/exchanges?box=inbox", {.token = w.social.token}), 200);
+  CHECK(inbox["items"].empty());
+
+  // A good list: stored encrypted to the allowed recipients, manifest signed by the gateway.
+  const std::string csv = kHeader + Row(41) + Row(42);
+  json ok = MustJson(post(csv), 201);
+  const std::string id = ok["id"];
+  CHECK(ok["signer"] == "gateway");
+  json one = MustJson(Request(*w.d, "GET", "/api/v1/exchanges/" + id, {.token = w.social.token}), 200);
+  CHECK(one["signer"] == "gateway");
+  {
+    auto pk = Base64Decode(one["sender_ed25519_verify_key"].get<std::string>());
+    auto sig = Base64Decode(one["manifest_signature"].get<std::string>());
+    REQUIRE(pk);
+    REQUIRE(sig);
+    Ed25519PublicKey key{};
+    Ed25519Signature s{};
+    std::copy(pk->begin(), pk->end(), key.begin());
+    std::copy(sig->begin(), sig->end(), s.begin());
+    auto canonical = CanonicalJsonOf(one["manifest"]);
+    CHECK(VerifyEd25519(key, canonical, s));
+  }
+  auto dl = Request(*w.d, "GET", "/api/v1/exchanges/" + id + "/content", {.token = w.social.token});
+  REQUIRE(dl.status == 200);
+  MemorySource src(dl.body);
+  StringSink plain;
+  const age::Identity* ids[] = {w.social_keys.identity.get()};
+  REQUIRE(age::Decrypt(ids, src, plain));
+  CHECK(plain.str() == csv);
+
+  // No byte of the plaintext anywhere under the state directory (SQLite, WAL, blobs).
+  int status = 0;
+  for (const std::string& needle : {Nrn(41), Nrn(42), std::string("Testnaam41"), Nrn(1).substr(0, 0) + "blauw"}) {
+    const std::string hits =
+        RunCommand("grep -rl --binary-files=binary -F '" + needle + "' " + w.d->dir() + "/state | wc -l", &status);
+    CHECK(hits == "0\n");
+  }
+}
