@@ -26,6 +26,26 @@ int RunKeygen(std::span<char* const> args);
 // cmd_age.cc
 int RunEncrypt(std::span<char* const> args);
 int RunDecrypt(std::span<char* const> args);
+// cmd_session.cc
+int RunLogin(std::span<char* const> args);
+int RunWhoami(std::span<char* const> args);
+int RunRegisterKey(std::span<char* const> args);
+// cmd_exchange.cc
+int RunProtocols(std::span<char* const> args);
+int RunProtocolShow(std::span<char* const> args);
+int RunSend(std::span<char* const> args);
+int RunInbox(std::span<char* const> args);
+int RunReceive(std::span<char* const> args);
+int RunAck(std::span<char* const> args);
+int RunRevoke(std::span<char* const> args);
+// cmd_audit.cc
+int RunAudit(std::span<char* const> args);
+// cmd_admin.cc
+int RunOrg(std::span<char* const> args);
+int RunUser(std::span<char* const> args);
+int RunToken(std::span<char* const> args);
+int RunProtocol(std::span<char* const> args);
+int RunClock(std::span<char* const> args);
 
 }  // namespace xgw::cli
 

@@ -1,0 +1,250 @@
+// Operator commands: organisations, users, tokens, protocol lifecycle and the
+// test clock. Also the `protocol` dispatcher (its `show` is for everyone).
+#include "client/commands.h"
+#include "client/protocol_view.h"
+#include "client/session.h"
+
+namespace xgw::cli {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kOrgUsage =
+    "xgw org create --name NAME [--enterprise-number N] [--dpo-contact EMAIL] [--json]\n"
+    "       xgw org list [--json]";
+constexpr std::string_view kUserUsage =
+    "xgw user create --org ORG --name DISPLAY_NAME [--role ROLE]... [--json]\n"
+    "       xgw user list --org ORG [--json]\n"
+    "       xgw user roles USER --role ROLE... [--json]";
+constexpr std::string_view kTokenUsage =
+    "xgw token issue USER [--ttl DURATION] [--label TEXT] [--json]\n"
+    "       xgw token list USER [--json]\n"
+    "       xgw token revoke TOKEN_ID";
+constexpr std::string_view kProtocolUsage =
+    "xgw protocol show ID [--json]\n"
+    "       xgw protocol propose FILE [--json]\n"
+    "       xgw protocol accept ID --org PARTY [--json]\n"
+    "       xgw protocol (activate | suspend | terminate) ID [--json]";
+constexpr std::string_view kClockUsage = "xgw clock advance DURATION   (test clock only; e.g. 3d, 12h, P30D)";
+
+constexpr FlagSpec kAdminFlags[] = {
+    {0, "name", true},  {0, "enterprise-number", true}, {0, "dpo-contact", true}, {0, "org", true},
+    {0, "role", true},  {0, "ttl", true},                {0, "label", true},       kConfigFlag,
+    kJsonFlag,          kHelpFlag,
+};
+
+struct AdminRun {
+  Args args;
+  std::optional<Gateway> gw;
+};
+
+// Parses, handles --help, loads the config. Returns an exit code to stop with.
+std::optional<int> Start(std::span<char* const> argv, std::string_view usage, AdminRun* run) {
+  auto args = ParseArgs(argv, kAdminFlags);
+  if (!args) return UsageError(args.error().message, usage);
+  if (args->Has("help")) return ShowHelp(usage);
+  if (args->positional.empty()) return UsageError("missing subcommand", usage);
+  run->args = std::move(*args);
+  return std::nullopt;
+}
+
+// Loads the configuration once the arguments are known to be usable.
+std::optional<int> Connect(AdminRun* run) {
+  auto cfg = LoadClientConfig(run->args);
+  if (!cfg) return Report(cfg.error());
+  run->gw.emplace(std::move(*cfg));
+  return std::nullopt;
+}
+#define XGW_CONNECT(run) \
+  if (auto stop = Connect(&(run))) return *stop
+
+int Show(const AdminRun& run, const json& j, const std::string& plain) {
+  if (run.args.Has("json")) Print(j.dump(2) + "\n");
+  else Print(plain);
+  return kExitOk;
+}
+
+std::string JoinRoles(const json& roles) {
+  std::string out;
+  if (roles.is_array())
+    for (const auto& r : roles) out += (out.empty() ? "" : ",") + (r.is_string() ? r.get<std::string>() : r.dump());
+  return out;
+}
+
+}  // namespace
+
+int RunOrg(std::span<char* const> argv) {
+  AdminRun run;
+  if (auto stop = Start(argv, kOrgUsage, &run)) return *stop;
+  const auto& a = run.args;
+  const std::string& sub = a.positional[0];
+  if (sub == "create") {
+    if (a.positional.size() != 1 || !a.Has("name")) return UsageError("org create needs --name", kOrgUsage);
+    json body = {{"name", *a.Last("name")}};
+    if (auto e = a.Last("enterprise-number")) body["enterprise_number"] = *e;
+    if (auto d = a.Last("dpo-contact")) body["dpo_contact"] = *d;
+    XGW_CONNECT(run);
+    auto r = run.gw->Json("POST", "/api/v1/orgs", body);
+    if (!r) return Report(r.error());
+    return Show(run, *r, "created organisation " + Str(*r, "id") + "\n");
+  }
+  if (sub == "list") {
+    XGW_CONNECT(run);
+    auto r = run.gw->Json("GET", "/api/v1/orgs");
+    if (!r) return Report(r.error());
+    std::string t;
+    for (const auto& o : Items(*r))
+      t += Str(o, "id") + "  " + Str(o, "enterprise_number") + "  " + Str(o, "name") + "\n";
+    return Show(run, Items(*r), t.empty() ? "No organisations.\n" : t);
+  }
+  return UsageError("unknown org subcommand \"" + sub + "\"", kOrgUsage);
+}
+
+int RunUser(std::span<char* const> argv) {
+  AdminRun run;
+  if (auto stop = Start(argv, kUserUsage, &run)) return *stop;
+  const auto& a = run.args;
+  const std::string& sub = a.positional[0];
+  if (sub == "create") {
+    if (a.positional.size() != 1 || !a.Has("org") || !a.Has("name"))
+      return UsageError("user create needs --org and --name", kUserUsage);
+    json body = {{"display_name", *a.Last("name")}, {"roles", a.All("role")}};
+    XGW_CONNECT(run);
+    auto r = run.gw->Json("POST", "/api/v1/orgs/" + UrlEncode(*a.Last("org")) + "/users", body);
+    if (!r) return Report(r.error());
+    return Show(run, *r, "created user " + Str(*r, "id") + " with roles " + JoinRoles((*r)["roles"]) +
+                             "\nnext: `xgw token issue " + Str(*r, "id") + "` and hand the token to that person\n");
+  }
+  if (sub == "list") {
+    if (!a.Has("org")) return UsageError("user list needs --org", kUserUsage);
+    XGW_CONNECT(run);
+    auto r = run.gw->Json("GET", "/api/v1/orgs/" + UrlEncode(*a.Last("org")) + "/users");
+    if (!r) return Report(r.error());
+    std::string t;
+    for (const auto& u : Items(*r)) {
+      bool keys = u.contains("keys") && u["keys"].is_object();
+      t += Str(u, "id") + "  roles=" + JoinRoles(u.value("roles", json::array())) +
+           (keys ? "  keys registered" : "  no keys yet") + "\n";
+    }
+    return Show(run, Items(*r), t.empty() ? "No users.\n" : t);
+  }
+  if (sub == "roles") {
+    if (a.positional.size() != 2) return UsageError("user roles needs the user id", kUserUsage);
+    json body = {{"roles", a.All("role")}};
+    XGW_CONNECT(run);
+    auto r = run.gw->Json("PUT", "/api/v1/users/" + UrlEncode(a.positional[1]) + "/roles", body);
+    if (!r) return Report(r.error());
+    return Show(run, *r, "roles of " + a.positional[1] + " are now: " + JoinRoles((*r)["roles"]) + "\n");
+  }
+  return UsageError("unknown user subcommand \"" + sub + "\"", kUserUsage);
+}
+
+int RunToken(std::span<char* const> argv) {
+  AdminRun run;
+  if (auto stop = Start(argv, kTokenUsage, &run)) return *stop;
+  const auto& a = run.args;
+  const std::string& sub = a.positional[0];
+  if (a.positional.size() != 2) return UsageError("give exactly one id", kTokenUsage);
+  if (sub == "issue") {
+    json body = json::object();
+    if (auto ttl = a.Last("ttl")) {
+      auto s = ParseDurationSeconds(*ttl);
+      if (!s || *s <= 0) return UsageError("--ttl takes a duration such as 90d, 12h or P30D", kTokenUsage);
+      body["ttl_seconds"] = *s;
+    }
+    if (auto l = a.Last("label")) body["label"] = *l;
+    XGW_CONNECT(run);
+    auto r = run.gw->Json("POST", "/api/v1/users/" + UrlEncode(a.positional[1]) + "/tokens", body);
+    if (!r) return Report(r.error());
+    // The one time the secret is shown: stdout only, so it can be piped to a file.
+    if (a.Has("json")) {
+      Print(r->dump(2) + "\n");
+    } else {
+      Print(Str(*r, "token") + "\n");
+      Notice("xgw: token " + Str(*r, "id") + " for " + a.positional[1] + ", valid until " + Str(*r, "expires_at") +
+             ". It is shown only now: hand it over securely (`xgw login --token-file`).");
+    }
+    return kExitOk;
+  }
+  if (sub == "list") {
+    XGW_CONNECT(run);
+    auto r = run.gw->Json("GET", "/api/v1/users/" + UrlEncode(a.positional[1]) + "/tokens");
+    if (!r) return Report(r.error());
+    std::string t;
+    for (const auto& k : Items(*r))
+      t += Str(k, "id") + "  " + Str(k, "state") + "  expires " + Str(k, "expires_at") + "  " + Str(k, "label") + "\n";
+    return Show(run, Items(*r), t.empty() ? "No tokens.\n" : t);
+  }
+  if (sub == "revoke") {
+    XGW_CONNECT(run);
+    auto r = run.gw->Json("DELETE", "/api/v1/tokens/" + UrlEncode(a.positional[1]));
+    if (!r) return Report(r.error());
+    return Show(run, *r, "revoked token " + a.positional[1] + "\n");
+  }
+  return UsageError("unknown token subcommand \"" + sub + "\"", kTokenUsage);
+}
+
+int RunProtocol(std::span<char* const> argv) {
+  if (!argv.empty() && std::string_view(argv[0]) == "show") return RunProtocolShow(argv.subspan(1));
+  AdminRun run;
+  if (auto stop = Start(argv, kProtocolUsage, &run)) return *stop;
+  const auto& a = run.args;
+  const std::string& sub = a.positional[0];
+  if (a.positional.size() != 2) return UsageError("give exactly one argument after " + sub, kProtocolUsage);
+  const std::string& arg = a.positional[1];
+  if (sub == "propose") {
+    auto in = OpenInput(arg);
+    if (!in) return Report(in.error());
+    StringSink text;
+    if (auto c = Copy(**in, text); !c) return Report(c.error());
+    json doc = json::parse(text.str(), nullptr, false);
+    if (doc.is_discarded()) return Report(Error{ErrorCode::kFormat, arg + " is not JSON"});
+    XGW_CONNECT(run);
+    auto r = run.gw->Json("POST", "/api/v1/protocols", doc);
+    if (!r) {
+      const json& p = run.gw->last_problem();
+      if (p.is_object())
+        for (const char* k : {"problems", "errors", "violations"})
+          if (p.contains(k) && p[k].is_array())
+            for (const auto& e : p[k]) Notice("  - " + Str(e, "path") + " " + (Str(e, "reason").empty() ? e.dump() : Str(e, "reason")));
+      return Report(r.error(), "fix the protocol file (docs/protocol-format.md) and propose it again");
+    }
+    return Show(run, *r, "proposed protocol " + Str(*r, "id") + " version " + Str(*r, "version_hash") +
+                             "\nnext: every party accepts it (`xgw protocol accept " + Str(*r, "id") + " --org PARTY`)\n");
+  }
+  if (sub == "accept") {
+    if (!a.Has("org")) return UsageError("protocol accept needs --org (the party accepting)", kProtocolUsage);
+    XGW_CONNECT(run);
+    auto p = FetchProtocol(*run.gw, arg);
+    if (!p) return Report(p.error());
+    json body = {{"version_hash", p->protocol.version_hash}, {"organisation", *a.Last("org")}};
+    auto r = run.gw->Json("POST", "/api/v1/protocols/" + UrlEncode(arg) + "/accept", body);
+    if (!r) return Report(r.error());
+    return Show(run, *r, "recorded the acceptance of " + arg + " (version " + p->protocol.version_hash.substr(0, 12) +
+                             "...) by " + *a.Last("org") + "; state: " + Str(*r, "state") + "\n");
+  }
+  if (sub == "activate" || sub == "suspend" || sub == "terminate") {
+    XGW_CONNECT(run);
+    auto r = run.gw->Json("POST", "/api/v1/protocols/" + UrlEncode(arg) + "/" + sub, json::object());
+    if (!r) return Report(r.error());
+    return Show(run, *r, "protocol " + arg + " is now " + Str(*r, "state") + "\n");
+  }
+  return UsageError("unknown protocol subcommand \"" + sub + "\"", kProtocolUsage);
+}
+
+int RunClock(std::span<char* const> argv) {
+  AdminRun run;
+  if (auto stop = Start(argv, kClockUsage, &run)) return *stop;
+  const auto& a = run.args;
+  if (a.positional[0] != "advance" || a.positional.size() != 2) return UsageError("expected: advance DURATION", kClockUsage);
+  auto s = ParseDurationSeconds(a.positional[1]);
+  if (!s || *s <= 0) return UsageError("DURATION must be like 90s, 15m, 12h, 3d, 2w or P30D", kClockUsage);
+  XGW_CONNECT(run);
+  auto r = run.gw->Json("POST", "/api/v1/admin/clock", json{{"advance_seconds", *s}});
+  if (!r) return Report(r.error(), "the test clock exists only when the gateway runs with \"clock\": {\"mode\": \"manual\"}");
+  return Show(run, *r, "advanced the gateway's test clock by " + std::to_string(*s) + " seconds" +
+                           (Str(*r, "now").empty() ? "" : "; it is now " + Str(*r, "now")) + "\n");
+}
+
+}  // namespace xgw::cli

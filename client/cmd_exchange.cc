@@ -1,0 +1,561 @@
+// xgw protocols / send / inbox / receive / ack / revoke: the work of clerks
+// and social workers. Nothing leaves the machine before the local checks
+// pass; nothing is written before the received list is verified.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include "client/commands.h"
+#include "client/exchange_crypto.h"
+#include "client/list_check.h"
+#include "client/protocol_view.h"
+#include "client/session.h"
+#include "crypto/hash.h"
+#include "policy/check_list.h"
+#include "policy/validators.h"
+
+namespace xgw::cli {
+
+namespace {
+
+using nlohmann::json;
+
+// A 0600 temporary file, removed when this object dies.
+class TempFile {
+ public:
+  static Result<TempFile> Create() {
+    const char* dir = std::getenv("TMPDIR");
+    std::string pattern = std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") + "/xgw-XXXXXX";
+    std::vector<char> buf(pattern.begin(), pattern.end());
+    buf.push_back('\0');
+    int fd = ::mkstemp(buf.data());  // mode 0600
+    if (fd < 0) return tl::unexpected(IoError("create temporary file", pattern, errno));
+    TempFile t;
+    t.path_ = buf.data();
+    t.fd_ = fd;
+    return t;
+  }
+  TempFile() = default;
+  TempFile(TempFile&& o) noexcept : path_(std::move(o.path_)), fd_(o.fd_) { o.fd_ = -1; o.path_.clear(); }
+  TempFile& operator=(TempFile&&) = delete;
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+  uint64_t Size() const {
+    struct stat st {};
+    return ::fstat(fd_, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+// Passes bytes through while hashing them, so that the file encrypted is
+// proved to be the file that was checked.
+class HashingSource final : public ByteSource {
+ public:
+  explicit HashingSource(ByteSource& in) : in_(in) {}
+  Result<size_t> Read(std::span<uint8_t> buf) override {
+    XGW_TRY(size_t n, in_.Read(buf));
+    hash_.Update(buf.first(n));
+    size_ += n;
+    return n;
+  }
+  std::string HexDigest() { return HexEncode(hash_.Finish()); }
+  uint64_t size() const { return size_; }
+
+ private:
+  ByteSource& in_;
+  Sha256 hash_;
+  uint64_t size_ = 0;
+};
+
+bool LooksLikeXlsx(const std::string& path) {
+  if (path.size() >= 5) {
+    std::string ext = path.substr(path.size() - 5);
+    for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (ext == ".xlsx") return true;
+  }
+  auto f = FileSource::Open(path);
+  if (!f) return false;
+  uint8_t magic[4] = {0};
+  auto n = ReadFull(*f, magic);
+  return n && *n == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4;
+}
+
+void PrintViolations(const Violations& vs, uint64_t suppressed) {
+  for (const auto& v : vs) Notice("  - " + ExplainViolation(v));
+  if (suppressed != 0) Notice("  ... and " + std::to_string(suppressed) + " more row problems of the same kinds");
+}
+
+// Violations a gateway refusal lists (objects or bare codes).
+Violations ViolationsOfProblem(const json& problem) {
+  Violations out;
+  if (!problem.is_object()) return out;
+  auto it = problem.find("violations");
+  if (it == problem.end() || !it->is_array()) return out;
+  for (const auto& v : *it) {
+    Violation x;
+    if (v.is_string()) {
+      x.code = v.get<std::string>();
+    } else if (v.is_object()) {
+      x.code = Str(v, "code");
+      x.message = Str(v, "message");
+      x.column = Str(v, "column");
+      if (v.contains("row") && v["row"].is_number_unsigned()) x.row = v["row"].get<uint64_t>();
+    }
+    out.push_back(std::move(x));
+  }
+  return out;
+}
+
+// The protocol party of my organisation: from the gateway's party map, else
+// by enterprise number.
+std::string MyParty(Gateway& gw, const FetchedProtocol& fetched) {
+  const Protocol& p = fetched.protocol;
+  if (gw.config().organisation_id.empty()) return "";
+  if (auto it = fetched.answer.find("parties"); it != fetched.answer.end() && it->is_array())
+    for (const auto& m : *it)
+      if (Str(m, "organisation") == gw.config().organisation_id && !Str(m, "party").empty()) return Str(m, "party");
+  auto org = gw.Json("GET", "/api/v1/orgs/" + UrlEncode(gw.config().organisation_id));
+  if (!org) return "";
+  std::string en = Str(*org, "enterprise_number");
+  auto norm = NormaliseBeEnterpriseNumber(en);
+  std::string mine = norm ? *norm : en;
+  for (const auto& party : p.parties)
+    if (!mine.empty() && party.enterprise_number == mine) return party.id;
+  return "";
+}
+
+std::string FormatRows(const json& e) {
+  std::string rows = Str(e, "rows");
+  return rows.empty() ? "?" : rows;
+}
+
+}  // namespace
+
+int RunProtocols(std::span<char* const> argv) {
+  static constexpr FlagSpec kFlags[] = {kConfigFlag, kJsonFlag, kHelpFlag};
+  constexpr std::string_view kUsage = "xgw protocols [--json]";
+  auto args = ParseArgs(argv, kFlags);
+  if (!args) return UsageError(args.error().message, kUsage);
+  if (args->Has("help")) return ShowHelp(kUsage, "Lists the protocols under which you may send or receive lists.");
+  if (!args->positional.empty()) return UsageError("unexpected argument", kUsage);
+  auto cfg = LoadClientConfig(*args);
+  if (!cfg) return Report(cfg.error());
+  Gateway gw(*cfg);
+  auto r = gw.Json("GET", "/api/v1/protocols");
+  if (!r) return Report(r.error());
+  json items = Items(*r);
+  if (args->Has("json")) {
+    Print(items.dump(2) + "\n");
+    return kExitOk;
+  }
+  if (items.empty()) {
+    Print("No protocols concern your organisation yet.\n");
+    return kExitOk;
+  }
+  for (const auto& p : items) {
+    std::string role = Str(p, "my_role");
+    std::string what = role == "sender" ? "you may send" : role == "recipient" ? "you may receive" : role == "both" ? "you may send and receive" : role;
+    Print(Str(p, "id") + "  [" + Str(p, "state") + "]  " + Str(p, "title") + (what.empty() ? "" : "  (" + what + ")") + "\n");
+  }
+  Print("\nRun `xgw protocol show ID` for what a protocol allows.\n");
+  return kExitOk;
+}
+
+int RunProtocolShow(std::span<char* const> argv) {
+  static constexpr FlagSpec kFlags[] = {kConfigFlag, kJsonFlag, kHelpFlag};
+  constexpr std::string_view kUsage = "xgw protocol show ID [--json]";
+  auto args = ParseArgs(argv, kFlags);
+  if (!args) return UsageError(args.error().message, kUsage);
+  if (args->Has("help")) return ShowHelp(kUsage, "Explains a protocol: columns, recipients, retention, validity.");
+  if (args->positional.size() != 1) return UsageError("give exactly one protocol id", kUsage);
+  auto cfg = LoadClientConfig(*args);
+  if (!cfg) return Report(cfg.error());
+  Gateway gw(*cfg);
+  auto p = FetchProtocol(gw, args->positional[0]);
+  if (!p) return Report(p.error());
+  if (args->Has("json")) {
+    Print(p->answer.dump(2) + "\n");
+    return kExitOk;
+  }
+  Print(DescribeProtocol(p->protocol, p->answer));
+  return kExitOk;
+}
+
+int RunSend(std::span<char* const> argv) {
+  static constexpr FlagSpec kFlags[] = {
+      {'p', "protocol", true}, {0, "subject-key", true}, {0, "subject-key-id", true}, {0, "identity", true},
+      {0, "sheet", true},      {0, "check-only", false}, kConfigFlag, kJsonFlag, kHelpFlag,
+  };
+  constexpr std::string_view kUsage =
+      "xgw send --protocol ID [--check-only] [--subject-key FILE] [--identity FILE] [--sheet NAME] FILE";
+  auto args = ParseArgs(argv, kFlags);
+  if (!args) return UsageError(args.error().message, kUsage);
+  if (args->Has("help"))
+    return ShowHelp(kUsage,
+                    "Checks the list (CSV or XLSX) against the protocol on this computer, explains every\n"
+                    "problem (row, column, rule), and only if there is none encrypts it for the allowed\n"
+                    "recipients, signs its description and uploads it. --check-only stops after the check.");
+  if (!args->Has("protocol")) return UsageError("--protocol ID is required", kUsage);
+  if (args->positional.size() != 1) return UsageError("give exactly one list file", kUsage);
+  const std::string path = args->positional[0];
+  auto cfg = LoadClientConfig(*args);
+  if (!cfg) return Report(cfg.error());
+  Gateway gw(*cfg);
+  auto fetched = FetchProtocol(gw, *args->Last("protocol"));
+  if (!fetched) return Report(fetched.error());
+  const Protocol& protocol = fetched->protocol;
+  auto key = LoadSubjectKey(*args, *cfg);
+  if (!key) return Report(key.error());
+  std::string key_id = args->Last("subject-key-id").value_or(cfg->subject_key_id.empty() ? "org" : cfg->subject_key_id);
+
+  // 1. Local check: nothing leaves the machine unless the list passes.
+  bool xlsx = LooksLikeXlsx(path);
+  std::unique_ptr<ListReader> reader;
+  std::optional<FileSource> csv_file;
+  if (xlsx) {
+    auto r = OpenXlsxFile(path, args->Last("sheet").value_or(""));
+    if (!r) return Report(r.error(), "check that the file is a valid Excel workbook");
+    reader = std::move(*r);
+  } else {
+    auto f = FileSource::Open(path);
+    if (!f) return Report(f.error());
+    csv_file.emplace(std::move(*f));
+    auto r = OpenCsvReader(*csv_file);
+    if (!r) return Report(r.error(), "check that the file is a CSV list with a header row");
+    reader = std::move(*r);
+  }
+  CheckListOptions opts;
+  if (*key) {
+    opts.subject_key = (*key)->span();
+    opts.subject_key_id = key_id;
+  }
+  SendRequest request{MyParty(gw, *fetched), LocalDecisionTime(*fetched), {}};
+  auto check = CheckListForSend(protocol, fetched->status, *reader, request, opts);
+  if (!check) return Report(check.error());
+  if (fetched->valid_now) {
+    // Time rules are the gateway's to judge with its clock (it re-checks on upload).
+    std::erase_if(check->violations, [](const Violation& v) { return v.code == "retention_already_passed"; });
+  }
+  reader.reset();
+  csv_file.reset();
+  if (!check->ok()) {
+    Notice("xgw: the list may not be sent under protocol " + protocol.id + ":");
+    PrintViolations(check->violations, check->suppressed);
+    Notice("xgw: nothing was sent. Fix the list (remove or correct what is named above) and try again;\n"
+           "xgw: `xgw protocol show " + protocol.id + "` lists what the protocol allows.");
+    return kExitPolicy;
+  }
+  const Manifest& manifest = check->manifest;
+  if (!*key)
+    for (const auto& f : protocol.fields)
+      if (f.subject_identifier && std::find(manifest.columns.begin(), manifest.columns.end(), f.name) != manifest.columns.end()) {
+        Notice("xgw: warning: no subject-index key configured; your DPO will not be able to find people in this list"
+               " (give --subject-key FILE)");
+        break;
+      }
+  if (args->Has("check-only")) {
+    Notice("xgw: the list passes every check of protocol " + protocol.id + ": " + std::to_string(manifest.row_count) +
+           " rows; nothing was sent (--check-only)");
+    return kExitOk;
+  }
+
+  // 2. Recipients and keys.
+  auto rs = gw.Json("GET", "/api/v1/protocols/" + UrlEncode(protocol.id) + "/recipients");
+  if (!rs) return Report(rs.error());
+  std::vector<age::X25519Recipient> recipients;
+  for (const auto& r : Items(*rs)) {
+    auto rec = age::X25519Recipient::Parse(Str(r, "age_recipient"));
+    if (!rec) return Report(Error{ErrorCode::kKey, "the gateway returned an invalid recipient key"});
+    recipients.push_back(*rec);
+  }
+  if (recipients.empty())
+    return Report(Error{ErrorCode::kConflict, "nobody who may receive this list has registered a key yet; nothing was sent"},
+                  "ask the receiving organisation to run `xgw register-key`");
+  auto identity = LoadIdentity(*args, *cfg);
+  if (!identity) return Report(identity.error());
+  auto signing = DeriveSigningKey(*identity);
+  if (!signing) return Report(signing.error());
+  auto signed_manifest = SignManifest(manifest, *signing);
+  if (!signed_manifest) return Report(signed_manifest.error());
+
+  // 3. Encrypt to a temporary file, proving it is the file that was checked.
+  auto tmp = TempFile::Create();
+  if (!tmp) return Report(tmp.error());
+  {
+    auto src = FileSource::Open(path);
+    if (!src) return Report(src.error());
+    HashingSource hashing(*src);
+    FileSink out = FileSink::Borrow(tmp->fd());
+    std::vector<const age::Recipient*> ptrs;
+    for (const auto& r : recipients) ptrs.push_back(&r);
+    if (auto r = age::Encrypt(ptrs, hashing, out, false); !r) return Report(r.error());
+    if (hashing.HexDigest() != manifest.sha256 || hashing.size() != manifest.byte_size)
+      return Report(Error{ErrorCode::kConflict, "the file changed while it was being sent; nothing was sent"},
+                    "wait until the file is saved and closed, then send again");
+    if (::fsync(tmp->fd()) != 0) return Report(IoError("fsync", tmp->path(), errno));
+  }
+
+  // 4. Announce, then upload.
+  json body = {{"protocol_id", protocol.id},
+               {"version_hash", protocol.version_hash},
+               {"manifest", json::parse(signed_manifest->canonical_json)},
+               {"manifest_signature", signed_manifest->signature}};
+  auto created = gw.Json("POST", "/api/v1/exchanges", body);
+  if (!created) {
+    Violations vs = ViolationsOfProblem(gw.last_problem());
+    if (!vs.empty()) {
+      Notice("xgw: the gateway refused the list:");
+      PrintViolations(vs, 0);
+      Report(created.error(), "nothing was sent; fix what is named above");
+      return kExitPolicy;
+    }
+    return Report(created.error());
+  }
+  std::string id = Str(*created, "id");
+  std::string upload = Str(*created, "upload_url");
+  if (upload.empty()) upload = "/api/v1/exchanges/" + UrlEncode(id) + "/content";
+  auto src = FileSource::Open(tmp->path());
+  if (!src) return Report(src.error());
+  auto up = gw.Upload("PUT", upload, *src, tmp->Size(), "application/octet-stream", true);
+  if (!up) return Report(up.error(), "the list was not delivered; send it again");
+  json done = json::parse(up->body, nullptr, false);
+  if (args->Has("json")) {
+    json out = {{"id", id}, {"rows", manifest.row_count}, {"recipients", recipients.size()}};
+    if (done.is_object()) out["exchange"] = done;
+    Print(out.dump(2) + "\n");
+    return kExitOk;
+  }
+  std::string expires = done.is_object() ? Str(done, "expires_at") : "";
+  Print("sent: exchange " + id + ", " + std::to_string(manifest.row_count) + " rows, encrypted for " +
+        std::to_string(recipients.size()) + " recipient(s)" + (expires.empty() ? "" : "; deleted at the latest on " + expires) + "\n");
+  return kExitOk;
+}
+
+int RunInbox(std::span<char* const> argv) {
+  static constexpr FlagSpec kFlags[] = {{0, "sent", false}, kConfigFlag, kJsonFlag, kHelpFlag};
+  constexpr std::string_view kUsage = "xgw inbox [--sent] [--json]";
+  auto args = ParseArgs(argv, kFlags);
+  if (!args) return UsageError(args.error().message, kUsage);
+  if (args->Has("help")) return ShowHelp(kUsage, "Lists the lists waiting for you (--sent: the lists you sent).");
+  if (!args->positional.empty()) return UsageError("unexpected argument", kUsage);
+  auto cfg = LoadClientConfig(*args);
+  if (!cfg) return Report(cfg.error());
+  Gateway gw(*cfg);
+  auto r = gw.Json("GET", std::string("/api/v1/exchanges?box=") + (args->Has("sent") ? "sent" : "inbox"));
+  if (!r) return Report(r.error());
+  json items = Items(*r);
+  if (args->Has("json")) {
+    Print(items.dump(2) + "\n");
+    return kExitOk;
+  }
+  if (items.empty()) {
+    Print(args->Has("sent") ? "You have not sent any list.\n" : "Nothing waiting for you.\n");
+    return kExitOk;
+  }
+  for (const auto& e : items)
+    Print(Str(e, "id") + "  " + Str(e, "state") + "  protocol " + Str(e, "protocol_id") + "  from " +
+          Str(e, "sender_org") + "  " + FormatRows(e) + " rows  sent " + Str(e, "created_at") + "  deleted by " +
+          Str(e, "expires_at") + "\n");
+  if (!args->Has("sent")) Print("\nRun `xgw receive ID -o FILE` to fetch one.\n");
+  return kExitOk;
+}
+
+int RunReceive(std::span<char* const> argv) {
+  static constexpr FlagSpec kFlags[] = {
+      {'o', "output", true}, {0, "raw", false}, {0, "identity", true}, {0, "subject-key", true},
+      {0, "check-subject-index", false}, kConfigFlag, kJsonFlag, kHelpFlag,
+  };
+  constexpr std::string_view kUsage =
+      "xgw receive ID [-o FILE] [--identity FILE] [--check-subject-index [--subject-key FILE]]\n"
+      "       xgw receive ID --raw -o FILE";
+  auto args = ParseArgs(argv, kFlags);
+  if (!args) return UsageError(args.error().message, kUsage);
+  if (args->Has("help"))
+    return ShowHelp(kUsage,
+                    "Downloads a list, decrypts it, checks the sender's signature, the list's fingerprint\n"
+                    "and its content against the protocol. Only if everything matches is the list written\n"
+                    "(mode 0600). --raw saves the encrypted file as it is (for `age -d`).");
+  if (args->positional.size() != 1) return UsageError("give exactly one exchange id", kUsage);
+  const std::string id = args->positional[0];
+  if (args->Has("raw") && (!args->Has("output") || *args->Last("output") == "-"))
+    return UsageError("--raw needs -o FILE", kUsage);
+  auto cfg = LoadClientConfig(*args);
+  if (!cfg) return Report(cfg.error());
+  Gateway gw(*cfg);
+  const std::string base = "/api/v1/exchanges/" + UrlEncode(id);
+
+  if (args->Has("raw")) {
+    auto path = args->Last("output");
+    if (!path || *path == "-") return UsageError("--raw needs -o FILE", kUsage);
+    auto out = Output::Open(*path, 0600);
+    if (!out) return Report(out.error());
+    auto r = gw.Download(base + "/content", out->sink(), true);
+    if (!r) return Report(r.error());
+    if (auto c = out->Commit(); !c) return Report(c.error());
+    Notice("xgw: saved the encrypted list to " + *path + " (decrypt with `age -d -i IDENTITY`)");
+    return kExitOk;
+  }
+
+  auto meta = gw.Json("GET", base);
+  if (!meta) return Report(meta.error());
+  // A deleted, revoked or unfinished exchange has no content to verify: say
+  // so plainly instead of treating its absent manifest as a violation.
+  if (const std::string state = Str(*meta, "state"); state != "available" && state != "acknowledged") {
+    std::string when = Str(*meta, "deleted_at");
+    return Report(Error{ErrorCode::kNotFound,
+                        "exchange " + id + " is " + (state.empty() ? "not available" : state) +
+                            (when.empty() ? "" : " (since " + when + ")") +
+                            ": there is nothing to download"});
+  }
+  auto identity = LoadIdentity(*args, *cfg);
+  if (!identity) return Report(identity.error());
+  // The subject index can only be re-derived with the SENDER's organisation
+  // key, which a receiver in another organisation does not have: opt in.
+  std::optional<SecretBuffer> subject_key;
+  if (args->Has("check-subject-index")) {
+    auto key = LoadSubjectKey(*args, *cfg);
+    if (!key) return Report(key.error());
+    if (!*key) return UsageError("--check-subject-index needs --subject-key FILE (the sender organisation's key)", kUsage);
+    subject_key = std::move(**key);
+  }
+
+  auto reject = [&](const std::string& code, json details, const std::string& what) {
+    json body = {{"code", code}, {"details", std::move(details)}};
+    auto r = gw.Json("POST", base + "/violations", body);
+    Notice("xgw: REJECTED: " + what);
+    Notice(std::string("xgw: nothing was written. ") +
+           (r ? "The violation was reported to the gateway; both organisations' DPOs can see it."
+              : "Reporting it to the gateway failed too (" + ToString(r.error()) + "); tell your DPO."));
+    return kExitRejected;
+  };
+
+  // The manifest the sender signed.
+  json manifest_json = (*meta)["manifest"];
+  std::string manifest_text = manifest_json.is_string() ? manifest_json.get<std::string>() : manifest_json.dump();
+  auto declared = VerifySignedManifest(manifest_text, Str(*meta, "manifest_signature"),
+                                       Str(*meta, "sender_ed25519_verify_key"));
+  if (!declared)
+    return reject("signature_invalid", json::array({{{"code", ErrorCodeName(declared.error().code)}}}),
+                  "the sender's signature on the list's description does not verify (" + declared.error().message + ")");
+  auto fetched = FetchProtocol(gw, declared->protocol_id);
+  if (!fetched) return Report(fetched.error());
+  if (fetched->protocol.version_hash != declared->protocol_version)
+    return reject("manifest_mismatch", json::array({{{"code", "protocol_version"}}}),
+                  "the list was described under another version of the protocol");
+
+  auto tmp = TempFile::Create();
+  if (!tmp) return Report(tmp.error());
+  {
+    FileSink sink = FileSink::Borrow(tmp->fd());
+    auto r = gw.Download(base + "/content", sink, true);
+    if (!r) return Report(r.error());
+    if (auto f = sink.Flush(); !f) return Report(f.error());
+  }
+  std::vector<const age::Identity*> ids{&*identity};
+  // Pass 1: decrypt and check in memory; no plaintext is written.
+  {
+    auto src = FileSource::Open(tmp->path());
+    if (!src) return Report(src.error());
+    auto dec = age::Decryptor::Open(*src, ids);
+    if (!dec)
+      return dec.error().code == ErrorCode::kNoMatch
+                 ? Report(dec.error(), "this list was not encrypted for your key; check --identity")
+                 : reject("decrypt_failed", json::array({{{"code", ErrorCodeName(dec.error().code)}}}),
+                          "the encrypted file is damaged or was modified");
+    auto check = CheckReceivedList(fetched->protocol, *declared, **dec,
+                                   subject_key ? subject_key->span() : std::span<const uint8_t>());
+    if (!check) {
+      if (check.error().code == ErrorCode::kIo) return Report(check.error());
+      return reject("decrypt_failed", json::array({{{"code", ErrorCodeName(check.error().code)}}}),
+                    "the encrypted file is damaged or was modified (" + check.error().message + ")");
+    }
+    if (!check->ok()) {
+      json details = json::array();
+      for (const auto& m : check->mismatches) details.push_back({{"code", m + "_differs"}});
+      for (const auto& v : check->violations) {
+        json d = {{"code", v.code}};
+        if (v.row != 0) d["row"] = v.row;
+        if (!v.column.empty()) d["column"] = v.column;
+        details.push_back(d);
+      }
+      std::string what = check->code == "manifest_mismatch"
+                             ? "the list does not match what the sender declared and signed (differs: "
+                             : "the list holds data the protocol does not allow (";
+      std::string list;
+      for (const auto& m : check->mismatches) list += (list.empty() ? "" : ", ") + m;
+      if (check->code != "manifest_mismatch") list = std::to_string(check->violations.size()) + " problem(s)";
+      for (const auto& v : check->violations) Notice("  - " + ExplainViolation(v));
+      // Only the fingerprints differ: the gateway's vocabulary calls that a hash mismatch.
+      bool only_hashes = check->code == "manifest_mismatch" &&
+                         std::all_of(check->mismatches.begin(), check->mismatches.end(), [](const std::string& m) {
+                           return m == "sha256" || m == "rows_sha256" || m == "byte_size";
+                         });
+      return reject(only_hashes ? "hash_mismatch" : check->code, details, what + list + ")");
+    }
+  }
+  // Pass 2: the ciphertext verified above (our own 0600 copy) is decrypted again into the output.
+  std::string out_path = args->Last("output").value_or(
+      id + (declared->list_format == InputFormat::kXlsx ? ".xlsx" : ".csv"));
+  auto out = Output::Open(out_path, 0600);
+  if (!out) return Report(out.error());
+  {
+    auto src = FileSource::Open(tmp->path());
+    if (!src) return Report(src.error());
+    auto n = age::Decrypt(ids, *src, out->sink());
+    if (!n) return Report(n.error());
+  }
+  if (auto c = out->Commit(); !c) return Report(c.error());
+  std::string expires = Str(*meta, "expires_at");
+  if (args->Has("json")) {
+    Print(json{{"id", id}, {"output", out_path}, {"rows", declared->row_count}, {"expires_at", expires}}.dump(2) + "\n");
+    return kExitOk;
+  }
+  Notice("xgw: received " + std::to_string(declared->row_count) + " rows under protocol " + declared->protocol_id +
+         "; signature, fingerprint and content verified" + (out_path == "-" ? "" : "; saved to " + out_path));
+  if (!expires.empty())
+    Notice("xgw: the gateway deletes its copy on " + expires +
+           ". Keep your copy only as long as the protocol allows; run `xgw ack " + id + "` once you have it.");
+  return kExitOk;
+}
+
+namespace {
+int SimplePost(std::span<char* const> argv, std::string_view usage, std::string_view help, const char* action,
+               const char* done) {
+  static constexpr FlagSpec kFlags[] = {kConfigFlag, kJsonFlag, kHelpFlag};
+  auto args = ParseArgs(argv, kFlags);
+  if (!args) return UsageError(args.error().message, usage);
+  if (args->Has("help")) return ShowHelp(usage, help);
+  if (args->positional.size() != 1) return UsageError("give exactly one exchange id", usage);
+  auto cfg = LoadClientConfig(*args);
+  if (!cfg) return Report(cfg.error());
+  Gateway gw(*cfg);
+  auto r = gw.Json("POST", "/api/v1/exchanges/" + UrlEncode(args->positional[0]) + "/" + action, json::object());
+  if (!r) return Report(r.error());
+  if (args->Has("json")) Print(r->dump(2) + "\n");
+  else Notice(std::string("xgw: ") + done + " " + args->positional[0]);
+  return kExitOk;
+}
+}  // namespace
+
+int RunAck(std::span<char* const> argv) {
+  return SimplePost(argv, "xgw ack ID", "Confirms that you received the list (the protocol may then delete it).",
+                    "ack", "acknowledged");
+}
+
+int RunRevoke(std::span<char* const> argv) {
+  return SimplePost(argv, "xgw revoke ID", "Withdraws a list you sent; the gateway deletes it at once.", "revoke",
+                    "revoked");
+}
+
+}  // namespace xgw::cli

@@ -1,0 +1,147 @@
+#include "client/session.h"
+
+#include <cstdio>
+
+#include "crypto/hash.h"
+#include "crypto/keyfile.h"
+#include "policy/protocol.h"
+
+namespace xgw::cli {
+
+int Report(const Error& error, std::string_view hint) {
+  std::string h(hint);
+  if (h.empty()) {
+    switch (error.code) {
+      case ErrorCode::kUnauthenticated:
+        h = "the gateway refused your token: it may have expired or been revoked; ask your operator for a new "
+            "token and run `xgw login` again";
+        break;
+      case ErrorCode::kForbidden:
+        h = "your account is not allowed to do this; ask your organisation's operator for the needed role";
+        break;
+      case ErrorCode::kNotFound:
+        h = "check the id (copy it from `xgw inbox`, `xgw protocols` or the listing command)";
+        break;
+      case ErrorCode::kIo:
+        if (error.message.starts_with("network:"))
+          h = "check the gateway address and your network connection; `xgw whoami` tests the connection";
+        break;
+      default: break;
+    }
+  }
+  std::string msg = "xgw: error: " + ToString(error) + "\n";
+  if (!h.empty()) msg += "xgw: hint: " + h + "\n";
+  std::fputs(msg.c_str(), stderr);
+  return ExitCodeFor(error);
+}
+
+Result<ClientConfig> LoadClientConfig(const Args& args) {
+  std::string path = ConfigPath(args.Last("config").value_or(""));
+  auto c = LoadConfig(path);
+  if (!c && c.error().code == ErrorCode::kNotFound)
+    return Fail(ErrorCode::kNotFound, "not logged in: no configuration at " + path +
+                                          " (run `xgw login --gateway URL` first, or pass --config FILE)");
+  return c;
+}
+
+Result<age::X25519Identity> LoadIdentity(const Args& args, const ClientConfig& config) {
+  std::string path = args.Last("identity").value_or(config.identity_file);
+  if (path.empty())
+    return Fail(ErrorCode::kKey, "no identity file: pass --identity FILE or run `xgw register-key --new-identity FILE`");
+  XGW_TRY(auto ids, age::ReadIdentityFile(path, [path]() {
+            return ReadPassphrase("Enter passphrase for identity file " + path + ": ");
+          }));
+  if (ids.size() != 1) return Fail(ErrorCode::kKey, "the identity file " + path + " must hold exactly one key");
+  return std::move(ids[0]);
+}
+
+Result<std::optional<SecretBuffer>> LoadSubjectKey(const Args& args, const ClientConfig& config) {
+  std::string path = args.Last("subject-key").value_or(config.subject_key_file);
+  if (path.empty()) return std::optional<SecretBuffer>();
+  XGW_TRY(FileSource f, FileSource::Open(path));
+  SecretBuffer buf(200);
+  XGW_TRY(size_t n, ReadFull(f, buf.span()));
+  buf.Truncate(n);
+  if (n == 32) return std::optional<SecretBuffer>(std::move(buf));
+  std::string_view text = buf.view();
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  if (text.size() == 64) {
+    auto raw = HexDecode(text);
+    if (raw) {
+      SecretBuffer key = SecretBuffer::CopyOf(*raw);
+      WipeMemory(raw->data(), raw->size());
+      return std::optional<SecretBuffer>(std::move(key));
+    }
+  }
+  return Fail(ErrorCode::kKey, "the subject-index key file " + path + " must hold 32 bytes or 64 hex digits");
+}
+
+nlohmann::json Items(const nlohmann::json& answer) {
+  if (answer.is_array()) return answer;
+  if (answer.is_object()) {
+    for (const char* k : {"items", "exchanges", "events", "protocols", "recipients"})
+      if (auto it = answer.find(k); it != answer.end() && it->is_array()) return *it;
+  }
+  return nlohmann::json::array();
+}
+
+std::string Str(const nlohmann::json& j, std::string_view key) {
+  if (!j.is_object()) return "";
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return "";
+  if (it->is_string()) return it->get<std::string>();
+  return it->dump();
+}
+
+void Print(std::string_view text) { std::fwrite(text.data(), 1, text.size(), stdout); }
+
+std::string UrlEncode(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
+
+int ShowHelp(std::string_view usage, std::string_view details) {
+  std::string text = "usage: " + std::string(usage) + "\n";
+  if (!details.empty()) text += "\n" + std::string(details) + "\n";
+  Print(text);
+  return kExitOk;
+}
+
+std::optional<int64_t> ParseDurationSeconds(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  if (text[0] == 'P') {
+    auto d = ParseDuration(text);
+    if (!d) return std::nullopt;
+    return d->count();
+  }
+  int64_t n = 0;
+  size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+    if (n > 1'000'000'000) return std::nullopt;
+    n = n * 10 + (text[i] - '0');
+    ++i;
+  }
+  if (i == 0 || i + 1 < text.size()) return std::nullopt;
+  char unit = i < text.size() ? text[i] : 's';
+  switch (unit) {
+    case 's': return n;
+    case 'm': return n * 60;
+    case 'h': return n * 3600;
+    case 'd': return n * 86400;
+    case 'w': return n * 604800;
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace xgw::cli

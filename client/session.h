@@ -1,0 +1,67 @@
+// What every gateway command shares: the common flags (--config, --json),
+// loading the configuration, plain-language error reports with a hint and
+// the documented exit codes, identity and subject-key loading, output.
+#ifndef XGW_CLIENT_SESSION_H_
+#define XGW_CLIENT_SESSION_H_
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "client/cli.h"
+#include "client/config.h"
+#include "client/http.h"
+#include "crypto/age.h"
+#include "crypto/secret.h"
+
+namespace xgw::cli {
+
+// Exit codes beyond cli.h's 0/1/2 (docs/cli.md).
+inline constexpr int kExitPolicy = 3;        // refused by policy; nothing was sent / written
+inline constexpr int kExitNotAuthorised = 4;  // token refused, or role not allowed
+inline constexpr int kExitNetwork = 5;       // cannot reach the gateway, TLS or pin failure
+inline constexpr int kExitRejected = 6;      // a received list failed verification; nothing written
+
+// Flags accepted by every gateway command.
+inline constexpr FlagSpec kConfigFlag{0, "config", true};
+inline constexpr FlagSpec kJsonFlag{0, "json", false};
+inline constexpr FlagSpec kHelpFlag{'h', "help", false};
+
+// Prints the error and a hint (the given one, or a default for its class)
+// and returns ExitCodeFor(error).
+int Report(const Error& error, std::string_view hint = {});
+
+// Loads the configuration named by --config / XGW_CONFIG / the default.
+Result<ClientConfig> LoadClientConfig(const Args& args);
+
+// The user's age identity (prompting for its passphrase): --identity, else
+// the configured identity_file.
+Result<age::X25519Identity> LoadIdentity(const Args& args, const ClientConfig& config);
+
+// The organisation's subject-index key: --subject-key, else the configured
+// file. The file holds 32 raw bytes or 64 hex digits (optional newline).
+// nullopt when neither is set.
+Result<std::optional<SecretBuffer>> LoadSubjectKey(const Args& args, const ClientConfig& config);
+
+// The list inside a JSON answer: the array itself, or its "items" member.
+nlohmann::json Items(const nlohmann::json& answer);
+// A string member or "" (never throws).
+std::string Str(const nlohmann::json& j, std::string_view key);
+// Writes text to stdout.
+void Print(std::string_view text);
+// Escapes a path segment / query value for URLs.
+std::string UrlEncode(std::string_view s);
+// Shows `usage` (and `details`) on stdout for --help; returns 0.
+int ShowHelp(std::string_view usage, std::string_view details = {});
+
+// Parses "90s", "15m", "12h", "30d", "2w" or an ISO 8601 duration (P30D,
+// PT12H); nullopt otherwise.
+std::optional<int64_t> ParseDurationSeconds(std::string_view text);
+
+}  // namespace xgw::cli
+
+#endif  // XGW_CLIENT_SESSION_H_

@@ -1,0 +1,286 @@
+// End-to-end test of the xgw client: the real xgwd (tests/e2e/harness.h) and
+// build/bin/xgw run as a subprocess for every role, each user with its own
+// --config file. The CIR protocol is used with a periodic frequency so one
+// daemon can carry several exchanges. Every person here is invented.
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "client/exchange_crypto.h"
+#include "crypto/age.h"
+#include "crypto/hash.h"
+#include "crypto/io.h"
+#include "crypto/keyfile.h"
+#include "policy/check_list.h"
+#include "policy/list_reader.h"
+#include "policy/manifest.h"
+#include "policy/protocol.h"
+#include "tests/e2e/harness.h"
+
+using namespace xgw;
+using namespace xgw::e2e;
+using nlohmann::json;
+
+namespace {
+
+const std::string kProtocolId = "2024_VB_00591";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  REQUIRE(out.good());
+}
+
+std::string Nrn(int serial) {
+  char base[16];
+  std::snprintf(base, sizeof base, "850730%03d", serial);
+  const unsigned long long n = std::stoull(base);
+  char out[16];
+  std::snprintf(out, sizeof out, "%s%02llu", base, 97 - (n % 97));
+  return out;
+}
+
+const std::string kHeader =
+    "Naam;Voornaam;Rijksregisternummer;Status dossier;Ontbrekende documenten;Datum uitnodigingsbrief;"
+    "Datum herinnering\n";
+std::string Row(int i) {
+  return "Testnaam" + std::to_string(i) + ";Voornaam;" + Nrn(i) + ";onvolledig;attest;01/08/2024;2024-08-31\n";
+}
+
+struct Cli {
+  std::string dir;
+  std::string xgw = std::string(XGW_BIN_DIR) + "/xgw";
+  // Runs `xgw ARGS` as `user` (its own config); returns stdout, *rc the exit code, *err stderr.
+  std::string Run(const std::string& user, const std::string& args, int* rc, std::string* err = nullptr) {
+    std::string err_path = dir + "/last.err";
+    std::string cmd = "cd " + dir + " && XGW_PASSPHRASE_FILE=" + dir + "/pass XGW_CONFIG=" + dir + "/" + user +
+                      ".json " + xgw + " " + args + " 2>" + err_path + " </dev/null";
+    std::string out = RunCommand(cmd, rc);
+    std::string e = ReadFile(err_path);
+    if (err != nullptr) *err = e;
+    UNSCOPED_INFO("xgw " << args << " (as " << user << ") -> " << *rc << "\nstderr: " << e);
+    return out;
+  }
+  json RunJson(const std::string& user, const std::string& args) {
+    int rc = -1;
+    std::string out = Run(user, args + " --json", &rc);
+    REQUIRE(rc == 0);
+    json j = json::parse(out, nullptr, false);
+    REQUIRE_FALSE(j.is_discarded());
+    return j;
+  }
+  void Ok(const std::string& user, const std::string& args) {
+    int rc = -1;
+    Run(user, args, &rc);
+    REQUIRE(rc == 0);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("EveryRoleWorksThroughTheXgwClientAgainstTheRealDaemon") {
+  auto d = Daemon::Start({{"clock", {{"mode", "manual"}, {"start", "2024-09-20T07:00:00Z"}}},
+                          {"exchanges", {{"sweep_interval_seconds", 1}}}});
+  Cli cli;
+  cli.dir = d->dir() + "/client";
+  std::filesystem::create_directories(cli.dir);
+  WriteFile(cli.dir + "/pass", "correct horse battery staple\n");
+  WriteFile(cli.dir + "/operator.tok", d->operator_token() + "\n");
+  // The subject-index key of Thuispunt, handed to its senders and to the DPOs.
+  WriteFile(cli.dir + "/subject.key", HexEncode(std::vector<uint8_t>(32, 0x5a)) + "\n");
+  // The CIR protocol, periodic so that one daemon can take several lists.
+  json protocol_doc = json::parse(ReadFile(std::string(XGW_SOURCE_DIR) +
+                                           "/config/examples/cir-thuispunt-ocmw-2024_VB_00591.json"));
+  protocol_doc["frequency"] = {{"kind", "periodic"}, {"max_transfers", 20}, {"per", "month"}};
+  WriteFile(cli.dir + "/protocol.json", protocol_doc.dump(2));
+  auto protocol = ParseProtocolDocument(protocol_doc);
+  REQUIRE(protocol);
+
+  // The pin the operator publishes: SHA-256 of the server key's SPKI.
+  int rc = -1;
+  std::string pin_b64 = RunCommand("openssl x509 -in " + d->cacert() +
+                                       " -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 "
+                                       "-binary | base64",
+                                   &rc);
+  REQUIRE(rc == 0);
+  while (!pin_b64.empty() && pin_b64.back() == '\n') pin_b64.pop_back();
+  const std::string pin = "sha256//" + pin_b64;
+  const std::string url = d->base_url();
+
+  // A wrong pin is a TLS failure (exit 5) and nothing is saved.
+  std::string err;
+  cli.Run("operator", "login --gateway " + url + " --token-file operator.tok --pin sha256//" +
+                          Base64Encode(std::vector<uint8_t>(32, 1)),
+          &rc, &err);
+  CHECK(rc == 5);
+  CHECK(err.find("pinned") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(cli.dir + "/operator.json"));
+
+  cli.Ok("operator", "login --gateway " + url + " --token-file operator.tok --pin " + pin);
+  struct stat st {};
+  REQUIRE(::stat((cli.dir + "/operator.json").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(ReadFile(cli.dir + "/operator.json").find(pin) != std::string::npos);
+
+  // A refused token is "not authorised" (exit 4) and saves nothing.
+  WriteFile(cli.dir + "/bogus.tok", "xgwt_notarealtoken\n");
+  cli.Run("bogus", "login --gateway " + url + " --token-file bogus.tok --pin " + pin, &rc);
+  CHECK(rc == 4);
+  CHECK_FALSE(std::filesystem::exists(cli.dir + "/bogus.json"));
+
+  // Operator: organisations, users, tokens, protocol.
+  std::string thuispunt = cli.RunJson("operator", "org create --name 'Thuispunt Gent' --enterprise-number 'BE 0400.032.156'")["id"];
+  std::string ocmw = cli.RunJson("operator", "org create --name 'OCMW Gent' --enterprise-number 0212.214.125")["id"];
+  CHECK(cli.RunJson("operator", "org list").size() >= 2);
+  auto make_user = [&](const std::string& name, const std::string& org, const std::string& role) {
+    std::string id = cli.RunJson("operator", "user create --org " + org + " --name '" + name + "' --role " + role)["id"];
+    int r = -1;
+    std::string token = cli.Run("operator", "token issue " + id + " --ttl 300d", &r);
+    REQUIRE(r == 0);
+    WriteFile(cli.dir + "/" + name + ".tok", token);
+    cli.Ok(name, "login --gateway " + url + " --token-file " + name + ".tok --pin " + pin +
+                     " --subject-key subject.key");
+    return id;
+  };
+  make_user("sender", thuispunt, "sender");
+  make_user("worker", ocmw, "social-worker-welzijnsbureau");
+  make_user("dpo", ocmw, "dpo");
+  CHECK(cli.RunJson("operator", "user list --org " + ocmw).size() == 2);
+
+  cli.Ok("operator", "protocol propose protocol.json");
+  cli.Ok("operator", "protocol accept " + kProtocolId + " --org " + thuispunt);
+  cli.Ok("operator", "protocol accept " + kProtocolId + " --org " + ocmw);
+  cli.Ok("operator", "protocol activate " + kProtocolId);
+
+  // Keys: the sender's identity is passphrase-protected; the worker's is plain so `age -d` can use it.
+  cli.Ok("sender", "register-key --new-identity sender.key");
+  cli.Ok("worker", "register-key --new-identity worker.key --no-passphrase");
+  CHECK(ReadFile(cli.dir + "/sender.key").find("BEGIN AGE ENCRYPTED FILE") != std::string::npos);
+
+  // Protocols in plain words.
+  json protocols = cli.RunJson("sender", "protocols");
+  REQUIRE(protocols.size() == 1);
+  CHECK(protocols[0]["id"] == kProtocolId);
+  std::string shown = cli.Run("worker", "protocol show " + kProtocolId, &rc);
+  CHECK(rc == 0);
+  CHECK(shown.find("national_number") != std::string::npos);
+
+  // Send an honest list.
+  const std::string list = kHeader + Row(1) + Row(2) + Row(3);
+  WriteFile(cli.dir + "/list.csv", list);
+  json sent = cli.RunJson("sender", "send --protocol " + kProtocolId + " list.csv");
+  const std::string id = sent["id"];
+  CHECK(sent["rows"] == 3);
+
+  // A list with an extra column is refused locally (exit 3), naming the column, never a value.
+  WriteFile(cli.dir + "/extra.csv", kHeader.substr(0, kHeader.size() - 1) + ";Opmerking\n" +
+                                        Row(4).substr(0, Row(4).size() - 1) + ";Zeerpersoonlijkeopmerking\n");
+  cli.Run("sender", "send --protocol " + kProtocolId + " extra.csv", &rc, &err);
+  CHECK(rc == 3);
+  CHECK(err.find("column_not_allowed") != std::string::npos);
+  CHECK(err.find("Zeerpersoonlijkeopmerking") == std::string::npos);
+  CHECK(err.find(Nrn(4)) == std::string::npos);
+
+  // The recipient sees it, receives it verified, and the file is 0600.
+  json inbox = cli.RunJson("worker", "inbox");
+  bool listed = false;
+  for (const auto& e : inbox) listed = listed || e["id"] == id;
+  CHECK(listed);
+  cli.Ok("worker", "receive " + id + " -o got.csv");
+  CHECK(ReadFile(cli.dir + "/got.csv") == list);
+  REQUIRE(::stat((cli.dir + "/got.csv").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  // The raw age file decrypts with age itself.
+  cli.Ok("worker", "receive " + id + " --raw -o raw.age");
+  std::string plain = RunCommand("age -d -i " + cli.dir + "/worker.key " + cli.dir + "/raw.age", &rc);
+  CHECK(rc == 0);
+  CHECK(plain == list);
+  // The DPO finds the person by national number, computed locally.
+  json found = cli.RunJson("dpo", "audit subject --rrn " + Nrn(2));
+  bool hit = false;
+  for (const auto& e : found) hit = hit || e["id"] == id;
+  CHECK(hit);
+  cli.Ok("worker", "ack " + id);
+
+  // A sender who lies in the manifest: declares six columns, sends seven.
+  std::string liar_id;
+  {
+    auto ids = age::ReadIdentityFile(cli.dir + "/sender.key", []() -> Result<SecretBuffer> {
+      return SecretBuffer::CopyOf(std::string_view("correct horse battery staple"));
+    });
+    REQUIRE(ids);
+    auto signing = cli::DeriveSigningKey((*ids)[0]);
+    REQUIRE(signing);
+    const std::string honest = kHeader + Row(7);
+    MemorySource honest_src(honest);
+    auto reader = OpenCsvReader(honest_src);
+    REQUIRE(reader);
+    auto check = CheckList(*protocol, **reader, {});
+    REQUIRE(check);
+    REQUIRE(check->ok());
+    // Same bytes, same hashes; only the declared columns lie (one is hidden).
+    Manifest lie = check->manifest;
+    REQUIRE(lie.columns.back() == "reminder_date");
+    lie.columns.pop_back();
+    auto sm = cli::SignManifest(lie, *signing);
+    REQUIRE(sm);
+    std::string token = ReadFile(cli.dir + "/sender.tok");
+    while (!token.empty() && token.back() == '\n') token.pop_back();
+    auto created = Request(*d, "POST", "/api/v1/exchanges",
+                           {.token = token,
+                            .body = json{{"protocol_id", kProtocolId},
+                                         {"version_hash", protocol->version_hash},
+                                         {"manifest", json::parse(sm->canonical_json)},
+                                         {"manifest_signature", sm->signature}}
+                                        .dump()});
+    INFO(created.body);
+    REQUIRE(created.status == 201);
+    liar_id = created.Json()["id"];
+    auto worker_recipient = age::X25519Recipient::Parse(RunCommand(cli.xgw + " keygen -y " + cli.dir + "/worker.key", &rc).substr(0, 62));
+    REQUIRE(worker_recipient);
+    const age::Recipient* rs[] = {&*worker_recipient};
+    MemorySource src(honest);
+    StringSink ct;
+    REQUIRE(age::Encrypt(rs, src, ct, false));
+    auto up = Request(*d, "PUT", "/api/v1/exchanges/" + liar_id + "/content",
+                      {.token = token, .body = ct.str(), .content_type = "application/octet-stream"});
+    INFO(up.body);
+    REQUIRE(up.status == 200);
+  }
+  cli.Run("worker", "receive " + liar_id + " -o lie.csv", &rc, &err);
+  CHECK(rc == 6);
+  CHECK(err.find("columns") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(cli.dir + "/lie.csv"));
+  json events = cli.RunJson("dpo", "audit events --exchange " + liar_id);
+  bool reported = false;
+  for (const auto& item : events["items"]) reported = reported || item["event"]["action"] == "violation.reported";
+  CHECK(reported);
+
+  // The DPO verifies the log twice: first use pins, the second proves it only grew.
+  cli.Ok("dpo", "audit verify");
+  cli.Ok("dpo", "audit verify");
+
+  // Past the protocol's deletion date the sweeper deletes the list; the DPO
+  // gets a deletion receipt verified offline with the pinned key.
+  cli.Ok("operator", "clock advance 8d");
+  bool receipt = false;
+  for (int i = 0; i < 40 && !receipt; ++i) {
+    cli.Run("dpo", "audit receipt " + id + " -o receipt.json", &rc);
+    receipt = rc == 0;
+    if (!receipt) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  CHECK(receipt);
+  CHECK(ReadFile(cli.dir + "/receipt.json").find(id) != std::string::npos);
+  cli.Ok("dpo", "audit verify");
+}
