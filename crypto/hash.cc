@@ -168,6 +168,7 @@ std::string Base64Encode(std::span<const uint8_t> data) {
 std::optional<std::vector<uint8_t>> Base64Decode(std::string_view text) {
   InitCrypto();
   if (text.size() % 4 != 0) return std::nullopt;
+  if (text.empty()) return std::vector<uint8_t>{};  // libsodium must not get null buffers
   std::vector<uint8_t> out(text.size() / 4 * 3);
   size_t len = 0;
   const char* end = nullptr;

@@ -29,7 +29,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     out = csv.writer(sys.stdout, delimiter=";", lineterminator="\r\n")
     header = ["Naam", "Voornaam", "Rijksregisternummer", "Status dossier", "Ontbrekende documenten",
-              "Datum uitnodiging", "Datum herinnering"]
+              "Datum uitnodigingsbrief", "Datum herinnering"]
     if args.extra_column:
         header.append(args.extra_column)
     out.writerow(header)

@@ -60,6 +60,7 @@ TEST_CASE("Base64DecodeIsStrictAndCanonical") {
   CHECK_FALSE(Base64Decode("Zm9vYh==").has_value());  // non-zero trailing bits
   CHECK_FALSE(Base64Decode("Zm9vYg").has_value());    // missing padding
   CHECK_FALSE(Base64Decode("Zm9v Yg==").has_value()); // whitespace
+  CHECK(Base64Decode("").value().empty());
 }
 
 TEST_CASE("HexDecodeRejectsOddLengthAndNonHex") {
