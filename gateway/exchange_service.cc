@@ -880,6 +880,16 @@ Result<SweepStats> ExchangeService::SweepOnce(bool startup) {
       if (!all && live_ids.count(id)) {
         for (const auto& e : live_rows) live_blob = live_blob || (e.id == id && Impl::IsLive(e.state));
       }
+      if (!all && !live_blob) {
+        // The snapshot above can be stale: an upload completes by renaming
+        // its blob into place and then committing "available", possibly
+        // between the snapshot and this readdir. Read the row again; outside
+        // start-up a pending exchange's blob may be mid-completion (a crash
+        // there is cleaned up by the next start-up pass).
+        auto row = m.LoadExchange(id);
+        if (!row) continue;  // cannot tell now: keep it, the next pass decides
+        if (*row && (Impl::IsLive((*row)->state) || (!startup && (*row)->state == "pending"))) continue;
+      }
       if (all || !live_blob) victims.push_back(dir + "/" + name);
     }
     ::closedir(d);

@@ -1,0 +1,634 @@
+// End-to-end tests of the exchange API's access control and crash safety
+// (issue 5): every exchange, protocol and audit route is called by every kind
+// of caller against the real xgwd, and xgwd is killed with SIGKILL while
+// several uploads stream in at once.
+//
+// The protocol is a periodic variant of the CIR example (so several
+// exchanges may exist at once) whose exchanges survive acknowledgement.
+#include <signal.h>
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "crypto/age.h"
+#include "crypto/hash.h"
+#include "crypto/io.h"
+#include "crypto/sign.h"
+#include "policy/canonical_json.h"
+#include "policy/check_list.h"
+#include "policy/list_reader.h"
+#include "policy/manifest.h"
+#include "policy/protocol.h"
+#include "tests/e2e/harness.h"
+
+using namespace xgw;
+using namespace xgw::e2e;
+using nlohmann::json;
+
+namespace {
+
+const char* kProtocolFile = XGW_SOURCE_DIR "/config/examples/cir-thuispunt-ocmw-2024_VB_00591.json";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+json MustJson(const HttpResult& r, long status) {
+  INFO("status " << r.status << " curl " << r.curl_error << " body " << r.body);
+  REQUIRE(r.status == status);
+  json j = r.Json();
+  REQUIRE_FALSE(j.is_discarded());
+  return j;
+}
+
+// A synthetic national register number (valid check digits, not a real person).
+std::string Nrn(int serial) {
+  char base[16];
+  std::snprintf(base, sizeof base, "850730%03d", serial % 1000);
+  const unsigned long long n = std::stoull(base);
+  char out[16];
+  std::snprintf(out, sizeof out, "%s%02llu", base, 97 - (n % 97));
+  return out;
+}
+
+const std::string kHeader =
+    "Naam;Voornaam;Rijksregisternummer;Status dossier;Ontbrekende documenten;Datum uitnodigingsbrief;"
+    "Datum herinnering\n";
+
+// `pad` characters of filler in the free-text column make rows large.
+std::string Row(int i, size_t pad = 6) {
+  return "Testnaam" + std::to_string(i) + ";Voornaam;" + Nrn(i) + ";onvolledig;" + std::string(pad, 'a') +
+         ";01/08/2024;2024-08-31\n";
+}
+
+// The CIR example as a periodic protocol with id `id`, kept until
+// 2024-09-27 whether or not it is acknowledged.
+json ProtocolDoc(const std::string& id) {
+  json doc = json::parse(ReadFile(kProtocolFile));
+  doc["id"] = id;
+  doc["frequency"] = {{"kind", "periodic"}, {"max_transfers", 10000}, {"per", "day"}};
+  doc["retention"] = {{"delete_on", "2024-09-27"}};
+  doc["limits"] = {{"max_rows", 100000}, {"max_bytes", 64 << 20}};
+  return doc;
+}
+
+struct Party {
+  std::string org;
+  std::string user;
+  std::string token;
+};
+
+struct Keys {
+  std::unique_ptr<age::X25519Identity> identity;
+  std::unique_ptr<Ed25519SecretKey> signing;
+};
+
+class World {
+ public:
+  World() {
+    d = Daemon::Start({{"clock", {{"mode", "manual"}, {"start", "2024-09-20T07:00:00Z"}}},
+                       {"exchanges", {{"sweep_interval_seconds", 1}}}});
+    auto p = ParseProtocolDocument(ProtocolDoc("XM_MAIN"));
+    REQUIRE(p);
+    protocol = std::make_unique<Protocol>(std::move(*p));
+    thuispunt = Org("Thuispunt Gent", "BE 0400.032.156");
+    ocmw = Org("OCMW Gent", "0212.214.125");
+    third = Org("Elsewhere", "0417.497.106");
+    sender = User(thuispunt, "sender", {"sender"}, &sender_keys);
+    dpo_send = User(thuispunt, "dpo sender side", {"dpo"}, nullptr);
+    social = User(ocmw, "social worker", {"social-worker-welzijnsbureau"}, &social_keys);
+    cleaner = User(ocmw, "not a recipient", {"facility"}, &cleaner_keys);
+    dpo_recv = User(ocmw, "dpo receiver side", {"dpo"}, nullptr);
+    outsider = User(third, "outsider sender", {"sender"}, &outsider_keys);
+    dpo_third = User(third, "dpo third", {"dpo"}, nullptr);
+  }
+
+  std::string Org(const std::string& name, const std::string& kbo) {
+    return MustJson(Request(*d, "POST", "/api/v1/orgs",
+                            {.token = d->operator_token(),
+                             .body = json{{"name", name}, {"enterprise_number", kbo}}.dump()}),
+                    201)["id"];
+  }
+
+  std::pair<std::string, std::string> Token(const std::string& user, int64_t ttl) {
+    json j = MustJson(Request(*d, "POST", "/api/v1/users/" + user + "/tokens",
+                              {.token = d->operator_token(), .body = json{{"ttl_seconds", ttl}}.dump()}),
+                      201);
+    return {j["id"], j["token"]};
+  }
+
+  Party User(const std::string& org, const std::string& name, const std::vector<std::string>& roles,
+             Keys* keys) {
+    Party p;
+    p.org = org;
+    p.user = MustJson(Request(*d, "POST", "/api/v1/orgs/" + org + "/users",
+                              {.token = d->operator_token(),
+                               .body = json{{"display_name", name}, {"roles", roles}}.dump()}),
+                      201)["id"];
+    p.token = Token(p.user, 86400 * 300).second;
+    if (keys) {
+      keys->identity = std::make_unique<age::X25519Identity>(age::X25519Identity::Generate());
+      keys->signing = std::make_unique<Ed25519SecretKey>(Ed25519SecretKey::Generate());
+      MustJson(Request(*d, "PUT", "/api/v1/users/" + p.user + "/keys",
+                       {.token = p.token,
+                        .body = json{{"age_recipient", keys->identity->Recipient().String()},
+                                     {"ed25519_verify_key", Base64Encode(keys->signing->public_key())}}
+                                    .dump()}),
+               200);
+    }
+    return p;
+  }
+
+  std::string Propose(const std::string& id) {
+    json r = MustJson(Request(*d, "POST", "/api/v1/protocols",
+                              {.token = d->operator_token(), .body = ProtocolDoc(id).dump()}),
+                      201);
+    return r["version_hash"];
+  }
+
+  void Accept(const std::string& id, const std::string& hash, const std::string& org) {
+    MustJson(Request(*d, "POST", "/api/v1/protocols/" + id + "/accept",
+                     {.token = d->operator_token(),
+                      .body = json{{"version_hash", hash}, {"organisation", org}}.dump()}),
+             200);
+  }
+
+  void ProposeAcceptActivate(const std::string& id) {
+    const std::string hash = Propose(id);
+    Accept(id, hash, thuispunt);
+    Accept(id, hash, ocmw);
+    json a = MustJson(Request(*d, "GET", "/api/v1/protocols/" + id, {.token = d->operator_token()}), 200);
+    REQUIRE(a["state"] == "valid");
+  }
+
+  std::pair<json, std::string> SignedManifest(const std::string& csv, const Keys& keys) {
+    MemorySource src(csv);
+    auto reader = OpenCsvReader(src);
+    REQUIRE(reader);
+    CheckListOptions o;
+    o.subject_key = subject_key;
+    o.subject_key_id = "thuispunt-2024";
+    auto check = CheckList(*protocol, **reader, o);
+    REQUIRE(check);
+    auto canonical = ManifestToCanonicalJson(check->manifest);
+    REQUIRE(canonical);
+    const auto sig = keys.signing->Sign(*canonical);
+    return {json::parse(*canonical), Base64Encode(sig)};
+  }
+
+  std::string CreateBody(const std::string& csv) {
+    auto [manifest, sig] = SignedManifest(csv, sender_keys);
+    return json{{"protocol_id", "XM_MAIN"},
+                {"version_hash", protocol->version_hash},
+                {"manifest", manifest},
+                {"manifest_signature", sig}}
+        .dump();
+  }
+
+  std::string Encrypt(const std::string& csv) {
+    auto recipient = social_keys.identity->Recipient();
+    const age::Recipient* rs[] = {&recipient};
+    MemorySource src(csv);
+    StringSink out;
+    REQUIRE(age::Encrypt(rs, src, out, false));
+    return out.str();
+  }
+
+  // Creates a pending exchange of `csv` as the sender; returns its id.
+  std::string Create(const std::string& csv) {
+    json c = MustJson(Request(*d, "POST", "/api/v1/exchanges", {.token = sender.token, .body = CreateBody(csv)}),
+                      201);
+    REQUIRE(c["state"] == "pending");
+    return c["id"];
+  }
+
+  HttpResult Upload(const std::string& id, const std::string& bytes) {
+    return Request(*d, "PUT", "/api/v1/exchanges/" + id + "/content",
+                   {.token = sender.token, .body = bytes, .content_type = "application/octet-stream",
+                    .timeout_ms = 60000});
+  }
+
+  // Exchanges (id → state) straight from the daemon's database, pending ones included.
+  std::string DbDump(const std::string& sql) {
+    int status = 0;
+    const std::string out =
+        RunCommand("sqlite3 -readonly -cmd '.timeout 5000' " + d->dir() + "/state/xgwd.db \"" + sql + "\" 2>&1", &status);
+    INFO(out);
+    REQUIRE(status == 0);
+    return out;
+  }
+
+  std::unique_ptr<Daemon> d;
+  std::unique_ptr<Protocol> protocol;
+  std::vector<uint8_t> subject_key = std::vector<uint8_t>(32, 0x42);
+  std::string thuispunt, ocmw, third;
+  Keys sender_keys, social_keys, cleaner_keys, outsider_keys;
+  Party sender, dpo_send, social, cleaner, dpo_recv, outsider, dpo_third;
+};
+
+bool IsProblem(const HttpResult& r) {
+  json j = r.Json();
+  return r.content_type == "application/problem+json" && j.is_object() && j.contains("type") &&
+         j.contains("status") && j.contains("detail");
+}
+
+bool ContainsId(const json& list, const std::string& id) {
+  if (!list.is_object() || !list.contains("items")) return false;
+  for (const auto& it : list["items"]) {
+    if (it.is_object() && it.value("id", "") == id) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("ExchangeRoutesAuthorisationMatrixAllowsOnlyIntendedCallers") {
+  World w;
+  Daemon& d = *w.d;
+  // Where the daemon keeps its database: the fingerprint below reads it.
+  {
+    int status = 0;
+    RunCommand("test -f " + d.dir() + "/state/xgwd.db", &status);
+    REQUIRE(status == 0);
+  }
+  w.ProposeAcceptActivate("XM_MAIN");
+  // XM_LIFE: valid, for activate/suspend/terminate. XM_ACCEPT: proposed, for accept.
+  w.ProposeAcceptActivate("XM_LIFE");
+  const std::string accept_hash = w.Propose("XM_ACCEPT");
+
+  // E: available, read/ack/violations target. RV: revoke + receipt target.
+  // PEND: pending, upload target.
+  const std::string csv_e = kHeader + Row(1) + Row(2) + Row(3);
+  const std::string e = w.Create(csv_e);
+  const std::string blob_e = w.Encrypt(csv_e);
+  MustJson(w.Upload(e, blob_e), 200);
+  const std::string rv = w.Create(kHeader + Row(4));
+  MustJson(w.Upload(rv, w.Encrypt(kHeader + Row(4))), 200);
+  const std::string csv_p = kHeader + Row(5);
+  const std::string pend = w.Create(csv_p);
+  const std::string blob_p = w.Encrypt(csv_p);
+  const std::string create_body = w.CreateBody(kHeader + Row(6));
+  auto lookup = SubjectLookupValue(w.subject_key, FieldType::kBeNationalNumber, Nrn(2));
+  REQUIRE(lookup);
+  // An audit event about E (its creation) for /audit/events/{index}.
+  json created = MustJson(Request(d, "GET", "/api/v1/audit/events?exchange=" + e + "&action=exchange.created",
+                                  {.token = d.operator_token()}),
+                          200);
+  REQUIRE(created["items"].size() == 1);
+  const std::string event_index = std::to_string(created["items"][0]["index"].get<uint64_t>());
+
+  // Callers. Expired and revoked tokens belong to the (otherwise allowed) sender.
+  enum C { kOp, kSender, kRecipient, kCleaner, kDpoSend, kDpoRecv, kOutsider, kDpoThird, kNoToken, kExpired, kRevoked };
+  const auto expired = w.Token(w.sender.user, 1);
+  const auto revoked = w.Token(w.sender.user, 3600);
+  REQUIRE(Request(d, "DELETE", "/api/v1/tokens/" + revoked.first, {.token = d.operator_token()}).status == 200);
+  MustJson(Request(d, "POST", "/api/v1/admin/clock",
+                   {.token = d.operator_token(), .body = json{{"advance_seconds", 5}}.dump()}),
+           200);
+  struct Caller {
+    C kind;
+    std::string name, token;
+  };
+  const std::vector<Caller> callers = {
+      {kOp, "operator", d.operator_token()},
+      {kSender, "sender", w.sender.token},
+      {kRecipient, "allowed recipient", w.social.token},
+      {kCleaner, "recipient-org user without recipient role", w.cleaner.token},
+      {kDpoSend, "dpo of sending party", w.dpo_send.token},
+      {kDpoRecv, "dpo of receiving party", w.dpo_recv.token},
+      {kOutsider, "third-org sender", w.outsider.token},
+      {kDpoThird, "third-org dpo", w.dpo_third.token},
+      {kNoToken, "no token", ""},
+      {kExpired, "expired token", expired.second},
+      {kRevoked, "revoked token", revoked.second},
+  };
+  using Set = std::set<C>;
+  const Set authenticated = {kOp, kSender, kRecipient, kCleaner, kDpoSend, kDpoRecv, kOutsider, kDpoThird};
+  const Set parties = {kOp, kSender, kRecipient, kCleaner, kDpoSend, kDpoRecv};
+  const Set audit_readers = {kOp, kDpoSend, kDpoRecv, kDpoThird};
+  const Set see_exchange = {kOp, kSender, kRecipient, kDpoSend, kDpoRecv};
+
+  using BodyFn = std::function<std::string(const Caller&)>;
+  using CheckFn = std::function<void(const Caller&, const HttpResult&)>;
+  struct Route {
+    Route(std::string m, std::string p, Set a, bool mut, BodyFn b, std::string ct = "application/json",
+          CheckFn c = nullptr)
+        : method(std::move(m)), path(std::move(p)), allowed(std::move(a)), mutating(mut), body(std::move(b)),
+          content_type(std::move(ct)), check(std::move(c)) {}
+    std::string method, path;
+    Set allowed;
+    bool mutating;
+    BodyFn body;
+    std::string content_type;
+    CheckFn check;  // extra checks on a successful answer (what the caller may see)
+  };
+  const auto none = [](const Caller&) { return std::string(); };
+  const auto fixed = [](std::string b) { return [b](const Caller&) { return b; }; };
+  const std::vector<Route> routes = {
+      {"GET", "/api/v1/protocols", authenticated, false, none, "application/json",
+       [&](const Caller& c, const HttpResult& r) {
+         CHECK(ContainsId(r.Json(), "XM_MAIN") == (parties.count(c.kind) > 0));
+       }},
+      {"GET", "/api/v1/protocols/XM_MAIN", parties, false, none},
+      {"POST", "/api/v1/protocols", {kOp}, true, fixed(ProtocolDoc("XM_NEW").dump())},
+      {"POST", "/api/v1/protocols/XM_ACCEPT/accept", {kOp, kDpoSend, kDpoRecv}, true,
+       [&](const Caller& c) {
+         json b = {{"version_hash", accept_hash}};
+         if (c.kind == kOp) b["organisation"] = "org-thuispunt-gent";
+         return b.dump();
+       }},
+      {"POST", "/api/v1/protocols/XM_LIFE/activate", {kOp}, true, none},
+      {"POST", "/api/v1/protocols/XM_LIFE/suspend", {kOp}, true, none},
+      {"POST", "/api/v1/protocols/XM_LIFE/terminate", {kOp}, true, none},
+      {"GET", "/api/v1/protocols/XM_MAIN/recipients", {kOp, kSender}, false, none},
+      {"POST", "/api/v1/exchanges", {kSender}, true, fixed(create_body)},
+      {"GET", "/api/v1/exchanges?box=inbox", authenticated, false, none, "application/json",
+       [&](const Caller& c, const HttpResult& r) { CHECK(ContainsId(r.Json(), e) == (c.kind == kRecipient)); }},
+      {"GET", "/api/v1/exchanges?box=sent", authenticated, false, none, "application/json",
+       [&](const Caller& c, const HttpResult& r) {
+         CHECK(ContainsId(r.Json(), e) == (c.kind == kSender || c.kind == kDpoSend));
+       }},
+      {"GET", "/api/v1/exchanges/" + e, see_exchange, false, none},
+      {"PUT", "/api/v1/exchanges/" + pend + "/content", {kSender}, true, fixed(blob_p), "application/octet-stream"},
+      {"GET", "/api/v1/exchanges/" + e + "/content", {kRecipient}, false, none, "application/json",
+       [&](const Caller&, const HttpResult& r) { CHECK(r.body == blob_e); }},
+      {"POST", "/api/v1/exchanges/" + e + "/violations", {kRecipient}, true, fixed(R"({"code":"other"})")},
+      {"POST", "/api/v1/exchanges/" + e + "/ack", {kRecipient}, true, none},
+      {"POST", "/api/v1/exchanges/" + rv + "/revoke", {kSender}, true, none},
+      {"GET", "/api/v1/exchanges/" + rv + "/receipt", see_exchange, false, none},
+      {"POST", "/api/v1/exchanges/plaintext?protocol_id=XM_MAIN&format=csv", {kSender}, true,
+       fixed(kHeader + Row(7)), "text/csv"},
+      {"GET", "/api/v1/audit/events", audit_readers, false, none},
+      {"GET", "/api/v1/audit/events?exchange=" + e, audit_readers, false, none, "application/json",
+       [&](const Caller& c, const HttpResult& r) {
+         // Parties' DPOs see the exchange's history; a third organisation's
+         // DPO sees at most what their own users did.
+         const json items = r.Json()["items"];
+         if (c.kind == kDpoThird) {
+           for (const auto& it : items) {
+             const std::string actor = it["event"]["actor"].value("id", "");
+             CHECK((actor == w.outsider.user || actor == w.dpo_third.user));
+           }
+         } else {
+           CHECK(items.size() >= 2);
+         }
+       }},
+      {"GET", "/api/v1/audit/events/" + event_index, {kOp, kDpoSend, kDpoRecv}, false, none},
+      {"GET", "/api/v1/audit/checkpoint", audit_readers, false, none},
+      {"POST", "/api/v1/audit/checkpoint", audit_readers, false, none},
+      {"GET", "/api/v1/audit/proofs/inclusion?index=0&tree_size=2", audit_readers, false, none},
+      {"GET", "/api/v1/audit/proofs/consistency?first=1&second=2", audit_readers, false, none},
+      {"GET", "/api/v1/audit/verifier-key", authenticated, false, none},
+      {"GET", "/api/v1/subject-index/" + *lookup, {kDpoSend, kDpoRecv, kDpoThird}, false, none, "application/json",
+       [&](const Caller& c, const HttpResult& r) { CHECK(ContainsId(r.Json(), e) == (c.kind != kDpoThird)); }},
+      {"GET", "/api/v1/admin/clock", {kOp}, false, none},
+      {"POST", "/api/v1/admin/clock", {kOp}, true, fixed(R"({"advance_seconds":1200})")},
+  };
+
+  // Everything a refused call must leave untouched.
+  const auto fingerprint = [&] {
+    return w.DbDump(
+        "SELECT id, state, COALESCE(acknowledged_at, 0) FROM exchanges ORDER BY id; "
+        "SELECT id, state FROM protocols ORDER BY id; "
+        "SELECT protocol_id, party FROM protocol_acceptances ORDER BY 1, 2; "
+        "SELECT COUNT(*) FROM violation_reports;");
+  };
+  const auto now = [&]() -> int64_t {
+    const std::string t = MustJson(Request(d, "GET", "/api/v1/admin/clock", {.token = d.operator_token()}), 200)["now"];
+    std::tm tm{};
+    REQUIRE(strptime(t.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm) != nullptr);
+    return static_cast<int64_t>(timegm(&tm));
+  };
+
+  int checked = 0, allowed_calls = 0;
+  std::vector<std::string> unexpected;
+  for (const auto& route : routes) {
+    for (const auto& c : callers) {
+      const bool expect_ok = route.allowed.count(c.kind) > 0;
+      const std::string before = route.mutating && !expect_ok ? fingerprint() : "";
+      const int64_t clock_before = route.path == "/api/v1/admin/clock" && !expect_ok ? now() : -1;
+      auto r = Request(d, route.method, route.path,
+                       {.token = c.token, .body = route.body(c), .content_type = route.content_type,
+                        .timeout_ms = 30000});
+      INFO(route.method << " " << route.path << " as " << c.name << " -> " << r.status << " " << r.body.substr(0, 300));
+      const bool ok = r.status >= 200 && r.status < 300;
+      if (ok != expect_ok) unexpected.push_back(route.method + " " + route.path + " as " + c.name + ": " +
+                                                std::to_string(r.status));
+      if (expect_ok) {
+        CHECK(ok);
+        if (ok && route.check) route.check(c, r);
+        ++allowed_calls;
+      } else {
+        CHECK(r.status >= 400);
+        CHECK(r.status < 500);
+        CHECK(IsProblem(r));
+        if (c.kind == kNoToken || c.kind == kExpired || c.kind == kRevoked) CHECK(r.status == 401);
+        // A refusal leaks nothing of the exchange's bytes and changes nothing.
+        CHECK(r.body.find(blob_e.substr(0, 64)) == std::string::npos);
+        if (route.mutating) CHECK(fingerprint() == before);
+        // The manual clock also ticks with real time; an advance is 1200 s.
+        if (clock_before >= 0) CHECK(now() - clock_before < 600);
+      }
+      ++checked;
+    }
+  }
+  for (const auto& u : unexpected) WARN("unexpected: " << u);
+  CHECK(checked == static_cast<int>(routes.size() * callers.size()));
+
+  // The intended changes, and only those, happened.
+  json e_now = MustJson(Request(d, "GET", "/api/v1/exchanges/" + e, {.token = w.sender.token}), 200);
+  CHECK(e_now["state"] == "acknowledged");
+  CHECK(MustJson(Request(d, "GET", "/api/v1/exchanges/" + rv, {.token = w.sender.token}), 200)["state"] == "revoked");
+  CHECK(MustJson(Request(d, "GET", "/api/v1/exchanges/" + pend, {.token = w.sender.token}), 200)["state"] ==
+        "available");
+  // E, RV, PEND, one created by the sender (pending), one plaintext upload.
+  CHECK(w.DbDump("SELECT COUNT(*) FROM exchanges;") == "5\n");
+  CHECK(w.DbDump("SELECT COUNT(*) FROM exchanges WHERE state = 'pending';") == "1\n");
+  CHECK(w.DbDump("SELECT COUNT(*) FROM violation_reports;") == "1\n");
+  CHECK(w.DbDump("SELECT id, state FROM protocols ORDER BY id;") ==
+        "XM_ACCEPT|valid\nXM_LIFE|terminated\nXM_MAIN|valid\nXM_NEW|proposed\n");
+  CHECK(d.StopAndWait(SIGTERM) == 0);
+  int status = 0;
+  auto verify = RunCommand(XgwdPath() + " audit-verify --state " + d.dir() + "/state 2>&1", &status);
+  INFO(verify);
+  CHECK(status == 0);
+}
+
+namespace {
+
+// A streaming PUT through libcurl: the body is handed over in 64 KiB pieces,
+// optionally with a pause after each, so that the upload is in flight for a while.
+struct StreamingUpload {
+  std::string url, token, cacert, data;
+  int pause_ms = 0;
+  size_t pos = 0;
+  std::atomic<size_t> sent{0};
+  long status = 0;
+  std::string response;
+
+  static size_t Read(char* buf, size_t size, size_t n, void* self_ptr) {
+    auto* self = static_cast<StreamingUpload*>(self_ptr);
+    if (self->pause_ms > 0 && self->pos > 0) std::this_thread::sleep_for(std::chrono::milliseconds(self->pause_ms));
+    const size_t k = std::min({size * n, size_t{64 * 1024}, self->data.size() - self->pos});
+    std::memcpy(buf, self->data.data() + self->pos, k);
+    self->pos += k;
+    self->sent.store(self->pos);
+    return k;
+  }
+  static size_t Write(char* p, size_t size, size_t n, void* out) {
+    static_cast<std::string*>(out)->append(p, size * n);
+    return size * n;
+  }
+
+  void Run() {
+    CURL* curl = curl_easy_init();
+    if (!curl) return;
+    curl_slist* headers = nullptr;
+    const std::string auth = "Authorization: Bearer " + token;
+    headers = curl_slist_append(headers, auth.c_str());
+    headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
+    headers = curl_slist_append(headers, "Expect:");
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(data.size()));
+    curl_easy_setopt(curl, CURLOPT_READFUNCTION, &StreamingUpload::Read);
+    curl_easy_setopt(curl, CURLOPT_READDATA, this);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &StreamingUpload::Write);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
+    curl_easy_setopt(curl, CURLOPT_CAINFO, cacert.c_str());
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 120000L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("KillNineDuringFourConcurrentStreamingUploadsLosesNoAcknowledgedExchange") {
+  World w;
+  w.ProposeAcceptActivate("XM_MAIN");
+  // Lists of about 2.5 MiB each (1200 rows of ~2 KB).
+  auto list = [](int salt) {
+    std::string csv = kHeader;
+    for (int i = 0; i < 1200; ++i) csv += Row((salt * 1200 + i) % 900 + 1, 1950);
+    return csv;
+  };
+  constexpr int kDone = 2, kStreams = 5;  // stream 0 runs unthrottled and may complete
+  std::vector<std::string> ids, blobs;
+  for (int i = 0; i < kDone + kStreams; ++i) {
+    const std::string csv = list(i);
+    ids.push_back(w.Create(csv));
+    blobs.push_back(w.Encrypt(csv));
+    REQUIRE(blobs.back().size() > 2 * 1024 * 1024);
+  }
+  // Completed and acknowledged before the crash.
+  for (int i = 0; i < kDone; ++i) {
+    MustJson(w.Upload(ids[static_cast<size_t>(i)], blobs[static_cast<size_t>(i)]), 200);
+    json ack = MustJson(Request(*w.d, "POST", "/api/v1/exchanges/" + ids[static_cast<size_t>(i)] + "/ack",
+                                {.token = w.social.token}),
+                        200);
+    CHECK(ack["state"] == "acknowledged");
+  }
+  std::vector<std::unique_ptr<StreamingUpload>> ups;
+  for (int s = 0; s < kStreams; ++s) {
+    auto u = std::make_unique<StreamingUpload>();
+    const size_t k = static_cast<size_t>(kDone + s);
+    u->url = w.d->base_url() + "/api/v1/exchanges/" + ids[k] + "/content";
+    u->token = w.sender.token;
+    u->cacert = w.d->cacert();
+    u->data = blobs[k];
+    u->pause_ms = s == 0 ? 0 : 40;
+    ups.push_back(std::move(u));
+  }
+  std::vector<std::thread> threads;
+  for (auto& u : ups) threads.emplace_back([p = u.get()] { p->Run(); });
+  // Kill once every throttled upload is well under way but none is finished.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool all = true;
+    for (int s = 1; s < kStreams; ++s) all = all && ups[static_cast<size_t>(s)]->sent.load() >= 512 * 1024;
+    if (all) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  for (int s = 1; s < kStreams; ++s) CHECK(ups[static_cast<size_t>(s)]->sent.load() < blobs[static_cast<size_t>(kDone + s)].size());
+  REQUIRE(w.d->StopAndWait(SIGKILL) == 128 + SIGKILL);
+  for (auto& t : threads) t.join();
+  std::set<std::string> acknowledged(ids.begin(), ids.begin() + kDone);
+  for (int s = 0; s < kStreams; ++s) {
+    // A 200 is the daemon's promise that the exchange is stored.
+    if (ups[static_cast<size_t>(s)]->status == 200) acknowledged.insert(ids[static_cast<size_t>(kDone + s)]);
+    INFO("stream " << s << " status " << ups[static_cast<size_t>(s)]->status);
+    if (s > 0) CHECK(ups[static_cast<size_t>(s)]->status != 200);
+  }
+
+  w.d->Restart();
+  // The start-up sweep removes every partial upload.
+  int status = 0;
+  std::string tmp_files;
+  for (int i = 0; i < 50; ++i) {
+    tmp_files = RunCommand("find " + w.d->dir() + "/state/blobs/tmp -type f | wc -l", &status);
+    if (tmp_files == "0\n") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(tmp_files == "0\n");
+  json inbox = MustJson(Request(*w.d, "GET", "/api/v1/exchanges?box=inbox", {.token = w.social.token}), 200);
+  size_t live = 0;
+  for (size_t k = 0; k < ids.size(); ++k) {
+    INFO("exchange " << k);
+    json one = MustJson(Request(*w.d, "GET", "/api/v1/exchanges/" + ids[k], {.token = w.sender.token}), 200);
+    const std::string state = one["state"];
+    const std::string blob_path = w.d->dir() + "/state/blobs/" + ids[k] + ".age";
+    RunCommand("test -e " + blob_path, &status);
+    const bool has_blob = status == 0;
+    if (acknowledged.count(ids[k])) {
+      CHECK((state == "available" || state == "acknowledged"));
+      if (k < static_cast<size_t>(kDone)) CHECK(state == "acknowledged");
+    }
+    if (state == "available" || state == "acknowledged") {
+      ++live;
+      CHECK(has_blob);
+      CHECK(ContainsId(inbox, ids[k]));
+      auto dl = Request(*w.d, "GET", "/api/v1/exchanges/" + ids[k] + "/content",
+                        {.token = w.social.token, .timeout_ms = 60000});
+      REQUIRE(dl.status == 200);
+      CHECK(dl.body == blobs[k]);
+    } else {
+      CHECK(state == "pending");
+      CHECK_FALSE(has_blob);
+      CHECK_FALSE(ContainsId(inbox, ids[k]));
+    }
+  }
+  CHECK(live >= acknowledged.size());
+  // Exactly the live exchanges have a blob; nothing else is left behind.
+  CHECK(RunCommand("find " + w.d->dir() + "/state/blobs -type f | wc -l", &status) == std::to_string(live) + "\n");
+  // An interrupted exchange can still be completed after the restart.
+  for (size_t k = 0; k < ids.size(); ++k) {
+    json one = MustJson(Request(*w.d, "GET", "/api/v1/exchanges/" + ids[k], {.token = w.sender.token}), 200);
+    if (one["state"] == "pending") {
+      MustJson(w.Upload(ids[k], blobs[k]), 200);
+      break;
+    }
+  }
+  CHECK(w.d->StopAndWait(SIGTERM) == 0);
+  auto verify = RunCommand(XgwdPath() + " audit-verify --state " + w.d->dir() + "/state 2>&1", &status);
+  INFO(verify);
+  CHECK(status == 0);
+}
