@@ -19,6 +19,7 @@
 #include "policy/list_reader.h"
 #include "policy/manifest.h"
 #include "policy/protocol.h"
+#include "tests/e2e/cir_test_data.h"
 #include "tests/e2e/harness.h"
 
 using namespace xgw;
@@ -29,12 +30,6 @@ namespace {
 
 const std::string kProtocolId = "2024_VB_00591";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -42,20 +37,12 @@ void WriteFile(const std::string& path, const std::string& text) {
   REQUIRE(out.good());
 }
 
-std::string Nrn(int serial) {
-  char base[16];
-  std::snprintf(base, sizeof base, "850730%03d", serial);
-  const unsigned long long n = std::stoull(base);
-  char out[16];
-  std::snprintf(out, sizeof out, "%s%02llu", base, 97 - (n % 97));
-  return out;
-}
 
 const std::string kHeader =
     "Naam;Voornaam;Rijksregisternummer;Status dossier;Ontbrekende documenten;Datum uitnodigingsbrief;"
     "Datum herinnering\n";
 std::string Row(int i) {
-  return "Testnaam" + std::to_string(i) + ";Voornaam;" + Nrn(i) + ";onvolledig;attest;01/08/2024;2024-08-31\n";
+  return "Testnaam" + std::to_string(i) + ";Voornaam;" + SyntheticNrn(i) + ";onvolledig;attest;01/08/2024;2024-08-31\n";
 }
 
 struct Cli {
@@ -67,7 +54,7 @@ struct Cli {
     std::string cmd = "cd " + dir + " && XGW_PASSPHRASE_FILE=" + dir + "/pass XGW_CONFIG=" + dir + "/" + user +
                       ".json " + xgw + " " + args + " 2>" + err_path + " </dev/null";
     std::string out = RunCommand(cmd, rc);
-    std::string e = ReadFile(err_path);
+    std::string e = ReadTextFile(err_path);
     if (err != nullptr) *err = e;
     UNSCOPED_INFO("xgw " << args << " (as " << user << ") -> " << *rc << "\nstderr: " << e);
     return out;
@@ -100,7 +87,7 @@ TEST_CASE("EveryRoleWorksThroughTheXgwClientAgainstTheRealDaemon") {
   // The subject-index key of Thuispunt, handed to its senders and to the DPOs.
   WriteFile(cli.dir + "/subject.key", HexEncode(std::vector<uint8_t>(32, 0x5a)) + "\n");
   // The CIR protocol, periodic so that one daemon can take several lists.
-  json protocol_doc = json::parse(ReadFile(std::string(XGW_SOURCE_DIR) +
+  json protocol_doc = json::parse(ReadTextFile(std::string(XGW_SOURCE_DIR) +
                                            "/config/examples/cir-thuispunt-ocmw-2024_VB_00591.json"));
   protocol_doc["frequency"] = {{"kind", "periodic"}, {"max_transfers", 20}, {"per", "month"}};
   WriteFile(cli.dir + "/protocol.json", protocol_doc.dump(2));
@@ -131,7 +118,7 @@ TEST_CASE("EveryRoleWorksThroughTheXgwClientAgainstTheRealDaemon") {
   struct stat st {};
   REQUIRE(::stat((cli.dir + "/operator.json").c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
-  CHECK(ReadFile(cli.dir + "/operator.json").find(pin) != std::string::npos);
+  CHECK(ReadTextFile(cli.dir + "/operator.json").find(pin) != std::string::npos);
 
   // A refused token is "not authorised" (exit 4) and saves nothing.
   WriteFile(cli.dir + "/bogus.tok", "xgwt_notarealtoken\n");
@@ -166,7 +153,7 @@ TEST_CASE("EveryRoleWorksThroughTheXgwClientAgainstTheRealDaemon") {
   // Keys: the sender's identity is passphrase-protected; the worker's is plain so `age -d` can use it.
   cli.Ok("sender", "register-key --new-identity sender.key");
   cli.Ok("worker", "register-key --new-identity worker.key --no-passphrase");
-  CHECK(ReadFile(cli.dir + "/sender.key").find("BEGIN AGE ENCRYPTED FILE") != std::string::npos);
+  CHECK(ReadTextFile(cli.dir + "/sender.key").find("BEGIN AGE ENCRYPTED FILE") != std::string::npos);
 
   // Protocols in plain words.
   json protocols = cli.RunJson("sender", "protocols");
@@ -190,7 +177,7 @@ TEST_CASE("EveryRoleWorksThroughTheXgwClientAgainstTheRealDaemon") {
   CHECK(rc == 3);
   CHECK(err.find("column_not_allowed") != std::string::npos);
   CHECK(err.find("Zeerpersoonlijkeopmerking") == std::string::npos);
-  CHECK(err.find(Nrn(4)) == std::string::npos);
+  CHECK(err.find(SyntheticNrn(4)) == std::string::npos);
 
   // The recipient sees it, receives it verified, and the file is 0600.
   json inbox = cli.RunJson("worker", "inbox");
@@ -198,7 +185,7 @@ TEST_CASE("EveryRoleWorksThroughTheXgwClientAgainstTheRealDaemon") {
   for (const auto& e : inbox) listed = listed || e["id"] == id;
   CHECK(listed);
   cli.Ok("worker", "receive " + id + " -o got.csv");
-  CHECK(ReadFile(cli.dir + "/got.csv") == list);
+  CHECK(ReadTextFile(cli.dir + "/got.csv") == list);
   REQUIRE(::stat((cli.dir + "/got.csv").c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
   // The raw age file decrypts with age itself.
@@ -207,7 +194,7 @@ TEST_CASE("EveryRoleWorksThroughTheXgwClientAgainstTheRealDaemon") {
   CHECK(rc == 0);
   CHECK(plain == list);
   // The DPO finds the person by national number, computed locally.
-  json found = cli.RunJson("dpo", "audit subject --rrn " + Nrn(2));
+  json found = cli.RunJson("dpo", "audit subject --rrn " + SyntheticNrn(2));
   bool hit = false;
   for (const auto& e : found) hit = hit || e["id"] == id;
   CHECK(hit);
@@ -235,7 +222,7 @@ TEST_CASE("EveryRoleWorksThroughTheXgwClientAgainstTheRealDaemon") {
     lie.columns.pop_back();
     auto sm = cli::SignManifest(lie, *signing);
     REQUIRE(sm);
-    std::string token = ReadFile(cli.dir + "/sender.tok");
+    std::string token = ReadTextFile(cli.dir + "/sender.tok");
     while (!token.empty() && token.back() == '\n') token.pop_back();
     auto created = Request(*d, "POST", "/api/v1/exchanges",
                            {.token = token,
@@ -281,6 +268,6 @@ TEST_CASE("EveryRoleWorksThroughTheXgwClientAgainstTheRealDaemon") {
     if (!receipt) std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   CHECK(receipt);
-  CHECK(ReadFile(cli.dir + "/receipt.json").find(id) != std::string::npos);
+  CHECK(ReadTextFile(cli.dir + "/receipt.json").find(id) != std::string::npos);
   cli.Ok("dpo", "audit verify");
 }

@@ -22,6 +22,7 @@
 #include "policy/manifest.h"
 #include "policy/protocol.h"
 #include "tests/e2e/harness.h"
+#include "tests/e2e/cir_test_data.h"
 
 using namespace xgw;
 using namespace xgw::e2e;
@@ -29,39 +30,13 @@ using nlohmann::json;
 
 namespace {
 
-const char* kProtocolFile = XGW_SOURCE_DIR "/config/examples/cir-thuispunt-ocmw-2024_VB_00591.json";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-json MustJson(const HttpResult& r, long status) {
-  INFO("status " << r.status << " curl " << r.curl_error << " body " << r.body);
-  REQUIRE(r.status == status);
-  json j = r.Json();
-  REQUIRE_FALSE(j.is_discarded());
-  return j;
-}
-
-// A synthetic national register number (valid check digits, not a real person).
-std::string Nrn(int serial) {
-  char base[16];
-  std::snprintf(base, sizeof base, "850730%03d", serial);
-  const unsigned long long n = std::stoull(base);
-  char out[16];
-  std::snprintf(out, sizeof out, "%s%02llu", base, 97 - (n % 97));
-  return out;
-}
 
 const std::string kHeader =
     "Naam;Voornaam;Rijksregisternummer;Status dossier;Ontbrekende documenten;Datum uitnodigingsbrief;"
     "Datum herinnering\n";
 
 std::string Row(int i) {
-  return "Testnaam" + std::to_string(i) + ";Voornaam;" + Nrn(i) + ";onvolledig;attest;01/08/2024;2024-08-31\n";
+  return "Testnaam" + std::to_string(i) + ";Voornaam;" + SyntheticNrn(i) + ";onvolledig;attest;01/08/2024;2024-08-31\n";
 }
 
 struct Party {
@@ -82,7 +57,7 @@ class World {
                 {"exchanges", {{"sweep_interval_seconds", 1}}}};
     if (overrides.is_object()) cfg.merge_patch(overrides);
     d = Daemon::Start(cfg);
-    auto p = LoadProtocolFile(kProtocolFile);
+    auto p = LoadProtocolFile(kCirProtocolFile);
     REQUIRE(p);
     protocol = std::make_unique<Protocol>(std::move(*p));
     thuispunt = Org("Thuispunt Gent", "BE 0400.032.156");
@@ -128,7 +103,7 @@ class World {
 
   void ProposeAcceptActivate() {
     json r = MustJson(Request(*d, "POST", "/api/v1/protocols",
-                              {.token = d->operator_token(), .body = ReadFile(kProtocolFile)}),
+                              {.token = d->operator_token(), .body = ReadTextFile(kCirProtocolFile)}),
                       201);
     CHECK(r["state"] == "proposed");
     CHECK(r["version_hash"] == protocol->version_hash);
@@ -205,8 +180,10 @@ class World {
     return MustJson(Request(*d, "GET", "/api/v1/exchanges/" + id, {.token = sender.token}), 200)["state"];
   }
 
+  // Waits up to 30 s: the sweeper runs every second, but a loaded CI machine
+  // can delay a pass (fsyncs of the audit log and the blob directory).
   bool WaitForState(const std::string& id, const std::string& state) {
-    for (int i = 0; i < 100; ++i) {
+    for (int i = 0; i < 300; ++i) {
       if (State(id) == state) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
@@ -278,7 +255,7 @@ TEST_CASE("CirProtocolFullCycleEndToEndMode") {
   CHECK(sent["items"].size() == 1);
 
   // The DPO of the receiving party finds it by a subject's lookup value.
-  auto lookup = SubjectLookupValue(w.subject_key, FieldType::kBeNationalNumber, Nrn(2));
+  auto lookup = SubjectLookupValue(w.subject_key, FieldType::kBeNationalNumber, SyntheticNrn(2));
   REQUIRE(lookup);
   json found = MustJson(Request(*w.d, "GET", "/api/v1/subject-index/" + *lookup, {.token = w.dpo_ocmw.token}), 200);
   REQUIRE(found["items"].size() == 1);
@@ -342,7 +319,7 @@ TEST_CASE("PolicyRefusalsThroughTheApi") {
   auto [manifest, sig] = w.SignedManifest(good, w.sender_keys);
 
   // Proposed but not accepted: nothing may be sent.
-  MustJson(Request(*w.d, "POST", "/api/v1/protocols", {.token = w.d->operator_token(), .body = ReadFile(kProtocolFile)}),
+  MustJson(Request(*w.d, "POST", "/api/v1/protocols", {.token = w.d->operator_token(), .body = ReadTextFile(kCirProtocolFile)}),
            201);
   auto r = w.Create(w.sender, manifest, sig);
   CHECK(r.status == 422);
@@ -507,7 +484,7 @@ TEST_CASE("GatewayEncryptModeValidatesEncryptsAndNeverStoresPlaintext") {
 
   // No byte of the plaintext anywhere under the state directory (SQLite, WAL, blobs).
   int status = 0;
-  for (const std::string& needle : {Nrn(41), Nrn(42), std::string("Testnaam41"), Nrn(1).substr(0, 0) + "blauw"}) {
+  for (const std::string& needle : {SyntheticNrn(41), SyntheticNrn(42), std::string("Testnaam41"), SyntheticNrn(1).substr(0, 0) + "blauw"}) {
     const std::string hits =
         RunCommand("grep -rl --binary-files=binary -F '" + needle + "' " + w.d->dir() + "/state | wc -l", &status);
     CHECK(hits == "0\n");

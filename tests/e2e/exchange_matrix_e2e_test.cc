@@ -32,6 +32,7 @@
 #include "policy/manifest.h"
 #include "policy/protocol.h"
 #include "tests/e2e/harness.h"
+#include "tests/e2e/cir_test_data.h"
 
 using namespace xgw;
 using namespace xgw::e2e;
@@ -39,32 +40,6 @@ using nlohmann::json;
 
 namespace {
 
-const char* kProtocolFile = XGW_SOURCE_DIR "/config/examples/cir-thuispunt-ocmw-2024_VB_00591.json";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-json MustJson(const HttpResult& r, long status) {
-  INFO("status " << r.status << " curl " << r.curl_error << " body " << r.body);
-  REQUIRE(r.status == status);
-  json j = r.Json();
-  REQUIRE_FALSE(j.is_discarded());
-  return j;
-}
-
-// A synthetic national register number (valid check digits, not a real person).
-std::string Nrn(int serial) {
-  char base[16];
-  std::snprintf(base, sizeof base, "850730%03d", serial % 1000);
-  const unsigned long long n = std::stoull(base);
-  char out[16];
-  std::snprintf(out, sizeof out, "%s%02llu", base, 97 - (n % 97));
-  return out;
-}
 
 const std::string kHeader =
     "Naam;Voornaam;Rijksregisternummer;Status dossier;Ontbrekende documenten;Datum uitnodigingsbrief;"
@@ -72,14 +47,14 @@ const std::string kHeader =
 
 // `pad` characters of filler in the free-text column make rows large.
 std::string Row(int i, size_t pad = 6) {
-  return "Testnaam" + std::to_string(i) + ";Voornaam;" + Nrn(i) + ";onvolledig;" + std::string(pad, 'a') +
+  return "Testnaam" + std::to_string(i) + ";Voornaam;" + SyntheticNrn(i) + ";onvolledig;" + std::string(pad, 'a') +
          ";01/08/2024;2024-08-31\n";
 }
 
 // The CIR example as a periodic protocol with id `id`, kept until
 // 2024-09-27 whether or not it is acknowledged.
 json ProtocolDoc(const std::string& id) {
-  json doc = json::parse(ReadFile(kProtocolFile));
+  json doc = json::parse(ReadTextFile(kCirProtocolFile));
   doc["id"] = id;
   doc["frequency"] = {{"kind", "periodic"}, {"max_transfers", 10000}, {"per", "day"}};
   doc["retention"] = {{"delete_on", "2024-09-27"}};
@@ -283,7 +258,7 @@ TEST_CASE("ExchangeRoutesAuthorisationMatrixAllowsOnlyIntendedCallers") {
   const std::string pend = w.Create(csv_p);
   const std::string blob_p = w.Encrypt(csv_p);
   const std::string create_body = w.CreateBody(kHeader + Row(6));
-  auto lookup = SubjectLookupValue(w.subject_key, FieldType::kBeNationalNumber, Nrn(2));
+  auto lookup = SubjectLookupValue(w.subject_key, FieldType::kBeNationalNumber, SyntheticNrn(2));
   REQUIRE(lookup);
   // An audit event about E (its creation) for /audit/events/{index}.
   json created = MustJson(Request(d, "GET", "/api/v1/audit/events?exchange=" + e + "&action=exchange.created",

@@ -1,0 +1,52 @@
+// Test data and small helpers shared by the end-to-end tests that play the
+// CIR protocol (tests/e2e/exchange_*_test.cc, tests/client/client_e2e_test.cc).
+// Every person here is synthetic: national numbers have valid check digits but
+// belong to no one.
+#ifndef XGW_TESTS_E2E_CIR_TEST_DATA_H_
+#define XGW_TESTS_E2E_CIR_TEST_DATA_H_
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "tests/e2e/harness.h"
+
+namespace xgw::e2e {
+
+inline const char* const kCirProtocolFile =
+    XGW_SOURCE_DIR "/config/examples/cir-thuispunt-ocmw-2024_VB_00591.json";
+
+inline std::string ReadTextFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The response's JSON body; fails the test unless the status is `status`.
+inline nlohmann::json MustJson(const HttpResult& r, long status) {
+  INFO("status " << r.status << " curl " << r.curl_error << " body " << r.body);
+  REQUIRE(r.status == status);
+  nlohmann::json j = r.Json();
+  REQUIRE_FALSE(j.is_discarded());
+  return j;
+}
+
+// A synthetic Belgian national register number (valid check digits, born
+// 30/07/1985, serial 0..999), not a real person.
+inline std::string SyntheticNrn(int serial) {
+  char base[32];
+  std::snprintf(base, sizeof base, "850730%03d", serial % 1000);
+  const unsigned long long n = std::stoull(base);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s%02llu", base, 97 - (n % 97));
+  return out;
+}
+
+}  // namespace xgw::e2e
+
+#endif  // XGW_TESTS_E2E_CIR_TEST_DATA_H_
