@@ -254,13 +254,17 @@ Result<HttpResponse> Gateway::Call(const std::string& method, const std::string&
   return Perform(config_, req);
 }
 
-Result<json> Gateway::Json(const std::string& method, const std::string& path, const std::optional<json>& body) {
-  XGW_TRY(HttpResponse r, Call(method, path, body));
+Result<HttpResponse> Gateway::Succeeded(HttpResponse r) {
+  if (r.status >= 200 && r.status < 300) return r;
   json j = json::parse(r.body, nullptr, false);
-  if (r.status < 200 || r.status >= 300) {
-    last_problem_ = j.is_discarded() ? json() : j;
-    return tl::unexpected(ProblemToError(r.status, last_problem_));
-  }
+  last_problem_ = j.is_discarded() ? json() : j;
+  return tl::unexpected(ProblemToError(r.status, last_problem_));
+}
+
+Result<json> Gateway::Json(const std::string& method, const std::string& path, const std::optional<json>& body) {
+  XGW_TRY(HttpResponse called, Call(method, path, body));
+  XGW_TRY(HttpResponse r, Succeeded(std::move(called)));
+  json j = json::parse(r.body, nullptr, false);
   if (r.body.empty()) return json::object();
   if (j.is_discarded()) return Fail(ErrorCode::kFormat, "the gateway's answer to " + path + " is not JSON");
   return j;
@@ -273,12 +277,7 @@ Result<HttpResponse> Gateway::Download(const std::string& path, ByteSink& sink, 
   req.sink = &sink;
   req.progress = progress;
   XGW_TRY(HttpResponse r, Perform(config_, req));
-  if (r.status < 200 || r.status >= 300) {
-    json j = json::parse(r.body, nullptr, false);
-    last_problem_ = j.is_discarded() ? json() : j;
-    return tl::unexpected(ProblemToError(r.status, last_problem_));
-  }
-  return r;
+  return Succeeded(std::move(r));
 }
 
 Result<HttpResponse> Gateway::Upload(const std::string& method, const std::string& path, ByteSource& source,
@@ -291,12 +290,7 @@ Result<HttpResponse> Gateway::Upload(const std::string& method, const std::strin
   req.content_type = content_type;
   req.progress = progress;
   XGW_TRY(HttpResponse r, Perform(config_, req));
-  if (r.status < 200 || r.status >= 300) {
-    json j = json::parse(r.body, nullptr, false);
-    last_problem_ = j.is_discarded() ? json() : j;
-    return tl::unexpected(ProblemToError(r.status, last_problem_));
-  }
-  return r;
+  return Succeeded(std::move(r));
 }
 
 Result<std::string> FetchServerPin(const std::string& gateway_url, const std::string& cacert) {

@@ -47,6 +47,9 @@ class Gateway {
   const ClientConfig& config() const { return config_; }
 
  private:
+  // `r` if its status is 2xx; otherwise remembers its problem document and
+  // returns it as an error.
+  Result<HttpResponse> Succeeded(HttpResponse r);
   ClientConfig config_;
   nlohmann::json last_problem_;
 };
