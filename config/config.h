@@ -75,7 +75,7 @@ struct Config {
   std::string state_dir = "/var/lib/xgwd";  // absolute; SQLite DB, blobs, keys
   std::string listen = "127.0.0.1:8443";   // "IP:PORT" or "[IPv6]:PORT"; port 0 = any free
   uint32_t threads = 2;                    // io_context threads (network)
-  uint32_t blocking_threads = 2;           // threads for SQLite and other blocking work
+  uint32_t blocking_threads = 16;          // threads for SQLite, fsync and other blocking work
   uint32_t shutdown_grace_seconds = 30;    // in-flight requests get this long on SIGTERM
   bool log_requests = true;                // "log": {"requests": ...}
   TlsConfig tls;

@@ -16,6 +16,7 @@
 #include "crypto/hash.h"
 #include "crypto/io.h"
 #include "crypto/signed_note.h"
+#include "gateway/group_commit.h"
 #include "gateway/ids.h"
 #include "gateway/migrations.h"
 #include "gateway/identity_rules.h"
@@ -238,6 +239,11 @@ struct ExchangeService::Impl {
   bool stop = false;
   bool wake = false;
   std::atomic<uint64_t> live{0};
+  // Sync points shared by concurrent uploads (see group_commit.h): new
+  // exchange rows; and "publish" = blob directory fsync, then the rows that
+  // make uploaded exchanges available.
+  GroupCommit db_writes{SqliteTransactionFlush(db, mu)};
+  std::unique_ptr<GroupCommit> publish;
 
   Impl(Deps d, Database database) : deps(std::move(d)), db(std::move(database)) {}
 
@@ -373,13 +379,17 @@ struct ExchangeService::Impl {
 
   static bool IsLive(const std::string& state) { return state == "available" || state == "acknowledged"; }
 
-  // Instants of transfers from `party` under `protocol_id` that reached
-  // "available" (one-off / quota counting).
-  Result<std::vector<Instant>> PastTransfers(const std::string& protocol_id, const std::string& party) {
+  // Instants of transfers from `party` under the protocol that reached
+  // "available" and can still change a send decision now (one-off / quota
+  // counting, see RelevantTransfers): a bounded query, however long the history.
+  Result<std::vector<Instant>> PastTransfers(const Protocol& protocol, const std::string& party,
+                                             Instant now) {
+    const TransferWindow w = RelevantTransfers(protocol, now);
     std::lock_guard lock(mu);
     XGW_TRY(auto st, db.Prepare("SELECT delivered_at FROM exchanges WHERE protocol_id = ? AND "
-                                "sender_party = ? AND delivered_at IS NOT NULL"));
-    st.Bind(1, protocol_id).Bind(2, party);
+                                "sender_party = ? AND delivered_at >= ? LIMIT ?"));
+    st.Bind(1, protocol.id).Bind(2, party).Bind(3, FromInstant(w.since))
+        .Bind(4, static_cast<int64_t>(std::min<uint64_t>(w.limit, uint64_t{1} << 40)));
     std::vector<Instant> out;
     while (true) {
       XGW_TRY(bool more, st.Step());
@@ -501,15 +511,18 @@ struct ExchangeService::Impl {
     }
   }
 
-  // Marks an uploaded exchange available: audit first, then rename + commit.
+  // Marks an uploaded exchange available: audit first, then fdatasync and
+  // close `fd` (the temp blob's; -1 if the caller synced and closed it),
+  // rename, directory fsync, commit.
   Response CompleteUpload(RequestContext& ctx, const ExchangeRow& e, const ProtocolRecord& pr,
-                          const std::string& tmp, uint64_t size);
+                          const std::string& tmp, uint64_t size, int fd);
 
   Result<Response> CreateExchange(RequestContext& ctx, const ProtocolRecord& pr,
                                   const std::string& party, const Manifest& manifest,
                                   const std::string& manifest_canonical,
                                   const std::string& signature_b64, const std::string& signer,
-                                  const std::string& mode, std::string* new_id);
+                                  const std::string& mode, const AuditEvent* audit_first,
+                                  std::string* new_id);
 };
 
 // ---------------------------------------------------------------------------
@@ -542,19 +555,18 @@ class UploadSink final : public RequestBodySink {
       off += static_cast<size_t>(n);
     }
     total_ += data.size();
+    StartWriteback(false);
     return {};
   }
   Response Finish() override {
     const std::string& rid = ctx_.request_id();
-    if (::fsync(fd_) != 0) {
-      return ErrorProblem(ctx_, IoError("fsync", tmp_, errno));
-    }
-    ::close(fd_);
-    fd_ = -1;
+    // The disk writes the tail while the header is checked and the audit
+    // event is committed; CompleteUpload waits for it (fdatasync) after that.
+    StartWriteback(true);
     // The file must be an age v1 file with at least one X25519 stanza.
-    auto src = FileSource::Open(tmp_);
-    if (!src) return ErrorProblem(ctx_, src.error());
-    age::BufferedReader reader(*src);
+    if (::lseek(fd_, 0, SEEK_SET) != 0) return ErrorProblem(ctx_, IoError("lseek", tmp_, errno));
+    FileSource src = FileSource::Borrow(fd_);
+    age::BufferedReader reader(src);
     auto header = age::ParseHeader(reader);
     size_t x25519 = 0;
     if (header) {
@@ -572,12 +584,32 @@ class UploadSink final : public RequestBodySink {
                             : "the upload is not an age v1 file (binary, not armored); nothing was kept",
                      rid);
     }
-    Response r = impl_.CompleteUpload(ctx_, e_, pr_, tmp_, total_);
+    Response r = impl_.CompleteUpload(ctx_, e_, pr_, tmp_, total_, fd_);
+    fd_ = -1;  // CompleteUpload closed it
     done_ = r.status < 300;
     return r;
   }
 
  private:
+  // Large uploads: hand every written stretch of kWritebackStep bytes to the
+  // disk at once (asynchronous, never waits) instead of leaving a GiB of dirty
+  // pages for the final fdatasync, so that writing overlaps receiving. Pages
+  // written back one step earlier are dropped from the page cache: the
+  // gateway never reads a ciphertext again before a download.
+  void StartWriteback(bool all) {
+    static constexpr uint64_t kWritebackStep = 8u << 20;
+    if (!all && total_ - written_back_ < kWritebackStep) return;
+    if (total_ == written_back_) return;
+    (void)::sync_file_range(fd_, static_cast<off_t>(written_back_),
+                            static_cast<off_t>(total_ - written_back_), SYNC_FILE_RANGE_WRITE);
+    if (dropped_ < written_back_) {
+      (void)::posix_fadvise(fd_, static_cast<off_t>(dropped_), static_cast<off_t>(written_back_ - dropped_),
+                            POSIX_FADV_DONTNEED);
+      dropped_ = written_back_;
+    }
+    written_back_ = total_;
+  }
+
   ExchangeService::Impl& impl_;
   RequestContext ctx_;
   ExchangeRow e_;
@@ -586,6 +618,8 @@ class UploadSink final : public RequestBodySink {
   int fd_;
   std::string tmp_;
   uint64_t total_ = 0;
+  uint64_t written_back_ = 0;  // bytes handed to sync_file_range
+  uint64_t dropped_ = 0;       // bytes advised out of the page cache
   bool done_ = false;
 };
 
@@ -622,16 +656,20 @@ class PlaintextSink final : public RequestBodySink {
 
 Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const ExchangeRow& e,
                                                const ProtocolRecord& pr, const std::string& tmp,
-                                               uint64_t size) {
+                                               uint64_t size, int fd) {
   const int64_t now = Now();
   ExchangeRow done = e;
   done.delivered_at = now;
   const int64_t expires = FromInstant(Expiry(pr, done));
   AuditEvent ev = EventFor(ctx, AuditAction::kExchangeUploaded, &e, &pr);
   ev.time_ms = now * 1000;
-  if (!deps.audit.AppendEvent(ev)) {
+  const bool audited = deps.audit.AppendEvent(ev).has_value();
+  // Waits for the writeback the caller started before the audit commit.
+  const int sync_errno = fd < 0 || ::fdatasync(fd) == 0 ? 0 : errno;
+  if (fd >= 0) ::close(fd);
+  if (!audited || sync_errno != 0) {
     ::unlink(tmp.c_str());
-    return Unavailable(ctx.request_id());
+    return audited ? ErrorProblem(ctx, IoError("fdatasync", tmp, sync_errno)) : Unavailable(ctx.request_id());
   }
   const std::string final_path = BlobPath(e.id);
   if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
@@ -639,31 +677,37 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
     ::unlink(tmp.c_str());
     return ErrorProblem(ctx, IoError("rename", tmp, err));
   }
-  if (auto s = SyncDirectory(blob_dir); !s) return ErrorProblem(ctx, s.error());
-  (void)SyncDirectory(tmp_dir);
-  {
-    std::lock_guard lock(mu);
-    auto st = db.Prepare("UPDATE exchanges SET state = 'available', delivered_at = ?, expires_at = ?, "
-                         "size = ? WHERE id = ? AND state = 'pending'");
-    if (!st) return ErrorProblem(ctx, st.error());
-    st->Bind(1, now).Bind(2, expires).Bind(3, static_cast<int64_t>(size)).Bind(4, e.id);
-    if (auto r = st->Run(); !r) {
-      ::unlink(final_path.c_str());
-      return ErrorProblem(ctx, r.error());
-    }
-    if (db.Changes() != 1) {
-      ::unlink(final_path.c_str());
-      return Problem(409, "wrong-state", "Upload not expected",
-                     "the exchange is no longer pending (discarded or already uploaded)",
-                     ctx.request_id());
-    }
+  // `publish` makes the rename durable (directory fsync) before the row says
+  // "available", both shared with concurrent uploads. The temp directory
+  // needs no fsync: a crash that resurrects the temp entry leaves an orphan
+  // the start-up sweep removes.
+  bool still_pending = false;
+  const std::function<Result<void>()> mark_available = [&]() -> Result<void> {
+    XGW_TRY(auto st, db.Prepare("UPDATE exchanges SET state = 'available', delivered_at = ?, "
+                                "expires_at = ?, size = ? WHERE id = ? AND state = 'pending'"));
+    st.Bind(1, now).Bind(2, expires).Bind(3, static_cast<int64_t>(size)).Bind(4, e.id);
+    XGW_CHECK(st.Run());
+    still_pending = db.Changes() == 1;
+    return {};
+  };
+  if (auto r = publish->Run(mark_available); !r) {
+    ::unlink(final_path.c_str());
+    return ErrorProblem(ctx, r.error());
+  }
+  if (!still_pending) {
+    ::unlink(final_path.c_str());
+    return Problem(409, "wrong-state", "Upload not expected",
+                   "the exchange is no longer pending (discarded or already uploaded)",
+                   ctx.request_id());
   }
   deps.metrics.CountExchange("uploaded");
-  RefreshLive();
-  return JsonResponse(200, {{"id", e.id},
-                            {"state", "available"},
-                            {"size", size},
-                            {"expires_at", FormatTime(expires)}});
+  deps.metrics.SetExchangesLive(static_cast<int64_t>(++live));
+  Response r = JsonResponse(200, {{"id", e.id},
+                                  {"state", "available"},
+                                  {"size", size},
+                                  {"expires_at", FormatTime(expires)}});
+  r.audited = true;
+  return r;
 }
 
 
@@ -689,7 +733,7 @@ Response PlaintextSink::Finish() {
     return refuse({Violation{"list_malformed", "the list could not be read", 0, ""}},
                   "the list is not a readable " + std::string(InputFormatName(format_)) + " file");
   }
-  auto past = m.PastTransfers(pr_.protocol->id, party_);
+  auto past = m.PastTransfers(*pr_.protocol, party_, ToInstant(ctx.now));
   if (!past) return ErrorProblem(ctx, past.error());
   SendRequest req{party_, ToInstant(ctx.now), *past};
   auto check = CheckListForSend(*pr_.protocol, pr_.status, **reader, req);
@@ -717,7 +761,7 @@ Response PlaintextSink::Finish() {
   if (!canonical) return ErrorProblem(ctx, canonical.error());
   const std::string sig = Base64Encode(m.deps.gateway_key->Sign(*canonical));
   std::string id;
-  auto created = m.CreateExchange(ctx, pr_, party_, check->manifest, *canonical, sig, "gateway", "gateway", &id);
+  auto created = m.CreateExchange(ctx, pr_, party_, check->manifest, *canonical, sig, "gateway", "gateway", nullptr, &id);
   if (!created) return ErrorProblem(ctx, created.error());
   const std::string tmp = m.TmpPath(id);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -743,13 +787,14 @@ Response PlaintextSink::Finish() {
   WipeMemory(buf_.data(), buf_.size());
   auto e = m.LoadExchange(id);
   if (!e || !*e) return ErrorProblem(ctx, Error{ErrorCode::kInternal, "exchange vanished"});
-  Response r = m.CompleteUpload(ctx, **e, pr_, tmp, size);
+  Response r = m.CompleteUpload(ctx, **e, pr_, tmp, size, -1);
   if (r.status == 200) {
     json body = json::parse(r.body, nullptr, false);
     body["manifest"] = json::parse(*canonical, nullptr, false);
     body["manifest_signature"] = sig;
     body["signer"] = "gateway";
     r = JsonResponse(201, body);
+    r.audited = true;
   }
   return r;
 }
@@ -757,31 +802,40 @@ Response PlaintextSink::Finish() {
 Result<Response> ExchangeService::Impl::CreateExchange(
     RequestContext& ctx, const ProtocolRecord& pr, const std::string& party, const Manifest& manifest,
     const std::string& manifest_canonical, const std::string& signature_b64,
-    const std::string& signer, const std::string& mode, std::string* new_id) {
+    const std::string& signer, const std::string& mode, const AuditEvent* audit_first,
+    std::string* new_id) {
   const std::string id = NewId(kExchangePrefix);
   const int64_t now = ctx.now;
-  std::lock_guard lock(mu);
-  XGW_TRY(auto tx, Transaction::Begin(db));
-  XGW_TRY(auto st, db.Prepare(
-                       "INSERT INTO exchanges(id, protocol_id, version_hash, sender_org, sender_user, "
-                       "sender_party, mode, state, manifest, manifest_signature, signer, rows, "
-                       "byte_size, created_at) VALUES (?,?,?,?,?,?,?,'pending',?,?,?,?,?,?)"));
-  st.Bind(1, id).Bind(2, pr.protocol->id).Bind(3, pr.protocol->version_hash)
-      .Bind(4, ctx.principal->org_id).Bind(5, ctx.principal->user_id).Bind(6, party).Bind(7, mode)
-      .Bind(8, manifest_canonical).Bind(9, signature_b64).Bind(10, signer)
-      .Bind(11, static_cast<int64_t>(manifest.row_count))
-      .Bind(12, static_cast<int64_t>(manifest.byte_size)).Bind(13, now);
-  XGW_CHECK(st.Run());
-  for (const auto& v : manifest.subject_index) {
-    XGW_TRY(auto s, db.Prepare("INSERT OR IGNORE INTO exchange_subjects(value, exchange_id) VALUES (?, ?)"));
-    s.Bind(1, v).Bind(2, id);
-    XGW_CHECK(s.Run());
+  if (audit_first) {
+    AuditEvent ev = *audit_first;
+    ev.exchange_id = id;
+    if (!deps.audit.AppendEvent(ev)) return Unavailable(ctx.request_id());
   }
-  XGW_CHECK(tx.Commit());
+  const std::function<Result<void>()> insert = [&]() -> Result<void> {
+    XGW_TRY(auto st, db.Prepare(
+                         "INSERT INTO exchanges(id, protocol_id, version_hash, sender_org, sender_user, "
+                         "sender_party, mode, state, manifest, manifest_signature, signer, rows, "
+                         "byte_size, created_at) VALUES (?,?,?,?,?,?,?,'pending',?,?,?,?,?,?)"));
+    st.Bind(1, id).Bind(2, pr.protocol->id).Bind(3, pr.protocol->version_hash)
+        .Bind(4, ctx.principal->org_id).Bind(5, ctx.principal->user_id).Bind(6, party).Bind(7, mode)
+        .Bind(8, manifest_canonical).Bind(9, signature_b64).Bind(10, signer)
+        .Bind(11, static_cast<int64_t>(manifest.row_count))
+        .Bind(12, static_cast<int64_t>(manifest.byte_size)).Bind(13, now);
+    XGW_CHECK(st.Run());
+    for (const auto& v : manifest.subject_index) {
+      XGW_TRY(auto sub, db.Prepare("INSERT OR IGNORE INTO exchange_subjects(value, exchange_id) VALUES (?, ?)"));
+      sub.Bind(1, v).Bind(2, id);
+      XGW_CHECK(sub.Run());
+    }
+    return {};
+  };
+  XGW_CHECK(db_writes.Run(insert));
   *new_id = id;
-  return JsonResponse(201, {{"id", id},
-                            {"upload_url", "/api/v1/exchanges/" + id + "/content"},
-                            {"state", "pending"}});
+  Response r = JsonResponse(201, {{"id", id},
+                                  {"upload_url", "/api/v1/exchanges/" + id + "/content"},
+                                  {"state", "pending"}});
+  r.audited = audit_first != nullptr;
+  return r;
 }
 
 // ---------------------------------------------------------------------------
@@ -797,6 +851,8 @@ Result<std::unique_ptr<ExchangeService>> ExchangeService::Open(Deps deps) {
   auto impl = std::make_unique<Impl>(std::move(deps), std::move(db));
   impl->blob_dir = impl->config().BlobDir();
   impl->tmp_dir = impl->blob_dir + "/tmp";
+  impl->publish = std::make_unique<GroupCommit>(
+      SyncThenFlush(impl->blob_dir, SqliteTransactionFlush(impl->db, impl->mu)));
   for (const std::string& d : {impl->blob_dir, impl->tmp_dir}) {
     if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) {
       return tl::unexpected(IoError("mkdir", d, errno));
@@ -1434,7 +1490,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
                                    "manifest by your registered key",
                                    rid);
                   }
-                  XGW_TRY(auto past, m.PastTransfers(pid, party));
+                  XGW_TRY(auto past, m.PastTransfers(*pr->protocol, party, ToInstant(ctx.now)));
                   SendRequest req{party, ToInstant(ctx.now), past};
                   Violations v = DecideSend(*pr->protocol, pr->status, *manifest, req);
                   if (!v.empty()) {
@@ -1445,15 +1501,12 @@ void ExchangeService::RegisterRoutes(Router& router) {
                                   "the protocol does not allow this exchange; see 'violations'", v);
                   }
                   AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeCreated, nullptr, &*pr);
+                  ev.orgs.push_back(ctx.principal->org_id);
                   std::string id;
-                  // Audit needs the id: create the row first (pending, invisible).
                   XGW_TRY(Response resp, m.CreateExchange(ctx, *pr, party, *manifest, *canonical,
                                                           body["manifest_signature"].get<std::string>(),
-                                                          "user:" + ctx.principal->user_id, "e2e", &id));
-                  ev.exchange_id = id;
-                  ev.orgs.push_back(ctx.principal->org_id);
-                  (void)m.deps.audit.AppendEvent(ev);
-                  m.deps.metrics.CountExchange("created");
+                                                          "user:" + ctx.principal->user_id, "e2e", &ev, &id));
+                  if (resp.status == 201) m.deps.metrics.CountExchange("created");
                   return resp;
                 });
               }});
@@ -1486,7 +1539,8 @@ void ExchangeService::RegisterRoutes(Router& router) {
                 }
                 cap = std::min(cap, ctx.config->limits.max_upload_bytes);
                 const std::string tmp = m.TmpPath(e->id);
-                const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                // Read-write: the header is checked through the same descriptor.
+                const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
                 if (fd < 0) {
                   if (errno == EEXIST) return Fail(ErrorCode::kConflict, "an upload of this exchange is in progress");
                   return tl::unexpected(IoError("open", tmp, errno));

@@ -38,6 +38,9 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
   bool close = false;          // close the connection after this response
   std::string refusal_reason;  // problem slug for metrics when status >= 400
+  // The handler recorded its own audit event for this request (carrying the
+  // request id), so the generic http_request event would only repeat it.
+  bool audited = false;
 };
 
 // Receives a request body chunk by chunk. Write may be called any number of

@@ -204,6 +204,7 @@ int64_t Router::Now() const {
 }
 
 void Router::AuditOutcome(const RequestContext& ctx, const Response& r, const std::string& reason) {
+  if (r.audited) return;
   RequestRecord rec;
   rec.time = ctx.now;
   rec.event = "http.request";

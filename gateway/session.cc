@@ -77,6 +77,10 @@ void Session::Deadline(Duration d) {
 
 void Session::Start() {
   env_.connections.Add(this, weak_from_this());
+  // Synchronous reads (see OnBody) must return would_block rather than wait;
+  // asynchronous operations are unaffected.
+  error_code ignored;
+  beast::get_lowest_layer(stream_).socket().non_blocking(true, ignored);
   // The socket's executor is the connection's strand: run everything there.
   asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
     if (self->env_.stopping) return self->Close();
@@ -111,6 +115,7 @@ void Session::ReadHeader() {
   parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
   sink_.reset();
   body_complete_ = true;
+  body_buffered_ = 0;
   bytes_in_ = bytes_out_ = 0;
   route_ = "unmatched";
   head_ = RequestHead{};
@@ -177,38 +182,60 @@ void Session::OnContinueWritten(error_code ec, size_t) {
 
 void Session::ReadBody() {
   if (parser_->is_done()) return FinishBody();
-  parser_->get().body().data = io_buf_.data();
-  parser_->get().body().size = io_buf_.size();
+  PointBodyBuffer();
   Deadline(std::chrono::seconds(config_->limits.body_timeout_seconds));
   http::async_read(stream_, buffer_, *parser_,
                    beast::bind_front_handler(&Session::OnBody, shared_from_this()));
 }
 
+void Session::PointBodyBuffer() {
+  parser_->get().body().data = io_buf_.data() + body_buffered_;
+  parser_->get().body().size = io_buf_.size() - body_buffered_;
+}
+
+// One asynchronous read per TLS record (16 KiB at most) costs a trip through
+// the reactor, a timer re-arm and several executor hand-offs, more than the
+// record's decryption: after each completion, the records already waiting in
+// the socket are read synchronously (the socket is non-blocking, so a read
+// that would wait ends the loop) and handed to the sink 64 KiB at a time.
 void Session::OnBody(error_code ec, size_t) {
-  if (ec == http::error::need_buffer) ec = {};
-  if (ec == http::error::body_limit) {
-    sink_.reset();
-    return RespondTransportError(413, "too-large", "Request body too large",
-                                 "the request body exceeds the limit for this endpoint");
-  }
-  if (ec) {
-    sink_.reset();  // discards whatever the sink received
-    return Close();
-  }
-  const size_t got = io_buf_.size() - parser_->get().body().size;
-  if (got > 0) {
-    bytes_in_ += got;
-    env_.metrics.AddBytesIn(got);
-    if (auto w = sink_->Write(std::span<const uint8_t>(io_buf_.data(), got)); !w) {
+  static constexpr int kMaxSyncReads = 64;  // then yield to other connections
+  for (int sync_reads = 0;; ++sync_reads) {
+    const bool drained = ec == asio::error::would_block;
+    if (ec == http::error::need_buffer || drained) ec = {};
+    if (ec == http::error::body_limit) {
       sink_.reset();
-      Response r = ProblemFromError(w.error(), head_.request_id);
-      r.close = true;
-      body_complete_ = parser_->is_done();
-      return Respond(std::move(r));
+      return RespondTransportError(413, "too-large", "Request body too large",
+                                   "the request body exceeds the limit for this endpoint");
     }
+    if (ec) {
+      sink_.reset();  // discards whatever the sink received
+      return Close();
+    }
+    body_buffered_ = io_buf_.size() - parser_->get().body().size;
+    if ((body_buffered_ == io_buf_.size() || parser_->is_done()) && !DeliverBody()) return;
+    if (parser_->is_done()) return FinishBody();
+    if (drained || sync_reads == kMaxSyncReads) return ReadBody();
+    PointBodyBuffer();
+    http::read_some(stream_, buffer_, *parser_, ec);
   }
-  if (parser_->is_done()) return FinishBody();
-  ReadBody();
+}
+
+bool Session::DeliverBody() {
+  const size_t got = body_buffered_;
+  body_buffered_ = 0;
+  if (got == 0) return true;
+  bytes_in_ += got;
+  env_.metrics.AddBytesIn(got);
+  if (auto w = sink_->Write(std::span<const uint8_t>(io_buf_.data(), got)); !w) {
+    sink_.reset();
+    Response r = ProblemFromError(w.error(), head_.request_id);
+    r.close = true;
+    body_complete_ = parser_->is_done();
+    Respond(std::move(r));
+    return false;
+  }
+  return true;
 }
 
 void Session::FinishBody() {

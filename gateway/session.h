@@ -53,6 +53,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnContinueWritten(boost::beast::error_code ec, size_t bytes);
   void ReadBody();
   void OnBody(boost::beast::error_code ec, size_t bytes);
+  void PointBodyBuffer();
+  // Hands the buffered body bytes to the sink; false if it refused them (a
+  // response is then on its way).
+  bool DeliverBody();
   void FinishBody();
   void Respond(Response response);
   void RespondTransportError(unsigned status, const char* slug, const char* title,
@@ -93,6 +97,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = false;
 
   std::array<uint8_t, 64 * 1024> io_buf_{};
+  size_t body_buffered_ = 0;  // body bytes in io_buf_ not yet given to the sink
 };
 
 }  // namespace xgw

@@ -25,6 +25,18 @@ int64_t PeriodKey(const Protocol& p, Instant t) {
   return 0;
 }
 
+// Longest span a calendar period can have, plus a day for zone offsets.
+std::chrono::seconds PeriodBound(Period p) {
+  using std::chrono::days;
+  switch (p) {
+    case Period::kDay: return days{2};
+    case Period::kWeek: return days{8};
+    case Period::kMonth: return days{32};
+    case Period::kYear: return days{367};
+  }
+  return days{367};
+}
+
 std::string_view PeriodName(Period p) {
   switch (p) {
     case Period::kDay: return "day";
@@ -116,6 +128,19 @@ Instant ComputeExpiry(const Protocol& p, const ExchangeEvents& e) {
   if (r.on_acknowledgement && e.acknowledged) earliest(*e.acknowledged);
   if (p.on_termination == OnTermination::kDelete && e.protocol_terminated) earliest(*e.protocol_terminated);
   return expiry;
+}
+
+TransferWindow RelevantTransfers(const Protocol& p, Instant now) {
+  if (p.frequency.one_off) return {Instant{}, 1};
+  // PeriodKey never decreases with time: bisect for the period's first second.
+  const int64_t key = PeriodKey(p, now);
+  Instant lo = now - PeriodBound(p.frequency.per);  // before the period
+  Instant hi = now;                                 // inside it
+  while (hi - lo > std::chrono::seconds(1)) {
+    const Instant mid = lo + (hi - lo) / 2;
+    (PeriodKey(p, mid) == key ? hi : lo) = mid;
+  }
+  return {hi, p.frequency.max_transfers};
 }
 
 }  // namespace xgw

@@ -17,8 +17,21 @@ namespace xgw {
 struct SendRequest {
   std::string sender_organisation;     // party id of the authenticated sender
   Instant now;
-  std::vector<Instant> past_transfers;  // accepted transfers under this protocol id, any version
+  // Accepted transfers under this protocol id, any version: all of them, or
+  // at least those RelevantTransfers(protocol, now) selects.
+  std::vector<Instant> past_transfers;
 };
+
+// Which past transfers can change DecideSend's frequency decision at `now`:
+// those at or after `since` (the start of the current calendar period in the
+// protocol's zone; the epoch for a one-off protocol), and no more than
+// `limit` of them (1 for a one-off protocol, the period's quota otherwise).
+// Lets a caller fetch a bounded number of rows instead of the whole history.
+struct TransferWindow {
+  Instant since;
+  uint64_t limit = 1;
+};
+TransferWindow RelevantTransfers(const Protocol& protocol, Instant now);
 
 // May the sender send what `manifest` declares under `protocol` now? Returns
 // every violation (empty: allowed): protocol_mismatch, the lifecycle reasons

@@ -137,6 +137,31 @@ TEST_CASE("WeeklyQuotaAllowsTwoPerIsoWeekInBothDirections") {
   CHECK(DecideSend(p, Accepted(p), m, req).empty());
 }
 
+TEST_CASE("RelevantTransfersStartAtTheCurrentPeriodInTheProtocolZone") {
+  auto monthly = LoadExample("schuldhulp-woonstad-gemeente-2025.json");  // 1 per month, Amsterdam
+  // 00:30 local on 1 May is still April in UTC: the window starts at local midnight.
+  auto w = RelevantTransfers(monthly, At(*monthly.zone, 2025, 5, 1, 0, 30));
+  CHECK(w.since == At(*monthly.zone, 2025, 5, 1, 0, 0));
+  CHECK(w.limit == 1);
+  CHECK(RelevantTransfers(monthly, At(*monthly.zone, 2025, 5, 31, 23, 59)).since == w.since);
+  auto weekly = LoadExample("ocmw-caw-medische-urgentie-2025.json");  // 2 per ISO week
+  // Sunday 2025-06-08: the week began on Monday 2025-06-02.
+  auto ww = RelevantTransfers(weekly, At(*weekly.zone, 2025, 6, 8, 23));
+  CHECK(ww.since == At(*weekly.zone, 2025, 6, 2, 0, 0));
+  CHECK(ww.limit == 2);
+  // A transfer just before the window never changes the decision.
+  auto m = GoodManifest(weekly);
+  m.list_format = InputFormat::kXlsx;
+  SendRequest req{"org-caw-oost-vlaanderen", At(*weekly.zone, 2025, 6, 8, 23),
+                  {ww.since - std::chrono::seconds(1), ww.since - std::chrono::seconds(2)}};
+  CHECK(DecideSend(weekly, Accepted(weekly), m, req).empty());
+  // One-off: any earlier transfer counts, and one is enough to know.
+  auto cir = Cir();
+  auto wc = RelevantTransfers(cir, Utc(2024, 9, 20));
+  CHECK(wc.since == Instant{});
+  CHECK(wc.limit == 1);
+}
+
 TEST_CASE("ReceiversAreMatchedByOrganisationRoleOrName") {
   auto p = Cir();
   CHECK(MayReceive(p, {"org-ocmw-gent", "u1", {"social-worker-thuislozenzorg"}}).empty());
