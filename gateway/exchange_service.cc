@@ -422,10 +422,23 @@ struct ExchangeService::Impl {
     }
     std::sort(ev.orgs.begin(), ev.orgs.end());
     ev.orgs.erase(std::unique(ev.orgs.begin(), ev.orgs.end()), ev.orgs.end());
-    if (!deps.audit.AppendEvent(ev)) return Fail(ErrorCode::kIo, "audit-unavailable");
     const std::string& id = r.protocol->id;
     const std::string& hash = r.pending->protocol->version_hash;
+    // Held from the check to the commit: a concurrent proposal (which
+    // withdraws this version) or activation must not interleave.
     std::lock_guard lock(mu);
+    XGW_TRY(std::string state, VersionStateLocked(id, hash));
+    const bool already = state == "current";  // a concurrent last acceptance got there first
+    if (state != "proposed" && !already) {
+      return Fail(ErrorCode::kConflict, "version " + hash + " is no longer pending (it is " + state + ")");
+    }
+    if (already) {
+      r.protocol = r.pending->protocol;
+      r.document = r.pending->document;
+      r.pending.reset();
+      return {};
+    }
+    if (!deps.audit.AppendEvent(ev)) return Fail(ErrorCode::kIo, "audit-unavailable");
     XGW_TRY(auto tx, Transaction::Begin(db));
     XGW_TRY(auto old, db.Prepare("UPDATE protocol_versions SET state = 'superseded', ended_at = ? "
                                  "WHERE protocol_id = ? AND state = 'current'"));
