@@ -483,3 +483,24 @@ TEST_CASE("ADatabaseFromSchemaTwoKeepsItsProtocolInForceAfterTheUpgrade") {
   CHECK(versions["items"][0]["state"] == "superseded");
   CHECK(versions["items"][1]["state"] == "current");
 }
+
+TEST_CASE("ASuspendedProtocolCanBeAmendedAndStaysSuspendedUntilResumed") {
+  World w;
+  const std::string v2 = HashOf(DocV2());
+  w.V1InForce();
+  const std::string path = std::string("/api/v1/protocols/") + kId;
+  MustJson(Request(*w.d, "POST", path + "/suspend", {.token = w.d->operator_token()}), 200);
+  MustJson(w.Propose(DocV2()), 201);
+  MustJson(w.Accept(w.thuispunt), 200);
+  json a = MustJson(w.Accept(w.ocmw), 200);
+  CHECK(a["current_version_hash"] == v2);
+  CHECK(a["state"] == "suspended");
+  // In force only once resumed, and then under v2.
+  auto refused = w.Send(kHeaderV2 + RowV2(1));
+  CHECK(refused.status == 422);
+  CHECK(refused.body.find("protocol_suspended") != std::string::npos);
+  json resumed = MustJson(Request(*w.d, "POST", path + "/activate", {.token = w.d->operator_token()}), 200);
+  CHECK(resumed["state"] == "valid");
+  json x = MustJson(w.Send(kHeaderV2 + RowV2(1)), 201);
+  CHECK(w.Exchange(x["id"])["version_hash"] == v2);
+}
