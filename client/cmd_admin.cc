@@ -218,10 +218,15 @@ int RunProtocol(std::span<char* const> argv) {
     XGW_CONNECT(run);
     auto p = FetchProtocol(*run.gw, arg);
     if (!p) return Report(p.error());
-    json body = {{"version_hash", p->protocol.version_hash}, {"organisation", *a.Last("org")}};
+    // A pending amendment is what there is to accept; otherwise the version shown.
+    std::string hash = p->protocol.version_hash;
+    if (auto it = p->answer.find("pending_version"); it != p->answer.end() && it->is_object()) {
+      hash = Str(*it, "version_hash");
+    }
+    json body = {{"version_hash", hash}, {"organisation", *a.Last("org")}};
     auto r = run.gw->Json("POST", "/api/v1/protocols/" + UrlEncode(arg) + "/accept", body);
     if (!r) return Report(r.error());
-    return Show(run, *r, "recorded the acceptance of " + arg + " (version " + p->protocol.version_hash.substr(0, 12) +
+    return Show(run, *r, "recorded the acceptance of " + arg + " (version " + hash.substr(0, 12) +
                              "...) by " + *a.Last("org") + "; state: " + Str(*r, "state") + "\n");
   }
   if (sub == "activate" || sub == "suspend" || sub == "terminate") {

@@ -116,6 +116,21 @@ std::string DescribeProtocol(const Protocol& p, const json& answer) {
   t += "; file formats: " + Join(formats) + "\n";
   if (!p.legal_basis.empty()) t += "Legal basis: " + Join(p.legal_basis, "; ") + "\n";
   t += "Version hash: " + p.version_hash + "\n";
+  if (auto it = answer.find("pending_version"); it != answer.end() && it->is_object()) {
+    // An amendment waiting for acceptances; the version above stays in force until then.
+    std::vector<std::string> accepted, awaiting;
+    if (it->contains("acceptances") && (*it)["acceptances"].is_array()) {
+      for (const auto& a : (*it)["acceptances"]) accepted.push_back(Str(a, "party"));
+    }
+    if (it->contains("awaiting") && (*it)["awaiting"].is_array()) {
+      for (const auto& a : (*it)["awaiting"]) {
+        if (a.is_string()) awaiting.push_back(a.get<std::string>());
+      }
+    }
+    t += "\nProposed new version " + Str(*it, "version") + " (" + Str(*it, "version_hash") + "), not yet in force:\n";
+    t += "  accepted by: " + (accepted.empty() ? std::string("nobody yet") : Join(accepted)) + "\n";
+    t += "  waiting for: " + (awaiting.empty() ? std::string("nobody") : Join(awaiting)) + "\n";
+  }
   return t;
 }
 

@@ -212,6 +212,19 @@ struct ProtocolRecord {
   std::optional<int64_t> activated_at, suspended_at, terminated_at;
   std::map<std::string, std::string> party_org;  // party id -> gateway org id
   std::map<std::string, std::pair<std::string, int64_t>> accepted;  // party -> (hash, at)
+  // A proposed amendment of a protocol already in force (valid or
+  // suspended); the version above stays in force until every party of the
+  // amendment accepted it. Never set for a protocol whose first version is
+  // still only proposed: that version is the one above.
+  struct Pending {
+    std::shared_ptr<const Protocol> protocol;
+    std::string document;
+    int64_t proposed_at = 0;
+    std::string proposed_by;  // "" for versions from schema 2
+    std::vector<Acceptance> acceptances;
+    std::map<std::string, std::pair<std::string, int64_t>> accepted_by;  // party -> (user, at)
+  };
+  std::optional<Pending> pending;
 };
 
 struct ExchangeRow {
@@ -294,16 +307,234 @@ struct ExchangeService::Impl {
       if (!more) break;
       r.party_org[ps.Text(0)] = ps.Text(1);
     }
-    XGW_TRY(auto as, db.Prepare(
-                         "SELECT party, version_hash, at FROM protocol_acceptances WHERE protocol_id = ?"));
-    as.Bind(1, id);
+    XGW_TRY(auto as, db.Prepare("SELECT party, version_hash, at FROM protocol_acceptances "
+                                "WHERE protocol_id = ? AND version_hash = ?"));
+    as.Bind(1, id).Bind(2, hash);
     while (true) {
       XGW_TRY(bool more, as.Step());
       if (!more) break;
       r.accepted[as.Text(0)] = {as.Text(1), as.Int(2)};
       r.status.acceptances.push_back({as.Text(0), as.Text(1), ToInstant(as.Int(2))});
     }
+    XGW_TRY(auto pv, db.Prepare("SELECT version_hash, document, proposed_at, COALESCE(proposed_by, '') "
+                                "FROM protocol_versions WHERE protocol_id = ? AND state = 'proposed' "
+                                "AND version_hash != ?"));
+    pv.Bind(1, id).Bind(2, hash);
+    XGW_TRY(bool has_pending, pv.Step());
+    if (has_pending) {
+      ProtocolRecord::Pending p;
+      const std::string pending_hash = pv.Text(0);
+      p.document = pv.Text(1);
+      p.proposed_at = pv.Int(2);
+      p.proposed_by = pv.Text(3);
+      XGW_TRY(p.protocol, Parse(p.document, pending_hash));
+      XGW_TRY(auto pa, db.Prepare("SELECT party, accepted_by, at FROM protocol_acceptances "
+                                  "WHERE protocol_id = ? AND version_hash = ?"));
+      pa.Bind(1, id).Bind(2, pending_hash);
+      while (true) {
+        XGW_TRY(bool more, pa.Step());
+        if (!more) break;
+        p.accepted_by[pa.Text(0)] = {pa.Text(1), pa.Int(2)};
+        p.acceptances.push_back({pa.Text(0), pending_hash, ToInstant(pa.Int(2))});
+      }
+      r.pending = std::move(p);
+    }
     return std::optional<ProtocolRecord>(std::move(r));
+  }
+
+  // Why `p` may not be proposed as a new version of `existing` (nullopt: it may).
+  // REQUIRES: mu held.
+  std::optional<Response> AmendmentRefusal(const RequestContext& ctx, const ProtocolRecord& existing,
+                                           const Protocol& p,
+                                           const std::map<std::string, std::string>& party_org) {
+    const ProtocolState state = existing.status.state;
+    if (state == ProtocolState::kTerminated || state == ProtocolState::kExpired) {
+      return Problem(409, "protocol-closed", "Protocol closed",
+                     "the protocol is " + std::string(ProtocolStateName(state)) +
+                         " and cannot be amended; propose a new protocol under another id",
+                     ctx.request_id());
+    }
+    auto known = VersionStateLocked(p.id, p.version_hash);
+    if (!known) return ErrorProblem(ctx, known.error());
+    if (!known->empty()) {
+      return Problem(409, "version-exists", "Version exists",
+                     "this version was already proposed (it is " + *known +
+                         "); to propose a new version change the document, e.g. its \"version\"",
+                     ctx.request_id());
+    }
+    for (const auto& [party, org] : party_org) {
+      auto it = existing.party_org.find(party);
+      if (it != existing.party_org.end() && it->second != org) {
+        return Problem(422, "party-changed", "Party changed",
+                       "party " + party + " belongs to another organisation in the earlier versions; "
+                       "a party id must keep its organisation (give the new party another id)",
+                       ctx.request_id());
+      }
+    }
+    return std::nullopt;
+  }
+
+  // The state of one version ("" if this protocol has no such version).
+  // REQUIRES: mu held.
+  Result<std::string> VersionStateLocked(const std::string& id, const std::string& hash) {
+    XGW_TRY(auto st, db.Prepare("SELECT state FROM protocol_versions WHERE protocol_id = ? AND "
+                                "version_hash = ?"));
+    st.Bind(1, id).Bind(2, hash);
+    XGW_TRY(bool row, st.Step());
+    return row ? st.Text(0) : std::string();
+  }
+
+  // A proposed version that will never be in force: replaced by a newer
+  // proposal, or its protocol ended. REQUIRES: mu held.
+  Result<void> WithdrawPendingLocked(const std::string& id, int64_t now) {
+    XGW_TRY(auto st, db.Prepare("UPDATE protocol_versions SET state = 'withdrawn', ended_at = ? "
+                                "WHERE protocol_id = ? AND state = 'proposed'"));
+    st.Bind(1, now).Bind(2, id);
+    return st.Run();
+  }
+
+  // Why r.pending may not be put in force at `now` (OK: it may): every party
+  // of the new version accepted it, the approval holds every party's DPO
+  // advice, its validity has not ended.
+  static Result<void> CheckPendingActivation(const ProtocolRecord& r, Instant now) {
+    ProtocolStatus proposed;
+    proposed.state = ProtocolState::kProposed;
+    proposed.acceptances = r.pending->acceptances;
+    auto ok = CheckTransition(*r.pending->protocol, proposed, ProtocolState::kValid, now);
+    if (ok) return ok;
+    std::string missing;
+    for (const auto& party : r.pending->protocol->parties) {
+      if (!r.pending->accepted_by.count(party.id)) missing += (missing.empty() ? "" : ", ") + party.id;
+    }
+    if (!missing.empty()) {
+      return Fail(ErrorCode::kConflict, "version " + r.pending->protocol->version_hash +
+                                            " cannot be put in force: not yet accepted by " + missing);
+    }
+    return Fail(ErrorCode::kConflict, "version " + r.pending->protocol->version_hash +
+                                          " cannot be put in force: " + ok.error().message);
+  }
+
+  // Puts r.pending in force: audit first, then the old current version is
+  // superseded and the protocol row points at the new one. The protocol's
+  // state (valid or suspended) does not change.
+  Result<void> ActivatePending(const RequestContext& ctx, ProtocolRecord& r) {
+    XGW_CHECK(CheckPendingActivation(r, ToInstant(ctx.now)));
+    AuditEvent ev = EventFor(ctx, AuditAction::kProtocolActivated, nullptr, &r);
+    ev.protocol_version = r.pending->protocol->version_hash;
+    for (const auto& party : r.pending->protocol->parties) {
+      if (auto it = r.party_org.find(party.id); it != r.party_org.end() && ev.orgs.size() < 16) {
+        ev.orgs.push_back(it->second);
+      }
+    }
+    std::sort(ev.orgs.begin(), ev.orgs.end());
+    ev.orgs.erase(std::unique(ev.orgs.begin(), ev.orgs.end()), ev.orgs.end());
+    const std::string& id = r.protocol->id;
+    const std::string& hash = r.pending->protocol->version_hash;
+    // Held from the check to the commit: a concurrent proposal (which
+    // withdraws this version) or activation must not interleave.
+    std::lock_guard lock(mu);
+    XGW_TRY(std::string state, VersionStateLocked(id, hash));
+    const bool already = state == "current";  // a concurrent last acceptance got there first
+    if (state != "proposed" && !already) {
+      return Fail(ErrorCode::kConflict, "version " + hash + " is no longer pending (it is " + state + ")");
+    }
+    if (already) {
+      r.protocol = r.pending->protocol;
+      r.document = r.pending->document;
+      r.pending.reset();
+      return {};
+    }
+    if (!deps.audit.AppendEvent(ev)) return Fail(ErrorCode::kIo, "audit-unavailable");
+    XGW_TRY(auto tx, Transaction::Begin(db));
+    XGW_TRY(auto old, db.Prepare("UPDATE protocol_versions SET state = 'superseded', ended_at = ? "
+                                 "WHERE protocol_id = ? AND state = 'current'"));
+    old.Bind(1, ctx.now).Bind(2, id);
+    XGW_CHECK(old.Run());
+    XGW_TRY(auto cur, db.Prepare("UPDATE protocol_versions SET state = 'current', activated_at = ? "
+                                 "WHERE protocol_id = ? AND version_hash = ?"));
+    cur.Bind(1, ctx.now).Bind(2, id).Bind(3, hash);
+    XGW_CHECK(cur.Run());
+    XGW_TRY(auto row, db.Prepare("UPDATE protocols SET version_hash = ?, document = ?, activated_at = ? "
+                                 "WHERE id = ?"));
+    row.Bind(1, hash).Bind(2, r.pending->document).Bind(3, ctx.now).Bind(4, id);
+    XGW_CHECK(row.Run());
+    XGW_CHECK(tx.Commit());
+    r.protocol = r.pending->protocol;
+    r.document = r.pending->document;
+    r.activated_at = ctx.now;
+    r.status.acceptances = r.pending->acceptances;
+    r.accepted.clear();
+    for (const auto& a : r.pending->acceptances) r.accepted[a.party] = {hash, FromInstant(a.at)};
+    r.pending.reset();
+    return {};
+  }
+
+  // Marks valid or suspended protocols whose version in force has reached
+  // the end of its validity period as expired (audit first); a pending
+  // amendment of such a protocol is withdrawn. Stops at the first audit
+  // failure; the next pass retries.
+  Result<void> ExpireProtocols(int64_t now) {
+    std::vector<std::string> ids;
+    {
+      std::lock_guard lock(mu);
+      XGW_TRY(auto st, db.Prepare("SELECT id FROM protocols WHERE state IN ('valid','suspended') ORDER BY id"));
+      while (true) {
+        XGW_TRY(bool more, st.Step());
+        if (!more) break;
+        ids.push_back(st.Text(0));
+      }
+    }
+    for (const auto& id : ids) {
+      XGW_TRY(auto r, LoadProtocol(id));
+      if (!r || !CheckTransition(*r->protocol, r->status, ProtocolState::kExpired, ToInstant(now))) continue;
+      AuditEvent ev;
+      ev.time_ms = now * 1000;
+      ev.actor = {ActorType::kSystem, "sweeper", ""};
+      ev.action = AuditAction::kProtocolExpired;
+      ev.reason = "validity_period";
+      ev.protocol_id = id;
+      ev.protocol_version = r->protocol->version_hash;
+      for (const auto& [party, org] : r->party_org) ev.orgs.push_back(org);
+      std::sort(ev.orgs.begin(), ev.orgs.end());
+      ev.orgs.erase(std::unique(ev.orgs.begin(), ev.orgs.end()), ev.orgs.end());
+      if (ev.orgs.size() > 16) ev.orgs.resize(16);
+      if (!deps.audit.AppendEvent(ev)) break;
+      std::lock_guard lock(mu);
+      XGW_TRY(auto tx, Transaction::Begin(db));
+      XGW_TRY(auto st, db.Prepare("UPDATE protocols SET state = 'expired' WHERE id = ? AND "
+                                  "state IN ('valid','suspended')"));
+      st.Bind(1, id);
+      XGW_CHECK(st.Run());
+      XGW_CHECK(WithdrawPendingLocked(id, now));
+      XGW_CHECK(tx.Commit());
+    }
+    return {};
+  }
+
+  // The stored document of one version ("" if this protocol has no such version).
+  // REQUIRES: mu held.
+  Result<std::string> VersionDocumentLocked(const std::string& id, const std::string& hash) {
+    XGW_TRY(auto st, db.Prepare("SELECT document FROM protocol_versions WHERE protocol_id = ? AND "
+                                "version_hash = ?"));
+    st.Bind(1, id).Bind(2, hash);
+    XGW_TRY(bool row, st.Step());
+    return row ? st.Text(0) : std::string();
+  }
+
+  // The protocol as an exchange sent under version `hash` sees it: the
+  // protocol's state and parties, but that version's rules (recipients,
+  // retention, limits), whatever version is in force now.
+  Result<std::optional<ProtocolRecord>> LoadProtocolVersion(const std::string& id, const std::string& hash) {
+    std::lock_guard lock(mu);
+    XGW_TRY(auto r, LoadProtocolLocked(id));
+    if (!r || r->protocol->version_hash == hash) return r;
+    XGW_TRY(std::string document, VersionDocumentLocked(id, hash));
+    if (document.empty()) {
+      return Fail(ErrorCode::kCorrupt, "an exchange refers to a protocol version the gateway does not hold");
+    }
+    r->document = document;
+    XGW_TRY(r->protocol, Parse(document, hash));
+    return r;
   }
 
   Result<std::optional<ProtocolRecord>> LoadProtocol(const std::string& id) {
@@ -893,6 +1124,9 @@ Result<SweepStats> ExchangeService::SweepOnce(bool startup) {
     m.deps.metrics.CountDeletion("expiry");
     ++stats.deleted;
   }
+  // 1b. Protocols whose validity period is over become expired, recorded
+  // like every other transition (sends were already refused by the dates).
+  XGW_CHECK(m.ExpireProtocols(now));
   // 2. Pending uploads that were never completed.
   const int64_t cutoff = now - static_cast<int64_t>(m.config().exchanges.pending_timeout_seconds);
   XGW_TRY(auto stale, m.ExchangesWhere("state = 'pending' AND created_at <= ?",
@@ -1125,32 +1359,57 @@ void ExchangeService::RegisterRoutes(Router& router) {
                     return Problem(400, "invalid-protocol", "Invalid protocol",
                                    "the protocol id must match [A-Za-z0-9_.-]{1,64}", ctx.request_id());
                   }
-                  {
-                    std::lock_guard lock(m.mu);
-                    XGW_TRY(auto existing, m.LoadProtocolLocked(p.id));
-                    if (existing) {
-                      return Problem(409, "protocol-exists", "Protocol exists",
-                                     "a protocol with this id was already proposed", ctx.request_id());
-                    }
-                  }
-                  if (!m.deps.audit.AppendEvent(ev)) return Unavailable(ctx.request_id());
+                  // One lock from the checks to the commit: two operators proposing
+                  // at once must not both see "no pending version".
                   std::lock_guard lock(m.mu);
+                  XGW_TRY(auto existing, m.LoadProtocolLocked(p.id));
+                  if (existing) {
+                    auto refusal = m.AmendmentRefusal(ctx, *existing, p, party_org);
+                    if (refusal) return std::move(*refusal);
+                  }
+                  // A new proposal replaces a pending one (withdrawn, its acceptances
+                  // no longer count); the event says so with reason "superseded".
+                  const bool replaces = existing && (existing->pending || existing->status.state ==
+                                                                               ProtocolState::kProposed);
+                  if (replaces) ev.reason = "superseded";
+                  if (!m.deps.audit.AppendEvent(ev)) return Unavailable(ctx.request_id());
                   XGW_TRY(auto tx, Transaction::Begin(m.db));
-                  XGW_TRY(auto st, m.db.Prepare("INSERT INTO protocols(id, version_hash, document, state, "
-                                                "proposed_at) VALUES (?, ?, ?, 'proposed', ?)"));
-                  st.Bind(1, p.id).Bind(2, p.version_hash).Bind(3, canonical).Bind(4, ctx.now);
-                  XGW_CHECK(st.Run());
+                  if (!existing) {
+                    XGW_TRY(auto st, m.db.Prepare("INSERT INTO protocols(id, version_hash, document, state, "
+                                                  "proposed_at) VALUES (?, ?, ?, 'proposed', ?)"));
+                    st.Bind(1, p.id).Bind(2, p.version_hash).Bind(3, canonical).Bind(4, ctx.now);
+                    XGW_CHECK(st.Run());
+                  } else if (existing->status.state == ProtocolState::kProposed) {
+                    // Never in force: the new document simply takes the old one's place.
+                    XGW_TRY(auto st, m.db.Prepare("UPDATE protocols SET version_hash = ?, document = ?, "
+                                                  "proposed_at = ? WHERE id = ?"));
+                    st.Bind(1, p.version_hash).Bind(2, canonical).Bind(3, ctx.now).Bind(4, p.id);
+                    XGW_CHECK(st.Run());
+                  }
+                  XGW_CHECK(m.WithdrawPendingLocked(p.id, ctx.now));
+                  XGW_TRY(auto vs, m.db.Prepare("INSERT INTO protocol_versions(protocol_id, version_hash, document, "
+                                                "state, proposed_at, proposed_by) VALUES (?, ?, ?, 'proposed', ?, ?)"));
+                  vs.Bind(1, p.id).Bind(2, p.version_hash).Bind(3, canonical).Bind(4, ctx.now)
+                      .Bind(5, ctx.principal->user_id);
+                  XGW_CHECK(vs.Run());
                   for (const auto& [party, org] : party_org) {
-                    XGW_TRY(auto ps, m.db.Prepare(
-                                         "INSERT INTO protocol_parties(protocol_id, party, org_id) VALUES (?,?,?)"));
+                    // Parties of every version stay on record: a party dropped by an
+                    // amendment still sees the protocol and what was sent under the
+                    // versions it was part of.
+                    XGW_TRY(auto ps, m.db.Prepare("INSERT OR IGNORE INTO protocol_parties(protocol_id, party, "
+                                                  "org_id) VALUES (?,?,?)"));
                     ps.Bind(1, p.id).Bind(2, party).Bind(3, org);
                     XGW_CHECK(ps.Run());
                   }
                   XGW_CHECK(tx.Commit());
+                  const bool amends = existing && existing->status.state != ProtocolState::kProposed;
                   return JsonResponse(201, {{"id", p.id},
                                             {"version", p.version},
                                             {"version_hash", p.version_hash},
-                                            {"state", "proposed"}});
+                                            {"state", amends ? ProtocolStateName(existing->status.state) : "proposed"},
+                                            {"version_state", "proposed"},
+                                            {"current_version_hash", amends ? json(existing->protocol->version_hash)
+                                                                            : json(nullptr)}});
                 });
               }});
 
@@ -1179,6 +1438,30 @@ void ExchangeService::RegisterRoutes(Router& router) {
               {"valid_now", IsInForce(*r.protocol, r.status, ToInstant(now))},
               {"acceptances", acc},
               {"parties", parties}};
+    j["pending_version"] = nullptr;
+    if (r.pending) {
+      json pacc = json::array();
+      json missing = json::array();
+      for (const auto& p : r.pending->protocol->parties) {
+        auto it = r.pending->accepted_by.find(p.id);
+        if (it == r.pending->accepted_by.end()) {
+          missing.push_back(p.id);
+          continue;
+        }
+        pacc.push_back({{"party", p.id},
+                        {"organisation", r.party_org.count(p.id) ? r.party_org.at(p.id) : ""},
+                        {"accepted_by", it->second.first},
+                        {"at", FormatTime(it->second.second)}});
+      }
+      json pv = {{"version", r.pending->protocol->version},
+                 {"version_hash", r.pending->protocol->version_hash},
+                 {"proposed_at", FormatTime(r.pending->proposed_at)},
+                 {"proposed_by", r.pending->proposed_by.empty() ? json(nullptr) : json(r.pending->proposed_by)},
+                 {"acceptances", pacc},
+                 {"awaiting", missing}};
+      if (full) pv["definition"] = json::parse(r.pending->document, nullptr, false);
+      j["pending_version"] = pv;
+    }
     if (full) {
       j["definition"] = json::parse(r.document, nullptr, false);
       j["proposed_at"] = FormatTime(r.proposed_at);
@@ -1248,11 +1531,22 @@ void ExchangeService::RegisterRoutes(Router& router) {
     const char* column = to == ProtocolState::kValid       ? "activated_at"
                          : to == ProtocolState::kSuspended ? "suspended_at"
                                                            : "terminated_at";
+    XGW_TRY(auto tx, Transaction::Begin(m.db));
     XGW_TRY(auto st, m.db.Prepare(std::string("UPDATE protocols SET state = ?, ") + column +
                                   " = ? WHERE id = ?"));
     st.Bind(1, std::string(ProtocolStateName(to))).Bind(2, ctx.now).Bind(3, r.protocol->id);
     XGW_CHECK(st.Run());
+    if (to == ProtocolState::kValid && r.status.state == ProtocolState::kProposed) {
+      // The first version comes into force.
+      XGW_TRY(auto v, m.db.Prepare("UPDATE protocol_versions SET state = 'current', activated_at = ? "
+                                   "WHERE protocol_id = ? AND version_hash = ?"));
+      v.Bind(1, ctx.now).Bind(2, r.protocol->id).Bind(3, r.protocol->version_hash);
+      XGW_CHECK(v.Run());
+    }
+    if (to == ProtocolState::kTerminated) XGW_CHECK(m.WithdrawPendingLocked(r.protocol->id, ctx.now));
+    XGW_CHECK(tx.Commit());
     r.status.state = to;
+    if (to == ProtocolState::kTerminated) r.pending.reset();
     return {};
   };
   auto transition_response = [](RequestContext& ctx, const Result<void>& r) -> std::optional<Response> {
@@ -1274,11 +1568,18 @@ void ExchangeService::RegisterRoutes(Router& router) {
                                                                                  const json& body) {
                 return Handle(ctx, [&]() -> Result<Response> {
                   XGW_TRY(auto r, visible_protocol(ctx));
-                  if (!body.is_object() || !body.contains("version_hash") || !body["version_hash"].is_string()) {
+                  if (!body.is_object() || (body.contains("version_hash") && !body["version_hash"].is_string())) {
                     return Problem(400, "invalid-field", "Invalid request",
-                                   "send {\"version_hash\": ..., \"organisation\": ...}", ctx.request_id());
+                                   "send {\"version_hash\": ..., \"organisation\": ...}; version_hash defaults "
+                                   "to the pending version",
+                                   ctx.request_id());
                   }
-                  const std::string hash = body["version_hash"].get<std::string>();
+                  // Default: the version waiting for acceptances (an amendment, or
+                  // the first version while the protocol is only proposed).
+                  const std::string hash = body.contains("version_hash")
+                                               ? body["version_hash"].get<std::string>()
+                                           : r.pending ? r.pending->protocol->version_hash
+                                                       : r.protocol->version_hash;
                   std::string org = ctx.principal->org_id;
                   if (auto it = body.find("organisation"); it != body.end()) {
                     if (!it->is_string()) {
@@ -1287,30 +1588,45 @@ void ExchangeService::RegisterRoutes(Router& router) {
                     }
                     org = it->get<std::string>();
                   }
+                  const bool amendment = r.pending && hash == r.pending->protocol->version_hash;
+                  if (!amendment && hash != r.protocol->version_hash) {
+                    std::string known;
+                    {
+                      std::lock_guard lock(m.mu);
+                      XGW_TRY(known, m.VersionStateLocked(r.protocol->id, hash));
+                    }
+                    if (known.empty()) {
+                      return Problem(422, "unknown-version", "Unknown version",
+                                     "version_hash names no version of this protocol; see GET "
+                                     "/api/v1/protocols/{id}/versions",
+                                     ctx.request_id());
+                    }
+                    return Problem(409, "version-mismatch", "Version not open for acceptance",
+                                   "this version is " + known + "; only the pending version can be accepted",
+                                   ctx.request_id());
+                  }
+                  const Protocol& target = amendment ? *r.pending->protocol : *r.protocol;
                   // "organisation" may name the gateway organisation or the party id.
                   std::string party;
                   for (const auto& [pid, oid] : r.party_org) {
-                    if (oid == org || pid == org) party = pid;
+                    if ((oid == org || pid == org) && target.PartyById(pid)) party = pid;
                   }
                   if (party.empty()) {
                     return Problem(422, "not-a-party", "Not a party",
-                                   "the organisation is not a party of this protocol", ctx.request_id());
+                                   "the organisation is not a party of this protocol version", ctx.request_id());
                   }
                   // A DPO may record only their own organisation's acceptance.
                   if (!ctx.principal->HasRole(kRoleOperator) && r.party_org[party] != ctx.principal->org_id) {
                     return Problem(403, "forbidden", "Forbidden",
                                    "a DPO may accept only for their own organisation", ctx.request_id());
                   }
-                  if (hash != r.protocol->version_hash) {
-                    return Problem(409, "version-mismatch", "Version mismatch",
-                                   "version_hash is not the current version of this protocol; read it again",
+                  if (!amendment && r.status.state != ProtocolState::kProposed) {
+                    return Problem(409, "wrong-state", "Not open for acceptance",
+                                   "this version is already in force; only a proposed version can be accepted",
                                    ctx.request_id());
                   }
-                  if (r.status.state != ProtocolState::kProposed) {
-                    return Problem(409, "wrong-state", "Not open for acceptance",
-                                   "only a proposed protocol can be accepted", ctx.request_id());
-                  }
                   AuditEvent ev = m.EventFor(ctx, AuditAction::kProtocolAccepted, nullptr, &r);
+                  ev.protocol_version = hash;
                   if (!m.deps.audit.AppendEvent(ev)) return Unavailable(ctx.request_id());
                   {
                     std::lock_guard lock(m.mu);
@@ -1321,17 +1637,30 @@ void ExchangeService::RegisterRoutes(Router& router) {
                         .Bind(5, ctx.now);
                     XGW_CHECK(st.Run());
                   }
-                  r.status.acceptances.push_back({party, hash, ToInstant(ctx.now)});
-                  r.accepted[party] = {hash, ctx.now};
-                  // All parties accepted: the version becomes valid.
-                  if (AllPartiesAccepted(*r.protocol, r.status.acceptances) &&
-                      CheckTransition(*r.protocol, r.status, ProtocolState::kValid, ToInstant(ctx.now))) {
-                    auto t = transition(ctx, r, ProtocolState::kValid, AuditAction::kProtocolActivated, "");
-                    if (auto resp = transition_response(ctx, t)) return std::move(*resp);
+                  if (amendment) {
+                    r.pending->acceptances.push_back({party, hash, ToInstant(ctx.now)});
+                    r.pending->accepted_by[party] = {ctx.principal->user_id, ctx.now};
+                    // Every party of the new version accepted it: it comes into force.
+                    if (Impl::CheckPendingActivation(r, ToInstant(ctx.now))) {
+                      auto t = m.ActivatePending(ctx, r);
+                      if (auto resp = transition_response(ctx, t)) return std::move(*resp);
+                    }
+                  } else {
+                    r.status.acceptances.push_back({party, hash, ToInstant(ctx.now)});
+                    r.accepted[party] = {hash, ctx.now};
+                    // All parties accepted: the version becomes valid.
+                    if (AllPartiesAccepted(*r.protocol, r.status.acceptances) &&
+                        CheckTransition(*r.protocol, r.status, ProtocolState::kValid, ToInstant(ctx.now))) {
+                      auto t = transition(ctx, r, ProtocolState::kValid, AuditAction::kProtocolActivated, "");
+                      if (auto resp = transition_response(ctx, t)) return std::move(*resp);
+                    }
                   }
+                  const bool in_force = r.protocol->version_hash == hash && r.status.state != ProtocolState::kProposed;
                   return JsonResponse(200, {{"id", r.protocol->id},
                                             {"party", party},
                                             {"version_hash", hash},
+                                            {"version_state", in_force ? "current" : "proposed"},
+                                            {"current_version_hash", r.protocol->version_hash},
                                             {"state", ProtocolStateName(r.status.state)}});
                 });
               }});
@@ -1350,7 +1679,14 @@ void ExchangeService::RegisterRoutes(Router& router) {
       return Handle(ctx, [&]() -> Result<Response> {
         XGW_TRY(auto r, visible_protocol(ctx));
         if (lc.to == ProtocolState::kValid && r.status.state == ProtocolState::kValid) {
-          return JsonResponse(200, {{"id", r.protocol->id}, {"state", "valid"}});
+          // Activating a protocol in force with a pending amendment puts the
+          // amendment in force, once every party accepted it.
+          if (r.pending) {
+            auto t = m.ActivatePending(ctx, r);
+            if (auto resp = transition_response(ctx, t)) return std::move(*resp);
+          }
+          return JsonResponse(200, {{"id", r.protocol->id}, {"state", "valid"},
+                                    {"version_hash", r.protocol->version_hash}});
         }
         r.terminated_at = lc.to == ProtocolState::kTerminated ? std::optional<int64_t>(ctx.now) : r.terminated_at;
         if (lc.to == ProtocolState::kTerminated) r.status.terminated_at = ToInstant(ctx.now);
@@ -1382,6 +1718,54 @@ void ExchangeService::RegisterRoutes(Router& router) {
                 .body = BodyKind::kStream,
                 .open_stream = optional_body(run)});
   }
+
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/protocols/{protocol}/versions",
+              .grants = {any},
+              .handler = [&m, visible_protocol](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_TRY(auto r, visible_protocol(ctx));
+                  json items = json::array();
+                  std::lock_guard lock(m.mu);
+                  XGW_TRY(auto st, m.db.Prepare("SELECT version_hash, document, state, proposed_at, "
+                                                "COALESCE(proposed_by, ''), activated_at, ended_at "
+                                                "FROM protocol_versions WHERE protocol_id = ? "
+                                                "ORDER BY proposed_at, rowid"));
+                  st.Bind(1, r.protocol->id);
+                  while (true) {
+                    XGW_TRY(bool more, st.Step());
+                    if (!more) break;
+                    const std::string hash = st.Text(0);
+                    const json doc = json::parse(st.Text(1), nullptr, false);
+                    const auto activated = st.OptInt(5), ended = st.OptInt(6);
+                    json acc = json::array();
+                    XGW_TRY(auto as, m.db.Prepare("SELECT party, accepted_by, at FROM protocol_acceptances "
+                                                  "WHERE protocol_id = ? AND version_hash = ? ORDER BY party"));
+                    as.Bind(1, r.protocol->id).Bind(2, hash);
+                    while (true) {
+                      XGW_TRY(bool a, as.Step());
+                      if (!a) break;
+                      const std::string party = as.Text(0);
+                      acc.push_back({{"party", party},
+                                     {"organisation", r.party_org.count(party) ? r.party_org.at(party) : ""},
+                                     {"accepted_by", as.Text(1)},
+                                     {"at", FormatTime(as.Int(2))}});
+                    }
+                    items.push_back(
+                        {{"version_hash", hash},
+                         {"version", doc.is_object() && doc.contains("version") ? doc["version"] : json(nullptr)},
+                         {"state", st.Text(2)},
+                         {"proposed_at", FormatTime(st.Int(3))},
+                         {"proposed_by", st.Text(4).empty() ? json(nullptr) : json(st.Text(4))},
+                         {"activated_at", activated ? json(FormatTime(*activated)) : json(nullptr)},
+                         {"ended_at", ended ? json(FormatTime(*ended)) : json(nullptr)},
+                         {"acceptances", acc}});
+                  }
+                  return JsonResponse(200, {{"id", r.protocol->id},
+                                            {"state", ProtocolStateName(r.status.state)},
+                                            {"items", items}});
+                });
+              }});
 
   router.Add({.method = "GET",
               .pattern = "/api/v1/protocols/{protocol}/recipients",
@@ -1528,7 +1912,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
                 if (e->state != "pending" || e->mode != "e2e") {
                   return Fail(ErrorCode::kConflict, "the exchange is not waiting for its content");
                 }
-                XGW_TRY(auto pr, m.LoadProtocol(e->protocol_id));
+                XGW_TRY(auto pr, m.LoadProtocolVersion(e->protocol_id, e->version_hash));
                 if (!pr) return Fail(ErrorCode::kNotFound, "no such protocol");
                 // Ciphertext size: header + 16-byte nonce + plaintext + 16 bytes per 64 KiB chunk.
                 const uint64_t plain = static_cast<uint64_t>(e->byte_size);
@@ -1607,10 +1991,12 @@ void ExchangeService::RegisterRoutes(Router& router) {
                     XGW_TRY(auto rows, m.ExchangesWhere("state IN ('available','acknowledged')", {}));
                     std::map<std::string, std::optional<ProtocolRecord>> cache;
                     for (const auto& e : rows) {
-                      if (!cache.count(e.protocol_id)) {
-                        XGW_TRY(cache[e.protocol_id], m.LoadProtocol(e.protocol_id));
+                      // Who may receive is decided by the version the exchange was sent under.
+                      const std::string key = e.protocol_id + "@" + e.version_hash;
+                      if (!cache.count(key)) {
+                        XGW_TRY(cache[key], m.LoadProtocolVersion(e.protocol_id, e.version_hash));
                       }
-                      const auto& pr = cache[e.protocol_id];
+                      const auto& pr = cache[key];
                       if (!pr) continue;
                       if (!pr->protocol->IsReceiver(Impl::PartyOf(*pr, ctx.principal->org_id))) continue;
                       if (!m.ReceiveViolations(*pr, *ctx.principal).empty()) continue;
@@ -1625,7 +2011,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
   auto visible_exchange = [&m](RequestContext& ctx) -> Result<std::pair<ExchangeRow, ProtocolRecord>> {
     XGW_TRY(auto e, m.LoadExchange(ctx.params.at("exchange")));
     if (!e) return Fail(ErrorCode::kNotFound, "no such exchange, or it is not visible to you");
-    XGW_TRY(auto pr, m.LoadProtocol(e->protocol_id));
+    XGW_TRY(auto pr, m.LoadProtocolVersion(e->protocol_id, e->version_hash));
     if (!pr || !m.MaySee(*pr, *e, *ctx.principal) ||
         (e->state == "pending" && e->sender_org != ctx.principal->org_id)) {
       // An attempt to look at someone else's exchange is a refusal the
@@ -1671,7 +2057,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
                   XGW_TRY(auto e, m.LoadExchange(ctx.params.at("exchange")));
                   std::optional<ProtocolRecord> pr;
                   if (e) {
-                    XGW_TRY(pr, m.LoadProtocol(e->protocol_id));
+                    XGW_TRY(pr, m.LoadProtocolVersion(e->protocol_id, e->version_hash));
                   }
                   Violations v;
                   if (e && pr) v = m.ReceiveViolations(*pr, *ctx.principal);
@@ -1733,7 +2119,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
                   XGW_TRY(auto e, m.LoadExchange(ctx.params.at("exchange")));
                   std::optional<ProtocolRecord> pr;
                   if (e) {
-                    XGW_TRY(pr, m.LoadProtocol(e->protocol_id));
+                    XGW_TRY(pr, m.LoadProtocolVersion(e->protocol_id, e->version_hash));
                   }
                   if (!e || !pr || !m.ReceiveViolations(*pr, *ctx.principal).empty() ||
                       !pr->protocol->IsReceiver(Impl::PartyOf(*pr, ctx.principal->org_id))) {
@@ -1806,7 +2192,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
                   XGW_TRY(auto e, m.LoadExchange(ctx.params.at("exchange")));
                   std::optional<ProtocolRecord> pr;
                   if (e) {
-                    XGW_TRY(pr, m.LoadProtocol(e->protocol_id));
+                    XGW_TRY(pr, m.LoadProtocolVersion(e->protocol_id, e->version_hash));
                   }
                   if (!e || !pr || !m.ReceiveViolations(*pr, *ctx.principal).empty()) {
                     return Problem(404, "not-found", "Not found", "no such exchange, or you did not receive it",

@@ -117,6 +117,45 @@ CREATE TABLE violation_reports (
   at INTEGER NOT NULL
 );
 )sql"},
+    // Protocol versions: one protocol id, many documents over time. The
+    // `protocols` row keeps the version in force (or, before the first
+    // activation, the proposed one); every version, that one included, has a
+    // row here. Acceptances are per version. Existing rows become the first
+    // version of their protocol and keep their acceptances.
+    {3, "protocol-versions",
+     R"sql(
+CREATE TABLE protocol_versions (
+  protocol_id TEXT NOT NULL REFERENCES protocols(id),
+  version_hash TEXT NOT NULL,       -- hex SHA-256 of document
+  document TEXT NOT NULL,           -- canonical JSON
+  state TEXT NOT NULL,              -- proposed|current|superseded|withdrawn
+  proposed_at INTEGER NOT NULL,
+  proposed_by TEXT,                 -- user id of the operator; NULL for versions from schema 2
+  activated_at INTEGER,
+  ended_at INTEGER,                 -- when it was superseded or withdrawn
+  PRIMARY KEY (protocol_id, version_hash)
+);
+INSERT INTO protocol_versions(protocol_id, version_hash, document, state, proposed_at, activated_at)
+  SELECT id, version_hash, document,
+         CASE WHEN state IN ('valid', 'suspended', 'expired') THEN 'current'
+              WHEN state = 'terminated' AND activated_at IS NOT NULL THEN 'current'
+              WHEN state = 'terminated' THEN 'withdrawn'
+              ELSE 'proposed' END,
+         proposed_at, activated_at
+  FROM protocols;
+ALTER TABLE protocol_acceptances RENAME TO protocol_acceptances_schema2;
+CREATE TABLE protocol_acceptances (
+  protocol_id TEXT NOT NULL REFERENCES protocols(id),
+  version_hash TEXT NOT NULL,
+  party TEXT NOT NULL,
+  accepted_by TEXT NOT NULL,        -- user id of the operator/DPO who recorded it
+  at INTEGER NOT NULL,
+  PRIMARY KEY (protocol_id, version_hash, party)
+);
+INSERT INTO protocol_acceptances(protocol_id, version_hash, party, accepted_by, at)
+  SELECT protocol_id, version_hash, party, accepted_by, at FROM protocol_acceptances_schema2;
+DROP TABLE protocol_acceptances_schema2;
+)sql"},
 };
 
 }  // namespace

@@ -270,4 +270,24 @@ TEST_CASE("EveryRoleWorksThroughTheXgwClientAgainstTheRealDaemon") {
   CHECK(receipt);
   CHECK(ReadTextFile(cli.dir + "/receipt.json").find(id) != std::string::npos);
   cli.Ok("dpo", "audit verify");
+
+  // An amendment: `protocol show` lists the pending version and who has yet
+  // to accept; `protocol accept` accepts the pending version.
+  json amended = protocol_doc;
+  amended["version"] = "2";
+  WriteFile(cli.dir + "/protocol-v2.json", amended.dump(2));
+  auto v2 = ParseProtocolDocument(amended);
+  REQUIRE(v2);
+  cli.Ok("operator", "protocol propose protocol-v2.json");
+  std::string pending = cli.Run("operator", "protocol show " + kProtocolId, &rc);
+  CHECK(rc == 0);
+  CHECK(pending.find("Proposed new version 2 (" + v2->version_hash + ")") != std::string::npos);
+  CHECK(pending.find("waiting for: org-thuispunt-gent, org-ocmw-gent") != std::string::npos);
+  cli.Ok("operator", "protocol accept " + kProtocolId + " --org " + thuispunt);
+  cli.Ok("operator", "protocol accept " + kProtocolId + " --org " + ocmw);
+  std::string after = cli.Run("operator", "protocol show " + kProtocolId, &rc);
+  CHECK(rc == 0);
+  CHECK(after.find("Version hash: " + v2->version_hash) != std::string::npos);
+  CHECK(after.find("Proposed new version") == std::string::npos);
+  cli.Ok("dpo", "audit verify");
 }

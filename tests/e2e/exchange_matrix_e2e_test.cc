@@ -320,6 +320,7 @@ TEST_CASE("ExchangeRoutesAuthorisationMatrixAllowsOnlyIntendedCallers") {
          CHECK(ContainsId(r.Json(), "XM_MAIN") == (parties.count(c.kind) > 0));
        }},
       {"GET", "/api/v1/protocols/XM_MAIN", parties, false, none},
+      {"GET", "/api/v1/protocols/XM_MAIN/versions", parties, false, none},
       {"POST", "/api/v1/protocols", {kOp}, true, fixed(ProtocolDoc("XM_NEW").dump())},
       {"POST", "/api/v1/protocols/XM_ACCEPT/accept", {kOp, kDpoSend, kDpoRecv}, true,
        [&](const Caller& c) {

@@ -1,0 +1,506 @@
+// End-to-end tests of protocol amendments: one protocol id, several versions
+// over time. The real xgwd on 127.0.0.1:0, a manual clock starting
+// 2024-09-20, the CIR protocol made periodic (v1) and an amendment (v2) that
+// drops a column, shortens retention and narrows the recipients. Lists are
+// sent in gateway-encrypt mode, so the daemon checks them against the version
+// in force.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "crypto/age.h"
+#include "crypto/hash.h"
+#include "crypto/io.h"
+#include "crypto/sign.h"
+#include "policy/protocol.h"
+#include "tests/e2e/cir_test_data.h"
+#include "tests/e2e/harness.h"
+
+using namespace xgw;
+using namespace xgw::e2e;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kId = "2024_VB_00591";
+
+// Header with the "missing documents" column v2 no longer allows.
+const std::string kHeaderV1 =
+    "Naam;Voornaam;Rijksregisternummer;Status dossier;Ontbrekende documenten\n";
+const std::string kHeaderV2 = "Naam;Voornaam;Rijksregisternummer;Status dossier\n";
+
+std::string RowV1(int i) { return "Testnaam" + std::to_string(i) + ";Voornaam;" + SyntheticNrn(i) + ";onvolledig;attest\n"; }
+std::string RowV2(int i) { return "Testnaam" + std::to_string(i) + ";Voornaam;" + SyntheticNrn(i) + ";onvolledig\n"; }
+
+// v1: the CIR protocol, periodic so that several lists may be sent.
+json DocV1() {
+  json d = json::parse(ReadTextFile(kCirProtocolFile));
+  d["frequency"] = {{"kind", "periodic"}, {"max_transfers", 20}, {"per", "month"}};
+  return d;
+}
+
+// v2: no "missing_documents" column, deleted two days earlier, only head
+// social workers receive.
+json DocV2() {
+  json d = DocV1();
+  d["version"] = "2";
+  json fields = json::array();
+  for (const auto& f : d["fields"]) {
+    if (f["name"] != "missing_documents") fields.push_back(f);
+  }
+  d["fields"] = fields;
+  d["retention"]["delete_on"] = "2024-09-25";
+  d["recipients"][0]["roles"] = json::array({"head-social-worker"});
+  return d;
+}
+
+std::string HashOf(const json& doc) {
+  auto p = ParseProtocolDocument(doc);
+  REQUIRE(p);
+  return p->version_hash;
+}
+
+struct User {
+  std::string id, token;
+  std::unique_ptr<age::X25519Identity> identity;
+};
+
+class World {
+ public:
+  World() {
+    d = Daemon::Start({{"clock", {{"mode", "manual"}, {"start", "2024-09-20T07:00:00Z"}}},
+                       {"exchanges", {{"sweep_interval_seconds", 1}}}});
+    thuispunt = Org("Thuispunt Gent", "BE 0400.032.156");
+    ocmw = Org("OCMW Gent", "0212.214.125");
+    sender = MakeUser(thuispunt, "sender", {"sender"});
+    social = MakeUser(ocmw, "social worker", {"social-worker-welzijnsbureau"});
+    head = MakeUser(ocmw, "head social worker", {"head-social-worker"});
+    dpo_ocmw = MakeUser(ocmw, "dpo", {"dpo"});
+  }
+
+  std::string Org(const std::string& name, const std::string& kbo) {
+    return MustJson(Request(*d, "POST", "/api/v1/orgs",
+                            {.token = d->operator_token(),
+                             .body = json{{"name", name}, {"enterprise_number", kbo}}.dump()}),
+                    201)["id"];
+  }
+
+  User MakeUser(const std::string& org, const std::string& name, const std::vector<std::string>& roles) {
+    User u;
+    u.id = MustJson(Request(*d, "POST", "/api/v1/orgs/" + org + "/users",
+                            {.token = d->operator_token(),
+                             .body = json{{"display_name", name}, {"roles", roles}}.dump()}),
+                    201)["id"];
+    u.token = MustJson(Request(*d, "POST", "/api/v1/users/" + u.id + "/tokens",
+                               {.token = d->operator_token(), .body = json{{"ttl_seconds", 86400 * 300}}.dump()}),
+                       201)["token"];
+    u.identity = std::make_unique<age::X25519Identity>(age::X25519Identity::Generate());
+    auto signing = Ed25519SecretKey::Generate();
+    MustJson(Request(*d, "PUT", "/api/v1/users/" + u.id + "/keys",
+                     {.token = u.token,
+                      .body = json{{"age_recipient", u.identity->Recipient().String()},
+                                   {"ed25519_verify_key", Base64Encode(signing.public_key())}}
+                                  .dump()}),
+             200);
+    return u;
+  }
+
+  HttpResult Propose(const json& doc) {
+    return Request(*d, "POST", "/api/v1/protocols", {.token = d->operator_token(), .body = doc.dump()});
+  }
+
+  HttpResult Accept(const std::string& org, const std::string& hash = "") {
+    json body = {{"organisation", org}};
+    if (!hash.empty()) body["version_hash"] = hash;
+    return Request(*d, "POST", std::string("/api/v1/protocols/") + kId + "/accept",
+                   {.token = d->operator_token(), .body = body.dump()});
+  }
+
+  json Show(const std::string& token) {
+    return MustJson(Request(*d, "GET", std::string("/api/v1/protocols/") + kId, {.token = token}), 200);
+  }
+
+  json Versions(const std::string& token) {
+    return MustJson(Request(*d, "GET", std::string("/api/v1/protocols/") + kId + "/versions", {.token = token}),
+                    200);
+  }
+
+  // v1 proposed, accepted by both parties, in force.
+  void V1InForce() {
+    json r = MustJson(Propose(DocV1()), 201);
+    CHECK(r["state"] == "proposed");
+    MustJson(Accept(thuispunt), 200);
+    json a = MustJson(Accept(ocmw), 200);
+    CHECK(a["state"] == "valid");
+  }
+
+  HttpResult Send(const std::string& csv) {
+    return Request(*d, "POST", std::string("/api/v1/exchanges/plaintext?protocol_id=") + kId + "&format=csv",
+                   {.token = sender.token, .body = csv, .content_type = "text/csv"});
+  }
+
+  json Exchange(const std::string& id) {
+    return MustJson(Request(*d, "GET", "/api/v1/exchanges/" + id, {.token = sender.token}), 200);
+  }
+
+  std::string Decrypt(const HttpResult& r, const User& u) {
+    MemorySource src(r.body);
+    StringSink plain;
+    const age::Identity* ids[] = {u.identity.get()};
+    REQUIRE(age::Decrypt(ids, src, plain));
+    return plain.str();
+  }
+
+  void Advance(int64_t seconds) {
+    MustJson(Request(*d, "POST", "/api/v1/admin/clock",
+                     {.token = d->operator_token(), .body = json{{"advance_seconds", seconds}}.dump()}),
+             200);
+  }
+
+  std::string DbDump(const std::string& sql) {
+    int status = 0;
+    const std::string out = RunCommand("sqlite3 -readonly -cmd '.timeout 5000' " + d->dir() +
+                                           "/state/xgwd.db \"" + sql + "\" 2>&1",
+                                       &status);
+    INFO(out);
+    REQUIRE(status == 0);
+    return out;
+  }
+
+  // The audit events of the protocol, as "action version-prefix reason" lines.
+  std::vector<std::string> ProtocolEvents() {
+    json ev = MustJson(Request(*d, "GET", std::string("/api/v1/audit/events?protocol=") + kId + "&limit=1000",
+                               {.token = d->operator_token()}),
+                       200);
+    std::vector<std::string> out;
+    for (const auto& item : ev["items"]) {
+      const json& e = item["event"];
+      const std::string action = e["action"];
+      if (action.rfind("protocol.", 0) != 0) continue;
+      std::string line = action + " " + e["protocol"].value("version", std::string()).substr(0, 8);
+      if (e.contains("reason")) line += " " + e["reason"].get<std::string>();
+      out.push_back(line);
+    }
+    return out;
+  }
+
+  std::unique_ptr<Daemon> d;
+  std::string thuispunt, ocmw;
+  User sender, social, head, dpo_ocmw;
+};
+
+}  // namespace
+
+TEST_CASE("AnAmendmentComesIntoForceOnlyWhenEveryPartyAcceptedItAndEarlierListsKeepTheirVersion") {
+  World w;
+  const std::string v1 = HashOf(DocV1()), v2 = HashOf(DocV2());
+  REQUIRE(v1 != v2);
+  w.V1InForce();
+
+  // A list under v1: with the "missing documents" column, for social workers,
+  // deleted at the end of 2024-09-27 (Brussels).
+  const std::string list1 = kHeaderV1 + RowV1(1) + RowV1(2);
+  json x1 = MustJson(w.Send(list1), 201);
+  const std::string e1 = x1["id"];
+  CHECK(w.Exchange(e1)["version_hash"] == v1);
+  CHECK(w.Exchange(e1)["expires_at"] == "2024-09-27T22:00:00Z");
+
+  // v2 proposed: v1 stays in force, v2 waits for both parties.
+  json p2 = MustJson(w.Propose(DocV2()), 201);
+  CHECK(p2["version_hash"] == v2);
+  CHECK(p2["state"] == "valid");
+  CHECK(p2["version_state"] == "proposed");
+  CHECK(p2["current_version_hash"] == v1);
+  json shown = w.Show(w.dpo_ocmw.token);
+  CHECK(shown["version_hash"] == v1);
+  CHECK(shown["valid_now"] == true);
+  REQUIRE(shown["pending_version"].is_object());
+  CHECK(shown["pending_version"]["version_hash"] == v2);
+  CHECK(shown["pending_version"]["version"] == "2");
+  CHECK(shown["pending_version"]["acceptances"].empty());
+  CHECK(shown["pending_version"]["awaiting"] == json::array({"org-thuispunt-gent", "org-ocmw-gent"}));
+  CHECK(shown["pending_version"]["definition"]["retention"]["delete_on"] == "2024-09-25");
+
+  // One party accepts v2 (the default is the pending version): still v1.
+  json a1 = MustJson(w.Accept(w.thuispunt), 200);
+  CHECK(a1["version_hash"] == v2);
+  CHECK(a1["version_state"] == "proposed");
+  CHECK(a1["current_version_hash"] == v1);
+  shown = w.Show(w.d->operator_token());
+  CHECK(shown["version_hash"] == v1);
+  CHECK(shown["pending_version"]["acceptances"].size() == 1);
+  CHECK(shown["pending_version"]["awaiting"] == json::array({"org-ocmw-gent"}));
+
+  // Activation with one acceptance missing is refused and changes nothing.
+  auto act = Request(*w.d, "POST", std::string("/api/v1/protocols/") + kId + "/activate",
+                     {.token = w.d->operator_token()});
+  CHECK(act.status == 409);
+  CHECK(act.body.find("org-ocmw-gent") != std::string::npos);
+  CHECK(w.Show(w.d->operator_token())["version_hash"] == v1);
+
+  // Sends go on under v1 while v2 is pending; v2's hash is not yet usable.
+  json x2 = MustJson(w.Send(kHeaderV1 + RowV1(3)), 201);
+  CHECK(w.Exchange(x2["id"])["version_hash"] == v1);
+
+  // The second acceptance puts v2 in force; v1 is superseded.
+  json a2 = MustJson(w.Accept(w.ocmw, v2), 200);
+  CHECK(a2["version_state"] == "current");
+  CHECK(a2["current_version_hash"] == v2);
+  CHECK(a2["state"] == "valid");
+  shown = w.Show(w.d->operator_token());
+  CHECK(shown["version_hash"] == v2);
+  CHECK(shown["pending_version"].is_null());
+  CHECK(shown["definition"]["retention"]["delete_on"] == "2024-09-25");
+  json versions = w.Versions(w.sender.token);
+  REQUIRE(versions["items"].size() == 2);
+  CHECK(versions["items"][0]["version_hash"] == v1);
+  CHECK(versions["items"][0]["state"] == "superseded");
+  CHECK(versions["items"][0]["acceptances"].size() == 2);
+  CHECK(versions["items"][1]["version_hash"] == v2);
+  CHECK(versions["items"][1]["state"] == "current");
+  CHECK(versions["items"][1]["version"] == "2");
+  CHECK(versions["items"][1]["acceptances"].size() == 2);
+  CHECK(versions["items"][1]["proposed_by"].is_string());
+
+  // New sends use v2: a list valid under v1 is refused, a v2 list is taken
+  // with v2's retention.
+  auto refused = w.Send(kHeaderV1 + RowV1(4));
+  CHECK(refused.status == 422);
+  CHECK(refused.body.find("column_not_allowed") != std::string::npos);
+  json x3 = MustJson(w.Send(kHeaderV2 + RowV2(5)), 201);
+  const std::string e3 = x3["id"];
+  CHECK(w.Exchange(e3)["version_hash"] == v2);
+  CHECK(w.Exchange(e3)["expires_at"] == "2024-09-25T22:00:00Z");
+
+  // The v1 list keeps v1's recipients (social workers) and v1's expiry, also
+  // after a download recomputes it.
+  auto dl1 = Request(*w.d, "GET", "/api/v1/exchanges/" + e1 + "/content", {.token = w.social.token});
+  REQUIRE(dl1.status == 200);
+  CHECK(w.Decrypt(dl1, w.social) == list1);
+  CHECK(w.Exchange(e1)["expires_at"] == "2024-09-27T22:00:00Z");
+  json inbox = MustJson(Request(*w.d, "GET", "/api/v1/exchanges?box=inbox", {.token = w.social.token}), 200);
+  bool e1_in_inbox = false, e3_in_inbox = false;
+  for (const auto& it : inbox["items"]) {
+    e1_in_inbox = e1_in_inbox || it["id"] == e1;
+    e3_in_inbox = e3_in_inbox || it["id"] == e3;
+  }
+  CHECK(e1_in_inbox);
+  CHECK_FALSE(e3_in_inbox);
+  // The v2 list: head social workers only.
+  CHECK(Request(*w.d, "GET", "/api/v1/exchanges/" + e3 + "/content", {.token = w.social.token}).status == 404);
+  auto dl3 = Request(*w.d, "GET", "/api/v1/exchanges/" + e3 + "/content", {.token = w.head.token});
+  REQUIRE(dl3.status == 200);
+  CHECK(w.Decrypt(dl3, w.head) == kHeaderV2 + RowV2(5));
+
+  // The audit log tells the story with the version concerned.
+  const auto events = w.ProtocolEvents();
+  const std::vector<std::string> expected = {
+      "protocol.proposed " + v1.substr(0, 8),  "protocol.accepted " + v1.substr(0, 8),
+      "protocol.accepted " + v1.substr(0, 8),  "protocol.activated " + v1.substr(0, 8),
+      "protocol.proposed " + v2.substr(0, 8),  "protocol.accepted " + v2.substr(0, 8),
+      "protocol.accepted " + v2.substr(0, 8),  "protocol.activated " + v2.substr(0, 8)};
+  CHECK(events == expected);
+
+  CHECK(w.d->StopAndWait(SIGTERM) == 0);
+  int status = 0;
+  auto verify = RunCommand(XgwdPath() + " audit-verify --state " + w.d->dir() + "/state 2>&1", &status);
+  INFO(verify);
+  CHECK(status == 0);
+}
+
+TEST_CASE("ProposalsThatCannotBeVersionsAndUnknownVersionsAreRefusedWithoutChangingAnything") {
+  World w;
+  const std::string v1 = HashOf(DocV1()), v2 = HashOf(DocV2());
+  w.V1InForce();
+  const auto fingerprint = [&] {
+    return w.DbDump("SELECT id, version_hash, state FROM protocols; "
+                    "SELECT version_hash, state FROM protocol_versions ORDER BY proposed_at, rowid; "
+                    "SELECT version_hash, party FROM protocol_acceptances ORDER BY 1, 2;");
+  };
+
+  // The version in force, proposed again.
+  std::string before = fingerprint();
+  auto again = w.Propose(DocV1());
+  CHECK(again.status == 409);
+  CHECK(again.body.find("version-exists") != std::string::npos);
+  CHECK(again.body.find("already proposed") != std::string::npos);
+  CHECK(fingerprint() == before);
+
+  // Acceptance of a version that does not exist: 4xx, nothing recorded.
+  auto unknown = w.Accept(w.thuispunt, std::string(64, 'a'));
+  CHECK(unknown.status == 422);
+  CHECK(unknown.body.find("unknown-version") != std::string::npos);
+  CHECK(fingerprint() == before);
+  // Re-accepting the version in force is refused too.
+  CHECK(w.Accept(w.thuispunt, v1).status == 409);
+  CHECK(fingerprint() == before);
+
+  // A pending amendment proposed twice: refused; a different one replaces it.
+  MustJson(w.Propose(DocV2()), 201);
+  MustJson(w.Accept(w.thuispunt), 200);
+  before = fingerprint();
+  auto twice = w.Propose(DocV2());
+  CHECK(twice.status == 409);
+  CHECK(twice.body.find("already proposed") != std::string::npos);
+  CHECK(fingerprint() == before);
+  json v3doc = DocV2();
+  v3doc["version"] = "3";
+  const std::string v3 = HashOf(v3doc);
+  json p3 = MustJson(w.Propose(v3doc), 201);
+  CHECK(p3["version_hash"] == v3);
+  json versions = w.Versions(w.dpo_ocmw.token);
+  REQUIRE(versions["items"].size() == 3);
+  CHECK(versions["items"][0]["state"] == "current");
+  CHECK(versions["items"][1]["version_hash"] == v2);
+  CHECK(versions["items"][1]["state"] == "withdrawn");
+  CHECK(versions["items"][1]["ended_at"].is_string());
+  CHECK(versions["items"][2]["state"] == "proposed");
+  // The withdrawn version can no longer be accepted; its acceptance did not
+  // carry over to v3.
+  before = fingerprint();
+  auto withdrawn = w.Accept(w.ocmw, v2);
+  CHECK(withdrawn.status == 409);
+  CHECK(withdrawn.body.find("withdrawn") != std::string::npos);
+  CHECK(fingerprint() == before);
+  json shown = w.Show(w.d->operator_token());
+  CHECK(shown["version_hash"] == v1);
+  CHECK(shown["pending_version"]["version_hash"] == v3);
+  CHECK(shown["pending_version"]["acceptances"].empty());
+  const auto events = w.ProtocolEvents();
+  REQUIRE_FALSE(events.empty());
+  CHECK(events.back() == "protocol.proposed " + v3.substr(0, 8) + " superseded");
+
+  // A party may not change organisation between versions.
+  json moved = DocV2();
+  moved["version"] = "4";
+  moved["parties"][1]["enterprise_number"] = "0417.497.106";
+  w.Org("Elsewhere", "0417.497.106");
+  before = fingerprint();
+  auto party_moved = w.Propose(moved);
+  CHECK(party_moved.status == 422);
+  CHECK(party_moved.body.find("party-changed") != std::string::npos);
+  CHECK(fingerprint() == before);
+
+  // A terminated protocol cannot be amended; its pending version is withdrawn.
+  MustJson(Request(*w.d, "POST", std::string("/api/v1/protocols/") + kId + "/terminate",
+                   {.token = w.d->operator_token()}),
+           200);
+  versions = w.Versions(w.d->operator_token());
+  CHECK(versions["items"][2]["state"] == "withdrawn");
+  json v5doc = DocV2();
+  v5doc["version"] = "5";
+  before = fingerprint();
+  auto closed = w.Propose(v5doc);
+  CHECK(closed.status == 409);
+  CHECK(closed.body.find("protocol-closed") != std::string::npos);
+  CHECK(fingerprint() == before);
+  CHECK(w.Accept(w.thuispunt, v3).status == 409);
+  CHECK(fingerprint() == before);
+}
+
+TEST_CASE("AProtocolPastItsValidityIsMarkedExpiredByTheSweeperAndAudited") {
+  World w;
+  w.V1InForce();
+  MustJson(w.Propose(DocV2()), 201);
+  // validity.until 2024-09-30: the first instant after it is 2024-09-30T22:00Z.
+  w.Advance(11 * 86400);  // 2024-10-01T07:00Z
+  bool expired = false;
+  for (int i = 0; i < 300 && !expired; ++i) {
+    expired = w.Show(w.d->operator_token())["state"] == "expired";
+    if (!expired) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(expired);
+  json shown = w.Show(w.sender.token);
+  CHECK(shown["valid_now"] == false);
+  CHECK(shown["pending_version"].is_null());
+  json versions = w.Versions(w.d->operator_token());
+  REQUIRE(versions["items"].size() == 2);
+  CHECK(versions["items"][1]["state"] == "withdrawn");
+  const auto events = w.ProtocolEvents();
+  REQUIRE_FALSE(events.empty());
+  CHECK(events.back() == "protocol.expired " + HashOf(DocV1()).substr(0, 8) + " validity_period");
+  // An expired protocol cannot be amended.
+  json v3doc = DocV2();
+  v3doc["version"] = "3";
+  auto closed = w.Propose(v3doc);
+  CHECK(closed.status == 409);
+  CHECK(closed.body.find("protocol-closed") != std::string::npos);
+}
+
+TEST_CASE("ADatabaseFromSchemaTwoKeepsItsProtocolInForceAfterTheUpgrade") {
+  World w;
+  const std::string v1 = HashOf(DocV1()), v2 = HashOf(DocV2());
+  w.V1InForce();
+  const std::string list1 = kHeaderV1 + RowV1(1);
+  const std::string e1 = MustJson(w.Send(list1), 201)["id"];
+  REQUIRE(w.d->StopAndWait(SIGTERM) == 0);
+
+  // Turn the database back into what a schema-2 xgwd wrote: no version
+  // table, one acceptance per (protocol, party).
+  int status = 0;
+  const std::string out = RunCommand(
+      "sqlite3 " + w.d->dir() + "/state/xgwd.db \""
+      "BEGIN; DROP TABLE protocol_versions; "
+      "ALTER TABLE protocol_acceptances RENAME TO pa3; "
+      "CREATE TABLE protocol_acceptances (protocol_id TEXT NOT NULL REFERENCES protocols(id), "
+      "party TEXT NOT NULL, version_hash TEXT NOT NULL, accepted_by TEXT NOT NULL, at INTEGER NOT NULL, "
+      "PRIMARY KEY (protocol_id, party)); "
+      "INSERT INTO protocol_acceptances SELECT protocol_id, party, version_hash, accepted_by, at FROM pa3; "
+      "DROP TABLE pa3; DELETE FROM schema_migrations WHERE version >= 3; COMMIT;\" 2>&1",
+      &status);
+  INFO(out);
+  REQUIRE(status == 0);
+  REQUIRE(w.DbDump("SELECT MAX(version) FROM schema_migrations;") == "2\n");
+
+  w.d->Restart();
+  CHECK(w.DbDump("SELECT MAX(version) FROM schema_migrations;") == "3\n");
+  json shown = w.Show(w.dpo_ocmw.token);
+  CHECK(shown["state"] == "valid");
+  CHECK(shown["version_hash"] == v1);
+  CHECK(shown["acceptances"].size() == 2);
+  CHECK(shown["pending_version"].is_null());
+  json versions = w.Versions(w.sender.token);
+  REQUIRE(versions["items"].size() == 1);
+  CHECK(versions["items"][0]["state"] == "current");
+  CHECK(versions["items"][0]["acceptances"].size() == 2);
+  CHECK(versions["items"][0]["proposed_by"].is_null());
+
+  // The list sent before the upgrade is still there; sending goes on.
+  auto dl = Request(*w.d, "GET", "/api/v1/exchanges/" + e1 + "/content", {.token = w.social.token});
+  REQUIRE(dl.status == 200);
+  CHECK(w.Decrypt(dl, w.social) == list1);
+  MustJson(w.Send(kHeaderV1 + RowV1(2)), 201);
+
+  // And the migrated protocol can be amended.
+  MustJson(w.Propose(DocV2()), 201);
+  MustJson(w.Accept(w.thuispunt), 200);
+  CHECK(MustJson(w.Accept(w.ocmw), 200)["current_version_hash"] == v2);
+  versions = w.Versions(w.sender.token);
+  REQUIRE(versions["items"].size() == 2);
+  CHECK(versions["items"][0]["state"] == "superseded");
+  CHECK(versions["items"][1]["state"] == "current");
+}
+
+TEST_CASE("ASuspendedProtocolCanBeAmendedAndStaysSuspendedUntilResumed") {
+  World w;
+  const std::string v2 = HashOf(DocV2());
+  w.V1InForce();
+  const std::string path = std::string("/api/v1/protocols/") + kId;
+  MustJson(Request(*w.d, "POST", path + "/suspend", {.token = w.d->operator_token()}), 200);
+  MustJson(w.Propose(DocV2()), 201);
+  MustJson(w.Accept(w.thuispunt), 200);
+  json a = MustJson(w.Accept(w.ocmw), 200);
+  CHECK(a["current_version_hash"] == v2);
+  CHECK(a["state"] == "suspended");
+  // In force only once resumed, and then under v2.
+  auto refused = w.Send(kHeaderV2 + RowV2(1));
+  CHECK(refused.status == 422);
+  CHECK(refused.body.find("protocol_suspended") != std::string::npos);
+  json resumed = MustJson(Request(*w.d, "POST", path + "/activate", {.token = w.d->operator_token()}), 200);
+  CHECK(resumed["state"] == "valid");
+  json x = MustJson(w.Send(kHeaderV2 + RowV2(1)), 201);
+  CHECK(w.Exchange(x["id"])["version_hash"] == v2);
+}
