@@ -235,6 +235,24 @@ TEST_CASE("RequiredClientCertificateRefusesBareAndUnpinnedClientsAndMapsPinnedOn
   };
   const std::string token_a = token_for(org_a);
   const std::string token_b = token_for(org_b);
+  // The organisation `xgwd init` creates for the first operator has no pin
+  // (pins are set when an organisation is created), so operators who will
+  // work under "require" get a pinned organisation of their own first.
+  const std::string pin_ops = MakeClientCertificate(dir, "ops");
+  const std::string org_ops = MustJson(
+      Request(*d, "POST", "/api/v1/orgs",
+              {.token = d->operator_token(),
+               .body = json{{"name", "operators"}, {"client_cert_pins", {pin_ops}}}.dump()}),
+      201)["id"];
+  const std::string ops_user =
+      MustJson(Request(*d, "POST", "/api/v1/orgs/" + org_ops + "/users",
+                       {.token = d->operator_token(),
+                        .body = json{{"display_name", "ops"}, {"roles", {"operator"}}}.dump()}),
+               201)["id"];
+  const std::string token_ops =
+      MustJson(Request(*d, "POST", "/api/v1/users/" + ops_user + "/tokens",
+                       {.token = d->operator_token(), .body = json{{"ttl_seconds", 3600}}.dump()}),
+               201)["token"];
 
   d->RewriteConfig({{"tls", {{"client_auth", "require"}}}});
   d->Signal(SIGHUP);
@@ -269,11 +287,23 @@ TEST_CASE("RequiredClientCertificateRefusesBareAndUnpinnedClientsAndMapsPinnedOn
   auto stranger_no_token = Request(*d, "GET", "/api/v1/me", WithCertificate(dir, "stranger"));
   CHECK(stranger_no_token.status == 401);
 
+  // The pinned operator still administers the gateway; the first operator,
+  // whose organisation has no pin, can no longer.
+  auto created = Request(*d, "POST", "/api/v1/orgs",
+                         [&] {
+                           RequestOptions o = WithCertificate(dir, "ops", token_ops);
+                           o.body = json{{"name", "C"}}.dump();
+                           return o;
+                         }());
+  CHECK(created.status == 201);
+  CHECK(Request(*d, "GET", "/api/v1/orgs", WithCertificate(dir, "ops", d->operator_token())).status ==
+        403);
+
   CHECK(d->Alive());
   CHECK(d->StopAndWait(SIGTERM) == 0);
 }
 
-TEST_CASE("SystemdNotificationsReadyWatchdogAndStopping") {
+TEST_CASE("SystemdNotificationsReadyWatchdogReloadingAndStopping") {
   char tmpl[] = "/tmp/xgw-notify-XXXXXX";
   REQUIRE(::mkdtemp(tmpl) != nullptr);
   const std::string sock_dir = tmpl;
@@ -299,6 +329,18 @@ TEST_CASE("SystemdNotificationsReadyWatchdogAndStopping") {
           return sock.Count("WATCHDOG=1") >= 3;
         },
         10000));
+
+    // SIGHUP: RELOADING=1, then READY=1 again once the reload is done.
+    const size_t readies = sock.Count("READY=1");
+    d->Signal(SIGHUP);
+    REQUIRE(sock.WaitForMessage("RELOADING=1", 10000));
+    REQUIRE(WaitFor(
+        [&] {
+          sock.WaitForMessage("no such message", 100);
+          return sock.Count("READY=1") > readies;
+        },
+        10000));
+    CHECK(sock.IndexOf("RELOADING=1") > sock.IndexOf("READY=1"));
 
     // SIGTERM: STOPPING=1, then a clean exit.
     CHECK(d->StopAndWait(SIGTERM) == 0);

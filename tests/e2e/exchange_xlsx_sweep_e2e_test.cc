@@ -327,6 +327,8 @@ TEST_CASE("GatewayEncryptModeAcceptsAnXlsxListAndRefusesMalformedOnes") {
       }
     }
     CHECK(hits == 0);
+    const std::string log = w.d->Log();
+    for (int i = 61; i <= 63; ++i) CHECK(log.find(SyntheticNrn(i)) == std::string::npos);
   }
 
   SECTION("malformed XLSX files are refused with a clear problem and create nothing") {
