@@ -1271,7 +1271,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
               .pattern = "/api/v1/admin/clock",
               .grants = {op},
               .body = BodyKind::kJson,
-              .handler = [&m](RequestContext& ctx, const json& body) {
+              .handler = [&m, this](RequestContext& ctx, const json& body) {
                 if (!m.deps.clock.manual()) {
                   return Problem(404, "no-such-route", "Not found",
                                  "the clock can only be advanced when clock.mode is \"manual\"",
@@ -1289,7 +1289,9 @@ void ExchangeService::RegisterRoutes(Router& router) {
                 ev.reason = "operator_request";
                 if (!m.deps.audit.AppendEvent(ev)) return Unavailable(ctx.request_id());
                 m.deps.clock.Advance(it->get<int64_t>());
-                // The sweeper should act on the new time at once.
+                // The sweeper should act on the new time at once, not at its
+                // next period (up to exchanges.sweep_interval_seconds later).
+                WakeSweeper();
                 return JsonResponse(200, {{"now", FormatTime(m.Now())}});
               }});
   router.Add({.method = "GET",

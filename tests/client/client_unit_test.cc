@@ -50,7 +50,7 @@ std::string MakeNrn(const std::string& yymmdd, int serial) {
   char base[16];
   std::snprintf(base, sizeof base, "%s%03d", yymmdd.c_str(), serial);
   unsigned long long n = std::stoull(base);
-  char out[32];
+  char out[32];  // g++ 12 -Wformat-truncation cannot bound `base`: leave it room
   std::snprintf(out, sizeof out, "%s%02llu", base, 97 - (n % 97));
   return out;
 }

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -42,6 +43,13 @@ void WriteFile(const std::string& path, const std::string& data) {
 size_t CollectBody(char* data, size_t size, size_t n, void* user) {
   static_cast<std::string*>(user)->append(data, size * n);
   return size * n;
+}
+
+// 0..255 for a normal exit, 128+signal when killed by a signal.
+int ExitCode(int wait_status) {
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return -1;
 }
 
 }  // namespace
@@ -119,11 +127,43 @@ void Daemon::Launch() {
 
 void Daemon::Restart() {
   REQUIRE(pid_ <= 0);
+  unreported_exit_ = 0;
   Launch();
 }
 
 Daemon::~Daemon() {
-  if (pid_ > 0) StopAndWait(SIGTERM);
+  // xgwd must exit 0 on SIGTERM: a crash, a sanitizer report or a hang at
+  // shutdown is a failure of the test that owns this daemon, even when the
+  // test never stops it itself. So is a daemon that died on its own earlier
+  // (reaped by Alive()) and was never restarted.
+  //
+  // How to fail from a destructor: Catch2's REQUIRE/FAIL throw, and a throw
+  // from a destructor terminates the whole run. CHECK does not throw (it only
+  // records a failed assertion against the running test case), so it is safe
+  // here, but only while no exception is in flight: during unwinding (a
+  // REQUIRE already failed) the test has failed anyway, and a second
+  // assertion would be reported against a test case Catch2 is abandoning, so
+  // then the status is only printed.
+  std::string what;
+  if (pid_ > 0) {
+    const int rc = StopAndWait(SIGTERM);
+    if (rc != 0) {
+      what = rc < 0 ? "xgwd did not exit within 20 s of SIGTERM (killed)"
+                    : "xgwd exited with status " + std::to_string(rc) + " after SIGTERM";
+    }
+  } else if (unreported_exit_ != 0) {
+    what = "xgwd exited on its own with status " + std::to_string(unreported_exit_);
+  }
+  if (!what.empty()) {
+    const std::string log = Log();
+    const std::string tail = log.size() > 4000 ? log.substr(log.size() - 4000) : log;
+    if (std::uncaught_exceptions() == 0) {
+      INFO(what << "; end of its log:\n" << tail);
+      CHECK(what.empty());
+    } else {
+      std::fprintf(stderr, "%s; end of its log:\n%s\n", what.c_str(), tail.c_str());
+    }
+  }
   std::error_code ec;
   fs::remove_all(dir_, ec);
 }
@@ -137,8 +177,11 @@ bool Daemon::Alive() const {
   int status = 0;
   const pid_t r = ::waitpid(pid_, &status, WNOHANG);
   if (r == 0) return true;
-  // Reaped here: remember nothing; StopAndWait will see ECHILD.
-  const_cast<Daemon*>(this)->pid_ = -1;
+  // Reaped here: StopAndWait has nothing left to wait for; the destructor
+  // reports a non-zero exit unless the daemon is restarted.
+  auto* self = const_cast<Daemon*>(this);
+  if (r == pid_) self->unreported_exit_ = ExitCode(status);
+  self->pid_ = -1;
   return false;
 }
 
@@ -159,9 +202,7 @@ int Daemon::StopAndWait(int sig, int timeout_ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   pid_ = -1;
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
+  return ExitCode(status);
 }
 
 void Daemon::RewriteConfig(const json& overrides) {

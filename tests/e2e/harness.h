@@ -4,7 +4,10 @@
 // malformed traffic). Exchange tests build on this.
 //
 // Every Daemon lives in its own temporary directory, removed on destruction;
-// a daemon still running then is stopped with SIGTERM (SIGKILL after 20 s).
+// a daemon still running then is stopped with SIGTERM (SIGKILL after 20 s),
+// and anything but exit status 0 fails the running test (a crash or a
+// sanitizer report at shutdown), as does a daemon that died on its own and
+// was not restarted.
 #ifndef XGW_TESTS_E2E_HARNESS_H_
 #define XGW_TESTS_E2E_HARNESS_H_
 
@@ -63,6 +66,7 @@ class Daemon {
   std::string log_path_;
   pid_t pid_ = -1;
   int port_ = 0;
+  int unreported_exit_ = 0;  // exit code of a daemon reaped by Alive()
 };
 
 struct HttpResult {

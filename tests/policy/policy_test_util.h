@@ -16,7 +16,7 @@ inline std::string MakeNrn(const std::string& yymmdd, int serial, bool born_2000
   std::snprintf(base, sizeof base, "%s%03d", yymmdd.c_str(), serial);
   unsigned long long n = std::stoull(base);
   unsigned long long check = 97 - ((born_2000 ? 2000000000ULL + n : n) % 97);
-  char out[32];
+  char out[32];  // g++ 12 -Wformat-truncation cannot bound `check`: leave it room
   std::snprintf(out, sizeof out, "%s%02llu", base, check);
   return out;
 }

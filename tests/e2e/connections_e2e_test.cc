@@ -1,0 +1,352 @@
+// End-to-end tests of xgwd's connection handling and its contract with the
+// harness and systemd: limits.max_connections, tls.client_auth = "require",
+// sd_notify (READY, WATCHDOG, STOPPING), and the harness failing a test whose
+// daemon does not exit cleanly.
+#include <curl/curl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/e2e/harness.h"
+
+using namespace xgw::e2e;
+using nlohmann::json;
+
+namespace {
+
+json MustJson(const HttpResult& r, long status) {
+  INFO("status " << r.status << " curl " << r.curl_error << " body " << r.body);
+  REQUIRE(r.status == status);
+  json j = r.Json();
+  REQUIRE_FALSE(j.is_discarded());
+  return j;
+}
+
+// The value of an unlabelled counter or gauge in Prometheus text, -1 if absent.
+long MetricValue(const std::string& text, const std::string& name) {
+  size_t pos = 0;
+  while ((pos = text.find(name + " ", pos)) != std::string::npos) {
+    if (pos == 0 || text[pos - 1] == '\n') return std::stol(text.substr(pos + name.size() + 1));
+    pos += name.size();
+  }
+  return -1;
+}
+
+bool WaitFor(const std::function<bool()>& done, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
+}
+
+// A self-signed P-256 certificate made with the openssl CLI in `dir`;
+// returns its SPKI pin as the API spells it ("sha256:<64 hex>").
+std::string MakeClientCertificate(const std::string& dir, const std::string& name) {
+  int status = 0;
+  RunCommand("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + dir +
+                 "/" + name + ".key -out " + dir + "/" + name + ".crt -subj /CN=" + name +
+                 " -days 1 2>/dev/null",
+             &status);
+  REQUIRE(status == 0);
+  std::string pin = RunCommand("openssl x509 -in " + dir + "/" + name +
+                               ".crt -pubkey -noout | openssl pkey -pubin -outform der | "
+                               "sha256sum | cut -c1-64");
+  pin.erase(pin.find_last_not_of('\n') + 1);
+  REQUIRE(pin.size() == 64);
+  return "sha256:" + pin;
+}
+
+RequestOptions WithCertificate(const std::string& dir, const std::string& name,
+                               const std::string& token = "") {
+  RequestOptions o;
+  o.token = token;
+  o.client_cert = dir + "/" + name + ".crt";
+  o.client_key = dir + "/" + name + ".key";
+  return o;
+}
+
+// A unix datagram socket standing in for systemd's notification socket.
+class NotifySocket {
+ public:
+  explicit NotifySocket(const std::string& path) : path_(path) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    REQUIRE(path.size() < sizeof addr.sun_path);
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    ::unlink(path.c_str());
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  }
+  ~NotifySocket() {
+    ::close(fd_);
+    ::unlink(path_.c_str());
+  }
+  NotifySocket(const NotifySocket&) = delete;
+  NotifySocket& operator=(const NotifySocket&) = delete;
+
+  // Collects datagrams until one contains `needle` or `timeout_ms` passes.
+  bool WaitForMessage(const std::string& needle, int timeout_ms) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (true) {
+      for (const auto& m : messages_) {
+        if (m.find(needle) != std::string::npos) return true;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      char buf[4096];
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n > 0) messages_.emplace_back(buf, static_cast<size_t>(n));
+    }
+  }
+  size_t Count(const std::string& needle) const {
+    size_t n = 0;
+    for (const auto& m : messages_) n += m.find(needle) != std::string::npos ? 1 : 0;
+    return n;
+  }
+  // Index of the first message containing `needle`, or messages().size().
+  size_t IndexOf(const std::string& needle) const {
+    for (size_t i = 0; i < messages_.size(); ++i) {
+      if (messages_[i].find(needle) != std::string::npos) return i;
+    }
+    return messages_.size();
+  }
+  const std::vector<std::string>& messages() const { return messages_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  std::vector<std::string> messages_;
+};
+
+// Sets an environment variable for the daemons started in its lifetime.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() { ::unsetenv(name_); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+};
+
+}  // namespace
+
+// The harness itself: these two tests pass only if the test fails, i.e. if
+// the Daemon destructor reports a daemon that did not exit with status 0.
+TEST_CASE("HarnessFailsTheTestWhenXgwdDiesBySignalBeforeShutdown", "[!shouldfail]") {
+  auto d = Daemon::Start();
+  d->Signal(SIGKILL);  // not reaped yet: the destructor's SIGTERM finds it dead by SIGKILL
+}
+
+TEST_CASE("HarnessFailsTheTestWhenXgwdDiedOnItsOwnAndWasNotRestarted", "[!shouldfail]") {
+  auto d = Daemon::Start();
+  d->Signal(SIGKILL);
+  REQUIRE(WaitFor([&] { return !d->Alive(); }, 10000));  // reaped here, status kept
+}
+
+TEST_CASE("MaxConnectionsClosesTheConnectionOverTheLimitAtOnceAndServesAgainWhenOneCloses") {
+  auto d = Daemon::Start({{"limits", {{"max_connections", 2}}}});
+  auto first = std::make_unique<RawTls>(d->port(), d->cacert());
+  RawTls second(d->port(), d->cacert());
+  REQUIRE(first->connected());
+  REQUIRE(second.connected());
+
+  // The third is closed at once: the transfer fails, and not by timing out.
+  auto third = Request(*d, "GET", "/healthz", {.timeout_ms = 10000});
+  CHECK(third.status == 0);
+  CHECK(third.curl_code != 0);
+  CHECK(third.curl_code != CURLE_OPERATION_TIMEDOUT);
+  long rejected = 1;
+
+  // The held connections are still served.
+  REQUIRE(second.Send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+  CHECK(second.ReadAll(1000).rfind("HTTP/1.1 200", 0) == 0);
+
+  // Once one closes, a new connection is served. The daemon learns of a
+  // close asynchronously: attempts in between are rejected, and counted.
+  first.reset();
+  auto until_served = [&](const std::string& path, const std::string& token) {
+    HttpResult r;
+    const bool served = WaitFor(
+        [&] {
+          r = Request(*d, "GET", path, {.token = token});
+          if (r.status != 0) return true;
+          ++rejected;
+          return false;
+        },
+        10000);
+    REQUIRE(served);
+    return r;
+  };
+  CHECK(until_served("/healthz", "").status == 200);
+  auto metrics = until_served("/metrics", d->operator_token());
+  REQUIRE(metrics.status == 200);
+  CHECK(MetricValue(metrics.body, "xgw_connections_rejected_total") == rejected);
+  CHECK(d->Alive());
+}
+
+TEST_CASE("RequiredClientCertificateRefusesBareAndUnpinnedClientsAndMapsPinnedOnes") {
+  // Organisations and pins are registered while certificates are optional
+  // (an operator needs a pinned certificate of its own once they are
+  // required), then the reload switches to "require".
+  auto d = Daemon::Start({{"tls", {{"client_auth", "optional"}}}});
+  const std::string dir = d->dir();
+  const std::string pin_a = MakeClientCertificate(dir, "a");
+  MakeClientCertificate(dir, "stranger");
+  const std::string org_a = MustJson(
+      Request(*d, "POST", "/api/v1/orgs",
+              {.token = d->operator_token(),
+               .body = json{{"name", "A"}, {"client_cert_pins", {pin_a}}}.dump()}),
+      201)["id"];
+  const std::string org_b = MustJson(Request(*d, "POST", "/api/v1/orgs",
+                                             {.token = d->operator_token(),
+                                              .body = json{{"name", "B"}}.dump()}),
+                                     201)["id"];
+  auto token_for = [&](const std::string& org) -> std::string {
+    const std::string user =
+        MustJson(Request(*d, "POST", "/api/v1/orgs/" + org + "/users",
+                         {.token = d->operator_token(),
+                          .body = json{{"display_name", "u"}, {"roles", {"sender"}}}.dump()}),
+                 201)["id"];
+    return MustJson(Request(*d, "POST", "/api/v1/users/" + user + "/tokens",
+                            {.token = d->operator_token(), .body = json{{"ttl_seconds", 3600}}.dump()}),
+                    201)["token"];
+  };
+  const std::string token_a = token_for(org_a);
+  const std::string token_b = token_for(org_b);
+  // The organisation `xgwd init` creates for the first operator has no pin
+  // (pins are set when an organisation is created), so operators who will
+  // work under "require" get a pinned organisation of their own first.
+  const std::string pin_ops = MakeClientCertificate(dir, "ops");
+  const std::string org_ops = MustJson(
+      Request(*d, "POST", "/api/v1/orgs",
+              {.token = d->operator_token(),
+               .body = json{{"name", "operators"}, {"client_cert_pins", {pin_ops}}}.dump()}),
+      201)["id"];
+  const std::string ops_user =
+      MustJson(Request(*d, "POST", "/api/v1/orgs/" + org_ops + "/users",
+                       {.token = d->operator_token(),
+                        .body = json{{"display_name", "ops"}, {"roles", {"operator"}}}.dump()}),
+               201)["id"];
+  const std::string token_ops =
+      MustJson(Request(*d, "POST", "/api/v1/users/" + ops_user + "/tokens",
+                       {.token = d->operator_token(), .body = json{{"ttl_seconds", 3600}}.dump()}),
+               201)["token"];
+
+  d->RewriteConfig({{"tls", {{"client_auth", "require"}}}});
+  d->Signal(SIGHUP);
+  REQUIRE(WaitFor([&] { return d->Log().find("configuration reloaded") != std::string::npos; }, 10000));
+
+  // No certificate: refused during the TLS handshake, on any route.
+  for (const std::string& path : {std::string("/healthz"), std::string("/api/v1/me")}) {
+    auto bare = Request(*d, "GET", path, {.token = token_a});
+    INFO(path << ": " << bare.curl_error);
+    CHECK(bare.status == 0);
+    CHECK(bare.curl_code != 0);
+    CHECK(bare.curl_code != CURLE_OPERATION_TIMEDOUT);
+  }
+  CHECK(d->Alive());
+
+  // A pinned certificate with its organisation's token: served, as org A.
+  json me = MustJson(Request(*d, "GET", "/api/v1/me", WithCertificate(dir, "a", token_a)), 200);
+  CHECK(me["organisation"]["id"] == org_a);
+
+  // A pinned certificate with another organisation's token: 403, clear problem.
+  auto crossed = Request(*d, "GET", "/api/v1/me", WithCertificate(dir, "a", token_b));
+  CHECK(crossed.status == 403);
+  CHECK(crossed.content_type == "application/problem+json");
+  CHECK(crossed.Json()["type"] == "urn:xgw:problem:client-certificate");
+
+  // A certificate whose pin no organisation registered: 403 with a valid
+  // token, 401 without one; never served.
+  auto stranger = Request(*d, "GET", "/api/v1/me", WithCertificate(dir, "stranger", token_b));
+  CHECK(stranger.status == 403);
+  CHECK(stranger.Json()["type"] == "urn:xgw:problem:client-certificate");
+  CHECK(stranger.Json()["detail"].get<std::string>().find("SPKI pin") != std::string::npos);
+  auto stranger_no_token = Request(*d, "GET", "/api/v1/me", WithCertificate(dir, "stranger"));
+  CHECK(stranger_no_token.status == 401);
+
+  // The pinned operator still administers the gateway; the first operator,
+  // whose organisation has no pin, can no longer.
+  auto created = Request(*d, "POST", "/api/v1/orgs",
+                         [&] {
+                           RequestOptions o = WithCertificate(dir, "ops", token_ops);
+                           o.body = json{{"name", "C"}}.dump();
+                           return o;
+                         }());
+  CHECK(created.status == 201);
+  CHECK(Request(*d, "GET", "/api/v1/orgs", WithCertificate(dir, "ops", d->operator_token())).status ==
+        403);
+
+  CHECK(d->Alive());
+  CHECK(d->StopAndWait(SIGTERM) == 0);
+}
+
+TEST_CASE("SystemdNotificationsReadyWatchdogReloadingAndStopping") {
+  char tmpl[] = "/tmp/xgw-notify-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::string sock_dir = tmpl;
+  {
+    NotifySocket sock(sock_dir + "/notify");
+    // sd_notify sends to $NOTIFY_SOCKET; WATCHDOG_USEC turns the keep-alive
+    // on (every half period). The daemon inherits both from this process.
+    ScopedEnv notify("NOTIFY_SOCKET", sock_dir + "/notify");
+    ScopedEnv watchdog("WATCHDOG_USEC", "400000");
+    auto d = Daemon::Start();
+
+    // READY=1 once listening, naming the bound port.
+    REQUIRE(sock.WaitForMessage("READY=1", 10000));
+    const std::string& ready = sock.messages()[sock.IndexOf("READY=1")];
+    CHECK(ready.find("STATUS=listening on 127.0.0.1:" + std::to_string(d->port())) !=
+          std::string::npos);
+    CHECK(Request(*d, "GET", "/healthz").status == 200);
+
+    // Several keep-alives follow.
+    REQUIRE(WaitFor(
+        [&] {
+          sock.WaitForMessage("no such message", 100);
+          return sock.Count("WATCHDOG=1") >= 3;
+        },
+        10000));
+
+    // SIGHUP: RELOADING=1, then READY=1 again once the reload is done.
+    const size_t readies = sock.Count("READY=1");
+    d->Signal(SIGHUP);
+    REQUIRE(sock.WaitForMessage("RELOADING=1", 10000));
+    REQUIRE(WaitFor(
+        [&] {
+          sock.WaitForMessage("no such message", 100);
+          return sock.Count("READY=1") > readies;
+        },
+        10000));
+    CHECK(sock.IndexOf("RELOADING=1") > sock.IndexOf("READY=1"));
+
+    // SIGTERM: STOPPING=1, then a clean exit.
+    CHECK(d->StopAndWait(SIGTERM) == 0);
+    CHECK(sock.WaitForMessage("STOPPING=1", 1000));
+    CHECK(sock.IndexOf("READY=1") < sock.IndexOf("STOPPING=1"));
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(sock_dir, ec);
+}
