@@ -332,27 +332,35 @@ Result<Principal> IdentityStore::Authenticate(std::string_view secret, int64_t n
   const std::string hash = TokenHash(secret);
   const bool shape_ok = IsTokenSecretShape(secret);
   std::lock_guard lock(mu_);
-  XGW_TRY(auto st, db_.Prepare(
-                       "SELECT t.id, t.user_id, t.expires_at, t.revoked_at, t.last_used_at, "
-                       "u.org_id FROM api_tokens t JOIN users u ON u.id = t.user_id "
-                       "WHERE t.hash = ?"));
-  st.Bind(1, hash);
-  XGW_TRY(bool row, st.Step());
-  if (!shape_ok || !row) return Fail(ErrorCode::kUnauthenticated, kMessage);
-  if (st.OptInt(3) || st.Int(2) <= now) return Fail(ErrorCode::kUnauthenticated, kMessage);
-  Principal p{st.Text(1), st.Text(5), {}, st.Text(0)};
-  const auto last_used = st.OptInt(4);
-  XGW_TRY(auto rs, db_.Prepare("SELECT role FROM user_roles WHERE user_id = ? ORDER BY role"));
-  rs.Bind(1, p.user_id);
-  while (true) {
-    XGW_TRY(bool more, rs.Step());
-    if (!more) break;
-    p.roles.push_back(rs.Text(0));
+  Principal p;
+  std::optional<int64_t> last_used;
+  {
+    // The statements are finished before the UPDATE below: a write on a
+    // connection whose read is still open must upgrade that read's snapshot,
+    // which SQLite refuses at once (SQLITE_BUSY, no busy wait) if another
+    // connection (the exchange store) committed in between.
+    XGW_TRY(auto st, db_.Prepare(
+                         "SELECT t.id, t.user_id, t.expires_at, t.revoked_at, t.last_used_at, "
+                         "u.org_id FROM api_tokens t JOIN users u ON u.id = t.user_id "
+                         "WHERE t.hash = ?"));
+    st.Bind(1, hash);
+    XGW_TRY(bool row, st.Step());
+    if (!shape_ok || !row) return Fail(ErrorCode::kUnauthenticated, kMessage);
+    if (st.OptInt(3) || st.Int(2) <= now) return Fail(ErrorCode::kUnauthenticated, kMessage);
+    p = Principal{st.Text(1), st.Text(5), {}, st.Text(0)};
+    last_used = st.OptInt(4);
+    XGW_TRY(auto rs, db_.Prepare("SELECT role FROM user_roles WHERE user_id = ? ORDER BY role"));
+    rs.Bind(1, p.user_id);
+    while (true) {
+      XGW_TRY(bool more, rs.Step());
+      if (!more) break;
+      p.roles.push_back(rs.Text(0));
+    }
   }
   if (!last_used || now - *last_used >= kLastUsedGranularity) {
-    XGW_TRY(auto up, db_.Prepare("UPDATE api_tokens SET last_used_at = ? WHERE id = ?"));
-    up.Bind(1, now).Bind(2, p.token_id);
-    XGW_CHECK(up.Run());
+    // Bookkeeping for operators: a failure here must not refuse the request.
+    auto up = db_.Prepare("UPDATE api_tokens SET last_used_at = ? WHERE id = ?");
+    if (up) (void)up->Bind(1, now).Bind(2, p.token_id).Run();
   }
   return p;
 }

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <set>
+#include <thread>
 
 #include "gateway/database.h"
 #include "gateway/identity_rules.h"
@@ -251,4 +252,39 @@ TEST_CASE("RuleChecksAcceptOnlyTheirShapes") {
   CHECK_FALSE(NormaliseEnterpriseNumber("0400.032.155"));
   CHECK(IsCleanText("Dienst Thuislozenzorg – Gent", 200));
   CHECK_FALSE(IsCleanText("\xc3\x28", 200));
+}
+
+// Regression: Authenticate read the token and then, with its SELECT still
+// open, updated last_used_at. When another connection to the same database
+// (xgwd's exchange store) committed in between, SQLite refused that upgrade
+// at once with "database is locked" and a valid caller got 500 — seen when
+// the retention sweeper ran right after the test clock moved forward.
+TEST_CASE("AuthenticateSurvivesAWriterOnAnotherConnectionCommittingMeanwhile") {
+  TempDir dir;
+  const std::string path = dir.path + "/db.sqlite";
+  auto store = IdentityStore::Open(path);
+  REQUIRE(store);
+  IdentityStore& s = **store;
+  auto org = s.CreateOrganisation({"OCMW Gent", "0212.214.125", "dpo@example.org", {}}, kNow);
+  REQUIRE(org);
+  auto user = s.CreateUser(org->id, "worker", {"sender"}, kNow);
+  REQUIRE(user);
+  auto t = s.IssueToken(user->id, 10'000'000, std::nullopt, kNow);
+  REQUIRE(t);
+  auto other = Database::Open(path);
+  REQUIRE(other);
+  REQUIRE(other->Exec("CREATE TABLE other_writer (x INTEGER)"));
+  for (int round = 0; round < 3; ++round) {
+    // The other connection holds the write lock while Authenticate reads
+    // (last_used_at is old, so it will want to write), then commits.
+    REQUIRE(other->Exec("BEGIN IMMEDIATE"));
+    REQUIRE(other->Exec("INSERT INTO other_writer VALUES (1)"));
+    Result<Principal> p = Fail(ErrorCode::kInternal, "not run");
+    std::thread caller([&] { p = s.Authenticate(t->secret, kNow + 86'400 * (round + 1)); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    REQUIRE(other->Exec("COMMIT"));
+    caller.join();
+    REQUIRE(p);
+    CHECK(p->user_id == user->id);
+  }
 }
