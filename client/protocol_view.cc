@@ -91,7 +91,10 @@ std::string DescribeProtocol(const Protocol& p, const json& answer) {
   for (const auto& r : p.recipients) {
     t += "  - at " + PartyName(p, r.organisation) + ":";
     if (!r.roles.empty()) t += " people with the role " + Join(r.roles, " or ");
-    if (!r.users.empty()) t += (r.roles.empty() ? " " : "; and ") + std::string("the users ") + Join(r.users);
+    if (!r.users.empty()) {
+      t += r.roles.empty() ? " " : "; and ";
+      t += "the users " + Join(r.users);
+    }
     t += "\n";
   }
   t += "\nHow long lists are kept (the earliest applies):\n";

@@ -961,8 +961,11 @@ Response PlaintextSink::Finish() {
                      {{"violations", ViolationsJson(v)}});
   };
   if (!reader) {
+    // Reader errors name offsets, parts and limits, never cell contents
+    // (list_reader.h), so the sender may see what is wrong with the file.
     return refuse({Violation{"list_malformed", "the list could not be read", 0, ""}},
-                  "the list is not a readable " + std::string(InputFormatName(format_)) + " file");
+                  "the list is not a readable " + std::string(InputFormatName(format_)) +
+                      " file: " + reader.error().message);
   }
   auto past = m.PastTransfers(*pr_.protocol, party_, ToInstant(ctx.now));
   if (!past) return ErrorProblem(ctx, past.error());
@@ -1077,8 +1080,7 @@ ExchangeService::~ExchangeService() { StopSweeper(); }
 
 Result<std::unique_ptr<ExchangeService>> ExchangeService::Open(Deps deps) {
   XGW_TRY(auto db, Database::Open(deps.config->DatabasePath()));
-  XGW_TRY(int version, SchemaVersion(db));
-  if (version < 2) XGW_CHECK(ApplyMigrations(db));
+  XGW_CHECK(ApplyMigrations(db));  // a no-op when the identity store already did
   auto impl = std::make_unique<Impl>(std::move(deps), std::move(db));
   impl->blob_dir = impl->config().BlobDir();
   impl->tmp_dir = impl->blob_dir + "/tmp";
@@ -2399,36 +2401,31 @@ void ExchangeService::RegisterRoutes(Router& router) {
     for (const auto& h : hs) a.push_back(Base64Encode(h));
     return a;
   };
-  router.Add({.method = "GET",
-              .pattern = "/api/v1/audit/proofs/inclusion",
-              .grants = {op, dpo},
-              .handler = [&m, hashes_json](RequestContext& ctx, const json&) {
-                auto q = ParseQuery(ctx.head.target);
-                if (!q || !q->count("index") || !q->count("tree_size") || !IsDecimal(q->at("index")) ||
-                    !IsDecimal(q->at("tree_size"))) {
-                  return Problem(400, "invalid-query", "Invalid query", "index and tree_size are required numbers",
-                                 ctx.request_id());
-                }
-                const uint64_t index = std::stoull(q->at("index")), size = std::stoull(q->at("tree_size"));
-                auto p = m.deps.audit.log().InclusionProof(index, size);
-                if (!p) return ErrorProblem(ctx, p.error());
-                return JsonResponse(200, {{"index", index}, {"tree_size", size}, {"hashes", hashes_json(*p)}});
-              }});
-  router.Add({.method = "GET",
-              .pattern = "/api/v1/audit/proofs/consistency",
-              .grants = {op, dpo},
-              .handler = [&m, hashes_json](RequestContext& ctx, const json&) {
-                auto q = ParseQuery(ctx.head.target);
-                if (!q || !q->count("first") || !q->count("second") || !IsDecimal(q->at("first")) ||
-                    !IsDecimal(q->at("second"))) {
-                  return Problem(400, "invalid-query", "Invalid query", "first and second are required numbers",
-                                 ctx.request_id());
-                }
-                const uint64_t a = std::stoull(q->at("first")), b = std::stoull(q->at("second"));
-                auto p = m.deps.audit.log().ConsistencyProof(a, b);
-                if (!p) return ErrorProblem(ctx, p.error());
-                return JsonResponse(200, {{"first", a}, {"second", b}, {"hashes", hashes_json(*p)}});
-              }});
+  // Merkle proofs between two tree positions named in the query string.
+  using Prover = std::function<Result<std::vector<MerkleHash>>(uint64_t, uint64_t)>;
+  auto proof_route = [&router, op, dpo, hashes_json](const char* pattern, const char* a_name,
+                                                     const char* b_name, Prover prove) {
+    router.Add({.method = "GET",
+                .pattern = pattern,
+                .grants = {op, dpo},
+                .handler = [a_name, b_name, prove, hashes_json](RequestContext& ctx, const json&) {
+                  auto q = ParseQuery(ctx.head.target);
+                  if (!q || !q->count(a_name) || !q->count(b_name) || !IsDecimal(q->at(a_name)) ||
+                      !IsDecimal(q->at(b_name))) {
+                    return Problem(400, "invalid-query", "Invalid query",
+                                   std::string(a_name) + " and " + b_name + " are required numbers",
+                                   ctx.request_id());
+                  }
+                  const uint64_t a = std::stoull(q->at(a_name)), b = std::stoull(q->at(b_name));
+                  auto p = prove(a, b);
+                  if (!p) return ErrorProblem(ctx, p.error());
+                  return JsonResponse(200, {{a_name, a}, {b_name, b}, {"hashes", hashes_json(*p)}});
+                }});
+  };
+  proof_route("/api/v1/audit/proofs/inclusion", "index", "tree_size",
+              [&m](uint64_t index, uint64_t size) { return m.deps.audit.log().InclusionProof(index, size); });
+  proof_route("/api/v1/audit/proofs/consistency", "first", "second",
+              [&m](uint64_t first, uint64_t second) { return m.deps.audit.log().ConsistencyProof(first, second); });
   router.Add({.method = "GET",
               .pattern = "/api/v1/audit/verifier-key",
               .grants = {any},

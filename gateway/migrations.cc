@@ -156,6 +156,12 @@ INSERT INTO protocol_acceptances(protocol_id, version_hash, party, accepted_by, 
   SELECT protocol_id, version_hash, party, accepted_by, at FROM protocol_acceptances_schema2;
 DROP TABLE protocol_acceptances_schema2;
 )sql"},
+    {4, "transfer-quota-index",
+     R"sql(
+-- A send decision counts the sending party's deliveries in the current
+-- period (one-off / quota): a range on delivered_at, not the whole history.
+CREATE INDEX exchanges_by_delivery ON exchanges(protocol_id, sender_party, delivered_at);
+)sql"},
 };
 
 }  // namespace
