@@ -9,20 +9,13 @@
 
 #include "gateway/database.h"
 #include "gateway/group_commit.h"
+#include "tests/gateway/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace xgw;
+using xgw::test::TempDir;
 
 namespace {
-
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/xgw-group-commit-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string path;
-};
 
 int64_t CountRows(Database& db) {
   auto st = db.Prepare("SELECT COUNT(*) FROM t");

@@ -10,20 +10,13 @@
 #include "gateway/identity_store.h"
 #include "gateway/ids.h"
 #include "gateway/migrations.h"
+#include "tests/gateway/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace xgw;
+using xgw::test::TempDir;
 
 namespace {
-
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/xgw-gw-test-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string path;
-};
 
 constexpr const char* kAge = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
 constexpr const char* kEd = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";

@@ -9,20 +9,13 @@
 
 #include "gateway/database.h"
 #include "gateway/migrations.h"
+#include "tests/gateway/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace xgw;
+using xgw::test::TempDir;
 
 namespace {
-
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/xgw-mig-test-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string path;
-};
 
 std::string Rows(Database& db, const std::string& sql) {
   auto st = db.Prepare(sql);
