@@ -615,8 +615,14 @@ struct ExchangeService::Impl {
   // counting, see RelevantTransfers): a bounded query, however long the history.
   Result<std::vector<Instant>> PastTransfers(const Protocol& protocol, const std::string& party,
                                              Instant now) {
-    const TransferWindow w = RelevantTransfers(protocol, now);
     std::lock_guard lock(mu);
+    return PastTransfersLocked(protocol, party, now);
+  }
+
+  // REQUIRES: mu held.
+  Result<std::vector<Instant>> PastTransfersLocked(const Protocol& protocol, const std::string& party,
+                                                   Instant now) {
+    const TransferWindow w = RelevantTransfers(protocol, now);
     XGW_TRY(auto st, db.Prepare("SELECT delivered_at FROM exchanges WHERE protocol_id = ? AND "
                                 "sender_party = ? AND delivered_at >= ? LIMIT ?"));
     st.Bind(1, protocol.id).Bind(2, party).Bind(3, FromInstant(w.since))
@@ -747,6 +753,11 @@ struct ExchangeService::Impl {
   // rename, directory fsync, commit.
   Response CompleteUpload(RequestContext& ctx, const ExchangeRow& e, const ProtocolRecord& pr,
                           const std::string& tmp, uint64_t size, int fd);
+
+  // An upload whose transfer the protocol's frequency no longer allows (see
+  // CompleteUpload): audited, its data deleted, the exchange discarded.
+  Response RefuseCompletion(RequestContext& ctx, const ExchangeRow& e, const ProtocolRecord& pr,
+                            const Violations& v, int64_t now);
 
   Result<Response> CreateExchange(RequestContext& ctx, const ProtocolRecord& pr,
                                   const std::string& party, const Manifest& manifest,
@@ -889,6 +900,22 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
                                                const ProtocolRecord& pr, const std::string& tmp,
                                                uint64_t size, int fd) {
   const int64_t now = Now();
+  // The frequency (one-off, quota) was decided when the exchange was created,
+  // but two exchanges created at the same time both passed that check: it is
+  // decided again here, before the audit event, and once more inside the
+  // transaction that makes the exchange available, where no other completion
+  // can come between.
+  auto past = PastTransfers(*pr.protocol, e.sender_party, ToInstant(now));
+  if (!past) {
+    if (fd >= 0) ::close(fd);
+    ::unlink(tmp.c_str());
+    return ErrorProblem(ctx, past.error());
+  }
+  if (Violations v = FrequencyViolations(*pr.protocol, {e.sender_party, ToInstant(now), *past}); !v.empty()) {
+    if (fd >= 0) ::close(fd);
+    ::unlink(tmp.c_str());
+    return RefuseCompletion(ctx, e, pr, v, now);
+  }
   ExchangeRow done = e;
   done.delivered_at = now;
   const int64_t expires = FromInstant(Expiry(pr, done));
@@ -913,7 +940,11 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
   // needs no fsync: a crash that resurrects the temp entry leaves an orphan
   // the start-up sweep removes.
   bool still_pending = false;
+  Violations late;
   const std::function<Result<void>()> mark_available = [&]() -> Result<void> {
+    XGW_TRY(auto transfers, PastTransfersLocked(*pr.protocol, e.sender_party, ToInstant(now)));
+    late = FrequencyViolations(*pr.protocol, {e.sender_party, ToInstant(now), transfers});
+    if (!late.empty()) return Fail(ErrorCode::kConflict, "another transfer completed first");
     XGW_TRY(auto st, db.Prepare("UPDATE exchanges SET state = 'available', delivered_at = ?, "
                                 "expires_at = ?, size = ? WHERE id = ? AND state = 'pending'"));
     st.Bind(1, now).Bind(2, expires).Bind(3, static_cast<int64_t>(size)).Bind(4, e.id);
@@ -923,6 +954,7 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
   };
   if (auto r = publish->Run(mark_available); !r) {
     ::unlink(final_path.c_str());
+    if (!late.empty()) return RefuseCompletion(ctx, e, pr, late, now);
     return ErrorProblem(ctx, r.error());
   }
   if (!still_pending) {
@@ -941,6 +973,26 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
   return r;
 }
 
+
+Response ExchangeService::Impl::RefuseCompletion(RequestContext& ctx, const ExchangeRow& e,
+                                                 const ProtocolRecord& pr, const Violations& v,
+                                                 int64_t now) {
+  AuditEvent ev = EventFor(ctx, AuditAction::kExchangeRefused, &e, &pr);
+  ev.outcome = AuditOutcome::kRefused;
+  ev.reason = ReasonForViolation(v.front().code);
+  if (!deps.audit.AppendEvent(ev)) return Unavailable(ctx.request_id());
+  for (const auto& x : v) deps.metrics.CountRefusal("policy:" + x.code);
+  deps.metrics.CountExchange("refused");
+  // Nothing of it may stay: the exchange can never become available.
+  if (auto d = DeleteExchangeData(e.id, "discarded", ev.reason, now); !d) return ErrorProblem(ctx, d.error());
+  Response r = WithExtra(Problem(422, "policy-violation", "Exchange refused",
+                                 "another transfer under this protocol completed first and the protocol "
+                                 "allows no more now; see 'violations'. Nothing was kept",
+                                 ctx.request_id()),
+                         {{"violations", ViolationsJson(v)}});
+  r.audited = true;
+  return r;
+}
 
 Response PlaintextSink::Finish() {
   ExchangeService::Impl& m = impl_;

@@ -49,6 +49,25 @@ std::string_view PeriodName(Period p) {
 
 }  // namespace
 
+Violations FrequencyViolations(const Protocol& p, const SendRequest& req) {
+  Violations v;
+  if (p.frequency.one_off) {
+    if (!req.past_transfers.empty()) {
+      v.push_back({"one_off_used", "the protocol allows one transfer and it has taken place", 0, ""});
+    }
+  } else {
+    int64_t key = PeriodKey(p, req.now);
+    auto in_period = std::count_if(req.past_transfers.begin(), req.past_transfers.end(),
+                                   [&](Instant t) { return PeriodKey(p, t) == key; });
+    if (static_cast<uint64_t>(in_period) >= p.frequency.max_transfers) {
+      v.push_back({"period_quota_reached", "the protocol allows " + std::to_string(p.frequency.max_transfers) +
+                                               " transfer(s) per " + std::string(PeriodName(p.frequency.per)) +
+                                               " and they have taken place", 0, ""});
+    }
+  }
+  return v;
+}
+
 Violations DecideSend(const Protocol& p, const ProtocolStatus& status, const Manifest& m, const SendRequest& req) {
   Violations v;
   if (m.protocol_id != p.id || m.protocol_version != p.version_hash) {
@@ -87,20 +106,8 @@ Violations DecideSend(const Protocol& p, const ProtocolStatus& status, const Man
     v.push_back({"too_many_bytes", "the list has " + std::to_string(m.byte_size) + " bytes; the protocol allows at most " +
                                        std::to_string(p.limits.max_bytes), 0, ""});
   }
-  if (p.frequency.one_off) {
-    if (!req.past_transfers.empty()) {
-      v.push_back({"one_off_used", "the protocol allows one transfer and it has taken place", 0, ""});
-    }
-  } else {
-    int64_t key = PeriodKey(p, req.now);
-    auto in_period = std::count_if(req.past_transfers.begin(), req.past_transfers.end(),
-                                   [&](Instant t) { return PeriodKey(p, t) == key; });
-    if (static_cast<uint64_t>(in_period) >= p.frequency.max_transfers) {
-      v.push_back({"period_quota_reached", "the protocol allows " + std::to_string(p.frequency.max_transfers) +
-                                               " transfer(s) per " + std::string(PeriodName(p.frequency.per)) +
-                                               " and they have taken place", 0, ""});
-    }
-  }
+  const Violations frequency = FrequencyViolations(p, req);
+  v.insert(v.end(), frequency.begin(), frequency.end());
   return v;
 }
 

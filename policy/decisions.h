@@ -42,6 +42,11 @@ TransferWindow RelevantTransfers(const Protocol& protocol, Instant now);
 Violations DecideSend(const Protocol& protocol, const ProtocolStatus& status, const Manifest& manifest,
                       const SendRequest& request);
 
+// DecideSend's frequency rules alone (one_off_used, period_quota_reached):
+// checked again when a transfer completes, since other transfers decided at
+// the same time may have completed in between.
+Violations FrequencyViolations(const Protocol& protocol, const SendRequest& request);
+
 struct UserRef {
   std::string organisation;
   std::string user_id;

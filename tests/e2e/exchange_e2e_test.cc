@@ -9,6 +9,7 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
+#include <algorithm>
 #include <thread>
 
 #include "crypto/age.h"
@@ -489,4 +490,62 @@ TEST_CASE("GatewayEncryptModeValidatesEncryptsAndNeverStoresPlaintext") {
         RunCommand("grep -rl --binary-files=binary -F '" + needle + "' " + w.d->dir() + "/state | wc -l", &status);
     CHECK(hits == "0\n");
   }
+}
+
+// Two exchanges created before either was uploaded both pass the one-off
+// check at creation; only the first upload may complete. The second is
+// refused when it completes, audited, and leaves nothing behind.
+TEST_CASE("AOneOffProtocolDeliversOnceEvenWhenTwoUploadsWereCreatedTogether") {
+  World w;
+  w.ProposeAcceptActivate();
+  const std::string csv = kHeader + Row(1);
+  auto [manifest, sig] = w.SignedManifest(csv, w.sender_keys);
+  const std::string first = MustJson(w.Create(w.sender, manifest, sig), 201)["id"];
+  const std::string second = MustJson(w.Create(w.sender, manifest, sig), 201)["id"];
+  const std::string bytes = w.Encrypt(csv, w.social_keys);
+  MustJson(w.Upload(w.sender, first, bytes), 200);
+  auto late = w.Upload(w.sender, second, bytes);
+  REQUIRE(late.status == 422);
+  CHECK(HasViolation(late.Json(), "one_off_used"));
+  CHECK(w.State(first) == "available");
+  CHECK(w.State(second) == "discarded");
+  int status = 0;
+  CHECK(RunCommand("find " + w.d->dir() + "/state/blobs -type f | wc -l", &status) == "1\n");
+  // The refusal is in the audit log under the second exchange.
+  json events = MustJson(Request(*w.d, "GET", "/api/v1/audit/events?exchange=" + second,
+                                 {.token = w.d->operator_token()}),
+                         200);
+  bool refused = false;
+  for (const auto& e : events["items"]) {
+    refused = refused || (e["event"]["action"] == "exchange.refused" && e["event"]["reason"] == "one_off_used");
+  }
+  CHECK(refused);
+  // A retry of the refused upload finds nothing to complete.
+  CHECK(w.Upload(w.sender, second, bytes).status == 409);
+}
+
+// The same with the uploads truly concurrent: whichever completes first is
+// the one transfer; every other one is refused when it completes.
+TEST_CASE("ConcurrentUploadsUnderAOneOffProtocolDeliverExactlyOnce") {
+  World w;
+  w.ProposeAcceptActivate();
+  const std::string csv = kHeader + Row(1);
+  auto [manifest, sig] = w.SignedManifest(csv, w.sender_keys);
+  constexpr int kUploads = 6;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kUploads; ++i) ids.push_back(MustJson(w.Create(w.sender, manifest, sig), 201)["id"]);
+  const std::string bytes = w.Encrypt(csv, w.social_keys);
+  std::vector<long> statuses(kUploads, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kUploads; ++i) {
+    threads.emplace_back([&, i] { statuses[i] = w.Upload(w.sender, ids[i], bytes).status; });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(std::count(statuses.begin(), statuses.end(), 200L) == 1);
+  CHECK(std::count(statuses.begin(), statuses.end(), 422L) == kUploads - 1);
+  int available = 0;
+  for (const auto& id : ids) available += w.State(id) == "available" ? 1 : 0;
+  CHECK(available == 1);
+  int status = 0;
+  CHECK(RunCommand("find " + w.d->dir() + "/state/blobs -type f | wc -l", &status) == "1\n");
 }
