@@ -152,6 +152,17 @@ TEST_CASE("EveryRoleWorksThroughTheXgwClientAgainstTheRealDaemon") {
     CHECK(cli.RunJson("operator", "org pin list " + ocmw).empty());
     cli.Run("operator", "org pin frobnicate " + ocmw, &rc);
     CHECK(rc == 2);
+    // From a certificate file: the same pin openssl computes.
+    RunCommand("cd " + cli.dir + " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+               "-keyout client.key -out client.crt -subj /CN=client -days 1 >/dev/null 2>&1", &rc);
+    REQUIRE(rc == 0);
+    std::string cert_pin = RunCommand("openssl x509 -in " + cli.dir + "/client.crt -pubkey -noout | openssl pkey "
+                                      "-pubin -outform der | openssl dgst -sha256 -binary | base64", &rc);
+    while (!cert_pin.empty() && cert_pin.back() == '\n') cert_pin.pop_back();
+    CHECK(cli.RunJson("operator", "org pin add " + thuispunt + " --cert client.crt")["pin_base64"] ==
+          "sha256//" + cert_pin);
+    cli.Ok("operator", "org pin remove " + thuispunt + " --cert client.crt");
+    CHECK(cli.RunJson("operator", "org pin list " + thuispunt).empty());
   }
   auto make_user = [&](const std::string& name, const std::string& org, const std::string& role) {
     std::string id = cli.RunJson("operator", "user create --org " + org + " --name '" + name + "' --role " + role)["id"];

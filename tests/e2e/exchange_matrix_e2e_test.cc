@@ -646,26 +646,34 @@ TEST_CASE("AnExchangeTheCallerMayNotSeeAnswersExactlyLikeAnUnknownId") {
       {"allowed recipient", w.social.token}, {"recipient-org user", w.cleaner.token},
       {"dpo of receiving party", w.dpo_recv.token}, {"third-org sender", w.outsider.token},
       {"third-org dpo", w.dpo_third.token}};
-  const std::string before = w.DbDump("SELECT id, state FROM exchanges; SELECT COUNT(*) FROM violation_reports;");
-  for (const auto& call : calls) {
-    for (const auto& [name, token] : callers) {
-      RequestOptions o{.token = token, .body = call.body, .content_type = call.content_type};
-      auto hidden = Request(d, call.method, "/api/v1/exchanges/" + pend + call.suffix, o);
-      auto absent = Request(d, call.method, "/api/v1/exchanges/" + unknown + call.suffix, o);
-      INFO(call.method << " " << call.suffix << " as " << name << ": " << hidden.status << " " << hidden.body
-                       << " vs " << absent.status << " " << absent.body);
-      CHECK(hidden.status == absent.status);
-      CHECK(hidden.status >= 400);
-      CHECK(hidden.status != 409);
-      CHECK(hidden.status != 410);
-      const json h = hidden.Json(), a = absent.Json();
-      for (const char* k : {"type", "title", "detail"}) CHECK(h.value(k, "") == a.value(k, ""));
+  const auto answers_like_unknown = [&] {
+    const std::string before = w.DbDump("SELECT id, state FROM exchanges; SELECT COUNT(*) FROM violation_reports;");
+    for (const auto& call : calls) {
+      for (const auto& [name, token] : callers) {
+        RequestOptions o{.token = token, .body = call.body, .content_type = call.content_type};
+        auto hidden = Request(d, call.method, "/api/v1/exchanges/" + pend + call.suffix, o);
+        auto absent = Request(d, call.method, "/api/v1/exchanges/" + unknown + call.suffix, o);
+        INFO(call.method << " " << call.suffix << " as " << name << ": " << hidden.status << " " << hidden.body
+                         << " vs " << absent.status << " " << absent.body);
+        CHECK(hidden.status == absent.status);
+        CHECK(hidden.status >= 400);
+        CHECK(hidden.status != 409);
+        CHECK(hidden.status != 410);
+        const json h = hidden.Json(), a = absent.Json();
+        for (const char* k : {"type", "title", "detail"}) CHECK(h.value(k, "") == a.value(k, ""));
+      }
     }
-  }
-  // Nothing changed, and the sender still sees its pending exchange.
-  CHECK(w.DbDump("SELECT id, state FROM exchanges; SELECT COUNT(*) FROM violation_reports;") == before);
+    // Nothing changed.
+    CHECK(w.DbDump("SELECT id, state FROM exchanges; SELECT COUNT(*) FROM violation_reports;") == before);
+  };
+  answers_like_unknown();
   CHECK(MustJson(Request(d, "GET", "/api/v1/exchanges/" + pend, {.token = w.sender.token}), 200)["state"] ==
         "pending");
+  // Revoked before its content arrived: still nothing the others can see.
+  MustJson(Request(d, "POST", "/api/v1/exchanges/" + pend + "/revoke", {.token = w.sender.token}), 200);
+  answers_like_unknown();
+  CHECK(MustJson(Request(d, "GET", "/api/v1/exchanges/" + pend, {.token = w.sender.token}), 200)["state"] ==
+        "revoked");
   CHECK(d.StopAndWait(SIGTERM) == 0);
 }
 
