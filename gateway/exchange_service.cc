@@ -2083,7 +2083,9 @@ void ExchangeService::RegisterRoutes(Router& router) {
                     if (e && pr) {
                       AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeDownloadRefused, &*e, &*pr);
                       ev.outcome = AuditOutcome::kRefused;
-                      ev.reason = !v.empty() ? "not_recipient"
+                      const bool only_undelivered = v.size() == 1 && v.front().code == "not_delivered";
+                      ev.reason = only_undelivered ? "wrong_state"
+                                  : !v.empty() ? "not_recipient"
                                   : e->state == "revoked" ? "exchange_revoked"
                                   : e->state == "deleted" ? "exchange_deleted"
                                                           : "exchange_expired";

@@ -256,9 +256,9 @@ TEST_CASE("RequiredClientCertificateRefusesBareAndUnpinnedClientsAndMapsPinnedOn
   };
   const std::string token_a = token_for(org_a);
   const std::string token_b = token_for(org_b);
-  // The organisation `xgwd init` creates for the first operator has no pin
-  // (pins are set when an organisation is created), so operators who will
-  // work under "require" get a pinned organisation of their own first.
+  // Here the first operator's organisation gets no pin (see
+  // OperatorAddsAPinToTheInitOrganisation... for that), so operators who
+  // will work under "require" get a pinned organisation of their own.
   const std::string pin_ops = MakeClientCertificate(dir, "ops");
   const std::string org_ops = MustJson(
       Request(*d, "POST", "/api/v1/orgs",
