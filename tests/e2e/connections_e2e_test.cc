@@ -432,7 +432,7 @@ TEST_CASE("OperatorAddsAPinToTheInitOrganisationAndKeepsWorkingWhenClientCertifi
       {{"pin", pin_id}},
       {{"pin", "sha1:" + pin_id.substr(0, 40)}},
       {{"pin", "sha256//" + b64_pin.substr(8, 43)}},
-      {{"pin", "sha256//" + UrlSafePin(b64_pin) + "="}},
+      {{"pin", "sha256//" + b64_pin.substr(8, 42) + "-="}},  // URL-safe alphabet
       {{"pin", 42}},
       json::object(),
       {{"pin", hex_pin}, {"org", ops_org}},
