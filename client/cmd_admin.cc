@@ -1,6 +1,7 @@
 // Operator commands: organisations, users, tokens, protocol lifecycle and the
 // test clock. Also the `protocol` dispatcher (its `show` is for everyone).
 #include "client/commands.h"
+#include "client/exchange_crypto.h"
 #include "client/protocol_view.h"
 #include "client/session.h"
 
@@ -12,7 +13,10 @@ using nlohmann::json;
 
 constexpr std::string_view kOrgUsage =
     "xgw org create --name NAME [--enterprise-number N] [--dpo-contact EMAIL] [--json]\n"
-    "       xgw org list [--json]";
+    "       xgw org list [--json]\n"
+    "       xgw org pin add ORG (PIN | --cert FILE) [--json]   (PIN: sha256//<base64> or sha256:<hex>)\n"
+    "       xgw org pin list ORG [--json]\n"
+    "       xgw org pin remove ORG (PIN | --cert FILE)";
 constexpr std::string_view kUserUsage =
     "xgw user create --org ORG --name DISPLAY_NAME [--role ROLE]... [--json]\n"
     "       xgw user list --org ORG [--json]\n"
@@ -30,7 +34,8 @@ constexpr std::string_view kClockUsage = "xgw clock advance DURATION   (test clo
 
 constexpr FlagSpec kAdminFlags[] = {
     {0, "name", true},  {0, "enterprise-number", true}, {0, "dpo-contact", true}, {0, "org", true},
-    {0, "role", true},  {0, "ttl", true},                {0, "label", true},       kConfigFlag,
+    {0, "role", true},  {0, "ttl", true},                {0, "label", true},       {0, "cert", true},
+    kConfigFlag,
     kJsonFlag,          kHelpFlag,
 };
 
@@ -72,6 +77,68 @@ std::string JoinRoles(const json& roles) {
   return out;
 }
 
+// A pin as a path segment: "sha256:<hex>" → its hex id, "sha256//<base64>"
+// → URL-safe base64 without padding; anything else as typed (the gateway
+// checks it and says what it accepts).
+std::string PinPathSegment(const std::string& pin) {
+  if (pin.rfind("sha256:", 0) == 0) return pin.substr(7);
+  if (pin.rfind("sha256//", 0) != 0) return pin;
+  std::string s = pin.substr(8);
+  while (!s.empty() && s.back() == '=') s.pop_back();
+  for (char& c : s) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  return s;
+}
+
+// The pin of a PEM certificate file, as `sha256//<base64>`.
+Result<std::string> PinOfCertificateFile(const std::string& path) {
+  XGW_TRY(auto in, OpenInput(path));
+  StringSink text;
+  XGW_CHECK(Copy(*in, text));
+  return PinOfPemCertificate(text.str());
+}
+
+int RunOrgPin(AdminRun& run) {
+  const auto& a = run.args;
+  const std::string sub = a.positional.size() > 1 ? a.positional[1] : "";
+  const bool by_cert = a.Has("cert");
+  const size_t want = sub == "list" || by_cert ? 3 : 4;
+  if ((sub != "add" && sub != "list" && sub != "remove") || a.positional.size() != want ||
+      (sub == "list" && by_cert)) {
+    return UsageError("expected: org pin add ORG (PIN | --cert FILE) | org pin list ORG | "
+                      "org pin remove ORG (PIN | --cert FILE)",
+                      kOrgUsage);
+  }
+  const std::string& org = a.positional[2];
+  std::string pin = a.positional.size() > 3 ? a.positional[3] : "";
+  if (by_cert) {
+    auto p = PinOfCertificateFile(*a.Last("cert"));
+    if (!p) return Report(p.error(), "--cert takes the client certificate as a PEM file");
+    pin = *p;
+  }
+  const std::string base = "/api/v1/orgs/" + UrlEncode(org) + "/client-pins";
+  XGW_CONNECT(run);
+  if (sub == "add") {
+    auto r = run.gw->Json("POST", base, json{{"pin", pin}});
+    if (!r) return Report(r.error(), "a pin is the SHA-256 of the certificate's public key: see docs/operator-guide.md");
+    return Show(run, *r, "organisation " + org + " accepts client certificates with pin " + Str(*r, "pin_base64") +
+                             " (id " + Str(*r, "id") + ")\n");
+  }
+  if (sub == "list") {
+    auto r = run.gw->Json("GET", base);
+    if (!r) return Report(r.error());
+    std::string t;
+    for (const auto& p : Items(*r)) t += Str(p, "id") + "  " + Str(p, "pin_base64") + "\n";
+    return Show(run, Items(*r), t.empty() ? "No client-certificate pins.\n" : t);
+  }
+  auto r = run.gw->Json("DELETE", base + "/" + UrlEncode(PinPathSegment(pin)));
+  if (!r) return Report(r.error());
+  return Show(run, *r, "removed pin " + Str(*r, "id") + " from " + org +
+                           "; certificates with it are refused from the next request on\n");
+}
+
 }  // namespace
 
 int RunOrg(std::span<char* const> argv) {
@@ -89,6 +156,7 @@ int RunOrg(std::span<char* const> argv) {
     if (!r) return Report(r.error());
     return Show(run, *r, "created organisation " + Str(*r, "id") + "\n");
   }
+  if (sub == "pin") return RunOrgPin(run);
   if (sub == "list") {
     XGW_CONNECT(run);
     auto r = run.gw->Json("GET", "/api/v1/orgs");

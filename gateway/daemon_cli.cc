@@ -22,7 +22,7 @@ namespace xgw {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: xgwd init --state DIR [--config FILE] [--listen ADDR]\n"
+    "usage: xgwd init --state DIR [--config FILE] [--listen ADDR] [--operator-pin PIN]...\n"
     "       xgwd audit-verify --state DIR [--checkpoint FILE]...\n"
     "       xgwd serve -c FILE [--port-file PATH]\n"
     "       xgwd --check-config -c FILE   (-t)\n"
@@ -51,6 +51,8 @@ int RunInit(const std::vector<std::string>& args) {
       o.config_path = args[++i];
     } else if (a == "--listen" && has_value) {
       o.listen = args[++i];
+    } else if (a == "--operator-pin" && has_value) {
+      o.operator_pins.push_back(args[++i]);
     } else {
       return Usage("init: unknown or incomplete argument");
     }
@@ -64,6 +66,7 @@ int RunInit(const std::vector<std::string>& args) {
   std::printf("config: %s\n", r->config_path.c_str());
   std::printf("certificate-pin: %s\n", r->certificate_pin.c_str());
   std::printf("gateway-signing-key: %s\n", r->signing_public_key.c_str());
+  std::printf("operator-org: %s\n", r->operator_org_id.c_str());
   std::printf("operator-user: %s\n", r->operator_user_id.c_str());
   std::printf("operator-token: %s\n", r->operator_token.c_str());
   std::printf("(the operator token is shown only now; store it safely)\n");

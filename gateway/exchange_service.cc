@@ -658,6 +658,14 @@ struct ExchangeService::Impl {
     return ReceiveViolations(pr, p).empty() && pr.protocol->IsReceiver(PartyOf(pr, p.org_id));
   }
 
+  // A recipient sees an exchange only once its content was delivered: before
+  // that (pending, or revoked or discarded while pending) it does not exist
+  // for them, and every route answers as for an unknown id.
+  bool MayReceiveExchange(const ProtocolRecord& pr, const ExchangeRow& e, const Principal& p) {
+    return e.delivered_at.has_value() && ReceiveViolations(pr, p).empty() &&
+           pr.protocol->IsReceiver(PartyOf(pr, p.org_id));
+  }
+
   json ExchangeSummary(const ExchangeRow& e) {
     return {{"id", e.id},
             {"protocol_id", e.protocol_id},
@@ -2069,7 +2077,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
     if (!e) return Fail(ErrorCode::kNotFound, "no such exchange, or it is not visible to you");
     XGW_TRY(auto pr, m.LoadProtocolVersion(e->protocol_id, e->version_hash));
     if (!pr || !m.MaySee(*pr, *e, *ctx.principal) ||
-        (e->state == "pending" && e->sender_org != ctx.principal->org_id)) {
+        (!e->delivered_at && e->sender_org != ctx.principal->org_id)) {
       // An attempt to look at someone else's exchange is a refusal the
       // parties' DPOs must be able to see, under that exchange's id.
       if (pr) {
@@ -2120,12 +2128,18 @@ void ExchangeService::RegisterRoutes(Router& router) {
                   if (e && pr && v.empty() && !pr->protocol->IsReceiver(Impl::PartyOf(*pr, ctx.principal->org_id))) {
                     v.push_back({"recipient_not_allowed", "not a receiving party", 0, ""});
                   }
+                  // Not yet delivered: unknown to recipients (404, not 410).
+                  if (e && pr && v.empty() && !e->delivered_at) {
+                    v.push_back({"not_delivered", "the content was never delivered", 0, ""});
+                  }
                   const bool live = e && Impl::IsLive(e->state) && e->expires_at && *e->expires_at > ctx.now;
                   if (!e || !pr || !v.empty() || !live) {
                     if (e && pr) {
                       AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeDownloadRefused, &*e, &*pr);
                       ev.outcome = AuditOutcome::kRefused;
-                      ev.reason = !v.empty() ? "not_recipient"
+                      const bool only_undelivered = v.size() == 1 && v.front().code == "not_delivered";
+                      ev.reason = only_undelivered ? "wrong_state"
+                                  : !v.empty() ? "not_recipient"
                                   : e->state == "revoked" ? "exchange_revoked"
                                   : e->state == "deleted" ? "exchange_deleted"
                                                           : "exchange_expired";
@@ -2177,8 +2191,9 @@ void ExchangeService::RegisterRoutes(Router& router) {
                   if (e) {
                     XGW_TRY(pr, m.LoadProtocolVersion(e->protocol_id, e->version_hash));
                   }
-                  if (!e || !pr || !m.ReceiveViolations(*pr, *ctx.principal).empty() ||
-                      !pr->protocol->IsReceiver(Impl::PartyOf(*pr, ctx.principal->org_id))) {
+                  // An exchange the caller may not receive, or not yet delivered,
+                  // gets the answer of an unknown id: its state must not leak.
+                  if (!e || !pr || !m.MayReceiveExchange(*pr, *e, *ctx.principal)) {
                     return Problem(404, "not-found", "Not found", "no such exchange, or you may not receive it",
                                    ctx.request_id());
                   }
@@ -2250,8 +2265,17 @@ void ExchangeService::RegisterRoutes(Router& router) {
                   if (e) {
                     XGW_TRY(pr, m.LoadProtocolVersion(e->protocol_id, e->version_hash));
                   }
-                  if (!e || !pr || !m.ReceiveViolations(*pr, *ctx.principal).empty()) {
-                    return Problem(404, "not-found", "Not found", "no such exchange, or you did not receive it",
+                  if (!e || !pr || !m.MayReceiveExchange(*pr, *e, *ctx.principal)) {
+                    return Problem(404, "not-found", "Not found", "no such exchange, or you may not receive it",
+                                   ctx.request_id());
+                  }
+                  // A report is about delivered content: the exchange is (or was,
+                  // before it was deleted or revoked) there to be downloaded.
+                  if (!Impl::IsLive(e->state) && !e->first_download_at) {
+                    return Problem(409, "wrong-state", "Nothing to report on",
+                                   "the exchange was revoked or deleted before its content was "
+                                   "downloaded; a violation can be reported only about content you "
+                                   "received",
                                    ctx.request_id());
                   }
                   static const std::set<std::string> kCodes = {

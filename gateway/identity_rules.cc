@@ -73,10 +73,38 @@ std::optional<std::string> NormaliseEnterpriseNumber(std::string_view text) {
 }
 
 std::optional<std::string> NormalisePin(std::string_view text) {
-  if (text.size() != 7 + 64 || text.substr(0, 7) != "sha256:") return std::nullopt;
-  auto raw = HexDecode(text.substr(7));
+  std::optional<std::vector<uint8_t>> raw;
+  if (text.size() == 7 + 64 && text.substr(0, 7) == "sha256:") {
+    raw = HexDecode(text.substr(7));
+  } else if (text.size() == 8 + 44 && text.substr(0, 8) == "sha256//") {
+    raw = Base64Decode(text.substr(8));
+  }
   if (!raw || raw->size() != 32) return std::nullopt;
   return HexEncode(*raw);
+}
+
+std::optional<std::string> NormalisePinId(std::string_view text) {
+  std::optional<std::vector<uint8_t>> raw;
+  if (text.size() == 64) {
+    raw = HexDecode(text);
+  } else if (text.size() == 43) {
+    // URL-safe alphabet, no padding: map to the standard one and let the
+    // strict decoder check the rest (alphabet, trailing bits).
+    std::string standard(text);
+    for (char& c : standard) {
+      if (c == '+' || c == '/') return std::nullopt;
+      if (c == '-') c = '+';
+      if (c == '_') c = '/';
+    }
+    raw = Base64Decode(standard + "=");
+  }
+  if (!raw || raw->size() != 32) return std::nullopt;
+  return HexEncode(*raw);
+}
+
+std::string PinBase64Form(std::string_view hex) {
+  auto raw = HexDecode(hex);
+  return "sha256//" + (raw ? Base64Encode(*raw) : std::string());
 }
 
 }  // namespace xgw

@@ -33,9 +33,21 @@ bool IsCleanText(std::string_view text, size_t max_bytes);
 // KvK (8 digits). Returns the digits only, or nullopt.
 std::optional<std::string> NormaliseEnterpriseNumber(std::string_view text);
 
-// A client-certificate pin: "sha256:" + 64 hex digits (any case). Returns the
-// 64 lower-case hex digits, or nullopt.
+// A client-certificate pin: the SHA-256 of the certificate's
+// SubjectPublicKeyInfo, written "sha256:" + 64 hex digits (any case) or, as
+// curl's --pinnedpubkey and `xgw login --pin` spell it, "sha256//" + its
+// padded standard base64 (44 characters). Returns the 64 lower-case hex
+// digits (the stored form and the pin's id), or nullopt.
 std::optional<std::string> NormalisePin(std::string_view text);
+
+// A pin as a path segment: its id (64 hex digits, any case) or the URL-safe
+// base64 of the digest without padding (43 characters). Returns the 64
+// lower-case hex digits, or nullopt.
+std::optional<std::string> NormalisePinId(std::string_view text);
+
+// The "sha256//<base64>" spelling of a pin given as 64 lower-case hex digits.
+// REQUIRES: hex is a valid pin id.
+std::string PinBase64Form(std::string_view hex);
 
 }  // namespace xgw
 

@@ -11,6 +11,10 @@ namespace {
 
 constexpr int64_t kLastUsedGranularity = 60;  // seconds; avoids a write per request
 
+constexpr const char* kPinRule =
+    "give \"sha256:\" followed by the 64 hex digits of the SHA-256 of the certificate's "
+    "SubjectPublicKeyInfo, or \"sha256//\" followed by its standard base64 (44 characters)";
+
 Result<std::vector<std::string>> CheckRoles(const std::vector<std::string>& roles) {
   if (roles.size() > 32) return Fail(ErrorCode::kInvalidArgument, "roles: at most 32 roles");
   for (size_t i = 0; i < roles.size(); ++i) {
@@ -68,9 +72,7 @@ Result<Organisation> IdentityStore::CreateOrganisation(const NewOrganisation& in
     auto pin = NormalisePin(in.client_cert_pins[i]);
     if (!pin) {
       return Fail(ErrorCode::kInvalidArgument,
-                  "client_cert_pins[" + std::to_string(i) +
-                      "]: give \"sha256:\" followed by the 64 hex digits of the SHA-256 of the "
-                      "certificate's SubjectPublicKeyInfo");
+                  "client_cert_pins[" + std::to_string(i) + "]: " + kPinRule);
     }
     org.client_cert_pins.push_back(*pin);
   }
@@ -363,6 +365,50 @@ Result<Principal> IdentityStore::Authenticate(std::string_view secret, int64_t n
     if (up) (void)up->Bind(1, now).Bind(2, p.token_id).Run();
   }
   return p;
+}
+
+Result<PinAdded> IdentityStore::AddClientPin(const std::string& org_id, const std::string& text) {
+  auto pin = NormalisePin(text);
+  if (!pin) return Fail(ErrorCode::kInvalidArgument, std::string("pin: ") + kPinRule);
+  std::lock_guard lock(mu_);
+  XGW_TRY(auto tx, Transaction::Begin(db_));
+  XGW_CHECK(GetOrganisationLocked(org_id).map([](auto&&) {}));
+  bool added = false;
+  {
+    XGW_TRY(auto st, db_.Prepare("SELECT org_id FROM organisation_client_pins WHERE pin = ?"));
+    st.Bind(1, *pin);
+    XGW_TRY(bool row, st.Step());
+    if (row && st.Text(0) != org_id) {
+      return Fail(ErrorCode::kConflict,
+                  "pin: this certificate's pin is already registered to another organisation; "
+                  "a pin maps to one organisation only, so remove it there first");
+    }
+    added = !row;
+  }
+  if (added) {
+    XGW_TRY(auto ins, db_.Prepare("INSERT INTO organisation_client_pins(pin, org_id) VALUES (?,?)"));
+    ins.Bind(1, *pin).Bind(2, org_id);
+    XGW_CHECK(ins.Run());
+  }
+  XGW_TRY(auto org, GetOrganisationLocked(org_id));
+  XGW_CHECK(tx.Commit());
+  return PinAdded{std::move(org), *pin, added};
+}
+
+Result<Organisation> IdentityStore::RemoveClientPin(const std::string& org_id,
+                                                    const std::string& pin_hex) {
+  std::lock_guard lock(mu_);
+  XGW_TRY(auto tx, Transaction::Begin(db_));
+  XGW_CHECK(GetOrganisationLocked(org_id).map([](auto&&) {}));
+  XGW_TRY(auto del, db_.Prepare("DELETE FROM organisation_client_pins WHERE pin = ? AND org_id = ?"));
+  del.Bind(1, pin_hex).Bind(2, org_id);
+  XGW_CHECK(del.Run());
+  if (db_.Changes() == 0) {
+    return Fail(ErrorCode::kNotFound, "this organisation has no such client-certificate pin");
+  }
+  XGW_TRY(auto org, GetOrganisationLocked(org_id));
+  XGW_CHECK(tx.Commit());
+  return org;
 }
 
 Result<std::optional<std::string>> IdentityStore::OrganisationForPin(const std::string& pin) {

@@ -35,7 +35,14 @@ struct NewOrganisation {
   std::string name;
   std::optional<std::string> enterprise_number;  // as typed; normalised by the store
   std::optional<std::string> dpo_contact;
-  std::vector<std::string> client_cert_pins;     // "sha256:<hex>"
+  std::vector<std::string> client_cert_pins;     // "sha256:<hex>" or "sha256//<base64>"
+};
+
+// The outcome of IdentityStore::AddClientPin.
+struct PinAdded {
+  Organisation org;  // after the change
+  std::string pin;   // lower-case hex
+  bool added = false;  // false: the organisation already had this pin
 };
 
 struct UserKeys {
@@ -108,6 +115,16 @@ class IdentityStore {
   // answer does not reveal which; the lookup is by hash, so timing depends on
   // the hash, not on how much of a secret matched.
   Result<Principal> Authenticate(std::string_view secret, int64_t now);
+
+  // Registers a client-certificate pin (any form NormalisePin accepts) on an
+  // existing organisation. Idempotent for a pin the organisation already
+  // has; kConflict if another organisation has it (a pin maps to one
+  // organisation only), kNotFound for an unknown organisation.
+  Result<PinAdded> AddClientPin(const std::string& org_id, const std::string& pin);
+  // Removes a pin (lower-case hex) from an organisation; kNotFound if the
+  // organisation does not have it. Takes effect on the next request: the
+  // router looks pins up per request.
+  Result<Organisation> RemoveClientPin(const std::string& org_id, const std::string& pin_hex);
 
   // The organisation a client-certificate pin (lower-case hex) belongs to.
   Result<std::optional<std::string>> OrganisationForPin(const std::string& pin);

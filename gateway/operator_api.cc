@@ -83,6 +83,10 @@ json OrgJson(const Organisation& o) {
           {"created_at", FormatTime(o.created_at)}};
 }
 
+json PinJson(const std::string& hex) {
+  return {{"id", hex}, {"pin", "sha256:" + hex}, {"pin_base64", PinBase64Form(hex)}};
+}
+
 json UserJson(const User& u) {
   json keys = nullptr;
   if (u.keys) {
@@ -194,6 +198,62 @@ void RegisterOperatorRoutes(Router& router) {
                 return Handle(ctx, [&]() -> Result<Response> {
                   XGW_TRY(auto org, store.GetOrganisation(ctx.target_org_id));
                   return JsonResponse(200, OrgJson(org));
+                });
+              }});
+
+  // Client-certificate pins of an existing organisation (mutual TLS). The
+  // router audits each change as http.request with the organisation's id;
+  // the router reads pins per request, so a change applies at once.
+  router.AddParameterRule(
+      "pin", [](const std::string& v) { return NormalisePinId(v).has_value(); },
+      "must be a pin id: 64 hex digits, or the URL-safe base64 of the SHA-256 without padding "
+      "(43 characters)");
+
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/orgs/{org}/client-pins",
+              .grants = {kOperator},
+              .target = TargetKind::kOrg,
+              .target_param = "org",
+              .handler = [&store](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_TRY(auto org, store.GetOrganisation(ctx.target_org_id));
+                  json items = json::array();
+                  for (const auto& p : org.client_cert_pins) items.push_back(PinJson(p));
+                  return JsonResponse(200, {{"items", items}});
+                });
+              }});
+
+  router.Add({.method = "POST",
+              .pattern = "/api/v1/orgs/{org}/client-pins",
+              .grants = {kOperator},
+              .target = TargetKind::kOrg,
+              .target_param = "org",
+              .body = BodyKind::kJson,
+              .handler = [&store](RequestContext& ctx, const json& body) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_CHECK(OnlyFields(body, {"pin"}));
+                  XGW_TRY(auto text, RequiredString(body, "pin"));
+                  XGW_TRY(auto r, store.AddClientPin(ctx.target_org_id, text));
+                  Response resp = JsonResponse(r.added ? 201 : 200, PinJson(r.pin));
+                  resp.headers.emplace_back("Location", "/api/v1/orgs/" + r.org.id +
+                                                            "/client-pins/" + r.pin);
+                  return resp;
+                });
+              }});
+
+  router.Add({.method = "DELETE",
+              .pattern = "/api/v1/orgs/{org}/client-pins/{pin}",
+              .grants = {kOperator},
+              .target = TargetKind::kOrg,
+              .target_param = "org",
+              .handler = [&store](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  // The router checked the syntax already.
+                  const std::string pin = NormalisePinId(ctx.params.at("pin")).value_or("");
+                  XGW_CHECK(store.RemoveClientPin(ctx.target_org_id, pin).map([](auto&&) {}));
+                  json j = PinJson(pin);
+                  j["removed"] = true;
+                  return JsonResponse(200, j);
                 });
               }});
 

@@ -9,6 +9,9 @@
 //   POST   /api/v1/orgs                  operator
 //   GET    /api/v1/orgs                  operator
 //   GET    /api/v1/orgs/{org}            operator; anyone → own organisation
+//   GET    /api/v1/orgs/{org}/client-pins        operator
+//   POST   /api/v1/orgs/{org}/client-pins        operator
+//   DELETE /api/v1/orgs/{org}/client-pins/{pin}  operator
 //   POST   /api/v1/orgs/{org}/users      operator
 //   GET    /api/v1/orgs/{org}/users      operator; dpo → own organisation
 //   GET    /api/v1/users/{user}          operator; dpo → own organisation; anyone → self

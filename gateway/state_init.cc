@@ -46,6 +46,14 @@ Result<InitResult> InitStateDirectory(const InitOptions& o) {
   config.listen = o.listen;
   // Validate through the same parser the daemon uses.
   XGW_TRY(config, ParseConfig(nlohmann::json{{"state_dir", o.state_dir}, {"listen", o.listen}}));
+  for (const auto& pin : o.operator_pins) {
+    if (!NormalisePin(pin)) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "--operator-pin: give \"sha256:\" followed by the 64 hex digits of the SHA-256 "
+                  "of the certificate's SubjectPublicKeyInfo, or \"sha256//\" followed by its "
+                  "base64 (44 characters)");
+    }
+  }
   struct stat st{};
   if (::stat(config.state_dir.c_str(), &st) == 0) {
     if (!S_ISDIR(st.st_mode) || !IsEmptyDir(config.state_dir)) {
@@ -71,7 +79,7 @@ Result<InitResult> InitStateDirectory(const InitOptions& o) {
 
   XGW_TRY(auto store, IdentityStore::Open(config.DatabasePath()));
   const int64_t now = std::time(nullptr);
-  XGW_TRY(auto org, store->CreateOrganisation(NewOrganisation{"xgw operators", {}, {}, {}}, now));
+  XGW_TRY(auto org, store->CreateOrganisation(NewOrganisation{"xgw operators", {}, {}, o.operator_pins}, now));
   XGW_TRY(auto user, store->CreateUser(org.id, "operator", {std::string(kRoleOperator)}, now));
   XGW_TRY(auto token, store->IssueToken(user.id, o.token_ttl_seconds, "created by xgwd init", now));
   out.operator_org_id = org.id;

@@ -4,11 +4,13 @@
 //   tls/server.crt, server.key   self-signed ECDSA P-256 certificate (key 0600)
 //   keys/gateway-ed25519.key/.pub the gateway's Ed25519 signing key (0600)
 // a config file, and a first operator (organisation "xgw operators", user
-// "operator" with role operator) with one API token that is returned once.
+// "operator" with role operator, optionally with client-certificate pins) with
+// one API token that is returned once.
 #ifndef XGW_GATEWAY_STATE_INIT_H_
 #define XGW_GATEWAY_STATE_INIT_H_
 
 #include <string>
+#include <vector>
 
 #include "crypto/error.h"
 
@@ -19,6 +21,10 @@ struct InitOptions {
   std::string config_path;  // default <state_dir>/xgwd.json; must not exist
   std::string listen = "127.0.0.1:8443";
   int64_t token_ttl_seconds = 30 * 86400;
+  // Client-certificate pins registered on the operators' organisation, so
+  // that the state can run with tls.client_auth "require" from the start.
+  // Any form NormalisePin accepts; checked before anything is written.
+  std::vector<std::string> operator_pins;
 };
 
 struct InitResult {

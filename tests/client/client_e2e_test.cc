@@ -130,6 +130,40 @@ TEST_CASE("EveryRoleWorksThroughTheXgwClientAgainstTheRealDaemon") {
   std::string thuispunt = cli.RunJson("operator", "org create --name 'Thuispunt Gent' --enterprise-number 'BE 0400.032.156'")["id"];
   std::string ocmw = cli.RunJson("operator", "org create --name 'OCMW Gent' --enterprise-number 0212.214.125")["id"];
   CHECK(cli.RunJson("operator", "org list").size() >= 2);
+
+  // Client-certificate pins of an existing organisation: add, list, refuse a
+  // second owner or a malformed pin, remove by the other spelling.
+  {
+    const std::string client_pin = "sha256//" + Base64Encode(std::vector<uint8_t>(32, 0x11));
+    const std::string pin_hex = HexEncode(std::vector<uint8_t>(32, 0x11));
+    json added = cli.RunJson("operator", "org pin add " + ocmw + " " + client_pin);
+    CHECK(added["id"] == pin_hex);
+    json pins = cli.RunJson("operator", "org pin list " + ocmw);
+    REQUIRE(pins.size() == 1);
+    CHECK(pins[0]["pin_base64"] == client_pin);
+    std::string pin_err;
+    cli.Run("operator", "org pin add " + thuispunt + " sha256:" + pin_hex, &rc, &pin_err);
+    CHECK(rc != 0);
+    CHECK(pin_err.find("another organisation") != std::string::npos);
+    cli.Run("operator", "org pin add " + thuispunt + " sha256:1234", &rc, &pin_err);
+    CHECK(rc != 0);
+    CHECK(pin_err.find("pin") != std::string::npos);
+    cli.Ok("operator", "org pin remove " + ocmw + " sha256:" + pin_hex);
+    CHECK(cli.RunJson("operator", "org pin list " + ocmw).empty());
+    cli.Run("operator", "org pin frobnicate " + ocmw, &rc);
+    CHECK(rc == 2);
+    // From a certificate file: the same pin openssl computes.
+    RunCommand("cd " + cli.dir + " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+               "-keyout client.key -out client.crt -subj /CN=client -days 1 >/dev/null 2>&1", &rc);
+    REQUIRE(rc == 0);
+    std::string cert_pin = RunCommand("openssl x509 -in " + cli.dir + "/client.crt -pubkey -noout | openssl pkey "
+                                      "-pubin -outform der | openssl dgst -sha256 -binary | base64", &rc);
+    while (!cert_pin.empty() && cert_pin.back() == '\n') cert_pin.pop_back();
+    CHECK(cli.RunJson("operator", "org pin add " + thuispunt + " --cert client.crt")["pin_base64"] ==
+          "sha256//" + cert_pin);
+    cli.Ok("operator", "org pin remove " + thuispunt + " --cert client.crt");
+    CHECK(cli.RunJson("operator", "org pin list " + thuispunt).empty());
+  }
   auto make_user = [&](const std::string& name, const std::string& org, const std::string& role) {
     std::string id = cli.RunJson("operator", "user create --org " + org + " --name '" + name + "' --role " + role)["id"];
     int r = -1;

@@ -71,6 +71,27 @@ std::string MakeClientCertificate(const std::string& dir, const std::string& nam
   return "sha256:" + pin;
 }
 
+// The same pin as curl and `xgw login --pin` spell it: "sha256//<base64>".
+std::string Base64Pin(const std::string& dir, const std::string& name) {
+  std::string pin = RunCommand("openssl x509 -in " + dir + "/" + name +
+                               ".crt -pubkey -noout | openssl pkey -pubin -outform der | "
+                               "openssl dgst -sha256 -binary | base64 -w0");
+  pin.erase(pin.find_last_not_of('\n') + 1);
+  REQUIRE(pin.size() == 44);
+  return "sha256//" + pin;
+}
+
+// The URL-safe form of a base64 pin for a path: '-' and '_', no padding.
+std::string UrlSafePin(const std::string& base64_pin) {
+  std::string s = base64_pin.substr(8);
+  while (!s.empty() && s.back() == '=') s.pop_back();
+  for (char& c : s) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  return s;
+}
+
 RequestOptions WithCertificate(const std::string& dir, const std::string& name,
                                const std::string& token = "") {
   RequestOptions o;
@@ -235,9 +256,9 @@ TEST_CASE("RequiredClientCertificateRefusesBareAndUnpinnedClientsAndMapsPinnedOn
   };
   const std::string token_a = token_for(org_a);
   const std::string token_b = token_for(org_b);
-  // The organisation `xgwd init` creates for the first operator has no pin
-  // (pins are set when an organisation is created), so operators who will
-  // work under "require" get a pinned organisation of their own first.
+  // Here the first operator's organisation gets no pin (see
+  // OperatorAddsAPinToTheInitOrganisation... for that), so operators who
+  // will work under "require" get a pinned organisation of their own.
   const std::string pin_ops = MakeClientCertificate(dir, "ops");
   const std::string org_ops = MustJson(
       Request(*d, "POST", "/api/v1/orgs",
@@ -349,4 +370,172 @@ TEST_CASE("SystemdNotificationsReadyWatchdogReloadingAndStopping") {
   }
   std::error_code ec;
   std::filesystem::remove_all(sock_dir, ec);
+}
+
+namespace {
+
+RequestOptions Json(const std::string& token, const json& body) {
+  RequestOptions o;
+  o.token = token;
+  o.body = body.dump();
+  return o;
+}
+
+// http.request events of successful changes concerning `org`, from the audit log.
+size_t PinChangeEvents(const Daemon& d, const std::string& org) {
+  json j = MustJson(Request(d, "GET", "/api/v1/audit/events?action=http.request&organisation=" + org +
+                                          "&limit=1000",
+                            {.token = d.operator_token()}),
+                    200);
+  size_t n = 0;
+  for (const auto& it : j["items"]) {
+    const json& ev = it["event"];
+    if (ev.value("outcome", "") == "success" && ev.contains("orgs") && ev["orgs"].is_array()) {
+      for (const auto& o : ev["orgs"]) n += o == org ? 1 : 0;
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("OperatorAddsAPinToTheInitOrganisationAndKeepsWorkingWhenClientCertificatesAreRequired") {
+  auto d = Daemon::Start();
+  const std::string dir = d->dir();
+  const std::string op = d->operator_token();
+  const std::string ops_org = MustJson(Request(*d, "GET", "/api/v1/me", {.token = op}), 200)["organisation"]["id"];
+  const std::string pins_path = "/api/v1/orgs/" + ops_org + "/client-pins";
+  const std::string hex_pin = MakeClientCertificate(dir, "ops");
+  const std::string b64_pin = Base64Pin(dir, "ops");
+  const std::string pin_id = hex_pin.substr(7);
+
+  CHECK(MustJson(Request(*d, "GET", pins_path, {.token = op}), 200)["items"].empty());
+  const size_t events_before = PinChangeEvents(*d, ops_org);
+
+  // Added in curl's spelling; listed in every spelling, with its id.
+  json added = MustJson(Request(*d, "POST", pins_path, Json(op, {{"pin", b64_pin}})), 201);
+  CHECK(added["id"] == pin_id);
+  CHECK(added["pin"] == hex_pin);
+  CHECK(added["pin_base64"] == b64_pin);
+  // Adding it again (in the other spelling) changes nothing.
+  CHECK(MustJson(Request(*d, "POST", pins_path, Json(op, {{"pin", hex_pin}})), 200)["id"] == pin_id);
+  json listed = MustJson(Request(*d, "GET", pins_path, {.token = op}), 200);
+  REQUIRE(listed["items"].size() == 1);
+  CHECK(listed["items"][0]["id"] == pin_id);
+  CHECK(MustJson(Request(*d, "GET", "/api/v1/orgs/" + ops_org, {.token = op}), 200)["client_cert_pins"] ==
+        json::array({hex_pin}));
+
+  // Malformed pins: 400 with a problem that says what to give; nothing changes.
+  const std::vector<json> bad = {
+      {{"pin", "sha256:" + pin_id.substr(0, 63)}},
+      {{"pin", "sha256:" + std::string(64, 'g')}},
+      {{"pin", pin_id}},
+      {{"pin", "sha1:" + pin_id.substr(0, 40)}},
+      {{"pin", "sha256//" + b64_pin.substr(8, 43)}},
+      {{"pin", "sha256//" + b64_pin.substr(8, 42) + "-="}},  // URL-safe alphabet
+      {{"pin", 42}},
+      json::object(),
+      {{"pin", hex_pin}, {"org", ops_org}},
+  };
+  for (const auto& body : bad) {
+    auto r = Request(*d, "POST", pins_path, Json(op, body));
+    INFO(body.dump() << " -> " << r.status << " " << r.body);
+    CHECK(r.status == 400);
+    CHECK(r.content_type == "application/problem+json");
+    CHECK(r.Json()["detail"].get<std::string>().find("pin") != std::string::npos);
+  }
+  auto bad_id = Request(*d, "DELETE", pins_path + "/not-a-pin", {.token = op});
+  CHECK(bad_id.status == 400);
+  CHECK(MustJson(Request(*d, "GET", pins_path, {.token = op}), 200)["items"].size() == 1);
+
+  // A pin maps to one organisation only: 409, and both stay as they were.
+  const std::string other_pin = MakeClientCertificate(dir, "other");
+  const std::string other_org =
+      MustJson(Request(*d, "POST", "/api/v1/orgs", Json(op, {{"name", "Other"}, {"client_cert_pins", {other_pin}}})),
+               201)["id"];
+  auto taken = Request(*d, "POST", pins_path, Json(op, {{"pin", other_pin}}));
+  CHECK(taken.status == 409);
+  CHECK(taken.Json()["detail"].get<std::string>().find("another organisation") != std::string::npos);
+  auto taken_back = Request(*d, "POST", "/api/v1/orgs/" + other_org + "/client-pins", Json(op, {{"pin", hex_pin}}));
+  CHECK(taken_back.status == 409);
+  CHECK(MustJson(Request(*d, "GET", pins_path, {.token = op}), 200)["items"].size() == 1);
+  CHECK(MustJson(Request(*d, "GET", "/api/v1/orgs/" + other_org + "/client-pins", {.token = op}), 200)["items"]
+            .size() == 1);
+  // Removing a pin the organisation does not have: 404.
+  CHECK(Request(*d, "DELETE", pins_path + "/" + other_pin.substr(7), {.token = op}).status == 404);
+
+  // Non-operators, even of the organisation concerned: 403; no token: 401.
+  const std::string user =
+      MustJson(Request(*d, "POST", "/api/v1/orgs/" + other_org + "/users",
+                       Json(op, {{"display_name", "u"}, {"roles", {"dpo", "sender"}}})),
+               201)["id"];
+  const std::string user_token =
+      MustJson(Request(*d, "POST", "/api/v1/users/" + user + "/tokens", Json(op, {{"ttl_seconds", 3600}})), 201)["token"];
+  const std::string other_pins = "/api/v1/orgs/" + other_org + "/client-pins";
+  CHECK(Request(*d, "GET", other_pins, {.token = user_token}).status == 403);
+  CHECK(Request(*d, "POST", other_pins, Json(user_token, {{"pin", hex_pin}})).status == 403);
+  CHECK(Request(*d, "DELETE", other_pins + "/" + other_pin.substr(7), {.token = user_token}).status == 403);
+  CHECK(Request(*d, "GET", other_pins, {}).status == 401);
+  CHECK(MustJson(Request(*d, "GET", other_pins, {.token = op}), 200)["items"].size() == 1);
+
+  // The two successful calls on the operators' organisation's pins (the add
+  // and the repeated add) were audited; the refusals are recorded as such.
+  CHECK(PinChangeEvents(*d, ops_org) == events_before + 2);
+
+  // Certificates required from now on: the pinned operator still works.
+  REQUIRE(d->StopAndWait(SIGTERM) == 0);
+  d->RewriteConfig({{"tls", {{"client_auth", "require"}}}});
+  d->Restart();
+  auto bare = Request(*d, "GET", "/api/v1/orgs", {.token = op});
+  CHECK(bare.status == 0);
+  CHECK(MustJson(Request(*d, "GET", "/api/v1/orgs", WithCertificate(dir, "ops", op)), 200)["items"].size() == 2);
+
+  // Removing the pin (by its URL-safe form) locks that certificate out at once.
+  RequestOptions remove = WithCertificate(dir, "ops", op);
+  json removed = MustJson(Request(*d, "DELETE", pins_path + "/" + UrlSafePin(b64_pin), remove), 200);
+  CHECK(removed["id"] == pin_id);
+  auto locked = Request(*d, "GET", "/api/v1/orgs", WithCertificate(dir, "ops", op));
+  CHECK(locked.status == 403);
+  CHECK(locked.Json()["type"] == "urn:xgw:problem:client-certificate");
+  CHECK(locked.Json()["detail"].get<std::string>().find("SPKI pin") != std::string::npos);
+  CHECK(Request(*d, "GET", "/api/v1/orgs", WithCertificate(dir, "ops")).status == 401);
+
+  // The removal was audited too (checked without certificates: the operator
+  // just locked itself out).
+  CHECK(d->StopAndWait(SIGTERM) == 0);
+  d->RewriteConfig({{"tls", {{"client_auth", "none"}}}});
+  d->Restart();
+  CHECK(PinChangeEvents(*d, ops_org) == events_before + 3);
+  CHECK(MustJson(Request(*d, "GET", pins_path, {.token = op}), 200)["items"].empty());
+  CHECK(d->StopAndWait(SIGTERM) == 0);
+}
+
+TEST_CASE("XgwdInitOperatorPinLetsTheFirstOperatorWorkWithRequiredClientCertificates") {
+  char tmpl[] = "/tmp/xgw-pin-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::string certs = tmpl;
+  const std::string pin = MakeClientCertificate(certs, "first");
+
+  // A malformed pin: init refuses before writing anything.
+  int status = 0;
+  const std::string out = RunCommand(XgwdPath() + " init --state " + certs + "/state --operator-pin sha256:00 2>&1",
+                                     &status);
+  CHECK(status != 0);
+  CHECK(out.find("--operator-pin") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(certs + "/state"));
+
+  {
+    auto d = Daemon::Start({{"tls", {{"client_auth", "require"}}}}, {"--operator-pin", Base64Pin(certs, "first")});
+    json me = MustJson(Request(*d, "GET", "/api/v1/me", WithCertificate(certs, "first", d->operator_token())), 200);
+    CHECK(me["roles"] == json::array({"operator"}));
+    const std::string org = me["organisation"]["id"];
+    json pins = MustJson(Request(*d, "GET", "/api/v1/orgs/" + org + "/client-pins",
+                                 WithCertificate(certs, "first", d->operator_token())),
+                         200);
+    REQUIRE(pins["items"].size() == 1);
+    CHECK(pins["items"][0]["pin"] == pin);
+    CHECK(Request(*d, "GET", "/api/v1/me", {.token = d->operator_token()}).status == 0);
+    CHECK(d->StopAndWait(SIGTERM) == 0);
+  }
+  std::filesystem::remove_all(certs);
 }

@@ -170,6 +170,18 @@ TEST_CASE("AuthorisationMatrixAllowsOnlyDeclaredCombinations") {
   std::map<std::string, std::vector<std::string>> roles_of = {
       {op_user, {"operator"}}, {sender, {"sender"}}, {recipient, {"social_worker"}},
       {dpo, {"dpo"}},          {other_a, {"sender"}}, {other_b, {"sender"}}};
+  // A pin per organisation (made from its id), so the operator's adds never
+  // collide and its removals find what it added.
+  const auto pin_of = [](const std::string& org) {
+    static const char* kHex = "0123456789abcdef";
+    std::string hex;
+    for (unsigned char ch : org) {
+      hex += kHex[ch >> 4];
+      hex += kHex[ch & 15];
+    }
+    hex.resize(64, '0');
+    return hex;
+  };
   const std::vector<Endpoint> endpoints = {
       {"GET", "/metrics", {T::kNone}, op_only, no_body},
       {"GET", "/api/v1/me", {T::kNone}, any, no_body},
@@ -178,6 +190,10 @@ TEST_CASE("AuthorisationMatrixAllowsOnlyDeclaredCombinations") {
       {"GET", "/api/v1/orgs/{}", orgs, same_org, no_body},
       {"POST", "/api/v1/orgs/{}/users", orgs, op_only, [](const std::string&) { return std::string(R"({"display_name":"n","roles":[]})"); }},
       {"GET", "/api/v1/orgs/{}/users", orgs, dpo_same_org, no_body},
+      {"GET", "/api/v1/orgs/{}/client-pins", orgs, op_only, no_body},
+      {"POST", "/api/v1/orgs/{}/client-pins", orgs, op_only,
+       [&](const std::string& org) { return json{{"pin", "sha256:" + pin_of(org)}}.dump(); }},
+      {"DELETE", "/api/v1/orgs/{}/client-pins/{pin}", orgs, op_only, no_body},
       {"GET", "/api/v1/users/{}", users, user_get, no_body},
       {"PUT", "/api/v1/users/{}/roles", users, op_only, [&](const std::string& u) { return json{{"roles", roles_of[u]}}.dump(); }},
       {"GET", "/api/v1/users/{}/keys", users, same_org, no_body},
@@ -215,6 +231,7 @@ TEST_CASE("AuthorisationMatrixAllowsOnlyDeclaredCombinations") {
           std::string subject = id;
           if (ep.pattern == "/api/v1/tokens/{}") subject = IssueToken(*d, tuser, 600).id;
           path.replace(path.find("{}"), 2, subject);
+          if (const auto pin = path.find("{pin}"); pin != std::string::npos) path.replace(pin, 5, pin_of(torg));
         }
         const bool expect_ok = ep.allowed(c, tuser, torg) && c.name != "expired" &&
                                c.name != "revoked";

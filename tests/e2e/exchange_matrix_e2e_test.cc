@@ -608,3 +608,119 @@ TEST_CASE("KillNineDuringFourConcurrentStreamingUploadsLosesNoAcknowledgedExchan
   INFO(verify);
   CHECK(status == 0);
 }
+
+namespace {
+
+// The same id with a different last character: valid syntax, no such exchange.
+std::string UnknownIdLike(const std::string& id) {
+  std::string u = id;
+  u.back() = u.back() == 'a' ? 'b' : 'a';
+  return u;
+}
+
+}  // namespace
+
+TEST_CASE("AnExchangeTheCallerMayNotSeeAnswersExactlyLikeAnUnknownId") {
+  World w;
+  Daemon& d = *w.d;
+  w.ProposeAcceptActivate("XM_MAIN");
+  // PEND is pending: it exists for the sender's organisation only.
+  const std::string csv = kHeader + Row(1);
+  const std::string pend = w.Create(csv);
+  const std::string unknown = UnknownIdLike(pend);
+  const std::string blob = w.Encrypt(csv);
+
+  struct Call {
+    std::string method, suffix, body, content_type;
+  };
+  const std::vector<Call> calls = {
+      {"GET", "", "", "application/json"},
+      {"GET", "/content", "", "application/json"},
+      {"GET", "/receipt", "", "application/json"},
+      {"POST", "/ack", "", "application/json"},
+      {"POST", "/violations", R"({"code":"other"})", "application/json"},
+      {"POST", "/revoke", "", "application/json"},
+      {"PUT", "/content", blob, "application/octet-stream"},
+  };
+  const std::vector<std::pair<std::string, std::string>> callers = {
+      {"allowed recipient", w.social.token}, {"recipient-org user", w.cleaner.token},
+      {"dpo of receiving party", w.dpo_recv.token}, {"third-org sender", w.outsider.token},
+      {"third-org dpo", w.dpo_third.token}};
+  const auto answers_like_unknown = [&] {
+    const std::string before = w.DbDump("SELECT id, state FROM exchanges; SELECT COUNT(*) FROM violation_reports;");
+    for (const auto& call : calls) {
+      for (const auto& [name, token] : callers) {
+        RequestOptions o{.token = token, .body = call.body, .content_type = call.content_type};
+        auto hidden = Request(d, call.method, "/api/v1/exchanges/" + pend + call.suffix, o);
+        auto absent = Request(d, call.method, "/api/v1/exchanges/" + unknown + call.suffix, o);
+        INFO(call.method << " " << call.suffix << " as " << name << ": " << hidden.status << " " << hidden.body
+                         << " vs " << absent.status << " " << absent.body);
+        CHECK(hidden.status == absent.status);
+        CHECK(hidden.status >= 400);
+        CHECK(hidden.status != 409);
+        CHECK(hidden.status != 410);
+        const json h = hidden.Json(), a = absent.Json();
+        for (const char* k : {"type", "title", "detail"}) CHECK(h.value(k, "") == a.value(k, ""));
+      }
+    }
+    // Nothing changed.
+    CHECK(w.DbDump("SELECT id, state FROM exchanges; SELECT COUNT(*) FROM violation_reports;") == before);
+  };
+  answers_like_unknown();
+  CHECK(MustJson(Request(d, "GET", "/api/v1/exchanges/" + pend, {.token = w.sender.token}), 200)["state"] ==
+        "pending");
+  // Revoked before its content arrived: still nothing the others can see.
+  MustJson(Request(d, "POST", "/api/v1/exchanges/" + pend + "/revoke", {.token = w.sender.token}), 200);
+  answers_like_unknown();
+  CHECK(MustJson(Request(d, "GET", "/api/v1/exchanges/" + pend, {.token = w.sender.token}), 200)["state"] ==
+        "revoked");
+  CHECK(d.StopAndWait(SIGTERM) == 0);
+}
+
+TEST_CASE("ViolationReportsAreAcceptedOnlyAboutDeliveredContent") {
+  World w;
+  Daemon& d = *w.d;
+  w.ProposeAcceptActivate("XM_MAIN");
+  const auto report = [&](const std::string& id) {
+    return Request(d, "POST", "/api/v1/exchanges/" + id + "/violations",
+                   {.token = w.social.token, .body = R"({"code":"hash_mismatch"})"});
+  };
+  const auto reports = [&] { return w.DbDump("SELECT COUNT(*) FROM violation_reports;"); };
+
+  // Pending: not there for the recipient yet.
+  const std::string csv1 = kHeader + Row(1);
+  const std::string pend = w.Create(csv1);
+  CHECK(report(pend).status == 404);
+  CHECK(reports() == "0\n");
+
+  // Available: accepted.
+  MustJson(w.Upload(pend, w.Encrypt(csv1)), 200);
+  CHECK(report(pend).status == 201);
+  CHECK(reports() == "1\n");
+
+  // Revoked before anyone downloaded it: 409, with a reason, nothing stored.
+  const std::string csv2 = kHeader + Row(2);
+  const std::string early = w.Create(csv2);
+  MustJson(w.Upload(early, w.Encrypt(csv2)), 200);
+  MustJson(Request(d, "POST", "/api/v1/exchanges/" + early + "/revoke", {.token = w.sender.token}), 200);
+  auto refused = report(early);
+  CHECK(refused.status == 409);
+  CHECK(refused.content_type == "application/problem+json");
+  CHECK(refused.Json()["detail"].get<std::string>().find("before its content was downloaded") != std::string::npos);
+  CHECK(reports() == "1\n");
+
+  // Revoked after the recipient downloaded it: the report is still welcome.
+  const std::string csv3 = kHeader + Row(3);
+  const std::string late = w.Create(csv3);
+  MustJson(w.Upload(late, w.Encrypt(csv3)), 200);
+  REQUIRE(Request(d, "GET", "/api/v1/exchanges/" + late + "/content", {.token = w.social.token}).status == 200);
+  MustJson(Request(d, "POST", "/api/v1/exchanges/" + late + "/revoke", {.token = w.sender.token}), 200);
+  CHECK(report(late).status == 201);
+  CHECK(reports() == "2\n");
+
+  // Acknowledged: accepted as well.
+  MustJson(Request(d, "POST", "/api/v1/exchanges/" + pend + "/ack", {.token = w.social.token}), 200);
+  CHECK(report(pend).status == 201);
+  CHECK(reports() == "3\n");
+  CHECK(d.StopAndWait(SIGTERM) == 0);
+}

@@ -71,15 +71,19 @@ std::string RunCommand(const std::string& command, int* status) {
   return out;
 }
 
-std::unique_ptr<Daemon> Daemon::Start(const json& overrides) {
+std::unique_ptr<Daemon> Daemon::Start(const json& overrides,
+                                      const std::vector<std::string>& init_args) {
   std::unique_ptr<Daemon> d(new Daemon());
   char tmpl[] = "/tmp/xgw-e2e-XXXXXX";
   REQUIRE(::mkdtemp(tmpl) != nullptr);
   d->dir_ = tmpl;
   const std::string state = d->dir_ + "/state";
   int status = 0;
-  const std::string out =
-      RunCommand(XgwdPath() + " init --state " + state + " --listen 127.0.0.1:0 2>&1", &status);
+  std::string extra;
+  for (const auto& a : init_args) extra += " " + a;
+  const std::string out = RunCommand(
+      XgwdPath() + " init --state " + state + " --listen 127.0.0.1:0" + extra + " 2>&1", &status);
+  INFO(out.substr(0, out.find("operator-token")));
   REQUIRE(status == 0);
   const std::string marker = "operator-token: ";
   const auto pos = out.find(marker);

@@ -31,7 +31,10 @@ class Daemon {
   // Inits a state directory, merges `config_overrides` into the generated
   // config (listen is forced to 127.0.0.1:0), starts xgwd and waits for its
   // port file. Fails the test (Catch2 FAIL) if it does not come up.
-  static std::unique_ptr<Daemon> Start(const nlohmann::json& config_overrides = {});
+  // `init_args` are passed to `xgwd init` as well (e.g. --operator-pin PIN;
+  // no shell quoting is done, so keep them to plain words).
+  static std::unique_ptr<Daemon> Start(const nlohmann::json& config_overrides = {},
+                                       const std::vector<std::string>& init_args = {});
   ~Daemon();
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;

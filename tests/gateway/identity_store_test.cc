@@ -232,6 +232,65 @@ TEST_CASE("ClientCertificatePinsMapToOneOrganisation") {
   CHECK_FALSE(*none);
 }
 
+TEST_CASE("PinsAreAcceptedAsHexOrCurlBase64AndAsPathIdsAsHexOrUrlSafeBase64") {
+  const std::string hex(64, 'a');
+  CHECK(NormalisePin("sha256:" + std::string(64, 'A')) == hex);
+  CHECK(NormalisePin("sha256//qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqo=") == hex);
+  CHECK_FALSE(NormalisePin(hex));
+  CHECK_FALSE(NormalisePin("sha256:" + hex.substr(1)));
+  CHECK_FALSE(NormalisePin("sha256//qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqo"));   // no padding
+  CHECK_FALSE(NormalisePin("sha256//qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqr="));  // trailing bits
+  CHECK_FALSE(NormalisePin("sha256//-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_s="));  // URL-safe alphabet
+  CHECK(PinBase64Form(hex) == "sha256//qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqo=");
+  CHECK(NormalisePinId(std::string(64, 'F')).has_value());
+  CHECK(NormalisePinId("-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_s") ==
+        NormalisePin("sha256//+/v7+/v7+/v7+/v7+/v7+/v7+/v7+/v7+/v7+/v7+/s="));
+  CHECK_FALSE(NormalisePinId("+/v7+/v7+/v7+/v7+/v7+/v7+/v7+/v7+/v7+/v7+/s"));
+  CHECK_FALSE(NormalisePinId("sha256:" + hex));
+  CHECK_FALSE(NormalisePinId(hex.substr(2)));
+}
+
+TEST_CASE("PinsOfAnExistingOrganisationAreAddedOnceAndRemovedOnlyWhereTheyAre") {
+  TempDir dir;
+  auto store = IdentityStore::Open(dir.path + "/db.sqlite");
+  REQUIRE(store);
+  IdentityStore& s = **store;
+  auto a = s.CreateOrganisation({"a", {}, {}, {}}, kNow);
+  auto b = s.CreateOrganisation({"b", {}, {}, {}}, kNow);
+  REQUIRE(a);
+  REQUIRE(b);
+  const std::string hex(64, 'a');
+  auto added = s.AddClientPin(a->id, "sha256//qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqo=");
+  REQUIRE(added);
+  CHECK(added->added);
+  CHECK(added->pin == hex);
+  CHECK(added->org.client_cert_pins == std::vector<std::string>{hex});
+  auto again = s.AddClientPin(a->id, "sha256:" + hex);
+  REQUIRE(again);
+  CHECK_FALSE(again->added);
+  auto elsewhere = s.AddClientPin(b->id, "sha256:" + hex);
+  REQUIRE_FALSE(elsewhere);
+  CHECK(elsewhere.error().code == ErrorCode::kConflict);
+  auto bad = s.AddClientPin(a->id, "sha256:xyz");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == ErrorCode::kInvalidArgument);
+  CHECK(bad.error().message.find("xyz") == std::string::npos);
+  auto unknown_org = s.AddClientPin(NewId(kOrgPrefix), "sha256:" + std::string(64, 'c'));
+  REQUIRE_FALSE(unknown_org);
+  CHECK(unknown_org.error().code == ErrorCode::kNotFound);
+  CHECK(*s.OrganisationForPin(hex) == a->id);
+
+  auto not_there = s.RemoveClientPin(b->id, hex);
+  REQUIRE_FALSE(not_there);
+  CHECK(not_there.error().code == ErrorCode::kNotFound);
+  auto removed = s.RemoveClientPin(a->id, hex);
+  REQUIRE(removed);
+  CHECK(removed->client_cert_pins.empty());
+  CHECK_FALSE(*s.OrganisationForPin(hex));
+  // Free again: another organisation may take it now.
+  CHECK(s.AddClientPin(b->id, "sha256:" + hex).has_value());
+}
+
 TEST_CASE("RuleChecksAcceptOnlyTheirShapes") {
   CHECK(IsValidRoleName("sender"));
   CHECK(IsValidRoleName("head_social-worker.v2"));
