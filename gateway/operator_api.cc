@@ -116,6 +116,14 @@ Response Handle(RequestContext& ctx, F&& f) {
 
 const Grant kOperator{std::string(kRoleOperator), Scope::kAny};
 
+// A state-changing operator route. These handlers append no audit events of
+// their own, so the router records the request before running them and
+// refuses with 503 if it cannot (issue 5: no unaudited change).
+void AddChange(Router& router, RouteSpec spec) {
+  spec.audit_first = true;
+  router.Add(std::move(spec));
+}
+
 }  // namespace
 
 void RegisterOperatorRoutes(Router& router) {
@@ -153,7 +161,7 @@ void RegisterOperatorRoutes(Router& router) {
                 });
               }});
 
-  router.Add({.method = "POST",
+  AddChange(router, {.method = "POST",
               .pattern = "/api/v1/orgs",
               .grants = {kOperator},
               .body = BodyKind::kJson,
@@ -197,7 +205,7 @@ void RegisterOperatorRoutes(Router& router) {
                 });
               }});
 
-  router.Add({.method = "POST",
+  AddChange(router, {.method = "POST",
               .pattern = "/api/v1/orgs/{org}/users",
               .grants = {kOperator},
               .target = TargetKind::kOrg,
@@ -241,7 +249,7 @@ void RegisterOperatorRoutes(Router& router) {
                 });
               }});
 
-  router.Add({.method = "PUT",
+  AddChange(router, {.method = "PUT",
               .pattern = "/api/v1/users/{user}/roles",
               .grants = {kOperator},
               .target = TargetKind::kUser,
@@ -275,7 +283,7 @@ void RegisterOperatorRoutes(Router& router) {
                 });
               }});
 
-  router.Add({.method = "PUT",
+  AddChange(router, {.method = "PUT",
               .pattern = "/api/v1/users/{user}/keys",
               .grants = {kOperator, {"*", Scope::kSelf}},
               .target = TargetKind::kUser,
@@ -291,7 +299,7 @@ void RegisterOperatorRoutes(Router& router) {
                 });
               }});
 
-  router.Add({.method = "POST",
+  AddChange(router, {.method = "POST",
               .pattern = "/api/v1/users/{user}/tokens",
               .grants = {kOperator},
               .target = TargetKind::kUser,
@@ -335,7 +343,7 @@ void RegisterOperatorRoutes(Router& router) {
                 });
               }});
 
-  router.Add({.method = "DELETE",
+  AddChange(router, {.method = "DELETE",
               .pattern = "/api/v1/tokens/{token}",
               .grants = {kOperator, {"*", Scope::kSelf}},
               .target = TargetKind::kToken,
