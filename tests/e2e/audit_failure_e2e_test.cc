@@ -20,15 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "crypto/age.h"
-#include "crypto/io.h"
-#include "crypto/sign.h"
-#include "policy/canonical_json.h"
-#include "policy/check_list.h"
-#include "policy/list_reader.h"
-#include "policy/manifest.h"
-#include "policy/protocol.h"
 #include "tests/e2e/cir_test_data.h"
+#include "tests/e2e/cir_world.h"
 #include "tests/e2e/harness.h"
 
 using namespace xgw;
@@ -37,128 +30,19 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kHeader =
-    "Naam;Voornaam;Rijksregisternummer;Status dossier;Ontbrekende documenten;Datum uitnodigingsbrief;"
-    "Datum herinnering\n";
+const std::string& kHeader = kCirHeader;
 
 std::string Row(int i) {
   return "Testnaam" + std::to_string(i) + ";Voornaam;" + SyntheticNrn(i) + ";onvolledig;attest;01/08/2024;2024-08-31\n";
 }
 
-// The CIR example as a periodic protocol with id `id` (so that further
-// exchanges are allowed after the first one).
-json ProtocolDoc(const std::string& id) {
-  json doc = json::parse(ReadTextFile(kCirProtocolFile));
-  doc["id"] = id;
-  doc["frequency"] = {{"kind", "periodic"}, {"max_transfers", 10000}, {"per", "day"}};
-  doc["retention"] = {{"delete_on", "2024-09-27"}};
-  return doc;
-}
+// A periodic CIR variant, so that further exchanges are allowed after the first.
+json ProtocolDoc(const std::string& id) { return CirPeriodicProtocolDoc(id); }
 
-struct Party {
-  std::string org, user, token;
-};
-
-struct Keys {
-  std::unique_ptr<age::X25519Identity> identity;
-  std::unique_ptr<Ed25519SecretKey> signing;
-};
-
-class World {
+class World : public CirWorld {
  public:
-  World() {
-    d = Daemon::Start({{"clock", {{"mode", "manual"}, {"start", "2024-09-20T07:00:00Z"}}},
-                       {"exchanges", {{"sweep_interval_seconds", 1}}}});
-    auto p = ParseProtocolDocument(ProtocolDoc("AF_MAIN"));
-    REQUIRE(p);
-    protocol = std::make_unique<Protocol>(std::move(*p));
-    thuispunt = Org("Thuispunt Gent", "BE 0400.032.156");
-    ocmw = Org("OCMW Gent", "0212.214.125");
-    sender = User(thuispunt, "sender", {"sender"}, &sender_keys);
-    social = User(ocmw, "social worker", {"social-worker-welzijnsbureau"}, &social_keys);
-  }
+  World() : CirWorld(ProtocolDoc("AF_MAIN")) {}
 
-  std::string Org(const std::string& name, const std::string& kbo) {
-    return MustJson(Request(*d, "POST", "/api/v1/orgs",
-                            {.token = d->operator_token(),
-                             .body = json{{"name", name}, {"enterprise_number", kbo}}.dump()}),
-                    201)["id"];
-  }
-
-  Party User(const std::string& org, const std::string& name, const std::vector<std::string>& roles, Keys* keys) {
-    Party p;
-    p.org = org;
-    p.user = MustJson(Request(*d, "POST", "/api/v1/orgs/" + org + "/users",
-                              {.token = d->operator_token(),
-                               .body = json{{"display_name", name}, {"roles", roles}}.dump()}),
-                      201)["id"];
-    p.token = MustJson(Request(*d, "POST", "/api/v1/users/" + p.user + "/tokens",
-                               {.token = d->operator_token(), .body = json{{"ttl_seconds", 86400 * 300}}.dump()}),
-                       201)["token"];
-    keys->identity = std::make_unique<age::X25519Identity>(age::X25519Identity::Generate());
-    keys->signing = std::make_unique<Ed25519SecretKey>(Ed25519SecretKey::Generate());
-    MustJson(Request(*d, "PUT", "/api/v1/users/" + p.user + "/keys",
-                     {.token = p.token,
-                      .body = json{{"age_recipient", keys->identity->Recipient().String()},
-                                   {"ed25519_verify_key", Base64Encode(keys->signing->public_key())}}
-                                  .dump()}),
-             200);
-    return p;
-  }
-
-  HttpResult Propose(const std::string& id) {
-    return Request(*d, "POST", "/api/v1/protocols", {.token = d->operator_token(), .body = ProtocolDoc(id).dump()});
-  }
-  HttpResult Accept(const std::string& id, const std::string& hash, const std::string& org) {
-    return Request(*d, "POST", "/api/v1/protocols/" + id + "/accept",
-                   {.token = d->operator_token(), .body = json{{"version_hash", hash}, {"organisation", org}}.dump()});
-  }
-  HttpResult Lifecycle(const std::string& id, const std::string& verb) {
-    return Request(*d, "POST", "/api/v1/protocols/" + id + "/" + verb, {.token = d->operator_token()});
-  }
-
-  // Proposes `id` and has both parties accept it (it is then in force).
-  std::string ProposeAndAccept(const std::string& id) {
-    const std::string hash = MustJson(Propose(id), 201)["version_hash"];
-    MustJson(Accept(id, hash, thuispunt), 200);
-    MustJson(Accept(id, hash, ocmw), 200);
-    return hash;
-  }
-
-  std::string CreateBody(const std::string& csv) {
-    MemorySource src(csv);
-    auto reader = OpenCsvReader(src);
-    REQUIRE(reader);
-    CheckListOptions o;
-    o.subject_key = std::vector<uint8_t>(32, 0x42);
-    o.subject_key_id = "thuispunt-2024";
-    auto check = CheckList(*protocol, **reader, o);
-    REQUIRE(check);
-    auto canonical = ManifestToCanonicalJson(check->manifest);
-    REQUIRE(canonical);
-    return json{{"protocol_id", "AF_MAIN"},
-                {"version_hash", protocol->version_hash},
-                {"manifest", json::parse(*canonical)},
-                {"manifest_signature", Base64Encode(sender_keys.signing->Sign(*canonical))}}
-        .dump();
-  }
-
-  std::string Encrypt(const std::string& csv) {
-    auto recipient = social_keys.identity->Recipient();
-    const age::Recipient* rs[] = {&recipient};
-    MemorySource src(csv);
-    StringSink out;
-    REQUIRE(age::Encrypt(rs, src, out, false));
-    return out.str();
-  }
-
-  HttpResult Create(const std::string& csv) {
-    return Request(*d, "POST", "/api/v1/exchanges", {.token = sender.token, .body = CreateBody(csv)});
-  }
-  HttpResult Upload(const std::string& id, const std::string& bytes) {
-    return Request(*d, "PUT", "/api/v1/exchanges/" + id + "/content",
-                   {.token = sender.token, .body = bytes, .content_type = "application/octet-stream"});
-  }
   HttpResult Plaintext(const std::string& csv) {
     return Request(*d, "POST", "/api/v1/exchanges/plaintext?protocol_id=AF_MAIN&format=csv",
                    {.token = sender.token, .body = csv, .content_type = "text/csv"});
@@ -166,18 +50,9 @@ class World {
   HttpResult Download(const std::string& id) {
     return Request(*d, "GET", "/api/v1/exchanges/" + id + "/content", {.token = social.token});
   }
-  HttpResult ExchangeCall(const std::string& id, const std::string& verb, const Party& who,
+  HttpResult ExchangeCall(const std::string& id, const std::string& verb, const Account& who,
                           const std::string& body = "") {
     return Request(*d, "POST", "/api/v1/exchanges/" + id + "/" + verb, {.token = who.token, .body = body});
-  }
-
-  std::string DbDump(const std::string& sql) {
-    int status = 0;
-    const std::string out = RunCommand(
-        "sqlite3 -readonly -cmd '.timeout 5000' " + d->dir() + "/state/xgwd.db \"" + sql + "\" 2>&1", &status);
-    INFO(out);
-    REQUIRE(status == 0);
-    return out;
   }
 
   // Everything a refused call must leave untouched: rows of every table a
@@ -200,12 +75,6 @@ class World {
     int status = 0;
     return RunCommand("find " + d->dir() + "/state/blobs -type f | sort", &status);
   }
-
-  std::unique_ptr<Daemon> d;
-  std::unique_ptr<Protocol> protocol;
-  std::string thuispunt, ocmw;
-  Keys sender_keys, social_keys;
-  Party sender, social;
 };
 
 // Sets the immutable attribute on a file and always clears it again (even
@@ -285,13 +154,13 @@ struct BrokenAudit {
   }
 
   void Setup() {
-    w.ProposeAndAccept("AF_MAIN");
+    w.ProposeAndAccept(ProtocolDoc("AF_MAIN"));
     const std::string csv = kHeader + Row(1) + Row(2);
-    delivered = MustJson(w.Create(csv), 201)["id"];
+    delivered = MustJson(w.CreateRequest(csv), 201)["id"];
     delivered_blob = w.Encrypt(csv);
     MustJson(w.Upload(delivered, delivered_blob), 200);
     const std::string csv_p = kHeader + Row(3);
-    pending = MustJson(w.Create(csv_p), 201)["id"];
+    pending = MustJson(w.CreateRequest(csv_p), 201)["id"];
     pending_blob = w.Encrypt(csv_p);
   }
 
@@ -351,18 +220,18 @@ TEST_CASE("EndToEndUploadsThatCannotBeAuditedAreRefusedAndLeaveNoExchangeAndNoBl
     CHECK(IsAuditUnavailable(r));
   }
   SECTION("a new exchange") {
-    auto r = b.w.Create(kHeader + Row(4));
+    auto r = b.w.CreateRequest(kHeader + Row(4));
     INFO(r.body);
     CHECK(IsAuditUnavailable(r));
   }
   // Both again, once the log is known to be broken.
   CHECK(IsAuditUnavailable(b.w.Upload(b.pending, b.pending_blob)));
-  CHECK(IsAuditUnavailable(b.w.Create(kHeader + Row(5))));
+  CHECK(IsAuditUnavailable(b.w.CreateRequest(kHeader + Row(5))));
   CheckNothingStored(b, before, blobs_before);
 
   b.RepairAndRestart();
   MustJson(b.w.Upload(b.pending, b.pending_blob), 200);
-  const std::string fresh = MustJson(b.w.Create(kHeader + Row(8)), 201)["id"];
+  const std::string fresh = MustJson(b.w.CreateRequest(kHeader + Row(8)), 201)["id"];
   MustJson(b.w.Upload(fresh, b.w.Encrypt(kHeader + Row(8))), 200);
   auto dl = b.w.Download(b.pending);
   REQUIRE(dl.status == 200);
@@ -423,9 +292,9 @@ TEST_CASE("ExchangeAndProtocolChangesThatCannotBeAuditedAreRefusedAndChangeNothi
   World& w = b.w;
   b.Setup();
   // AF_LIFE: in force, then suspended (for activate); AF_NEXT: proposed only (for accept).
-  w.ProposeAndAccept("AF_LIFE");
+  w.ProposeAndAccept(ProtocolDoc("AF_LIFE"));
   MustJson(w.Lifecycle("AF_LIFE", "suspend"), 200);
-  const std::string next_hash = MustJson(w.Propose("AF_NEXT"), 201)["version_hash"];
+  const std::string next_hash = w.Propose(ProtocolDoc("AF_NEXT"));
   const std::string before = w.Fingerprint();
   if (!b.Break()) return;
 
@@ -437,8 +306,8 @@ TEST_CASE("ExchangeAndProtocolChangesThatCannotBeAuditedAreRefusedAndChangeNothi
       {"acknowledge", [&] { return w.ExchangeCall(b.delivered, "ack", w.social); }},
       {"report a violation", [&] { return w.ExchangeCall(b.delivered, "violations", w.social, R"({"code":"other"})"); }},
       {"revoke", [&] { return w.ExchangeCall(b.delivered, "revoke", w.sender); }},
-      {"propose a protocol", [&] { return w.Propose("AF_NEW"); }},
-      {"accept a protocol", [&] { return w.Accept("AF_NEXT", next_hash, w.thuispunt); }},
+      {"propose a protocol", [&] { return w.ProposeRequest(ProtocolDoc("AF_NEW")); }},
+      {"accept a protocol", [&] { return w.AcceptRequest("AF_NEXT", next_hash, w.thuispunt); }},
       {"activate a protocol", [&] { return w.Lifecycle("AF_LIFE", "activate"); }},
       {"suspend a protocol", [&] { return w.Lifecycle("AF_MAIN", "suspend"); }},
       {"terminate a protocol", [&] { return w.Lifecycle("AF_MAIN", "terminate"); }},
@@ -458,9 +327,9 @@ TEST_CASE("ExchangeAndProtocolChangesThatCannotBeAuditedAreRefusedAndChangeNothi
   const auto report = w.ExchangeCall(b.delivered, "violations", w.social, R"({"code":"other"})");
   CHECK((report.status >= 200 && report.status < 300));
   MustJson(w.ExchangeCall(b.delivered, "ack", w.social), 200);
-  MustJson(w.Accept("AF_NEXT", next_hash, w.thuispunt), 200);
+  w.Accept("AF_NEXT", next_hash, w.thuispunt);
   MustJson(w.Lifecycle("AF_LIFE", "activate"), 200);
-  MustJson(w.Propose("AF_NEW"), 201);
+  w.Propose(ProtocolDoc("AF_NEW"));
   CHECK(w.DbDump("SELECT id, state FROM protocols ORDER BY id;") ==
         "AF_LIFE|valid\nAF_MAIN|valid\nAF_NEW|proposed\nAF_NEXT|proposed\n");
   b.StopAndVerify();
