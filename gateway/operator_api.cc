@@ -126,14 +126,22 @@ void AddChange(Router& router, RouteSpec spec) {
 
 }  // namespace
 
-void RegisterOperatorRoutes(Router& router) {
+void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable) {
   IdentityStore& store = router.store();
   Metrics& metrics = router.metrics();
 
   router.Add({.method = "GET",
               .pattern = "/healthz",
               .public_route = true,
-              .handler = [](RequestContext&, const json&) {
+              .handler = [audit_writable](RequestContext&, const json&) {
+                // Alive but unable to audit: every change and download is
+                // refused (503), which monitoring must see.
+                if (audit_writable && !audit_writable()) {
+                  return JsonResponse(503, {{"status", "degraded"},
+                                            {"audit", "unavailable"},
+                                            {"detail", "the audit log refuses appends after a failed "
+                                                       "write; fix the storage and restart xgwd"}});
+                }
                 return JsonResponse(200, {{"status", "ok"}});
               }});
 

@@ -4,8 +4,8 @@
 // immutable (chattr +i, ext4), so the daemon's next audit commit fails with an
 // I/O error exactly as on a failing disk. Every state-changing call and every
 // download must then be refused with 503 and change nothing; the daemon stays
-// up; once the attribute is removed and xgwd restarted, everything works
-// again and `xgwd audit-verify` passes.
+// up and /healthz says it is degraded; once the attribute is removed and xgwd
+// restarted, everything works again and `xgwd audit-verify` passes.
 //
 // Needs root with CAP_LINUX_IMMUTABLE and a state directory on a filesystem
 // with the immutable attribute; elsewhere the tests are skipped with a warning.
@@ -167,7 +167,10 @@ struct BrokenAudit {
   // Removes the condition, restarts xgwd and checks the log verifies.
   void RepairAndRestart() {
     CHECK(w.d->Alive());
-    // The operator finds the cause in the daemon's log.
+    // Monitoring sees the daemon degraded; the operator finds the cause in its log.
+    auto health = Request(*w.d, "GET", "/healthz");
+    CHECK(health.status == 503);
+    CHECK(health.Json().value("audit", "") == "unavailable");
     CHECK(w.d->Log().find("audit append failed") != std::string::npos);
     // While the log is unwritable xgwd still shuts down cleanly.
     CHECK(w.d->StopAndWait(SIGTERM) == 0);
@@ -175,6 +178,7 @@ struct BrokenAudit {
     REQUIRE_FALSE(wal->set());
     VerifyAudit();
     w.d->Restart();
+    CHECK(Request(*w.d, "GET", "/healthz").status == 200);
   }
 
   void VerifyAudit() {
@@ -319,8 +323,6 @@ TEST_CASE("ExchangeAndProtocolChangesThatCannotBeAuditedAreRefusedAndChangeNothi
     CHECK(w.Fingerprint() == before);
   }
   CHECK(w.d->Alive());
-  auto health = Request(*w.d, "GET", "/healthz");
-  CHECK(health.status == 200);
 
   b.RepairAndRestart();
   CHECK(w.Fingerprint() == before);
