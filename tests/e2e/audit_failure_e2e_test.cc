@@ -66,8 +66,9 @@ class World : public CirWorld {
                   "SELECT COUNT(*) FROM violation_reports; "
                   "SELECT id FROM organisations ORDER BY id; "
                   "SELECT id FROM users ORDER BY id; "
-                  "SELECT COUNT(*) FROM api_tokens; "
-                  "SELECT COUNT(*) FROM user_keys;") +
+                  "SELECT id, COALESCE(revoked_at, 0) FROM api_tokens ORDER BY id; "
+                  "SELECT user_id, age_recipient, ed25519_verify_key FROM user_keys ORDER BY 1; "
+                  "SELECT user_id, role FROM user_roles ORDER BY 1, 2;") +
            "blobs:\n" + RunCommand("cd " + d->dir() + "/state/blobs && find . | sort", &status);
   }
 
@@ -315,7 +316,16 @@ TEST_CASE("ExchangeAndProtocolChangesThatCannotBeAuditedAreRefusedAndChangeNothi
       {"activate a protocol", [&] { return w.Lifecycle("AF_LIFE", "activate"); }},
       {"suspend a protocol", [&] { return w.Lifecycle("AF_MAIN", "suspend"); }},
       {"terminate a protocol", [&] { return w.Lifecycle("AF_MAIN", "terminate"); }},
+      {"advance the clock", [&] {
+         return Request(*w.d, "POST", "/api/v1/admin/clock",
+                        {.token = w.d->operator_token(), .body = R"({"advance_seconds":86400})"});
+       }},
   };
+  const auto clock_now = [&] {
+    return MustJson(Request(*w.d, "GET", "/api/v1/admin/clock", {.token = w.d->operator_token()}), 200)
+        .value("now", "");
+  };
+  const std::string clock_before = clock_now();
   for (const auto& c : calls) {
     auto r = c.run();
     INFO(c.what << " -> " << r.status << " " << r.body);
@@ -323,6 +333,8 @@ TEST_CASE("ExchangeAndProtocolChangesThatCannotBeAuditedAreRefusedAndChangeNothi
     CHECK(w.Fingerprint() == before);
   }
   CHECK(w.d->Alive());
+  // Not advanced by a day (the manual clock also ticks with real time).
+  CHECK(clock_now().substr(0, 10) == clock_before.substr(0, 10));
 
   b.RepairAndRestart();
   CHECK(w.Fingerprint() == before);
@@ -341,19 +353,31 @@ TEST_CASE("OperatorChangesThatCannotBeAuditedAreRefusedAndChangeNothing") {
   BrokenAudit b;
   World& w = b.w;
   b.Setup();
+  const std::string op = w.d->operator_token();
+  const std::string token_id = w.Token(w.cleaner.user, 3600).first;
+  const auto new_age = age::X25519Identity::Generate();
+  const auto new_sign = Ed25519SecretKey::Generate();
+  const std::string new_keys = json{{"age_recipient", new_age.Recipient().String()},
+                                    {"ed25519_verify_key", Base64Encode(new_sign.public_key())}}
+                                   .dump();
   const std::string before = w.Fingerprint();
   if (!b.Break()) return;
-  const std::string op = w.d->operator_token();
   struct Call {
-    std::string what, method, path, body;
+    std::string what, method, path, body, token;
+    long ok_status;
   };
   const std::vector<Call> calls = {
-      {"create an organisation", "POST", "/api/v1/orgs", R"({"name":"Elsewhere","enterprise_number":"0417.497.106"})"},
-      {"create a user", "POST", "/api/v1/orgs/" + w.ocmw + "/users", R"({"display_name":"new","roles":["dpo"]})"},
-      {"create a token", "POST", "/api/v1/users/" + w.social.user + "/tokens", R"({"ttl_seconds":3600})"},
+      {"create an organisation", "POST", "/api/v1/orgs", R"({"name":"Another"})", op, 201},
+      {"create a user", "POST", "/api/v1/orgs/" + w.ocmw + "/users", R"({"display_name":"new","roles":["dpo"]})", op,
+       201},
+      {"create a token", "POST", "/api/v1/users/" + w.social.user + "/tokens", R"({"ttl_seconds":3600})", op, 201},
+      {"change roles", "PUT", "/api/v1/users/" + w.dpo_recv.user + "/roles", R"({"roles":["dpo","sender"]})", op,
+       200},
+      {"register keys", "PUT", "/api/v1/users/" + w.social.user + "/keys", new_keys, w.social.token, 200},
+      {"revoke a token", "DELETE", "/api/v1/tokens/" + token_id, "", op, 200},
   };
   for (const auto& c : calls) {
-    auto r = Request(*w.d, c.method, c.path, {.token = op, .body = c.body});
+    auto r = Request(*w.d, c.method, c.path, {.token = c.token, .body = c.body});
     INFO(c.what << " -> " << r.status << " " << r.body);
     CHECK(IsAuditUnavailable(r));
     CHECK(r.body.find("\"token\"") == std::string::npos);
@@ -361,6 +385,9 @@ TEST_CASE("OperatorChangesThatCannotBeAuditedAreRefusedAndChangeNothing") {
   }
   b.RepairAndRestart();
   CHECK(w.Fingerprint() == before);
-  for (const auto& c : calls) MustJson(Request(*w.d, c.method, c.path, {.token = op, .body = c.body}), 201);
+  for (const auto& c : calls) {
+    INFO(c.what);
+    MustJson(Request(*w.d, c.method, c.path, {.token = c.token, .body = c.body}), c.ok_status);
+  }
   b.StopAndVerify();
 }
