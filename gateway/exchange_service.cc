@@ -153,15 +153,6 @@ std::string ReasonForViolation(const std::string& code) {
   return it == kMap.end() ? "validation_failed" : it->second;
 }
 
-Response Unavailable(const std::string& rid) {
-  Response r = Problem(503, "audit-unavailable", "Audit log unavailable",
-                       "the action was not performed because it could not be recorded in the "
-                       "audit log; retry later or ask an operator",
-                       rid);
-  r.headers.emplace_back("Retry-After", "30");
-  return r;
-}
-
 template <typename F>
 Response Handle(RequestContext& ctx, F&& f) {
   Result<Response> r = f();
@@ -935,7 +926,7 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
   if (fd >= 0) ::close(fd);
   if (!audited || sync_errno != 0) {
     ::unlink(tmp.c_str());
-    return audited ? ErrorProblem(ctx, IoError("fdatasync", tmp, sync_errno)) : Unavailable(ctx.request_id());
+    return audited ? ErrorProblem(ctx, IoError("fdatasync", tmp, sync_errno)) : AuditUnavailableProblem(ctx.request_id());
   }
   const std::string final_path = BlobPath(e.id);
   if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
@@ -988,7 +979,7 @@ Response ExchangeService::Impl::RefuseCompletion(RequestContext& ctx, const Exch
   AuditEvent ev = EventFor(ctx, AuditAction::kExchangeRefused, &e, &pr);
   ev.outcome = AuditOutcome::kRefused;
   ev.reason = ReasonForViolation(v.front().code);
-  if (!deps.audit.AppendEvent(ev)) return Unavailable(ctx.request_id());
+  if (!deps.audit.AppendEvent(ev)) return AuditUnavailableProblem(ctx.request_id());
   for (const auto& x : v) deps.metrics.CountRefusal("policy:" + x.code);
   deps.metrics.CountExchange("refused");
   // Nothing of it may stay: the exchange can never become available.
@@ -1055,40 +1046,55 @@ Response PlaintextSink::Finish() {
   if (!canonical) return ErrorProblem(ctx, canonical.error());
   const std::string sig = Base64Encode(m.deps.gateway_key->Sign(*canonical));
   std::string id;
-  auto created = m.CreateExchange(ctx, pr_, party_, check->manifest, *canonical, sig, "gateway", "gateway", nullptr, &id);
-  if (!created) return ErrorProblem(ctx, created.error());
-  const std::string tmp = m.TmpPath(id);
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return ErrorProblem(ctx, IoError("open", tmp, errno));
-  uint64_t size = 0;
-  {
-    FileSink out = FileSink::Borrow(fd);
-    std::vector<const age::Recipient*> rs;
-    for (const auto& r : recipients) rs.push_back(&r);
-    MemorySource plain(data);
-    auto enc = age::Encrypt(rs, plain, out, false);
-    Result<void> flushed = enc ? out.Flush() : Result<void>(tl::unexpected(enc.error()));
-    if (!enc || !flushed || ::fsync(fd) != 0) {
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return ErrorProblem(ctx, enc ? Error{ErrorCode::kIo, "cannot write the encrypted blob"} : enc.error());
+  AuditEvent created = m.EventFor(ctx, AuditAction::kExchangeCreated, nullptr, &pr_);
+  created.orgs.push_back(ctx.principal->org_id);
+  auto made = m.CreateExchange(ctx, pr_, party_, check->manifest, *canonical, sig, "gateway", "gateway",
+                               &created, &id);
+  if (!made) return ErrorProblem(ctx, made.error());
+  if (made->status != 201) return std::move(*made);  // the audit log refused the creation
+  auto encrypt_and_complete = [&]() -> Response {
+    const std::string tmp = m.TmpPath(id);
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return ErrorProblem(ctx, IoError("open", tmp, errno));
+    uint64_t size = 0;
+    {
+      FileSink out = FileSink::Borrow(fd);
+      std::vector<const age::Recipient*> rs;
+      for (const auto& r : recipients) rs.push_back(&r);
+      MemorySource plain(data);
+      auto enc = age::Encrypt(rs, plain, out, false);
+      Result<void> flushed = enc ? out.Flush() : Result<void>(tl::unexpected(enc.error()));
+      if (!enc || !flushed || ::fsync(fd) != 0) {
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        return ErrorProblem(ctx, enc ? Error{ErrorCode::kIo, "cannot write the encrypted blob"} : enc.error());
+      }
+      struct stat st{};
+      if (::fstat(fd, &st) == 0) size = static_cast<uint64_t>(st.st_size);
     }
-    struct stat st{};
-    if (::fstat(fd, &st) == 0) size = static_cast<uint64_t>(st.st_size);
-  }
-  ::close(fd);
-  // The plaintext is no longer needed: wipe it before the slow part.
-  WipeMemory(buf_.data(), buf_.size());
-  auto e = m.LoadExchange(id);
-  if (!e || !*e) return ErrorProblem(ctx, Error{ErrorCode::kInternal, "exchange vanished"});
-  Response r = m.CompleteUpload(ctx, **e, pr_, tmp, size, -1);
-  if (r.status == 200) {
-    json body = json::parse(r.body, nullptr, false);
-    body["manifest"] = json::parse(*canonical, nullptr, false);
-    body["manifest_signature"] = sig;
-    body["signer"] = "gateway";
-    r = JsonResponse(201, body);
-    r.audited = true;
+    ::close(fd);
+    // The plaintext is no longer needed: wipe it before the slow part.
+    WipeMemory(buf_.data(), buf_.size());
+    auto e = m.LoadExchange(id);
+    if (!e || !*e) return ErrorProblem(ctx, Error{ErrorCode::kInternal, "exchange vanished"});
+    Response r = m.CompleteUpload(ctx, **e, pr_, tmp, size, -1);
+    if (r.status == 200) {
+      json body = json::parse(r.body, nullptr, false);
+      body["manifest"] = json::parse(*canonical, nullptr, false);
+      body["manifest_signature"] = sig;
+      body["signer"] = "gateway";
+      r = JsonResponse(201, body);
+      r.audited = true;
+    }
+    return r;
+  };
+  Response r = encrypt_and_complete();
+  // The sender never learns the id of an exchange that failed here: a row
+  // left pending would only wait for the sweeper. Discard it now.
+  if (r.status != 201) {
+    if (auto e = m.LoadExchange(id); e && *e && (*e)->state == "pending") {
+      (void)m.DeleteExchangeData(id, "discarded", "upload_failed", ctx.now);
+    }
   }
   return r;
 }
@@ -1103,7 +1109,7 @@ Result<Response> ExchangeService::Impl::CreateExchange(
   if (audit_first) {
     AuditEvent ev = *audit_first;
     ev.exchange_id = id;
-    if (!deps.audit.AppendEvent(ev)) return Unavailable(ctx.request_id());
+    if (!deps.audit.AppendEvent(ev)) return AuditUnavailableProblem(ctx.request_id());
   }
   const std::function<Result<void>()> insert = [&]() -> Result<void> {
     XGW_TRY(auto st, db.Prepare(
@@ -1349,7 +1355,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
                 }
                 AuditEvent ev = m.EventFor(ctx, AuditAction::kClockAdvanced, nullptr, nullptr);
                 ev.reason = "operator_request";
-                if (!m.deps.audit.AppendEvent(ev)) return Unavailable(ctx.request_id());
+                if (!m.deps.audit.AppendEvent(ev)) return AuditUnavailableProblem(ctx.request_id());
                 m.deps.clock.Advance(it->get<int64_t>());
                 // The sweeper should act on the new time at once, not at its
                 // next period (up to exchanges.sweep_interval_seconds later).
@@ -1436,7 +1442,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
                   const bool replaces = existing && (existing->pending || existing->status.state ==
                                                                                ProtocolState::kProposed);
                   if (replaces) ev.reason = "superseded";
-                  if (!m.deps.audit.AppendEvent(ev)) return Unavailable(ctx.request_id());
+                  if (!m.deps.audit.AppendEvent(ev)) return AuditUnavailableProblem(ctx.request_id());
                   XGW_TRY(auto tx, Transaction::Begin(m.db));
                   if (!existing) {
                     XGW_TRY(auto st, m.db.Prepare("INSERT INTO protocols(id, version_hash, document, state, "
@@ -1616,7 +1622,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
   auto transition_response = [](RequestContext& ctx, const Result<void>& r) -> std::optional<Response> {
     if (r) return std::nullopt;
     if (r.error().code == ErrorCode::kIo && r.error().message == "audit-unavailable") {
-      return Unavailable(ctx.request_id());
+      return AuditUnavailableProblem(ctx.request_id());
     }
     if (r.error().code == ErrorCode::kConflict) {
       return Problem(409, "wrong-state", "Transition not allowed", r.error().message, ctx.request_id());
@@ -1691,7 +1697,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
                   }
                   AuditEvent ev = m.EventFor(ctx, AuditAction::kProtocolAccepted, nullptr, &r);
                   ev.protocol_version = hash;
-                  if (!m.deps.audit.AppendEvent(ev)) return Unavailable(ctx.request_id());
+                  if (!m.deps.audit.AppendEvent(ev)) return AuditUnavailableProblem(ctx.request_id());
                   {
                     std::lock_guard lock(m.mu);
                     XGW_TRY(auto st, m.db.Prepare(
@@ -1763,7 +1769,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
           for (const auto& e : rows) {
             AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeDeleted, &e, &r);
             ev.reason = "protocol_terminated";
-            if (!m.deps.audit.AppendEvent(ev)) return Unavailable(ctx.request_id());
+            if (!m.deps.audit.AppendEvent(ev)) return AuditUnavailableProblem(ctx.request_id());
             XGW_CHECK(m.DeleteExchangeData(e.id, "deleted", "protocol_terminated", ctx.now));
             m.deps.metrics.CountDeletion("protocol_terminated");
             ++deleted;
@@ -2159,7 +2165,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
                     return ErrorProblem(ctx, IoError("stat", m.BlobPath(e->id), errno));
                   }
                   AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeDownloaded, &*e, &*pr);
-                  if (!m.deps.audit.AppendEvent(ev)) return Unavailable(rid);
+                  if (!m.deps.audit.AppendEvent(ev)) return AuditUnavailableProblem(rid);
                   if (!e->first_download_at) {
                     ExchangeRow after = *e;
                     after.first_download_at = ctx.now;
@@ -2206,7 +2212,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
                                    "only an available exchange can be acknowledged", ctx.request_id());
                   }
                   AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeAcknowledged, &*e, &*pr);
-                  if (!m.deps.audit.AppendEvent(ev)) return Unavailable(ctx.request_id());
+                  if (!m.deps.audit.AppendEvent(ev)) return AuditUnavailableProblem(ctx.request_id());
                   ExchangeRow after = *e;
                   after.acknowledged_at = ctx.now;
                   const int64_t expires = std::min(FromInstant(m.Expiry(*pr, after)), e->expires_at.value_or(INT64_MAX));
@@ -2242,11 +2248,11 @@ void ExchangeService::RegisterRoutes(Router& router) {
                   XGW_TRY(auto pr, m.LoadProtocol(e->protocol_id));
                   AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeRevoked, &*e, pr ? &*pr : nullptr);
                   ev.reason = "party_request";
-                  if (!m.deps.audit.AppendEvent(ev)) return Unavailable(ctx.request_id());
+                  if (!m.deps.audit.AppendEvent(ev)) return AuditUnavailableProblem(ctx.request_id());
                   AuditEvent del = ev;
                   del.action = AuditAction::kExchangeDeleted;
                   del.reason = "exchange_revoked";
-                  if (!m.deps.audit.AppendEvent(del)) return Unavailable(ctx.request_id());
+                  if (!m.deps.audit.AppendEvent(del)) return AuditUnavailableProblem(ctx.request_id());
                   XGW_CHECK(m.DeleteExchangeData(e->id, "revoked", "exchange_revoked", ctx.now));
                   m.deps.metrics.CountDeletion("revoked");
                   m.RefreshLive();
@@ -2315,7 +2321,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
                               : code == "decrypt_failed"  ? "decrypt_failed"
                               : code == "signature_invalid" ? "signature_invalid"
                                                             : "validation_failed";
-                  if (!m.deps.audit.AppendEvent(ev)) return Unavailable(ctx.request_id());
+                  if (!m.deps.audit.AppendEvent(ev)) return AuditUnavailableProblem(ctx.request_id());
                   {
                     std::lock_guard lock(m.mu);
                     XGW_TRY(auto st, m.db.Prepare("INSERT INTO violation_reports(exchange_id, reporter_user, "

@@ -120,16 +120,32 @@ Response Handle(RequestContext& ctx, F&& f) {
 
 const Grant kOperator{std::string(kRoleOperator), Scope::kAny};
 
+// A state-changing operator route. These handlers append no audit events of
+// their own, so the router records the request before running them and
+// refuses with 503 if it cannot (issue 5: no unaudited change).
+void AddChange(Router& router, RouteSpec spec) {
+  spec.audit_first = true;
+  router.Add(std::move(spec));
+}
+
 }  // namespace
 
-void RegisterOperatorRoutes(Router& router) {
+void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable) {
   IdentityStore& store = router.store();
   Metrics& metrics = router.metrics();
 
   router.Add({.method = "GET",
               .pattern = "/healthz",
               .public_route = true,
-              .handler = [](RequestContext&, const json&) {
+              .handler = [audit_writable](RequestContext&, const json&) {
+                // Alive but unable to audit: every change and download is
+                // refused (503), which monitoring must see.
+                if (audit_writable && !audit_writable()) {
+                  return JsonResponse(503, {{"status", "degraded"},
+                                            {"audit", "unavailable"},
+                                            {"detail", "the audit log refuses appends after a failed "
+                                                       "write; fix the storage and restart xgwd"}});
+                }
                 return JsonResponse(200, {{"status", "ok"}});
               }});
 
@@ -157,7 +173,7 @@ void RegisterOperatorRoutes(Router& router) {
                 });
               }});
 
-  router.Add({.method = "POST",
+  AddChange(router, {.method = "POST",
               .pattern = "/api/v1/orgs",
               .grants = {kOperator},
               .body = BodyKind::kJson,
@@ -202,7 +218,8 @@ void RegisterOperatorRoutes(Router& router) {
               }});
 
   // Client-certificate pins of an existing organisation (mutual TLS). The
-  // router audits each change as http.request with the organisation's id;
+  // router audits each change (before it happens) as http.request with the
+  // organisation's id;
   // the router reads pins per request, so a change applies at once.
   router.AddParameterRule(
       "pin", [](const std::string& v) { return NormalisePinId(v).has_value(); },
@@ -223,7 +240,7 @@ void RegisterOperatorRoutes(Router& router) {
                 });
               }});
 
-  router.Add({.method = "POST",
+  AddChange(router, {.method = "POST",
               .pattern = "/api/v1/orgs/{org}/client-pins",
               .grants = {kOperator},
               .target = TargetKind::kOrg,
@@ -241,7 +258,7 @@ void RegisterOperatorRoutes(Router& router) {
                 });
               }});
 
-  router.Add({.method = "DELETE",
+  AddChange(router, {.method = "DELETE",
               .pattern = "/api/v1/orgs/{org}/client-pins/{pin}",
               .grants = {kOperator},
               .target = TargetKind::kOrg,
@@ -257,7 +274,7 @@ void RegisterOperatorRoutes(Router& router) {
                 });
               }});
 
-  router.Add({.method = "POST",
+  AddChange(router, {.method = "POST",
               .pattern = "/api/v1/orgs/{org}/users",
               .grants = {kOperator},
               .target = TargetKind::kOrg,
@@ -301,7 +318,7 @@ void RegisterOperatorRoutes(Router& router) {
                 });
               }});
 
-  router.Add({.method = "PUT",
+  AddChange(router, {.method = "PUT",
               .pattern = "/api/v1/users/{user}/roles",
               .grants = {kOperator},
               .target = TargetKind::kUser,
@@ -335,7 +352,7 @@ void RegisterOperatorRoutes(Router& router) {
                 });
               }});
 
-  router.Add({.method = "PUT",
+  AddChange(router, {.method = "PUT",
               .pattern = "/api/v1/users/{user}/keys",
               .grants = {kOperator, {"*", Scope::kSelf}},
               .target = TargetKind::kUser,
@@ -351,7 +368,7 @@ void RegisterOperatorRoutes(Router& router) {
                 });
               }});
 
-  router.Add({.method = "POST",
+  AddChange(router, {.method = "POST",
               .pattern = "/api/v1/users/{user}/tokens",
               .grants = {kOperator},
               .target = TargetKind::kUser,
@@ -395,7 +412,7 @@ void RegisterOperatorRoutes(Router& router) {
                 });
               }});
 
-  router.Add({.method = "DELETE",
+  AddChange(router, {.method = "DELETE",
               .pattern = "/api/v1/tokens/{token}",
               .grants = {kOperator, {"*", Scope::kSelf}},
               .target = TargetKind::kToken,

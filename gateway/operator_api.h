@@ -24,11 +24,15 @@
 #ifndef XGW_GATEWAY_OPERATOR_API_H_
 #define XGW_GATEWAY_OPERATOR_API_H_
 
+#include <functional>
+
 #include "gateway/router.h"
 
 namespace xgw {
 
-void RegisterOperatorRoutes(Router& router);
+// `audit_writable` (optional) tells /healthz whether the audit log still
+// accepts appends; when it does not, /healthz answers 503.
+void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable = nullptr);
 
 }  // namespace xgw
 

@@ -25,6 +25,15 @@ Response Problem(unsigned status, std::string_view slug, std::string_view title,
   return r;
 }
 
+Response AuditUnavailableProblem(std::string_view request_id) {
+  Response r = Problem(503, "audit-unavailable", "Audit log unavailable",
+                       "the action was not performed because it could not be recorded in the "
+                       "audit log; retry later or ask an operator",
+                       request_id);
+  r.headers.emplace_back("Retry-After", "30");
+  return r;
+}
+
 Response ProblemFromError(const Error& e, std::string_view request_id) {
   switch (e.code) {
     case ErrorCode::kInvalidArgument:

@@ -19,6 +19,10 @@ namespace xgw {
 Response Problem(unsigned status, std::string_view slug, std::string_view title,
                  std::string_view detail, std::string_view request_id);
 
+// 503 "audit-unavailable" with Retry-After: the action was not performed
+// because its audit event could not be recorded (fail closed).
+Response AuditUnavailableProblem(std::string_view request_id);
+
 // Maps an Error from a store or handler to a problem: kInvalidArgument/kFormat
 // → 400, kNotFound → 404, kConflict → 409, kUnauthenticated → 401,
 // kForbidden → 403, kLimit → 413, anything else → 500 with a generic detail

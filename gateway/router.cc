@@ -203,8 +203,7 @@ int64_t Router::Now() const {
   return clock_ ? clock_->Now() : static_cast<int64_t>(std::time(nullptr));
 }
 
-void Router::AuditOutcome(const RequestContext& ctx, const Response& r, const std::string& reason) {
-  if (r.audited) return;
+Result<void> Router::AppendRecord(const RequestContext& ctx, unsigned status, const std::string& reason) {
   RequestRecord rec;
   rec.time = ctx.now;
   rec.event = "http.request";
@@ -219,13 +218,20 @@ void Router::AuditOutcome(const RequestContext& ctx, const Response& r, const st
   for (const auto& [k, v] : ctx.params) {
     if (k == "token") rec.target_id = v;
   }
-  rec.outcome = r.status < 400 ? "allowed" : (r.status == 401 || r.status == 403) ? "refused" : "failed";
+  rec.outcome = status < 400 ? "allowed" : (status == 401 || status == 403) ? "refused" : "failed";
   rec.reason = reason;
-  rec.status = r.status;
-  if (auto a = audit_.Append(rec); !a) {
+  rec.status = status;
+  auto a = audit_.Append(rec);
+  if (!a) {
     std::fprintf(stderr, "xgwd: %s audit append failed: %s\n", rec.request_id.c_str(),
                  ToString(a.error()).c_str());
   }
+  return a;
+}
+
+void Router::AuditOutcome(const RequestContext& ctx, const Response& r, const std::string& reason) {
+  if (r.audited) return;
+  (void)AppendRecord(ctx, r.status, reason);
 }
 
 Response Router::Refuse(const RequestContext& ctx, Response problem) {
@@ -250,6 +256,10 @@ Response Router::RunHandler(const Compiled& route, RequestContext& ctx, const js
     r = Problem(400, "invalid-json", "Invalid JSON",
                 "the request body must be one valid JSON object (UTF-8, no duplicate keys)",
                 ctx.request_id());
+  } else if (route.spec.audit_first && !AppendRecord(ctx, 200, "")) {
+    // The change could not be recorded: it must not happen (issue 5).
+    r = AuditUnavailableProblem(ctx.request_id());
+    r.audited = true;  // nothing more can be recorded now
   } else {
     try {
       r = route.spec.handler(ctx, body);
@@ -263,6 +273,8 @@ Response Router::RunHandler(const Compiled& route, RequestContext& ctx, const js
                   ctx.request_id());
     }
   }
+  // A successful audit-first change is already recorded.
+  if (route.spec.audit_first && r.status < 400) r.audited = true;
   AuditOutcome(ctx, r, r.status >= 400 ? r.refusal_reason : "");
   return r;
 }

@@ -79,6 +79,12 @@ struct RouteSpec {
   uint64_t max_body_bytes = 0;  // 0: limits.max_json_body_bytes / limits.max_upload_bytes
   JsonHandler handler{};        // kNone (body is null) and kJson
   StreamOpener open_stream{};   // kStream
+  // For state-changing handlers that append no audit events of their own
+  // (operator routes): the router records the authorised request BEFORE the
+  // handler runs and answers 503 without running it if that append fails
+  // (fail closed). A handler that then fails gets a second record with its
+  // reason.
+  bool audit_first = false;
 };
 
 // Result of Router::Prepare.
@@ -125,6 +131,7 @@ class Router {
   Response Refuse(const RequestContext& ctx, Response problem);
   Response RunHandler(const Compiled& route, RequestContext& ctx, const nlohmann::json& body);
   void AuditOutcome(const RequestContext& ctx, const Response& r, const std::string& reason);
+  Result<void> AppendRecord(const RequestContext& ctx, unsigned status, const std::string& reason);
 
   ConfigHolder& config_;
   IdentityStore& store_;

@@ -64,7 +64,7 @@ class Daemon {
         watchdog_(ioc_),
         drain_(ioc_) {
     router_.SetClock(clock_.get());
-    RegisterOperatorRoutes(router_);
+    RegisterOperatorRoutes(router_, [this] { return audit_log_->Writable(); });
     if (options.register_routes) options.register_routes(router_);
   }
 

@@ -467,6 +467,11 @@ TreeHead AuditLog::Head() const {
   return TreeHead{impl_->frontier.size(), impl_->frontier.Root()};
 }
 
+bool AuditLog::Writable() const {
+  std::lock_guard lk(impl_->queue_mu);
+  return !impl_->broken;
+}
+
 AuditLogStats AuditLog::Stats() const {
   std::lock_guard lk(impl_->state_mu);
   return impl_->stats;

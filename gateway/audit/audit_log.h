@@ -98,6 +98,9 @@ class AuditLog {
 
   TreeHead Head() const;
   AuditLogStats Stats() const;
+  // False once a commit failed: every further Append is refused until the
+  // log is reopened (the daemon restarted).
+  bool Writable() const;
   // "<origin>+<key id>+<key>" of the signing key (kKey without one).
   Result<std::string> VerifierKey() const;
 

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -387,13 +388,24 @@ size_t PinChangeEvents(const Daemon& d, const std::string& org) {
                                           "&limit=1000",
                             {.token = d.operator_token()}),
                     200);
-  size_t n = 0;
+  // A change is recorded before it runs ("success": allowed) and again if it
+  // then fails ("failed"/"refused", same request id): count the requests
+  // that were allowed and did not fail.
+  std::map<std::string, bool> changed;  // request id -> allowed and not failed
   for (const auto& it : j["items"]) {
     const json& ev = it["event"];
-    if (ev.value("outcome", "") == "success" && ev.contains("orgs") && ev["orgs"].is_array()) {
-      for (const auto& o : ev["orgs"]) n += o == org ? 1 : 0;
+    bool about_org = false;
+    if (ev.contains("orgs") && ev["orgs"].is_array()) {
+      for (const auto& o : ev["orgs"]) about_org = about_org || o == org;
     }
+    if (!about_org) continue;
+    const std::string rid = ev.value("request", "");
+    const bool success = ev.value("outcome", "") == "success";
+    auto [pos, fresh] = changed.emplace(rid, success);
+    if (!fresh) pos->second = pos->second && success;
   }
+  size_t n = 0;
+  for (const auto& [rid, ok] : changed) n += ok ? 1 : 0;
   return n;
 }
 

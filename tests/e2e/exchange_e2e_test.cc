@@ -22,8 +22,9 @@
 #include "policy/list_reader.h"
 #include "policy/manifest.h"
 #include "policy/protocol.h"
-#include "tests/e2e/harness.h"
 #include "tests/e2e/cir_test_data.h"
+#include "tests/e2e/cir_world.h"
+#include "tests/e2e/harness.h"
 
 using namespace xgw;
 using namespace xgw::e2e;
@@ -32,180 +33,13 @@ using nlohmann::json;
 namespace {
 
 
-const std::string kHeader =
-    "Naam;Voornaam;Rijksregisternummer;Status dossier;Ontbrekende documenten;Datum uitnodigingsbrief;"
-    "Datum herinnering\n";
+const std::string& kHeader = kCirHeader;
 
 std::string Row(int i) {
   return "Testnaam" + std::to_string(i) + ";Voornaam;" + SyntheticNrn(i) + ";onvolledig;attest;01/08/2024;2024-08-31\n";
 }
 
-struct Party {
-  std::string org;
-  std::string user;
-  std::string token;
-};
-
-struct Keys {
-  std::unique_ptr<age::X25519Identity> identity;
-  std::unique_ptr<Ed25519SecretKey> signing;
-};
-
-class World {
- public:
-  explicit World(json overrides = {}) {
-    json cfg = {{"clock", {{"mode", "manual"}, {"start", "2024-09-20T07:00:00Z"}}},
-                {"exchanges", {{"sweep_interval_seconds", 1}}}};
-    if (overrides.is_object()) cfg.merge_patch(overrides);
-    d = Daemon::Start(cfg);
-    auto p = LoadProtocolFile(kCirProtocolFile);
-    REQUIRE(p);
-    protocol = std::make_unique<Protocol>(std::move(*p));
-    thuispunt = Org("Thuispunt Gent", "BE 0400.032.156");
-    ocmw = Org("OCMW Gent", "0212.214.125");
-    sender = User(thuispunt, "sender", {"sender"}, &sender_keys);
-    social = User(ocmw, "social worker", {"social-worker-welzijnsbureau"}, &social_keys);
-    cleaner = User(ocmw, "not a recipient", {"facility"}, &cleaner_keys);
-    dpo_ocmw = User(ocmw, "dpo", {"dpo"}, nullptr);
-    other_org = Org("Elsewhere", "0417.497.106");
-    outsider = User(other_org, "outsider sender", {"sender"}, &outsider_keys);
-  }
-
-  std::string Org(const std::string& name, const std::string& kbo) {
-    return MustJson(Request(*d, "POST", "/api/v1/orgs",
-                            {.token = d->operator_token(),
-                             .body = json{{"name", name}, {"enterprise_number", kbo}}.dump()}),
-                    201)["id"];
-  }
-
-  Party User(const std::string& org, const std::string& name, const std::vector<std::string>& roles,
-             Keys* keys) {
-    Party p;
-    p.org = org;
-    p.user = MustJson(Request(*d, "POST", "/api/v1/orgs/" + org + "/users",
-                              {.token = d->operator_token(),
-                               .body = json{{"display_name", name}, {"roles", roles}}.dump()}),
-                      201)["id"];
-    p.token = MustJson(Request(*d, "POST", "/api/v1/users/" + p.user + "/tokens",
-                               {.token = d->operator_token(), .body = json{{"ttl_seconds", 86400 * 300}}.dump()}),
-                       201)["token"];
-    if (keys) {
-      keys->identity = std::make_unique<age::X25519Identity>(age::X25519Identity::Generate());
-      keys->signing = std::make_unique<Ed25519SecretKey>(Ed25519SecretKey::Generate());
-      MustJson(Request(*d, "PUT", "/api/v1/users/" + p.user + "/keys",
-                       {.token = p.token,
-                        .body = json{{"age_recipient", keys->identity->Recipient().String()},
-                                     {"ed25519_verify_key", Base64Encode(keys->signing->public_key())}}
-                                    .dump()}),
-               200);
-    }
-    return p;
-  }
-
-  void ProposeAcceptActivate() {
-    json r = MustJson(Request(*d, "POST", "/api/v1/protocols",
-                              {.token = d->operator_token(), .body = ReadTextFile(kCirProtocolFile)}),
-                      201);
-    CHECK(r["state"] == "proposed");
-    CHECK(r["version_hash"] == protocol->version_hash);
-    for (const auto& org : {thuispunt, ocmw}) {
-      MustJson(Request(*d, "POST", "/api/v1/protocols/2024_VB_00591/accept",
-                       {.token = d->operator_token(),
-                        .body = json{{"version_hash", protocol->version_hash}, {"organisation", org}}.dump()}),
-               200);
-    }
-    json a = MustJson(Request(*d, "POST", "/api/v1/protocols/2024_VB_00591/activate",
-                              {.token = d->operator_token()}),
-                      200);
-    CHECK(a["state"] == "valid");
-  }
-
-  // The manifest of `csv` and its signature by `keys`.
-  std::pair<json, std::string> SignedManifest(const std::string& csv, const Keys& keys) {
-    MemorySource src(csv);
-    auto reader = OpenCsvReader(src);
-    REQUIRE(reader);
-    CheckListOptions o;
-    o.subject_key = subject_key;
-    o.subject_key_id = "thuispunt-2024";
-    auto check = CheckList(*protocol, **reader, o);
-    REQUIRE(check);
-    auto canonical = ManifestToCanonicalJson(check->manifest);
-    REQUIRE(canonical);
-    const auto sig = keys.signing->Sign(*canonical);
-    return {json::parse(*canonical), Base64Encode(sig)};
-  }
-
-  std::string Encrypt(const std::string& csv, const Keys& to) {
-    auto recipient = to.identity->Recipient();
-    const age::Recipient* rs[] = {&recipient};
-    MemorySource src(csv);
-    StringSink out;
-    REQUIRE(age::Encrypt(rs, src, out, false));
-    return out.str();
-  }
-
-  HttpResult Create(const Party& who, const json& manifest, const std::string& sig) {
-    return Request(*d, "POST", "/api/v1/exchanges",
-                   {.token = who.token,
-                    .body = json{{"protocol_id", "2024_VB_00591"},
-                                 {"version_hash", protocol->version_hash},
-                                 {"manifest", manifest},
-                                 {"manifest_signature", sig}}
-                                .dump()});
-  }
-
-  HttpResult Upload(const Party& who, const std::string& id, const std::string& bytes) {
-    return Request(*d, "PUT", "/api/v1/exchanges/" + id + "/content",
-                   {.token = who.token, .body = bytes, .content_type = "application/octet-stream"});
-  }
-
-  // Full E2E send; returns the exchange id.
-  std::string Send(const std::string& csv) {
-    auto [manifest, sig] = SignedManifest(csv, sender_keys);
-    json c = MustJson(Create(sender, manifest, sig), 201);
-    CHECK(c["state"] == "pending");
-    const std::string id = c["id"];
-    json u = MustJson(Upload(sender, id, Encrypt(csv, social_keys)), 200);
-    CHECK(u["state"] == "available");
-    return id;
-  }
-
-  void Advance(int64_t seconds) {
-    MustJson(Request(*d, "POST", "/api/v1/admin/clock",
-                     {.token = d->operator_token(), .body = json{{"advance_seconds", seconds}}.dump()}),
-             200);
-  }
-
-  std::string State(const std::string& id) {
-    return MustJson(Request(*d, "GET", "/api/v1/exchanges/" + id, {.token = sender.token}), 200)["state"];
-  }
-
-  // Waits up to 30 s: the sweeper runs every second, but a loaded CI machine
-  // can delay a pass (fsyncs of the audit log and the blob directory).
-  bool WaitForState(const std::string& id, const std::string& state) {
-    for (int i = 0; i < 300; ++i) {
-      if (State(id) == state) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-  }
-
-  std::string VerifierKey() {
-    auto r = Request(*d, "GET", "/api/v1/audit/verifier-key", {.token = d->operator_token()});
-    REQUIRE(r.status == 200);
-    std::string k = r.body;
-    while (!k.empty() && k.back() == '\n') k.pop_back();
-    return k;
-  }
-
-  std::unique_ptr<Daemon> d;
-  std::unique_ptr<Protocol> protocol;
-  std::vector<uint8_t> subject_key = std::vector<uint8_t>(32, 0x42);
-  std::string thuispunt, ocmw, other_org;
-  Keys sender_keys, social_keys, cleaner_keys, outsider_keys;
-  Party sender, social, cleaner, dpo_ocmw, outsider;
-};
+using World = CirWorld;  // the CIR example protocol (one-off)
 
 std::string CanonicalJsonOf(const json& j) {
   auto c = CanonicalJson(j);
@@ -258,7 +92,7 @@ TEST_CASE("CirProtocolFullCycleEndToEndMode") {
   // The DPO of the receiving party finds it by a subject's lookup value.
   auto lookup = SubjectLookupValue(w.subject_key, FieldType::kBeNationalNumber, SyntheticNrn(2));
   REQUIRE(lookup);
-  json found = MustJson(Request(*w.d, "GET", "/api/v1/subject-index/" + *lookup, {.token = w.dpo_ocmw.token}), 200);
+  json found = MustJson(Request(*w.d, "GET", "/api/v1/subject-index/" + *lookup, {.token = w.dpo_recv.token}), 200);
   REQUIRE(found["items"].size() == 1);
   CHECK(found["items"][0]["id"] == id);
 
@@ -283,9 +117,9 @@ TEST_CASE("CirProtocolFullCycleEndToEndMode") {
   CHECK(RunCommand("ls " + w.d->dir() + "/state/blobs/ | grep -c age || true", &status) == "0\n");
 
   // DPO audit endpoints.
-  json events = MustJson(Request(*w.d, "GET", "/api/v1/audit/events?exchange=" + id, {.token = w.dpo_ocmw.token}), 200);
+  json events = MustJson(Request(*w.d, "GET", "/api/v1/audit/events?exchange=" + id, {.token = w.dpo_recv.token}), 200);
   CHECK(events["items"].size() >= 4);
-  auto cp = Request(*w.d, "GET", "/api/v1/audit/checkpoint", {.token = w.dpo_ocmw.token});
+  auto cp = Request(*w.d, "GET", "/api/v1/audit/checkpoint", {.token = w.dpo_recv.token});
   CHECK(cp.status == 200);
   CHECK(cp.content_type.rfind("text/plain", 0) == 0);
   CHECK(w.d->StopAndWait(SIGTERM) == 0);
@@ -306,7 +140,7 @@ TEST_CASE("SweeperDeletesAfterTheProtocolRetentionDateAndReceiptVerifies") {
   CHECK(w.State(id) == "available");
   w.Advance(2 * 86400);  // 2024-09-28
   REQUIRE(w.WaitForState(id, "deleted"));
-  auto receipt = Request(*w.d, "GET", "/api/v1/exchanges/" + id + "/receipt", {.token = w.dpo_ocmw.token});
+  auto receipt = Request(*w.d, "GET", "/api/v1/exchanges/" + id + "/receipt", {.token = w.dpo_recv.token});
   REQUIRE(receipt.status == 200);
   auto verified = VerifyDeletionReceipt(receipt.body, w.VerifierKey());
   REQUIRE(verified);

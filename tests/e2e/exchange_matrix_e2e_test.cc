@@ -31,8 +31,9 @@
 #include "policy/list_reader.h"
 #include "policy/manifest.h"
 #include "policy/protocol.h"
-#include "tests/e2e/harness.h"
 #include "tests/e2e/cir_test_data.h"
+#include "tests/e2e/cir_world.h"
+#include "tests/e2e/harness.h"
 
 using namespace xgw;
 using namespace xgw::e2e;
@@ -41,9 +42,7 @@ using nlohmann::json;
 namespace {
 
 
-const std::string kHeader =
-    "Naam;Voornaam;Rijksregisternummer;Status dossier;Ontbrekende documenten;Datum uitnodigingsbrief;"
-    "Datum herinnering\n";
+const std::string& kHeader = kCirHeader;
 
 // `pad` characters of filler in the free-text column make rows large.
 std::string Row(int i, size_t pad = 6) {
@@ -51,169 +50,13 @@ std::string Row(int i, size_t pad = 6) {
          ";01/08/2024;2024-08-31\n";
 }
 
-// The CIR example as a periodic protocol with id `id`, kept until
-// 2024-09-27 whether or not it is acknowledged.
-json ProtocolDoc(const std::string& id) {
-  json doc = json::parse(ReadTextFile(kCirProtocolFile));
-  doc["id"] = id;
-  doc["frequency"] = {{"kind", "periodic"}, {"max_transfers", 10000}, {"per", "day"}};
-  doc["retention"] = {{"delete_on", "2024-09-27"}};
-  doc["limits"] = {{"max_rows", 100000}, {"max_bytes", 64 << 20}};
-  return doc;
-}
+// The periodic CIR variant, kept until 2024-09-27 whether or not acknowledged.
+nlohmann::json ProtocolDoc(const std::string& id) { return CirPeriodicProtocolDoc(id); }
 
-struct Party {
-  std::string org;
-  std::string user;
-  std::string token;
-};
-
-struct Keys {
-  std::unique_ptr<age::X25519Identity> identity;
-  std::unique_ptr<Ed25519SecretKey> signing;
-};
-
-class World {
+// Exchanges are sent under XM_MAIN.
+class World : public CirWorld {
  public:
-  World() {
-    d = Daemon::Start({{"clock", {{"mode", "manual"}, {"start", "2024-09-20T07:00:00Z"}}},
-                       {"exchanges", {{"sweep_interval_seconds", 1}}}});
-    auto p = ParseProtocolDocument(ProtocolDoc("XM_MAIN"));
-    REQUIRE(p);
-    protocol = std::make_unique<Protocol>(std::move(*p));
-    thuispunt = Org("Thuispunt Gent", "BE 0400.032.156");
-    ocmw = Org("OCMW Gent", "0212.214.125");
-    third = Org("Elsewhere", "0417.497.106");
-    sender = User(thuispunt, "sender", {"sender"}, &sender_keys);
-    dpo_send = User(thuispunt, "dpo sender side", {"dpo"}, nullptr);
-    social = User(ocmw, "social worker", {"social-worker-welzijnsbureau"}, &social_keys);
-    cleaner = User(ocmw, "not a recipient", {"facility"}, &cleaner_keys);
-    dpo_recv = User(ocmw, "dpo receiver side", {"dpo"}, nullptr);
-    outsider = User(third, "outsider sender", {"sender"}, &outsider_keys);
-    dpo_third = User(third, "dpo third", {"dpo"}, nullptr);
-  }
-
-  std::string Org(const std::string& name, const std::string& kbo) {
-    return MustJson(Request(*d, "POST", "/api/v1/orgs",
-                            {.token = d->operator_token(),
-                             .body = json{{"name", name}, {"enterprise_number", kbo}}.dump()}),
-                    201)["id"];
-  }
-
-  std::pair<std::string, std::string> Token(const std::string& user, int64_t ttl) {
-    json j = MustJson(Request(*d, "POST", "/api/v1/users/" + user + "/tokens",
-                              {.token = d->operator_token(), .body = json{{"ttl_seconds", ttl}}.dump()}),
-                      201);
-    return {j["id"], j["token"]};
-  }
-
-  Party User(const std::string& org, const std::string& name, const std::vector<std::string>& roles,
-             Keys* keys) {
-    Party p;
-    p.org = org;
-    p.user = MustJson(Request(*d, "POST", "/api/v1/orgs/" + org + "/users",
-                              {.token = d->operator_token(),
-                               .body = json{{"display_name", name}, {"roles", roles}}.dump()}),
-                      201)["id"];
-    p.token = Token(p.user, 86400 * 300).second;
-    if (keys) {
-      keys->identity = std::make_unique<age::X25519Identity>(age::X25519Identity::Generate());
-      keys->signing = std::make_unique<Ed25519SecretKey>(Ed25519SecretKey::Generate());
-      MustJson(Request(*d, "PUT", "/api/v1/users/" + p.user + "/keys",
-                       {.token = p.token,
-                        .body = json{{"age_recipient", keys->identity->Recipient().String()},
-                                     {"ed25519_verify_key", Base64Encode(keys->signing->public_key())}}
-                                    .dump()}),
-               200);
-    }
-    return p;
-  }
-
-  std::string Propose(const std::string& id) {
-    json r = MustJson(Request(*d, "POST", "/api/v1/protocols",
-                              {.token = d->operator_token(), .body = ProtocolDoc(id).dump()}),
-                      201);
-    return r["version_hash"];
-  }
-
-  void Accept(const std::string& id, const std::string& hash, const std::string& org) {
-    MustJson(Request(*d, "POST", "/api/v1/protocols/" + id + "/accept",
-                     {.token = d->operator_token(),
-                      .body = json{{"version_hash", hash}, {"organisation", org}}.dump()}),
-             200);
-  }
-
-  void ProposeAcceptActivate(const std::string& id) {
-    const std::string hash = Propose(id);
-    Accept(id, hash, thuispunt);
-    Accept(id, hash, ocmw);
-    json a = MustJson(Request(*d, "GET", "/api/v1/protocols/" + id, {.token = d->operator_token()}), 200);
-    REQUIRE(a["state"] == "valid");
-  }
-
-  std::pair<json, std::string> SignedManifest(const std::string& csv, const Keys& keys) {
-    MemorySource src(csv);
-    auto reader = OpenCsvReader(src);
-    REQUIRE(reader);
-    CheckListOptions o;
-    o.subject_key = subject_key;
-    o.subject_key_id = "thuispunt-2024";
-    auto check = CheckList(*protocol, **reader, o);
-    REQUIRE(check);
-    auto canonical = ManifestToCanonicalJson(check->manifest);
-    REQUIRE(canonical);
-    const auto sig = keys.signing->Sign(*canonical);
-    return {json::parse(*canonical), Base64Encode(sig)};
-  }
-
-  std::string CreateBody(const std::string& csv) {
-    auto [manifest, sig] = SignedManifest(csv, sender_keys);
-    return json{{"protocol_id", "XM_MAIN"},
-                {"version_hash", protocol->version_hash},
-                {"manifest", manifest},
-                {"manifest_signature", sig}}
-        .dump();
-  }
-
-  std::string Encrypt(const std::string& csv) {
-    auto recipient = social_keys.identity->Recipient();
-    const age::Recipient* rs[] = {&recipient};
-    MemorySource src(csv);
-    StringSink out;
-    REQUIRE(age::Encrypt(rs, src, out, false));
-    return out.str();
-  }
-
-  // Creates a pending exchange of `csv` as the sender; returns its id.
-  std::string Create(const std::string& csv) {
-    json c = MustJson(Request(*d, "POST", "/api/v1/exchanges", {.token = sender.token, .body = CreateBody(csv)}),
-                      201);
-    REQUIRE(c["state"] == "pending");
-    return c["id"];
-  }
-
-  HttpResult Upload(const std::string& id, const std::string& bytes) {
-    return Request(*d, "PUT", "/api/v1/exchanges/" + id + "/content",
-                   {.token = sender.token, .body = bytes, .content_type = "application/octet-stream",
-                    .timeout_ms = 60000});
-  }
-
-  // Exchanges (id → state) straight from the daemon's database, pending ones included.
-  std::string DbDump(const std::string& sql) {
-    int status = 0;
-    const std::string out =
-        RunCommand("sqlite3 -readonly -cmd '.timeout 5000' " + d->dir() + "/state/xgwd.db \"" + sql + "\" 2>&1", &status);
-    INFO(out);
-    REQUIRE(status == 0);
-    return out;
-  }
-
-  std::unique_ptr<Daemon> d;
-  std::unique_ptr<Protocol> protocol;
-  std::vector<uint8_t> subject_key = std::vector<uint8_t>(32, 0x42);
-  std::string thuispunt, ocmw, third;
-  Keys sender_keys, social_keys, cleaner_keys, outsider_keys;
-  Party sender, dpo_send, social, cleaner, dpo_recv, outsider, dpo_third;
+  World() : CirWorld(ProtocolDoc("XM_MAIN")) {}
 };
 
 bool IsProblem(const HttpResult& r) {
@@ -241,21 +84,21 @@ TEST_CASE("ExchangeRoutesAuthorisationMatrixAllowsOnlyIntendedCallers") {
     RunCommand("test -f " + d.dir() + "/state/xgwd.db", &status);
     REQUIRE(status == 0);
   }
-  w.ProposeAcceptActivate("XM_MAIN");
+  w.ProposeAcceptActivate(ProtocolDoc("XM_MAIN"));
   // XM_LIFE: valid, for activate/suspend/terminate. XM_ACCEPT: proposed, for accept.
-  w.ProposeAcceptActivate("XM_LIFE");
-  const std::string accept_hash = w.Propose("XM_ACCEPT");
+  w.ProposeAcceptActivate(ProtocolDoc("XM_LIFE"));
+  const std::string accept_hash = w.Propose(ProtocolDoc("XM_ACCEPT"));
 
   // E: available, read/ack/violations target. RV: revoke + receipt target.
   // PEND: pending, upload target.
   const std::string csv_e = kHeader + Row(1) + Row(2) + Row(3);
-  const std::string e = w.Create(csv_e);
+  const std::string e = w.CreatePending(csv_e);
   const std::string blob_e = w.Encrypt(csv_e);
   MustJson(w.Upload(e, blob_e), 200);
-  const std::string rv = w.Create(kHeader + Row(4));
+  const std::string rv = w.CreatePending(kHeader + Row(4));
   MustJson(w.Upload(rv, w.Encrypt(kHeader + Row(4))), 200);
   const std::string csv_p = kHeader + Row(5);
-  const std::string pend = w.Create(csv_p);
+  const std::string pend = w.CreatePending(csv_p);
   const std::string blob_p = w.Encrypt(csv_p);
   const std::string create_body = w.CreateBody(kHeader + Row(6));
   auto lookup = SubjectLookupValue(w.subject_key, FieldType::kBeNationalNumber, SyntheticNrn(2));
@@ -500,7 +343,7 @@ struct StreamingUpload {
 
 TEST_CASE("KillNineDuringFourConcurrentStreamingUploadsLosesNoAcknowledgedExchange") {
   World w;
-  w.ProposeAcceptActivate("XM_MAIN");
+  w.ProposeAcceptActivate(ProtocolDoc("XM_MAIN"));
   // Lists of about 2.5 MiB each (1200 rows of ~2 KB).
   auto list = [](int salt) {
     std::string csv = kHeader;
@@ -511,7 +354,7 @@ TEST_CASE("KillNineDuringFourConcurrentStreamingUploadsLosesNoAcknowledgedExchan
   std::vector<std::string> ids, blobs;
   for (int i = 0; i < kDone + kStreams; ++i) {
     const std::string csv = list(i);
-    ids.push_back(w.Create(csv));
+    ids.push_back(w.CreatePending(csv));
     blobs.push_back(w.Encrypt(csv));
     REQUIRE(blobs.back().size() > 2 * 1024 * 1024);
   }
@@ -623,10 +466,10 @@ std::string UnknownIdLike(const std::string& id) {
 TEST_CASE("AnExchangeTheCallerMayNotSeeAnswersExactlyLikeAnUnknownId") {
   World w;
   Daemon& d = *w.d;
-  w.ProposeAcceptActivate("XM_MAIN");
+  w.ProposeAcceptActivate(ProtocolDoc("XM_MAIN"));
   // PEND is pending: it exists for the sender's organisation only.
   const std::string csv = kHeader + Row(1);
-  const std::string pend = w.Create(csv);
+  const std::string pend = w.CreatePending(csv);
   const std::string unknown = UnknownIdLike(pend);
   const std::string blob = w.Encrypt(csv);
 
@@ -680,7 +523,7 @@ TEST_CASE("AnExchangeTheCallerMayNotSeeAnswersExactlyLikeAnUnknownId") {
 TEST_CASE("ViolationReportsAreAcceptedOnlyAboutDeliveredContent") {
   World w;
   Daemon& d = *w.d;
-  w.ProposeAcceptActivate("XM_MAIN");
+  w.ProposeAcceptActivate(ProtocolDoc("XM_MAIN"));
   const auto report = [&](const std::string& id) {
     return Request(d, "POST", "/api/v1/exchanges/" + id + "/violations",
                    {.token = w.social.token, .body = R"({"code":"hash_mismatch"})"});
@@ -689,7 +532,7 @@ TEST_CASE("ViolationReportsAreAcceptedOnlyAboutDeliveredContent") {
 
   // Pending: not there for the recipient yet.
   const std::string csv1 = kHeader + Row(1);
-  const std::string pend = w.Create(csv1);
+  const std::string pend = w.CreatePending(csv1);
   CHECK(report(pend).status == 404);
   CHECK(reports() == "0\n");
 
@@ -700,7 +543,7 @@ TEST_CASE("ViolationReportsAreAcceptedOnlyAboutDeliveredContent") {
 
   // Revoked before anyone downloaded it: 409, with a reason, nothing stored.
   const std::string csv2 = kHeader + Row(2);
-  const std::string early = w.Create(csv2);
+  const std::string early = w.CreatePending(csv2);
   MustJson(w.Upload(early, w.Encrypt(csv2)), 200);
   MustJson(Request(d, "POST", "/api/v1/exchanges/" + early + "/revoke", {.token = w.sender.token}), 200);
   auto refused = report(early);
@@ -711,7 +554,7 @@ TEST_CASE("ViolationReportsAreAcceptedOnlyAboutDeliveredContent") {
 
   // Revoked after the recipient downloaded it: the report is still welcome.
   const std::string csv3 = kHeader + Row(3);
-  const std::string late = w.Create(csv3);
+  const std::string late = w.CreatePending(csv3);
   MustJson(w.Upload(late, w.Encrypt(csv3)), 200);
   REQUIRE(Request(d, "GET", "/api/v1/exchanges/" + late + "/content", {.token = w.social.token}).status == 200);
   MustJson(Request(d, "POST", "/api/v1/exchanges/" + late + "/revoke", {.token = w.sender.token}), 200);

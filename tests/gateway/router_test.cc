@@ -14,6 +14,21 @@ using nlohmann::json;
 
 namespace {
 
+// A MemoryAuditSink that can be told to fail every append, as the durable
+// log does after a failed commit.
+class FailableAuditSink final : public AuditSink {
+ public:
+  Result<void> Append(const RequestRecord& record) override {
+    if (failing) return Fail(ErrorCode::kIo, "audit log unavailable (test)");
+    return inner.Append(record);
+  }
+  std::vector<RequestRecord> Snapshot() const { return inner.Snapshot(); }
+  bool failing = false;
+
+ private:
+  MemoryAuditSink inner;
+};
+
 // The router and operator API without a socket: Prepare, feed the body, Finish.
 struct Fixture {
   Fixture() : config(MakeConfig()) {
@@ -55,7 +70,7 @@ struct Fixture {
   std::string dir;
   std::unique_ptr<IdentityStore> store;
   Metrics metrics;
-  MemoryAuditSink audit;
+  FailableAuditSink audit;
   std::unique_ptr<Router> router;
   std::string operator_token;
 };
@@ -155,4 +170,36 @@ TEST_CASE("MetricsCountersForExchangesAreRegisteredAtZero") {
   CHECK(text.find("xgw_refusals_total{reason=\"forbidden\"} 1") != std::string::npos);
   CHECK(text.find("xgw_exchanges_total{outcome=\"accepted\"} 0") != std::string::npos);
   CHECK(text.find("xgw_sweeper_lag_seconds 0") != std::string::npos);
+}
+
+TEST_CASE("OperatorChangesAreAuditedBeforeTheyHappenAndRefusedWhenTheyCannotBe") {
+  Fixture f;
+  const auto orgs_before = f.store->ListOrganisations();
+  REQUIRE(orgs_before);
+  f.audit.failing = true;
+  auto refused = f.Call("POST", "/api/v1/orgs", f.operator_token, R"({"name":"OCMW Gent"})");
+  CHECK(refused.status == 503);
+  CHECK(Body(refused)["type"] == "urn:xgw:problem:audit-unavailable");
+  const auto orgs_after = f.store->ListOrganisations();
+  REQUIRE(orgs_after);
+  CHECK(orgs_after->size() == orgs_before->size());
+  // Reads are not affected.
+  CHECK(f.Call("GET", "/api/v1/me", f.operator_token).status == 200);
+
+  f.audit.failing = false;
+  auto created = f.Call("POST", "/api/v1/orgs", f.operator_token, R"({"name":"OCMW Gent"})");
+  CHECK(created.status == 201);
+  // One record for the change, written before it happened.
+  auto records = f.audit.Snapshot();
+  REQUIRE(records.size() == 1);
+  CHECK(records[0].route == "/api/v1/orgs");
+  CHECK(records[0].outcome == "allowed");
+  // A change that fails after its record gets a second one with the reason.
+  auto bad = f.Call("POST", "/api/v1/orgs", f.operator_token, R"({"name":"x","bogus":1})");
+  CHECK(bad.status == 400);
+  records = f.audit.Snapshot();
+  REQUIRE(records.size() == 3);
+  CHECK(records[1].outcome == "allowed");
+  CHECK(records[2].outcome == "failed");
+  CHECK(records[2].status == 400);
 }
