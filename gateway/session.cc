@@ -114,6 +114,7 @@ void Session::ReadHeader() {
   // Checked per route once the head is known (Router::Prepare, then OnPrepared).
   parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
   sink_.reset();
+  if (buffer_.size() == 0 && buffer_.capacity() > 4096) buffer_.shrink_to_fit();
   body_complete_ = true;
   body_buffered_ = 0;
   bytes_in_ = bytes_out_ = 0;
@@ -182,6 +183,12 @@ void Session::OnContinueWritten(error_code ec, size_t) {
 
 void Session::ReadBody() {
   if (parser_->is_done()) return FinishBody();
+  // Beast reads at most the read buffer's free capacity per call; after a
+  // request head that is about 1 KiB, so a 16 KiB TLS record would take ~16
+  // reads through the TLS engine. Room for whole records while a body streams
+  // in; ReadHeader gives the memory back for idle keep-alive connections.
+  static constexpr size_t kBodyReadBuffer = 32 * 1024;
+  if (buffer_.capacity() < kBodyReadBuffer) buffer_.reserve(kBodyReadBuffer);
   PointBodyBuffer();
   Deadline(std::chrono::seconds(config_->limits.body_timeout_seconds));
   http::async_read(stream_, buffer_, *parser_,
