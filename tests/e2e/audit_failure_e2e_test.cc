@@ -32,10 +32,6 @@ namespace {
 
 const std::string& kHeader = kCirHeader;
 
-std::string Row(int i) {
-  return "Testnaam" + std::to_string(i) + ";Voornaam;" + SyntheticNrn(i) + ";onvolledig;attest;01/08/2024;2024-08-31\n";
-}
-
 // A periodic CIR variant, so that further exchanges are allowed after the first.
 json ProtocolDoc(const std::string& id) { return CirPeriodicProtocolDoc(id); }
 
@@ -156,11 +152,11 @@ struct BrokenAudit {
 
   void Setup() {
     w.ProposeAndAccept(ProtocolDoc("AF_MAIN"));
-    const std::string csv = kHeader + Row(1) + Row(2);
+    const std::string csv = kHeader + CirRow(1) + CirRow(2);
     delivered = MustJson(w.CreateRequest(csv), 201)["id"];
     delivered_blob = w.Encrypt(csv);
     MustJson(w.Upload(delivered, delivered_blob), 200);
-    const std::string csv_p = kHeader + Row(3);
+    const std::string csv_p = kHeader + CirRow(3);
     pending = MustJson(w.CreateRequest(csv_p), 201)["id"];
     pending_blob = w.Encrypt(csv_p);
   }
@@ -225,19 +221,19 @@ TEST_CASE("EndToEndUploadsThatCannotBeAuditedAreRefusedAndLeaveNoExchangeAndNoBl
     CHECK(IsAuditUnavailable(r));
   }
   SECTION("a new exchange") {
-    auto r = b.w.CreateRequest(kHeader + Row(4));
+    auto r = b.w.CreateRequest(kHeader + CirRow(4));
     INFO(r.body);
     CHECK(IsAuditUnavailable(r));
   }
   // Both again, once the log is known to be broken.
   CHECK(IsAuditUnavailable(b.w.Upload(b.pending, b.pending_blob)));
-  CHECK(IsAuditUnavailable(b.w.CreateRequest(kHeader + Row(5))));
+  CHECK(IsAuditUnavailable(b.w.CreateRequest(kHeader + CirRow(5))));
   CheckNothingStored(b, before, blobs_before);
 
   b.RepairAndRestart();
   MustJson(b.w.Upload(b.pending, b.pending_blob), 200);
-  const std::string fresh = MustJson(b.w.CreateRequest(kHeader + Row(8)), 201)["id"];
-  MustJson(b.w.Upload(fresh, b.w.Encrypt(kHeader + Row(8))), 200);
+  const std::string fresh = MustJson(b.w.CreateRequest(kHeader + CirRow(8)), 201)["id"];
+  MustJson(b.w.Upload(fresh, b.w.Encrypt(kHeader + CirRow(8))), 200);
   auto dl = b.w.Download(b.pending);
   REQUIRE(dl.status == 200);
   CHECK(dl.body == b.pending_blob);
@@ -254,7 +250,7 @@ TEST_CASE("GatewayEncryptUploadsThatCannotBeAuditedAreRefusedAndLeaveNoExchangeA
   const std::string before = b.w.Fingerprint();
   if (!b.Break()) return;
   for (int i = 0; i < 2; ++i) {  // the failing commit, then the broken log
-    auto r = b.w.Plaintext(kHeader + Row(5 + i));
+    auto r = b.w.Plaintext(kHeader + CirRow(5 + i));
     INFO(r.body);
     CHECK(IsAuditUnavailable(r));
   }
@@ -262,7 +258,7 @@ TEST_CASE("GatewayEncryptUploadsThatCannotBeAuditedAreRefusedAndLeaveNoExchangeA
   CheckNothingStored(b, before, blobs_before);
 
   b.RepairAndRestart();
-  MustJson(b.w.Plaintext(kHeader + Row(7)), 201);
+  MustJson(b.w.Plaintext(kHeader + CirRow(7)), 201);
   b.StopAndVerify();
 }
 

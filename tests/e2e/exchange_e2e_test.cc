@@ -35,10 +35,6 @@ namespace {
 
 const std::string& kHeader = kCirHeader;
 
-std::string Row(int i) {
-  return "Testnaam" + std::to_string(i) + ";Voornaam;" + SyntheticNrn(i) + ";onvolledig;attest;01/08/2024;2024-08-31\n";
-}
-
 using World = CirWorld;  // the CIR example protocol (one-off)
 
 std::string CanonicalJsonOf(const json& j) {
@@ -60,7 +56,7 @@ bool HasViolation(const json& problem, const std::string& code) {
 TEST_CASE("CirProtocolFullCycleEndToEndMode") {
   World w;
   w.ProposeAcceptActivate();
-  const std::string csv = kHeader + Row(1) + Row(2) + Row(3);
+  const std::string csv = kHeader + CirRow(1) + CirRow(2) + CirRow(3);
   const std::string id = w.Send(csv);
 
   // The recipient sees it in the inbox, downloads it and decrypts the list.
@@ -97,7 +93,7 @@ TEST_CASE("CirProtocolFullCycleEndToEndMode") {
   CHECK(found["items"][0]["id"] == id);
 
   // One-off: a second list under the same protocol is refused.
-  auto [m2, s2] = w.SignedManifest(kHeader + Row(7), w.sender_keys);
+  auto [m2, s2] = w.SignedManifest(kHeader + CirRow(7), w.sender_keys);
   auto again = w.Create(w.sender, m2, s2);
   CHECK(again.status == 422);
   CHECK(HasViolation(again.Json(), "one_off_used"));
@@ -131,7 +127,7 @@ TEST_CASE("CirProtocolFullCycleEndToEndMode") {
 TEST_CASE("SweeperDeletesAfterTheProtocolRetentionDateAndReceiptVerifies") {
   World w;
   w.ProposeAcceptActivate();
-  const std::string id = w.Send(kHeader + Row(1));
+  const std::string id = w.Send(kHeader + CirRow(1));
   json one = MustJson(Request(*w.d, "GET", "/api/v1/exchanges/" + id, {.token = w.sender.token}), 200);
   // delete_on 2024-09-27 = end of that day in Brussels (CEST, UTC+2).
   CHECK(one["expires_at"] == "2024-09-27T22:00:00Z");
@@ -150,7 +146,7 @@ TEST_CASE("SweeperDeletesAfterTheProtocolRetentionDateAndReceiptVerifies") {
 
 TEST_CASE("PolicyRefusalsThroughTheApi") {
   World w;
-  const std::string good = kHeader + Row(1);
+  const std::string good = kHeader + CirRow(1);
   auto [manifest, sig] = w.SignedManifest(good, w.sender_keys);
 
   // Proposed but not accepted: nothing may be sent.
@@ -237,7 +233,7 @@ TEST_CASE("KillDuringConcurrentUploadsLeavesNoPartialExchange") {
   w.ProposeAcceptActivate();
   // Large list so that uploads are in flight when the daemon dies.
   std::string csv = kHeader;
-  for (int i = 1; i < 3000; ++i) csv += Row(i % 900 + 1);
+  for (int i = 1; i < 3000; ++i) csv += CirRow(i % 900 + 1);
   auto [manifest, sig] = w.SignedManifest(csv, w.sender_keys);
   json c = MustJson(w.Create(w.sender, manifest, sig), 201);
   const std::string id = c["id"];
@@ -291,7 +287,7 @@ TEST_CASE("GatewayEncryptModeValidatesEncryptsAndNeverStoresPlaintext") {
   CHECK(inbox["items"].empty());
 
   // A good list: stored encrypted to the allowed recipients, manifest signed by the gateway.
-  const std::string csv = kHeader + Row(41) + Row(42);
+  const std::string csv = kHeader + CirRow(41) + CirRow(42);
   json ok = MustJson(post(csv), 201);
   const std::string id = ok["id"];
   CHECK(ok["signer"] == "gateway");
@@ -332,7 +328,7 @@ TEST_CASE("GatewayEncryptModeValidatesEncryptsAndNeverStoresPlaintext") {
 TEST_CASE("AOneOffProtocolDeliversOnceEvenWhenTwoUploadsWereCreatedTogether") {
   World w;
   w.ProposeAcceptActivate();
-  const std::string csv = kHeader + Row(1);
+  const std::string csv = kHeader + CirRow(1);
   auto [manifest, sig] = w.SignedManifest(csv, w.sender_keys);
   const std::string first = MustJson(w.Create(w.sender, manifest, sig), 201)["id"];
   const std::string second = MustJson(w.Create(w.sender, manifest, sig), 201)["id"];
@@ -363,7 +359,7 @@ TEST_CASE("AOneOffProtocolDeliversOnceEvenWhenTwoUploadsWereCreatedTogether") {
 TEST_CASE("ConcurrentUploadsUnderAOneOffProtocolDeliverExactlyOnce") {
   World w;
   w.ProposeAcceptActivate();
-  const std::string csv = kHeader + Row(1);
+  const std::string csv = kHeader + CirRow(1);
   auto [manifest, sig] = w.SignedManifest(csv, w.sender_keys);
   constexpr int kUploads = 6;
   std::vector<std::string> ids;
