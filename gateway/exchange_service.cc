@@ -2097,6 +2097,21 @@ void ExchangeService::RegisterRoutes(Router& router) {
     return std::make_pair(std::move(*e), std::move(*pr));
   };
 
+  // For the recipient routes (ack, violation reports): an exchange the caller
+  // may not receive, or not yet delivered, gets the answer of an unknown id:
+  // its state must not leak.
+  auto receivable_exchange = [&m](RequestContext& ctx) -> Result<std::pair<ExchangeRow, ProtocolRecord>> {
+    XGW_TRY(auto e, m.LoadExchange(ctx.params.at("exchange")));
+    std::optional<ProtocolRecord> pr;
+    if (e) {
+      XGW_TRY(pr, m.LoadProtocolVersion(e->protocol_id, e->version_hash));
+    }
+    if (!e || !pr || !m.MayReceiveExchange(*pr, *e, *ctx.principal)) {
+      return Fail(ErrorCode::kNotFound, "no such exchange, or you may not receive it");
+    }
+    return std::make_pair(std::move(*e), std::move(*pr));
+  };
+
   router.Add({.method = "GET",
               .pattern = "/api/v1/exchanges/{exchange}",
               .grants = {any},
@@ -2190,42 +2205,33 @@ void ExchangeService::RegisterRoutes(Router& router) {
               .pattern = "/api/v1/exchanges/{exchange}/ack",
               .grants = {any},
               .body = BodyKind::kStream,
-              .open_stream = optional_body([&m, this](RequestContext& ctx, const json&) {
+              .open_stream = optional_body([&m, this, receivable_exchange](RequestContext& ctx, const json&) {
                 return Handle(ctx, [&]() -> Result<Response> {
-                  XGW_TRY(auto e, m.LoadExchange(ctx.params.at("exchange")));
-                  std::optional<ProtocolRecord> pr;
-                  if (e) {
-                    XGW_TRY(pr, m.LoadProtocolVersion(e->protocol_id, e->version_hash));
+                  XGW_TRY(auto found, receivable_exchange(ctx));
+                  auto& [e, pr] = found;
+                  if (e.state == "acknowledged") {
+                    return JsonResponse(200, {{"id", e.id}, {"state", e.state},
+                                              {"expires_at", FormatTime(e.expires_at.value_or(ctx.now))}});
                   }
-                  // An exchange the caller may not receive, or not yet delivered,
-                  // gets the answer of an unknown id: its state must not leak.
-                  if (!e || !pr || !m.MayReceiveExchange(*pr, *e, *ctx.principal)) {
-                    return Problem(404, "not-found", "Not found", "no such exchange, or you may not receive it",
-                                   ctx.request_id());
-                  }
-                  if (e->state == "acknowledged") {
-                    return JsonResponse(200, {{"id", e->id}, {"state", e->state},
-                                              {"expires_at", FormatTime(e->expires_at.value_or(ctx.now))}});
-                  }
-                  if (e->state != "available") {
+                  if (e.state != "available") {
                     return Problem(409, "wrong-state", "Not acknowledgeable",
                                    "only an available exchange can be acknowledged", ctx.request_id());
                   }
-                  AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeAcknowledged, &*e, &*pr);
+                  AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeAcknowledged, &e, &pr);
                   if (!m.deps.audit.AppendEvent(ev)) return AuditUnavailableProblem(ctx.request_id());
-                  ExchangeRow after = *e;
+                  ExchangeRow after = e;
                   after.acknowledged_at = ctx.now;
-                  const int64_t expires = std::min(FromInstant(m.Expiry(*pr, after)), e->expires_at.value_or(INT64_MAX));
+                  const int64_t expires = std::min(FromInstant(m.Expiry(pr, after)), e.expires_at.value_or(INT64_MAX));
                   {
                     std::lock_guard lock(m.mu);
                     XGW_TRY(auto up, m.db.Prepare("UPDATE exchanges SET state = 'acknowledged', acknowledged_at = ?, "
                                                   "expires_at = ? WHERE id = ? AND state = 'available'"));
-                    up.Bind(1, ctx.now).Bind(2, expires).Bind(3, e->id);
+                    up.Bind(1, ctx.now).Bind(2, expires).Bind(3, e.id);
                     XGW_CHECK(up.Run());
                   }
                   m.deps.metrics.CountExchange("acknowledged");
                   if (expires <= ctx.now) WakeSweeper();
-                  return JsonResponse(200, {{"id", e->id}, {"state", "acknowledged"},
+                  return JsonResponse(200, {{"id", e.id}, {"state", "acknowledged"},
                                             {"expires_at", FormatTime(expires)}});
                 });
               })});
@@ -2264,20 +2270,13 @@ void ExchangeService::RegisterRoutes(Router& router) {
               .pattern = "/api/v1/exchanges/{exchange}/violations",
               .grants = {any},
               .body = BodyKind::kJson,
-              .handler = [&m](RequestContext& ctx, const json& body) {
+              .handler = [&m, receivable_exchange](RequestContext& ctx, const json& body) {
                 return Handle(ctx, [&]() -> Result<Response> {
-                  XGW_TRY(auto e, m.LoadExchange(ctx.params.at("exchange")));
-                  std::optional<ProtocolRecord> pr;
-                  if (e) {
-                    XGW_TRY(pr, m.LoadProtocolVersion(e->protocol_id, e->version_hash));
-                  }
-                  if (!e || !pr || !m.MayReceiveExchange(*pr, *e, *ctx.principal)) {
-                    return Problem(404, "not-found", "Not found", "no such exchange, or you may not receive it",
-                                   ctx.request_id());
-                  }
+                  XGW_TRY(auto found, receivable_exchange(ctx));
+                  auto& [e, pr] = found;
                   // A report is about delivered content: the exchange is (or was,
                   // before it was deleted or revoked) there to be downloaded.
-                  if (!Impl::IsLive(e->state) && !e->first_download_at) {
+                  if (!Impl::IsLive(e.state) && !e.first_download_at) {
                     return Problem(409, "wrong-state", "Nothing to report on",
                                    "the exchange was revoked or deleted before its content was "
                                    "downloaded; a violation can be reported only about content you "
@@ -2315,7 +2314,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
                     }
                   }
                   const std::string code = body["code"].get<std::string>();
-                  AuditEvent ev = m.EventFor(ctx, AuditAction::kViolationReported, &*e, &*pr);
+                  AuditEvent ev = m.EventFor(ctx, AuditAction::kViolationReported, &e, &pr);
                   ev.reason = code == "manifest_mismatch" ? "content_mismatch"
                               : code == "hash_mismatch"   ? "hash_mismatch"
                               : code == "decrypt_failed"  ? "decrypt_failed"
@@ -2326,12 +2325,12 @@ void ExchangeService::RegisterRoutes(Router& router) {
                     std::lock_guard lock(m.mu);
                     XGW_TRY(auto st, m.db.Prepare("INSERT INTO violation_reports(exchange_id, reporter_user, "
                                                   "reporter_org, code, details, at) VALUES (?,?,?,?,?,?)"));
-                    st.Bind(1, e->id).Bind(2, ctx.principal->user_id).Bind(3, ctx.principal->org_id)
+                    st.Bind(1, e.id).Bind(2, ctx.principal->user_id).Bind(3, ctx.principal->org_id)
                         .Bind(4, code).Bind(5, details.dump()).Bind(6, ctx.now);
                     XGW_CHECK(st.Run());
                   }
                   m.deps.metrics.CountRefusal("violation_reported");
-                  return JsonResponse(201, {{"exchange_id", e->id}, {"code", code}, {"details", details}});
+                  return JsonResponse(201, {{"exchange_id", e.id}, {"code", code}, {"details", details}});
                 });
               }});
 
