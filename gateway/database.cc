@@ -70,6 +70,15 @@ Result<void> Statement::Run() {
   }
 }
 
+Result<std::vector<std::string>> Statement::TextColumn() {
+  std::vector<std::string> out;
+  while (true) {
+    XGW_TRY(bool row, Step());
+    if (!row) return out;
+    out.push_back(Text(0));
+  }
+}
+
 int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_.get(), column); }
 
 std::string Statement::Text(int column) const {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "crypto/error.h"
 
@@ -39,6 +40,8 @@ class Statement {
   // Steps until done (for INSERT/UPDATE/DELETE); fails on a constraint violation
   // with kConflict.
   Result<void> Run();
+  // Steps until done and returns the first column of every row as text.
+  Result<std::vector<std::string>> TextColumn();
 
   int64_t Int(int column) const;
   std::string Text(int column) const;

@@ -469,11 +469,7 @@ struct ExchangeService::Impl {
     {
       std::lock_guard lock(mu);
       XGW_TRY(auto st, db.Prepare("SELECT id FROM protocols WHERE state IN ('valid','suspended') ORDER BY id"));
-      while (true) {
-        XGW_TRY(bool more, st.Step());
-        if (!more) break;
-        ids.push_back(st.Text(0));
-      }
+      XGW_TRY(ids, st.TextColumn());
     }
     for (const auto& id : ids) {
       XGW_TRY(auto r, LoadProtocol(id));
@@ -1552,11 +1548,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
                   {
                     std::lock_guard lock(m.mu);
                     XGW_TRY(auto st, m.db.Prepare("SELECT id FROM protocols ORDER BY id"));
-                    while (true) {
-                      XGW_TRY(bool more, st.Step());
-                      if (!more) break;
-                      ids.push_back(st.Text(0));
-                    }
+                    XGW_TRY(ids, st.TextColumn());
                   }
                   json items = json::array();
                   for (const auto& id : ids) {
@@ -2529,11 +2521,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
                     std::lock_guard lock(m.mu);
                     XGW_TRY(auto st, m.db.Prepare("SELECT exchange_id FROM exchange_subjects WHERE value = ?"));
                     st.Bind(1, ctx.params.at("value"));
-                    while (true) {
-                      XGW_TRY(bool more, st.Step());
-                      if (!more) break;
-                      ids.push_back(st.Text(0));
-                    }
+                    XGW_TRY(ids, st.TextColumn());
                   }
                   json items = json::array();
                   for (const auto& id : ids) {

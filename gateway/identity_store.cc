@@ -112,11 +112,7 @@ Result<Organisation> IdentityStore::GetOrganisationLocked(const std::string& id)
   XGW_TRY(auto ps, db_.Prepare(
                        "SELECT pin FROM organisation_client_pins WHERE org_id = ? ORDER BY pin"));
   ps.Bind(1, id);
-  while (true) {
-    XGW_TRY(bool more, ps.Step());
-    if (!more) break;
-    org.client_cert_pins.push_back(ps.Text(0));
-  }
+  XGW_TRY(org.client_cert_pins, ps.TextColumn());
   return org;
 }
 
@@ -130,11 +126,7 @@ Result<std::vector<Organisation>> IdentityStore::ListOrganisations() {
   std::vector<std::string> ids;
   {
     XGW_TRY(auto st, db_.Prepare("SELECT id FROM organisations ORDER BY created_at, id"));
-    while (true) {
-      XGW_TRY(bool row, st.Step());
-      if (!row) break;
-      ids.push_back(st.Text(0));
-    }
+    XGW_TRY(ids, st.TextColumn());
   }
   std::vector<Organisation> out;
   for (const auto& id : ids) {
@@ -189,11 +181,7 @@ Result<User> IdentityStore::GetUserLocked(const std::string& id) {
   if (auto age = st.OptText(4)) user.keys = UserKeys{*age, st.Text(5), st.Int(6)};
   XGW_TRY(auto rs, db_.Prepare("SELECT role FROM user_roles WHERE user_id = ? ORDER BY role"));
   rs.Bind(1, id);
-  while (true) {
-    XGW_TRY(bool more, rs.Step());
-    if (!more) break;
-    user.roles.push_back(rs.Text(0));
-  }
+  XGW_TRY(user.roles, rs.TextColumn());
   return user;
 }
 
@@ -209,11 +197,7 @@ Result<std::vector<User>> IdentityStore::ListUsers(const std::string& org_id) {
   {
     XGW_TRY(auto st, db_.Prepare("SELECT id FROM users WHERE org_id = ? ORDER BY created_at, id"));
     st.Bind(1, org_id);
-    while (true) {
-      XGW_TRY(bool row, st.Step());
-      if (!row) break;
-      ids.push_back(st.Text(0));
-    }
+    XGW_TRY(ids, st.TextColumn());
   }
   std::vector<User> out;
   for (const auto& id : ids) {
@@ -353,11 +337,7 @@ Result<Principal> IdentityStore::Authenticate(std::string_view secret, int64_t n
     last_used = st.OptInt(4);
     XGW_TRY(auto rs, db_.Prepare("SELECT role FROM user_roles WHERE user_id = ? ORDER BY role"));
     rs.Bind(1, p.user_id);
-    while (true) {
-      XGW_TRY(bool more, rs.Step());
-      if (!more) break;
-      p.roles.push_back(rs.Text(0));
-    }
+    XGW_TRY(p.roles, rs.TextColumn());
   }
   if (!last_used || now - *last_used >= kLastUsedGranularity) {
     // Bookkeeping for operators: a failure here must not refuse the request.
