@@ -13,6 +13,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "crypto/age.h"
+#include "crypto/io.h"
 #include "tests/e2e/harness.h"
 
 namespace xgw::e2e {
@@ -45,6 +47,16 @@ inline std::string SyntheticNrn(int serial) {
   char out[48];
   std::snprintf(out, sizeof out, "%s%02llu", base, 97 - (n % 97));
   return out;
+}
+
+// The plaintext of a downloaded age file, decrypted with `identity`
+// (fails the test if it does not decrypt).
+inline std::string DecryptAge(const age::Identity& identity, const std::string& ciphertext) {
+  MemorySource src(ciphertext);
+  StringSink plain;
+  const age::Identity* ids[] = {&identity};
+  REQUIRE(age::Decrypt(ids, src, plain));
+  return plain.str();
 }
 
 }  // namespace xgw::e2e

@@ -69,13 +69,7 @@ TEST_CASE("CirProtocolFullCycleEndToEndMode") {
   CHECK(one["sender_ed25519_verify_key"] == Base64Encode(w.sender_keys.signing->public_key()));
   auto dl = Request(*w.d, "GET", "/api/v1/exchanges/" + id + "/content", {.token = w.social.token});
   REQUIRE(dl.status == 200);
-  {
-    MemorySource src(dl.body);
-    StringSink plain;
-    const age::Identity* ids[] = {w.social_keys.identity.get()};
-    REQUIRE(age::Decrypt(ids, src, plain));
-    CHECK(plain.str() == csv);
-  }
+  CHECK(DecryptAge(*w.social_keys.identity, dl.body) == csv);
   // A user of the receiving organisation without a recipient role gets nothing.
   auto wrong = Request(*w.d, "GET", "/api/v1/exchanges/" + id + "/content", {.token = w.cleaner.token});
   CHECK(wrong.status == 404);
@@ -307,11 +301,7 @@ TEST_CASE("GatewayEncryptModeValidatesEncryptsAndNeverStoresPlaintext") {
   }
   auto dl = Request(*w.d, "GET", "/api/v1/exchanges/" + id + "/content", {.token = w.social.token});
   REQUIRE(dl.status == 200);
-  MemorySource src(dl.body);
-  StringSink plain;
-  const age::Identity* ids[] = {w.social_keys.identity.get()};
-  REQUIRE(age::Decrypt(ids, src, plain));
-  CHECK(plain.str() == csv);
+  CHECK(DecryptAge(*w.social_keys.identity, dl.body) == csv);
 
   // No byte of the plaintext anywhere under the state directory (SQLite, WAL, blobs).
   int status = 0;

@@ -156,14 +156,6 @@ class World {
 
 json CirProtocol() { return json::parse(ReadTextFile(kCirProtocolFile)); }
 
-std::string Decrypt(const age::X25519Identity& identity, const std::string& ciphertext) {
-  MemorySource src(ciphertext);
-  StringSink plain;
-  const age::Identity* ids[] = {&identity};
-  REQUIRE(age::Decrypt(ids, src, plain));
-  return plain.str();
-}
-
 // Runs a script with Debian's python3 (openpyxl is the package python3-openpyxl;
 // a python3 earlier on PATH, e.g. pyenv's, may lack it)
 // with `args`; fails the test if it does not exit 0.
@@ -292,7 +284,7 @@ TEST_CASE("GatewayEncryptModeAcceptsAnXlsxListAndRefusesMalformedOnes") {
 
     auto dl = Request(*w.d, "GET", "/api/v1/exchanges/" + id + "/content", {.token = w.social.token});
     REQUIRE(dl.status == 200);
-    const std::string plain = Decrypt(*w.social_key, dl.body);
+    const std::string plain = DecryptAge(*w.social_key, dl.body);
     CHECK(plain == xlsx);  // the file as sent, not a conversion
     // Read back as the recipient would: the three people, in order.
     auto reader = OpenXlsxBuffer(AsBytes(plain));

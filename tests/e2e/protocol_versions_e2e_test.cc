@@ -146,13 +146,7 @@ class World {
     return MustJson(Request(*d, "GET", "/api/v1/exchanges/" + id, {.token = sender.token}), 200);
   }
 
-  std::string Decrypt(const HttpResult& r, const User& u) {
-    MemorySource src(r.body);
-    StringSink plain;
-    const age::Identity* ids[] = {u.identity.get()};
-    REQUIRE(age::Decrypt(ids, src, plain));
-    return plain.str();
-  }
+  std::string Decrypt(const HttpResult& r, const User& u) { return DecryptAge(*u.identity, r.body); }
 
   void Advance(int64_t seconds) {
     MustJson(Request(*d, "POST", "/api/v1/admin/clock",
