@@ -55,23 +55,6 @@ bool WaitFor(const std::function<bool()>& done, int timeout_ms) {
   return done();
 }
 
-// A self-signed P-256 certificate made with the openssl CLI in `dir`;
-// returns its SPKI pin as the API spells it ("sha256:<64 hex>").
-std::string MakeClientCertificate(const std::string& dir, const std::string& name) {
-  int status = 0;
-  RunCommand("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + dir +
-                 "/" + name + ".key -out " + dir + "/" + name + ".crt -subj /CN=" + name +
-                 " -days 1 2>/dev/null",
-             &status);
-  REQUIRE(status == 0);
-  std::string pin = RunCommand("openssl x509 -in " + dir + "/" + name +
-                               ".crt -pubkey -noout | openssl pkey -pubin -outform der | "
-                               "sha256sum | cut -c1-64");
-  pin.erase(pin.find_last_not_of('\n') + 1);
-  REQUIRE(pin.size() == 64);
-  return "sha256:" + pin;
-}
-
 // The same pin as curl and `xgw login --pin` spell it: "sha256//<base64>".
 std::string Base64Pin(const std::string& dir, const std::string& name) {
   std::string pin = RunCommand("openssl x509 -in " + dir + "/" + name +

@@ -420,22 +420,8 @@ TEST_CASE("TlsOnlyModernVersionsAndAeadCiphers") {
 TEST_CASE("MutualTlsMapsAPinnedClientCertificateToItsOrganisation") {
   auto d = Daemon::Start({{"tls", {{"client_auth", "optional"}}}});
   const std::string dir = d->dir();
-  auto make_cert = [&](const std::string& name) {
-    int status = 0;
-    RunCommand("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
-                   dir + "/" + name + ".key -out " + dir + "/" + name +
-                   ".crt -subj /CN=" + name + " -days 1 2>/dev/null",
-               &status);
-    REQUIRE(status == 0);
-    std::string pin = RunCommand("openssl x509 -in " + dir + "/" + name +
-                                 ".crt -pubkey -noout | openssl pkey -pubin -outform der | "
-                                 "sha256sum | cut -c1-64");
-    pin.erase(pin.find_last_not_of("\n") + 1);
-    REQUIRE(pin.size() == 64);
-    return "sha256:" + pin;
-  };
-  const std::string pin_a = make_cert("a");
-  make_cert("stranger");
+  const std::string pin_a = MakeClientCertificate(dir, "a");
+  MakeClientCertificate(dir, "stranger");
   const std::string org_a = MustJson(
       Request(*d, "POST", "/api/v1/orgs",
               {.token = d->operator_token(),

@@ -71,6 +71,21 @@ std::string RunCommand(const std::string& command, int* status) {
   return out;
 }
 
+std::string MakeClientCertificate(const std::string& dir, const std::string& name) {
+  int status = 0;
+  RunCommand("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + dir +
+                 "/" + name + ".key -out " + dir + "/" + name + ".crt -subj /CN=" + name +
+                 " -days 1 2>/dev/null",
+             &status);
+  REQUIRE(status == 0);
+  std::string pin = RunCommand("openssl x509 -in " + dir + "/" + name +
+                               ".crt -pubkey -noout | openssl pkey -pubin -outform der | "
+                               "sha256sum | cut -c1-64");
+  pin.erase(pin.find_last_not_of('\n') + 1);
+  REQUIRE(pin.size() == 64);
+  return "sha256:" + pin;
+}
+
 std::unique_ptr<Daemon> Daemon::Start(const json& overrides,
                                       const std::vector<std::string>& init_args) {
   std::unique_ptr<Daemon> d(new Daemon());

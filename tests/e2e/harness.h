@@ -26,6 +26,10 @@ std::string XgwdPath();
 // Runs a shell command, returns its stdout; *status gets the exit status.
 std::string RunCommand(const std::string& command, int* status = nullptr);
 
+// A self-signed P-256 client certificate `dir`/`name`.crt (+ .key) made with
+// the openssl CLI; returns its SPKI pin as the API spells it ("sha256:<64 hex>").
+std::string MakeClientCertificate(const std::string& dir, const std::string& name);
+
 class Daemon {
  public:
   // Inits a state directory, merges `config_overrides` into the generated
