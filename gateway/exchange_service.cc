@@ -16,6 +16,7 @@
 #include "crypto/hash.h"
 #include "crypto/io.h"
 #include "crypto/signed_note.h"
+#include "gateway/blob_writer.h"
 #include "gateway/group_commit.h"
 #include "gateway/ids.h"
 #include "gateway/migrations.h"
@@ -772,34 +773,24 @@ class UploadSink final : public RequestBodySink {
   UploadSink(ExchangeService::Impl& impl, RequestContext ctx, ExchangeRow e, ProtocolRecord pr,
              uint64_t cap, int fd, std::string tmp)
       : impl_(impl), ctx_(std::move(ctx)), e_(std::move(e)), pr_(std::move(pr)), cap_(cap), fd_(fd),
-        tmp_(std::move(tmp)) {}
+        tmp_(std::move(tmp)), writer_(fd_, tmp_, cap_) {}
   ~UploadSink() override {
+    writer_.Abandon();  // its thread must not write to a closed descriptor
     if (fd_ >= 0) ::close(fd_);
     if (!done_) ::unlink(tmp_.c_str());
   }
   Result<void> Write(std::span<const uint8_t> data) override {
-    if (total_ + data.size() > cap_) {
+    if (writer_.size() + data.size() > cap_) {
       return Fail(ErrorCode::kLimit, "the upload exceeds the size the manifest declares (" +
                                          std::to_string(cap_) + " bytes of ciphertext at most)");
     }
-    size_t off = 0;
-    while (off < data.size()) {
-      const ssize_t n = ::write(fd_, data.data() + off, data.size() - off);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return tl::unexpected(IoError("write", tmp_, errno));
-      }
-      off += static_cast<size_t>(n);
-    }
-    total_ += data.size();
-    StartWriteback(false);
-    return {};
+    return writer_.Write(data);
   }
   Response Finish() override {
     const std::string& rid = ctx_.request_id();
     // The disk writes the tail while the header is checked and the audit
     // event is committed; CompleteUpload waits for it (fdatasync) after that.
-    StartWriteback(true);
+    if (auto w = writer_.Finish(); !w) return ErrorProblem(ctx_, w.error());
     // The file must be an age v1 file with at least one X25519 stanza.
     if (::lseek(fd_, 0, SEEK_SET) != 0) return ErrorProblem(ctx_, IoError("lseek", tmp_, errno));
     FileSource src = FileSource::Borrow(fd_);
@@ -821,32 +812,13 @@ class UploadSink final : public RequestBodySink {
                             : "the upload is not an age v1 file (binary, not armored); nothing was kept",
                      rid);
     }
-    Response r = impl_.CompleteUpload(ctx_, e_, pr_, tmp_, total_, fd_);
+    Response r = impl_.CompleteUpload(ctx_, e_, pr_, tmp_, writer_.size(), fd_);
     fd_ = -1;  // CompleteUpload closed it
     done_ = r.status < 300;
     return r;
   }
 
  private:
-  // Large uploads: hand every written stretch of kWritebackStep bytes to the
-  // disk at once (asynchronous, never waits) instead of leaving a GiB of dirty
-  // pages for the final fdatasync, so that writing overlaps receiving. Pages
-  // written back one step earlier are dropped from the page cache: the
-  // gateway never reads a ciphertext again before a download.
-  void StartWriteback(bool all) {
-    static constexpr uint64_t kWritebackStep = 8u << 20;
-    if (!all && total_ - written_back_ < kWritebackStep) return;
-    if (total_ == written_back_) return;
-    (void)::sync_file_range(fd_, static_cast<off_t>(written_back_),
-                            static_cast<off_t>(total_ - written_back_), SYNC_FILE_RANGE_WRITE);
-    if (dropped_ < written_back_) {
-      (void)::posix_fadvise(fd_, static_cast<off_t>(dropped_), static_cast<off_t>(written_back_ - dropped_),
-                            POSIX_FADV_DONTNEED);
-      dropped_ = written_back_;
-    }
-    written_back_ = total_;
-  }
-
   ExchangeService::Impl& impl_;
   RequestContext ctx_;
   ExchangeRow e_;
@@ -854,9 +826,7 @@ class UploadSink final : public RequestBodySink {
   uint64_t cap_;
   int fd_;
   std::string tmp_;
-  uint64_t total_ = 0;
-  uint64_t written_back_ = 0;  // bytes handed to sync_file_range
-  uint64_t dropped_ = 0;       // bytes advised out of the page cache
+  BlobWriter writer_;
   bool done_ = false;
 };
 

@@ -344,7 +344,8 @@ struct StreamingUpload {
 TEST_CASE("KillNineDuringFourConcurrentStreamingUploadsLosesNoAcknowledgedExchange") {
   World w;
   w.ProposeAcceptActivate(ProtocolDoc("XM_MAIN"));
-  // Lists of about 2.5 MiB each (1200 rows of ~2 KB).
+  // Lists of about 2.5 MiB each (1200 rows of ~2 KB): above the size from
+  // which xgwd writes blobs with direct I/O on a writer thread of their own.
   auto list = [](int salt) {
     std::string csv = kHeader;
     for (int i = 0; i < 1200; ++i) csv += Row((salt * 1200 + i) % 900 + 1, 1950);
