@@ -55,11 +55,22 @@ Result<void> DurableAuditSink::Append(const RequestRecord& r) {
 Result<uint64_t> DurableAuditSink::AppendEvent(AuditEvent event) {
   if (event.time_ms == 0) event.time_ms = clock_.Now() * 1000;
   auto a = log_.Append(event);
-  if (!a) {
-    std::fprintf(stderr, "xgwd: audit append failed: %s\n", ToString(a.error()).c_str());
-    metrics_.CountRefusal("audit_unavailable");
-  }
+  if (!a) ReportFailure(a.error());
   return a;
+}
+
+Result<void> DurableAuditSink::AppendEvents(std::vector<AuditEvent> events) {
+  for (auto& e : events) {
+    if (e.time_ms == 0) e.time_ms = clock_.Now() * 1000;
+  }
+  auto a = log_.AppendAll(events);
+  if (!a) ReportFailure(a.error());
+  return a;
+}
+
+void DurableAuditSink::ReportFailure(const Error& error) {
+  std::fprintf(stderr, "xgwd: audit append failed: %s\n", ToString(error).c_str());
+  metrics_.CountRefusal("audit_unavailable");
 }
 
 }  // namespace xgw

@@ -12,6 +12,7 @@
 #define XGW_GATEWAY_DURABLE_AUDIT_H_
 
 #include <string>
+#include <vector>
 
 #include "gateway/audit/audit_log.h"
 #include "gateway/audit_sink.h"
@@ -28,9 +29,13 @@ class DurableAuditSink final : public AuditSink {
   // Appends a domain event; fills time_ms from the clock if it is 0.
   // On failure the caller must not perform the action (fail closed).
   Result<uint64_t> AppendEvent(AuditEvent event);
+  // Several domain events, in order, usually in one commit (AuditLog::AppendAll).
+  Result<void> AppendEvents(std::vector<AuditEvent> events);
   AuditLog& log() { return log_; }
 
  private:
+  void ReportFailure(const Error& error);
+
   AuditLog& log_;
   const Clock& clock_;
   Metrics& metrics_;

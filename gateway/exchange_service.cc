@@ -40,6 +40,9 @@ constexpr std::string_view kExchangePrefix = "exc";
 Instant ToInstant(int64_t t) { return Instant(std::chrono::seconds(t)); }
 int64_t FromInstant(Instant t) { return static_cast<int64_t>(t.time_since_epoch().count()); }
 
+// Media type of a one-request upload's body (create document, "\n", age file).
+constexpr const char* kOneRequestUploadType = "application/vnd.xgw.exchange";
+
 bool IsProtocolId(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
@@ -747,8 +750,47 @@ struct ExchangeService::Impl {
   // Marks an uploaded exchange available: audit first, then fdatasync and
   // close `fd` (the temp blob's; -1 if the caller synced and closed it),
   // rename, directory fsync, commit.
+  // With `new_row` the exchange has no row yet (a one-request upload): the
+  // row is inserted available, with new_row's subject index, and
+  // exchange.created is recorded together with exchange.uploaded.
   Response CompleteUpload(RequestContext& ctx, const ExchangeRow& e, const ProtocolRecord& pr,
-                          const std::string& tmp, uint64_t size, int fd);
+                          const std::string& tmp, uint64_t size, int fd, const Manifest* new_row = nullptr);
+
+  // A temp blob that is not an age file with an X25519 recipient stanza:
+  // the audited 400 refusal; nullopt if it is one. Reads from offset 0.
+  std::optional<Response> RefuseIfNotAge(RequestContext& ctx, const ExchangeRow& e, const ProtocolRecord& pr,
+                                         int fd, const std::string& tmp);
+
+  // What the create document of an end-to-end upload (protocol_id,
+  // version_hash, manifest, manifest_signature) asks, decided: either a
+  // refusal to answer (audited where the policy decided) or the request.
+  struct CreateDecision {
+    std::optional<Response> refusal;
+    ProtocolRecord pr;
+    std::string party, canonical, signature;
+    Manifest manifest;
+  };
+  Result<CreateDecision> DecideCreate(RequestContext& ctx, const json& body);
+
+  // The most ciphertext an upload of a list of byte_size bytes may have:
+  // header + 16-byte nonce + plaintext + 16 bytes per 64 KiB chunk, with
+  // room for a 64 KiB header; never more than the protocol's and the
+  // gateway's limits allow.
+  static uint64_t CiphertextCap(const ProtocolRecord& pr, int64_t byte_size, const Config& config) {
+    auto cipher = [](uint64_t plain) { return plain + 16 + 16 * (plain / age::kChunkSize + 1) + 64 * 1024; };
+    uint64_t cap = cipher(static_cast<uint64_t>(byte_size));
+    if (pr.protocol->limits.max_bytes) cap = std::min(cap, cipher(pr.protocol->limits.max_bytes));
+    return std::min(cap, config.limits.max_upload_bytes);
+  }
+
+  // The exchange row as it will be stored, before it exists.
+  static ExchangeRow NewExchangeRow(const RequestContext& ctx, const ProtocolRecord& pr, const std::string& party,
+                                    const Manifest& manifest, const std::string& canonical,
+                                    const std::string& signature, const std::string& signer,
+                                    const std::string& mode);
+  // Inserts e (its state, times and size as set) and the manifest's subject
+  // index; the caller holds `mu` inside a transaction (a GroupCommit job).
+  Result<void> InsertExchangeLocked(const ExchangeRow& e, const Manifest& manifest);
 
   // An upload whose transfer the protocol's frequency no longer allows (see
   // CompleteUpload): audited, its data deleted, the exchange discarded.
@@ -787,31 +829,10 @@ class UploadSink final : public RequestBodySink {
     return writer_.Write(data);
   }
   Response Finish() override {
-    const std::string& rid = ctx_.request_id();
     // The disk writes the tail while the header is checked and the audit
     // event is committed; CompleteUpload waits for it (fdatasync) after that.
     if (auto w = writer_.Finish(); !w) return ErrorProblem(ctx_, w.error());
-    // The file must be an age v1 file with at least one X25519 stanza.
-    if (::lseek(fd_, 0, SEEK_SET) != 0) return ErrorProblem(ctx_, IoError("lseek", tmp_, errno));
-    FileSource src = FileSource::Borrow(fd_);
-    age::BufferedReader reader(src);
-    auto header = age::ParseHeader(reader);
-    size_t x25519 = 0;
-    if (header) {
-      for (const auto& s : header->stanzas) x25519 += s.type == "X25519" ? 1 : 0;
-    }
-    if (!header || x25519 == 0) {
-      AuditEvent ev = impl_.EventFor(ctx_, AuditAction::kExchangeRefused, &e_, &pr_);
-      ev.outcome = AuditOutcome::kRefused;
-      ev.reason = "age_invalid";
-      (void)impl_.deps.audit.AppendEvent(ev);
-      impl_.deps.metrics.CountRefusal("age-invalid");
-      return Problem(400, "age-invalid", "Not an age file",
-                     header ? "the upload has no X25519 recipient stanza; encrypt it to the "
-                              "protocol's recipients (GET /api/v1/protocols/{id}/recipients)"
-                            : "the upload is not an age v1 file (binary, not armored); nothing was kept",
-                     rid);
-    }
+    if (auto refused = impl_.RefuseIfNotAge(ctx_, e_, pr_, fd_, tmp_)) return std::move(*refused);
     Response r = impl_.CompleteUpload(ctx_, e_, pr_, tmp_, writer_.size(), fd_);
     fd_ = -1;  // CompleteUpload closed it
     done_ = r.status < 300;
@@ -859,11 +880,154 @@ class PlaintextSink final : public RequestBodySink {
   SecretBuffer buf_;
   size_t used_ = 0;
 };
+
+// One-request end-to-end upload (POST /api/v1/exchanges/upload). The body is
+// the create document of POST /api/v1/exchanges on one line (compact JSON
+// never holds a raw newline), "\n", then the age file. The document is kept
+// in memory (at most limits.max_json_body_bytes), the age file streams to a
+// temp blob, and everything is decided at the end exactly as the two-request
+// form decides it. The exchange row is written only once the upload is
+// complete, already available: half the requests, audit commits and database
+// transactions of the two-request form, and no pending row ever.
+class OneRequestUploadSink final : public RequestBodySink {
+ public:
+  OneRequestUploadSink(ExchangeService::Impl& impl, RequestContext ctx, std::string id, int fd, std::string tmp,
+                       uint64_t head_limit, uint64_t expected_max)
+      : impl_(impl), ctx_(std::move(ctx)), id_(std::move(id)), fd_(fd), tmp_(std::move(tmp)),
+        head_limit_(head_limit), writer_(fd_, tmp_, expected_max) {}
+  ~OneRequestUploadSink() override {
+    writer_.Abandon();  // its thread must not write to a closed descriptor
+    if (fd_ >= 0) ::close(fd_);
+    if (!done_) ::unlink(tmp_.c_str());
+  }
+  Result<void> Write(std::span<const uint8_t> data) override {
+    if (!head_done_) {
+      const auto nl = std::find(data.begin(), data.end(), uint8_t{'\n'});
+      const size_t take = static_cast<size_t>(nl - data.begin());
+      if (head_.size() + take > head_limit_) {
+        return Fail(ErrorCode::kLimit, "the create document (the body's first line) exceeds " +
+                                           std::to_string(head_limit_) + " bytes");
+      }
+      head_.append(reinterpret_cast<const char*>(data.data()), take);
+      if (nl == data.end()) return {};
+      head_done_ = true;
+      data = data.subspan(take + 1);
+    }
+    return data.empty() ? Result<void>{} : writer_.Write(data);
+  }
+  Response Finish() override {
+    const std::string& rid = ctx_.request_id();
+    if (auto w = writer_.Finish(); !w) return ErrorProblem(ctx_, w.error());
+    const json doc = head_done_ ? json::parse(head_, nullptr, false) : json();
+    if (!head_done_ || doc.is_discarded()) {
+      return Problem(400, "invalid-body", "Invalid upload",
+                     "the body must be the create document (protocol_id, version_hash, manifest, "
+                     "manifest_signature) as JSON on one line, a newline, then the age file",
+                     rid);
+    }
+    auto d = impl_.DecideCreate(ctx_, doc);
+    if (!d) return ErrorProblem(ctx_, d.error());
+    if (d->refusal) return std::move(*d->refusal);
+    ExchangeRow e = ExchangeService::Impl::NewExchangeRow(ctx_, d->pr, d->party, d->manifest, d->canonical,
+                                                          d->signature, "user:" + ctx_.principal->user_id, "e2e");
+    e.id = id_;  // the temp blob is already named after it
+    const uint64_t cap = ExchangeService::Impl::CiphertextCap(d->pr, e.byte_size, *ctx_.config);
+    if (writer_.size() > cap) {
+      return Problem(413, "too-large", "Upload too large",
+                     "the age file exceeds the size the manifest declares (" + std::to_string(cap) +
+                         " bytes of ciphertext at most); nothing was kept",
+                     rid);
+    }
+    if (auto refused = impl_.RefuseIfNotAge(ctx_, e, d->pr, fd_, tmp_)) return std::move(*refused);
+    Response r = impl_.CompleteUpload(ctx_, e, d->pr, tmp_, writer_.size(), fd_, &d->manifest);
+    fd_ = -1;  // CompleteUpload closed it
+    done_ = r.status < 300;
+    return r;
+  }
+
+ private:
+  ExchangeService::Impl& impl_;
+  RequestContext ctx_;
+  std::string id_;
+  int fd_;
+  std::string tmp_;
+  uint64_t head_limit_;
+  std::string head_;
+  bool head_done_ = false;
+  BlobWriter writer_;
+  bool done_ = false;
+};
 }  // namespace
+
+std::optional<Response> ExchangeService::Impl::RefuseIfNotAge(RequestContext& ctx, const ExchangeRow& e,
+                                                             const ProtocolRecord& pr, int fd,
+                                                             const std::string& tmp) {
+  if (::lseek(fd, 0, SEEK_SET) != 0) return ErrorProblem(ctx, IoError("lseek", tmp, errno));
+  FileSource src = FileSource::Borrow(fd);
+  age::BufferedReader reader(src);
+  auto header = age::ParseHeader(reader);
+  size_t x25519 = 0;
+  if (header) {
+    for (const auto& st : header->stanzas) x25519 += st.type == "X25519" ? 1 : 0;
+  }
+  if (header && x25519 > 0) return std::nullopt;
+  AuditEvent ev = EventFor(ctx, AuditAction::kExchangeRefused, &e, &pr);
+  ev.outcome = AuditOutcome::kRefused;
+  ev.reason = "age_invalid";
+  (void)deps.audit.AppendEvent(ev);
+  deps.metrics.CountRefusal("age-invalid");
+  return Problem(400, "age-invalid", "Not an age file",
+                 header ? "the upload has no X25519 recipient stanza; encrypt it to the "
+                          "protocol's recipients (GET /api/v1/protocols/{id}/recipients)"
+                        : "the upload is not an age v1 file (binary, not armored); nothing was kept",
+                 ctx.request_id());
+}
+
+ExchangeRow ExchangeService::Impl::NewExchangeRow(const RequestContext& ctx, const ProtocolRecord& pr,
+                                                  const std::string& party, const Manifest& manifest,
+                                                  const std::string& canonical, const std::string& signature,
+                                                  const std::string& signer, const std::string& mode) {
+  ExchangeRow e;
+  e.id = NewId(kExchangePrefix);
+  e.protocol_id = pr.protocol->id;
+  e.version_hash = pr.protocol->version_hash;
+  e.sender_org = ctx.principal->org_id;
+  e.sender_user = ctx.principal->user_id;
+  e.sender_party = party;
+  e.mode = mode;
+  e.state = "pending";
+  e.manifest = canonical;
+  e.manifest_signature = signature;
+  e.signer = signer;
+  e.rows = static_cast<int64_t>(manifest.row_count);
+  e.byte_size = static_cast<int64_t>(manifest.byte_size);
+  e.created_at = ctx.now;
+  return e;
+}
+
+Result<void> ExchangeService::Impl::InsertExchangeLocked(const ExchangeRow& e, const Manifest& manifest) {
+  XGW_TRY(auto st, db.Prepare(
+                       "INSERT INTO exchanges(id, protocol_id, version_hash, sender_org, sender_user, "
+                       "sender_party, mode, state, manifest, manifest_signature, signer, rows, "
+                       "byte_size, created_at, delivered_at, expires_at, size) "
+                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+  st.Bind(1, e.id).Bind(2, e.protocol_id).Bind(3, e.version_hash).Bind(4, e.sender_org)
+      .Bind(5, e.sender_user).Bind(6, e.sender_party).Bind(7, e.mode).Bind(8, e.state)
+      .Bind(9, e.manifest).Bind(10, e.manifest_signature).Bind(11, e.signer).Bind(12, e.rows)
+      .Bind(13, e.byte_size).Bind(14, e.created_at).Bind(15, e.delivered_at).Bind(16, e.expires_at)
+      .Bind(17, e.size);
+  XGW_CHECK(st.Run());
+  for (const auto& v : manifest.subject_index) {
+    XGW_TRY(auto sub, db.Prepare("INSERT OR IGNORE INTO exchange_subjects(value, exchange_id) VALUES (?, ?)"));
+    sub.Bind(1, v).Bind(2, e.id);
+    XGW_CHECK(sub.Run());
+  }
+  return {};
+}
 
 Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const ExchangeRow& e,
                                                const ProtocolRecord& pr, const std::string& tmp,
-                                               uint64_t size, int fd) {
+                                               uint64_t size, int fd, const Manifest* new_row) {
   const int64_t now = Now();
   // The frequency (one-off, quota) was decided when the exchange was created,
   // but two exchanges created at the same time both passed that check: it is
@@ -886,7 +1050,14 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
   const int64_t expires = FromInstant(Expiry(pr, done));
   AuditEvent ev = EventFor(ctx, AuditAction::kExchangeUploaded, &e, &pr);
   ev.time_ms = now * 1000;
-  const bool audited = deps.audit.AppendEvent(ev).has_value();
+  bool audited = false;
+  if (new_row) {
+    AuditEvent created = EventFor(ctx, AuditAction::kExchangeCreated, &e, &pr);
+    created.time_ms = ev.time_ms;
+    audited = deps.audit.AppendEvents({created, ev}).has_value();
+  } else {
+    audited = deps.audit.AppendEvent(ev).has_value();
+  }
   // Waits for the writeback the caller started before the audit commit.
   const int sync_errno = fd < 0 || ::fdatasync(fd) == 0 ? 0 : errno;
   if (fd >= 0) ::close(fd);
@@ -910,6 +1081,15 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
     XGW_TRY(auto transfers, PastTransfersLocked(*pr.protocol, e.sender_party, ToInstant(now)));
     late = FrequencyViolations(*pr.protocol, {e.sender_party, ToInstant(now), transfers});
     if (!late.empty()) return Fail(ErrorCode::kConflict, "another transfer completed first");
+    if (new_row) {
+      ExchangeRow row = done;
+      row.state = "available";
+      row.expires_at = expires;
+      row.size = static_cast<int64_t>(size);
+      XGW_CHECK(InsertExchangeLocked(row, *new_row));
+      still_pending = true;
+      return {};
+    }
     XGW_TRY(auto st, db.Prepare("UPDATE exchanges SET state = 'available', delivered_at = ?, "
                                 "expires_at = ?, size = ? WHERE id = ? AND state = 'pending'"));
     st.Bind(1, now).Bind(2, expires).Bind(3, static_cast<int64_t>(size)).Bind(4, e.id);
@@ -928,9 +1108,10 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
                    "the exchange is no longer pending (discarded or already uploaded)",
                    ctx.request_id());
   }
+  if (new_row) deps.metrics.CountExchange("created");
   deps.metrics.CountExchange("uploaded");
   deps.metrics.SetExchangesLive(static_cast<int64_t>(++live));
-  Response r = JsonResponse(200, {{"id", e.id},
+  Response r = JsonResponse(new_row ? 201 : 200, {{"id", e.id},
                                   {"state", "available"},
                                   {"size", size},
                                   {"expires_at", FormatTime(expires)}});
@@ -1070,31 +1251,14 @@ Result<Response> ExchangeService::Impl::CreateExchange(
     const std::string& manifest_canonical, const std::string& signature_b64,
     const std::string& signer, const std::string& mode, const AuditEvent* audit_first,
     std::string* new_id) {
-  const std::string id = NewId(kExchangePrefix);
-  const int64_t now = ctx.now;
+  const ExchangeRow e = NewExchangeRow(ctx, pr, party, manifest, manifest_canonical, signature_b64, signer, mode);
+  const std::string& id = e.id;
   if (audit_first) {
     AuditEvent ev = *audit_first;
     ev.exchange_id = id;
     if (!deps.audit.AppendEvent(ev)) return AuditUnavailableProblem(ctx.request_id());
   }
-  const std::function<Result<void>()> insert = [&]() -> Result<void> {
-    XGW_TRY(auto st, db.Prepare(
-                         "INSERT INTO exchanges(id, protocol_id, version_hash, sender_org, sender_user, "
-                         "sender_party, mode, state, manifest, manifest_signature, signer, rows, "
-                         "byte_size, created_at) VALUES (?,?,?,?,?,?,?,'pending',?,?,?,?,?,?)"));
-    st.Bind(1, id).Bind(2, pr.protocol->id).Bind(3, pr.protocol->version_hash)
-        .Bind(4, ctx.principal->org_id).Bind(5, ctx.principal->user_id).Bind(6, party).Bind(7, mode)
-        .Bind(8, manifest_canonical).Bind(9, signature_b64).Bind(10, signer)
-        .Bind(11, static_cast<int64_t>(manifest.row_count))
-        .Bind(12, static_cast<int64_t>(manifest.byte_size)).Bind(13, now);
-    XGW_CHECK(st.Run());
-    for (const auto& v : manifest.subject_index) {
-      XGW_TRY(auto sub, db.Prepare("INSERT OR IGNORE INTO exchange_subjects(value, exchange_id) VALUES (?, ?)"));
-      sub.Bind(1, v).Bind(2, id);
-      XGW_CHECK(sub.Run());
-    }
-    return {};
-  };
+  const std::function<Result<void>()> insert = [&]() -> Result<void> { return InsertExchangeLocked(e, manifest); };
   XGW_CHECK(db_writes.Run(insert));
   *new_id = id;
   Response r = JsonResponse(201, {{"id", id},
@@ -1102,6 +1266,98 @@ Result<Response> ExchangeService::Impl::CreateExchange(
                                   {"state", "pending"}});
   r.audited = audit_first != nullptr;
   return r;
+}
+
+Result<ExchangeService::Impl::CreateDecision> ExchangeService::Impl::DecideCreate(RequestContext& ctx,
+                                                                                const json& body) {
+  const std::string& rid = ctx.request_id();
+  CreateDecision d;
+  auto refused = [&d](Response r) {
+    d.refusal = std::move(r);
+    return std::move(d);
+  };
+  for (const char* k : {"protocol_id", "version_hash", "manifest_signature"}) {
+    if (!body.is_object() || !body.contains(k) || !body[k].is_string()) {
+      return refused(Problem(400, "invalid-field", "Invalid request", std::string(k) + ": required string", rid));
+    }
+  }
+  if (!body.contains("manifest") || !body["manifest"].is_object() || body.size() != 4) {
+    return refused(Problem(400, "invalid-field", "Invalid request",
+                           "send exactly protocol_id, version_hash, manifest (object) and manifest_signature",
+                           rid));
+  }
+  const std::string pid = body["protocol_id"].get<std::string>();
+  if (!IsProtocolId(pid)) {
+    return refused(Problem(400, "invalid-field", "Invalid request", "protocol_id is malformed", rid));
+  }
+  XGW_TRY(auto pr, LoadProtocol(pid));
+  const std::string party = pr ? PartyOf(*pr, ctx.principal->org_id) : "";
+  // A refusal the policy (or the manifest) decided: audited.
+  auto refuse = [&](unsigned status, const std::string& slug, const std::string& detail,
+                    const Violations& v) {
+    AuditEvent ev = EventFor(ctx, AuditAction::kExchangeRefused, nullptr, pr ? &*pr : nullptr);
+    ev.outcome = AuditOutcome::kRefused;
+    ev.reason = v.empty() ? "manifest_invalid" : ReasonForViolation(v.front().code);
+    (void)deps.audit.AppendEvent(ev);
+    for (const auto& x : v) deps.metrics.CountRefusal("policy:" + x.code);
+    deps.metrics.CountExchange("refused");
+    return refused(WithExtra(Problem(status, slug, "Exchange refused", detail, rid),
+                             {{"violations", ViolationsJson(v)}}));
+  };
+  if (!pr || party.empty()) {
+    return refuse(pr ? 403 : 404, pr ? "not-a-party" : "protocol-not-found",
+                  pr ? "your organisation is not a party of this protocol"
+                     : "no such protocol, or it is not visible to you",
+                  {});
+  }
+  if (body["version_hash"].get<std::string>() != pr->protocol->version_hash) {
+    return refuse(422, "policy-violation", "version_hash is not the protocol's current version",
+                  {Violation{"protocol_mismatch", "the version hash differs from the protocol's", 0, ""}});
+  }
+  // Manifest: canonical bytes are what was signed.
+  auto canonical = CanonicalJson(body["manifest"]);
+  if (!canonical) return refuse(400, "manifest-invalid", "the manifest is not canonicalisable JSON", {});
+  auto manifest = ParseManifest(*canonical);
+  if (!manifest) return refuse(400, "manifest-invalid", manifest.error().message, {});
+  XGW_TRY(auto user, deps.identities.GetUser(ctx.principal->user_id));
+  if (!user.keys) return refuse(422, "key-missing", "register your ed25519_verify_key first", {});
+  auto pk = Base64Decode(user.keys->ed25519_verify_key);
+  auto sig = Base64Decode(body["manifest_signature"].get<std::string>());
+  bool sig_ok = false;
+  if (pk && pk->size() == 32 && sig && sig->size() == 64) {
+    Ed25519PublicKey key{};
+    Ed25519Signature s{};
+    std::copy(pk->begin(), pk->end(), key.begin());
+    std::copy(sig->begin(), sig->end(), s.begin());
+    sig_ok = VerifyEd25519(key, *canonical, s).has_value();
+  }
+  if (!sig_ok) {
+    AuditEvent ev = EventFor(ctx, AuditAction::kExchangeRefused, nullptr, &*pr);
+    ev.outcome = AuditOutcome::kRefused;
+    ev.reason = "signature_invalid";
+    (void)deps.audit.AppendEvent(ev);
+    deps.metrics.CountRefusal("signature_invalid");
+    return refused(Problem(400, "signature-invalid", "Signature invalid",
+                           "manifest_signature is not a valid Ed25519 signature of the canonical "
+                           "manifest by your registered key",
+                           rid));
+  }
+  XGW_TRY(auto past, PastTransfers(*pr->protocol, party, ToInstant(ctx.now)));
+  SendRequest req{party, ToInstant(ctx.now), past};
+  Violations v = DecideSend(*pr->protocol, pr->status, *manifest, req);
+  if (!v.empty()) {
+    const bool not_sender = std::any_of(v.begin(), v.end(), [](const Violation& x) {
+      return x.code == "sender_not_sending_party";
+    });
+    return refuse(not_sender ? 403 : 422, "policy-violation",
+                  "the protocol does not allow this exchange; see 'violations'", v);
+  }
+  d.pr = std::move(*pr);
+  d.party = party;
+  d.canonical = std::move(*canonical);
+  d.signature = body["manifest_signature"].get<std::string>();
+  d.manifest = std::move(*manifest);
+  return d;
 }
 
 // ---------------------------------------------------------------------------
@@ -1836,91 +2092,12 @@ void ExchangeService::RegisterRoutes(Router& router) {
               .body = BodyKind::kJson,
               .handler = [&m](RequestContext& ctx, const json& body) {
                 return Handle(ctx, [&]() -> Result<Response> {
-                  const std::string& rid = ctx.request_id();
-                  for (const char* k : {"protocol_id", "version_hash", "manifest_signature"}) {
-                    if (!body.is_object() || !body.contains(k) || !body[k].is_string()) {
-                      return Problem(400, "invalid-field", "Invalid request",
-                                     std::string(k) + ": required string", rid);
-                    }
-                  }
-                  if (!body.contains("manifest") || !body["manifest"].is_object() || body.size() != 4) {
-                    return Problem(400, "invalid-field", "Invalid request",
-                                   "send exactly protocol_id, version_hash, manifest (object) and "
-                                   "manifest_signature",
-                                   rid);
-                  }
-                  const std::string pid = body["protocol_id"].get<std::string>();
-                  if (!IsProtocolId(pid)) {
-                    return Problem(400, "invalid-field", "Invalid request", "protocol_id is malformed", rid);
-                  }
-                  XGW_TRY(auto pr, m.LoadProtocol(pid));
-                  const std::string party = pr ? Impl::PartyOf(*pr, ctx.principal->org_id) : "";
-                  auto refuse = [&](unsigned status, const std::string& slug, const std::string& detail,
-                                    const Violations& v) -> Response {
-                    AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeRefused, nullptr, pr ? &*pr : nullptr);
-                    ev.outcome = AuditOutcome::kRefused;
-                    ev.reason = v.empty() ? "manifest_invalid" : ReasonForViolation(v.front().code);
-                    (void)m.deps.audit.AppendEvent(ev);
-                    for (const auto& x : v) m.deps.metrics.CountRefusal("policy:" + x.code);
-                    m.deps.metrics.CountExchange("refused");
-                    return WithExtra(Problem(status, slug, "Exchange refused", detail, rid),
-                                     {{"violations", ViolationsJson(v)}});
-                  };
-                  if (!pr || party.empty()) {
-                    return refuse(pr ? 403 : 404, pr ? "not-a-party" : "protocol-not-found",
-                                  pr ? "your organisation is not a party of this protocol"
-                                     : "no such protocol, or it is not visible to you",
-                                  {});
-                  }
-                  if (body["version_hash"].get<std::string>() != pr->protocol->version_hash) {
-                    return refuse(422, "policy-violation", "version_hash is not the protocol's current version",
-                                  {Violation{"protocol_mismatch", "the version hash differs from the protocol's", 0, ""}});
-                  }
-                  // Manifest: canonical bytes are what was signed.
-                  auto canonical = CanonicalJson(body["manifest"]);
-                  if (!canonical) return refuse(400, "manifest-invalid", "the manifest is not canonicalisable JSON", {});
-                  auto manifest = ParseManifest(*canonical);
-                  if (!manifest) return refuse(400, "manifest-invalid", manifest.error().message, {});
-                  XGW_TRY(auto user, m.deps.identities.GetUser(ctx.principal->user_id));
-                  if (!user.keys) {
-                    return refuse(422, "key-missing", "register your ed25519_verify_key first", {});
-                  }
-                  auto pk = Base64Decode(user.keys->ed25519_verify_key);
-                  auto sig = Base64Decode(body["manifest_signature"].get<std::string>());
-                  bool sig_ok = false;
-                  if (pk && pk->size() == 32 && sig && sig->size() == 64) {
-                    Ed25519PublicKey key{};
-                    Ed25519Signature s{};
-                    std::copy(pk->begin(), pk->end(), key.begin());
-                    std::copy(sig->begin(), sig->end(), s.begin());
-                    sig_ok = VerifyEd25519(key, *canonical, s).has_value();
-                  }
-                  if (!sig_ok) {
-                    AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeRefused, nullptr, &*pr);
-                    ev.outcome = AuditOutcome::kRefused;
-                    ev.reason = "signature_invalid";
-                    (void)m.deps.audit.AppendEvent(ev);
-                    m.deps.metrics.CountRefusal("signature_invalid");
-                    return Problem(400, "signature-invalid", "Signature invalid",
-                                   "manifest_signature is not a valid Ed25519 signature of the canonical "
-                                   "manifest by your registered key",
-                                   rid);
-                  }
-                  XGW_TRY(auto past, m.PastTransfers(*pr->protocol, party, ToInstant(ctx.now)));
-                  SendRequest req{party, ToInstant(ctx.now), past};
-                  Violations v = DecideSend(*pr->protocol, pr->status, *manifest, req);
-                  if (!v.empty()) {
-                    const bool not_sender = std::any_of(v.begin(), v.end(), [](const Violation& x) {
-                      return x.code == "sender_not_sending_party";
-                    });
-                    return refuse(not_sender ? 403 : 422, "policy-violation",
-                                  "the protocol does not allow this exchange; see 'violations'", v);
-                  }
-                  AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeCreated, nullptr, &*pr);
+                  XGW_TRY(auto d, m.DecideCreate(ctx, body));
+                  if (d.refusal) return std::move(*d.refusal);
+                  AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeCreated, nullptr, &d.pr);
                   ev.orgs.push_back(ctx.principal->org_id);
                   std::string id;
-                  XGW_TRY(Response resp, m.CreateExchange(ctx, *pr, party, *manifest, *canonical,
-                                                          body["manifest_signature"].get<std::string>(),
+                  XGW_TRY(Response resp, m.CreateExchange(ctx, d.pr, d.party, d.manifest, d.canonical, d.signature,
                                                           "user:" + ctx.principal->user_id, "e2e", &ev, &id));
                   if (resp.status == 201) m.deps.metrics.CountExchange("created");
                   return resp;
@@ -1946,14 +2123,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
                 }
                 XGW_TRY(auto pr, m.LoadProtocolVersion(e->protocol_id, e->version_hash));
                 if (!pr) return Fail(ErrorCode::kNotFound, "no such protocol");
-                // Ciphertext size: header + 16-byte nonce + plaintext + 16 bytes per 64 KiB chunk.
-                const uint64_t plain = static_cast<uint64_t>(e->byte_size);
-                uint64_t cap = plain + 16 + 16 * (plain / age::kChunkSize + 1) + 64 * 1024;
-                if (pr->protocol->limits.max_bytes) {
-                  const uint64_t pmax = pr->protocol->limits.max_bytes;
-                  cap = std::min(cap, pmax + 16 + 16 * (pmax / age::kChunkSize + 1) + 64 * 1024);
-                }
-                cap = std::min(cap, ctx.config->limits.max_upload_bytes);
+                const uint64_t cap = Impl::CiphertextCap(*pr, e->byte_size, *ctx.config);
                 const std::string tmp = m.TmpPath(e->id);
                 // Read-write: the header is checked through the same descriptor.
                 const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -1965,6 +2135,25 @@ void ExchangeService::RegisterRoutes(Router& router) {
                     std::make_unique<UploadSink>(m, ctx, std::move(*e), std::move(*pr), cap, fd, tmp));
               }});
 
+
+  router.Add({.method = "POST",
+              .pattern = "/api/v1/exchanges/upload",
+              .grants = {sender},
+              .body = BodyKind::kStream,
+              .open_stream = [&m](RequestContext& ctx) -> Result<std::unique_ptr<RequestBodySink>> {
+                const std::string ct = ctx.head.content_type.substr(0, ctx.head.content_type.find(';'));
+                if (ct != kOneRequestUploadType) {
+                  return Fail(ErrorCode::kInvalidArgument, std::string("send Content-Type: ") + kOneRequestUploadType +
+                                                               " (create document, newline, age file)");
+                }
+                const std::string id = NewId(kExchangePrefix);
+                const std::string tmp = m.TmpPath(id);
+                const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                if (fd < 0) return tl::unexpected(IoError("open", tmp, errno));
+                const uint64_t expected = ctx.head.content_length.value_or(ctx.config->limits.max_upload_bytes);
+                return std::unique_ptr<RequestBodySink>(std::make_unique<OneRequestUploadSink>(
+                    m, ctx, id, fd, tmp, ctx.config->limits.max_json_body_bytes, expected));
+              }});
 
   router.Add({.method = "POST",
               .pattern = "/api/v1/exchanges/plaintext",

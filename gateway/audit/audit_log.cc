@@ -168,6 +168,7 @@ struct AuditLog::Impl {
   std::thread committer, checkpointer;
 
   void CommitLoop();
+  Result<void> Enqueue(std::span<const AuditEvent> events, std::vector<Pending>& pending);
   Result<void> CommitBatch(std::vector<Pending*>& batch, MerkleFrontier& f);
   void CheckpointLoop();
   // REQUIRES: write_mu held.
@@ -289,21 +290,41 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, AuditL
 }
 
 Result<uint64_t> AuditLog::Append(const AuditEvent& event) {
-  Pending p;
-  XGW_TRY(p.bytes, ToCanonicalJson(event));
-  p.time_ms = event.time_ms;
-  p.action = std::string(AuditActionName(event.action));
-  p.outcome = std::string(AuditOutcomeName(event.outcome));
-  p.keys = KeysOf(event);
-  std::unique_lock lk(impl_->queue_mu);
-  if (impl_->stopping) return Fail(ErrorCode::kIo, "audit log is closing; the action must not proceed");
-  if (impl_->broken) {
+  std::vector<Pending> pending(1);
+  XGW_CHECK(impl_->Enqueue(std::span<const AuditEvent>(&event, 1), pending));
+  return std::move(pending.front().result);
+}
+
+Result<void> AuditLog::AppendAll(std::span<const AuditEvent> events) {
+  std::vector<Pending> pending(events.size());
+  XGW_CHECK(impl_->Enqueue(events, pending));
+  for (auto& p : pending) XGW_CHECK(p.result.map([](uint64_t) {}));
+  return {};
+}
+
+// Queues one Pending per event for the committer and waits until every one
+// of them is done (recorded or failed).
+Result<void> AuditLog::Impl::Enqueue(std::span<const AuditEvent> events, std::vector<Pending>& pending) {
+  for (size_t i = 0; i < events.size(); ++i) {
+    Pending& p = pending[i];
+    const AuditEvent& event = events[i];
+    XGW_TRY(p.bytes, ToCanonicalJson(event));
+    p.time_ms = event.time_ms;
+    p.action = std::string(AuditActionName(event.action));
+    p.outcome = std::string(AuditOutcomeName(event.outcome));
+    p.keys = KeysOf(event);
+  }
+  std::unique_lock lk(queue_mu);
+  if (stopping) return Fail(ErrorCode::kIo, "audit log is closing; the action must not proceed");
+  if (broken) {
     return Fail(ErrorCode::kIo, "audit log had a failed commit and refuses appends until reopened");
   }
-  impl_->queue.push_back(&p);
-  impl_->queue_cv.notify_one();
-  impl_->done_cv.wait(lk, [&] { return p.done; });
-  return std::move(p.result);
+  for (auto& p : pending) queue.push_back(&p);
+  queue_cv.notify_one();
+  done_cv.wait(lk, [&] {
+    return std::all_of(pending.begin(), pending.end(), [](const Pending& p) { return p.done; });
+  });
+  return {};
 }
 
 void AuditLog::Impl::CommitLoop() {

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,11 @@ class AuditLog {
   // Validates, serialises, durably appends; returns the event's leaf index.
   // kInvalidArgument for an invalid event, kIo if it could not be recorded.
   Result<uint64_t> Append(const AuditEvent& event);
+  // Appends several events in this order, queued together so that they
+  // usually share one commit (they may be split between two; each is
+  // durable when this returns). The first failure is returned; events
+  // before it may be recorded.
+  Result<void> AppendAll(std::span<const AuditEvent> events);
 
   TreeHead Head() const;
   AuditLogStats Stats() const;

@@ -55,13 +55,6 @@ size_t OrgCount(const Daemon& d) {
       .size();
 }
 
-bool IsProblem(const HttpResult& r) {
-  json j = r.Json();
-  return r.content_type == "application/problem+json" && j.is_object() && j.contains("type") &&
-         j.contains("title") && j.contains("status") && j.contains("detail") &&
-         j.contains("request_id");
-}
-
 }  // namespace
 
 TEST_CASE("HealthzAnswersOverTlsWithoutAToken") {

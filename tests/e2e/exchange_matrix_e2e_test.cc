@@ -59,20 +59,6 @@ class World : public CirWorld {
   World() : CirWorld(ProtocolDoc("XM_MAIN")) {}
 };
 
-bool IsProblem(const HttpResult& r) {
-  json j = r.Json();
-  return r.content_type == "application/problem+json" && j.is_object() && j.contains("type") &&
-         j.contains("status") && j.contains("detail");
-}
-
-bool ContainsId(const json& list, const std::string& id) {
-  if (!list.is_object() || !list.contains("items")) return false;
-  for (const auto& it : list["items"]) {
-    if (it.is_object() && it.value("id", "") == id) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 TEST_CASE("ExchangeRoutesAuthorisationMatrixAllowsOnlyIntendedCallers") {
@@ -101,6 +87,7 @@ TEST_CASE("ExchangeRoutesAuthorisationMatrixAllowsOnlyIntendedCallers") {
   const std::string pend = w.CreatePending(csv_p);
   const std::string blob_p = w.Encrypt(csv_p);
   const std::string create_body = w.CreateBody(kHeader + Row(6));
+  const std::string one_request_body = w.CreateBody(kHeader + Row(8)) + "\n" + w.Encrypt(kHeader + Row(8));
   auto lookup = SubjectLookupValue(w.subject_key, FieldType::kBeNationalNumber, SyntheticNrn(2));
   REQUIRE(lookup);
   // An audit event about E (its creation) for /audit/events/{index}.
@@ -184,6 +171,7 @@ TEST_CASE("ExchangeRoutesAuthorisationMatrixAllowsOnlyIntendedCallers") {
        }},
       {"GET", "/api/v1/exchanges/" + e, see_exchange, false, none},
       {"PUT", "/api/v1/exchanges/" + pend + "/content", {kSender}, true, fixed(blob_p), "application/octet-stream"},
+      {"POST", "/api/v1/exchanges/upload", {kSender}, true, fixed(one_request_body), "application/vnd.xgw.exchange"},
       {"GET", "/api/v1/exchanges/" + e + "/content", {kRecipient}, false, none, "application/json",
        [&](const Caller&, const HttpResult& r) { CHECK(r.body == blob_e); }},
       {"POST", "/api/v1/exchanges/" + e + "/violations", {kRecipient}, true, fixed(R"({"code":"other"})")},
@@ -275,8 +263,9 @@ TEST_CASE("ExchangeRoutesAuthorisationMatrixAllowsOnlyIntendedCallers") {
   CHECK(MustJson(Request(d, "GET", "/api/v1/exchanges/" + rv, {.token = w.sender.token}), 200)["state"] == "revoked");
   CHECK(MustJson(Request(d, "GET", "/api/v1/exchanges/" + pend, {.token = w.sender.token}), 200)["state"] ==
         "available");
-  // E, RV, PEND, one created by the sender (pending), one plaintext upload.
-  CHECK(w.DbDump("SELECT COUNT(*) FROM exchanges;") == "5\n");
+  // E, RV, PEND, one created by the sender (pending), one uploaded in one
+  // request (never pending), one plaintext upload.
+  CHECK(w.DbDump("SELECT COUNT(*) FROM exchanges;") == "6\n");
   CHECK(w.DbDump("SELECT COUNT(*) FROM exchanges WHERE state = 'pending';") == "1\n");
   CHECK(w.DbDump("SELECT COUNT(*) FROM violation_reports;") == "1\n");
   CHECK(w.DbDump("SELECT id, state FROM protocols ORDER BY id;") ==

@@ -363,4 +363,18 @@ bool RawTls::PeerClosed(int timeout_ms) {
   return false;
 }
 
+bool IsProblem(const HttpResult& r) {
+  const nlohmann::json j = r.Json();
+  return r.content_type == "application/problem+json" && j.is_object() && j.contains("type") &&
+         j.contains("title") && j.contains("status") && j.contains("detail") && j.contains("request_id");
+}
+
+bool ContainsId(const nlohmann::json& list, const std::string& id) {
+  if (!list.is_object() || !list.contains("items")) return false;
+  for (const auto& it : list["items"]) {
+    if (it.is_object() && it.value("id", "") == id) return true;
+  }
+  return false;
+}
+
 }  // namespace xgw::e2e

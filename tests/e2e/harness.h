@@ -85,6 +85,11 @@ struct HttpResult {
   nlohmann::json Json() const;  // discarded value if the body is not JSON
 };
 
+// The answer is an RFC 9457 problem document as xgwd writes them.
+bool IsProblem(const HttpResult& r);
+// A list answer ({"items": [...]}) holds an item with this id.
+bool ContainsId(const nlohmann::json& list, const std::string& id);
+
 struct RequestOptions {
   std::string token{};                            // sent as "Authorization: Bearer ..."
   std::string body{};                             // sent when method is not GET/DELETE or non-empty

@@ -1,0 +1,165 @@
+// End-to-end tests of the one-request upload (POST /api/v1/exchanges/upload:
+// the create document on one line, "\n", the age file) against the real xgwd
+// over TLS, with the CIR protocol (one-off) of tests/e2e/cir_world.h.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/e2e/cir_test_data.h"
+#include "tests/e2e/cir_world.h"
+#include "tests/e2e/harness.h"
+
+using namespace xgw;
+using namespace xgw::e2e;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kType = "application/vnd.xgw.exchange";
+
+HttpResult UploadOne(CirWorld& w, const std::string& body, const std::string& type = kType) {
+  return Request(*w.d, "POST", "/api/v1/exchanges/upload",
+                 {.token = w.sender.token, .body = body, .content_type = type, .timeout_ms = 60000});
+}
+
+// What a refused upload must leave untouched: every exchange row and every
+// blob (temp or final).
+std::string Fingerprint(CirWorld& w) {
+  int status = 0;
+  return w.DbDump("SELECT id, state FROM exchanges ORDER BY id;") +
+         RunCommand("find " + w.d->dir() + "/state/blobs -type f | sort", &status);
+}
+
+std::vector<std::string> Actions(CirWorld& w, const std::string& id) {
+  json events = MustJson(Request(*w.d, "GET", "/api/v1/audit/events?exchange=" + id,
+                                 {.token = w.d->operator_token()}),
+                         200);
+  std::vector<std::string> out;
+  for (const auto& e : events["items"]) out.push_back(e["event"]["action"]);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("OneRequestUploadDeliversAndAuditsLikeTheTwoRequestForm") {
+  CirWorld w;
+  w.ProposeAcceptActivate();
+  const std::string csv = kCirHeader + CirRow(1) + CirRow(2);
+  const std::string blob = w.Encrypt(csv);
+  auto r = UploadOne(w, w.CreateBody(csv) + "\n" + blob);
+  json up = MustJson(r, 201);
+  const std::string id = up["id"];
+  CHECK(up["state"] == "available");
+  CHECK(up["size"] == blob.size());
+  CHECK(up.contains("expires_at"));
+  // Never a pending row: the row is written when the exchange is complete.
+  CHECK(w.DbDump("SELECT state, size FROM exchanges;") == "available|" + std::to_string(blob.size()) + "\n");
+  CHECK(w.State(id) == "available");
+  json inbox = MustJson(Request(*w.d, "GET", "/api/v1/exchanges?box=inbox", {.token = w.social.token}), 200);
+  CHECK(ContainsId(inbox, id));
+  auto dl = Request(*w.d, "GET", "/api/v1/exchanges/" + id + "/content", {.token = w.social.token});
+  REQUIRE(dl.status == 200);
+  CHECK(dl.body == blob);
+  const auto actions = Actions(w, id);
+  CHECK(std::count(actions.begin(), actions.end(), "exchange.created") == 1);
+  CHECK(std::count(actions.begin(), actions.end(), "exchange.uploaded") == 1);
+  // The subject index is stored with the row: the sending DPO finds the list.
+  auto lookup = SubjectLookupValue(w.subject_key, FieldType::kBeNationalNumber, SyntheticNrn(2));
+  REQUIRE(lookup);
+  json found = MustJson(Request(*w.d, "GET", "/api/v1/subject-index/" + *lookup, {.token = w.dpo_send.token}), 200);
+  CHECK(ContainsId(found, id));
+  // The protocol is one-off: a second upload is refused and leaves nothing.
+  const std::string before = Fingerprint(w);
+  auto again = UploadOne(w, w.CreateBody(csv) + "\n" + blob);
+  CHECK(again.status == 422);
+  CHECK(Fingerprint(w) == before);
+  CHECK(w.d->StopAndWait(SIGTERM) == 0);
+  int status = 0;
+  auto verify = RunCommand(XgwdPath() + " audit-verify --state " + w.d->dir() + "/state 2>&1", &status);
+  INFO(verify);
+  CHECK(status == 0);
+}
+
+TEST_CASE("MalformedOneRequestUploadsAreRefusedClearlyAndChangeNothing") {
+  CirWorld w;
+  w.ProposeAcceptActivate();
+  const std::string csv = kCirHeader + CirRow(1);
+  const std::string doc = w.CreateBody(csv);
+  const std::string blob = w.Encrypt(csv);
+  const std::string before = Fingerprint(w);
+  struct Case {
+    std::string name, body, type;
+    long status;
+    std::string says;  // a word the problem's detail must contain
+  };
+  auto [manifest, sig] = w.SignedManifest(csv, w.sender_keys);
+  std::string forged_sig = sig;
+  forged_sig[3] = forged_sig[3] == 'A' ? 'B' : 'A';
+  json bigger = manifest;
+  bigger["byte_size"] = 10;  // declares a list far smaller than the age file
+  auto [small_manifest, small_sig] = w.SignedManifest(kCirHeader, w.sender_keys);
+  (void)small_manifest;
+  const std::vector<Case> cases = {
+      {"document without a newline", doc, kType, 400, "newline"},
+      {"no document at all", "\n" + blob, kType, 400, "create document"},
+      {"document that is not JSON", "{\"protocol_id\":\n" + blob, kType, 400, "create document"},
+      {"document missing a field", json{{"protocol_id", "2024_VB_00591"}}.dump() + "\n" + blob, kType, 400,
+       "version_hash"},
+      {"forged signature", w.CreateBody(manifest, forged_sig) + "\n" + blob, kType, 400, "signature"},
+      {"signature of another manifest", w.CreateBody(bigger, sig) + "\n" + blob, kType, 400, "signature"},
+      {"not an age file", doc + "\n" + std::string(4000, 'x'), kType, 400, "age"},
+      {"empty age file", doc + "\n", kType, 400, "age"},
+      {"wrong content type", doc + "\n" + blob, "application/octet-stream", 400, "vnd.xgw.exchange"},
+      {"document longer than the JSON limit", std::string(2u << 20, ' ') + doc + "\n" + blob, kType, 413,
+       "first line"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    auto r = UploadOne(w, c.body, c.type);
+    INFO(r.status << " " << r.body.substr(0, 400));
+    CHECK(r.status == c.status);
+    CHECK(IsProblem(r));
+    if (IsProblem(r)) CHECK(r.Json().value("detail", "").find(c.says) != std::string::npos);
+    CHECK(Fingerprint(w) == before);
+  }
+  // The daemon is alive and the protocol still allows its one transfer.
+  MustJson(UploadOne(w, doc + "\n" + blob), 201);
+}
+
+TEST_CASE("AnAgeFileLargerThanItsManifestDeclaresIsRefused") {
+  CirWorld w;
+  w.ProposeAcceptActivate();
+  const std::string csv = kCirHeader + CirRow(1);
+  const std::string before = Fingerprint(w);
+  // The manifest is for `csv`; the age file carries 200 KiB more.
+  std::string padded = csv;
+  for (int i = 2; padded.size() < csv.size() + 200 * 1024; ++i) padded += CirRow(i);
+  auto r = UploadOne(w, w.CreateBody(csv) + "\n" + w.Encrypt(padded));
+  CHECK(r.status == 413);
+  CHECK(IsProblem(r));
+  CHECK(Fingerprint(w) == before);
+}
+
+// Concurrent one-request uploads under a one-off protocol: exactly one is
+// delivered; the others are refused when they complete and leave no row.
+TEST_CASE("ConcurrentOneRequestUploadsUnderAOneOffProtocolDeliverExactlyOnce") {
+  CirWorld w;
+  w.ProposeAcceptActivate();
+  const std::string csv = kCirHeader + CirRow(1);
+  const std::string body = w.CreateBody(csv) + "\n" + w.Encrypt(csv);
+  constexpr int kUploads = 6;
+  std::vector<long> statuses(kUploads, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kUploads; ++i) threads.emplace_back([&, i] { statuses[i] = UploadOne(w, body).status; });
+  for (auto& t : threads) t.join();
+  CHECK(std::count(statuses.begin(), statuses.end(), 201L) == 1);
+  CHECK(std::count(statuses.begin(), statuses.end(), 422L) == kUploads - 1);
+  CHECK(w.DbDump("SELECT COUNT(*) FROM exchanges WHERE state = 'available';") == "1\n");
+  int status = 0;
+  CHECK(RunCommand("find " + w.d->dir() + "/state/blobs -type f | wc -l", &status) == "1\n");
+}
