@@ -2,8 +2,8 @@
 
 #include <cstdio>
 
-#include "crypto/hash.h"
 #include "crypto/keyfile.h"
+#include "crypto/subject_key.h"
 #include "policy/protocol.h"
 
 namespace xgw::cli {
@@ -58,22 +58,8 @@ Result<age::X25519Identity> LoadIdentity(const Args& args, const ClientConfig& c
 Result<std::optional<SecretBuffer>> LoadSubjectKey(const Args& args, const ClientConfig& config) {
   std::string path = args.Last("subject-key").value_or(config.subject_key_file);
   if (path.empty()) return std::optional<SecretBuffer>();
-  XGW_TRY(FileSource f, FileSource::Open(path));
-  SecretBuffer buf(200);
-  XGW_TRY(size_t n, ReadFull(f, buf.span()));
-  buf.Truncate(n);
-  if (n == 32) return std::optional<SecretBuffer>(std::move(buf));
-  std::string_view text = buf.view();
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
-  if (text.size() == 64) {
-    auto raw = HexDecode(text);
-    if (raw) {
-      SecretBuffer key = SecretBuffer::CopyOf(*raw);
-      WipeMemory(raw->data(), raw->size());
-      return std::optional<SecretBuffer>(std::move(key));
-    }
-  }
-  return Fail(ErrorCode::kKey, "the subject-index key file " + path + " must hold 32 bytes or 64 hex digits");
+  XGW_TRY(SecretBuffer key, ReadSubjectKeyFile(path));
+  return std::optional<SecretBuffer>(std::move(key));
 }
 
 nlohmann::json Items(const nlohmann::json& answer) {

@@ -43,8 +43,8 @@ Result<ClientConfig> LoadClientConfig(const Args& args);
 Result<age::X25519Identity> LoadIdentity(const Args& args, const ClientConfig& config);
 
 // The organisation's subject-index key: --subject-key, else the configured
-// file. The file holds 32 raw bytes or 64 hex digits (optional newline).
-// nullopt when neither is set.
+// file (crypto/subject_key.h: 32 raw bytes or 64 hex digits). nullopt when
+// neither is set.
 Result<std::optional<SecretBuffer>> LoadSubjectKey(const Args& args, const ClientConfig& config);
 
 // The list inside a JSON answer: the array itself, or its "items" member.

@@ -70,6 +70,24 @@ bool IsAbsolutePath(const std::string& p) {
   return !p.empty() && p[0] == '/' && p.find('\0') == std::string::npos;
 }
 
+void DropTrailingSlashes(std::string& p) {
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+}
+
+// A path that may be given relative to the state directory (like the fixed
+// paths inside it); "" stays "" (the feature is off).
+Result<void> GetStatePath(const json& obj, const std::string& path, const char* key,
+                          const std::string& state_dir, std::string& out) {
+  XGW_CHECK(GetString(obj, path, key, out));
+  if (out.empty()) return {};
+  if (out.find('\0') != std::string::npos) {
+    return PathError(path + "." + key, "must not contain NUL");
+  }
+  if (out[0] != '/') out = state_dir + "/" + out;
+  DropTrailingSlashes(out);
+  return {};
+}
+
 }  // namespace
 
 std::optional<int64_t> ParseUtcTime(const std::string& text) {
@@ -151,7 +169,7 @@ Result<Config> ParseConfig(const json& doc) {
                        "clock", "audit", "exchanges"}));
   XGW_CHECK(GetString(doc, root, "state_dir", c.state_dir));
   if (!IsAbsolutePath(c.state_dir)) return PathError("$.state_dir", "must be an absolute path");
-  while (c.state_dir.size() > 1 && c.state_dir.back() == '/') c.state_dir.pop_back();
+  DropTrailingSlashes(c.state_dir);
   XGW_CHECK(GetString(doc, root, "listen", c.listen));
   if (auto la = ParseListenAddress(c.listen); !la) return PathError("$.listen", la.error().message);
   XGW_CHECK(GetUint<uint32_t>(doc, root, "threads", 1, 64, c.threads));
@@ -238,13 +256,14 @@ Result<Config> ParseConfig(const json& doc) {
   if (auto it = doc.find("exchanges"); it != doc.end()) {
     const std::string p = "$.exchanges";
     XGW_CHECK(CheckKeys(*it, p, {"sweep_interval_seconds", "pending_timeout_seconds",
-                                 "max_plaintext_bytes"}));
+                                 "max_plaintext_bytes", "subject_keys_dir"}));
     XGW_CHECK(GetUint<uint32_t>(*it, p, "sweep_interval_seconds", 1, 60,
                                 c.exchanges.sweep_interval_seconds));
     XGW_CHECK(GetUint<uint32_t>(*it, p, "pending_timeout_seconds", 60, 7 * 86400,
                                 c.exchanges.pending_timeout_seconds));
     XGW_CHECK(GetUint<uint64_t>(*it, p, "max_plaintext_bytes", 1024, 1ull << 30,
                                 c.exchanges.max_plaintext_bytes));
+    XGW_CHECK(GetStatePath(*it, p, "subject_keys_dir", c.state_dir, c.exchanges.subject_keys_dir));
   }
   return c;
 }
@@ -301,7 +320,8 @@ json DumpConfig(const Config& c) {
                  {"checkpoint_interval_seconds", c.audit.checkpoint_interval_seconds}}},
       {"exchanges", {{"sweep_interval_seconds", c.exchanges.sweep_interval_seconds},
                      {"pending_timeout_seconds", c.exchanges.pending_timeout_seconds},
-                     {"max_plaintext_bytes", c.exchanges.max_plaintext_bytes}}},
+                     {"max_plaintext_bytes", c.exchanges.max_plaintext_bytes},
+                     {"subject_keys_dir", c.exchanges.subject_keys_dir}}},
   };
 }
 

@@ -68,6 +68,11 @@ struct ExchangesConfig {
   uint32_t sweep_interval_seconds = 30;       // 1..60
   uint32_t pending_timeout_seconds = 3600;    // unfinished uploads are discarded after this
   uint64_t max_plaintext_bytes = 64ull << 20; // gateway-encrypt mode: buffered in secret memory
+  // Gateway-encrypt mode: directory of the sending organisations' subject-index
+  // keys, one `<org-id>.key` each; "" = no subject index in that mode. A
+  // relative path in the file is resolved against state_dir; here it is
+  // always absolute (or empty).
+  std::string subject_keys_dir;
   bool operator==(const ExchangesConfig&) const = default;
 };
 

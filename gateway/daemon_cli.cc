@@ -16,6 +16,7 @@
 #include "gateway/server.h"
 #include "gateway/signing_key.h"
 #include "gateway/state_init.h"
+#include "gateway/subject_keys.h"
 #include "gateway/tls.h"
 
 namespace xgw {
@@ -174,6 +175,9 @@ int XgwdMain(int argc, char** argv) {
   if (::stat(config->state_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Fail1(Error{ErrorCode::kIo, "state directory " + config->state_dir +
                                            " does not exist; run xgwd init --state DIR"});
+  }
+  if (auto keys = CheckSubjectKeysDir(config->exchanges.subject_keys_dir); !keys) {
+    return Fail1(keys.error());
   }
   if (auto tls = MakeServerTlsContext(config->tls); !tls) return Fail1(tls.error());
   std::printf("xgwd: configuration %s is valid\n", serve.config_path.c_str());

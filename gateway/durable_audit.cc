@@ -10,6 +10,7 @@ std::string ReasonForProblemSlug(const std::string& slug, unsigned status) {
   if (slug == "client-certificate") return "certificate_invalid";
   if (slug == "too-large") return "payload_too_large";
   if (slug == "unsupported-media-type") return "unsupported_media_type";
+  if (slug == "subject-key-unusable") return "config_invalid";
   if (IsKnownReasonCode(slug)) return slug;
   if (status == 404) return "not_found";
   if (status == 409) return "conflict";

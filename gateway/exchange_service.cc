@@ -22,6 +22,7 @@
 #include "gateway/migrations.h"
 #include "gateway/identity_rules.h"
 #include "gateway/problem.h"
+#include "gateway/subject_keys.h"
 #include "policy/canonical_json.h"
 #include "policy/check_list.h"
 #include "policy/list_reader.h"
@@ -155,6 +156,20 @@ std::string ReasonForViolation(const std::string& code) {
   };
   auto it = kMap.find(code);
   return it == kMap.end() ? "validation_failed" : it->second;
+}
+
+// A subject-index key file the operator placed but xgwd cannot use. The
+// upload stops rather than going ahead without an index (the DPO could never
+// find that list); the caller learns which file and what is wrong, the log
+// also where the directory is. Neither ever sees key bytes.
+Response SubjectKeyProblem(const RequestContext& ctx, const Error& error) {
+  std::fprintf(stderr, "xgwd: %s subject-index key unusable (exchanges.subject_keys_dir is %s): %s\n",
+               ctx.request_id().c_str(), ctx.config->exchanges.subject_keys_dir.c_str(),
+               error.message.c_str());
+  return Problem(500, "subject-key-unusable", "Subject-index key unusable",
+                 "the gateway cannot use your organisation's subject-index key: " + error.message +
+                     ". Nothing was stored; ask the gateway operator to fix the key file",
+                 ctx.request_id());
 }
 
 template <typename F>
@@ -1168,7 +1183,17 @@ Response PlaintextSink::Finish() {
   auto past = m.PastTransfers(*pr_.protocol, party_, ToInstant(ctx.now));
   if (!past) return ErrorProblem(ctx, past.error());
   SendRequest req{party_, ToInstant(ctx.now), *past};
-  auto check = CheckListForSend(*pr_.protocol, pr_.status, **reader, req);
+  // The sending organisation's subject-index key, if the operator placed one,
+  // exists in (locked) memory only while the list is checked.
+  auto key = ReadOrgSubjectKey(ctx.config->exchanges.subject_keys_dir, ctx.principal->org_id);
+  if (!key) return SubjectKeyProblem(ctx, key.error());
+  CheckListOptions options;
+  if (*key) {
+    options.subject_key = (*key)->span();
+    options.subject_key_id = ctx.principal->org_id;
+  }
+  auto check = CheckListForSend(*pr_.protocol, pr_.status, **reader, req, options);
+  key->reset();  // sodium_free wipes it
   if (!check) return ErrorProblem(ctx, check.error());
   if (!check->ok()) {
     return refuse(check->violations, "the list does not satisfy the protocol; see 'violations' "

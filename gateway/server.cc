@@ -25,6 +25,7 @@
 #include "gateway/operator_api.h"
 #include "gateway/session.h"
 #include "gateway/signing_key.h"
+#include "gateway/subject_keys.h"
 #include "gateway/tls.h"
 
 namespace xgw {
@@ -145,13 +146,13 @@ class Daemon {
 
   void Reload() {
     sd_notify(0, "RELOADING=1");
-    auto fresh = LoadConfigFile(options_.config_path);
-    if (!fresh) {
+    auto keep_running = [](const Error& error) {
       std::fprintf(stderr, "xgwd: reload failed, keeping the running configuration: %s\n",
-                   ToString(fresh.error()).c_str());
+                   ToString(error).c_str());
       sd_notify(0, "READY=1");
-      return;
-    }
+    };
+    auto fresh = LoadConfigFile(options_.config_path);
+    if (!fresh) return keep_running(fresh.error());
     auto running = config_.Get();
     const std::string fixed = KeysNeedingRestart(*running, *fresh);
     if (!fixed.empty()) {
@@ -162,13 +163,11 @@ class Daemon {
       fresh->threads = running->threads;
       fresh->blocking_threads = running->blocking_threads;
     }
-    auto tls = MakeServerTlsContext(fresh->tls);
-    if (!tls) {
-      std::fprintf(stderr, "xgwd: reload failed, keeping the running configuration: %s\n",
-                   ToString(tls.error()).c_str());
-      sd_notify(0, "READY=1");
-      return;
+    if (auto keys = CheckSubjectKeysDir(fresh->exchanges.subject_keys_dir); !keys) {
+      return keep_running(keys.error());
     }
+    auto tls = MakeServerTlsContext(fresh->tls);
+    if (!tls) return keep_running(tls.error());
     tls_.Set(*tls);
     config_.Set(std::move(*fresh));
     std::fprintf(stderr, "xgwd: configuration reloaded\n");
@@ -256,6 +255,9 @@ int Serve(const ServeOptions& options) {
   auto key = LoadGatewaySigningKey(config->SigningKeyPath());
   if (!key) return Die(key.error());
   auto shared_key = std::make_shared<const Ed25519SecretKey>(std::move(*key));
+  if (auto keys = CheckSubjectKeysDir(config->exchanges.subject_keys_dir); !keys) {
+    return Die(keys.error());
+  }
   auto tls = MakeServerTlsContext(config->tls);
   if (!tls) return Die(tls.error());
   AuditLogOptions audit_options;

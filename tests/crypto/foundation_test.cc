@@ -1,5 +1,5 @@
 // Known-answer and behaviour tests for the crypto foundation: hashing, HKDF,
-// codecs, secret buffers and atomic files.
+// codecs, secret buffers, atomic files and the subject-index key file format.
 #include <catch2/catch.hpp>
 #include <sys/stat.h>
 
@@ -9,6 +9,7 @@
 #include "crypto/hash.h"
 #include "crypto/io.h"
 #include "crypto/secret.h"
+#include "crypto/subject_key.h"
 
 using namespace xgw;
 
@@ -116,4 +117,33 @@ TEST_CASE("CopyStreamsEverythingThroughFixedBuffer") {
   REQUIRE(n);
   CHECK(*n == big.size());
   CHECK(sink.str() == big);
+}
+
+TEST_CASE("SubjectKeyFileHoldsRawBytesOrHexWithAnOptionalLineEnding") {
+  const std::string hex = "00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff";
+  const std::string lower = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+  for (const std::string& text : {hex, hex + "\n", hex + "\r\n"}) {
+    MemorySource in(text);
+    auto key = ReadSubjectKey(in);
+    REQUIRE(key);
+    CHECK(HexEncode(key->span()) == lower);
+  }
+  const std::string raw(32, '\n');  // 32 raw bytes, even ones that look like line endings
+  MemorySource in(raw);
+  auto key = ReadSubjectKey(in);
+  REQUIRE(key);
+  CHECK(key->size() == 32);
+}
+
+TEST_CASE("MalformedSubjectKeyFilesAreRefusedWithoutEchoingThem") {
+  const std::string hex(64, 'a');
+  for (const std::string& text :
+       {std::string(), std::string(31, 'k'), std::string(33, 'k'), hex.substr(1), hex + "a",
+        hex.substr(2) + "zz", hex + " ", hex + "\n\n" + hex, std::string(4096, 'a')}) {
+    MemorySource in(text);
+    auto key = ReadSubjectKey(in);
+    REQUIRE_FALSE(key);
+    CHECK(key.error().code == ErrorCode::kKey);
+    CHECK(key.error().message == "must hold 32 bytes or 64 hex digits");
+  }
 }

@@ -3,7 +3,8 @@
 // their users, keys and tokens, and the CIR protocol (or a variant of it),
 // plus the client side of sending: manifests signed, lists encrypted, calls
 // made. Shared by tests/e2e/exchange_e2e_test.cc,
-// exchange_matrix_e2e_test.cc and audit_failure_e2e_test.cc.
+// exchange_matrix_e2e_test.cc, audit_failure_e2e_test.cc and
+// subject_index_e2e_test.cc.
 //
 //   thuispunt ("Thuispunt Gent"): sender (role sender, keys), dpo_send (dpo)
 //   ocmw ("OCMW Gent"): social (social-worker-welzijnsbureau, keys: the
@@ -260,6 +261,14 @@ class CirWorld {
     nlohmann::json u = MustJson(Upload(sender, id, Encrypt(csv, social_keys)), 200);
     CHECK(u["state"] == "available");
     return id;
+  }
+
+  // POST /api/v1/exchanges/plaintext (gateway-encrypt mode): `csv` under the
+  // world's protocol, as the sender.
+  HttpResult SendPlaintext(const std::string& csv) {
+    return Request(*d, "POST",
+                   "/api/v1/exchanges/plaintext?protocol_id=" + protocol->id + "&format=csv",
+                   {.token = sender.token, .body = csv, .content_type = "text/csv"});
   }
 
   // --- observing ---

@@ -263,10 +263,7 @@ TEST_CASE("KillDuringConcurrentUploadsLeavesNoPartialExchange") {
 TEST_CASE("GatewayEncryptModeValidatesEncryptsAndNeverStoresPlaintext") {
   World w;
   w.ProposeAcceptActivate();
-  auto post = [&](const std::string& body) {
-    return Request(*w.d, "POST", "/api/v1/exchanges/plaintext?protocol_id=2024_VB_00591&format=csv",
-                   {.token = w.sender.token, .body = body, .content_type = "text/csv"});
-  };
+  auto post = [&](const std::string& body) { return w.SendPlaintext(body); };
   // Violations: an unknown column and an invalid national number; 422 lists
   // row/column/rule and never a value.
   const std::string bad = "Naam;Voornaam;Rijksregisternummer;Status dossier;Favoriete kleur\n"

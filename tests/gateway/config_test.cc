@@ -110,3 +110,31 @@ TEST_CASE("ReloadReportsKeysThatNeedARestart") {
   CHECK(fixed.find("$.listen") != std::string::npos);
   CHECK(fixed.find("$.threads") != std::string::npos);
 }
+
+TEST_CASE("SubjectKeysDirIsOffByDefaultAndResolvedAgainstTheStateDir") {
+  auto off = ParseConfig(json::object());
+  REQUIRE(off);
+  CHECK(off->exchanges.subject_keys_dir.empty());
+  CHECK(DumpConfig(*off)["exchanges"]["subject_keys_dir"] == "");
+
+  auto relative = ParseConfig(
+      json{{"state_dir", "/srv/xgw/"}, {"exchanges", {{"subject_keys_dir", "subject-keys/"}}}});
+  REQUIRE(relative);
+  CHECK(relative->exchanges.subject_keys_dir == "/srv/xgw/subject-keys");
+  auto absolute =
+      ParseConfig(json{{"exchanges", {{"subject_keys_dir", "/etc/xgwd/subject-keys"}}}});
+  REQUIRE(absolute);
+  CHECK(absolute->exchanges.subject_keys_dir == "/etc/xgwd/subject-keys");
+
+  // The dump shows the resolved path, and re-parses to the same configuration.
+  const json dumped = DumpConfig(*relative);
+  CHECK(dumped["exchanges"]["subject_keys_dir"] == "/srv/xgw/subject-keys");
+  auto again = ParseConfig(dumped);
+  REQUIRE(again);
+  CHECK(*again == *relative);
+  CHECK(DumpConfig(*again) == dumped);
+
+  auto wrong = ParseConfig(json{{"exchanges", {{"subject_keys_dir", 7}}}});
+  REQUIRE_FALSE(wrong);
+  CHECK(wrong.error().message.find("$.exchanges.subject_keys_dir") != std::string::npos);
+}
