@@ -24,6 +24,10 @@ namespace {
 
 using nlohmann::json;
 
+// Encrypted lists up to this size are sent in one request (POST
+// /api/v1/exchanges/upload); larger ones are announced first.
+constexpr uint64_t kOneRequestMax = 16u << 20;
+
 // A 0600 temporary file, removed when this object dies.
 class TempFile {
  public:
@@ -306,30 +310,43 @@ int RunSend(std::span<char* const> argv) {
     if (::fsync(tmp->fd()) != 0) return Report(IoError("fsync", tmp->path(), errno));
   }
 
-  // 4. Announce, then upload.
+  // 4. Upload. A list up to kOneRequestMax goes in one request (create
+  // document, newline, age file); a larger one is announced first, so that a
+  // refusal (protocol suspended, one-off used) comes before a long transfer.
   json body = {{"protocol_id", protocol.id},
                {"version_hash", protocol.version_hash},
                {"manifest", json::parse(signed_manifest->canonical_json)},
                {"manifest_signature", signed_manifest->signature}};
-  auto created = gw.Json("POST", "/api/v1/exchanges", body);
-  if (!created) {
+  auto refused = [&](const Error& e, const std::string& hint) {
     Violations vs = ViolationsOfProblem(gw.last_problem());
-    if (!vs.empty()) {
-      Notice("xgw: the gateway refused the list:");
-      PrintViolations(vs, 0);
-      Report(created.error(), "nothing was sent; fix what is named above");
-      return kExitPolicy;
-    }
-    return Report(created.error());
-  }
-  std::string id = Str(*created, "id");
-  std::string upload = Str(*created, "upload_url");
-  if (upload.empty()) upload = "/api/v1/exchanges/" + UrlEncode(id) + "/content";
+    if (vs.empty()) return Report(e, hint);
+    Notice("xgw: the gateway refused the list:");
+    PrintViolations(vs, 0);
+    Report(e, "nothing was sent; fix what is named above");
+    return kExitPolicy;
+  };
   auto src = FileSource::Open(tmp->path());
   if (!src) return Report(src.error());
-  auto up = gw.Upload("PUT", upload, *src, tmp->Size(), "application/octet-stream", true);
-  if (!up) return Report(up.error(), "the list was not delivered; send it again");
+  std::string id;
+  Result<HttpResponse> up = Fail(ErrorCode::kInternal, "not sent");
+  if (tmp->Size() <= kOneRequestMax) {
+    const std::string head = body.dump() + "\n";
+    MemorySource head_src(head);
+    ConcatSource head_then_file(head_src, *src);
+    up = gw.Upload("POST", "/api/v1/exchanges/upload", head_then_file, head.size() + tmp->Size(),
+                   "application/vnd.xgw.exchange", true);
+    if (!up) return refused(up.error(), "the list was not delivered; send it again");
+  } else {
+    auto created = gw.Json("POST", "/api/v1/exchanges", body);
+    if (!created) return refused(created.error(), "");
+    id = Str(*created, "id");
+    std::string upload = Str(*created, "upload_url");
+    if (upload.empty()) upload = "/api/v1/exchanges/" + UrlEncode(id) + "/content";
+    up = gw.Upload("PUT", upload, *src, tmp->Size(), "application/octet-stream", true);
+    if (!up) return refused(up.error(), "the list was not delivered; send it again");
+  }
   json done = json::parse(up->body, nullptr, false);
+  if (id.empty() && done.is_object()) id = Str(done, "id");
   if (args->Has("json")) {
     json out = {{"id", id}, {"rows", manifest.row_count}, {"recipients", recipients.size()}};
     if (done.is_object()) out["exchange"] = done;

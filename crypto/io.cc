@@ -57,6 +57,15 @@ Result<size_t> MemorySource::Read(std::span<uint8_t> buf) {
   return n;
 }
 
+Result<size_t> ConcatSource::Read(std::span<uint8_t> buf) {
+  if (!first_done_) {
+    XGW_TRY(size_t n, first_.Read(buf));
+    if (n > 0 || buf.empty()) return n;
+    first_done_ = true;
+  }
+  return second_.Read(buf);
+}
+
 Result<void> StringSink::Write(std::span<const uint8_t> data) {
   out_.append(reinterpret_cast<const char*>(data.data()), data.size());
   return {};

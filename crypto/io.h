@@ -59,6 +59,19 @@ class MemorySource final : public ByteSource {
   size_t pos_ = 0;
 };
 
+// Source reading `first` to its end, then `second` (both kept alive by the
+// caller): a header in memory followed by a file, say.
+class ConcatSource final : public ByteSource {
+ public:
+  ConcatSource(ByteSource& first, ByteSource& second) : first_(first), second_(second) {}
+  Result<size_t> Read(std::span<uint8_t> buf) override;
+
+ private:
+  ByteSource& first_;
+  ByteSource& second_;
+  bool first_done_ = false;
+};
+
 // Sink that appends to a std::string (for small outputs and tests only).
 class StringSink final : public ByteSink {
  public:

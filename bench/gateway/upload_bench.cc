@@ -1,7 +1,8 @@
 // Load driver for bench/gateway: the same libcurl code uploads to nginx (one
 // WebDAV PUT per upload) and to xgwd (POST /api/v1/exchanges with a prepared
-// manifest request, then PUT of the age file to the returned upload_url), so
-// the two servers are measured with one client. HTTP/1.1 over TLS 1.3,
+// manifest request, then PUT of the age file to the returned upload_url; or,
+// with --one-request, POST /api/v1/exchanges/upload of the manifest request,
+// a newline and the age file), so the two servers are measured with one client. HTTP/1.1 over TLS 1.3,
 // certificate verified, one keep-alive connection per thread.
 //
 // Two measurements:
@@ -52,6 +53,7 @@ struct Options {
   int threads = 8;
   double seconds = 10;
   bool stream = false;
+  bool one_request = false;  // xgwd: POST /api/v1/exchanges/upload
   int names = 256;  // nginx: file names per thread (overwritten in turn)
 };
 
@@ -71,12 +73,21 @@ size_t Collect(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
+// A streamed body: `prefix` from memory, then the file.
 struct FileReader {
   int fd = -1;
+  std::string prefix;
+  size_t prefix_sent = 0;
 };
 
 size_t ReadFromFile(char* buf, size_t size, size_t n, void* user) {
   auto* r = static_cast<FileReader*>(user);
+  if (r->prefix_sent < r->prefix.size()) {
+    const size_t k = std::min(size * n, r->prefix.size() - r->prefix_sent);
+    std::memcpy(buf, r->prefix.data() + r->prefix_sent, k);
+    r->prefix_sent += k;
+    return k;
+  }
   const ssize_t got = ::read(r->fd, buf, size * n);
   if (got < 0) return CURL_READFUNC_ABORT;
   return static_cast<size_t>(got);
@@ -101,9 +112,10 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Sends one request; body from memory (data/size) or from fd when fd >= 0.
+  // Sends one request; body from memory (data/size) or, when fd >= 0,
+  // `prefix` then the file (size counts both).
   long Send(const char* method, const std::string& path, const char* content_type,
-            const char* data, size_t size, int fd, std::string* response) {
+            const char* data, size_t size, int fd, std::string* response, const std::string& prefix = "") {
     curl_easy_reset(curl_);
     response->clear();
     curl_slist* headers = nullptr;
@@ -124,7 +136,7 @@ class Client {
     curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, Collect);
     curl_easy_setopt(curl_, CURLOPT_WRITEDATA, response);
     curl_easy_setopt(curl_, CURLOPT_TIMEOUT, 600L);
-    FileReader reader{fd};
+    FileReader reader{fd, prefix};
     if (fd >= 0) {
       curl_easy_setopt(curl_, CURLOPT_UPLOAD, 1L);
       curl_easy_setopt(curl_, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(size));
@@ -156,6 +168,17 @@ class Client {
       const long s = Send("PUT", o_.prefix + name, "application/octet-stream", data, n, fd, &resp_);
       if (s != 201 && s != 204) {
         ReportFailure("PUT " + o_.prefix + name, s, resp_);
+        return false;
+      }
+      return true;
+    }
+    if (o_.one_request) {
+      // Small bodies arrive already prefixed (see main); streamed ones get
+      // the prefix from the reader.
+      const long s = Send("POST", "/api/v1/exchanges/upload", "application/vnd.xgw.exchange", data, n, fd,
+                          &resp_, fd >= 0 ? create_ + "\n" : "");
+      if (s != 201) {
+        ReportFailure("POST /api/v1/exchanges/upload", s, resp_);
         return false;
       }
       return true;
@@ -216,7 +239,7 @@ int Usage() {
   std::fprintf(stderr,
                "usage: upload_bench --mode nginx|xgwd --url https://127.0.0.1:PORT --cacert FILE\n"
                "         --body FILE [--stream] [--threads N] [--seconds S]\n"
-               "         [--token TOKEN --create FILE]   (xgwd)\n");
+               "         [--token TOKEN --create FILE [--one-request]]   (xgwd)\n");
   return 2;
 }
 
@@ -237,6 +260,7 @@ int main(int argc, char** argv) {
     else if (a == "--threads" && v) o.threads = std::atoi(argv[++i]);
     else if (a == "--seconds" && v) o.seconds = std::atof(argv[++i]);
     else if (a == "--stream") o.stream = true;
+    else if (a == "--one-request") o.one_request = true;
     else return Usage();
   }
   if ((o.mode != "nginx" && o.mode != "xgwd") || o.base_url.empty() || o.body_file.empty() ||
@@ -255,7 +279,8 @@ int main(int argc, char** argv) {
     Client c(o);
     c.create_ = create;
     const auto t0 = Clock::now();
-    const bool ok = c.Upload("large", "", fd, static_cast<size_t>(st.st_size));
+    const size_t prefix = o.one_request ? create.size() + 1 : 0;
+    const bool ok = c.Upload("large", "", fd, static_cast<size_t>(st.st_size) + prefix);
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
     ::close(fd);
     std::printf("ok=%d bytes=%lld seconds=%.3f mbps=%.1f\n", ok ? 1 : 0,
@@ -265,7 +290,7 @@ int main(int argc, char** argv) {
     return ok ? 0 : 1;
   }
 
-  const std::string body = ReadAll(o.body_file);
+  const std::string body = o.one_request ? create + "\n" + ReadAll(o.body_file) : ReadAll(o.body_file);
   std::vector<std::vector<double>> lat(static_cast<size_t>(o.threads));
   std::atomic<long> errors{0};
   std::atomic<bool> stop{false};

@@ -90,6 +90,8 @@ TEST_CASE("EveryRoleWorksThroughTheXgwClientAgainstTheRealDaemon") {
   json protocol_doc = json::parse(ReadTextFile(std::string(XGW_SOURCE_DIR) +
                                            "/config/examples/cir-thuispunt-ocmw-2024_VB_00591.json"));
   protocol_doc["frequency"] = {{"kind", "periodic"}, {"max_transfers", 20}, {"per", "month"}};
+  // Room for one list above the size `xgw send` uploads in one request.
+  protocol_doc["limits"] = {{"max_rows", 1000000}, {"max_bytes", 64 << 20}};
   WriteFile(cli.dir + "/protocol.json", protocol_doc.dump(2));
   auto protocol = ParseProtocolDocument(protocol_doc);
   REQUIRE(protocol);
@@ -203,6 +205,18 @@ TEST_CASE("EveryRoleWorksThroughTheXgwClientAgainstTheRealDaemon") {
   json sent = cli.RunJson("sender", "send --protocol " + kProtocolId + " list.csv");
   const std::string id = sent["id"];
   CHECK(sent["rows"] == 3);
+
+  // A list above 16 MiB is announced first (POST /api/v1/exchanges), then
+  // uploaded (PUT .../content); smaller ones go in one request.
+  {
+    std::string big = kHeader;
+    for (int i = 1; big.size() < (17u << 20); ++i) big += Row(i);
+    WriteFile(cli.dir + "/big.csv", big);
+    json big_sent = cli.RunJson("sender", "send --protocol " + kProtocolId + " big.csv");
+    CHECK(big_sent["exchange"]["state"] == "available");
+    CHECK(big_sent["exchange"]["size"].get<uint64_t>() > big.size());
+    CHECK(sent["exchange"]["state"] == "available");
+  }
 
   // A list with an extra column is refused locally (exit 3), naming the column, never a value.
   WriteFile(cli.dir + "/extra.csv", kHeader.substr(0, kHeader.size() - 1) + ";Opmerking\n" +

@@ -119,6 +119,24 @@ TEST_CASE("CopyStreamsEverythingThroughFixedBuffer") {
   CHECK(sink.str() == big);
 }
 
+TEST_CASE("ConcatSourceReadsTheFirstSourceThenTheSecond") {
+  const std::string head = "{\"manifest\":1}\n";
+  std::string tail(200000, 'y');
+  tail[0] = 'z';
+  MemorySource a(head), b(tail), empty(std::string_view{});
+  ConcatSource both(a, b);
+  StringSink sink;
+  auto n = Copy(both, sink);
+  REQUIRE(n);
+  CHECK(*n == head.size() + tail.size());
+  CHECK(sink.str() == head + tail);
+  MemorySource c(tail);
+  ConcatSource nothing_first(empty, c);
+  StringSink sink2;
+  REQUIRE(Copy(nothing_first, sink2));
+  CHECK(sink2.str() == tail);
+}
+
 TEST_CASE("SubjectKeyFileHoldsRawBytesOrHexWithAnOptionalLineEnding") {
   const std::string hex = "00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff";
   const std::string lower = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
