@@ -244,7 +244,7 @@ int RunSend(std::span<char* const> argv) {
     opts.subject_key = (*key)->span();
     opts.subject_key_id = key_id;
   }
-  SendRequest request{MyParty(gw, *fetched), LocalDecisionTime(*fetched), {}};
+  SendRequest request{MyParty(gw, *fetched), LocalDecisionTime(*fetched), 0};
   auto check = CheckListForSend(protocol, fetched->status, *reader, request, opts);
   if (!check) return Report(check.error());
   if (fetched->valid_now) {

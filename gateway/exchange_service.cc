@@ -616,30 +616,25 @@ struct ExchangeService::Impl {
 
   static bool IsLive(const std::string& state) { return state == "available" || state == "acknowledged"; }
 
-  // Instants of transfers from `party` under the protocol that reached
-  // "available" and can still change a send decision now (one-off / quota
-  // counting, see RelevantTransfers): a bounded query, however long the history.
-  Result<std::vector<Instant>> PastTransfers(const Protocol& protocol, const std::string& party,
-                                             Instant now) {
+  // Transfers from `party` under the protocol that reached "available" and
+  // count towards a send decision now (SendRequest::transfers_in_window):
+  // one COUNT over the index exchanges_by_delivery, bounded by the window's
+  // limit, however long the history.
+  Result<uint64_t> TransfersInWindow(const Protocol& protocol, const std::string& party, Instant now) {
     std::lock_guard lock(mu);
-    return PastTransfersLocked(protocol, party, now);
+    return TransfersInWindowLocked(protocol, party, now);
   }
 
   // REQUIRES: mu held.
-  Result<std::vector<Instant>> PastTransfersLocked(const Protocol& protocol, const std::string& party,
-                                                   Instant now) {
+  Result<uint64_t> TransfersInWindowLocked(const Protocol& protocol, const std::string& party, Instant now) {
     const TransferWindow w = RelevantTransfers(protocol, now);
-    XGW_TRY(auto st, db.Prepare("SELECT delivered_at FROM exchanges WHERE protocol_id = ? AND "
-                                "sender_party = ? AND delivered_at >= ? LIMIT ?"));
-    st.Bind(1, protocol.id).Bind(2, party).Bind(3, FromInstant(w.since))
-        .Bind(4, static_cast<int64_t>(std::min<uint64_t>(w.limit, uint64_t{1} << 40)));
-    std::vector<Instant> out;
-    while (true) {
-      XGW_TRY(bool more, st.Step());
-      if (!more) break;
-      out.push_back(ToInstant(st.Int(0)));
-    }
-    return out;
+    XGW_TRY(auto st, db.Prepare("SELECT COUNT(*) FROM (SELECT 1 FROM exchanges WHERE protocol_id = ? AND "
+                                "sender_party = ? AND delivered_at >= ? AND delivered_at <= ? LIMIT ?)"));
+    st.Bind(1, protocol.id).Bind(2, party).Bind(3, FromInstant(w.since)).Bind(4, FromInstant(now))
+        .Bind(5, static_cast<int64_t>(std::min<uint64_t>(w.limit, uint64_t{1} << 40)));
+    XGW_TRY(bool row, st.Step());
+    if (!row) return Fail(ErrorCode::kInternal, "COUNT returned no row");
+    return static_cast<uint64_t>(st.Int(0));
   }
 
   // May this principal receive under this protocol? Empty: yes.
@@ -1049,7 +1044,7 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
   // decided again here, before the audit event, and once more inside the
   // transaction that makes the exchange available, where no other completion
   // can come between.
-  auto past = PastTransfers(*pr.protocol, e.sender_party, ToInstant(now));
+  auto past = TransfersInWindow(*pr.protocol, e.sender_party, ToInstant(now));
   if (!past) {
     if (fd >= 0) ::close(fd);
     ::unlink(tmp.c_str());
@@ -1093,7 +1088,7 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
   bool still_pending = false;
   Violations late;
   const std::function<Result<void>()> mark_available = [&]() -> Result<void> {
-    XGW_TRY(auto transfers, PastTransfersLocked(*pr.protocol, e.sender_party, ToInstant(now)));
+    XGW_TRY(auto transfers, TransfersInWindowLocked(*pr.protocol, e.sender_party, ToInstant(now)));
     late = FrequencyViolations(*pr.protocol, {e.sender_party, ToInstant(now), transfers});
     if (!late.empty()) return Fail(ErrorCode::kConflict, "another transfer completed first");
     if (new_row) {
@@ -1180,7 +1175,7 @@ Response PlaintextSink::Finish() {
                   "the list is not a readable " + std::string(InputFormatName(format_)) +
                       " file: " + reader.error().message);
   }
-  auto past = m.PastTransfers(*pr_.protocol, party_, ToInstant(ctx.now));
+  auto past = m.TransfersInWindow(*pr_.protocol, party_, ToInstant(ctx.now));
   if (!past) return ErrorProblem(ctx, past.error());
   SendRequest req{party_, ToInstant(ctx.now), *past};
   // The sending organisation's subject-index key, if the operator placed one,
@@ -1367,7 +1362,7 @@ Result<ExchangeService::Impl::CreateDecision> ExchangeService::Impl::DecideCreat
                            "manifest by your registered key",
                            rid));
   }
-  XGW_TRY(auto past, PastTransfers(*pr->protocol, party, ToInstant(ctx.now)));
+  XGW_TRY(auto past, TransfersInWindow(*pr->protocol, party, ToInstant(ctx.now)));
   SendRequest req{party, ToInstant(ctx.now), past};
   Violations v = DecideSend(*pr->protocol, pr->status, *manifest, req);
   if (!v.empty()) {

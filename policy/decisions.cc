@@ -52,18 +52,13 @@ std::string_view PeriodName(Period p) {
 Violations FrequencyViolations(const Protocol& p, const SendRequest& req) {
   Violations v;
   if (p.frequency.one_off) {
-    if (!req.past_transfers.empty()) {
+    if (req.transfers_in_window > 0) {
       v.push_back({"one_off_used", "the protocol allows one transfer and it has taken place", 0, ""});
     }
-  } else {
-    int64_t key = PeriodKey(p, req.now);
-    auto in_period = std::count_if(req.past_transfers.begin(), req.past_transfers.end(),
-                                   [&](Instant t) { return PeriodKey(p, t) == key; });
-    if (static_cast<uint64_t>(in_period) >= p.frequency.max_transfers) {
-      v.push_back({"period_quota_reached", "the protocol allows " + std::to_string(p.frequency.max_transfers) +
-                                               " transfer(s) per " + std::string(PeriodName(p.frequency.per)) +
-                                               " and they have taken place", 0, ""});
-    }
+  } else if (req.transfers_in_window >= p.frequency.max_transfers) {
+    v.push_back({"period_quota_reached", "the protocol allows " + std::to_string(p.frequency.max_transfers) +
+                                             " transfer(s) per " + std::string(PeriodName(p.frequency.per)) +
+                                             " and they have taken place", 0, ""});
   }
   return v;
 }

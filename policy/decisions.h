@@ -17,16 +17,18 @@ namespace xgw {
 struct SendRequest {
   std::string sender_organisation;     // party id of the authenticated sender
   Instant now;
-  // Accepted transfers under this protocol id, any version: all of them, or
-  // at least those RelevantTransfers(protocol, now) selects.
-  std::vector<Instant> past_transfers;
+  // Accepted transfers under this protocol id (any version) in the window
+  // RelevantTransfers(protocol, now) names: delivered at or after its
+  // `since` and not after `now`, counted up to its `limit`.
+  uint64_t transfers_in_window = 0;
 };
 
 // Which past transfers can change DecideSend's frequency decision at `now`:
 // those at or after `since` (the start of the current calendar period in the
 // protocol's zone; the epoch for a one-off protocol), and no more than
 // `limit` of them (1 for a one-off protocol, the period's quota otherwise).
-// Lets a caller fetch a bounded number of rows instead of the whole history.
+// Lets a caller count a bounded number of rows instead of reading the whole
+// history: only that count enters DecideSend (SendRequest).
 struct TransferWindow {
   Instant since;
   uint64_t limit = 1;

@@ -163,3 +163,26 @@ TEST_CASE("ConcurrentOneRequestUploadsUnderAOneOffProtocolDeliverExactlyOnce") {
   int status = 0;
   CHECK(RunCommand("find " + w.d->dir() + "/state/blobs -type f | wc -l", &status) == "1\n");
 }
+
+// A periodic quota (2 a day, Brussels time) through the API, in both upload
+// forms: the third transfer of a day is refused; the next day it is allowed.
+TEST_CASE("APeriodicQuotaIsEnforcedPerCalendarDayInBothUploadForms") {
+  json doc = CirPeriodicProtocolDoc("QUOTA_DAY");
+  doc["frequency"] = {{"kind", "periodic"}, {"max_transfers", 2}, {"per", "day"}};
+  CirWorld w(doc);
+  w.ProposeAcceptActivate();
+  const std::string csv = kCirHeader + CirRow(1);
+  const std::string body = w.CreateBody(csv) + "\n" + w.Encrypt(csv);
+  MustJson(UploadOne(w, body), 201);
+  w.Send(csv);  // the two-request form
+  const std::string before = Fingerprint(w);
+  auto third = UploadOne(w, body);
+  CHECK(third.status == 422);
+  CHECK(third.body.find("period_quota_reached") != std::string::npos);
+  auto third_announced = w.CreateRequest(csv);
+  CHECK(third_announced.status == 422);
+  CHECK(third_announced.body.find("period_quota_reached") != std::string::npos);
+  CHECK(Fingerprint(w) == before);
+  w.Advance(24 * 3600);
+  MustJson(UploadOne(w, body), 201);
+}

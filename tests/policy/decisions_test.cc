@@ -39,11 +39,20 @@ bool Has(const Violations& v, const std::string& code) {
   return std::find(c.begin(), c.end(), code) != c.end();
 }
 
+// What a caller passes as SendRequest::transfers_in_window for these past
+// transfers: those in RelevantTransfers' window, up to its limit.
+uint64_t InWindow(const Protocol& p, Instant now, const std::vector<Instant>& transfers) {
+  const TransferWindow w = RelevantTransfers(p, now);
+  const auto n = std::count_if(transfers.begin(), transfers.end(),
+                               [&](Instant t) { return t >= w.since && t <= now; });
+  return std::min<uint64_t>(static_cast<uint64_t>(n), w.limit);
+}
+
 }  // namespace
 
 TEST_CASE("SenderMaySendAValidManifestInsideTheValidityPeriod") {
   auto p = Cir();
-  SendRequest req{"org-thuispunt-gent", At(*p.zone, 2024, 9, 20, 10), {}};
+  SendRequest req{"org-thuispunt-gent", At(*p.zone, 2024, 9, 20, 10), 0};
   CHECK(DecideSend(p, Accepted(p), GoodManifest(p), req).empty());
 }
 
@@ -53,7 +62,8 @@ TEST_CASE("EveryManifestViolationIsReportedAtOnce") {
   m.columns = {"last_name", "iban"};   // not allowed + required missing
   m.row_count = 10001;
   m.byte_size = 20000000;
-  SendRequest req{"org-ocmw-gent", At(*p.zone, 2024, 9, 20, 10), {Utc(2024, 9, 19, 12)}};
+  SendRequest req{"org-ocmw-gent", At(*p.zone, 2024, 9, 20, 10), 0};
+  req.transfers_in_window = InWindow(p, req.now, {Utc(2024, 9, 19, 12)});
   auto v = DecideSend(p, Accepted(p), m, req);
   CHECK(Has(v, "column_not_allowed"));
   CHECK(Has(v, "required_column_missing"));
@@ -67,14 +77,14 @@ TEST_CASE("ManifestOfAnotherProtocolVersionIsRejected") {
   auto p = Cir();
   auto m = GoodManifest(p);
   m.protocol_version = std::string(64, 'a');
-  SendRequest req{"org-thuispunt-gent", At(*p.zone, 2024, 9, 20, 10), {}};
+  SendRequest req{"org-thuispunt-gent", At(*p.zone, 2024, 9, 20, 10), 0};
   CHECK(Codes(DecideSend(p, Accepted(p), m, req)) == std::vector<std::string>{"protocol_mismatch"});
 }
 
 TEST_CASE("LifecycleStatesBlockSending") {
   auto p = Cir();
   auto m = GoodManifest(p);
-  SendRequest req{"org-thuispunt-gent", At(*p.zone, 2024, 9, 20, 10), {}};
+  SendRequest req{"org-thuispunt-gent", At(*p.zone, 2024, 9, 20, 10), 0};
   auto s = Accepted(p);
   s.state = ProtocolState::kSuspended;
   CHECK(Has(DecideSend(p, s, m, req), "protocol_suspended"));
@@ -96,7 +106,7 @@ TEST_CASE("LifecycleStatesBlockSending") {
 
 TEST_CASE("SendingAfterTheFixedDeletionDateIsRefused") {
   auto p = Cir();
-  SendRequest req{"org-thuispunt-gent", At(*p.zone, 2024, 9, 28, 0, 0, 0), {}};
+  SendRequest req{"org-thuispunt-gent", At(*p.zone, 2024, 9, 28, 0, 0, 0), 0};
   CHECK(Has(DecideSend(p, Accepted(p), GoodManifest(p), req), "retention_already_passed"));
   req.now = At(*p.zone, 2024, 9, 27, 23, 59, 59);
   CHECK_FALSE(Has(DecideSend(p, Accepted(p), GoodManifest(p), req), "retention_already_passed"));
@@ -104,7 +114,7 @@ TEST_CASE("SendingAfterTheFixedDeletionDateIsRefused") {
 
 TEST_CASE("FormatNotAllowedByTheProtocolIsRejected") {
   auto p = LoadExample("ocmw-caw-medische-urgentie-2025.json");  // xlsx only
-  SendRequest req{"org-ocmw-gent", At(*p.zone, 2025, 6, 2, 10), {}};
+  SendRequest req{"org-ocmw-gent", At(*p.zone, 2025, 6, 2, 10), 0};
   auto m = GoodManifest(p);
   CHECK(Has(DecideSend(p, Accepted(p), m, req), "format_not_allowed"));
   m.list_format = InputFormat::kXlsx;
@@ -115,11 +125,14 @@ TEST_CASE("PeriodicQuotaCountsCalendarMonthsInTheProtocolZone") {
   auto p = LoadExample("schuldhulp-woonstad-gemeente-2025.json");  // 1 per month, Amsterdam
   auto z = p.zone;
   auto m = GoodManifest(p);
-  SendRequest req{"org-woonstad-voorbeeld", At(*z, 2025, 5, 1, 0, 30), {At(*z, 2025, 4, 30, 23, 30)}};
+  SendRequest req{"org-woonstad-voorbeeld", At(*z, 2025, 5, 1, 0, 30), 0};
+  std::vector<Instant> past = {At(*z, 2025, 4, 30, 23, 30)};
+  req.transfers_in_window = InWindow(p, req.now, past);
   // 2025-04-30 23:30 local is April even though it is still... April in UTC too; the
   // first of May 00:30 local is 2025-04-30T22:30Z, April in UTC but May locally.
   CHECK(DecideSend(p, Accepted(p), m, req).empty());
-  req.past_transfers.push_back(At(*z, 2025, 5, 1, 0, 10));
+  past.push_back(At(*z, 2025, 5, 1, 0, 10));
+  req.transfers_in_window = InWindow(p, req.now, past);
   CHECK(Codes(DecideSend(p, Accepted(p), m, req)) == std::vector<std::string>{"period_quota_reached"});
 }
 
@@ -129,11 +142,15 @@ TEST_CASE("WeeklyQuotaAllowsTwoPerIsoWeekInBothDirections") {
   auto m = GoodManifest(p);
   m.list_format = InputFormat::kXlsx;
   // 2025-06-02 is a Monday.
-  SendRequest req{"org-caw-oost-vlaanderen", At(*z, 2025, 6, 8, 23), {At(*z, 2025, 6, 1, 23), At(*z, 2025, 6, 2, 1)}};
+  std::vector<Instant> past = {At(*z, 2025, 6, 1, 23), At(*z, 2025, 6, 2, 1)};
+  SendRequest req{"org-caw-oost-vlaanderen", At(*z, 2025, 6, 8, 23), 0};
+  req.transfers_in_window = InWindow(p, req.now, past);
   CHECK(DecideSend(p, Accepted(p), m, req).empty());
-  req.past_transfers.push_back(At(*z, 2025, 6, 5, 12));
+  past.push_back(At(*z, 2025, 6, 5, 12));
+  req.transfers_in_window = InWindow(p, req.now, past);
   CHECK(Has(DecideSend(p, Accepted(p), m, req), "period_quota_reached"));
   req.now = At(*z, 2025, 6, 9, 0, 1);
+  req.transfers_in_window = InWindow(p, req.now, past);
   CHECK(DecideSend(p, Accepted(p), m, req).empty());
 }
 
@@ -152,8 +169,10 @@ TEST_CASE("RelevantTransfersStartAtTheCurrentPeriodInTheProtocolZone") {
   // A transfer just before the window never changes the decision.
   auto m = GoodManifest(weekly);
   m.list_format = InputFormat::kXlsx;
-  SendRequest req{"org-caw-oost-vlaanderen", At(*weekly.zone, 2025, 6, 8, 23),
-                  {ww.since - std::chrono::seconds(1), ww.since - std::chrono::seconds(2)}};
+  SendRequest req{"org-caw-oost-vlaanderen", At(*weekly.zone, 2025, 6, 8, 23), 0};
+  req.transfers_in_window =
+      InWindow(weekly, req.now, {ww.since - std::chrono::seconds(1), ww.since - std::chrono::seconds(2)});
+  CHECK(req.transfers_in_window == 0);
   CHECK(DecideSend(weekly, Accepted(weekly), m, req).empty());
   // One-off: any earlier transfer counts, and one is enough to know.
   auto cir = Cir();
