@@ -618,8 +618,7 @@ struct ExchangeService::Impl {
 
   // Transfers from `party` under the protocol that reached "available" and
   // count towards a send decision now (SendRequest::transfers_in_window):
-  // one COUNT over the index exchanges_by_delivery, bounded by the window's
-  // limit, however long the history.
+  // one row of transfer_counts, kept by CountTransferLocked.
   Result<uint64_t> TransfersInWindow(const Protocol& protocol, const std::string& party, Instant now) {
     std::lock_guard lock(mu);
     return TransfersInWindowLocked(protocol, party, now);
@@ -628,13 +627,49 @@ struct ExchangeService::Impl {
   // REQUIRES: mu held.
   Result<uint64_t> TransfersInWindowLocked(const Protocol& protocol, const std::string& party, Instant now) {
     const TransferWindow w = RelevantTransfers(protocol, now);
+    XGW_TRY(auto st, db.Prepare("SELECT n FROM transfer_counts WHERE protocol_id = ? AND sender_party = ? "
+                                "AND period = ? AND since = ?"));
+    st.Bind(1, protocol.id).Bind(2, party).Bind(3, w.period).Bind(4, FromInstant(w.since));
+    XGW_TRY(bool row, st.Step());
+    // No row: no delivery in this window since the table exists (or none
+    // under this period definition): count the exchanges themselves.
+    const uint64_t n = row ? static_cast<uint64_t>(st.Int(0)) : 0;
+    if (row) return std::min<uint64_t>(n, w.limit);
+    return CountDeliveriesLocked(protocol.id, party, w, now, w.limit);
+  }
+
+  // Deliveries in window w up to `at`, at most `limit`: a range of the index
+  // exchanges_by_delivery. REQUIRES: mu held.
+  Result<uint64_t> CountDeliveriesLocked(const std::string& protocol_id, const std::string& party,
+                                         const TransferWindow& w, Instant at, uint64_t limit) {
     XGW_TRY(auto st, db.Prepare("SELECT COUNT(*) FROM (SELECT 1 FROM exchanges WHERE protocol_id = ? AND "
                                 "sender_party = ? AND delivered_at >= ? AND delivered_at <= ? LIMIT ?)"));
-    st.Bind(1, protocol.id).Bind(2, party).Bind(3, FromInstant(w.since)).Bind(4, FromInstant(now))
-        .Bind(5, static_cast<int64_t>(std::min<uint64_t>(w.limit, uint64_t{1} << 40)));
+    st.Bind(1, protocol_id).Bind(2, party).Bind(3, FromInstant(w.since)).Bind(4, FromInstant(at))
+        .Bind(5, static_cast<int64_t>(std::min<uint64_t>(limit, uint64_t{1} << 40)));
     XGW_TRY(bool row, st.Step());
     if (!row) return Fail(ErrorCode::kInternal, "COUNT returned no row");
     return static_cast<uint64_t>(st.Int(0));
+  }
+
+  // Records in transfer_counts that `party` delivered under `protocol` at
+  // `at`; inside the transaction that made the exchange available (its row
+  // already says so). A window's first row starts from the exchanges
+  // themselves, so deliveries made before the table existed, or under a
+  // protocol version with another period, are counted too.
+  // REQUIRES: mu held, in a transaction.
+  Result<void> CountTransferLocked(const Protocol& protocol, const std::string& party, Instant at) {
+    const TransferWindow w = RelevantTransfers(protocol, at);
+    XGW_TRY(auto up, db.Prepare("UPDATE transfer_counts SET n = n + 1 WHERE protocol_id = ? AND "
+                                "sender_party = ? AND period = ? AND since = ?"));
+    up.Bind(1, protocol.id).Bind(2, party).Bind(3, w.period).Bind(4, FromInstant(w.since));
+    XGW_CHECK(up.Run());
+    if (db.Changes() == 1) return {};
+    XGW_TRY(uint64_t n, CountDeliveriesLocked(protocol.id, party, w, at, uint64_t{1} << 40));
+    XGW_TRY(auto ins, db.Prepare("INSERT INTO transfer_counts(protocol_id, sender_party, period, since, n) "
+                                 "VALUES (?, ?, ?, ?, ?)"));
+    ins.Bind(1, protocol.id).Bind(2, party).Bind(3, w.period).Bind(4, FromInstant(w.since))
+        .Bind(5, static_cast<int64_t>(n));
+    return ins.Run();
   }
 
   // May this principal receive under this protocol? Empty: yes.
@@ -1098,14 +1133,15 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
       row.size = static_cast<int64_t>(size);
       XGW_CHECK(InsertExchangeLocked(row, *new_row));
       still_pending = true;
-      return {};
+      return CountTransferLocked(*pr.protocol, e.sender_party, ToInstant(now));
     }
     XGW_TRY(auto st, db.Prepare("UPDATE exchanges SET state = 'available', delivered_at = ?, "
                                 "expires_at = ?, size = ? WHERE id = ? AND state = 'pending'"));
     st.Bind(1, now).Bind(2, expires).Bind(3, static_cast<int64_t>(size)).Bind(4, e.id);
     XGW_CHECK(st.Run());
     still_pending = db.Changes() == 1;
-    return {};
+    if (!still_pending) return {};
+    return CountTransferLocked(*pr.protocol, e.sender_party, ToInstant(now));
   };
   if (auto r = publish->Run(mark_available); !r) {
     ::unlink(final_path.c_str());

@@ -162,6 +162,22 @@ DROP TABLE protocol_acceptances_schema2;
 -- period (one-off / quota): a range on delivered_at, not the whole history.
 CREATE INDEX exchanges_by_delivery ON exchanges(protocol_id, sender_party, delivered_at);
 )sql"},
+    {5, "transfer-counts",
+     R"sql(
+-- Deliveries per sending party and frequency window (policy
+-- RelevantTransfers: period = "one_off" or "<per>@<zone>", since = the
+-- window's first second), kept in the transaction that makes an exchange
+-- available, so that a send decision reads one row instead of counting the
+-- period's deliveries. A window without a row is counted from exchanges.
+CREATE TABLE transfer_counts (
+  protocol_id TEXT NOT NULL,
+  sender_party TEXT NOT NULL,
+  period TEXT NOT NULL,
+  since INTEGER NOT NULL,
+  n INTEGER NOT NULL CHECK (n >= 0),
+  PRIMARY KEY (protocol_id, sender_party, period, since)
+) WITHOUT ROWID;
+)sql"},
 };
 
 }  // namespace

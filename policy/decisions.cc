@@ -133,7 +133,7 @@ Instant ComputeExpiry(const Protocol& p, const ExchangeEvents& e) {
 }
 
 TransferWindow RelevantTransfers(const Protocol& p, Instant now) {
-  if (p.frequency.one_off) return {Instant{}, 1};
+  if (p.frequency.one_off) return {Instant{}, 1, "one_off"};
   // PeriodKey never decreases with time: bisect for the period's first second.
   const int64_t key = PeriodKey(p, now);
   Instant lo = now - PeriodBound(p.frequency.per);  // before the period
@@ -142,7 +142,7 @@ TransferWindow RelevantTransfers(const Protocol& p, Instant now) {
     const Instant mid = lo + (hi - lo) / 2;
     (PeriodKey(p, mid) == key ? hi : lo) = mid;
   }
-  return {hi, p.frequency.max_transfers};
+  return {hi, p.frequency.max_transfers, std::string(PeriodName(p.frequency.per)) + "@" + p.zone->name()};
 }
 
 }  // namespace xgw

@@ -32,6 +32,10 @@ struct SendRequest {
 struct TransferWindow {
   Instant since;
   uint64_t limit = 1;
+  // The calendar the window belongs to: "one_off", or "<per>@<zone>" (say
+  // "month@Europe/Brussels"). Windows of two protocol versions are the same
+  // window only if period and since are both equal.
+  std::string period;
 };
 TransferWindow RelevantTransfers(const Protocol& protocol, Instant now);
 

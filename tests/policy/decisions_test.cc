@@ -160,6 +160,7 @@ TEST_CASE("RelevantTransfersStartAtTheCurrentPeriodInTheProtocolZone") {
   auto w = RelevantTransfers(monthly, At(*monthly.zone, 2025, 5, 1, 0, 30));
   CHECK(w.since == At(*monthly.zone, 2025, 5, 1, 0, 0));
   CHECK(w.limit == 1);
+  CHECK(w.period == "month@Europe/Amsterdam");
   CHECK(RelevantTransfers(monthly, At(*monthly.zone, 2025, 5, 31, 23, 59)).since == w.since);
   auto weekly = LoadExample("ocmw-caw-medische-urgentie-2025.json");  // 2 per ISO week
   // Sunday 2025-06-08: the week began on Monday 2025-06-02.
@@ -179,6 +180,7 @@ TEST_CASE("RelevantTransfersStartAtTheCurrentPeriodInTheProtocolZone") {
   auto wc = RelevantTransfers(cir, Utc(2024, 9, 20));
   CHECK(wc.since == Instant{});
   CHECK(wc.limit == 1);
+  CHECK(wc.period == "one_off");
 }
 
 TEST_CASE("ReceiversAreMatchedByOrganisationRoleOrName") {
