@@ -5,6 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <map>
+#include <mutex>
+#include <vector>
+
 #include "crypto/io.h"
 
 namespace xgw {
@@ -18,8 +22,53 @@ Error SqlError(sqlite3* db, std::string_view what) {
 
 }  // namespace
 
-void Statement::Deleter::operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+// Free prepared statements of one connection, by SQL text. Its own mutex:
+// statements may be handed back after the owner's lock is released.
+class StatementCache {
+ public:
+  static constexpr size_t kPerSql = 4;  // concurrent uses of one text kept
+
+  ~StatementCache() {
+    for (auto& [sql, list] : free_) {
+      for (sqlite3_stmt* s : list) sqlite3_finalize(s);
+    }
+  }
+  sqlite3_stmt* Take(std::string_view sql) {
+    std::lock_guard lock(mu_);
+    auto it = free_.find(sql);
+    if (it == free_.end() || it->second.empty()) return nullptr;
+    sqlite3_stmt* s = it->second.back();
+    it->second.pop_back();
+    return s;
+  }
+  void Give(const std::string& sql, sqlite3_stmt* s) {
+    // reset ends the statement's read (no snapshot stays open in the cache).
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    std::lock_guard lock(mu_);
+    auto& list = free_[sql];
+    if (list.size() < kPerSql) {
+      list.push_back(s);
+      return;
+    }
+    sqlite3_finalize(s);
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::vector<sqlite3_stmt*>, std::less<>> free_;
+};
+
+void Statement::Deleter::operator()(sqlite3_stmt* s) const {
+  if (cache) {
+    cache->Give(sql, s);
+  } else {
+    sqlite3_finalize(s);
+  }
+}
 void Database::Deleter::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+
+Database::Database(sqlite3* db) : db_(db), cache_(std::make_shared<StatementCache>()) {}
 
 Statement& Statement::Bind(int index, int64_t value) {
   if (sqlite3_bind_int64(stmt_.get(), index, value) != SQLITE_OK && !bind_failed_) {
@@ -127,27 +176,33 @@ Result<void> Database::Exec(const std::string& sql) {
 }
 
 Result<Statement> Database::Prepare(std::string_view sql) {
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_.get(), sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=
-      SQLITE_OK) {
+  sqlite3_stmt* stmt = cache_->Take(sql);
+  if (stmt == nullptr &&
+      sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
+                         nullptr) != SQLITE_OK) {
     return tl::unexpected<Error>(SqlError(db_.get(), "prepare"));
   }
-  return Statement(db_.get(), stmt);
+  return Statement(db_.get(), stmt, Statement::Deleter{cache_, std::string(sql)});
+}
+
+Result<void> Database::Run(std::string_view sql) {
+  XGW_TRY(Statement st, Prepare(sql));
+  return st.Run();
 }
 
 int64_t Database::Changes() const { return sqlite3_changes64(db_.get()); }
 
 Result<Transaction> Transaction::Begin(Database& db) {
-  XGW_CHECK(db.Exec("BEGIN IMMEDIATE"));
+  XGW_CHECK(db.Run("BEGIN IMMEDIATE"));
   return Transaction(db);
 }
 
 Transaction::~Transaction() {
-  if (!done_) (void)db_->Exec("ROLLBACK");
+  if (!done_) (void)db_->Run("ROLLBACK");
 }
 
 Result<void> Transaction::Commit() {
-  XGW_CHECK(db_->Exec("COMMIT"));
+  XGW_CHECK(db_->Run("COMMIT"));
   done_ = true;
   return {};
 }

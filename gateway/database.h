@@ -20,6 +20,8 @@ struct sqlite3_stmt;
 
 namespace xgw {
 
+class StatementCache;
+
 class Statement {
  public:
   Statement(Statement&&) noexcept = default;
@@ -50,10 +52,14 @@ class Statement {
 
  private:
   friend class Database;
+  // Hands the statement back to its connection's cache (reset, bindings
+  // cleared) or, without one, finalizes it.
   struct Deleter {
+    std::shared_ptr<StatementCache> cache;
+    std::string sql;
     void operator()(sqlite3_stmt* s) const;
   };
-  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Statement(sqlite3* db, sqlite3_stmt* stmt, Deleter deleter) : db_(db), stmt_(stmt, std::move(deleter)) {}
   sqlite3* db_;
   std::unique_ptr<sqlite3_stmt, Deleter> stmt_;
   Error bind_error_{ErrorCode::kInternal, ""};
@@ -70,9 +76,15 @@ class Database {
   Database& operator=(Database&&) noexcept = default;
   ~Database() = default;
 
-  // Runs SQL without parameters (schema, pragmas, BEGIN/COMMIT).
+  // Runs SQL without parameters (schema, pragmas, several statements).
   Result<void> Exec(const std::string& sql);
+  // A statement for `sql`, reused from an earlier Prepare of the same text
+  // when one is free (preparing costs more than most of the gateway's
+  // queries); handed back when the Statement is destroyed.
   Result<Statement> Prepare(std::string_view sql);
+  // Runs one statement without parameters (BEGIN, COMMIT, SAVEPOINT ...)
+  // through Prepare, so that it is parsed once per connection.
+  Result<void> Run(std::string_view sql);
   // Rows changed by the last INSERT/UPDATE/DELETE.
   int64_t Changes() const;
 
@@ -80,8 +92,11 @@ class Database {
   struct Deleter {
     void operator()(sqlite3* db) const;
   };
-  explicit Database(sqlite3* db) : db_(db) {}
+  explicit Database(sqlite3* db);
   std::unique_ptr<sqlite3, Deleter> db_;
+  // Declared after db_: destroyed first, so its statements are finalized
+  // before the connection closes.
+  std::shared_ptr<StatementCache> cache_;
 };
 
 // BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless committed.

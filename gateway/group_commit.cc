@@ -68,12 +68,12 @@ GroupCommit::Flush SqliteTransactionFlush(Database& db, std::mutex& db_mu) {
     if (!tx) return fail_all(tx.error());
     for (GroupCommit::Job* j : batch) {
       // A savepoint per job: one job's failure must not undo its neighbours.
-      if (auto s = db.Exec("SAVEPOINT job"); !s) return fail_all(s.error());
+      if (auto s = db.Run("SAVEPOINT job"); !s) return fail_all(s.error());
       j->result = (*j->work)();
       if (!j->result) {
-        if (auto r = db.Exec("ROLLBACK TO job"); !r) return fail_all(r.error());
+        if (auto r = db.Run("ROLLBACK TO job"); !r) return fail_all(r.error());
       }
-      if (auto r = db.Exec("RELEASE job"); !r) return fail_all(r.error());
+      if (auto r = db.Run("RELEASE job"); !r) return fail_all(r.error());
     }
     if (auto c = tx->Commit(); !c) fail_all(c.error());
   };

@@ -1,0 +1,82 @@
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "gateway/database.h"
+#include "tests/gateway/temp_dir.h"
+
+using namespace xgw;
+using xgw::test::TempDir;
+
+namespace {
+
+Database OpenDb(const TempDir& dir) {
+  auto db = Database::Open(dir.path + "/t.db");
+  REQUIRE(db);
+  return std::move(*db);
+}
+
+}  // namespace
+
+TEST_CASE("PreparedStatementsAreReusedWithFreshBindings") {
+  TempDir dir;
+  Database db = OpenDb(dir);
+  REQUIRE(db.Exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)"));
+  const std::string insert = "INSERT INTO t(k, v) VALUES (?, ?)";
+  for (int i = 1; i <= 3; ++i) {
+    auto st = db.Prepare(insert);
+    REQUIRE(st);
+    st->Bind(1, int64_t{i});
+    if (i != 2) st->Bind(2, "v" + std::to_string(i));  // row 2: parameter 2 left unbound
+    REQUIRE(st->Run());
+  }
+  // A reused statement does not keep the previous call's bindings.
+  auto rows = db.Prepare("SELECT k || ':' || COALESCE(v, 'null') FROM t ORDER BY k");
+  REQUIRE(rows);
+  CHECK(*rows->TextColumn() == std::vector<std::string>{"1:v1", "2:null", "3:v3"});
+}
+
+TEST_CASE("TwoLiveStatementsOfTheSameTextAreIndependent") {
+  TempDir dir;
+  Database db = OpenDb(dir);
+  REQUIRE(db.Exec("CREATE TABLE t (k INTEGER PRIMARY KEY); INSERT INTO t VALUES (1), (2), (3);"));
+  const std::string sql = "SELECT k FROM t WHERE k >= ? ORDER BY k";
+  auto a = db.Prepare(sql);
+  auto b = db.Prepare(sql);
+  REQUIRE(a);
+  REQUIRE(b);
+  a->Bind(1, int64_t{1});
+  b->Bind(1, int64_t{3});
+  REQUIRE(*a->Step());
+  REQUIRE(*b->Step());
+  CHECK(a->Int(0) == 1);
+  CHECK(b->Int(0) == 3);
+  REQUIRE(*a->Step());
+  CHECK(a->Int(0) == 2);
+  CHECK_FALSE(*b->Step());
+}
+
+// A statement handed back mid-result must not keep its read snapshot open:
+// a later write on the same connection, after another connection committed,
+// would otherwise fail at once with SQLITE_BUSY_SNAPSHOT.
+TEST_CASE("AStatementHandedBackMidResultReleasesItsRead") {
+  TempDir dir;
+  Database a = OpenDb(dir);
+  REQUIRE(a.Exec("CREATE TABLE t (k INTEGER PRIMARY KEY); INSERT INTO t VALUES (1), (2);"));
+  auto b = Database::Open(dir.path + "/t.db");
+  REQUIRE(b);
+  {
+    auto st = a.Prepare("SELECT k FROM t ORDER BY k");
+    REQUIRE(st);
+    REQUIRE(*st->Step());  // a read is open on `a`
+  }
+  REQUIRE(b->Run("INSERT INTO t VALUES (3)"));
+  auto tx = Transaction::Begin(a);
+  REQUIRE(tx);
+  REQUIRE(a.Run("INSERT INTO t VALUES (4)"));
+  REQUIRE(tx->Commit());
+  auto n = a.Prepare("SELECT COUNT(*) FROM t");
+  REQUIRE(n);
+  REQUIRE(*n->Step());
+  CHECK(n->Int(0) == 4);
+}
