@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <set>
+#include <unordered_map>
 
 #include "crypto/age.h"
 #include "crypto/age_format.h"
@@ -599,10 +600,19 @@ struct ExchangeService::Impl {
     return std::optional<ExchangeRow>(ReadExchange(st));
   }
 
+  // The columns of kExchangeColumns with the manifest and its signature left
+  // out (NULL): a manifest can be large (one 64-hex value per subject), and
+  // lists and sweeps never need it; LoadExchange reads it.
+  static constexpr const char* kExchangeListColumns =
+      "id, protocol_id, version_hash, sender_org, sender_user, sender_party, mode, state, NULL, "
+      "NULL, signer, rows, byte_size, size, created_at, delivered_at, "
+      "first_download_at, acknowledged_at, expires_at, deleted_at, deleted_reason";
+
+  // Rows matching `where`, without their manifests (kExchangeListColumns).
   Result<std::vector<ExchangeRow>> ExchangesWhere(const std::string& where,
                                                   const std::vector<std::string>& args) {
     std::lock_guard lock(mu);
-    XGW_TRY(auto st, db.Prepare(std::string("SELECT ") + kExchangeColumns + " FROM exchanges WHERE " +
+    XGW_TRY(auto st, db.Prepare(std::string("SELECT ") + kExchangeListColumns + " FROM exchanges WHERE " +
                                 where + " ORDER BY created_at, id"));
     for (size_t i = 0; i < args.size(); ++i) st.Bind(static_cast<int>(i + 1), args[i]);
     std::vector<ExchangeRow> out;
@@ -615,6 +625,20 @@ struct ExchangeService::Impl {
   }
 
   static bool IsLive(const std::string& state) { return state == "available" || state == "acknowledged"; }
+
+  // id -> state of every exchange that is pending or live: what the orphan
+  // scan compares the blob directory with (ids and states only; a sweep
+  // must not hold every row in memory).
+  Result<std::unordered_map<std::string, std::string>> ExchangeStates() {
+    std::lock_guard lock(mu);
+    XGW_TRY(auto st, db.Prepare("SELECT id, state FROM exchanges WHERE state IN ('available','acknowledged','pending')"));
+    std::unordered_map<std::string, std::string> out;
+    while (true) {
+      XGW_TRY(bool more, st.Step());
+      if (!more) return out;
+      out.emplace(st.Text(0), st.Text(1));
+    }
+  }
 
   // Transfers from `party` under the protocol that reached "available" and
   // count towards a send decision now (SendRequest::transfers_in_window):
@@ -1495,9 +1519,7 @@ Result<SweepStats> ExchangeService::SweepOnce(bool startup) {
   // 3. Orphaned files: temp blobs at start-up (nothing can be uploading),
   // and final blobs whose exchange is not live (a crash between rename and
   // commit).
-  XGW_TRY(auto live_rows, m.ExchangesWhere("state IN ('available','acknowledged','pending')", {}));
-  std::set<std::string> live_ids;
-  for (const auto& e : live_rows) live_ids.insert(e.id);
+  XGW_TRY(auto states, m.ExchangeStates());
   auto scan = [&](const std::string& dir, const std::string& suffix, bool all) {
     DIR* d = ::opendir(dir.c_str());
     if (!d) return;
@@ -1512,10 +1534,8 @@ Result<SweepStats> ExchangeService::SweepOnce(bool startup) {
         }
         id.resize(id.size() - suffix.size());
       }
-      bool live_blob = false;
-      if (!all && live_ids.count(id)) {
-        for (const auto& e : live_rows) live_blob = live_blob || (e.id == id && Impl::IsLive(e.state));
-      }
+      const auto known = states.find(id);
+      const bool live_blob = !all && known != states.end() && Impl::IsLive(known->second);
       if (!all && !live_blob) {
         // The snapshot above can be stale: an upload completes by renaming
         // its blob into place and then committing "available", possibly
