@@ -69,6 +69,28 @@ TEST_CASE("InvalidEventIsRefusedAndNotRecorded") {
   CHECK(log->Head().size == 0);
 }
 
+TEST_CASE("AppendAllRecordsEveryEventInOrderUsuallyInOneCommit") {
+  TempDir dir;
+  auto log = OpenLog(dir.File("audit.db"));
+  REQUIRE(log->Append(UserEvent(0)));
+  const uint64_t commits_before = log->Stats().commits;
+  const std::vector<AuditEvent> events = {UserEvent(1), UserEvent(2), UserEvent(3)};
+  REQUIRE(log->AppendAll(events));
+  CHECK(log->Head().size == 4);
+  for (uint64_t i = 1; i <= 3; ++i) {
+    auto rec = log->Get(i);
+    REQUIRE(rec);
+    CHECK(rec->event == *ToCanonicalJson(events[i - 1]));
+  }
+  CHECK(log->Stats().commits == commits_before + 1);  // alone, the three share one commit
+  // One invalid event: nothing of the call is queued.
+  AuditEvent bad = UserEvent(5);
+  bad.reason = "free text";
+  const std::vector<AuditEvent> mixed = {UserEvent(4), bad};
+  CHECK(log->AppendAll(mixed).error().code == ErrorCode::kInvalidArgument);
+  CHECK(log->Head().size == 4);
+}
+
 TEST_CASE("ConcurrentAppendsGetDistinctIndicesAndAllAreDurable") {
   TempDir dir;
   const std::string path = dir.File("audit.db");
