@@ -846,10 +846,12 @@ struct ExchangeService::Impl {
   // room for a 64 KiB header; never more than the protocol's and the
   // gateway's limits allow.
   static uint64_t CiphertextCap(const ProtocolRecord& pr, int64_t byte_size, const Config& config) {
-    auto cipher = [](uint64_t plain) { return plain + 16 + 16 * (plain / age::kChunkSize + 1) + 64 * 1024; };
-    uint64_t cap = cipher(static_cast<uint64_t>(byte_size));
-    if (pr.protocol->limits.max_bytes) cap = std::min(cap, cipher(pr.protocol->limits.max_bytes));
+    uint64_t cap = MaxCiphertext(static_cast<uint64_t>(byte_size));
+    if (pr.protocol->limits.max_bytes) cap = std::min(cap, MaxCiphertext(pr.protocol->limits.max_bytes));
     return std::min(cap, config.limits.max_upload_bytes);
+  }
+  static uint64_t MaxCiphertext(uint64_t plain) {
+    return plain + 16 + 16 * (plain / age::kChunkSize + 1) + 64 * 1024;
   }
 
   // The exchange row as it will be stored, before it exists.
@@ -963,7 +965,7 @@ class OneRequestUploadSink final : public RequestBodySink {
   OneRequestUploadSink(ExchangeService::Impl& impl, RequestContext ctx, std::string id, int fd, std::string tmp,
                        uint64_t head_limit, uint64_t expected_max)
       : impl_(impl), ctx_(std::move(ctx)), id_(std::move(id)), fd_(fd), tmp_(std::move(tmp)),
-        head_limit_(head_limit), writer_(fd_, tmp_, expected_max) {}
+        head_limit_(head_limit), cap_(ctx_.config->limits.max_upload_bytes), writer_(fd_, tmp_, expected_max) {}
   ~OneRequestUploadSink() override {
     writer_.Abandon();  // its thread must not write to a closed descriptor
     if (fd_ >= 0) ::close(fd_);
@@ -981,13 +983,18 @@ class OneRequestUploadSink final : public RequestBodySink {
       if (nl == data.end()) return {};
       head_done_ = true;
       data = data.subspan(take + 1);
+      LimitToDeclaredSize();
+    }
+    if (writer_.size() + data.size() > cap_) {
+      return Fail(ErrorCode::kLimit, "the age file exceeds the size the manifest declares (" + std::to_string(cap_) +
+                                         " bytes of ciphertext at most); nothing was kept");
     }
     return data.empty() ? Result<void>{} : writer_.Write(data);
   }
   Response Finish() override {
     const std::string& rid = ctx_.request_id();
     if (auto w = writer_.Finish(); !w) return ErrorProblem(ctx_, w.error());
-    const json doc = head_done_ ? json::parse(head_, nullptr, false) : json();
+    const json& doc = doc_;
     if (!head_done_ || doc.is_discarded()) {
       return Problem(400, "invalid-body", "Invalid upload",
                      "the body must be the create document (protocol_id, version_hash, manifest, "
@@ -1015,13 +1022,28 @@ class OneRequestUploadSink final : public RequestBodySink {
   }
 
  private:
+  // Once the create document is in, the age file may not outgrow what its
+  // manifest declares: refused while it streams, as in the two-request form,
+  // not after a gigabyte was written. (The protocol's own limit is applied
+  // in Finish, where the protocol is read; parsing here costs no I/O.)
+  void LimitToDeclaredSize() {
+    doc_ = json::parse(head_, nullptr, false);
+    if (!doc_.is_object() || !doc_.contains("manifest") || !doc_["manifest"].is_object()) return;
+    const json& size = doc_["manifest"].value("byte_size", json());
+    if (size.is_number_unsigned()) {
+      cap_ = std::min(cap_, ExchangeService::Impl::MaxCiphertext(size.get<uint64_t>()));
+    }
+  }
+
   ExchangeService::Impl& impl_;
   RequestContext ctx_;
   std::string id_;
   int fd_;
   std::string tmp_;
   uint64_t head_limit_;
-  std::string head_;
+  uint64_t cap_;      // most age-file bytes accepted so far
+  std::string head_;  // the create document as received
+  json doc_ = json::value_t::discarded;  // ... parsed, once complete
   bool head_done_ = false;
   BlobWriter writer_;
   bool done_ = false;
