@@ -61,10 +61,21 @@ Result<uint64_t> DurableAuditSink::AppendEvent(AuditEvent event) {
 }
 
 Result<void> DurableAuditSink::AppendEvents(std::vector<AuditEvent> events) {
+  XGW_TRY(auto ticket, QueueEvents(std::move(events)));
+  return Wait(*ticket);
+}
+
+Result<std::unique_ptr<AuditLog::Ticket>> DurableAuditSink::QueueEvents(std::vector<AuditEvent> events) {
   for (auto& e : events) {
     if (e.time_ms == 0) e.time_ms = clock_.Now() * 1000;
   }
-  auto a = log_.AppendAll(events);
+  auto q = log_.Queue(events);
+  if (!q) ReportFailure(q.error());
+  return q;
+}
+
+Result<void> DurableAuditSink::Wait(AuditLog::Ticket& ticket) {
+  auto a = ticket.Wait();
   if (!a) ReportFailure(a.error());
   return a;
 }

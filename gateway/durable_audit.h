@@ -11,6 +11,7 @@
 #ifndef XGW_GATEWAY_DURABLE_AUDIT_H_
 #define XGW_GATEWAY_DURABLE_AUDIT_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,10 @@ class DurableAuditSink final : public AuditSink {
   Result<uint64_t> AppendEvent(AuditEvent event);
   // Several domain events, in order, usually in one commit (AuditLog::AppendAll).
   Result<void> AppendEvents(std::vector<AuditEvent> events);
+  // AppendEvents in two halves (AuditLog::Queue): queue now, do other I/O,
+  // then Wait, which reports a failure like AppendEvent.
+  Result<std::unique_ptr<AuditLog::Ticket>> QueueEvents(std::vector<AuditEvent> events);
+  Result<void> Wait(AuditLog::Ticket& ticket);
   AuditLog& log() { return log_; }
 
  private:

@@ -1139,18 +1139,16 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
   ExchangeRow done = e;
   done.delivered_at = now;
   const int64_t expires = FromInstant(Expiry(pr, done));
-  AuditEvent ev = EventFor(ctx, AuditAction::kExchangeUploaded, &e, &pr);
-  ev.time_ms = now * 1000;
-  bool audited = false;
-  if (new_row) {
-    AuditEvent created = EventFor(ctx, AuditAction::kExchangeCreated, &e, &pr);
-    created.time_ms = ev.time_ms;
-    audited = deps.audit.AppendEvents({created, ev}).has_value();
-  } else {
-    audited = deps.audit.AppendEvent(ev).has_value();
-  }
-  // Waits for the writeback the caller started before the audit commit.
+  std::vector<AuditEvent> events;
+  if (new_row) events.push_back(EventFor(ctx, AuditAction::kExchangeCreated, &e, &pr));
+  events.push_back(EventFor(ctx, AuditAction::kExchangeUploaded, &e, &pr));
+  for (auto& ev : events) ev.time_ms = now * 1000;
+  // The blob's fdatasync (its writeback was started by the caller) runs
+  // while the audit log commits the events; both must succeed before the
+  // exchange is made visible.
+  auto ticket = deps.audit.QueueEvents(std::move(events));
   const int sync_errno = fd < 0 || ::fdatasync(fd) == 0 ? 0 : errno;
+  const bool audited = ticket && deps.audit.Wait(**ticket).has_value();
   if (fd >= 0) ::close(fd);
   if (!audited || sync_errno != 0) {
     ::unlink(tmp.c_str());

@@ -169,6 +169,7 @@ struct AuditLog::Impl {
 
   void CommitLoop();
   Result<void> Enqueue(std::span<const AuditEvent> events, std::vector<Pending>& pending);
+  void WaitFor(std::vector<Pending>& pending);
   Result<void> CommitBatch(std::vector<Pending*>& batch, MerkleFrontier& f);
   void CheckpointLoop();
   // REQUIRES: write_mu held.
@@ -292,18 +293,44 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, AuditL
 Result<uint64_t> AuditLog::Append(const AuditEvent& event) {
   std::vector<Pending> pending(1);
   XGW_CHECK(impl_->Enqueue(std::span<const AuditEvent>(&event, 1), pending));
+  impl_->WaitFor(pending);
   return std::move(pending.front().result);
 }
 
 Result<void> AuditLog::AppendAll(std::span<const AuditEvent> events) {
-  std::vector<Pending> pending(events.size());
-  XGW_CHECK(impl_->Enqueue(events, pending));
-  for (auto& p : pending) XGW_CHECK(p.result.map([](uint64_t) {}));
+  XGW_TRY(auto ticket, Queue(events));
+  return ticket->Wait();
+}
+
+struct AuditLog::Ticket::State {
+  AuditLog::Impl* impl = nullptr;
+  std::vector<Pending> pending;  // never resized once queued: the committer holds pointers
+  bool waited = false;
+};
+
+AuditLog::Ticket::Ticket(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+AuditLog::Ticket::~Ticket() {
+  if (state_ && !state_->waited) state_->impl->WaitFor(state_->pending);
+}
+
+Result<void> AuditLog::Ticket::Wait() {
+  state_->impl->WaitFor(state_->pending);
+  state_->waited = true;
+  for (auto& p : state_->pending) XGW_CHECK(p.result.map([](uint64_t) {}));
   return {};
 }
 
-// Queues one Pending per event for the committer and waits until every one
-// of them is done (recorded or failed).
+Result<std::unique_ptr<AuditLog::Ticket>> AuditLog::Queue(std::span<const AuditEvent> events) {
+  auto state = std::make_unique<Ticket::State>();
+  state->impl = impl_.get();
+  state->pending.resize(events.size());
+  XGW_CHECK(impl_->Enqueue(events, state->pending));
+  return std::unique_ptr<Ticket>(new Ticket(std::move(state)));
+}
+
+// Validates and serialises one Pending per event and queues them for the
+// committer (nothing is queued if one is invalid or the log refuses).
 Result<void> AuditLog::Impl::Enqueue(std::span<const AuditEvent> events, std::vector<Pending>& pending) {
   for (size_t i = 0; i < events.size(); ++i) {
     Pending& p = pending[i];
@@ -314,17 +341,22 @@ Result<void> AuditLog::Impl::Enqueue(std::span<const AuditEvent> events, std::ve
     p.outcome = std::string(AuditOutcomeName(event.outcome));
     p.keys = KeysOf(event);
   }
-  std::unique_lock lk(queue_mu);
+  std::lock_guard lk(queue_mu);
   if (stopping) return Fail(ErrorCode::kIo, "audit log is closing; the action must not proceed");
   if (broken) {
     return Fail(ErrorCode::kIo, "audit log had a failed commit and refuses appends until reopened");
   }
   for (auto& p : pending) queue.push_back(&p);
   queue_cv.notify_one();
+  return {};
+}
+
+// Waits until every one of `pending` (queued by Enqueue) is done.
+void AuditLog::Impl::WaitFor(std::vector<Pending>& pending) {
+  std::unique_lock lk(queue_mu);
   done_cv.wait(lk, [&] {
     return std::all_of(pending.begin(), pending.end(), [](const Pending& p) { return p.done; });
   });
-  return {};
 }
 
 void AuditLog::Impl::CommitLoop() {

@@ -102,6 +102,26 @@ class AuditLog {
   // before it may be recorded.
   Result<void> AppendAll(std::span<const AuditEvent> events);
 
+  // AppendAll in two halves, so that a caller can do its own I/O while the
+  // events are committed: Queue validates and queues them and returns at
+  // once; the ticket's Wait() returns when they are recorded (or failed),
+  // with AppendAll's result. A ticket waits in its destructor if Wait was
+  // not called. The log must outlive its tickets.
+  class Ticket {
+   public:
+    ~Ticket();
+    Ticket(const Ticket&) = delete;
+    Ticket& operator=(const Ticket&) = delete;
+    Result<void> Wait();
+
+   private:
+    friend class AuditLog;
+    struct State;
+    explicit Ticket(std::unique_ptr<State> state);
+    std::unique_ptr<State> state_;
+  };
+  Result<std::unique_ptr<Ticket>> Queue(std::span<const AuditEvent> events);
+
   TreeHead Head() const;
   AuditLogStats Stats() const;
   // False once a commit failed: every further Append is refused until the

@@ -91,6 +91,33 @@ TEST_CASE("AppendAllRecordsEveryEventInOrderUsuallyInOneCommit") {
   CHECK(log->Head().size == 4);
 }
 
+TEST_CASE("QueuedEventsAreRecordedByWaitOrByTheTicketsEnd") {
+  TempDir dir;
+  const std::string path = dir.File("audit.db");
+  {
+    auto log = OpenLog(path);
+    const std::vector<AuditEvent> first = {UserEvent(0), UserEvent(1)};
+    auto ticket = log->Queue(first);
+    REQUIRE(ticket);
+    REQUIRE((*ticket)->Wait());
+    CHECK(log->Head().size == 2);
+    const std::vector<AuditEvent> second = {UserEvent(2)};
+    auto unwaited = log->Queue(second);
+    REQUIRE(unwaited);
+    unwaited->reset();  // its destructor waits: the event is recorded before it returns
+    CHECK(log->Head().size == 3);
+    AuditEvent bad = UserEvent(3);
+    bad.reason = "free text";
+    const std::vector<AuditEvent> invalid = {bad};
+    CHECK(log->Queue(invalid).error().code == ErrorCode::kInvalidArgument);
+  }
+  auto log = OpenLog(path);
+  CHECK(log->Head().size == 3);
+  auto rec = log->Get(2);
+  REQUIRE(rec);
+  CHECK(rec->event == *ToCanonicalJson(UserEvent(2)));
+}
+
 TEST_CASE("ConcurrentAppendsGetDistinctIndicesAndAllAreDurable") {
   TempDir dir;
   const std::string path = dir.File("audit.db");
