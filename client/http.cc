@@ -118,8 +118,9 @@ Error NetworkError(CURLcode code, const char* errbuf, const std::string& url) {
   return Error{ErrorCode::kIo, "network: cannot reach the gateway at " + url + " (" + detail + ")"};
 }
 
-// Common connection settings: TLS trust, timeouts, no redirects.
-Result<void> Configure(CURL* c, const ClientConfig& cfg, const std::string& url, Transfer& t, char* errbuf) {
+// Settings of every transfer to a gateway: HTTPS only, TLS 1.2 or newer,
+// timeouts, no redirects, the answer collected in `t`.
+void ConfigureTransport(CURL* c, const std::string& url, Transfer& t, char* errbuf) {
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -129,6 +130,11 @@ Result<void> Configure(CURL* c, const ClientConfig& cfg, const std::string& url,
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnWrite);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
   curl_easy_setopt(c, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+}
+
+// ConfigureTransport plus how the configuration trusts the gateway.
+Result<void> Configure(CURL* c, const ClientConfig& cfg, const std::string& url, Transfer& t, char* errbuf) {
+  ConfigureTransport(c, url, t, errbuf);
   if (!cfg.cacert.empty()) {
     curl_easy_setopt(c, CURLOPT_CAINFO, cfg.cacert.c_str());
   } else if (!cfg.pin.empty()) {
@@ -303,14 +309,10 @@ Result<std::string> FetchServerPin(const std::string& gateway_url, const std::st
   std::string base = gateway_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
   std::string url = base + "/healthz";
-  curl_easy_setopt(c.get(), CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c.get(), CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c.get(), CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c.get(), CURLOPT_CONNECTTIMEOUT, 20L);
-  curl_easy_setopt(c.get(), CURLOPT_PROTOCOLS_STR, "https");
-  curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, OnWrite);
-  curl_easy_setopt(c.get(), CURLOPT_WRITEDATA, &t);
+  ConfigureTransport(c.get(), url, t, errbuf);
   curl_easy_setopt(c.get(), CURLOPT_CERTINFO, 1L);
+  // Trust on first use: without a CA file the certificate is read, not
+  // verified; the caller shows its pin for the user to compare.
   if (!cacert.empty()) {
     curl_easy_setopt(c.get(), CURLOPT_CAINFO, cacert.c_str());
   } else {

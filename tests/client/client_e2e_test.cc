@@ -122,6 +122,13 @@ TEST_CASE("EveryRoleWorksThroughTheXgwClientAgainstTheRealDaemon") {
   CHECK((st.st_mode & 0777) == 0600);
   CHECK(ReadTextFile(cli.dir + "/operator.json").find(pin) != std::string::npos);
 
+  // Trust on first use: without --pin or a CA file the client reads the
+  // gateway's key, shows its pin and (with --trust) keeps exactly that pin.
+  cli.Run("tofu", "login --gateway " + url + " --token-file operator.tok --trust", &rc, &err);
+  CHECK(rc == 0);
+  CHECK(err.find(pin) != std::string::npos);
+  CHECK(ReadTextFile(cli.dir + "/tofu.json").find(pin) != std::string::npos);
+
   // A refused token is "not authorised" (exit 4) and saves nothing.
   WriteFile(cli.dir + "/bogus.tok", "xgwt_notarealtoken\n");
   cli.Run("bogus", "login --gateway " + url + " --token-file bogus.tok --pin " + pin, &rc);
