@@ -13,7 +13,7 @@ packages=(
   libsqlite3-dev sqlite3
   libsystemd-dev
   libzip-dev libpugixml-dev zlib1g-dev
-  python3 python3-openpyxl
+  python3 python3-openpyxl python3-yaml
   age
   time
   tzdata
