@@ -2305,7 +2305,12 @@ void ExchangeService::RegisterRoutes(Router& router) {
                                                         {ctx.principal->org_id}));
                     for (const auto& e : rows) items.push_back(m.ExchangeSummary(e));
                   } else {
-                    XGW_TRY(auto rows, m.ExchangesWhere("state IN ('available','acknowledged')", {}));
+                    // Only exchanges under protocols the caller's organisation is a party
+                    // of (an index lookup, not every live exchange of the gateway); who
+                    // may receive each one is decided below.
+                    XGW_TRY(auto rows, m.ExchangesWhere("state IN ('available','acknowledged') AND protocol_id IN "
+                                                        "(SELECT protocol_id FROM protocol_parties WHERE org_id = ?)",
+                                                        {ctx.principal->org_id}));
                     std::map<std::string, std::optional<ProtocolRecord>> cache;
                     for (const auto& e : rows) {
                       // Who may receive is decided by the version the exchange was sent under.

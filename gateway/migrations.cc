@@ -178,6 +178,12 @@ CREATE TABLE transfer_counts (
   PRIMARY KEY (protocol_id, sender_party, period, since)
 ) WITHOUT ROWID;
 )sql"},
+    {6, "sent-box-index",
+     R"sql(
+-- The sent box lists an organisation's exchanges: an index lookup instead of
+-- a scan of every exchange the gateway ever carried.
+CREATE INDEX exchanges_by_sender_org ON exchanges(sender_org, created_at);
+)sql"},
 };
 
 }  // namespace

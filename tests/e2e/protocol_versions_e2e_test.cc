@@ -438,7 +438,7 @@ TEST_CASE("ADatabaseFromSchemaTwoKeepsItsProtocolInForceAfterTheUpgrade") {
   const std::string out = RunCommand(
       "sqlite3 " + w.d->dir() + "/state/xgwd.db \""
       "BEGIN; DROP TABLE protocol_versions; DROP INDEX IF EXISTS exchanges_by_delivery; "
-      "DROP TABLE IF EXISTS transfer_counts; "
+      "DROP TABLE IF EXISTS transfer_counts; DROP INDEX IF EXISTS exchanges_by_sender_org; "
       "ALTER TABLE protocol_acceptances RENAME TO pa3; "
       "CREATE TABLE protocol_acceptances (protocol_id TEXT NOT NULL REFERENCES protocols(id), "
       "party TEXT NOT NULL, version_hash TEXT NOT NULL, accepted_by TEXT NOT NULL, at INTEGER NOT NULL, "
@@ -451,7 +451,7 @@ TEST_CASE("ADatabaseFromSchemaTwoKeepsItsProtocolInForceAfterTheUpgrade") {
   REQUIRE(w.DbDump("SELECT MAX(version) FROM schema_migrations;") == "2\n");
 
   w.d->Restart();
-  CHECK(w.DbDump("SELECT MAX(version) FROM schema_migrations;") == "5\n");  // the newest migration
+  CHECK(w.DbDump("SELECT MAX(version) FROM schema_migrations;") == "6\n");  // the newest migration
   json shown = w.Show(w.dpo_ocmw.token);
   CHECK(shown["state"] == "valid");
   CHECK(shown["version_hash"] == v1);
