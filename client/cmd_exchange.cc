@@ -148,14 +148,12 @@ std::string FormatRows(const json& e) {
 
 int RunProtocols(std::span<char* const> argv) {
   static constexpr FlagSpec kFlags[] = {kConfigFlag, kJsonFlag, kHelpFlag};
-  constexpr std::string_view kUsage = "xgw protocols [--json]";
-  auto args = ParseArgs(argv, kFlags);
-  if (!args) return UsageError(args.error().message, kUsage);
-  if (args->Has("help")) return ShowHelp(kUsage, "Lists the protocols under which you may send or receive lists.");
-  if (!args->positional.empty()) return UsageError("unexpected argument", kUsage);
-  auto cfg = LoadClientConfig(*args);
-  if (!cfg) return Report(cfg.error());
-  Gateway gw(*cfg);
+  auto started = StartCommand(argv, {kFlags, "xgw protocols [--json]",
+                                      "Lists the protocols under which you may send or receive lists."});
+  if (const int* exit = std::get_if<int>(&started)) return *exit;
+  const StartedCommand& cmd = std::get<StartedCommand>(started);
+  const Args* args = &cmd.args;
+  Gateway gw(cmd.config);
   auto r = gw.Json("GET", "/api/v1/protocols");
   if (!r) return Report(r.error());
   json items = Items(*r);
@@ -178,14 +176,13 @@ int RunProtocols(std::span<char* const> argv) {
 
 int RunProtocolShow(std::span<char* const> argv) {
   static constexpr FlagSpec kFlags[] = {kConfigFlag, kJsonFlag, kHelpFlag};
-  constexpr std::string_view kUsage = "xgw protocol show ID [--json]";
-  auto args = ParseArgs(argv, kFlags);
-  if (!args) return UsageError(args.error().message, kUsage);
-  if (args->Has("help")) return ShowHelp(kUsage, "Explains a protocol: columns, recipients, retention, validity.");
-  if (args->positional.size() != 1) return UsageError("give exactly one protocol id", kUsage);
-  auto cfg = LoadClientConfig(*args);
-  if (!cfg) return Report(cfg.error());
-  Gateway gw(*cfg);
+  auto started = StartCommand(argv, {kFlags, "xgw protocol show ID [--json]",
+                                      "Explains a protocol: columns, recipients, retention, validity.", 1,
+                                      "give exactly one protocol id"});
+  if (const int* exit = std::get_if<int>(&started)) return *exit;
+  const StartedCommand& cmd = std::get<StartedCommand>(started);
+  const Args* args = &cmd.args;
+  Gateway gw(cmd.config);
   auto p = FetchProtocol(gw, args->positional[0]);
   if (!p) return Report(p.error());
   if (args->Has("json")) {
@@ -361,14 +358,12 @@ int RunSend(std::span<char* const> argv) {
 
 int RunInbox(std::span<char* const> argv) {
   static constexpr FlagSpec kFlags[] = {{0, "sent", false}, kConfigFlag, kJsonFlag, kHelpFlag};
-  constexpr std::string_view kUsage = "xgw inbox [--sent] [--json]";
-  auto args = ParseArgs(argv, kFlags);
-  if (!args) return UsageError(args.error().message, kUsage);
-  if (args->Has("help")) return ShowHelp(kUsage, "Lists the lists waiting for you (--sent: the lists you sent).");
-  if (!args->positional.empty()) return UsageError("unexpected argument", kUsage);
-  auto cfg = LoadClientConfig(*args);
-  if (!cfg) return Report(cfg.error());
-  Gateway gw(*cfg);
+  auto started = StartCommand(argv, {kFlags, "xgw inbox [--sent] [--json]",
+                                      "Lists the lists waiting for you (--sent: the lists you sent)."});
+  if (const int* exit = std::get_if<int>(&started)) return *exit;
+  const StartedCommand& cmd = std::get<StartedCommand>(started);
+  const Args* args = &cmd.args;
+  Gateway gw(cmd.config);
   auto r = gw.Json("GET", std::string("/api/v1/exchanges?box=") + (args->Has("sent") ? "sent" : "inbox"));
   if (!r) return Report(r.error());
   json items = Items(*r);
@@ -550,13 +545,11 @@ namespace {
 int SimplePost(std::span<char* const> argv, std::string_view usage, std::string_view help, const char* action,
                const char* done) {
   static constexpr FlagSpec kFlags[] = {kConfigFlag, kJsonFlag, kHelpFlag};
-  auto args = ParseArgs(argv, kFlags);
-  if (!args) return UsageError(args.error().message, usage);
-  if (args->Has("help")) return ShowHelp(usage, help);
-  if (args->positional.size() != 1) return UsageError("give exactly one exchange id", usage);
-  auto cfg = LoadClientConfig(*args);
-  if (!cfg) return Report(cfg.error());
-  Gateway gw(*cfg);
+  auto started = StartCommand(argv, {kFlags, usage, help, 1, "give exactly one exchange id"});
+  if (const int* exit = std::get_if<int>(&started)) return *exit;
+  const StartedCommand& cmd = std::get<StartedCommand>(started);
+  const Args* args = &cmd.args;
+  Gateway gw(cmd.config);
   auto r = gw.Json("POST", "/api/v1/exchanges/" + UrlEncode(args->positional[0]) + "/" + action, json::object());
   if (!r) return Report(r.error());
   if (args->Has("json")) Print(r->dump(2) + "\n");

@@ -135,13 +135,12 @@ int RunLogin(std::span<char* const> argv) {
 
 int RunWhoami(std::span<char* const> argv) {
   static constexpr FlagSpec kFlags[] = {kConfigFlag, kJsonFlag, kHelpFlag};
-  constexpr std::string_view kUsage = "xgw whoami [--json]";
-  auto args = ParseArgs(argv, kFlags);
-  if (!args) return UsageError(args.error().message, kUsage);
-  if (args->Has("help")) return ShowHelp(kUsage, "Shows who the gateway thinks you are (tests the connection).");
-  auto cfg = LoadClientConfig(*args);
-  if (!cfg) return Report(cfg.error());
-  Gateway gw(*cfg);
+  auto started = StartCommand(argv, {kFlags, "xgw whoami [--json]",
+                                      "Shows who the gateway thinks you are (tests the connection)."});
+  if (const int* exit = std::get_if<int>(&started)) return *exit;
+  const StartedCommand& cmd = std::get<StartedCommand>(started);
+  const Args* args = &cmd.args;
+  Gateway gw(cmd.config);
   auto me = gw.Json("GET", "/api/v1/me");
   if (!me) return Report(me.error());
   if (args->Has("json")) {
@@ -153,7 +152,7 @@ int RunWhoami(std::span<char* const> argv) {
     for (const auto& r : (*me)["roles"]) roles += (roles.empty() ? "" : ", ") + r.get<std::string>();
   json org = me->value("organisation", json::object());
   Print("user:         " + Str(*me, "id") + "\norganisation: " + Str(org, "name") + " (" + Str(org, "id") +
-        ")\nroles:        " + roles + "\ngateway:      " + cfg->gateway_url + "\n");
+        ")\nroles:        " + roles + "\ngateway:      " + cmd.config.gateway_url + "\n");
   return kExitOk;
 }
 

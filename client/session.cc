@@ -97,6 +97,16 @@ std::string UrlEncode(std::string_view s) {
   return out;
 }
 
+std::variant<StartedCommand, int> StartCommand(std::span<char* const> argv, const CommandSpec& spec) {
+  auto args = ParseArgs(argv, spec.flags);
+  if (!args) return UsageError(args.error().message, spec.usage);
+  if (args->Has("help")) return ShowHelp(spec.usage, spec.help);
+  if (args->positional.size() != spec.positional) return UsageError(spec.positional_error, spec.usage);
+  auto cfg = LoadClientConfig(*args);
+  if (!cfg) return Report(cfg.error());
+  return StartedCommand{std::move(*args), std::move(*cfg)};
+}
+
 int ShowHelp(std::string_view usage, std::string_view details) {
   std::string text = "usage: " + std::string(usage) + "\n";
   if (!details.empty()) text += "\n" + std::string(details) + "\n";

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -57,6 +58,25 @@ void Print(std::string_view text);
 std::string UrlEncode(std::string_view s);
 // Shows `usage` (and `details`) on stdout for --help; returns 0.
 int ShowHelp(std::string_view usage, std::string_view details = {});
+
+// How a gateway command with a fixed number of positional arguments starts.
+struct CommandSpec {
+  std::span<const FlagSpec> flags;
+  std::string_view usage;
+  std::string_view help;      // shown under the usage for --help
+  size_t positional = 0;      // exactly this many positional arguments ...
+  std::string_view positional_error = "unexpected argument";  // ... or this usage error
+};
+// A started command: its arguments and the loaded configuration.
+struct StartedCommand {
+  Args args;
+  ClientConfig config;
+};
+// Parses the flags, answers --help, checks the positional arguments and
+// loads the configuration. Anything but a command to run gives the exit code
+// to stop with (the usage error or the problem already reported, the help
+// already shown).
+std::variant<StartedCommand, int> StartCommand(std::span<char* const> argv, const CommandSpec& spec);
 
 // Parses "90s", "15m", "12h", "30d", "2w" or an ISO 8601 duration (P30D,
 // PT12H); nullopt otherwise.

@@ -129,6 +129,19 @@ TEST_CASE("EveryRoleWorksThroughTheXgwClientAgainstTheRealDaemon") {
   CHECK(err.find(pin) != std::string::npos);
   CHECK(ReadTextFile(cli.dir + "/tofu.json").find(pin) != std::string::npos);
 
+  // Commands start alike (StartCommand): usage errors exit 2, --help shows
+  // the usage and exits 0, both before any configuration is read.
+  cli.Run("nobody", "protocol show", &rc, &err);
+  CHECK(rc == 2);
+  CHECK(err.find("give exactly one protocol id") != std::string::npos);
+  cli.Run("nobody", "whoami extra", &rc);
+  CHECK(rc == 2);
+  CHECK(cli.Run("nobody", "inbox --help", &rc).find("usage: xgw inbox") == 0);
+  CHECK(rc == 0);
+  cli.Run("nobody", "inbox", &rc, &err);
+  CHECK(rc == 1);
+  CHECK(err.find("not logged in") != std::string::npos);
+
   // A refused token is "not authorised" (exit 4) and saves nothing.
   WriteFile(cli.dir + "/bogus.tok", "xgwt_notarealtoken\n");
   cli.Run("bogus", "login --gateway " + url + " --token-file bogus.tok --pin " + pin, &rc);
