@@ -179,10 +179,7 @@ struct BrokenAudit {
   }
 
   void VerifyAudit() {
-    int status = 0;
-    auto verify = RunCommand(XgwdPath() + " audit-verify --state " + w.d->dir() + "/state 2>&1", &status);
-    INFO(verify);
-    CHECK(status == 0);
+    CheckAuditVerifies(w.d->dir() + "/state");
   }
 
   void StopAndVerify() {

@@ -113,9 +113,7 @@ TEST_CASE("CirProtocolFullCycleEndToEndMode") {
   CHECK(cp.status == 200);
   CHECK(cp.content_type.rfind("text/plain", 0) == 0);
   CHECK(w.d->StopAndWait(SIGTERM) == 0);
-  auto verify = RunCommand(XgwdPath() + " audit-verify --state " + w.d->dir() + "/state 2>&1", &status);
-  INFO(verify);
-  CHECK(status == 0);
+  CheckAuditVerifies(w.d->dir() + "/state");
 }
 
 TEST_CASE("SweeperDeletesAfterTheProtocolRetentionDateAndReceiptVerifies") {
@@ -237,14 +235,12 @@ TEST_CASE("KillDuringConcurrentUploadsLeavesNoPartialExchange") {
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   CHECK(w.d->StopAndWait(SIGKILL) == 128 + SIGKILL);
   uploader.join();
-  int status = 0;
-  auto verify = RunCommand(XgwdPath() + " audit-verify --state " + w.d->dir() + "/state 2>&1", &status);
-  INFO(verify);
-  CHECK(status == 0);
+  CheckAuditVerifies(w.d->dir() + "/state");
   w.d->Restart();
   // Either the upload completed (available, its blob present) or nothing is
   // visible and no file is left behind (the start-up sweep removed it).
   json inbox = MustJson(Request(*w.d, "GET", "/api/v1/exchanges?box=inbox", {.token = w.social.token}), 200);
+  int status = 0;
   const std::string files = RunCommand("find " + w.d->dir() + "/state/blobs -type f | wc -l", &status);
   if (inbox["items"].empty()) {
     CHECK(files == "0\n");
@@ -256,8 +252,7 @@ TEST_CASE("KillDuringConcurrentUploadsLeavesNoPartialExchange") {
     CHECK(dl.body == blob);
   }
   CHECK(w.d->StopAndWait(SIGTERM) == 0);
-  RunCommand(XgwdPath() + " audit-verify --state " + w.d->dir() + "/state 2>&1", &status);
-  CHECK(status == 0);
+  CheckAuditVerifies(w.d->dir() + "/state");
 }
 
 TEST_CASE("GatewayEncryptModeValidatesEncryptsAndNeverStoresPlaintext") {

@@ -271,10 +271,7 @@ TEST_CASE("ExchangeRoutesAuthorisationMatrixAllowsOnlyIntendedCallers") {
   CHECK(w.DbDump("SELECT id, state FROM protocols ORDER BY id;") ==
         "XM_ACCEPT|valid\nXM_LIFE|terminated\nXM_MAIN|valid\nXM_NEW|proposed\n");
   CHECK(d.StopAndWait(SIGTERM) == 0);
-  int status = 0;
-  auto verify = RunCommand(XgwdPath() + " audit-verify --state " + d.dir() + "/state 2>&1", &status);
-  INFO(verify);
-  CHECK(status == 0);
+  CheckAuditVerifies(d.dir() + "/state");
 }
 
 namespace {
@@ -437,9 +434,7 @@ TEST_CASE("KillNineDuringFourConcurrentStreamingUploadsLosesNoAcknowledgedExchan
     }
   }
   CHECK(w.d->StopAndWait(SIGTERM) == 0);
-  auto verify = RunCommand(XgwdPath() + " audit-verify --state " + w.d->dir() + "/state 2>&1", &status);
-  INFO(verify);
-  CHECK(status == 0);
+  CheckAuditVerifies(w.d->dir() + "/state");
 }
 
 namespace {

@@ -363,6 +363,13 @@ bool RawTls::PeerClosed(int timeout_ms) {
   return false;
 }
 
+void CheckAuditVerifies(const std::string& state_dir) {
+  int status = 0;
+  const std::string output = RunCommand(XgwdPath() + " audit-verify --state " + state_dir + " 2>&1", &status);
+  INFO("xgwd audit-verify: " << output);
+  CHECK(status == 0);
+}
+
 bool IsProblem(const HttpResult& r) {
   const nlohmann::json j = r.Json();
   return r.content_type == "application/problem+json" && j.is_object() && j.contains("type") &&

@@ -85,6 +85,11 @@ struct HttpResult {
   nlohmann::json Json() const;  // discarded value if the body is not JSON
 };
 
+// Runs `xgwd audit-verify` on a state directory (its daemon stopped or
+// killed) and checks that the audit log verifies; shows the tool's output
+// when it does not.
+void CheckAuditVerifies(const std::string& state_dir);
+
 // The answer is an RFC 9457 problem document as xgwd writes them.
 bool IsProblem(const HttpResult& r);
 // A list answer ({"items": [...]}) holds an item with this id.

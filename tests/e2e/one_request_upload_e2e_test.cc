@@ -79,10 +79,7 @@ TEST_CASE("OneRequestUploadDeliversAndAuditsLikeTheTwoRequestForm") {
   CHECK(again.status == 422);
   CHECK(Fingerprint(w) == before);
   CHECK(w.d->StopAndWait(SIGTERM) == 0);
-  int status = 0;
-  auto verify = RunCommand(XgwdPath() + " audit-verify --state " + w.d->dir() + "/state 2>&1", &status);
-  INFO(verify);
-  CHECK(status == 0);
+  CheckAuditVerifies(w.d->dir() + "/state");
 }
 
 TEST_CASE("MalformedOneRequestUploadsAreRefusedClearlyAndChangeNothing") {

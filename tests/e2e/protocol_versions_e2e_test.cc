@@ -299,10 +299,7 @@ TEST_CASE("AnAmendmentComesIntoForceOnlyWhenEveryPartyAcceptedItAndEarlierListsK
   CHECK(events == expected);
 
   CHECK(w.d->StopAndWait(SIGTERM) == 0);
-  int status = 0;
-  auto verify = RunCommand(XgwdPath() + " audit-verify --state " + w.d->dir() + "/state 2>&1", &status);
-  INFO(verify);
-  CHECK(status == 0);
+  CheckAuditVerifies(w.d->dir() + "/state");
 }
 
 TEST_CASE("ProposalsThatCannotBeVersionsAndUnknownVersionsAreRefusedWithoutChangingAnything") {
