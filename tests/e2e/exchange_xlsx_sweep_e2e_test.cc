@@ -23,6 +23,7 @@
 #include "gateway/audit/verify.h"
 #include "policy/list_reader.h"
 #include "tests/e2e/cir_test_data.h"
+#include "tests/e2e/cir_world.h"
 #include "tests/e2e/harness.h"
 
 using namespace xgw;
@@ -34,84 +35,18 @@ namespace {
 
 constexpr const char* kXlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
-const std::string kHeader =
-    "Naam;Voornaam;Rijksregisternummer;Status dossier;Ontbrekende documenten;Datum uitnodigingsbrief;"
-    "Datum herinnering\n";
+const std::string& kHeader = kCirHeader;
 
 std::string Row(int i) {
   return "Testnaam" + std::to_string(i) + ";Voornaam;" + SyntheticNrn(i) +
          ";onvolledig;attest;2024-08-01;2024-08-31\n";
 }
 
-struct Party {
-  std::string org;
-  std::string user;
-  std::string token;
-};
-
-// Two organisations of the CIR protocol: a sender at Thuispunt Gent and a
-// social worker at OCMW Gent holding an age key.
-class World {
+// The CIR world (tests/e2e/cir_world.h) with what these tests add: posting
+// a plaintext list in any format, the sender's sent box, the state directory.
+class World : public CirWorld {
  public:
-  explicit World(const json& overrides = {}) {
-    json cfg = {{"clock", {{"mode", "manual"}, {"start", "2024-09-20T07:00:00Z"}}},
-                {"exchanges", {{"sweep_interval_seconds", 1}}}};
-    if (overrides.is_object()) cfg.merge_patch(overrides);
-    d = Daemon::Start(cfg);
-    thuispunt = Org("Thuispunt Gent", "BE 0400.032.156");
-    ocmw = Org("OCMW Gent", "0212.214.125");
-    sender = User(thuispunt, "sender", {"sender"});
-    social = User(ocmw, "social worker", {"social-worker-welzijnsbureau"});
-    social_key = std::make_unique<age::X25519Identity>(age::X25519Identity::Generate());
-    const auto verify = Ed25519SecretKey::Generate();
-    MustJson(Request(*d, "PUT", "/api/v1/users/" + social.user + "/keys",
-                     {.token = social.token,
-                      .body = json{{"age_recipient", social_key->Recipient().String()},
-                                   {"ed25519_verify_key", Base64Encode(verify.public_key())}}
-                                  .dump()}),
-             200);
-  }
-
-  std::string Org(const std::string& name, const std::string& kbo) {
-    return MustJson(Request(*d, "POST", "/api/v1/orgs",
-                            {.token = d->operator_token(),
-                             .body = json{{"name", name}, {"enterprise_number", kbo}}.dump()}),
-                    201)["id"];
-  }
-
-  Party User(const std::string& org, const std::string& name, const std::vector<std::string>& roles) {
-    Party p;
-    p.org = org;
-    p.user = MustJson(Request(*d, "POST", "/api/v1/orgs/" + org + "/users",
-                              {.token = d->operator_token(),
-                               .body = json{{"display_name", name}, {"roles", roles}}.dump()}),
-                      201)["id"];
-    p.token = MustJson(Request(*d, "POST", "/api/v1/users/" + p.user + "/tokens",
-                               {.token = d->operator_token(),
-                                .body = json{{"ttl_seconds", 86400 * 300}}.dump()}),
-                       201)["token"];
-    return p;
-  }
-
-  // Proposes `protocol` (a CIR protocol document), has both parties accept
-  // it and activates it.
-  void ProposeAcceptActivate(const json& protocol) {
-    json r = MustJson(Request(*d, "POST", "/api/v1/protocols",
-                              {.token = d->operator_token(), .body = protocol.dump()}),
-                      201);
-    const std::string id = protocol["id"];
-    const std::string hash = r["version_hash"];
-    for (const auto& org : {thuispunt, ocmw}) {
-      MustJson(Request(*d, "POST", "/api/v1/protocols/" + id + "/accept",
-                       {.token = d->operator_token(),
-                        .body = json{{"version_hash", hash}, {"organisation", org}}.dump()}),
-               200);
-    }
-    json a = MustJson(
-        Request(*d, "POST", "/api/v1/protocols/" + id + "/activate", {.token = d->operator_token()}),
-        200);
-    REQUIRE(a["state"] == "valid");
-  }
+  explicit World(const json& overrides = {}) : CirWorld(nullptr, overrides) {}
 
   HttpResult PostPlaintext(const std::string& protocol_id, const std::string& format,
                            const std::string& body, const std::string& content_type) {
@@ -120,38 +55,13 @@ class World {
                    {.token = sender.token, .body = body, .content_type = content_type});
   }
 
-  void Advance(int64_t seconds) {
-    MustJson(Request(*d, "POST", "/api/v1/admin/clock",
-                     {.token = d->operator_token(),
-                      .body = json{{"advance_seconds", seconds}}.dump()}),
-             200);
-  }
-
-  std::string State(const std::string& id) {
-    return MustJson(Request(*d, "GET", "/api/v1/exchanges/" + id, {.token = sender.token}),
-                    200)["state"];
-  }
-
   size_t SentCount() {
     return MustJson(Request(*d, "GET", "/api/v1/exchanges?box=sent", {.token = sender.token}), 200)
         ["items"]
             .size();
   }
 
-  std::string VerifierKey() {
-    auto r = Request(*d, "GET", "/api/v1/audit/verifier-key", {.token = d->operator_token()});
-    REQUIRE(r.status == 200);
-    std::string k = r.body;
-    while (!k.empty() && k.back() == '\n') k.pop_back();
-    return k;
-  }
-
   std::string StateDir() const { return d->dir() + "/state"; }
-
-  std::unique_ptr<Daemon> d;
-  std::string thuispunt, ocmw;
-  Party sender, social;
-  std::unique_ptr<age::X25519Identity> social_key;
 };
 
 json CirProtocol() { return json::parse(ReadTextFile(kCirProtocolFile)); }
@@ -284,7 +194,7 @@ TEST_CASE("GatewayEncryptModeAcceptsAnXlsxListAndRefusesMalformedOnes") {
 
     auto dl = Request(*w.d, "GET", "/api/v1/exchanges/" + id + "/content", {.token = w.social.token});
     REQUIRE(dl.status == 200);
-    const std::string plain = DecryptAge(*w.social_key, dl.body);
+    const std::string plain = DecryptAge(*w.social_keys.identity, dl.body);
     CHECK(plain == xlsx);  // the file as sent, not a conversion
     // Read back as the recipient would: the three people, in order.
     auto reader = OpenXlsxBuffer(AsBytes(plain));
