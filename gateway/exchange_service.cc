@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <set>
 #include <unordered_map>
+#include <utility>
 
 #include "crypto/age.h"
 #include "crypto/age_format.h"
@@ -655,10 +656,9 @@ struct ExchangeService::Impl {
                                 "AND period = ? AND since = ?"));
     st.Bind(1, protocol.id).Bind(2, party).Bind(3, w.period).Bind(4, FromInstant(w.since));
     XGW_TRY(bool row, st.Step());
+    if (row) return std::min<uint64_t>(static_cast<uint64_t>(st.Int(0)), w.limit);
     // No row: no delivery in this window since the table exists (or none
     // under this period definition): count the exchanges themselves.
-    const uint64_t n = row ? static_cast<uint64_t>(st.Int(0)) : 0;
-    if (row) return std::min<uint64_t>(n, w.limit);
     return CountDeliveriesLocked(protocol.id, party, w, now, w.limit);
   }
 
@@ -881,33 +881,57 @@ struct ExchangeService::Impl {
 
 namespace {
 
+// An upload's temp blob: its descriptor, its path and the writer filling
+// it. Until Complete hands the descriptor to CompleteUpload, destroying it
+// stops the writer (before the descriptor closes) and removes the file.
+class TempBlob {
+ public:
+  TempBlob(int fd, std::string path, uint64_t expected_max)
+      : fd_(fd), path_(std::move(path)), writer_(fd_, path_, expected_max) {}
+  ~TempBlob() {
+    writer_.Abandon();  // its thread must not write to a closed descriptor
+    if (fd_ >= 0) ::close(fd_);
+    if (!kept_) ::unlink(path_.c_str());
+  }
+  TempBlob(const TempBlob&) = delete;
+  TempBlob& operator=(const TempBlob&) = delete;
+
+  BlobWriter& writer() { return writer_; }
+
+  // The age-header check, then CompleteUpload (which closes the descriptor).
+  Response Complete(ExchangeService::Impl& impl, RequestContext& ctx, const ExchangeRow& e,
+                    const ProtocolRecord& pr, const Manifest* new_row = nullptr) {
+    if (auto refused = impl.RefuseIfNotAge(ctx, e, pr, fd_, path_)) return std::move(*refused);
+    Response r = impl.CompleteUpload(ctx, e, pr, path_, writer_.size(), std::exchange(fd_, -1), new_row);
+    kept_ = r.status < 300;
+    return r;
+  }
+
+ private:
+  int fd_;
+  std::string path_;
+  BlobWriter writer_;
+  bool kept_ = false;
+};
+
 class UploadSink final : public RequestBodySink {
  public:
   UploadSink(ExchangeService::Impl& impl, RequestContext ctx, ExchangeRow e, ProtocolRecord pr,
              uint64_t cap, int fd, std::string tmp)
-      : impl_(impl), ctx_(std::move(ctx)), e_(std::move(e)), pr_(std::move(pr)), cap_(cap), fd_(fd),
-        tmp_(std::move(tmp)), writer_(fd_, tmp_, cap_) {}
-  ~UploadSink() override {
-    writer_.Abandon();  // its thread must not write to a closed descriptor
-    if (fd_ >= 0) ::close(fd_);
-    if (!done_) ::unlink(tmp_.c_str());
-  }
+      : impl_(impl), ctx_(std::move(ctx)), e_(std::move(e)), pr_(std::move(pr)), cap_(cap),
+        blob_(fd, std::move(tmp), cap_) {}
   Result<void> Write(std::span<const uint8_t> data) override {
-    if (writer_.size() + data.size() > cap_) {
+    if (blob_.writer().size() + data.size() > cap_) {
       return Fail(ErrorCode::kLimit, "the upload exceeds the size the manifest declares (" +
                                          std::to_string(cap_) + " bytes of ciphertext at most)");
     }
-    return writer_.Write(data);
+    return blob_.writer().Write(data);
   }
   Response Finish() override {
     // The disk writes the tail while the header is checked and the audit
     // event is committed; CompleteUpload waits for it (fdatasync) after that.
-    if (auto w = writer_.Finish(); !w) return ErrorProblem(ctx_, w.error());
-    if (auto refused = impl_.RefuseIfNotAge(ctx_, e_, pr_, fd_, tmp_)) return std::move(*refused);
-    Response r = impl_.CompleteUpload(ctx_, e_, pr_, tmp_, writer_.size(), fd_);
-    fd_ = -1;  // CompleteUpload closed it
-    done_ = r.status < 300;
-    return r;
+    if (auto w = blob_.writer().Finish(); !w) return ErrorProblem(ctx_, w.error());
+    return blob_.Complete(impl_, ctx_, e_, pr_);
   }
 
  private:
@@ -916,10 +940,7 @@ class UploadSink final : public RequestBodySink {
   ExchangeRow e_;
   ProtocolRecord pr_;
   uint64_t cap_;
-  int fd_;
-  std::string tmp_;
-  BlobWriter writer_;
-  bool done_ = false;
+  TempBlob blob_;
 };
 
 
@@ -964,13 +985,8 @@ class OneRequestUploadSink final : public RequestBodySink {
  public:
   OneRequestUploadSink(ExchangeService::Impl& impl, RequestContext ctx, std::string id, int fd, std::string tmp,
                        uint64_t head_limit, uint64_t expected_max)
-      : impl_(impl), ctx_(std::move(ctx)), id_(std::move(id)), fd_(fd), tmp_(std::move(tmp)),
-        head_limit_(head_limit), cap_(ctx_.config->limits.max_upload_bytes), writer_(fd_, tmp_, expected_max) {}
-  ~OneRequestUploadSink() override {
-    writer_.Abandon();  // its thread must not write to a closed descriptor
-    if (fd_ >= 0) ::close(fd_);
-    if (!done_) ::unlink(tmp_.c_str());
-  }
+      : impl_(impl), ctx_(std::move(ctx)), id_(std::move(id)), head_limit_(head_limit),
+        cap_(ctx_.config->limits.max_upload_bytes), blob_(fd, std::move(tmp), expected_max) {}
   Result<void> Write(std::span<const uint8_t> data) override {
     if (!head_done_) {
       const auto nl = std::find(data.begin(), data.end(), uint8_t{'\n'});
@@ -985,15 +1001,15 @@ class OneRequestUploadSink final : public RequestBodySink {
       data = data.subspan(take + 1);
       LimitToDeclaredSize();
     }
-    if (writer_.size() + data.size() > cap_) {
+    if (blob_.writer().size() + data.size() > cap_) {
       return Fail(ErrorCode::kLimit, "the age file exceeds the size the manifest declares (" + std::to_string(cap_) +
                                          " bytes of ciphertext at most); nothing was kept");
     }
-    return data.empty() ? Result<void>{} : writer_.Write(data);
+    return data.empty() ? Result<void>{} : blob_.writer().Write(data);
   }
   Response Finish() override {
     const std::string& rid = ctx_.request_id();
-    if (auto w = writer_.Finish(); !w) return ErrorProblem(ctx_, w.error());
+    if (auto w = blob_.writer().Finish(); !w) return ErrorProblem(ctx_, w.error());
     const json& doc = doc_;
     if (!head_done_ || doc.is_discarded()) {
       return Problem(400, "invalid-body", "Invalid upload",
@@ -1008,17 +1024,13 @@ class OneRequestUploadSink final : public RequestBodySink {
                                                           d->signature, "user:" + ctx_.principal->user_id, "e2e");
     e.id = id_;  // the temp blob is already named after it
     const uint64_t cap = ExchangeService::Impl::CiphertextCap(d->pr, e.byte_size, *ctx_.config);
-    if (writer_.size() > cap) {
+    if (blob_.writer().size() > cap) {
       return Problem(413, "too-large", "Upload too large",
                      "the age file exceeds the size the manifest declares (" + std::to_string(cap) +
                          " bytes of ciphertext at most); nothing was kept",
                      rid);
     }
-    if (auto refused = impl_.RefuseIfNotAge(ctx_, e, d->pr, fd_, tmp_)) return std::move(*refused);
-    Response r = impl_.CompleteUpload(ctx_, e, d->pr, tmp_, writer_.size(), fd_, &d->manifest);
-    fd_ = -1;  // CompleteUpload closed it
-    done_ = r.status < 300;
-    return r;
+    return blob_.Complete(impl_, ctx_, e, d->pr, &d->manifest);
   }
 
  private:
@@ -1038,15 +1050,12 @@ class OneRequestUploadSink final : public RequestBodySink {
   ExchangeService::Impl& impl_;
   RequestContext ctx_;
   std::string id_;
-  int fd_;
-  std::string tmp_;
   uint64_t head_limit_;
   uint64_t cap_;      // most age-file bytes accepted so far
   std::string head_;  // the create document as received
   json doc_ = json::value_t::discarded;  // ... parsed, once complete
   bool head_done_ = false;
-  BlobWriter writer_;
-  bool done_ = false;
+  TempBlob blob_;
 };
 }  // namespace
 
