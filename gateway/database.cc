@@ -17,7 +17,8 @@ namespace {
 Error SqlError(sqlite3* db, std::string_view what) {
   // SQLite messages name tables and constraints, never bound values.
   return Error{ErrorCode::kIo, std::string("sqlite ") + std::string(what) + ": " +
-                                   (db ? sqlite3_errmsg(db) : "out of memory")};
+                                   (db ? sqlite3_errmsg(db) : "out of memory") + " (code " +
+                                   std::to_string(db ? sqlite3_extended_errcode(db) : SQLITE_NOMEM) + ")"};
 }
 
 }  // namespace
@@ -147,10 +148,17 @@ std::optional<int64_t> Statement::OptInt(int column) const {
 }
 
 Result<Database> Database::Open(const std::string& path) {
-  // Create the file 0600 ourselves: SQLite would honour the umask only.
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return tl::unexpected<Error>(IoError("open", path, errno));
-  ::close(fd);
+  // Create a new database file 0600 ourselves (SQLite would honour the umask
+  // only; its -wal and -shm files copy the database file's mode). Never open
+  // and close an existing one: closing any descriptor of a file drops every
+  // POSIX lock this process holds on it, SQLite's included, and without them
+  // another process closing its connection deletes the WAL we still write to.
+  if (struct stat st{}; ::stat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) return tl::unexpected<Error>(IoError("stat", path, errno));
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST) return tl::unexpected<Error>(IoError("open", path, errno));
+    if (fd >= 0) ::close(fd);  // ours alone: no lock of anyone's on it yet
+  }
   sqlite3* raw = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &raw,
                                  SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);

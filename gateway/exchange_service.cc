@@ -1131,19 +1131,23 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
   const int64_t now = Now();
   // The frequency (one-off, quota) was decided when the exchange was created,
   // but two exchanges created at the same time both passed that check: it is
-  // decided again here, before the audit event, and once more inside the
-  // transaction that makes the exchange available, where no other completion
-  // can come between.
-  auto past = TransfersInWindow(*pr.protocol, e.sender_party, ToInstant(now));
-  if (!past) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    return ErrorProblem(ctx, past.error());
-  }
-  if (Violations v = FrequencyViolations(*pr.protocol, {e.sender_party, ToInstant(now), *past}); !v.empty()) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    return RefuseCompletion(ctx, e, pr, v, now);
+  // decided again inside the transaction that makes the exchange available,
+  // where no other completion can come between. A pending exchange (the
+  // two-request form) may have waited long since its creation: it is also
+  // checked here, before its upload is audited. A new row was decided
+  // milliseconds ago (DecideCreate), so that check would only repeat it.
+  if (!new_row) {
+    auto past = TransfersInWindow(*pr.protocol, e.sender_party, ToInstant(now));
+    if (!past) {
+      if (fd >= 0) ::close(fd);
+      ::unlink(tmp.c_str());
+      return ErrorProblem(ctx, past.error());
+    }
+    if (Violations v = FrequencyViolations(*pr.protocol, {e.sender_party, ToInstant(now), *past}); !v.empty()) {
+      if (fd >= 0) ::close(fd);
+      ::unlink(tmp.c_str());
+      return RefuseCompletion(ctx, e, pr, v, now);
+    }
   }
   ExchangeRow done = e;
   done.delivered_at = now;

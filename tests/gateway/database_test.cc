@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "gateway/database.h"
@@ -79,4 +81,33 @@ TEST_CASE("AStatementHandedBackMidResultReleasesItsRead") {
   REQUIRE(n);
   REQUIRE(*n->Step());
   CHECK(n->Int(0) == 4);
+}
+
+// Opening a second connection to a database this process already has open
+// must not drop the first one's file locks (closing any descriptor of a file
+// releases every POSIX lock the process holds on it). Without its shared
+// lock, another process closing its own connection believes it is the last
+// one, checkpoints and deletes the WAL file that this process still writes
+// to: those commits then live only in an unlinked file.
+TEST_CASE("ASecondConnectionKeepsTheFirstOnesWalAliveForOtherProcesses") {
+  TempDir dir;
+  const std::string path = dir.path + "/t.db";
+  Database first = OpenDb(dir);
+  REQUIRE(first.Exec("CREATE TABLE t (k INTEGER PRIMARY KEY)"));
+  Database second = OpenDb(dir);
+  REQUIRE(second.Exec("INSERT INTO t(k) VALUES (1)"));
+  REQUIRE(std::filesystem::exists(path + "-wal"));
+  // Another process (an operator's sqlite3, a backup) opens and closes it:
+  // a fresh program, since a forked child shares SQLite's idea of our locks.
+  const std::string cli = "sqlite3 '" + path + "' 'SELECT COUNT(*) FROM t' > /dev/null";
+  REQUIRE(std::system(cli.c_str()) == 0);
+  CHECK(std::filesystem::exists(path + "-wal"));
+  // What this process commits next is visible to a connection opened now.
+  REQUIRE(first.Exec("INSERT INTO t(k) VALUES (2)"));
+  Database third = OpenDb(dir);
+  auto rows = third.Prepare("SELECT COUNT(*) FROM t");
+  REQUIRE(rows);
+  auto count = rows->TextColumn();
+  REQUIRE(count);
+  CHECK(*count == std::vector<std::string>{"2"});
 }
