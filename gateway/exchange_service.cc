@@ -264,6 +264,37 @@ struct ExchangeService::Impl {
   bool stop = false;
   bool wake = false;
   std::atomic<uint64_t> live{0};
+
+  // Exchanges whose blob may be in blob_dir before their row says so: from
+  // just before the rename that puts it there to the end of the transaction
+  // that makes the exchange available (or of the clean-up when that fails).
+  // A one-request upload has no row at all in that time: without this the
+  // sweeper would take its blob for an orphan.
+  std::mutex publishing_mu;
+  std::set<std::string> publishing;
+
+  class Publishing {
+   public:
+    Publishing(Impl& impl, std::string id) : impl_(impl), id_(std::move(id)) {
+      std::lock_guard lock(impl_.publishing_mu);
+      impl_.publishing.insert(id_);
+    }
+    ~Publishing() {
+      std::lock_guard lock(impl_.publishing_mu);
+      impl_.publishing.erase(id_);
+    }
+    Publishing(const Publishing&) = delete;
+    Publishing& operator=(const Publishing&) = delete;
+
+   private:
+    Impl& impl_;
+    const std::string id_;
+  };
+
+  bool IsPublishing(const std::string& id) {
+    std::lock_guard lock(publishing_mu);
+    return publishing.count(id) > 0;
+  }
   // Sync points shared by concurrent uploads (see group_commit.h): new
   // exchange rows; and "publish" = blob directory fsync, then the rows that
   // make uploaded exchanges available.
@@ -1168,6 +1199,7 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
     return audited ? ErrorProblem(ctx, IoError("fdatasync", tmp, sync_errno)) : AuditUnavailableProblem(ctx.request_id());
   }
   const std::string final_path = BlobPath(e.id);
+  const Publishing publishing_blob(*this, e.id);
   if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
@@ -1571,13 +1603,15 @@ Result<SweepStats> ExchangeService::SweepOnce(bool startup) {
       const bool live_blob = !all && known != states.end() && Impl::IsLive(known->second);
       if (!all && !live_blob) {
         // The snapshot above can be stale: an upload completes by renaming
-        // its blob into place and then committing "available", possibly
-        // between the snapshot and this readdir. Read the row again; outside
-        // start-up a pending exchange's blob may be mid-completion (a crash
-        // there is cleaned up by the next start-up pass).
+        // its blob into place and then committing "available" (a one-request
+        // upload only then inserts its row), possibly between the snapshot
+        // and this readdir. A blob being published is left alone; otherwise
+        // its publication is over (the file was seen, so it had begun), and
+        // the row read now says whether it succeeded.
+        if (m.IsPublishing(id)) continue;
         auto row = m.LoadExchange(id);
         if (!row) continue;  // cannot tell now: keep it, the next pass decides
-        if (*row && (Impl::IsLive((*row)->state) || (!startup && (*row)->state == "pending"))) continue;
+        if (*row && Impl::IsLive((*row)->state)) continue;
       }
       if (all || !live_blob) victims.push_back(dir + "/" + name);
     }

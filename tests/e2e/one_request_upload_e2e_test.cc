@@ -6,6 +6,8 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -194,4 +196,56 @@ TEST_CASE("APeriodicQuotaIsEnforcedPerCalendarDayInBothUploadForms") {
   MustJson(UploadOne(w, body), 201);
   MustJson(UploadOne(w, body), 201);
   CHECK(UploadOne(w, body).status == 422);
+}
+
+// The sweeper runs every second while uploads complete: a one-request
+// upload's blob is in the blob directory for a moment before its row exists
+// (rename, directory fsync, then the row). The sweeper must not take it for
+// an orphan: every acknowledged upload keeps its content.
+TEST_CASE("UploadsCompletingWhileTheSweeperRunsKeepTheirContent") {
+  json doc = CirPeriodicProtocolDoc("MANY_A_DAY");
+  doc["frequency"] = {{"kind", "periodic"}, {"max_transfers", 100000}, {"per", "day"}};
+  CirWorld w(doc);
+  w.ProposeAcceptActivate();
+  const std::string csv = kCirHeader + CirRow(1);
+  const std::string body = w.CreateBody(csv) + "\n" + w.Encrypt(csv);
+  constexpr int kThreads = 4;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(3500);
+  std::vector<std::vector<std::string>> ids(kThreads);
+  std::vector<int> failures(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      while (std::chrono::steady_clock::now() < until) {
+        auto r = UploadOne(w, body);
+        json j = r.Json();
+        if (r.status == 201 && j.is_object() && j.contains("id")) {
+          ids[t].push_back(j["id"]);
+        } else {
+          ++failures[t];
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  size_t uploaded = 0;
+  for (int t = 0; t < kThreads; ++t) {
+    CHECK(failures[t] == 0);
+    uploaded += ids[t].size();
+  }
+  REQUIRE(uploaded > 20);
+  // Let at least one more sweep pass over the finished uploads.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  size_t missing = 0;
+  for (const auto& list : ids) {
+    for (const auto& id : list) {
+      if (!std::filesystem::exists(w.d->dir() + "/state/blobs/" + id + ".age")) ++missing;
+    }
+  }
+  INFO(uploaded << " uploads");
+  CHECK(missing == 0);
+  CHECK(w.DbDump("SELECT COUNT(*) FROM exchanges WHERE state = 'available';") == std::to_string(uploaded) + "\n");
+  const std::string& last = ids[0].back();
+  auto dl = Request(*w.d, "GET", "/api/v1/exchanges/" + last + "/content", {.token = w.social.token});
+  CHECK(dl.status == 200);
 }
