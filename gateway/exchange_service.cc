@@ -858,7 +858,7 @@ struct ExchangeService::Impl {
 
   // A temp blob that is not an age file with an X25519 recipient stanza:
   // the audited 400 refusal; nullopt if it is one. Reads from offset 0.
-  std::optional<Response> RefuseIfNotAge(RequestContext& ctx, const ExchangeRow& e, const ProtocolRecord& pr,
+  std::optional<Response> RefuseIfNotAge(RequestContext& ctx, const ExchangeRow* e, const ProtocolRecord& pr,
                                          int fd, const std::string& tmp);
 
   // What the create document of an end-to-end upload (protocol_id,
@@ -932,7 +932,9 @@ class TempBlob {
   // The age-header check, then CompleteUpload (which closes the descriptor).
   Response Complete(ExchangeService::Impl& impl, RequestContext& ctx, const ExchangeRow& e,
                     const ProtocolRecord& pr, const Manifest* new_row = nullptr) {
-    if (auto refused = impl.RefuseIfNotAge(ctx, e, pr, fd_, path_)) return std::move(*refused);
+    // A new row (one-request upload) does not exist yet: its refusal names
+    // the protocol only, as every other refusal of a creation does.
+    if (auto refused = impl.RefuseIfNotAge(ctx, new_row ? nullptr : &e, pr, fd_, path_)) return std::move(*refused);
     Response r = impl.CompleteUpload(ctx, e, pr, path_, writer_.size(), std::exchange(fd_, -1), new_row);
     kept_ = r.status < 300;
     return r;
@@ -1090,7 +1092,7 @@ class OneRequestUploadSink final : public RequestBodySink {
 };
 }  // namespace
 
-std::optional<Response> ExchangeService::Impl::RefuseIfNotAge(RequestContext& ctx, const ExchangeRow& e,
+std::optional<Response> ExchangeService::Impl::RefuseIfNotAge(RequestContext& ctx, const ExchangeRow* e,
                                                              const ProtocolRecord& pr, int fd,
                                                              const std::string& tmp) {
   if (::lseek(fd, 0, SEEK_SET) != 0) return ErrorProblem(ctx, IoError("lseek", tmp, errno));
@@ -1102,7 +1104,7 @@ std::optional<Response> ExchangeService::Impl::RefuseIfNotAge(RequestContext& ct
     for (const auto& st : header->stanzas) x25519 += st.type == "X25519" ? 1 : 0;
   }
   if (header && x25519 > 0) return std::nullopt;
-  AuditEvent ev = EventFor(ctx, AuditAction::kExchangeRefused, &e, &pr);
+  AuditEvent ev = EventFor(ctx, AuditAction::kExchangeRefused, e, &pr);
   ev.outcome = AuditOutcome::kRefused;
   ev.reason = "age_invalid";
   (void)deps.audit.AppendEvent(ev);

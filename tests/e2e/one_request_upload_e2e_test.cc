@@ -126,6 +126,15 @@ TEST_CASE("MalformedOneRequestUploadsAreRefusedClearlyAndChangeNothing") {
     if (IsProblem(r)) CHECK(r.Json().value("detail", "").find(c.says) != std::string::npos);
     CHECK(Fingerprint(w) == before);
   }
+  // The refusals are audited, and none names an exchange that never existed.
+  json refusals = MustJson(Request(*w.d, "GET", "/api/v1/audit/events?action=exchange.refused",
+                                   {.token = w.d->operator_token()}),
+                           200);
+  CHECK(refusals["items"].size() >= 4);
+  for (const auto& e : refusals["items"]) {
+    INFO(e.dump());
+    CHECK(!e["event"].contains("exchange"));
+  }
   // The daemon is alive and the protocol still allows its one transfer.
   MustJson(UploadOne(w, doc + "\n" + blob), 201);
 }
