@@ -364,9 +364,16 @@ int RunInbox(std::span<char* const> argv) {
   const StartedCommand& cmd = std::get<StartedCommand>(started);
   const Args* args = &cmd.args;
   Gateway gw(cmd.config);
-  auto r = gw.Json("GET", std::string("/api/v1/exchanges?box=") + (args->Has("sent") ? "sent" : "inbox"));
-  if (!r) return Report(r.error());
-  json items = Items(*r);
+  // The gateway answers in pages; follow them to the end.
+  const std::string base = std::string("/api/v1/exchanges?box=") + (args->Has("sent") ? "sent" : "inbox");
+  json items = json::array();
+  std::string after;
+  do {
+    auto r = gw.Json("GET", base + (after.empty() ? "" : "&after=" + UrlEncode(after)));
+    if (!r) return Report(r.error());
+    for (auto& e : Items(*r)) items.push_back(std::move(e));
+    after = r->contains("next") && (*r)["next"].is_string() ? (*r)["next"].get<std::string>() : "";
+  } while (!after.empty());
   if (args->Has("json")) {
     Print(items.dump(2) + "\n");
     return kExitOk;

@@ -65,6 +65,32 @@ bool IsDecimal(const std::string& s) {
          std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// Listings (GET /api/v1/exchanges) come in pages of `limit` summaries in
+// (created_at, id) order; a page's `next` is the position of its last row,
+// "<created_at>.<id>", which the next request passes back as `after`.
+constexpr size_t kDefaultListLimit = 100;
+constexpr size_t kMaxListLimit = 1000;
+
+struct ListCursor {
+  int64_t created_at = 0;
+  std::string id;
+};
+
+struct ListPage {
+  size_t limit = kDefaultListLimit;
+  std::optional<ListCursor> after;
+};
+
+std::string FormatListCursor(const ListCursor& c) { return std::to_string(c.created_at) + "." + c.id; }
+
+std::optional<ListCursor> ParseListCursor(const std::string& s) {
+  const size_t dot = s.find('.');
+  if (dot == std::string::npos) return std::nullopt;
+  const std::string t = s.substr(0, dot), id = s.substr(dot + 1);
+  if (!IsDecimal(t) || !IsValidId(kExchangePrefix, id)) return std::nullopt;
+  return ListCursor{std::stoll(t), id};
+}
+
 int HexVal(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -640,13 +666,16 @@ struct ExchangeService::Impl {
       "NULL, signer, rows, byte_size, size, created_at, delivered_at, "
       "first_download_at, acknowledged_at, expires_at, deleted_at, deleted_reason";
 
-  // Rows matching `where`, without their manifests (kExchangeListColumns).
+  // Rows matching `where`, without their manifests (kExchangeListColumns),
+  // in (created_at, id) order; at most `limit` of them if given.
   Result<std::vector<ExchangeRow>> ExchangesWhere(const std::string& where,
-                                                  const std::vector<std::string>& args) {
+                                                  const std::vector<std::string>& args,
+                                                  std::optional<int64_t> limit = std::nullopt) {
     std::lock_guard lock(mu);
     XGW_TRY(auto st, db.Prepare(std::string("SELECT ") + kExchangeListColumns + " FROM exchanges WHERE " +
-                                where + " ORDER BY created_at, id"));
+                                where + " ORDER BY created_at, id" + (limit ? " LIMIT ?" : "")));
     for (size_t i = 0; i < args.size(); ++i) st.Bind(static_cast<int>(i + 1), args[i]);
+    if (limit) st.Bind(static_cast<int>(args.size() + 1), *limit);
     std::vector<ExchangeRow> out;
     while (true) {
       XGW_TRY(bool more, st.Step());
@@ -657,6 +686,35 @@ struct ExchangeService::Impl {
   }
 
   static bool IsLive(const std::string& state) { return state == "available" || state == "acknowledged"; }
+
+  // One page of a listing (GET /api/v1/exchanges): rows matching `where`
+  // after the cursor, in (created_at, id) order, offered to `take` until it
+  // accepted `page.limit` of them (take returns whether it listed the row;
+  // the inbox skips rows the caller may not receive). Reads a bounded batch
+  // at a time, so a page costs memory for its own rows only. Returns the
+  // cursor of the next page, or nothing when the listing is complete.
+  Result<std::optional<ListCursor>> ListPageOf(const std::string& where, std::vector<std::string> args,
+                                               const ListPage& page,
+                                               const std::function<Result<bool>(const ExchangeRow&)>& take) {
+    std::optional<ListCursor> at = page.after;
+    size_t taken = 0;
+    const int64_t batch = static_cast<int64_t>(page.limit);
+    while (true) {
+      std::string cond = where;
+      std::vector<std::string> bound = args;
+      if (at) {
+        cond = "(" + where + ") AND (created_at > ? OR (created_at = ? AND id > ?))";
+        bound.insert(bound.end(), {std::to_string(at->created_at), std::to_string(at->created_at), at->id});
+      }
+      XGW_TRY(auto rows, ExchangesWhere(cond, bound, batch));
+      for (const auto& e : rows) {
+        at = ListCursor{e.created_at, e.id};
+        XGW_TRY(bool listed, take(e));
+        if (listed && ++taken == page.limit) return at;
+      }
+      if (static_cast<int64_t>(rows.size()) < batch) return std::optional<ListCursor>();
+    }
+  }
 
   // id -> state of every exchange that is pending or live: what the orphan
   // scan compares the blob directory with (ids and states only; a sweep
@@ -2343,38 +2401,63 @@ void ExchangeService::RegisterRoutes(Router& router) {
               .handler = [&m](RequestContext& ctx, const json&) {
                 return Handle(ctx, [&]() -> Result<Response> {
                   auto q = ParseQuery(ctx.head.target);
-                  const std::string box = q && q->count("box") ? q->at("box") : "inbox";
-                  if (!q || (box != "inbox" && box != "sent")) {
-                    return Problem(400, "invalid-query", "Invalid query", "box must be inbox or sent",
-                                   ctx.request_id());
+                  auto bad = [&](const std::string& what) {
+                    return Problem(400, "invalid-query", "Invalid query", what, ctx.request_id());
+                  };
+                  if (!q) return bad("the query string is malformed");
+                  for (const auto& [k, v] : *q) {
+                    if (k != "box" && k != "limit" && k != "after") {
+                      return bad("unknown query parameter '" + k + "'; use box, limit and after");
+                    }
+                    (void)v;
+                  }
+                  const std::string box = q->count("box") ? q->at("box") : "inbox";
+                  if (box != "inbox" && box != "sent") return bad("box must be inbox or sent");
+                  ListPage page;
+                  if (q->count("limit")) {
+                    const std::string& l = q->at("limit");
+                    if (!IsDecimal(l) || std::stoull(l) == 0) {
+                      return bad("limit must be a positive number (at most " + std::to_string(kMaxListLimit) +
+                                 " are returned)");
+                    }
+                    page.limit = static_cast<size_t>(std::min<unsigned long long>(std::stoull(l), kMaxListLimit));
+                  }
+                  if (q->count("after")) {
+                    page.after = ParseListCursor(q->at("after"));
+                    if (!page.after) return bad("after must be the 'next' value of the previous page");
                   }
                   json items = json::array();
+                  std::optional<ListCursor> next;
                   if (box == "sent") {
-                    XGW_TRY(auto rows, m.ExchangesWhere("sender_org = ? AND state != 'pending'",
-                                                        {ctx.principal->org_id}));
-                    for (const auto& e : rows) items.push_back(m.ExchangeSummary(e));
+                    XGW_TRY(next, m.ListPageOf("sender_org = ? AND state != 'pending'", {ctx.principal->org_id}, page,
+                                               [&](const ExchangeRow& e) -> Result<bool> {
+                                                 items.push_back(m.ExchangeSummary(e));
+                                                 return true;
+                                               }));
                   } else {
                     // Only exchanges under protocols the caller's organisation is a party
                     // of (an index lookup, not every live exchange of the gateway); who
                     // may receive each one is decided below.
-                    XGW_TRY(auto rows, m.ExchangesWhere("state IN ('available','acknowledged') AND protocol_id IN "
-                                                        "(SELECT protocol_id FROM protocol_parties WHERE org_id = ?)",
-                                                        {ctx.principal->org_id}));
                     std::map<std::string, std::optional<ProtocolRecord>> cache;
-                    for (const auto& e : rows) {
+                    XGW_TRY(next, m.ListPageOf("state IN ('available','acknowledged') AND protocol_id IN "
+                                               "(SELECT protocol_id FROM protocol_parties WHERE org_id = ?)",
+                                               {ctx.principal->org_id}, page,
+                                               [&](const ExchangeRow& e) -> Result<bool> {
                       // Who may receive is decided by the version the exchange was sent under.
                       const std::string key = e.protocol_id + "@" + e.version_hash;
                       if (!cache.count(key)) {
                         XGW_TRY(cache[key], m.LoadProtocolVersion(e.protocol_id, e.version_hash));
                       }
                       const auto& pr = cache[key];
-                      if (!pr) continue;
-                      if (!pr->protocol->IsReceiver(Impl::PartyOf(*pr, ctx.principal->org_id))) continue;
-                      if (!m.ReceiveViolations(*pr, *ctx.principal).empty()) continue;
+                      if (!pr) return false;
+                      if (!pr->protocol->IsReceiver(Impl::PartyOf(*pr, ctx.principal->org_id))) return false;
+                      if (!m.ReceiveViolations(*pr, *ctx.principal).empty()) return false;
                       items.push_back(m.ExchangeSummary(e));
-                    }
+                      return true;
+                    }));
                   }
-                  return JsonResponse(200, {{"items", items}});
+                  return JsonResponse(200, {{"items", items},
+                                            {"next", next ? json(FormatListCursor(*next)) : json(nullptr)}});
                 });
               }});
 

@@ -258,3 +258,58 @@ TEST_CASE("UploadsCompletingWhileTheSweeperRunsKeepTheirContent") {
   auto dl = Request(*w.d, "GET", "/api/v1/exchanges/" + last + "/content", {.token = w.social.token});
   CHECK(dl.status == 200);
 }
+
+// Listings come in pages (limit, after = the previous page's next); together
+// the pages hold every exchange once, in order.
+TEST_CASE("InboxAndSentBoxAreListedInPages") {
+  json doc = CirPeriodicProtocolDoc("PAGED");
+  doc["frequency"] = {{"kind", "periodic"}, {"max_transfers", 100}, {"per", "day"}};
+  CirWorld w(doc);
+  w.ProposeAcceptActivate();
+  const std::string csv = kCirHeader + CirRow(1);
+  const std::string body = w.CreateBody(csv) + "\n" + w.Encrypt(csv);
+  std::vector<std::string> uploaded;
+  for (int i = 0; i < 7; ++i) uploaded.push_back(MustJson(UploadOne(w, body), 201)["id"]);
+  std::sort(uploaded.begin(), uploaded.end());
+  auto list = [&](const std::string& token, const std::string& query) {
+    return Request(*w.d, "GET", "/api/v1/exchanges?" + query, {.token = token});
+  };
+  // Every page in turn: the sizes of the pages, and every id listed.
+  auto walk = [&](const std::string& token, const std::string& box, int limit) {
+    std::vector<size_t> sizes;
+    std::vector<std::string> ids;
+    std::string after;
+    for (int guard = 0; guard < 20; ++guard) {
+      json page = MustJson(list(token, "box=" + box + "&limit=" + std::to_string(limit) +
+                                           (after.empty() ? "" : "&after=" + after)),
+                           200);
+      sizes.push_back(page["items"].size());
+      for (const auto& e : page["items"]) ids.push_back(e["id"]);
+      if (page["next"].is_null()) break;
+      after = page["next"];
+    }
+    return std::make_pair(sizes, ids);
+  };
+  auto [sent_sizes, sent_ids] = walk(w.sender.token, "sent", 3);
+  CHECK(sent_sizes == std::vector<size_t>{3, 3, 1});
+  auto [inbox_sizes, inbox_ids] = walk(w.social.token, "inbox", 5);
+  CHECK(inbox_sizes == std::vector<size_t>{5, 2});
+  for (auto* ids : {&sent_ids, &inbox_ids}) {
+    std::vector<std::string> sorted = *ids;
+    std::sort(sorted.begin(), sorted.end());
+    CHECK(sorted == uploaded);
+  }
+  // Without a limit, one page of at most 100; a larger limit is capped.
+  json all = MustJson(list(w.sender.token, "box=sent"), 200);
+  CHECK(all["items"].size() == 7);
+  CHECK(all["next"].is_null());
+  CHECK(MustJson(list(w.sender.token, "box=sent&limit=999999"), 200)["items"].size() == 7);
+  // Malformed paging is refused with a clear problem.
+  for (const std::string q : {"box=sent&limit=0", "box=sent&limit=ten", "box=sent&after=yesterday",
+                              "box=sent&after=12.exc-nonsense", "box=sent&page=2", "box=outbox"}) {
+    INFO(q);
+    auto r = list(w.sender.token, q);
+    CHECK(r.status == 400);
+    CHECK(IsProblem(r));
+  }
+}
