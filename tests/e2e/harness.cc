@@ -55,6 +55,7 @@ int ExitCode(int wait_status) {
 }  // namespace
 
 std::string XgwdPath() { return std::string(XGW_BIN_DIR) + "/xgwd"; }
+std::string XgwPath() { return std::string(XGW_BIN_DIR) + "/xgw"; }
 
 std::string RunCommand(const std::string& command, int* status) {
   std::string out;

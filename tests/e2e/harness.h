@@ -22,6 +22,8 @@
 namespace xgw::e2e {
 
 std::string XgwdPath();
+// The xgw client built next to it.
+std::string XgwPath();
 
 // Runs a shell command, returns its stdout; *status gets the exit status.
 std::string RunCommand(const std::string& command, int* status = nullptr);

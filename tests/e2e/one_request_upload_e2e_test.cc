@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -263,7 +264,7 @@ TEST_CASE("UploadsCompletingWhileTheSweeperRunsKeepTheirContent") {
 // the pages hold every exchange once, in order.
 TEST_CASE("InboxAndSentBoxAreListedInPages") {
   json doc = CirPeriodicProtocolDoc("PAGED");
-  doc["frequency"] = {{"kind", "periodic"}, {"max_transfers", 100}, {"per", "day"}};
+  doc["frequency"] = {{"kind", "periodic"}, {"max_transfers", 1000}, {"per", "day"}};
   CirWorld w(doc);
   w.ProposeAcceptActivate();
   const std::string csv = kCirHeader + CirRow(1);
@@ -304,6 +305,30 @@ TEST_CASE("InboxAndSentBoxAreListedInPages") {
   CHECK(all["items"].size() == 7);
   CHECK(all["next"].is_null());
   CHECK(MustJson(list(w.sender.token, "box=sent&limit=999999"), 200)["items"].size() == 7);
+  // `xgw inbox` follows the pages: with more than one page's worth (100 by
+  // default), the recipient's client still lists every exchange once.
+  for (int i = 7; i < 103; ++i) uploaded.push_back(MustJson(UploadOne(w, body), 201)["id"]);
+  std::sort(uploaded.begin(), uploaded.end());
+  const std::string cdir = w.d->dir() + "/client";
+  std::filesystem::create_directories(cdir);
+  {
+    std::ofstream(cdir + "/social.tok") << w.social.token << "\n";
+  }
+  const std::string env = "XGW_CONFIG=" + cdir + "/social.json ";
+  int rc = -1;
+  std::string out = RunCommand(env + XgwPath() + " login --gateway " + w.d->base_url() + " --token-file " + cdir +
+                                   "/social.tok --trust 2>&1",
+                               &rc);
+  INFO(out);
+  REQUIRE(rc == 0);
+  out = RunCommand(env + XgwPath() + " inbox --json 2>/dev/null", &rc);
+  REQUIRE(rc == 0);
+  json listed = json::parse(out, nullptr, false);
+  REQUIRE(listed.is_array());
+  std::vector<std::string> cli_ids;
+  for (const auto& e : listed) cli_ids.push_back(e["id"]);
+  std::sort(cli_ids.begin(), cli_ids.end());
+  CHECK(cli_ids == uploaded);
   // Malformed paging is refused with a clear problem.
   for (const std::string q : {"box=sent&limit=0", "box=sent&limit=ten", "box=sent&after=yesterday",
                               "box=sent&after=12.exc-nonsense", "box=sent&page=2", "box=outbox"}) {
