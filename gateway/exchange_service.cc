@@ -687,6 +687,19 @@ struct ExchangeService::Impl {
 
   static bool IsLive(const std::string& state) { return state == "available" || state == "acknowledged"; }
 
+  // Whether the audit log already holds `action` for this exchange. The
+  // sweeper audits a deletion before it deletes: a pass that stopped in
+  // between (a crash, a database restored from a backup) finds the event of
+  // the earlier pass and deletes without recording the deletion twice.
+  Result<bool> AlreadyAudited(const std::string& exchange_id, AuditAction action) {
+    AuditQuery q;
+    q.exchange_id = exchange_id;
+    q.action = action;
+    q.limit = 1;
+    XGW_TRY(auto page, deps.audit.log().Query(q));
+    return !page.records.empty();
+  }
+
   // One page of a listing (GET /api/v1/exchanges): rows matching `where`
   // after the cursor, in (created_at, id) order, offered to `take` until it
   // accepted `page.limit` of them (take returns whether it listed the row;
@@ -1614,7 +1627,8 @@ Result<SweepStats> ExchangeService::SweepOnce(bool startup) {
     }
     std::sort(ev.orgs.begin(), ev.orgs.end());
     ev.orgs.erase(std::unique(ev.orgs.begin(), ev.orgs.end()), ev.orgs.end());
-    if (!m.deps.audit.AppendEvent(ev)) break;  // fail closed: retry next pass
+    XGW_TRY(bool recorded, m.AlreadyAudited(e.id, ev.action));
+    if (!recorded && !m.deps.audit.AppendEvent(ev)) break;  // fail closed: retry next pass
     XGW_CHECK(m.DeleteExchangeData(e.id, "deleted", "retention_expired", now));
     m.deps.metrics.CountDeletion("expiry");
     ++stats.deleted;
@@ -1636,7 +1650,8 @@ Result<SweepStats> ExchangeService::SweepOnce(bool startup) {
     ev.protocol_id = e.protocol_id;
     ev.protocol_version = e.version_hash;
     ev.orgs.push_back(e.sender_org);
-    if (!m.deps.audit.AppendEvent(ev)) break;
+    XGW_TRY(bool recorded, m.AlreadyAudited(e.id, ev.action));
+    if (!recorded && !m.deps.audit.AppendEvent(ev)) break;
     XGW_CHECK(m.DeleteExchangeData(e.id, "discarded", "upload_timeout", now));
     m.deps.metrics.CountDeletion("pending_timeout");
     ++stats.discarded;
@@ -2456,6 +2471,10 @@ void ExchangeService::RegisterRoutes(Router& router) {
                       return true;
                     }));
                   }
+                  // Who looked at which box is an access to exchange metadata: audited
+                  // (one event per page) before the page is served.
+                  AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeListed, nullptr, nullptr);
+                  if (!m.deps.audit.AppendEvent(ev)) return AuditUnavailableProblem(ctx.request_id());
                   return JsonResponse(200, {{"items", items},
                                             {"next", next ? json(FormatListCursor(*next)) : json(nullptr)}});
                 });

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <algorithm>
@@ -134,6 +135,42 @@ TEST_CASE("SweeperDeletesAfterTheProtocolRetentionDateAndReceiptVerifies") {
   REQUIRE(verified);
   CHECK(verified->event.exchange_id == id);
   CHECK(AuditActionName(verified->event.action) == "exchange.deleted_expiry");
+}
+
+// The sweeper audits a deletion, then deletes. If it stops in between (a
+// crash; here, equivalently, the gateway database restored from a copy taken
+// before the deletion while the audit log kept its event), the next pass
+// deletes without recording the deletion a second time.
+TEST_CASE("ADeletionRetriedAfterAnInterruptionIsAuditedOnce") {
+  World w;
+  w.ProposeAcceptActivate();
+  const std::string id = w.Send(kHeader + CirRow(1));
+  const std::string state = w.d->dir() + "/state";
+  const std::string blob = state + "/blobs/" + id + ".age";
+  REQUIRE(w.d->StopAndWait(SIGTERM) == 0);
+  int rc = -1;
+  RunCommand("cp " + state + "/xgwd.db " + w.d->dir() + "/xgwd.db.before && cp " + blob + " " + w.d->dir() +
+                 "/blob.before",
+             &rc);
+  REQUIRE(rc == 0);
+  w.d->Restart();
+  w.Advance(8 * 86400);  // past delete_on 2024-09-27
+  REQUIRE(w.WaitForState(id, "deleted"));
+  REQUIRE(w.d->StopAndWait(SIGTERM) == 0);
+  RunCommand("rm -f " + state + "/xgwd.db-wal " + state + "/xgwd.db-shm && cp " + w.d->dir() + "/xgwd.db.before " +
+                 state + "/xgwd.db && cp " + w.d->dir() + "/blob.before " + blob,
+             &rc);
+  REQUIRE(rc == 0);
+  w.d->Restart();
+  w.Advance(8 * 86400);
+  REQUIRE(w.WaitForState(id, "deleted"));
+  CHECK_FALSE(std::filesystem::exists(blob));
+  json events = MustJson(Request(*w.d, "GET", "/api/v1/audit/events?exchange=" + id + "&action=exchange.deleted_expiry",
+                                 {.token = w.d->operator_token()}),
+                         200);
+  CHECK(events["items"].size() == 1);
+  REQUIRE(w.d->StopAndWait(SIGTERM) == 0);
+  CheckAuditVerifies(state);
 }
 
 TEST_CASE("PolicyRefusalsThroughTheApi") {

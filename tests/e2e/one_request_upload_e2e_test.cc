@@ -329,6 +329,13 @@ TEST_CASE("InboxAndSentBoxAreListedInPages") {
   for (const auto& e : listed) cli_ids.push_back(e["id"]);
   std::sort(cli_ids.begin(), cli_ids.end());
   CHECK(cli_ids == uploaded);
+  // Every page served is audited as exchange.listed under the caller.
+  json listed_events = MustJson(Request(*w.d, "GET", "/api/v1/audit/events?action=exchange.listed&limit=1000",
+                                        {.token = w.d->operator_token()}),
+                                200);
+  size_t by_social = 0;
+  for (const auto& e : listed_events["items"]) by_social += e["event"]["actor"]["id"] == w.social.user ? 1 : 0;
+  CHECK(by_social >= 2 + 2);  // two API pages and the client's two
   // Malformed paging is refused with a clear problem.
   for (const std::string q : {"box=sent&limit=0", "box=sent&limit=ten", "box=sent&after=yesterday",
                               "box=sent&after=12.exc-nonsense", "box=sent&page=2", "box=outbox"}) {
