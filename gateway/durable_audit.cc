@@ -24,12 +24,37 @@ std::string ReasonForProblemSlug(const std::string& slug, unsigned status) {
   return "";
 }
 
+// The action a DPO filters on for a request: the identity and audit changes
+// that have an action of their own, a refused authentication; every other
+// request is http.request. (Changes recorded before they are made, see
+// RouteSpec::audit_first, carry the action with outcome success, and a
+// second event of the same action if the change then fails.)
+AuditAction ActionForRequest(const RequestRecord& r) {
+  if (r.status == 401) return AuditAction::kLoginFailed;
+  struct Entry {
+    std::string_view method, route;
+    AuditAction action;
+  };
+  static constexpr Entry kActions[] = {
+      {"POST", "/api/v1/orgs", AuditAction::kOrganisationRegistered},
+      {"POST", "/api/v1/orgs/{org}/users", AuditAction::kUserRegistered},
+      {"PUT", "/api/v1/users/{user}/keys", AuditAction::kUserKeyChanged},
+      {"POST", "/api/v1/users/{user}/tokens", AuditAction::kTokenIssued},
+      {"DELETE", "/api/v1/tokens/{token}", AuditAction::kTokenRevoked},
+      {"POST", "/api/v1/audit/checkpoint", AuditAction::kCheckpointSigned},
+  };
+  for (const auto& a : kActions) {
+    if (a.method == r.method && a.route == r.route) return a.action;
+  }
+  return AuditAction::kHttpRequest;
+}
+
 Result<void> DurableAuditSink::Append(const RequestRecord& r) {
   const bool changes = r.method == "POST" || r.method == "PUT" || r.method == "DELETE";
   if (r.status < 400 && !changes) return {};
   AuditEvent e;
   e.time_ms = clock_.Now() * 1000;
-  e.action = AuditAction::kHttpRequest;
+  e.action = ActionForRequest(r);
   if (!r.actor_user_id.empty() && IsSafeId(r.actor_user_id) && IsSafeId(r.actor_org_id)) {
     e.actor = {ActorType::kUser, r.actor_user_id, r.actor_org_id};
   } else {

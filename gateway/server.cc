@@ -152,7 +152,10 @@ class Daemon {
       sd_notify(0, "READY=1");
     };
     auto fresh = LoadConfigFile(options_.config_path);
-    if (!fresh) return keep_running(fresh.error());
+    if (!fresh) {
+      AuditReload(AuditOutcome::kFailed);
+      return keep_running(fresh.error());
+    }
     auto running = config_.Get();
     const std::string fixed = KeysNeedingRestart(*running, *fresh);
     if (!fixed.empty()) {
@@ -164,14 +167,30 @@ class Daemon {
       fresh->blocking_threads = running->blocking_threads;
     }
     if (auto keys = CheckSubjectKeysDir(fresh->exchanges.subject_keys_dir); !keys) {
+      AuditReload(AuditOutcome::kFailed);
       return keep_running(keys.error());
     }
     auto tls = MakeServerTlsContext(fresh->tls);
-    if (!tls) return keep_running(tls.error());
+    if (!tls) {
+      AuditReload(AuditOutcome::kFailed);
+      return keep_running(tls.error());
+    }
     tls_.Set(*tls);
     config_.Set(std::move(*fresh));
+    AuditReload(AuditOutcome::kSuccess);
     std::fprintf(stderr, "xgwd: configuration reloaded\n");
     sd_notify(0, "READY=1");
+  }
+
+  // config.reloaded, by the daemon itself (SIGHUP). A reload that keeps the
+  // running configuration is recorded as failed, reason config_invalid.
+  void AuditReload(AuditOutcome outcome) {
+    AuditEvent ev;
+    ev.actor = {ActorType::kSystem, "xgwd", ""};
+    ev.action = AuditAction::kConfigReloaded;
+    ev.outcome = outcome;
+    if (outcome != AuditOutcome::kSuccess) ev.reason = "config_invalid";
+    (void)audit_.AppendEvent(ev);  // a failure is reported by the sink
   }
 
   void StartWatchdog() {

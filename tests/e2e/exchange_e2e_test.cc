@@ -173,6 +173,53 @@ TEST_CASE("ADeletionRetriedAfterAnInterruptionIsAuditedOnce") {
   CheckAuditVerifies(state);
 }
 
+// Identity and audit changes are recorded under their own actions (what a
+// DPO filters on), with the user or token they concern; so are refused
+// authentications and configuration reloads.
+TEST_CASE("OperatorChangesAreAuditedUnderTheirOwnActions") {
+  World w;  // registers organisations, users, their keys and tokens through the API
+  auto events = [&](const std::string& action) {
+    return MustJson(Request(*w.d, "GET", "/api/v1/audit/events?limit=1000&action=" + action,
+                            {.token = w.d->operator_token()}),
+                    200)["items"];
+  };
+  auto concerning = [&](const json& items, const char* field, const std::string& id) {
+    return std::count_if(items.begin(), items.end(),
+                         [&](const json& e) { return e["event"].value(field, "") == id; });
+  };
+  CHECK(events("org.registered").size() >= 3);
+  json registered = events("user.registered");
+  CHECK(registered.size() >= 4);
+  CHECK(std::any_of(registered.begin(), registered.end(), [&](const json& e) {
+    const json& orgs = e["event"].value("orgs", json::array());
+    return std::find(orgs.begin(), orgs.end(), w.sender.org) != orgs.end();
+  }));
+  CHECK(concerning(events("user.key_changed"), "user", w.sender.user) >= 1);
+  CHECK(concerning(events("auth.token_issued"), "user", w.sender.user) >= 1);
+  // A revoked token: the event names it.
+  auto [token_id, secret] = w.Token(w.sender.user, 3600);
+  MustJson(Request(*w.d, "DELETE", "/api/v1/tokens/" + token_id, {.token = w.d->operator_token()}), 200);
+  CHECK(concerning(events("auth.token_revoked"), "token", token_id) == 1);
+  // A refused authentication: an anonymous actor, never the secret.
+  CHECK(Request(*w.d, "GET", "/api/v1/me", {.token = secret}).status == 401);
+  json failed = events("auth.login_failed");
+  REQUIRE(failed.size() >= 1);
+  CHECK(failed.back()["event"]["actor"]["type"] == "anonymous");
+  CHECK(failed.back()["event"].dump().find(secret) == std::string::npos);
+  // A signed checkpoint and a configuration reload (SIGHUP).
+  CHECK(Request(*w.d, "POST", "/api/v1/audit/checkpoint", {.token = w.d->operator_token()}).status == 200);
+  CHECK(events("audit.checkpoint_signed").size() == 1);
+  w.d->Signal(SIGHUP);
+  bool reloaded = false;
+  for (int i = 0; i < 100 && !reloaded; ++i) {
+    reloaded = !events("config.reloaded").empty();
+    if (!reloaded) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(reloaded);
+  REQUIRE(w.d->StopAndWait(SIGTERM) == 0);
+  CheckAuditVerifies(w.d->dir() + "/state");
+}
+
 TEST_CASE("PolicyRefusalsThroughTheApi") {
   World w;
   const std::string good = kHeader + CirRow(1);
