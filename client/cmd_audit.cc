@@ -90,6 +90,11 @@ int AuditEvents(const Args& args, Gateway& gw) {
       if (!Str(e, k).empty()) line += "  " + std::string(k) + "=" + Str(e, k);
     Print(line + "\n");
   }
+  // One page per call: say how to get the next one.
+  if (r->is_object() && r->contains("next") && (*r)["next"].is_number_unsigned()) {
+    Print("More events match: run the same command with --after " + std::to_string((*r)["next"].get<uint64_t>()) +
+          "\n");
+  }
   return kExitOk;
 }
 

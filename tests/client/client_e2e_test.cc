@@ -317,6 +317,17 @@ TEST_CASE("EveryRoleWorksThroughTheXgwClientAgainstTheRealDaemon") {
   CHECK(rc == 6);
   CHECK(err.find("columns") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(cli.dir + "/lie.csv"));
+  // Events come a page at a time; the listing says how to get the next page.
+  {
+    const std::string page = cli.Run("dpo", "audit events --limit 1", &rc);
+    CHECK(rc == 0);
+    const size_t at = page.find("--after ");
+    REQUIRE(at != std::string::npos);
+    const std::string after = page.substr(at + 8, page.find('\n', at) - at - 8);
+    const std::string next = cli.Run("dpo", "audit events --limit 1 --after " + after, &rc);
+    CHECK(rc == 0);
+    CHECK(next != page);
+  }
   json events = cli.RunJson("dpo", "audit events --exchange " + liar_id);
   bool reported = false;
   for (const auto& item : events["items"]) reported = reported || item["event"]["action"] == "violation.reported";
