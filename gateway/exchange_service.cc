@@ -687,6 +687,19 @@ struct ExchangeService::Impl {
 
   static bool IsLive(const std::string& state) { return state == "available" || state == "acknowledged"; }
 
+  // Rows a sweep pass reads per query.
+  static constexpr int64_t kSweepBatch = 256;
+
+  // The earliest expires_at of a live exchange that expired by `now`, if any.
+  Result<std::optional<int64_t>> OldestExpiryLeft(int64_t now) {
+    std::lock_guard lock(mu);
+    XGW_TRY(auto st, db.Prepare("SELECT MIN(expires_at) FROM exchanges WHERE state IN ('available','acknowledged') "
+                                "AND expires_at <= ?"));
+    st.Bind(1, now);
+    XGW_TRY(bool row, st.Step());
+    return row ? st.OptInt(0) : std::optional<int64_t>();
+  }
+
   // Whether the audit log already holds `action` for this exchange. The
   // sweeper audits a deletion before it deletes: a pass that stopped in
   // between (a crash, a database restored from a backup) finds the event of
@@ -1608,53 +1621,65 @@ Result<SweepStats> ExchangeService::SweepOnce(bool startup) {
   Impl& m = *impl_;
   SweepStats stats;
   const int64_t now = m.Now();
-  // 1. Expired exchanges.
-  XGW_TRY(auto expired, m.ExchangesWhere(
-                            "state IN ('available','acknowledged') AND expires_at <= ?",
-                            {std::to_string(now)}));
-  for (const auto& e : expired) {
-    AuditEvent ev;
-    ev.time_ms = now * 1000;
-    ev.actor = {ActorType::kSystem, "sweeper", ""};
-    ev.action = AuditAction::kExchangeDeletedExpiry;
-    ev.reason = startup ? "startup_catch_up" : "retention_expired";
-    ev.exchange_id = e.id;
-    ev.protocol_id = e.protocol_id;
-    ev.protocol_version = e.version_hash;
-    ev.orgs.push_back(e.sender_org);
-    if (auto pr = m.LoadProtocol(e.protocol_id); pr && *pr) {
-      for (const auto& [party, org] : (*pr)->party_org) ev.orgs.push_back(org);
+  // 1. Expired exchanges, a bounded batch at a time (a catch-up after a long
+  // stop may find very many): each one leaves the selection once deleted.
+  for (bool more = true; more;) {
+    XGW_TRY(auto expired, m.ExchangesWhere("state IN ('available','acknowledged') AND expires_at <= ?",
+                                           {std::to_string(now)}, Impl::kSweepBatch));
+    more = static_cast<int64_t>(expired.size()) == Impl::kSweepBatch;
+    for (const auto& e : expired) {
+      AuditEvent ev;
+      ev.time_ms = now * 1000;
+      ev.actor = {ActorType::kSystem, "sweeper", ""};
+      ev.action = AuditAction::kExchangeDeletedExpiry;
+      ev.reason = startup ? "startup_catch_up" : "retention_expired";
+      ev.exchange_id = e.id;
+      ev.protocol_id = e.protocol_id;
+      ev.protocol_version = e.version_hash;
+      ev.orgs.push_back(e.sender_org);
+      if (auto pr = m.LoadProtocol(e.protocol_id); pr && *pr) {
+        for (const auto& [party, org] : (*pr)->party_org) ev.orgs.push_back(org);
+      }
+      std::sort(ev.orgs.begin(), ev.orgs.end());
+      ev.orgs.erase(std::unique(ev.orgs.begin(), ev.orgs.end()), ev.orgs.end());
+      XGW_TRY(bool recorded, m.AlreadyAudited(e.id, ev.action));
+      if (!recorded && !m.deps.audit.AppendEvent(ev)) {  // fail closed: retry next pass
+        more = false;
+        break;
+      }
+      XGW_CHECK(m.DeleteExchangeData(e.id, "deleted", "retention_expired", now));
+      m.deps.metrics.CountDeletion("expiry");
+      ++stats.deleted;
     }
-    std::sort(ev.orgs.begin(), ev.orgs.end());
-    ev.orgs.erase(std::unique(ev.orgs.begin(), ev.orgs.end()), ev.orgs.end());
-    XGW_TRY(bool recorded, m.AlreadyAudited(e.id, ev.action));
-    if (!recorded && !m.deps.audit.AppendEvent(ev)) break;  // fail closed: retry next pass
-    XGW_CHECK(m.DeleteExchangeData(e.id, "deleted", "retention_expired", now));
-    m.deps.metrics.CountDeletion("expiry");
-    ++stats.deleted;
   }
   // 1b. Protocols whose validity period is over become expired, recorded
   // like every other transition (sends were already refused by the dates).
   XGW_CHECK(m.ExpireProtocols(now));
-  // 2. Pending uploads that were never completed.
+  // 2. Pending uploads that were never completed, in batches as above.
   const int64_t cutoff = now - static_cast<int64_t>(m.config().exchanges.pending_timeout_seconds);
-  XGW_TRY(auto stale, m.ExchangesWhere("state = 'pending' AND created_at <= ?",
-                                       {std::to_string(cutoff)}));
-  for (const auto& e : stale) {
-    AuditEvent ev;
-    ev.time_ms = now * 1000;
-    ev.actor = {ActorType::kSystem, "sweeper", ""};
-    ev.action = AuditAction::kExchangeDiscarded;
-    ev.reason = "upload_timeout";
-    ev.exchange_id = e.id;
-    ev.protocol_id = e.protocol_id;
-    ev.protocol_version = e.version_hash;
-    ev.orgs.push_back(e.sender_org);
-    XGW_TRY(bool recorded, m.AlreadyAudited(e.id, ev.action));
-    if (!recorded && !m.deps.audit.AppendEvent(ev)) break;
-    XGW_CHECK(m.DeleteExchangeData(e.id, "discarded", "upload_timeout", now));
-    m.deps.metrics.CountDeletion("pending_timeout");
-    ++stats.discarded;
+  for (bool more = true; more;) {
+    XGW_TRY(auto stale, m.ExchangesWhere("state = 'pending' AND created_at <= ?", {std::to_string(cutoff)},
+                                         Impl::kSweepBatch));
+    more = static_cast<int64_t>(stale.size()) == Impl::kSweepBatch;
+    for (const auto& e : stale) {
+      AuditEvent ev;
+      ev.time_ms = now * 1000;
+      ev.actor = {ActorType::kSystem, "sweeper", ""};
+      ev.action = AuditAction::kExchangeDiscarded;
+      ev.reason = "upload_timeout";
+      ev.exchange_id = e.id;
+      ev.protocol_id = e.protocol_id;
+      ev.protocol_version = e.version_hash;
+      ev.orgs.push_back(e.sender_org);
+      XGW_TRY(bool recorded, m.AlreadyAudited(e.id, ev.action));
+      if (!recorded && !m.deps.audit.AppendEvent(ev)) {
+        more = false;
+        break;
+      }
+      XGW_CHECK(m.DeleteExchangeData(e.id, "discarded", "upload_timeout", now));
+      m.deps.metrics.CountDeletion("pending_timeout");
+      ++stats.discarded;
+    }
   }
   // 3. Orphaned files: temp blobs at start-up (nothing can be uploading),
   // and final blobs whose exchange is not live (a crash between rename and
@@ -1702,11 +1727,8 @@ Result<SweepStats> ExchangeService::SweepOnce(bool startup) {
   if (startup) scan(m.tmp_dir, "", true);
   scan(m.blob_dir, ".age", false);
   // 4. Lag: the oldest expired exchange still present.
-  XGW_TRY(auto left, m.ExchangesWhere("state IN ('available','acknowledged') AND expires_at <= ?",
-                                      {std::to_string(m.Now())}));
-  for (const auto& e : left) {
-    stats.lag_seconds = std::max(stats.lag_seconds, now - e.expires_at.value_or(now));
-  }
+  XGW_TRY(auto oldest, m.OldestExpiryLeft(m.Now()));
+  if (oldest) stats.lag_seconds = std::max<int64_t>(0, now - *oldest);
   m.deps.metrics.SetSweeperLagSeconds(stats.lag_seconds);
   m.RefreshLive();
   return stats;

@@ -345,3 +345,27 @@ TEST_CASE("InboxAndSentBoxAreListedInPages") {
     CHECK(IsProblem(r));
   }
 }
+
+// A sweep reads expired exchanges a bounded batch at a time (256): more
+// than a batch expiring at once are all deleted, each audited once.
+TEST_CASE("MoreExpiredExchangesThanOneSweepBatchAreAllDeleted") {
+  CirWorld w(CirPeriodicProtocolDoc("BULK"));
+  w.ProposeAcceptActivate();
+  const std::string csv = kCirHeader + CirRow(1);
+  const std::string body = w.CreateBody(csv) + "\n" + w.Encrypt(csv);
+  constexpr int kExchanges = 300;
+  for (int i = 0; i < kExchanges; ++i) MustJson(UploadOne(w, body), 201);
+  w.Advance(8 * 86400);  // past delete_on 2024-09-27
+  std::string deleted;
+  for (int i = 0; i < 600 && deleted != std::to_string(kExchanges) + "\n"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    deleted = w.DbDump("SELECT COUNT(*) FROM exchanges WHERE state = 'deleted';");
+  }
+  CHECK(deleted == std::to_string(kExchanges) + "\n");
+  int status = 0;
+  CHECK(RunCommand("find " + w.d->dir() + "/state/blobs -name '*.age' | wc -l", &status) == "0\n");
+  json events = MustJson(Request(*w.d, "GET", "/api/v1/audit/events?action=exchange.deleted_expiry&limit=1000",
+                                 {.token = w.d->operator_token()}),
+                         200);
+  CHECK(events["items"].size() == static_cast<size_t>(kExchanges));
+}
