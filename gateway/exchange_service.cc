@@ -690,6 +690,56 @@ struct ExchangeService::Impl {
   // Rows a sweep pass reads per query.
   static constexpr int64_t kSweepBatch = 256;
 
+  // What one step of a sweep pass removes, and how it is recorded.
+  struct SweepStep {
+    const char* where;  // over exchanges, with one parameter
+    int64_t bound;      // ... its value
+    AuditAction action;
+    std::string event_reason;
+    const char* state;       // the row's state afterwards
+    const char* row_reason;  // its deleted_reason
+    const char* metric;      // xgw_deletions_total{reason}
+    bool parties_concerned;  // the event names every party, not only the sender
+  };
+
+  // Every exchange matching the step, a bounded batch per query (each one
+  // leaves the selection once done): audited, then its data deleted. The
+  // event is written once: a pass that stopped between an event and its
+  // deletion (a crash, a restored database) finds the event of the earlier
+  // pass. Stops, to go on at the next pass, when the audit log refuses an
+  // event (nothing is deleted unaudited). Returns how many were removed.
+  Result<uint64_t> SweepExchanges(const SweepStep& step, int64_t now) {
+    uint64_t removed = 0;
+    for (bool more = true; more;) {
+      XGW_TRY(auto rows, ExchangesWhere(step.where, {std::to_string(step.bound)}, kSweepBatch));
+      more = static_cast<int64_t>(rows.size()) == kSweepBatch;
+      for (const auto& e : rows) {
+        AuditEvent ev;
+        ev.time_ms = now * 1000;
+        ev.actor = {ActorType::kSystem, "sweeper", ""};
+        ev.action = step.action;
+        ev.reason = step.event_reason;
+        ev.exchange_id = e.id;
+        ev.protocol_id = e.protocol_id;
+        ev.protocol_version = e.version_hash;
+        ev.orgs.push_back(e.sender_org);
+        if (step.parties_concerned) {
+          if (auto pr = LoadProtocol(e.protocol_id); pr && *pr) {
+            for (const auto& [party, org] : (*pr)->party_org) ev.orgs.push_back(org);
+          }
+          std::sort(ev.orgs.begin(), ev.orgs.end());
+          ev.orgs.erase(std::unique(ev.orgs.begin(), ev.orgs.end()), ev.orgs.end());
+        }
+        XGW_TRY(bool recorded, AlreadyAudited(e.id, step.action));
+        if (!recorded && !deps.audit.AppendEvent(ev)) return removed;  // fail closed
+        XGW_CHECK(DeleteExchangeData(e.id, step.state, step.row_reason, now));
+        deps.metrics.CountDeletion(step.metric);
+        ++removed;
+      }
+    }
+    return removed;
+  }
+
   // The earliest expires_at of a live exchange that expired by `now`, if any.
   Result<std::optional<int64_t>> OldestExpiryLeft(int64_t now) {
     std::lock_guard lock(mu);
@@ -1621,66 +1671,31 @@ Result<SweepStats> ExchangeService::SweepOnce(bool startup) {
   Impl& m = *impl_;
   SweepStats stats;
   const int64_t now = m.Now();
-  // 1. Expired exchanges, a bounded batch at a time (a catch-up after a long
-  // stop may find very many): each one leaves the selection once deleted.
-  for (bool more = true; more;) {
-    XGW_TRY(auto expired, m.ExchangesWhere("state IN ('available','acknowledged') AND expires_at <= ?",
-                                           {std::to_string(now)}, Impl::kSweepBatch));
-    more = static_cast<int64_t>(expired.size()) == Impl::kSweepBatch;
-    for (const auto& e : expired) {
-      AuditEvent ev;
-      ev.time_ms = now * 1000;
-      ev.actor = {ActorType::kSystem, "sweeper", ""};
-      ev.action = AuditAction::kExchangeDeletedExpiry;
-      ev.reason = startup ? "startup_catch_up" : "retention_expired";
-      ev.exchange_id = e.id;
-      ev.protocol_id = e.protocol_id;
-      ev.protocol_version = e.version_hash;
-      ev.orgs.push_back(e.sender_org);
-      if (auto pr = m.LoadProtocol(e.protocol_id); pr && *pr) {
-        for (const auto& [party, org] : (*pr)->party_org) ev.orgs.push_back(org);
-      }
-      std::sort(ev.orgs.begin(), ev.orgs.end());
-      ev.orgs.erase(std::unique(ev.orgs.begin(), ev.orgs.end()), ev.orgs.end());
-      XGW_TRY(bool recorded, m.AlreadyAudited(e.id, ev.action));
-      if (!recorded && !m.deps.audit.AppendEvent(ev)) {  // fail closed: retry next pass
-        more = false;
-        break;
-      }
-      XGW_CHECK(m.DeleteExchangeData(e.id, "deleted", "retention_expired", now));
-      m.deps.metrics.CountDeletion("expiry");
-      ++stats.deleted;
-    }
-  }
+  // 1. Expired exchanges: deleted, the event shown to every party's DPO.
+  XGW_TRY(stats.deleted, m.SweepExchanges({.where = "state IN ('available','acknowledged') AND expires_at <= ?",
+                                           .bound = now,
+                                           .action = AuditAction::kExchangeDeletedExpiry,
+                                           .event_reason = startup ? "startup_catch_up" : "retention_expired",
+                                           .state = "deleted",
+                                           .row_reason = "retention_expired",
+                                           .metric = "expiry",
+                                           .parties_concerned = true},
+                                          now));
   // 1b. Protocols whose validity period is over become expired, recorded
   // like every other transition (sends were already refused by the dates).
   XGW_CHECK(m.ExpireProtocols(now));
-  // 2. Pending uploads that were never completed, in batches as above.
-  const int64_t cutoff = now - static_cast<int64_t>(m.config().exchanges.pending_timeout_seconds);
-  for (bool more = true; more;) {
-    XGW_TRY(auto stale, m.ExchangesWhere("state = 'pending' AND created_at <= ?", {std::to_string(cutoff)},
-                                         Impl::kSweepBatch));
-    more = static_cast<int64_t>(stale.size()) == Impl::kSweepBatch;
-    for (const auto& e : stale) {
-      AuditEvent ev;
-      ev.time_ms = now * 1000;
-      ev.actor = {ActorType::kSystem, "sweeper", ""};
-      ev.action = AuditAction::kExchangeDiscarded;
-      ev.reason = "upload_timeout";
-      ev.exchange_id = e.id;
-      ev.protocol_id = e.protocol_id;
-      ev.protocol_version = e.version_hash;
-      ev.orgs.push_back(e.sender_org);
-      XGW_TRY(bool recorded, m.AlreadyAudited(e.id, ev.action));
-      if (!recorded && !m.deps.audit.AppendEvent(ev)) {
-        more = false;
-        break;
-      }
-      XGW_CHECK(m.DeleteExchangeData(e.id, "discarded", "upload_timeout", now));
-      m.deps.metrics.CountDeletion("pending_timeout");
-      ++stats.discarded;
-    }
-  }
+  // 2. Pending uploads that were never completed (never delivered: the
+  // sender's organisation alone is concerned).
+  XGW_TRY(stats.discarded,
+          m.SweepExchanges({.where = "state = 'pending' AND created_at <= ?",
+                            .bound = now - static_cast<int64_t>(m.config().exchanges.pending_timeout_seconds),
+                            .action = AuditAction::kExchangeDiscarded,
+                            .event_reason = "upload_timeout",
+                            .state = "discarded",
+                            .row_reason = "upload_timeout",
+                            .metric = "pending_timeout",
+                            .parties_concerned = false},
+                           now));
   // 3. Orphaned files: temp blobs at start-up (nothing can be uploading),
   // and final blobs whose exchange is not live (a crash between rename and
   // commit).
