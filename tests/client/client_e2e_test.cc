@@ -47,7 +47,7 @@ std::string Row(int i) {
 
 struct Cli {
   std::string dir;
-  std::string xgw = std::string(XGW_BIN_DIR) + "/xgw";
+  std::string xgw = XgwPath();
   // Runs `xgw ARGS` as `user` (its own config); returns stdout, *rc the exit code, *err stderr.
   std::string Run(const std::string& user, const std::string& args, int* rc, std::string* err = nullptr) {
     std::string err_path = dir + "/last.err";

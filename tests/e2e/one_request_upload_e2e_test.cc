@@ -47,6 +47,13 @@ std::vector<std::string> Actions(CirWorld& w, const std::string& id) {
   return out;
 }
 
+// The body of a one-request upload of a one-row list under `w`'s protocol:
+// the signed create document, a newline, the age file.
+std::string OneRowUpload(CirWorld& w) {
+  const std::string csv = kCirHeader + CirRow(1);
+  return w.CreateBody(csv) + "\n" + w.Encrypt(csv);
+}
+
 }  // namespace
 
 TEST_CASE("OneRequestUploadDeliversAndAuditsLikeTheTwoRequestForm") {
@@ -159,8 +166,7 @@ TEST_CASE("AnAgeFileLargerThanItsManifestDeclaresIsRefused") {
 TEST_CASE("ConcurrentOneRequestUploadsUnderAOneOffProtocolDeliverExactlyOnce") {
   CirWorld w;
   w.ProposeAcceptActivate();
-  const std::string csv = kCirHeader + CirRow(1);
-  const std::string body = w.CreateBody(csv) + "\n" + w.Encrypt(csv);
+  const std::string body = OneRowUpload(w);
   constexpr int kUploads = 6;
   std::vector<long> statuses(kUploads, 0);
   std::vector<std::thread> threads;
@@ -181,7 +187,7 @@ TEST_CASE("APeriodicQuotaIsEnforcedPerCalendarDayInBothUploadForms") {
   CirWorld w(doc);
   w.ProposeAcceptActivate();
   const std::string csv = kCirHeader + CirRow(1);
-  const std::string body = w.CreateBody(csv) + "\n" + w.Encrypt(csv);
+  const std::string body = OneRowUpload(w);
   MustJson(UploadOne(w, body), 201);
   w.Send(csv);  // the two-request form
   const std::string before = Fingerprint(w);
@@ -217,8 +223,7 @@ TEST_CASE("UploadsCompletingWhileTheSweeperRunsKeepTheirContent") {
   doc["frequency"] = {{"kind", "periodic"}, {"max_transfers", 100000}, {"per", "day"}};
   CirWorld w(doc);
   w.ProposeAcceptActivate();
-  const std::string csv = kCirHeader + CirRow(1);
-  const std::string body = w.CreateBody(csv) + "\n" + w.Encrypt(csv);
+  const std::string body = OneRowUpload(w);
   constexpr int kThreads = 4;
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(3500);
   std::vector<std::vector<std::string>> ids(kThreads);
@@ -267,8 +272,7 @@ TEST_CASE("InboxAndSentBoxAreListedInPages") {
   doc["frequency"] = {{"kind", "periodic"}, {"max_transfers", 1000}, {"per", "day"}};
   CirWorld w(doc);
   w.ProposeAcceptActivate();
-  const std::string csv = kCirHeader + CirRow(1);
-  const std::string body = w.CreateBody(csv) + "\n" + w.Encrypt(csv);
+  const std::string body = OneRowUpload(w);
   std::vector<std::string> uploaded;
   for (int i = 0; i < 7; ++i) uploaded.push_back(MustJson(UploadOne(w, body), 201)["id"]);
   std::sort(uploaded.begin(), uploaded.end());
@@ -351,8 +355,7 @@ TEST_CASE("InboxAndSentBoxAreListedInPages") {
 TEST_CASE("MoreExpiredExchangesThanOneSweepBatchAreAllDeleted") {
   CirWorld w(CirPeriodicProtocolDoc("BULK"));
   w.ProposeAcceptActivate();
-  const std::string csv = kCirHeader + CirRow(1);
-  const std::string body = w.CreateBody(csv) + "\n" + w.Encrypt(csv);
+  const std::string body = OneRowUpload(w);
   constexpr int kExchanges = 300;
   for (int i = 0; i < kExchanges; ++i) MustJson(UploadOne(w, body), 201);
   w.Advance(8 * 86400);  // past delete_on 2024-09-27
