@@ -173,6 +173,34 @@ Result<Database> Database::Open(const std::string& path) {
   return db;
 }
 
+Result<std::unique_ptr<ReadPool>> ReadPool::Open(const std::string& path, size_t size) {
+  std::unique_ptr<ReadPool> pool(new ReadPool);
+  pool->connections_.reserve(size);
+  for (size_t i = 0; i < size; ++i) {
+    XGW_TRY(Database db, Database::Open(path));
+    XGW_CHECK(db.Exec("PRAGMA query_only=1"));
+    XGW_CHECK(db.Exec("PRAGMA cache_size=-512"));  // KiB: the hot pages of a decision
+    pool->connections_.push_back(std::move(db));
+  }
+  for (Database& db : pool->connections_) pool->free_.push_back(&db);
+  return pool;
+}
+
+ReadPool::Lease::Lease(ReadPool& pool) : pool_(pool) {
+  std::unique_lock lock(pool_.mu_);
+  pool_.freed_.wait(lock, [this] { return !pool_.free_.empty(); });
+  db_ = pool_.free_.back();
+  pool_.free_.pop_back();
+}
+
+ReadPool::Lease::~Lease() {
+  {
+    std::lock_guard lock(pool_.mu_);
+    pool_.free_.push_back(db_);
+  }
+  pool_.freed_.notify_one();
+}
+
 Result<void> Database::Exec(const std::string& sql) {
   char* msg = nullptr;
   if (sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {

@@ -6,8 +6,10 @@
 #ifndef XGW_GATEWAY_DATABASE_H_
 #define XGW_GATEWAY_DATABASE_H_
 
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -114,6 +116,56 @@ class Transaction {
   explicit Transaction(Database& db) : db_(&db) {}
   Database* db_;
   bool done_ = false;
+};
+
+// Read-only connections to one database (query_only, small page cache),
+// lent one at a time. The writer connection's mutex is held across a group
+// commit, fsync included; reads that only decide (which protocol, how many
+// transfers) run on a pool connection instead and do not wait for it: in
+// WAL mode a reader sees the last committed state while a writer commits.
+// Each lease is one read transaction, so every statement of it sees the same
+// snapshot.
+//
+// Thread safety: Read may be called from any number of threads; a caller
+// waits while every connection is lent.
+class ReadPool {
+ public:
+  // `size` connections to the existing database at `path` (its writer must
+  // have created it and set WAL mode).
+  static Result<std::unique_ptr<ReadPool>> Open(const std::string& path, size_t size);
+
+  // Runs f(Database&) inside BEGIN ... COMMIT on a free connection and
+  // returns its result (a Result<T>).
+  template <typename F>
+  auto Read(F&& f) -> decltype(f(std::declval<Database&>())) {
+    Lease lease(*this);
+    XGW_CHECK(lease.db().Run("BEGIN"));
+    auto r = f(lease.db());
+    // COMMIT of a read transaction only ends the snapshot; if it fails the
+    // connection must not keep the snapshot open.
+    if (!lease.db().Run("COMMIT")) (void)lease.db().Run("ROLLBACK");
+    return r;
+  }
+
+ private:
+  class Lease {
+   public:
+    explicit Lease(ReadPool& pool);
+    ~Lease();
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    Database& db() { return *db_; }
+
+   private:
+    ReadPool& pool_;
+    Database* db_;
+  };
+  ReadPool() = default;
+
+  std::vector<Database> connections_;
+  std::mutex mu_;
+  std::condition_variable freed_;
+  std::vector<Database*> free_;
 };
 
 }  // namespace xgw

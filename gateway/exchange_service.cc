@@ -280,6 +280,7 @@ struct ExchangeService::Impl {
   Deps deps;
   std::mutex mu;  // guards db
   Database db;
+  std::unique_ptr<ReadPool> readers;  // reads that decide, without mu
   std::mutex cache_mu;
   std::map<std::string, std::shared_ptr<const Protocol>> parsed;  // version_hash -> protocol
   std::string blob_dir, tmp_dir;
@@ -291,41 +292,49 @@ struct ExchangeService::Impl {
   bool wake = false;
   std::atomic<uint64_t> live{0};
 
-  // Exchanges whose blob may be in blob_dir before their row says so: from
-  // just before the rename that puts it there to the end of the transaction
-  // that makes the exchange available (or of the clean-up when that fails).
-  // A one-request upload has no row at all in that time: without this the
-  // sweeper would take its blob for an orphan.
-  std::mutex publishing_mu;
-  std::set<std::string> publishing;
+  // Exchanges an upload is publishing or the sweeper is discarding, one
+  // at a time. An upload holds its claim from just before the rename that
+  // puts its blob in blob_dir to the end of the transaction that makes the
+  // exchange available (or of the clean-up when that fails): a one-request
+  // upload has no row in that time, and a two-request one still says
+  // "pending", so without the claim the sweeper would take the blob for an
+  // orphan, or discard an upload that is being acknowledged.
+  std::mutex claims_mu;
+  std::set<std::string> claimed;
 
-  class Publishing {
+  class Claim {
    public:
-    Publishing(Impl& impl, std::string id) : impl_(impl), id_(std::move(id)) {
-      std::lock_guard lock(impl_.publishing_mu);
-      impl_.publishing.insert(id_);
+    Claim(Impl& impl, std::string id) : impl_(&impl), id_(std::move(id)) {}
+    Claim(Claim&& other) noexcept : impl_(std::exchange(other.impl_, nullptr)), id_(std::move(other.id_)) {}
+    Claim& operator=(Claim&&) = delete;
+    ~Claim() {
+      if (!impl_) return;
+      std::lock_guard lock(impl_->claims_mu);
+      impl_->claimed.erase(id_);
     }
-    ~Publishing() {
-      std::lock_guard lock(impl_.publishing_mu);
-      impl_.publishing.erase(id_);
-    }
-    Publishing(const Publishing&) = delete;
-    Publishing& operator=(const Publishing&) = delete;
 
    private:
-    Impl& impl_;
-    const std::string id_;
+    Impl* impl_;
+    std::string id_;
   };
 
-  bool IsPublishing(const std::string& id) {
-    std::lock_guard lock(publishing_mu);
-    return publishing.count(id) > 0;
+  // The claim on `id`, or nothing if someone else holds it.
+  std::optional<Claim> TryClaim(const std::string& id) {
+    std::lock_guard lock(claims_mu);
+    if (!claimed.insert(id).second) return std::nullopt;
+    return std::optional<Claim>(std::in_place, *this, id);
   }
-  // Sync points shared by concurrent uploads (see group_commit.h): new
-  // exchange rows; and "publish" = blob directory fsync, then the rows that
-  // make uploaded exchanges available.
+
+  bool IsClaimed(const std::string& id) {
+    std::lock_guard lock(claims_mu);
+    return claimed.count(id) > 0;
+  }
+  // Sync points shared by concurrent uploads (see group_commit.h): the
+  // transactions that insert exchange rows or make them available; and the
+  // blob directory's fsync, which makes durable the entries of every blob
+  // renamed into it before that fsync started.
   GroupCommit db_writes{SqliteTransactionFlush(db, mu)};
-  std::unique_ptr<GroupCommit> publish;
+  std::unique_ptr<DirectorySync> blob_dir_sync;
 
   Impl(Deps d, Database database) : deps(std::move(d)), db(std::move(database)) {}
 
@@ -351,8 +360,8 @@ struct ExchangeService::Impl {
   }
 
   // REQUIRES: mu held.
-  Result<std::optional<ProtocolRecord>> LoadProtocolLocked(const std::string& id) {
-    XGW_TRY(auto st, db.Prepare("SELECT version_hash, document, state, proposed_at, activated_at, "
+  Result<std::optional<ProtocolRecord>> ReadProtocol(Database& c, const std::string& id) {
+    XGW_TRY(auto st, c.Prepare("SELECT version_hash, document, state, proposed_at, activated_at, "
                                 "suspended_at, terminated_at FROM protocols WHERE id = ?"));
     st.Bind(1, id);
     XGW_TRY(bool row, st.Step());
@@ -369,14 +378,14 @@ struct ExchangeService::Impl {
     r.terminated_at = st.OptInt(6);
     if (r.terminated_at) r.status.terminated_at = ToInstant(*r.terminated_at);
     XGW_TRY(r.protocol, Parse(r.document, hash));
-    XGW_TRY(auto ps, db.Prepare("SELECT party, org_id FROM protocol_parties WHERE protocol_id = ?"));
+    XGW_TRY(auto ps, c.Prepare("SELECT party, org_id FROM protocol_parties WHERE protocol_id = ?"));
     ps.Bind(1, id);
     while (true) {
       XGW_TRY(bool more, ps.Step());
       if (!more) break;
       r.party_org[ps.Text(0)] = ps.Text(1);
     }
-    XGW_TRY(auto as, db.Prepare("SELECT party, version_hash, at FROM protocol_acceptances "
+    XGW_TRY(auto as, c.Prepare("SELECT party, version_hash, at FROM protocol_acceptances "
                                 "WHERE protocol_id = ? AND version_hash = ?"));
     as.Bind(1, id).Bind(2, hash);
     while (true) {
@@ -385,7 +394,7 @@ struct ExchangeService::Impl {
       r.accepted[as.Text(0)] = {as.Text(1), as.Int(2)};
       r.status.acceptances.push_back({as.Text(0), as.Text(1), ToInstant(as.Int(2))});
     }
-    XGW_TRY(auto pv, db.Prepare("SELECT version_hash, document, proposed_at, COALESCE(proposed_by, '') "
+    XGW_TRY(auto pv, c.Prepare("SELECT version_hash, document, proposed_at, COALESCE(proposed_by, '') "
                                 "FROM protocol_versions WHERE protocol_id = ? AND state = 'proposed' "
                                 "AND version_hash != ?"));
     pv.Bind(1, id).Bind(2, hash);
@@ -397,7 +406,7 @@ struct ExchangeService::Impl {
       p.proposed_at = pv.Int(2);
       p.proposed_by = pv.Text(3);
       XGW_TRY(p.protocol, Parse(p.document, pending_hash));
-      XGW_TRY(auto pa, db.Prepare("SELECT party, accepted_by, at FROM protocol_acceptances "
+      XGW_TRY(auto pa, c.Prepare("SELECT party, accepted_by, at FROM protocol_acceptances "
                                   "WHERE protocol_id = ? AND version_hash = ?"));
       pa.Bind(1, id).Bind(2, pending_hash);
       while (true) {
@@ -577,9 +586,8 @@ struct ExchangeService::Impl {
   }
 
   // The stored document of one version ("" if this protocol has no such version).
-  // REQUIRES: mu held.
-  Result<std::string> VersionDocumentLocked(const std::string& id, const std::string& hash) {
-    XGW_TRY(auto st, db.Prepare("SELECT document FROM protocol_versions WHERE protocol_id = ? AND "
+  Result<std::string> ReadVersionDocument(Database& c, const std::string& id, const std::string& hash) {
+    XGW_TRY(auto st, c.Prepare("SELECT document FROM protocol_versions WHERE protocol_id = ? AND "
                                 "version_hash = ?"));
     st.Bind(1, id).Bind(2, hash);
     XGW_TRY(bool row, st.Step());
@@ -590,21 +598,22 @@ struct ExchangeService::Impl {
   // protocol's state and parties, but that version's rules (recipients,
   // retention, limits), whatever version is in force now.
   Result<std::optional<ProtocolRecord>> LoadProtocolVersion(const std::string& id, const std::string& hash) {
-    std::lock_guard lock(mu);
-    XGW_TRY(auto r, LoadProtocolLocked(id));
-    if (!r || r->protocol->version_hash == hash) return r;
-    XGW_TRY(std::string document, VersionDocumentLocked(id, hash));
-    if (document.empty()) {
-      return Fail(ErrorCode::kCorrupt, "an exchange refers to a protocol version the gateway does not hold");
-    }
-    r->document = document;
-    XGW_TRY(r->protocol, Parse(document, hash));
-    return r;
+    return readers->Read([&](Database& c) -> Result<std::optional<ProtocolRecord>> {
+      XGW_TRY(auto r, ReadProtocol(c, id));
+      if (!r || r->protocol->version_hash == hash) return r;
+      XGW_TRY(std::string document, ReadVersionDocument(c, id, hash));
+      if (document.empty()) {
+        return Fail(ErrorCode::kCorrupt, "an exchange refers to a protocol version the gateway does not hold");
+      }
+      r->document = document;
+      XGW_TRY(r->protocol, Parse(document, hash));
+      return r;
+    });
   }
 
+  // The protocol as it stands (a pool connection: never waits for a commit).
   Result<std::optional<ProtocolRecord>> LoadProtocol(const std::string& id) {
-    std::lock_guard lock(mu);
-    return LoadProtocolLocked(id);
+    return readers->Read([&](Database& c) { return ReadProtocol(c, id); });
   }
 
   // The caller's party in a protocol ("" if none).
@@ -713,7 +722,16 @@ struct ExchangeService::Impl {
     for (bool more = true; more;) {
       XGW_TRY(auto rows, ExchangesWhere(step.where, {std::to_string(step.bound)}, kSweepBatch));
       more = static_cast<int64_t>(rows.size()) == kSweepBatch;
+      const uint64_t removed_before = removed;
       for (const auto& e : rows) {
+        // An upload completing this exchange right now holds its claim: it
+        // is left to that upload (the next pass sees how it ended). Once
+        // claimed, the row is read again: an upload may have completed it
+        // since the batch was read.
+        const std::optional<Claim> claim = TryClaim(e.id);
+        if (!claim) continue;
+        XGW_TRY(auto now_row, LoadExchange(e.id));
+        if (!now_row || now_row->state != e.state) continue;
         AuditEvent ev;
         ev.time_ms = now * 1000;
         ev.actor = {ActorType::kSystem, "sweeper", ""};
@@ -736,6 +754,7 @@ struct ExchangeService::Impl {
         deps.metrics.CountDeletion(step.metric);
         ++removed;
       }
+      if (removed == removed_before) break;  // all claimed by uploads: the next pass
     }
     return removed;
   }
@@ -810,28 +829,28 @@ struct ExchangeService::Impl {
   // count towards a send decision now (SendRequest::transfers_in_window):
   // one row of transfer_counts, kept by CountTransferLocked.
   Result<uint64_t> TransfersInWindow(const Protocol& protocol, const std::string& party, Instant now) {
-    std::lock_guard lock(mu);
-    return TransfersInWindowLocked(protocol, party, now);
+    return readers->Read([&](Database& c) { return CountTransfers(c, protocol, party, now); });
   }
 
-  // REQUIRES: mu held.
-  Result<uint64_t> TransfersInWindowLocked(const Protocol& protocol, const std::string& party, Instant now) {
+  // On `c`: the writer (mu held) inside the transaction that decides, or a
+  // pool connection.
+  Result<uint64_t> CountTransfers(Database& c, const Protocol& protocol, const std::string& party, Instant now) {
     const TransferWindow w = RelevantTransfers(protocol, now);
-    XGW_TRY(auto st, db.Prepare("SELECT n FROM transfer_counts WHERE protocol_id = ? AND sender_party = ? "
+    XGW_TRY(auto st, c.Prepare("SELECT n FROM transfer_counts WHERE protocol_id = ? AND sender_party = ? "
                                 "AND period = ? AND since = ?"));
     st.Bind(1, protocol.id).Bind(2, party).Bind(3, w.period).Bind(4, FromInstant(w.since));
     XGW_TRY(bool row, st.Step());
     if (row) return std::min<uint64_t>(static_cast<uint64_t>(st.Int(0)), w.limit);
     // No row: no delivery in this window since the table exists (or none
     // under this period definition): count the exchanges themselves.
-    return CountDeliveriesLocked(protocol.id, party, w, now, w.limit);
+    return CountDeliveries(c, protocol.id, party, w, now, w.limit);
   }
 
   // Deliveries in window w up to `at`, at most `limit`: a range of the index
-  // exchanges_by_delivery. REQUIRES: mu held.
-  Result<uint64_t> CountDeliveriesLocked(const std::string& protocol_id, const std::string& party,
-                                         const TransferWindow& w, Instant at, uint64_t limit) {
-    XGW_TRY(auto st, db.Prepare("SELECT COUNT(*) FROM (SELECT 1 FROM exchanges WHERE protocol_id = ? AND "
+  // exchanges_by_delivery.
+  Result<uint64_t> CountDeliveries(Database& c, const std::string& protocol_id, const std::string& party,
+                                   const TransferWindow& w, Instant at, uint64_t limit) {
+    XGW_TRY(auto st, c.Prepare("SELECT COUNT(*) FROM (SELECT 1 FROM exchanges WHERE protocol_id = ? AND "
                                 "sender_party = ? AND delivered_at >= ? AND delivered_at <= ? LIMIT ?)"));
     st.Bind(1, protocol_id).Bind(2, party).Bind(3, FromInstant(w.since)).Bind(4, FromInstant(at))
         .Bind(5, static_cast<int64_t>(std::min<uint64_t>(limit, uint64_t{1} << 40)));
@@ -853,7 +872,7 @@ struct ExchangeService::Impl {
     up.Bind(1, protocol.id).Bind(2, party).Bind(3, w.period).Bind(4, FromInstant(w.since));
     XGW_CHECK(up.Run());
     if (db.Changes() == 1) return {};
-    XGW_TRY(uint64_t n, CountDeliveriesLocked(protocol.id, party, w, at, uint64_t{1} << 40));
+    XGW_TRY(uint64_t n, CountDeliveries(db, protocol.id, party, w, at, uint64_t{1} << 40));
     XGW_TRY(auto ins, db.Prepare("INSERT INTO transfer_counts(protocol_id, sender_party, period, since, n) "
                                  "VALUES (?, ?, ?, ?, ?)"));
     ins.Bind(1, protocol.id).Bind(2, party).Bind(3, w.period).Bind(4, FromInstant(w.since))
@@ -981,9 +1000,10 @@ struct ExchangeService::Impl {
     }
   }
 
-  // Marks an uploaded exchange available: audit first, then fdatasync and
-  // close `fd` (the temp blob's; -1 if the caller synced and closed it),
-  // rename, directory fsync, commit.
+  // Marks an uploaded exchange available: rename the temp blob into place,
+  // then its fdatasync (`fd`, closed here; -1 if the caller synced and
+  // closed it), the directory fsync and the audit events side by side, then
+  // the commit. 409 if another upload or the sweeper holds the exchange.
   // With `new_row` the exchange has no row yet (a one-request upload): the
   // row is inserted available, with new_row's subject index, and
   // exchange.created is recorded together with exchange.uploaded.
@@ -1323,32 +1343,51 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
   if (new_row) events.push_back(EventFor(ctx, AuditAction::kExchangeCreated, &e, &pr));
   events.push_back(EventFor(ctx, AuditAction::kExchangeUploaded, &e, &pr));
   for (auto& ev : events) ev.time_ms = now * 1000;
-  // The blob's fdatasync (its writeback was started by the caller) runs
-  // while the audit log commits the events; both must succeed before the
-  // exchange is made visible.
+  // The blob takes its final name first: without a row that says
+  // "available" it is an orphan, which the sweeper leaves alone while it is
+  // being published and removes after a crash. Then three things reach the
+  // disk at the same time: the blob's data (fdatasync; the caller started
+  // its writeback), its directory entry (one directory fsync shared with
+  // concurrent uploads) and the audit events (the log's own group commit).
+  // The row is written only once all three did.
+  const std::string final_path = BlobPath(e.id);
+  const auto give_up = [&](Response r) {
+    if (fd >= 0) ::close(fd);
+    ::unlink(tmp.c_str());
+    return r;
+  };
+  const std::optional<Claim> claim = TryClaim(e.id);
+  if (!claim) {
+    return give_up(Problem(409, "wrong-state", "Upload not expected",
+                           "the exchange is being completed by another upload or discarded; "
+                           "read its state (GET /api/v1/exchanges/{id})",
+                           ctx.request_id()));
+  }
+  // Never over another blob: an earlier upload of the same exchange that
+  // completed (or is completing) keeps its own.
+  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE) != 0) {
+    const int err = errno;
+    // EEXIST: uploaded already; ENOENT: the sweeper discarded the exchange
+    // (and its temp blob) while this upload streamed.
+    if (err != EEXIST && err != ENOENT) return give_up(ErrorProblem(ctx, IoError("rename", tmp, err)));
+    return give_up(Problem(409, "wrong-state", "Upload not expected",
+                           "the exchange is no longer pending (discarded or already uploaded)", ctx.request_id()));
+  }
+  const DirectorySync::Ticket renamed = blob_dir_sync->Changed();
   auto ticket = deps.audit.QueueEvents(std::move(events));
   const int sync_errno = fd < 0 || ::fdatasync(fd) == 0 ? 0 : errno;
-  const bool audited = ticket && deps.audit.Wait(**ticket).has_value();
   if (fd >= 0) ::close(fd);
-  if (!audited || sync_errno != 0) {
-    ::unlink(tmp.c_str());
-    return audited ? ErrorProblem(ctx, IoError("fdatasync", tmp, sync_errno)) : AuditUnavailableProblem(ctx.request_id());
+  const Result<void> entry_synced = blob_dir_sync->SyncedPast(renamed);
+  const bool audited = ticket && deps.audit.Wait(**ticket).has_value();
+  if (!audited || sync_errno != 0 || !entry_synced) {
+    ::unlink(final_path.c_str());
+    if (!audited) return AuditUnavailableProblem(ctx.request_id());
+    return ErrorProblem(ctx, sync_errno != 0 ? IoError("fdatasync", final_path, sync_errno) : entry_synced.error());
   }
-  const std::string final_path = BlobPath(e.id);
-  const Publishing publishing_blob(*this, e.id);
-  if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return ErrorProblem(ctx, IoError("rename", tmp, err));
-  }
-  // `publish` makes the rename durable (directory fsync) before the row says
-  // "available", both shared with concurrent uploads. The temp directory
-  // needs no fsync: a crash that resurrects the temp entry leaves an orphan
-  // the start-up sweep removes.
   bool still_pending = false;
   Violations late;
   const std::function<Result<void>()> mark_available = [&]() -> Result<void> {
-    XGW_TRY(auto transfers, TransfersInWindowLocked(*pr.protocol, e.sender_party, ToInstant(now)));
+    XGW_TRY(auto transfers, CountTransfers(db, *pr.protocol, e.sender_party, ToInstant(now)));
     late = FrequencyViolations(*pr.protocol, {e.sender_party, ToInstant(now), transfers});
     if (!late.empty()) return Fail(ErrorCode::kConflict, "another transfer completed first");
     if (new_row) {
@@ -1368,7 +1407,7 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
     if (!still_pending) return {};
     return CountTransferLocked(*pr.protocol, e.sender_party, ToInstant(now));
   };
-  if (auto r = publish->Run(mark_available); !r) {
+  if (auto r = db_writes.Run(mark_available); !r) {
     ::unlink(final_path.c_str());
     if (!late.empty()) return RefuseCompletion(ctx, e, pr, late, now);
     return ErrorProblem(ctx, r.error());
@@ -1651,10 +1690,10 @@ Result<std::unique_ptr<ExchangeService>> ExchangeService::Open(Deps deps) {
   XGW_TRY(auto db, Database::Open(deps.config->DatabasePath()));
   XGW_CHECK(ApplyMigrations(db));  // a no-op when the identity store already did
   auto impl = std::make_unique<Impl>(std::move(deps), std::move(db));
+  XGW_TRY(impl->readers, ReadPool::Open(impl->config().DatabasePath(), impl->config().blocking_threads));
   impl->blob_dir = impl->config().BlobDir();
   impl->tmp_dir = impl->blob_dir + "/tmp";
-  impl->publish = std::make_unique<GroupCommit>(
-      SyncThenFlush(impl->blob_dir, SqliteTransactionFlush(impl->db, impl->mu)));
+  impl->blob_dir_sync = std::make_unique<DirectorySync>(DirectorySync::For(impl->blob_dir));
   for (const std::string& d : {impl->blob_dir, impl->tmp_dir}) {
     if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) {
       return tl::unexpected(IoError("mkdir", d, errno));
@@ -1723,7 +1762,7 @@ Result<SweepStats> ExchangeService::SweepOnce(bool startup) {
         // and this readdir. A blob being published is left alone; otherwise
         // its publication is over (the file was seen, so it had begun), and
         // the row read now says whether it succeeded.
-        if (m.IsPublishing(id)) continue;
+        if (m.IsClaimed(id)) continue;
         auto row = m.LoadExchange(id);
         if (!row) continue;  // cannot tell now: keep it, the next pass decides
         if (*row && Impl::IsLive((*row)->state)) continue;
@@ -1909,7 +1948,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
                   // One lock from the checks to the commit: two operators proposing
                   // at once must not both see "no pending version".
                   std::lock_guard lock(m.mu);
-                  XGW_TRY(auto existing, m.LoadProtocolLocked(p.id));
+                  XGW_TRY(auto existing, m.ReadProtocol(m.db, p.id));
                   if (existing) {
                     auto refusal = m.AmendmentRefusal(ctx, *existing, p, party_org);
                     if (refusal) return std::move(*refusal);

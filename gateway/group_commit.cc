@@ -1,5 +1,6 @@
 #include "gateway/group_commit.h"
 
+#include <algorithm>
 #include <exception>
 
 #include "crypto/io.h"
@@ -77,6 +78,48 @@ GroupCommit::Flush SqliteTransactionFlush(Database& db, std::mutex& db_mu) {
     }
     if (auto c = tx->Commit(); !c) fail_all(c.error());
   };
+}
+
+DirectorySync DirectorySync::For(std::string dir) {
+  return DirectorySync([dir = std::move(dir)] { return SyncDirectory(dir); });
+}
+
+DirectorySync::Ticket DirectorySync::Changed() {
+  std::lock_guard lock(mu_);
+  return ++changes_;
+}
+
+Result<void> DirectorySync::SyncedPast(Ticket ticket) {
+  std::unique_lock lock(mu_);
+  while (synced_ < ticket) {
+    if (syncing_) {
+      cv_.wait(lock);
+      continue;
+    }
+    // Leader: this fsync covers every change ticketed so far.
+    syncing_ = true;
+    const Ticket covers = changes_;
+    lock.unlock();
+    Result<void> r = Fail(ErrorCode::kInternal, "directory sync failed");
+    try {
+      r = sync_();
+    } catch (const std::exception&) {
+    }
+    lock.lock();
+    syncing_ = false;
+    ++syncs_;
+    if (r) synced_ = std::max(synced_, covers);
+    cv_.notify_all();
+    // A failed fsync says nothing about the entries: its leader reports it;
+    // the waiters try again with a fsync of their own.
+    if (!r) return r;
+  }
+  return {};
+}
+
+uint64_t DirectorySync::syncs() const {
+  std::lock_guard lock(mu_);
+  return syncs_;
 }
 
 }  // namespace xgw

@@ -71,6 +71,47 @@ GroupCommit::Flush SyncThenFlush(std::string dir, GroupCommit::Flush then);
 // others still commit. If COMMIT fails, every job of the batch fails.
 GroupCommit::Flush SqliteTransactionFlush(Database& db, std::mutex& db_mu);
 
+// Shared fsyncs of one directory, for callers that each changed an entry in
+// it (a rename) and must not go on before that entry is durable.
+//
+// A caller takes a ticket right after its change (Changed) and later waits
+// (SyncedPast) for any fsync of the directory that began after that: one
+// fsync covers every change made before it started, including those whose
+// callers are still busy with other I/O. So a caller that renames, then
+// fdatasyncs its file, then waits here usually finds its entry already
+// synced by a neighbour's fsync that ran meanwhile, and a lone caller runs
+// one itself. At most one fsync runs at a time; callers that need a newer
+// one than the running one wait for it and then one of them starts it.
+//
+// Thread safety: any number of threads.
+class DirectorySync {
+ public:
+  using SyncFn = std::function<Result<void>()>;
+  explicit DirectorySync(SyncFn sync) : sync_(std::move(sync)) {}
+  static DirectorySync For(std::string dir);
+  DirectorySync(const DirectorySync&) = delete;
+  DirectorySync& operator=(const DirectorySync&) = delete;
+  DirectorySync(DirectorySync&& other) noexcept : sync_(std::move(other.sync_)) {}
+
+  using Ticket = uint64_t;
+  // Call after changing an entry of the directory.
+  Ticket Changed();
+  // Returns once an fsync that began after Changed() returned `ticket` has
+  // succeeded, or the error of the fsync that was to cover it.
+  Result<void> SyncedPast(Ticket ticket);
+
+  uint64_t syncs() const;  // fsyncs run so far (for tests)
+
+ private:
+  SyncFn sync_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  Ticket changes_ = 0;  // tickets handed out
+  Ticket synced_ = 0;   // every ticket <= synced_ is durable
+  bool syncing_ = false;
+  uint64_t syncs_ = 0;
+};
+
 }  // namespace xgw
 
 #endif  // XGW_GATEWAY_GROUP_COMMIT_H_

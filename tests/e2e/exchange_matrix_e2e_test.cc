@@ -281,6 +281,7 @@ namespace {
 struct StreamingUpload {
   std::string url, token, cacert, data;
   int pause_ms = 0;
+  std::atomic<bool> hold{false};  // while set, nothing more is sent after the first piece
   size_t pos = 0;
   std::atomic<size_t> sent{0};
   long status = 0;
@@ -289,6 +290,7 @@ struct StreamingUpload {
   static size_t Read(char* buf, size_t size, size_t n, void* self_ptr) {
     auto* self = static_cast<StreamingUpload*>(self_ptr);
     if (self->pause_ms > 0 && self->pos > 0) std::this_thread::sleep_for(std::chrono::milliseconds(self->pause_ms));
+    while (self->hold.load() && self->pos > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     const size_t k = std::min({size * n, size_t{64 * 1024}, self->data.size() - self->pos});
     std::memcpy(buf, self->data.data() + self->pos, k);
     self->pos += k;
@@ -433,6 +435,40 @@ TEST_CASE("KillNineDuringFourConcurrentStreamingUploadsLosesNoAcknowledgedExchan
       break;
     }
   }
+  CHECK(w.d->StopAndWait(SIGTERM) == 0);
+  CheckAuditVerifies(w.d->dir() + "/state");
+}
+
+// The sweeper discards a pending exchange at its upload timeout even while
+// its content still streams in (the timeout bounds how long a sender may
+// take). That upload must then be refused as no longer expected, not fail
+// with a server error, and leave nothing behind.
+TEST_CASE("AnUploadStillStreamingWhenTheSweeperDiscardsItsExchangeIsRefusedAndLeavesNothing") {
+  World w;
+  w.ProposeAcceptActivate(ProtocolDoc("XM_MAIN"));
+  std::string csv = kHeader;
+  for (int i = 0; i < 200; ++i) csv += Row(i % 900 + 1, 1950);
+  const std::string id = w.CreatePending(csv);
+  StreamingUpload u;
+  u.url = w.d->base_url() + "/api/v1/exchanges/" + id + "/content";
+  u.token = w.sender.token;
+  u.cacert = w.d->cacert();
+  u.data = w.Encrypt(csv);
+  REQUIRE(u.data.size() > 2 * 64 * 1024);
+  u.hold = true;
+  std::thread upload([&u] { u.Run(); });
+  while (u.sent.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  w.Advance(2 * 3600);  // past the default pending timeout (1 h)
+  const bool discarded = w.WaitForState(id, "discarded");
+  u.hold = false;
+  upload.join();
+  REQUIRE(discarded);
+  INFO(u.response);
+  CHECK(u.status == 409);
+  CHECK(u.response.find("no longer pending") != std::string::npos);
+  CHECK(w.State(id) == "discarded");
+  int status = 0;
+  CHECK(RunCommand("find " + w.d->dir() + "/state/blobs -type f | wc -l", &status) == "0\n");
   CHECK(w.d->StopAndWait(SIGTERM) == 0);
   CheckAuditVerifies(w.d->dir() + "/state");
 }

@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
@@ -115,4 +117,71 @@ TEST_CASE("ADirectorySyncThatFailsFailsTheBatchWithoutRunningItsWork") {
   }));
   CHECK(ok.Run(work));
   CHECK(ran == 1);
+}
+
+TEST_CASE("ADirectoryChangeIsCoveredOnlyByAnFsyncThatBeganAfterIt") {
+  int syncs = 0;
+  DirectorySync* self = nullptr;
+  DirectorySync::Ticket during = 0;
+  DirectorySync ds([&]() -> Result<void> {
+    // A change made while this fsync runs is not covered by it.
+    if (++syncs == 1) during = self->Changed();
+    return {};
+  });
+  self = &ds;
+  const auto first = ds.Changed();
+  REQUIRE(ds.SyncedPast(first));
+  CHECK(syncs == 1);
+  // Already covered: no new fsync.
+  CHECK(ds.SyncedPast(first));
+  CHECK(syncs == 1);
+  REQUIRE(during > first);
+  CHECK(ds.SyncedPast(during));
+  CHECK(syncs == 2);
+  CHECK(ds.syncs() == 2);
+}
+
+TEST_CASE("AFailedDirectoryFsyncIsReportedAndTheNextOneCoversTheChange") {
+  bool fail = true;
+  DirectorySync ds([&]() -> Result<void> {
+    if (fail) return Fail(ErrorCode::kIo, "fsync blobs: Input/output error");
+    return {};
+  });
+  const auto t = ds.Changed();
+  auto r = ds.SyncedPast(t);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("Input/output error") != std::string::npos);
+  fail = false;
+  CHECK(ds.SyncedPast(t));
+  CHECK(ds.syncs() == 2);
+}
+
+TEST_CASE("ConcurrentDirectoryChangesShareFsyncsAndEachWaitsForOneThatCoversIt") {
+  // `made` counts changes; each fsync notes how many were made when it began
+  // and, once done, publishes that as covered.
+  std::atomic<uint64_t> made{0}, covered{0};
+  DirectorySync ds([&]() -> Result<void> {
+    const uint64_t at_start = made.load();
+    std::this_thread::sleep_for(std::chrono::microseconds(300));
+    covered.store(std::max(covered.load(), at_start));
+    return {};
+  });
+  constexpr int kThreads = 8, kChangesEach = 40;
+  std::atomic<int> uncovered{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kChangesEach; ++i) {
+        // Counted before the ticket: an fsync that covers the ticket began
+        // after it, so it saw this change counted.
+        const uint64_t mine = ++made;
+        const auto ticket = ds.Changed();
+        std::this_thread::sleep_for(std::chrono::microseconds(100));  // the caller's own fdatasync
+        if (!ds.SyncedPast(ticket) || covered.load() < mine) ++uncovered;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(uncovered == 0);
+  CHECK(ds.syncs() < static_cast<uint64_t>(kThreads * kChangesEach));
 }
