@@ -69,6 +69,13 @@ Result<void> DurableAuditSink::Append(const RequestRecord& r) {
     else if (r.target_id.rfind("tok-", 0) == 0) e.token_id = r.target_id;
     else if (r.target_id.rfind("org-", 0) == 0) e.orgs.push_back(r.target_id);
   }
+  // What a creation creates (the user of a new token, the organisation of
+  // a new user stay named above).
+  if (!r.created_id.empty() && IsSafeId(r.created_id)) {
+    if (r.created_id.rfind("usr-", 0) == 0) e.user_id = r.created_id;
+    else if (r.created_id.rfind("tok-", 0) == 0) e.token_id = r.created_id;
+    else if (r.created_id.rfind("org-", 0) == 0) e.orgs.push_back(r.created_id);
+  }
   if (IsSafeId(r.request_id)) e.request_id = r.request_id;
   auto a = log_.Append(e);
   if (!a) {

@@ -43,13 +43,13 @@ Result<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::string& pa
   return std::unique_ptr<IdentityStore>(new IdentityStore(std::move(db)));
 }
 
-Result<Organisation> IdentityStore::CreateOrganisation(const NewOrganisation& in, int64_t now) {
+Result<Organisation> IdentityStore::CreateOrganisation(const NewOrganisation& in, int64_t now, std::string id) {
   if (!IsCleanText(in.name, 200)) {
     return Fail(ErrorCode::kInvalidArgument,
                 "name: give 1-200 bytes of UTF-8 text without control characters");
   }
   Organisation org;
-  org.id = NewId(kOrgPrefix);
+  org.id = std::move(id);
   org.name = in.name;
   org.created_at = now;
   if (in.enterprise_number) {
@@ -150,7 +150,8 @@ Result<void> IdentityStore::ReplaceRolesLocked(const std::string& user_id,
 }
 
 Result<User> IdentityStore::CreateUser(const std::string& org_id, const std::string& display_name,
-                                       const std::vector<std::string>& roles_in, int64_t now) {
+                                       const std::vector<std::string>& roles_in, int64_t now,
+                                       std::string id) {
   if (!IsCleanText(display_name, 200)) {
     return Fail(ErrorCode::kInvalidArgument,
                 "display_name: give 1-200 bytes of UTF-8 text without control characters");
@@ -159,7 +160,7 @@ Result<User> IdentityStore::CreateUser(const std::string& org_id, const std::str
   std::lock_guard lock(mu_);
   XGW_TRY(auto tx, Transaction::Begin(db_));
   XGW_CHECK(GetOrganisationLocked(org_id).map([](auto&&) {}));
-  User user{NewId(kUserPrefix), org_id, display_name, roles, std::nullopt, now};
+  User user{std::move(id), org_id, display_name, roles, std::nullopt, now};
   XGW_TRY(auto st, db_.Prepare(
                        "INSERT INTO users(id, org_id, display_name, created_at) VALUES (?,?,?,?)"));
   st.Bind(1, user.id).Bind(2, org_id).Bind(3, display_name).Bind(4, now);
@@ -246,7 +247,7 @@ Result<User> IdentityStore::SetKeys(const std::string& user_id, const std::strin
 
 Result<IssuedToken> IdentityStore::IssueToken(const std::string& user_id, int64_t ttl_seconds,
                                               const std::optional<std::string>& label,
-                                              int64_t now) {
+                                              int64_t now, std::string id) {
   if (ttl_seconds <= 0) return Fail(ErrorCode::kInvalidArgument, "ttl_seconds: must be positive");
   if (label && !IsCleanText(*label, 100)) {
     return Fail(ErrorCode::kInvalidArgument,
@@ -256,7 +257,7 @@ Result<IssuedToken> IdentityStore::IssueToken(const std::string& user_id, int64_
   XGW_CHECK(GetUserLocked(user_id).map([](auto&&) {}));
   IssuedToken t;
   t.secret = NewTokenSecret();
-  t.info = TokenInfo{NewId(kTokenPrefix), user_id, label, now, now + ttl_seconds, std::nullopt,
+  t.info = TokenInfo{std::move(id), user_id, label, now, now + ttl_seconds, std::nullopt,
                      std::nullopt};
   XGW_TRY(auto st, db_.Prepare("INSERT INTO api_tokens(id, user_id, hash, label, created_at, "
                                "expires_at) VALUES (?,?,?,?,?,?)"));

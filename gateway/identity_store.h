@@ -19,6 +19,7 @@
 
 #include "crypto/error.h"
 #include "gateway/database.h"
+#include "gateway/ids.h"
 
 namespace xgw {
 
@@ -90,12 +91,17 @@ class IdentityStore {
   // Opens the database at `path` and applies pending migrations.
   static Result<std::unique_ptr<IdentityStore>> Open(const std::string& path);
 
-  Result<Organisation> CreateOrganisation(const NewOrganisation& org, int64_t now);
+  // Creations take the new id from the caller when it must be known before
+  // (the router audits an operator's change before it happens); by default
+  // a fresh random one.
+  Result<Organisation> CreateOrganisation(const NewOrganisation& org, int64_t now,
+                                          std::string id = NewId(kOrgPrefix));
   Result<std::vector<Organisation>> ListOrganisations();
   Result<Organisation> GetOrganisation(const std::string& id);
 
   Result<User> CreateUser(const std::string& org_id, const std::string& display_name,
-                          const std::vector<std::string>& roles, int64_t now);
+                          const std::vector<std::string>& roles, int64_t now,
+                          std::string id = NewId(kUserPrefix));
   Result<std::vector<User>> ListUsers(const std::string& org_id);
   Result<User> GetUser(const std::string& id);
   Result<User> SetRoles(const std::string& user_id, const std::vector<std::string>& roles);
@@ -104,7 +110,8 @@ class IdentityStore {
 
   // REQUIRES: ttl_seconds > 0 (the API clamps it to the configured maximum).
   Result<IssuedToken> IssueToken(const std::string& user_id, int64_t ttl_seconds,
-                                 const std::optional<std::string>& label, int64_t now);
+                                 const std::optional<std::string>& label, int64_t now,
+                                 std::string id = NewId(kTokenPrefix));
   Result<std::vector<TokenInfo>> ListTokens(const std::string& user_id);
   Result<TokenInfo> GetToken(const std::string& token_id);
   // Idempotent: revoking a revoked token keeps the first revocation time.

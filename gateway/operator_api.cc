@@ -128,6 +128,13 @@ void AddChange(Router& router, RouteSpec spec) {
   router.Add(std::move(spec));
 }
 
+// A change that creates something with an id of its own (`prefix`, ids.h):
+// audited under the id the router chose, which the handler then gives it.
+void AddCreation(Router& router, std::string_view prefix, RouteSpec spec) {
+  spec.creates = prefix;
+  AddChange(router, std::move(spec));
+}
+
 }  // namespace
 
 void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable) {
@@ -173,7 +180,7 @@ void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable
                 });
               }});
 
-  AddChange(router, {.method = "POST",
+  AddCreation(router, kOrgPrefix, {.method = "POST",
               .pattern = "/api/v1/orgs",
               .grants = {kOperator},
               .body = BodyKind::kJson,
@@ -186,7 +193,7 @@ void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable
                   XGW_TRY(in.enterprise_number, OptString(body, "enterprise_number"));
                   XGW_TRY(in.dpo_contact, OptString(body, "dpo_contact"));
                   XGW_TRY(in.client_cert_pins, StringArray(body, "client_cert_pins", false));
-                  XGW_TRY(auto org, store.CreateOrganisation(in, ctx.now));
+                  XGW_TRY(auto org, store.CreateOrganisation(in, ctx.now, ctx.created_id));
                   Response r = JsonResponse(201, OrgJson(org));
                   r.headers.emplace_back("Location", "/api/v1/orgs/" + org.id);
                   return r;
@@ -274,7 +281,7 @@ void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable
                 });
               }});
 
-  AddChange(router, {.method = "POST",
+  AddCreation(router, kUserPrefix, {.method = "POST",
               .pattern = "/api/v1/orgs/{org}/users",
               .grants = {kOperator},
               .target = TargetKind::kOrg,
@@ -285,7 +292,7 @@ void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable
                   XGW_CHECK(OnlyFields(body, {"display_name", "roles"}));
                   XGW_TRY(auto name, RequiredString(body, "display_name"));
                   XGW_TRY(auto roles, StringArray(body, "roles", false));
-                  XGW_TRY(auto user, store.CreateUser(ctx.target_org_id, name, roles, ctx.now));
+                  XGW_TRY(auto user, store.CreateUser(ctx.target_org_id, name, roles, ctx.now, ctx.created_id));
                   Response r = JsonResponse(201, UserJson(user));
                   r.headers.emplace_back("Location", "/api/v1/users/" + user.id);
                   return r;
@@ -368,7 +375,7 @@ void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable
                 });
               }});
 
-  AddChange(router, {.method = "POST",
+  AddCreation(router, kTokenPrefix, {.method = "POST",
               .pattern = "/api/v1/users/{user}/tokens",
               .grants = {kOperator},
               .target = TargetKind::kUser,
@@ -388,7 +395,7 @@ void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable
                     ttl = it->get<int64_t>();
                   }
                   XGW_TRY(auto label, OptString(body, "label"));
-                  XGW_TRY(auto issued, store.IssueToken(ctx.target_user_id, ttl, label, ctx.now));
+                  XGW_TRY(auto issued, store.IssueToken(ctx.target_user_id, ttl, label, ctx.now, ctx.created_id));
                   json j = TokenJson(issued.info, ctx.now);
                   j["token"] = issued.secret;
                   WipeMemory(issued.secret.data(), issued.secret.size());

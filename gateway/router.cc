@@ -215,6 +215,7 @@ Result<void> Router::AppendRecord(const RequestContext& ctx, unsigned status, co
     rec.actor_org_id = ctx.principal->org_id;
   }
   rec.target_id = !ctx.target_user_id.empty() ? ctx.target_user_id : ctx.target_org_id;
+  rec.created_id = ctx.created_id;
   for (const auto& [k, v] : ctx.params) {
     if (k == "token") rec.target_id = v;
   }
@@ -252,6 +253,7 @@ void Router::RecordTransportRefusal(const std::string& request_id, unsigned stat
 
 Response Router::RunHandler(const Compiled& route, RequestContext& ctx, const json& body) {
   Response r;
+  if (!route.spec.creates.empty()) ctx.created_id = NewId(route.spec.creates);
   if (route.spec.body == BodyKind::kJson && body.is_discarded()) {
     r = Problem(400, "invalid-json", "Invalid JSON",
                 "the request body must be one valid JSON object (UTF-8, no duplicate keys)",

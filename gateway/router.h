@@ -59,6 +59,9 @@ struct RequestContext {
   std::optional<Principal> principal;         // set unless the route is public
   std::string target_org_id;                  // resolved for TargetKind != kNone
   std::string target_user_id;
+  // For a route with RouteSpec::creates: the id the handler must give what
+  // it creates, chosen before the change is audited so that the event names it.
+  std::string created_id;
   int64_t now = 0;
   std::shared_ptr<const Config> config;       // snapshot for this request
   const std::string& request_id() const { return head.request_id; }
@@ -85,6 +88,9 @@ struct RouteSpec {
   // (fail closed). A handler that then fails gets a second record with its
   // reason.
   bool audit_first = false;
+  // Id prefix (ids.h) of what the route creates; the router then chooses
+  // RequestContext::created_id before auditing and running the handler.
+  std::string_view creates{};
 };
 
 // Result of Router::Prepare.
