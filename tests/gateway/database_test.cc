@@ -1,8 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "gateway/database.h"
 #include "tests/gateway/temp_dir.h"
@@ -110,4 +113,73 @@ TEST_CASE("ASecondConnectionKeepsTheFirstOnesWalAliveForOtherProcesses") {
   auto count = rows->TextColumn();
   REQUIRE(count);
   CHECK(*count == std::vector<std::string>{"2"});
+}
+
+namespace {
+
+Result<int64_t> CountRowsOn(Database& c) {
+  XGW_TRY(auto st, c.Prepare("SELECT COUNT(*) FROM t"));
+  XGW_TRY(bool row, st.Step());
+  if (!row) return Fail(ErrorCode::kInternal, "no row");
+  return st.Int(0);
+}
+
+}  // namespace
+
+TEST_CASE("APoolReadSeesTheLastCommitWithoutWaitingForAnOpenWriteTransaction") {
+  TempDir dir;
+  Database writer = OpenDb(dir);
+  REQUIRE(writer.Exec("CREATE TABLE t (k INTEGER PRIMARY KEY)"));
+  auto pool = ReadPool::Open(dir.path + "/t.db", 2);
+  REQUIRE(pool);
+  // The writer holds its write lock (as a group commit does across its fsync).
+  auto tx = Transaction::Begin(writer);
+  REQUIRE(tx);
+  REQUIRE(writer.Run("INSERT INTO t(k) VALUES (1)"));
+  const auto before = (*pool)->Read([](Database& c) { return CountRowsOn(c); });
+  REQUIRE(before);
+  CHECK(*before == 0);
+  REQUIRE(tx->Commit());
+  const auto after = (*pool)->Read([](Database& c) { return CountRowsOn(c); });
+  REQUIRE(after);
+  CHECK(*after == 1);
+}
+
+TEST_CASE("APoolConnectionRefusesWritesAndKeepsServingReads") {
+  TempDir dir;
+  Database writer = OpenDb(dir);
+  REQUIRE(writer.Exec("CREATE TABLE t (k INTEGER PRIMARY KEY)"));
+  auto pool = ReadPool::Open(dir.path + "/t.db", 1);
+  REQUIRE(pool);
+  const auto wrote = (*pool)->Read([](Database& c) { return c.Run("INSERT INTO t(k) VALUES (1)"); });
+  CHECK_FALSE(wrote);
+  // The lease was handed back with its read ended: the same connection serves again.
+  const auto n = (*pool)->Read([](Database& c) { return CountRowsOn(c); });
+  REQUIRE(n);
+  CHECK(*n == 0);
+}
+
+TEST_CASE("ConcurrentPoolReadersShareFewerConnectionsThanThreads") {
+  TempDir dir;
+  Database writer = OpenDb(dir);
+  REQUIRE(writer.Exec("CREATE TABLE t (k INTEGER PRIMARY KEY)"));
+  auto pool = ReadPool::Open(dir.path + "/t.db", 2);
+  REQUIRE(pool);
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&] {
+      for (int j = 0; j < 50; ++j) {
+        if ((*pool)->Read([](Database& c) { return CountRowsOn(c); })) ++ok;
+      }
+    });
+  }
+  for (int64_t k = 1; k <= 50; ++k) {  // commits while the readers read
+    auto ins = writer.Prepare("INSERT INTO t(k) VALUES (?)");
+    REQUIRE(ins);
+    ins->Bind(1, k);
+    REQUIRE(ins->Run());
+  }
+  for (auto& t : threads) t.join();
+  CHECK(ok == 300);
 }
