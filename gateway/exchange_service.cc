@@ -2726,6 +2726,18 @@ void ExchangeService::RegisterRoutes(Router& router) {
                     return Problem(404, "not-found", "Not found", "no such exchange, or it is not yours",
                                    ctx.request_id());
                   }
+                  // Claimed (see Impl::Claim), then read again: an upload that was
+                  // completing this exchange has finished, and the revocation
+                  // applies to what it left.
+                  const std::optional<Impl::Claim> claim = m.TryClaim(e->id);
+                  if (!claim) {
+                    return Problem(409, "wrong-state", "Not revocable now",
+                                   "an upload of this exchange is completing or the sweeper is deleting it; "
+                                   "read its state and try again",
+                                   ctx.request_id());
+                  }
+                  XGW_TRY(e, m.LoadExchange(e->id));
+                  if (!e) return ErrorProblem(ctx, Error{ErrorCode::kInternal, "exchange vanished"});
                   if (!Impl::IsLive(e->state) && e->state != "pending") {
                     return Problem(409, "wrong-state", "Not revocable",
                                    "the exchange is already revoked or deleted", ctx.request_id());

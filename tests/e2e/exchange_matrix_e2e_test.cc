@@ -439,11 +439,12 @@ TEST_CASE("KillNineDuringFourConcurrentStreamingUploadsLosesNoAcknowledgedExchan
   CheckAuditVerifies(w.d->dir() + "/state");
 }
 
-// The sweeper discards a pending exchange at its upload timeout even while
-// its content still streams in (the timeout bounds how long a sender may
-// take). That upload must then be refused as no longer expected, not fail
-// with a server error, and leave nothing behind.
-TEST_CASE("AnUploadStillStreamingWhenTheSweeperDiscardsItsExchangeIsRefusedAndLeavesNothing") {
+// A pending exchange can end while its content still streams in: the
+// sweeper discards it at its upload timeout (the timeout bounds how long a
+// sender may take), or its sender revokes it. That upload must then be
+// refused as no longer expected, not fail with a server error, and leave
+// nothing behind.
+TEST_CASE("AnUploadStillStreamingWhenItsExchangeEndsIsRefusedAndLeavesNothing") {
   World w;
   w.ProposeAcceptActivate(ProtocolDoc("XM_MAIN"));
   std::string csv = kHeader;
@@ -458,15 +459,23 @@ TEST_CASE("AnUploadStillStreamingWhenTheSweeperDiscardsItsExchangeIsRefusedAndLe
   u.hold = true;
   std::thread upload([&u] { u.Run(); });
   while (u.sent.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  w.Advance(2 * 3600);  // past the default pending timeout (1 h)
-  const bool discarded = w.WaitForState(id, "discarded");
+  std::string ended_as;
+  SECTION("discarded by the sweeper") {
+    w.Advance(2 * 3600);  // past the default pending timeout (1 h)
+    ended_as = "discarded";
+  }
+  SECTION("revoked by its sender") {
+    MustJson(Request(*w.d, "POST", "/api/v1/exchanges/" + id + "/revoke", {.token = w.sender.token}), 200);
+    ended_as = "revoked";
+  }
+  const bool ended = w.WaitForState(id, ended_as);
   u.hold = false;
   upload.join();
-  REQUIRE(discarded);
+  REQUIRE(ended);
   INFO(u.response);
   CHECK(u.status == 409);
   CHECK(u.response.find("no longer pending") != std::string::npos);
-  CHECK(w.State(id) == "discarded");
+  CHECK(w.State(id) == ended_as);
   int status = 0;
   CHECK(RunCommand("find " + w.d->dir() + "/state/blobs -type f | wc -l", &status) == "0\n");
   CHECK(w.d->StopAndWait(SIGTERM) == 0);
