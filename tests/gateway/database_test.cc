@@ -124,62 +124,66 @@ Result<int64_t> CountRowsOn(Database& c) {
   return st.Int(0);
 }
 
+// A table t on a writer connection, and a pool of `size` readers of it.
+struct PooledTable {
+  explicit PooledTable(size_t size) {
+    REQUIRE(writer.Exec("CREATE TABLE t (k INTEGER PRIMARY KEY)"));
+    auto p = ReadPool::Open(dir.path + "/t.db", size);
+    REQUIRE(p);
+    pool = std::move(*p);
+  }
+  Result<int64_t> Count() {
+    return pool->Read([](Database& c) { return CountRowsOn(c); });
+  }
+  TempDir dir;
+  Database writer = OpenDb(dir);
+  std::unique_ptr<ReadPool> pool;
+};
+
 }  // namespace
 
 TEST_CASE("APoolReadSeesTheLastCommitWithoutWaitingForAnOpenWriteTransaction") {
-  TempDir dir;
-  Database writer = OpenDb(dir);
-  REQUIRE(writer.Exec("CREATE TABLE t (k INTEGER PRIMARY KEY)"));
-  auto pool = ReadPool::Open(dir.path + "/t.db", 2);
-  REQUIRE(pool);
+  PooledTable t(2);
   // The writer holds its write lock (as a group commit does across its fsync).
-  auto tx = Transaction::Begin(writer);
+  auto tx = Transaction::Begin(t.writer);
   REQUIRE(tx);
-  REQUIRE(writer.Run("INSERT INTO t(k) VALUES (1)"));
-  const auto before = (*pool)->Read([](Database& c) { return CountRowsOn(c); });
+  REQUIRE(t.writer.Run("INSERT INTO t(k) VALUES (1)"));
+  const auto before = t.Count();
   REQUIRE(before);
   CHECK(*before == 0);
   REQUIRE(tx->Commit());
-  const auto after = (*pool)->Read([](Database& c) { return CountRowsOn(c); });
+  const auto after = t.Count();
   REQUIRE(after);
   CHECK(*after == 1);
 }
 
 TEST_CASE("APoolConnectionRefusesWritesAndKeepsServingReads") {
-  TempDir dir;
-  Database writer = OpenDb(dir);
-  REQUIRE(writer.Exec("CREATE TABLE t (k INTEGER PRIMARY KEY)"));
-  auto pool = ReadPool::Open(dir.path + "/t.db", 1);
-  REQUIRE(pool);
-  const auto wrote = (*pool)->Read([](Database& c) { return c.Run("INSERT INTO t(k) VALUES (1)"); });
+  PooledTable t(1);
+  const auto wrote = t.pool->Read([](Database& c) { return c.Run("INSERT INTO t(k) VALUES (1)"); });
   CHECK_FALSE(wrote);
   // The lease was handed back with its read ended: the same connection serves again.
-  const auto n = (*pool)->Read([](Database& c) { return CountRowsOn(c); });
+  const auto n = t.Count();
   REQUIRE(n);
   CHECK(*n == 0);
 }
 
 TEST_CASE("ConcurrentPoolReadersShareFewerConnectionsThanThreads") {
-  TempDir dir;
-  Database writer = OpenDb(dir);
-  REQUIRE(writer.Exec("CREATE TABLE t (k INTEGER PRIMARY KEY)"));
-  auto pool = ReadPool::Open(dir.path + "/t.db", 2);
-  REQUIRE(pool);
+  PooledTable t(2);
   std::atomic<int> ok{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < 6; ++i) {
     threads.emplace_back([&] {
       for (int j = 0; j < 50; ++j) {
-        if ((*pool)->Read([](Database& c) { return CountRowsOn(c); })) ++ok;
+        if (t.Count()) ++ok;
       }
     });
   }
   for (int64_t k = 1; k <= 50; ++k) {  // commits while the readers read
-    auto ins = writer.Prepare("INSERT INTO t(k) VALUES (?)");
+    auto ins = t.writer.Prepare("INSERT INTO t(k) VALUES (?)");
     REQUIRE(ins);
     ins->Bind(1, k);
     REQUIRE(ins->Run());
   }
-  for (auto& t : threads) t.join();
+  for (auto& th : threads) th.join();
   CHECK(ok == 300);
 }
