@@ -206,6 +206,14 @@ TEST_CASE("OperatorChangesAreAuditedUnderTheirOwnActions") {
   CHECK(concerning(events("auth.token_issued"), "user", w.sender.user) >= 1);
   auto [issued_id, issued_secret] = w.Token(w.sender.user, 3600);
   CHECK(concerning(events("auth.token_issued"), "token", issued_id) == 1);
+  // The query a DPO runs finds them by the organisation and by the user.
+  auto query = [&](const std::string& filter) {
+    return MustJson(Request(*w.d, "GET", "/api/v1/audit/events?limit=1000&" + filter,
+                            {.token = w.d->operator_token()}),
+                    200)["items"];
+  };
+  CHECK(query("action=org.registered&organisation=" + w.sender.org).size() == 1);
+  CHECK(query("action=user.registered&user=" + w.sender.user).size() == 1);
   // A revoked token: the event names it.
   auto [token_id, secret] = w.Token(w.sender.user, 3600);
   MustJson(Request(*w.d, "DELETE", "/api/v1/tokens/" + token_id, {.token = w.d->operator_token()}), 200);
