@@ -825,6 +825,25 @@ struct ExchangeService::Impl {
     }
   }
 
+  // What forbids a transfer under `pr` now that the protocol left the valid
+  // state since `pr` was read (suspended, terminated, expired); none while it
+  // is valid. Read inside the transaction that makes an exchange available:
+  // a suspension or termination committed before it refuses the exchange,
+  // and a termination committed after it finds the exchange to delete.
+  // REQUIRES: mu held, in that transaction.
+  Result<Violations> StateViolationsLocked(const ProtocolRecord& pr, int64_t now) {
+    XGW_TRY(auto st, db.Prepare("SELECT state FROM protocols WHERE id = ?"));
+    st.Bind(1, pr.protocol->id);
+    XGW_TRY(bool row, st.Step());
+    if (!row) return Fail(ErrorCode::kCorrupt, "an exchange's protocol is missing from the database");
+    auto state = ProtocolStateFromName(st.Text(0));
+    if (!state) return Fail(ErrorCode::kCorrupt, "stored protocol has an unknown state");
+    if (*state == ProtocolState::kValid) return Violations{};
+    ProtocolStatus status = pr.status;
+    status.state = *state;
+    return ActiveViolations(*pr.protocol, status, ToInstant(now));
+  }
+
   // Transfers from `party` under the protocol that reached "available" and
   // count towards a send decision now (SendRequest::transfers_in_window):
   // one row of transfer_counts, kept by CountTransferLocked.
@@ -1316,10 +1335,12 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
                                                const ProtocolRecord& pr, const std::string& tmp,
                                                uint64_t size, int fd, const Manifest* new_row) {
   const int64_t now = Now();
-  // The frequency (one-off, quota) was decided when the exchange was created,
-  // but two exchanges created at the same time both passed that check: it is
-  // decided again inside the transaction that makes the exchange available,
-  // where no other completion can come between. A pending exchange (the
+  // The frequency (one-off, quota) and the protocol's state were decided
+  // when the exchange was created, but two exchanges created at the same
+  // time both passed that check, and an operator may suspend or terminate
+  // the protocol while an upload streams: both are decided again inside the
+  // transaction that makes the exchange available, where no other
+  // completion or state change can come between. A pending exchange (the
   // two-request form) may have waited long since its creation: it is also
   // checked here, before its upload is audited. A new row was decided
   // milliseconds ago (DecideCreate), so that check would only repeat it.
@@ -1387,9 +1408,12 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
   bool still_pending = false;
   Violations late;
   const std::function<Result<void>()> mark_available = [&]() -> Result<void> {
-    XGW_TRY(auto transfers, CountTransfers(db, *pr.protocol, e.sender_party, ToInstant(now)));
-    late = FrequencyViolations(*pr.protocol, {e.sender_party, ToInstant(now), transfers});
-    if (!late.empty()) return Fail(ErrorCode::kConflict, "another transfer completed first");
+    XGW_TRY(late, StateViolationsLocked(pr, now));
+    if (late.empty()) {
+      XGW_TRY(auto transfers, CountTransfers(db, *pr.protocol, e.sender_party, ToInstant(now)));
+      late = FrequencyViolations(*pr.protocol, {e.sender_party, ToInstant(now), transfers});
+    }
+    if (!late.empty()) return Fail(ErrorCode::kConflict, "the protocol no longer allows this transfer");
     if (new_row) {
       ExchangeRow row = done;
       row.state = "available";
@@ -1442,8 +1466,9 @@ Response ExchangeService::Impl::RefuseCompletion(RequestContext& ctx, const Exch
   // Nothing of it may stay: the exchange can never become available.
   if (auto d = DeleteExchangeData(e.id, "discarded", ev.reason, now); !d) return ErrorProblem(ctx, d.error());
   Response r = WithExtra(Problem(422, "policy-violation", "Exchange refused",
-                                 "another transfer under this protocol completed first and the protocol "
-                                 "allows no more now; see 'violations'. Nothing was kept",
+                                 "the protocol no longer allows this transfer: another transfer under it "
+                                 "completed first, or it was suspended, terminated or expired meanwhile; "
+                                 "see 'violations'. Nothing was kept",
                                  ctx.request_id()),
                          {{"violations", ViolationsJson(v)}});
   r.audited = true;

@@ -439,6 +439,45 @@ TEST_CASE("KillNineDuringFourConcurrentStreamingUploadsLosesNoAcknowledgedExchan
   CheckAuditVerifies(w.d->dir() + "/state");
 }
 
+namespace {
+
+// A two-request upload of a list of ~400 KB started and then held after its
+// first 64 KiB: the exchange is pending, its content in flight.
+struct HeldUpload {
+  HeldUpload(World& w, const std::string& csv) : id(w.CreatePending(csv)) {
+    u.url = w.d->base_url() + "/api/v1/exchanges/" + id + "/content";
+    u.token = w.sender.token;
+    u.cacert = w.d->cacert();
+    u.data = w.Encrypt(csv);
+    REQUIRE(u.data.size() > 2 * 64 * 1024);
+    u.hold = true;
+    thread = std::thread([this] { u.Run(); });
+    while (u.sent.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ~HeldUpload() { Release(); }
+  // Sends the rest and waits for the answer.
+  void Release() {
+    u.hold = false;
+    if (thread.joinable()) thread.join();
+  }
+  std::string id;
+  StreamingUpload u;
+  std::thread thread;
+};
+
+std::string ListOf400Kb() {
+  std::string csv = kHeader;
+  for (int i = 0; i < 200; ++i) csv += Row(i % 900 + 1, 1950);
+  return csv;
+}
+
+void CheckNoBlobLeft(World& w) {
+  int status = 0;
+  CHECK(RunCommand("find " + w.d->dir() + "/state/blobs -type f | wc -l", &status) == "0\n");
+}
+
+}  // namespace
+
 // A pending exchange can end while its content still streams in: the
 // sweeper discards it at its upload timeout (the timeout bounds how long a
 // sender may take), or its sender revokes it. That upload must then be
@@ -447,37 +486,44 @@ TEST_CASE("KillNineDuringFourConcurrentStreamingUploadsLosesNoAcknowledgedExchan
 TEST_CASE("AnUploadStillStreamingWhenItsExchangeEndsIsRefusedAndLeavesNothing") {
   World w;
   w.ProposeAcceptActivate(ProtocolDoc("XM_MAIN"));
-  std::string csv = kHeader;
-  for (int i = 0; i < 200; ++i) csv += Row(i % 900 + 1, 1950);
-  const std::string id = w.CreatePending(csv);
-  StreamingUpload u;
-  u.url = w.d->base_url() + "/api/v1/exchanges/" + id + "/content";
-  u.token = w.sender.token;
-  u.cacert = w.d->cacert();
-  u.data = w.Encrypt(csv);
-  REQUIRE(u.data.size() > 2 * 64 * 1024);
-  u.hold = true;
-  std::thread upload([&u] { u.Run(); });
-  while (u.sent.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  HeldUpload up(w, ListOf400Kb());
   std::string ended_as;
   SECTION("discarded by the sweeper") {
     w.Advance(2 * 3600);  // past the default pending timeout (1 h)
     ended_as = "discarded";
   }
   SECTION("revoked by its sender") {
-    MustJson(Request(*w.d, "POST", "/api/v1/exchanges/" + id + "/revoke", {.token = w.sender.token}), 200);
+    MustJson(Request(*w.d, "POST", "/api/v1/exchanges/" + up.id + "/revoke", {.token = w.sender.token}), 200);
     ended_as = "revoked";
   }
-  const bool ended = w.WaitForState(id, ended_as);
-  u.hold = false;
-  upload.join();
+  const bool ended = w.WaitForState(up.id, ended_as);
+  up.Release();
   REQUIRE(ended);
-  INFO(u.response);
-  CHECK(u.status == 409);
-  CHECK(u.response.find("no longer pending") != std::string::npos);
-  CHECK(w.State(id) == ended_as);
-  int status = 0;
-  CHECK(RunCommand("find " + w.d->dir() + "/state/blobs -type f | wc -l", &status) == "0\n");
+  INFO(up.u.response);
+  CHECK(up.u.status == 409);
+  CHECK(up.u.response.find("no longer pending") != std::string::npos);
+  CHECK(w.State(up.id) == ended_as);
+  CheckNoBlobLeft(w);
+  CHECK(w.d->StopAndWait(SIGTERM) == 0);
+  CheckAuditVerifies(w.d->dir() + "/state");
+}
+
+// An operator suspends the protocol while an upload under it streams: the
+// protocol's state is decided again in the transaction that would make the
+// exchange available, so the upload is refused and nothing is kept (it used
+// to become available under a protocol that no longer allowed it; after a
+// termination that keeps data, or a one-request upload, the same way).
+TEST_CASE("AnUploadCompletingAfterItsProtocolStoppedIsRefusedAndNothingIsKept") {
+  World w;
+  w.ProposeAcceptActivate(ProtocolDoc("XM_MAIN"));
+  HeldUpload up(w, ListOf400Kb());
+  MustJson(Request(*w.d, "POST", "/api/v1/protocols/XM_MAIN/suspend", {.token = w.d->operator_token()}), 200);
+  up.Release();
+  INFO(up.u.response);
+  CHECK(up.u.status == 422);
+  CHECK(up.u.response.find("protocol_suspended") != std::string::npos);
+  CHECK(w.State(up.id) == "discarded");
+  CheckNoBlobLeft(w);
   CHECK(w.d->StopAndWait(SIGTERM) == 0);
   CheckAuditVerifies(w.d->dir() + "/state");
 }
