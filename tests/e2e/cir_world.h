@@ -54,11 +54,12 @@ inline std::string CirRow(int i) {
 
 // The CIR example (config/examples/cir-thuispunt-ocmw-2024_VB_00591.json)
 // as a periodic protocol with id `id` (so that several exchanges may exist at
-// once), kept until 2024-09-27 whether or not it is acknowledged.
-inline nlohmann::json CirPeriodicProtocolDoc(const std::string& id) {
+// once, at most `max_per_day` a day), kept until 2024-09-27 whether or not
+// it is acknowledged.
+inline nlohmann::json CirPeriodicProtocolDoc(const std::string& id, int max_per_day = 10000) {
   nlohmann::json doc = nlohmann::json::parse(ReadTextFile(kCirProtocolFile));
   doc["id"] = id;
-  doc["frequency"] = {{"kind", "periodic"}, {"max_transfers", 10000}, {"per", "day"}};
+  doc["frequency"] = {{"kind", "periodic"}, {"max_transfers", max_per_day}, {"per", "day"}};
   doc["retention"] = {{"delete_on", "2024-09-27"}};
   doc["limits"] = {{"max_rows", 100000}, {"max_bytes", 64 << 20}};
   return doc;

@@ -182,9 +182,7 @@ TEST_CASE("ConcurrentOneRequestUploadsUnderAOneOffProtocolDeliverExactlyOnce") {
 // A periodic quota (2 a day, Brussels time) through the API, in both upload
 // forms: the third transfer of a day is refused; the next day it is allowed.
 TEST_CASE("APeriodicQuotaIsEnforcedPerCalendarDayInBothUploadForms") {
-  json doc = CirPeriodicProtocolDoc("QUOTA_DAY");
-  doc["frequency"] = {{"kind", "periodic"}, {"max_transfers", 2}, {"per", "day"}};
-  CirWorld w(doc);
+  CirWorld w(CirPeriodicProtocolDoc("QUOTA_DAY", 2));
   w.ProposeAcceptActivate();
   const std::string csv = kCirHeader + CirRow(1);
   const std::string body = OneRowUpload(w);
@@ -219,9 +217,7 @@ TEST_CASE("APeriodicQuotaIsEnforcedPerCalendarDayInBothUploadForms") {
 // (rename, directory fsync, then the row). The sweeper must not take it for
 // an orphan: every acknowledged upload keeps its content.
 TEST_CASE("UploadsCompletingWhileTheSweeperRunsKeepTheirContent") {
-  json doc = CirPeriodicProtocolDoc("MANY_A_DAY");
-  doc["frequency"] = {{"kind", "periodic"}, {"max_transfers", 100000}, {"per", "day"}};
-  CirWorld w(doc);
+  CirWorld w(CirPeriodicProtocolDoc("MANY_A_DAY", 100000));
   w.ProposeAcceptActivate();
   const std::string body = OneRowUpload(w);
   constexpr int kThreads = 4;
@@ -268,9 +264,7 @@ TEST_CASE("UploadsCompletingWhileTheSweeperRunsKeepTheirContent") {
 // Listings come in pages (limit, after = the previous page's next); together
 // the pages hold every exchange once, in order.
 TEST_CASE("InboxAndSentBoxAreListedInPages") {
-  json doc = CirPeriodicProtocolDoc("PAGED");
-  doc["frequency"] = {{"kind", "periodic"}, {"max_transfers", 1000}, {"per", "day"}};
-  CirWorld w(doc);
+  CirWorld w(CirPeriodicProtocolDoc("PAGED", 1000));
   w.ProposeAcceptActivate();
   const std::string body = OneRowUpload(w);
   std::vector<std::string> uploaded;
