@@ -1377,6 +1377,10 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
     ::unlink(tmp.c_str());
     return r;
   };
+  const auto not_pending = [&] {
+    return Problem(409, "wrong-state", "Upload not expected",
+                   "the exchange is no longer pending (discarded or already uploaded)", ctx.request_id());
+  };
   const std::optional<Claim> claim = TryClaim(e.id);
   if (!claim) {
     return give_up(Problem(409, "wrong-state", "Upload not expected",
@@ -1391,8 +1395,7 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
     // EEXIST: uploaded already; ENOENT: the sweeper discarded the exchange
     // (and its temp blob) while this upload streamed.
     if (err != EEXIST && err != ENOENT) return give_up(ErrorProblem(ctx, IoError("rename", tmp, err)));
-    return give_up(Problem(409, "wrong-state", "Upload not expected",
-                           "the exchange is no longer pending (discarded or already uploaded)", ctx.request_id()));
+    return give_up(not_pending());
   }
   const DirectorySync::Ticket renamed = blob_dir_sync->Changed();
   auto ticket = deps.audit.QueueEvents(std::move(events));
@@ -1421,14 +1424,14 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
       row.size = static_cast<int64_t>(size);
       XGW_CHECK(InsertExchangeLocked(row, *new_row));
       still_pending = true;
-      return CountTransferLocked(*pr.protocol, e.sender_party, ToInstant(now));
+    } else {
+      XGW_TRY(auto st, db.Prepare("UPDATE exchanges SET state = 'available', delivered_at = ?, "
+                                  "expires_at = ?, size = ? WHERE id = ? AND state = 'pending'"));
+      st.Bind(1, now).Bind(2, expires).Bind(3, static_cast<int64_t>(size)).Bind(4, e.id);
+      XGW_CHECK(st.Run());
+      still_pending = db.Changes() == 1;
+      if (!still_pending) return {};
     }
-    XGW_TRY(auto st, db.Prepare("UPDATE exchanges SET state = 'available', delivered_at = ?, "
-                                "expires_at = ?, size = ? WHERE id = ? AND state = 'pending'"));
-    st.Bind(1, now).Bind(2, expires).Bind(3, static_cast<int64_t>(size)).Bind(4, e.id);
-    XGW_CHECK(st.Run());
-    still_pending = db.Changes() == 1;
-    if (!still_pending) return {};
     return CountTransferLocked(*pr.protocol, e.sender_party, ToInstant(now));
   };
   if (auto r = db_writes.Run(mark_available); !r) {
@@ -1438,9 +1441,7 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
   }
   if (!still_pending) {
     ::unlink(final_path.c_str());
-    return Problem(409, "wrong-state", "Upload not expected",
-                   "the exchange is no longer pending (discarded or already uploaded)",
-                   ctx.request_id());
+    return not_pending();
   }
   if (new_row) deps.metrics.CountExchange("created");
   deps.metrics.CountExchange("uploaded");
