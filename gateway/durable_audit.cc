@@ -49,6 +49,19 @@ AuditAction ActionForRequest(const RequestRecord& r) {
   return AuditAction::kHttpRequest;
 }
 
+namespace {
+
+// Puts an organisation, user or token id (by its prefix) in the event's
+// field for it; ignores an empty or unsafe id.
+void NameIn(AuditEvent& e, const std::string& id) {
+  if (id.empty() || !IsSafeId(id)) return;
+  if (id.rfind("usr-", 0) == 0) e.user_id = id;
+  else if (id.rfind("tok-", 0) == 0) e.token_id = id;
+  else if (id.rfind("org-", 0) == 0) e.orgs.push_back(id);
+}
+
+}  // namespace
+
 Result<void> DurableAuditSink::Append(const RequestRecord& r) {
   const bool changes = r.method == "POST" || r.method == "PUT" || r.method == "DELETE";
   if (r.status < 400 && !changes) return {};
@@ -64,18 +77,10 @@ Result<void> DurableAuditSink::Append(const RequestRecord& r) {
               : r.status >= 500 ? AuditOutcome::kFailed
                                 : AuditOutcome::kRefused;
   if (r.status >= 400) e.reason = ReasonForProblemSlug(r.reason, r.status);
-  if (!r.target_id.empty() && IsSafeId(r.target_id)) {
-    if (r.target_id.rfind("usr-", 0) == 0) e.user_id = r.target_id;
-    else if (r.target_id.rfind("tok-", 0) == 0) e.token_id = r.target_id;
-    else if (r.target_id.rfind("org-", 0) == 0) e.orgs.push_back(r.target_id);
-  }
+  NameIn(e, r.target_id);
   // What a creation creates (the user of a new token, the organisation of
-  // a new user stay named above).
-  if (!r.created_id.empty() && IsSafeId(r.created_id)) {
-    if (r.created_id.rfind("usr-", 0) == 0) e.user_id = r.created_id;
-    else if (r.created_id.rfind("tok-", 0) == 0) e.token_id = r.created_id;
-    else if (r.created_id.rfind("org-", 0) == 0) e.orgs.push_back(r.created_id);
-  }
+  // a new user stay named by the target above).
+  NameIn(e, r.created_id);
   if (IsSafeId(r.request_id)) e.request_id = r.request_id;
   auto a = log_.Append(e);
   if (!a) {
