@@ -26,9 +26,9 @@ std::string ReasonForProblemSlug(const std::string& slug, unsigned status) {
 
 // The action a DPO filters on for a request: the identity and audit changes
 // that have an action of their own, a refused authentication; every other
-// request is http.request. (Changes recorded before they are made, see
-// RouteSpec::audit_first, carry the action with outcome success, and a
-// second event of the same action if the change then fails.)
+// request is http.request. (A change recorded before it commits, see
+// RouteSpec::audit_first, carries its action with outcome success; one its
+// checks refused carries it with the refusal's outcome and reason.)
 AuditAction ActionForRequest(const RequestRecord& r) {
   if (r.status == 401) return AuditAction::kLoginFailed;
   struct Entry {

@@ -43,7 +43,13 @@ Result<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::string& pa
   return std::unique_ptr<IdentityStore>(new IdentityStore(std::move(db)));
 }
 
-Result<Organisation> IdentityStore::CreateOrganisation(const NewOrganisation& in, int64_t now, std::string id) {
+Result<void> IdentityStore::Commit(Transaction& tx, const BeforeCommit& before_commit) {
+  if (before_commit) XGW_CHECK(before_commit());
+  return tx.Commit();
+}
+
+Result<Organisation> IdentityStore::CreateOrganisation(const NewOrganisation& in, int64_t now, std::string id,
+                                                       const BeforeCommit& before_commit) {
   if (!IsCleanText(in.name, 200)) {
     return Fail(ErrorCode::kInvalidArgument,
                 "name: give 1-200 bytes of UTF-8 text without control characters");
@@ -98,7 +104,7 @@ Result<Organisation> IdentityStore::CreateOrganisation(const NewOrganisation& in
       return tl::unexpected<Error>(r.error());
     }
   }
-  XGW_CHECK(tx.Commit());
+  XGW_CHECK(Commit(tx, before_commit));
   return org;
 }
 
@@ -151,7 +157,7 @@ Result<void> IdentityStore::ReplaceRolesLocked(const std::string& user_id,
 
 Result<User> IdentityStore::CreateUser(const std::string& org_id, const std::string& display_name,
                                        const std::vector<std::string>& roles_in, int64_t now,
-                                       std::string id) {
+                                       std::string id, const BeforeCommit& before_commit) {
   if (!IsCleanText(display_name, 200)) {
     return Fail(ErrorCode::kInvalidArgument,
                 "display_name: give 1-200 bytes of UTF-8 text without control characters");
@@ -166,7 +172,7 @@ Result<User> IdentityStore::CreateUser(const std::string& org_id, const std::str
   st.Bind(1, user.id).Bind(2, org_id).Bind(3, display_name).Bind(4, now);
   XGW_CHECK(st.Run());
   XGW_CHECK(ReplaceRolesLocked(user.id, roles));
-  XGW_CHECK(tx.Commit());
+  XGW_CHECK(Commit(tx, before_commit));
   return user;
 }
 
@@ -208,19 +214,20 @@ Result<std::vector<User>> IdentityStore::ListUsers(const std::string& org_id) {
   return out;
 }
 
-Result<User> IdentityStore::SetRoles(const std::string& user_id,
-                                     const std::vector<std::string>& roles_in) {
+Result<User> IdentityStore::SetRoles(const std::string& user_id, const std::vector<std::string>& roles_in,
+                                     const BeforeCommit& before_commit) {
   XGW_TRY(auto roles, CheckRoles(roles_in));
   std::lock_guard lock(mu_);
   XGW_TRY(auto tx, Transaction::Begin(db_));
   XGW_CHECK(GetUserLocked(user_id).map([](auto&&) {}));
   XGW_CHECK(ReplaceRolesLocked(user_id, roles));
-  XGW_CHECK(tx.Commit());
+  XGW_CHECK(Commit(tx, before_commit));
   return GetUserLocked(user_id);
 }
 
 Result<User> IdentityStore::SetKeys(const std::string& user_id, const std::string& age_recipient,
-                                    const std::string& verify_key, int64_t now) {
+                                    const std::string& verify_key, int64_t now,
+                                    const BeforeCommit& before_commit) {
   if (!IsAgeRecipientShape(age_recipient)) {
     return Fail(ErrorCode::kInvalidArgument,
                 "age_recipient: give an age X25519 recipient (\"age1\" followed by 58 lower-case "
@@ -241,19 +248,21 @@ Result<User> IdentityStore::SetKeys(const std::string& user_id, const std::strin
                        "excluded.ed25519_verify_key, updated_at = excluded.updated_at"));
   st.Bind(1, user_id).Bind(2, age_recipient).Bind(3, verify_key).Bind(4, now);
   XGW_CHECK(st.Run());
-  XGW_CHECK(tx.Commit());
+  XGW_CHECK(Commit(tx, before_commit));
   return GetUserLocked(user_id);
 }
 
 Result<IssuedToken> IdentityStore::IssueToken(const std::string& user_id, int64_t ttl_seconds,
                                               const std::optional<std::string>& label,
-                                              int64_t now, std::string id) {
+                                              int64_t now, std::string id,
+                                              const BeforeCommit& before_commit) {
   if (ttl_seconds <= 0) return Fail(ErrorCode::kInvalidArgument, "ttl_seconds: must be positive");
   if (label && !IsCleanText(*label, 100)) {
     return Fail(ErrorCode::kInvalidArgument,
                 "label: give 1-100 bytes of text without control characters");
   }
   std::lock_guard lock(mu_);
+  XGW_TRY(auto tx, Transaction::Begin(db_));
   XGW_CHECK(GetUserLocked(user_id).map([](auto&&) {}));
   IssuedToken t;
   t.secret = NewTokenSecret();
@@ -268,6 +277,7 @@ Result<IssuedToken> IdentityStore::IssueToken(const std::string& user_id, int64_
       .Bind(5, now)
       .Bind(6, t.info.expires_at);
   XGW_CHECK(st.Run());
+  XGW_CHECK(Commit(tx, before_commit));
   return t;
 }
 
@@ -303,13 +313,18 @@ Result<std::vector<TokenInfo>> IdentityStore::ListTokens(const std::string& user
   return out;
 }
 
-Result<TokenInfo> IdentityStore::RevokeToken(const std::string& id, int64_t now) {
+Result<TokenInfo> IdentityStore::RevokeToken(const std::string& id, int64_t now,
+                                             const BeforeCommit& before_commit) {
   std::lock_guard lock(mu_);
+  XGW_TRY(auto tx, Transaction::Begin(db_));
+  XGW_CHECK(GetTokenLocked(id).map([](auto&&) {}));
   XGW_TRY(auto st, db_.Prepare(
                        "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"));
   st.Bind(1, now).Bind(2, id);
   XGW_CHECK(st.Run());
-  return GetTokenLocked(id);
+  XGW_TRY(auto token, GetTokenLocked(id));
+  XGW_CHECK(Commit(tx, before_commit));
+  return token;
 }
 
 Result<Principal> IdentityStore::Authenticate(std::string_view secret, int64_t now) {
@@ -348,7 +363,8 @@ Result<Principal> IdentityStore::Authenticate(std::string_view secret, int64_t n
   return p;
 }
 
-Result<PinAdded> IdentityStore::AddClientPin(const std::string& org_id, const std::string& text) {
+Result<PinAdded> IdentityStore::AddClientPin(const std::string& org_id, const std::string& text,
+                                             const BeforeCommit& before_commit) {
   auto pin = NormalisePin(text);
   if (!pin) return Fail(ErrorCode::kInvalidArgument, std::string("pin: ") + kPinRule);
   std::lock_guard lock(mu_);
@@ -372,12 +388,13 @@ Result<PinAdded> IdentityStore::AddClientPin(const std::string& org_id, const st
     XGW_CHECK(ins.Run());
   }
   XGW_TRY(auto org, GetOrganisationLocked(org_id));
-  XGW_CHECK(tx.Commit());
+  XGW_CHECK(Commit(tx, before_commit));
   return PinAdded{std::move(org), *pin, added};
 }
 
 Result<Organisation> IdentityStore::RemoveClientPin(const std::string& org_id,
-                                                    const std::string& pin_hex) {
+                                                    const std::string& pin_hex,
+                                                    const BeforeCommit& before_commit) {
   std::lock_guard lock(mu_);
   XGW_TRY(auto tx, Transaction::Begin(db_));
   XGW_CHECK(GetOrganisationLocked(org_id).map([](auto&&) {}));
@@ -388,7 +405,7 @@ Result<Organisation> IdentityStore::RemoveClientPin(const std::string& org_id,
     return Fail(ErrorCode::kNotFound, "this organisation has no such client-certificate pin");
   }
   XGW_TRY(auto org, GetOrganisationLocked(org_id));
-  XGW_CHECK(tx.Commit());
+  XGW_CHECK(Commit(tx, before_commit));
   return org;
 }
 

@@ -11,6 +11,7 @@
 #define XGW_GATEWAY_IDENTITY_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -86,36 +87,47 @@ struct Principal {
   bool HasRole(std::string_view role) const;
 };
 
+// Called inside a change's transaction once every check passed and its rows
+// are written, just before COMMIT: the router's audit record of an
+// operator's change. If it fails, the change is rolled back and its error
+// returned; a change refused by a check never calls it. Empty: nothing to call.
+using BeforeCommit = std::function<Result<void>()>;
+
 class IdentityStore {
  public:
   // Opens the database at `path` and applies pending migrations.
   static Result<std::unique_ptr<IdentityStore>> Open(const std::string& path);
 
   // Creations take the new id from the caller when it must be known before
-  // (the router audits an operator's change before it happens); by default
-  // a fresh random one.
+  // (the router's audit record of the change names it); by default a fresh
+  // random one. Every change runs `before_commit` (see BeforeCommit).
   Result<Organisation> CreateOrganisation(const NewOrganisation& org, int64_t now,
-                                          std::string id = NewId(kOrgPrefix));
+                                          std::string id = NewId(kOrgPrefix),
+                                          const BeforeCommit& before_commit = {});
   Result<std::vector<Organisation>> ListOrganisations();
   Result<Organisation> GetOrganisation(const std::string& id);
 
   Result<User> CreateUser(const std::string& org_id, const std::string& display_name,
                           const std::vector<std::string>& roles, int64_t now,
-                          std::string id = NewId(kUserPrefix));
+                          std::string id = NewId(kUserPrefix), const BeforeCommit& before_commit = {});
   Result<std::vector<User>> ListUsers(const std::string& org_id);
   Result<User> GetUser(const std::string& id);
-  Result<User> SetRoles(const std::string& user_id, const std::vector<std::string>& roles);
+  Result<User> SetRoles(const std::string& user_id, const std::vector<std::string>& roles,
+                        const BeforeCommit& before_commit = {});
   Result<User> SetKeys(const std::string& user_id, const std::string& age_recipient,
-                       const std::string& ed25519_verify_key, int64_t now);
+                       const std::string& ed25519_verify_key, int64_t now,
+                       const BeforeCommit& before_commit = {});
 
   // REQUIRES: ttl_seconds > 0 (the API clamps it to the configured maximum).
   Result<IssuedToken> IssueToken(const std::string& user_id, int64_t ttl_seconds,
                                  const std::optional<std::string>& label, int64_t now,
-                                 std::string id = NewId(kTokenPrefix));
+                                 std::string id = NewId(kTokenPrefix),
+                                 const BeforeCommit& before_commit = {});
   Result<std::vector<TokenInfo>> ListTokens(const std::string& user_id);
   Result<TokenInfo> GetToken(const std::string& token_id);
   // Idempotent: revoking a revoked token keeps the first revocation time.
-  Result<TokenInfo> RevokeToken(const std::string& token_id, int64_t now);
+  Result<TokenInfo> RevokeToken(const std::string& token_id, int64_t now,
+                                const BeforeCommit& before_commit = {});
 
   // Maps a bearer secret to its principal. Every failure (malformed, unknown,
   // expired, revoked, user gone) is the same kUnauthenticated error, so the
@@ -127,17 +139,21 @@ class IdentityStore {
   // existing organisation. Idempotent for a pin the organisation already
   // has; kConflict if another organisation has it (a pin maps to one
   // organisation only), kNotFound for an unknown organisation.
-  Result<PinAdded> AddClientPin(const std::string& org_id, const std::string& pin);
+  Result<PinAdded> AddClientPin(const std::string& org_id, const std::string& pin,
+                                const BeforeCommit& before_commit = {});
   // Removes a pin (lower-case hex) from an organisation; kNotFound if the
   // organisation does not have it. Takes effect on the next request: the
   // router looks pins up per request.
-  Result<Organisation> RemoveClientPin(const std::string& org_id, const std::string& pin_hex);
+  Result<Organisation> RemoveClientPin(const std::string& org_id, const std::string& pin_hex,
+                                       const BeforeCommit& before_commit = {});
 
   // The organisation a client-certificate pin (lower-case hex) belongs to.
   Result<std::optional<std::string>> OrganisationForPin(const std::string& pin);
 
  private:
   explicit IdentityStore(Database db) : db_(std::move(db)) {}
+  // Runs before_commit, then commits (the transaction rolls back if either fails).
+  static Result<void> Commit(Transaction& tx, const BeforeCommit& before_commit);
   Result<Organisation> GetOrganisationLocked(const std::string& id);
   Result<User> GetUserLocked(const std::string& id);
   Result<TokenInfo> GetTokenLocked(const std::string& id);

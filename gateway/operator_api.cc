@@ -121,8 +121,9 @@ Response Handle(RequestContext& ctx, F&& f) {
 const Grant kOperator{std::string(kRoleOperator), Scope::kAny};
 
 // A state-changing operator route. These handlers append no audit events of
-// their own, so the router records the request before running them and
-// refuses with 503 if it cannot (issue 5: no unaudited change).
+// their own: each passes ctx.record_change to the store, which records the
+// change just before committing it and rolls it back (503) if that fails
+// (issue 5: no unaudited change).
 void AddChange(Router& router, RouteSpec spec) {
   spec.audit_first = true;
   router.Add(std::move(spec));
@@ -193,7 +194,7 @@ void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable
                   XGW_TRY(in.enterprise_number, OptString(body, "enterprise_number"));
                   XGW_TRY(in.dpo_contact, OptString(body, "dpo_contact"));
                   XGW_TRY(in.client_cert_pins, StringArray(body, "client_cert_pins", false));
-                  XGW_TRY(auto org, store.CreateOrganisation(in, ctx.now, ctx.created_id));
+                  XGW_TRY(auto org, store.CreateOrganisation(in, ctx.now, ctx.created_id, ctx.record_change));
                   Response r = JsonResponse(201, OrgJson(org));
                   r.headers.emplace_back("Location", "/api/v1/orgs/" + org.id);
                   return r;
@@ -224,10 +225,10 @@ void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable
                 });
               }});
 
-  // Client-certificate pins of an existing organisation (mutual TLS). The
-  // router audits each change (before it happens) as http.request with the
-  // organisation's id;
-  // the router reads pins per request, so a change applies at once.
+  // Client-certificate pins of an existing organisation (mutual TLS). Each
+  // change is audited (before it commits) as http.request with the
+  // organisation's id; the router reads pins per request, so a change
+  // applies at once.
   router.AddParameterRule(
       "pin", [](const std::string& v) { return NormalisePinId(v).has_value(); },
       "must be a pin id: 64 hex digits, or the URL-safe base64 of the SHA-256 without padding "
@@ -257,7 +258,7 @@ void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable
                 return Handle(ctx, [&]() -> Result<Response> {
                   XGW_CHECK(OnlyFields(body, {"pin"}));
                   XGW_TRY(auto text, RequiredString(body, "pin"));
-                  XGW_TRY(auto r, store.AddClientPin(ctx.target_org_id, text));
+                  XGW_TRY(auto r, store.AddClientPin(ctx.target_org_id, text, ctx.record_change));
                   Response resp = JsonResponse(r.added ? 201 : 200, PinJson(r.pin));
                   resp.headers.emplace_back("Location", "/api/v1/orgs/" + r.org.id +
                                                             "/client-pins/" + r.pin);
@@ -274,7 +275,7 @@ void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable
                 return Handle(ctx, [&]() -> Result<Response> {
                   // The router checked the syntax already.
                   const std::string pin = NormalisePinId(ctx.params.at("pin")).value_or("");
-                  XGW_CHECK(store.RemoveClientPin(ctx.target_org_id, pin).map([](auto&&) {}));
+                  XGW_CHECK(store.RemoveClientPin(ctx.target_org_id, pin, ctx.record_change).map([](auto&&) {}));
                   json j = PinJson(pin);
                   j["removed"] = true;
                   return JsonResponse(200, j);
@@ -292,7 +293,7 @@ void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable
                   XGW_CHECK(OnlyFields(body, {"display_name", "roles"}));
                   XGW_TRY(auto name, RequiredString(body, "display_name"));
                   XGW_TRY(auto roles, StringArray(body, "roles", false));
-                  XGW_TRY(auto user, store.CreateUser(ctx.target_org_id, name, roles, ctx.now, ctx.created_id));
+                  XGW_TRY(auto user, store.CreateUser(ctx.target_org_id, name, roles, ctx.now, ctx.created_id, ctx.record_change));
                   Response r = JsonResponse(201, UserJson(user));
                   r.headers.emplace_back("Location", "/api/v1/users/" + user.id);
                   return r;
@@ -335,7 +336,7 @@ void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable
                 return Handle(ctx, [&]() -> Result<Response> {
                   XGW_CHECK(OnlyFields(body, {"roles"}));
                   XGW_TRY(auto roles, StringArray(body, "roles", true));
-                  XGW_TRY(auto user, store.SetRoles(ctx.target_user_id, roles));
+                  XGW_TRY(auto user, store.SetRoles(ctx.target_user_id, roles, ctx.record_change));
                   return JsonResponse(200, UserJson(user));
                 });
               }});
@@ -370,7 +371,7 @@ void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable
                   XGW_CHECK(OnlyFields(body, {"age_recipient", "ed25519_verify_key"}));
                   XGW_TRY(auto age, RequiredString(body, "age_recipient"));
                   XGW_TRY(auto ed, RequiredString(body, "ed25519_verify_key"));
-                  XGW_TRY(auto user, store.SetKeys(ctx.target_user_id, age, ed, ctx.now));
+                  XGW_TRY(auto user, store.SetKeys(ctx.target_user_id, age, ed, ctx.now, ctx.record_change));
                   return JsonResponse(200, UserJson(user)["keys"]);
                 });
               }});
@@ -395,7 +396,7 @@ void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable
                     ttl = it->get<int64_t>();
                   }
                   XGW_TRY(auto label, OptString(body, "label"));
-                  XGW_TRY(auto issued, store.IssueToken(ctx.target_user_id, ttl, label, ctx.now, ctx.created_id));
+                  XGW_TRY(auto issued, store.IssueToken(ctx.target_user_id, ttl, label, ctx.now, ctx.created_id, ctx.record_change));
                   json j = TokenJson(issued.info, ctx.now);
                   j["token"] = issued.secret;
                   WipeMemory(issued.secret.data(), issued.secret.size());
@@ -426,7 +427,7 @@ void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable
               .target_param = "token",
               .handler = [&store](RequestContext& ctx, const json&) {
                 return Handle(ctx, [&]() -> Result<Response> {
-                  XGW_TRY(auto t, store.RevokeToken(ctx.params.at("token"), ctx.now));
+                  XGW_TRY(auto t, store.RevokeToken(ctx.params.at("token"), ctx.now, ctx.record_change));
                   return JsonResponse(200, TokenJson(t, ctx.now));
                 });
               }});

@@ -251,18 +251,26 @@ void Router::RecordTransportRefusal(const std::string& request_id, unsigned stat
   AuditOutcome(ctx, r, reason);
 }
 
+BeforeCommit Router::RecordChangeOnce(RequestContext& ctx, ChangeRecord& change) {
+  return [this, &ctx, &change]() -> Result<void> {
+    if (change == ChangeRecord::kRecorded) return {};
+    const bool recorded = AppendRecord(ctx, 200, "").has_value();
+    change = recorded ? ChangeRecord::kRecorded : ChangeRecord::kFailed;
+    if (!recorded) return Fail(ErrorCode::kIo, "the audit log could not record this change");
+    return {};
+  };
+}
+
 Response Router::RunHandler(const Compiled& route, RequestContext& ctx, const json& body) {
   Response r;
+  ChangeRecord change = ChangeRecord::kNone;
   if (!route.spec.creates.empty()) ctx.created_id = NewId(route.spec.creates);
   if (route.spec.body == BodyKind::kJson && body.is_discarded()) {
     r = Problem(400, "invalid-json", "Invalid JSON",
                 "the request body must be one valid JSON object (UTF-8, no duplicate keys)",
                 ctx.request_id());
-  } else if (route.spec.audit_first && !AppendRecord(ctx, 200, "")) {
-    // The change could not be recorded: it must not happen (issue 5).
-    r = AuditUnavailableProblem(ctx.request_id());
-    r.audited = true;  // nothing more can be recorded now
   } else {
+    if (route.spec.audit_first) ctx.record_change = RecordChangeOnce(ctx, change);
     try {
       r = route.spec.handler(ctx, body);
     } catch (const std::exception&) {
@@ -275,8 +283,14 @@ Response Router::RunHandler(const Compiled& route, RequestContext& ctx, const js
                   ctx.request_id());
     }
   }
-  // A successful audit-first change is already recorded.
-  if (route.spec.audit_first && r.status < 400) r.audited = true;
+  ctx.record_change = nullptr;  // it refers to `change`
+  if (change == ChangeRecord::kFailed) {
+    // The change could not be recorded, so it was rolled back (issue 5).
+    r = AuditUnavailableProblem(ctx.request_id());
+    r.audited = true;  // nothing more can be recorded now
+  } else if (change == ChangeRecord::kRecorded && r.status < 400) {
+    r.audited = true;
+  }
   AuditOutcome(ctx, r, r.status >= 400 ? r.refusal_reason : "");
   return r;
 }

@@ -62,6 +62,11 @@ struct RequestContext {
   // For a route with RouteSpec::creates: the id the handler must give what
   // it creates, chosen before the change is audited so that the event names it.
   std::string created_id;
+  // For a RouteSpec::audit_first route: appends the audit record of the
+  // authorised change. The handler hands it to the store, which calls it in
+  // the change's transaction once every check passed, just before COMMIT
+  // (IdentityStore::BeforeCommit); if it fails, the change is rolled back.
+  BeforeCommit record_change;
   int64_t now = 0;
   std::shared_ptr<const Config> config;       // snapshot for this request
   const std::string& request_id() const { return head.request_id; }
@@ -83,10 +88,10 @@ struct RouteSpec {
   JsonHandler handler{};        // kNone (body is null) and kJson
   StreamOpener open_stream{};   // kStream
   // For state-changing handlers that append no audit events of their own
-  // (operator routes): the router records the authorised request BEFORE the
-  // handler runs and answers 503 without running it if that append fails
-  // (fail closed). A handler that then fails gets a second record with its
-  // reason.
+  // (operator routes): the change is recorded before it is committed, through
+  // RequestContext::record_change, and does not happen if that append fails
+  // (503, fail closed). A change refused by a check before that (bad input,
+  // unknown id, conflict) is recorded once, as refused.
   bool audit_first = false;
   // Id prefix (ids.h) of what the route creates; the router then chooses
   // RequestContext::created_id before auditing and running the handler.
@@ -136,6 +141,11 @@ class Router {
   };
   Response Refuse(const RequestContext& ctx, Response problem);
   Response RunHandler(const Compiled& route, RequestContext& ctx, const nlohmann::json& body);
+  // An audit-first change's record: none yet, appended, or the append failed.
+  enum class ChangeRecord { kNone, kRecorded, kFailed };
+  // RequestContext::record_change for one request: appends the change's
+  // record the first time it is called and notes the result in `change`.
+  BeforeCommit RecordChangeOnce(RequestContext& ctx, ChangeRecord& change);
   void AuditOutcome(const RequestContext& ctx, const Response& r, const std::string& reason);
   Result<void> AppendRecord(const RequestContext& ctx, unsigned status, const std::string& reason);
 

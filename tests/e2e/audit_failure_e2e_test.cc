@@ -64,7 +64,8 @@ class World : public CirWorld {
                   "SELECT id FROM users ORDER BY id; "
                   "SELECT id, COALESCE(revoked_at, 0) FROM api_tokens ORDER BY id; "
                   "SELECT user_id, age_recipient, ed25519_verify_key FROM user_keys ORDER BY 1; "
-                  "SELECT user_id, role FROM user_roles ORDER BY 1, 2;") +
+                  "SELECT user_id, role FROM user_roles ORDER BY 1, 2; "
+                  "SELECT pin, org_id FROM organisation_client_pins ORDER BY 1;") +
            "blobs:\n" + RunCommand("cd " + d->dir() + "/state/blobs && find . | sort", &status);
   }
 
@@ -348,6 +349,10 @@ TEST_CASE("OperatorChangesThatCannotBeAuditedAreRefusedAndChangeNothing") {
   const std::string new_keys = json{{"age_recipient", new_age.Recipient().String()},
                                     {"ed25519_verify_key", Base64Encode(new_sign.public_key())}}
                                    .dump();
+  const std::string pin(64, 'd');
+  MustJson(Request(*w.d, "POST", "/api/v1/orgs/" + w.ocmw + "/client-pins",
+                   {.token = op, .body = json{{"pin", "sha256:" + pin}}.dump()}),
+           201);
   const std::string before = w.Fingerprint();
   if (!b.Break()) return;
   struct Call {
@@ -363,6 +368,9 @@ TEST_CASE("OperatorChangesThatCannotBeAuditedAreRefusedAndChangeNothing") {
        200},
       {"register keys", "PUT", "/api/v1/users/" + w.social.user + "/keys", new_keys, w.social.token, 200},
       {"revoke a token", "DELETE", "/api/v1/tokens/" + token_id, "", op, 200},
+      {"add a client-certificate pin", "POST", "/api/v1/orgs/" + w.thuispunt + "/client-pins",
+       json{{"pin", "sha256:" + std::string(64, 'e')}}.dump(), op, 201},
+      {"remove a client-certificate pin", "DELETE", "/api/v1/orgs/" + w.ocmw + "/client-pins/" + pin, "", op, 200},
   };
   for (const auto& c : calls) {
     auto r = Request(*w.d, c.method, c.path, {.token = c.token, .body = c.body});

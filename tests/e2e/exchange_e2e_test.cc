@@ -238,6 +238,63 @@ TEST_CASE("OperatorChangesAreAuditedUnderTheirOwnActions") {
   CheckAuditVerifies(w.d->dir() + "/state");
 }
 
+// An operator's change that its checks refuse (bad input, an unknown id, a
+// conflict) did not happen, and the audit log says exactly that: one event,
+// refused, under the request id the caller was given; no event claims it
+// succeeded.
+TEST_CASE("AnOperatorChangeRefusedByItsChecksIsRecordedOnceAsRefused") {
+  World w;
+  const std::string op = w.d->operator_token();
+  const std::string other_pin(64, 'b');
+  MustJson(Request(*w.d, "POST", "/api/v1/orgs/" + w.ocmw + "/client-pins",
+                   {.token = op, .body = json{{"pin", "sha256:" + other_pin}}.dump()}),
+           201);
+  struct Call {
+    std::string what, method, path, body, action;
+    long status;
+  };
+  const std::vector<Call> calls = {
+      {"an invalid enterprise number", "POST", "/api/v1/orgs", R"({"name":"Another","enterprise_number":"123"})",
+       "org.registered", 400},
+      {"a user with an unknown role", "POST", "/api/v1/orgs/" + w.ocmw + "/users",
+       R"({"display_name":"new","roles":["no such role"]})", "user.registered", 400},
+      {"a token that outlives the maximum", "POST", "/api/v1/users/" + w.sender.user + "/tokens",
+       R"({"ttl_seconds":99999999999})", "auth.token_issued", 400},
+      {"malformed keys", "PUT", "/api/v1/users/" + w.sender.user + "/keys",
+       R"({"age_recipient":"age1nope","ed25519_verify_key":"AAAA"})", "user.key_changed", 400},
+      {"a pin another organisation has", "POST", "/api/v1/orgs/" + w.thuispunt + "/client-pins",
+       json{{"pin", "sha256:" + other_pin}}.dump(), "http.request", 409},
+      {"a pin the organisation does not have", "DELETE",
+       "/api/v1/orgs/" + w.thuispunt + "/client-pins/" + std::string(64, 'c'), "", "http.request", 404},
+      {"an unknown token", "DELETE", "/api/v1/tokens/tok-" + std::string(26, 'a'), "", "auth.token_revoked", 404},
+  };
+  auto identities = [&] {
+    return w.DbDump("SELECT id, name FROM organisations ORDER BY id; "
+                    "SELECT pin, org_id FROM organisation_client_pins ORDER BY 1; "
+                    "SELECT id FROM users ORDER BY id; SELECT user_id, role FROM user_roles ORDER BY 1, 2; "
+                    "SELECT user_id, age_recipient, ed25519_verify_key FROM user_keys ORDER BY 1; "
+                    "SELECT id, COALESCE(revoked_at, 0) FROM api_tokens ORDER BY id;");
+  };
+  const std::string before = identities();
+  for (const auto& c : calls) {
+    INFO(c.what);
+    auto r = Request(*w.d, c.method, c.path, {.token = op, .body = c.body});
+    REQUIRE(r.status == c.status);
+    const std::string rid = r.Json()["request_id"];
+    json items = MustJson(Request(*w.d, "GET", "/api/v1/audit/events?limit=1000&action=" + c.action, {.token = op}),
+                          200)["items"];
+    std::vector<json> of_request;
+    for (const auto& e : items) {
+      if (e["event"].value("request", "") == rid) of_request.push_back(e["event"]);
+    }
+    REQUIRE(of_request.size() == 1);
+    CHECK(of_request[0]["outcome"] == "refused");
+  }
+  CHECK(identities() == before);
+  REQUIRE(w.d->StopAndWait(SIGTERM) == 0);
+  CheckAuditVerifies(w.d->dir() + "/state");
+}
+
 TEST_CASE("PolicyRefusalsThroughTheApi") {
   World w;
   const std::string good = kHeader + CirRow(1);

@@ -340,3 +340,63 @@ TEST_CASE("AuthenticateSurvivesAWriterOnAnotherConnectionCommittingMeanwhile") {
     CHECK(p->user_id == user->id);
   }
 }
+
+// The router records an operator's change through BeforeCommit: it runs only
+// for a change that passed every check, and a change whose record fails is
+// rolled back.
+TEST_CASE("AChangeCommitsOnlyAfterItsBeforeCommitSucceededAndOnlyPassingChangesCallIt") {
+  TempDir dir;
+  auto store = IdentityStore::Open(dir.path + "/db.sqlite");
+  REQUIRE(store);
+  IdentityStore& s = **store;
+  int calls = 0;
+  const BeforeCommit failing = [&]() -> Result<void> {
+    ++calls;
+    return Fail(ErrorCode::kIo, "audit down");
+  };
+  const BeforeCommit counting = [&]() -> Result<void> {
+    ++calls;
+    return {};
+  };
+  auto org = s.CreateOrganisation({"a", {}, {}, {}}, kNow, NewId(kOrgPrefix), counting);
+  REQUIRE(org);
+  auto user = s.CreateUser(org->id, "worker", {"sender"}, kNow, NewId(kUserPrefix), counting);
+  REQUIRE(user);
+  auto token = s.IssueToken(user->id, 100, std::nullopt, kNow, NewId(kTokenPrefix), counting);
+  REQUIRE(token);
+  CHECK(calls == 3);
+
+  calls = 0;
+  CHECK_FALSE(s.CreateOrganisation({"b", {}, {}, {}}, kNow, NewId(kOrgPrefix), failing));
+  CHECK_FALSE(s.CreateUser(org->id, "other", {"sender"}, kNow, NewId(kUserPrefix), failing));
+  CHECK_FALSE(s.SetRoles(user->id, {"dpo"}, failing));
+  CHECK_FALSE(s.SetKeys(user->id, kAge, kEd, kNow, failing));
+  CHECK_FALSE(s.IssueToken(user->id, 100, std::nullopt, kNow, NewId(kTokenPrefix), failing));
+  CHECK_FALSE(s.RevokeToken(token->info.id, kNow, failing));
+  CHECK_FALSE(s.AddClientPin(org->id, "sha256:" + std::string(64, 'a'), failing));
+  CHECK(calls == 7);
+  // Nothing of the seven changes was kept.
+  auto orgs = s.ListOrganisations();
+  REQUIRE(orgs);
+  CHECK(orgs->size() == 1);
+  CHECK(orgs->front().client_cert_pins.empty());
+  auto users = s.ListUsers(org->id);
+  REQUIRE(users);
+  REQUIRE(users->size() == 1);
+  CHECK(users->front().roles == std::vector<std::string>{"sender"});
+  CHECK_FALSE(users->front().keys);
+  auto tokens = s.ListTokens(user->id);
+  REQUIRE(tokens);
+  REQUIRE(tokens->size() == 1);
+  CHECK_FALSE(tokens->front().revoked_at);
+  CHECK(s.Authenticate(token->secret, kNow + 1));
+
+  // A change its checks refuse never calls it.
+  calls = 0;
+  CHECK_FALSE(s.CreateOrganisation({"", {}, {}, {}}, kNow, NewId(kOrgPrefix), counting));
+  CHECK_FALSE(s.CreateUser(NewId(kOrgPrefix), "x", {"sender"}, kNow, NewId(kUserPrefix), counting));
+  CHECK_FALSE(s.SetKeys(user->id, "age1nope", kEd, kNow, counting));
+  CHECK_FALSE(s.RevokeToken(NewId(kTokenPrefix), kNow, counting));
+  CHECK_FALSE(s.RemoveClientPin(org->id, std::string(64, 'c'), counting));
+  CHECK(calls == 0);
+}
