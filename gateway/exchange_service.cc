@@ -301,6 +301,7 @@ struct ExchangeService::Impl {
   // orphan, or discard an upload that is being acknowledged.
   std::mutex claims_mu;
   std::set<std::string> claimed;
+  std::condition_variable claim_released;
 
   class Claim {
    public:
@@ -309,14 +310,28 @@ struct ExchangeService::Impl {
     Claim& operator=(Claim&&) = delete;
     ~Claim() {
       if (!impl_) return;
-      std::lock_guard lock(impl_->claims_mu);
-      impl_->claimed.erase(id_);
+      {
+        std::lock_guard lock(impl_->claims_mu);
+        impl_->claimed.erase(id_);
+      }
+      impl_->claim_released.notify_all();
     }
 
    private:
     Impl* impl_;
     std::string id_;
   };
+
+  // The claim on `id`, once whoever holds it let go: an upload holds it for
+  // one publication, the sweeper or a revocation for one deletion, so the
+  // wait is a few milliseconds. For a change that must not skip the
+  // exchange (a termination deletes all of its protocol's data).
+  Claim ClaimWhenFree(const std::string& id) {
+    std::unique_lock lock(claims_mu);
+    claim_released.wait(lock, [&] { return claimed.count(id) == 0; });
+    claimed.insert(id);
+    return Claim(*this, id);
+  }
 
   // The claim on `id`, or nothing if someone else holds it.
   std::optional<Claim> TryClaim(const std::string& id) {
@@ -2304,7 +2319,14 @@ void ExchangeService::RegisterRoutes(Router& router) {
         if (lc.to == ProtocolState::kTerminated && r.protocol->on_termination == OnTermination::kDelete) {
           XGW_TRY(auto rows, m.ExchangesWhere("protocol_id = ? AND state IN ('pending','available','acknowledged')",
                                               {r.protocol->id}));
-          for (const auto& e : rows) {
+          for (const auto& listed : rows) {
+            // An upload, revocation or expiry of this exchange under way
+            // ends first; read again, it is left alone if that removed it
+            // (one deletion, one event), and deleted otherwise.
+            const Impl::Claim claim = m.ClaimWhenFree(listed.id);
+            XGW_TRY(auto now_row, m.LoadExchange(listed.id));
+            if (!now_row || (!Impl::IsLive(now_row->state) && now_row->state != "pending")) continue;
+            const ExchangeRow& e = *now_row;
             AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeDeleted, &e, &r);
             ev.reason = "protocol_terminated";
             if (!m.deps.audit.AppendEvent(ev)) return AuditUnavailableProblem(ctx.request_id());

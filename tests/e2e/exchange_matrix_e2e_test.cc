@@ -18,6 +18,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -523,6 +524,63 @@ TEST_CASE("AnUploadCompletingAfterItsProtocolStoppedIsRefusedAndNothingIsKept") 
   CHECK(up.u.status == 422);
   CHECK(up.u.response.find("protocol_suspended") != std::string::npos);
   CHECK(w.State(up.id) == "discarded");
+  CheckNoBlobLeft(w);
+  CHECK(w.d->StopAndWait(SIGTERM) == 0);
+  CheckAuditVerifies(w.d->dir() + "/state");
+}
+
+// A termination that deletes data while uploads under the protocol are
+// completing: each exchange ends exactly once, either deleted by the
+// termination or refused at its publication (the termination waits for an
+// upload it meets half-published), never both, and no blob is left.
+TEST_CASE("TerminatingAProtocolWhileUploadsCompleteEndsEachExchangeOnce") {
+  World w;
+  w.ProposeAcceptActivate(ProtocolDoc("XM_MAIN"));
+  const std::string csv = kHeader + Row(1);
+  const std::string create_body = w.CreateBody(csv);
+  const std::string blob = w.Encrypt(csv);
+  constexpr int kSenders = 6;
+  std::atomic<bool> terminated{false};
+  std::atomic<int> uploaded{0};
+  std::mutex ids_mu;
+  std::vector<std::string> ids;
+  std::vector<std::thread> senders;
+  for (int s = 0; s < kSenders; ++s) {
+    senders.emplace_back([&] {
+      // Until the protocol refuses new exchanges, plus one round after it.
+      for (bool last = false; !last;) {
+        last = terminated.load();
+        auto c = Request(*w.d, "POST", "/api/v1/exchanges", {.token = w.sender.token, .body = create_body});
+        if (c.status != 201) continue;
+        const std::string id = c.Json()["id"];
+        {
+          std::lock_guard lock(ids_mu);
+          ids.push_back(id);
+        }
+        if (w.Upload(id, blob).status == 200) ++uploaded;
+      }
+    });
+  }
+  while (uploaded.load() < 3 * kSenders) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  json t = MustJson(w.Lifecycle("XM_MAIN", "terminate"), 200);
+  terminated = true;
+  for (auto& s : senders) s.join();
+  CHECK(t["exchanges_deleted"].get<int>() >= 3 * kSenders);
+  REQUIRE(!ids.empty());
+  for (const auto& id : ids) {
+    INFO(id);
+    const std::string state = w.State(id);
+    CHECK((state == "deleted" || state == "discarded"));
+    json events = MustJson(Request(*w.d, "GET", "/api/v1/audit/events?limit=1000&exchange=" + id,
+                                   {.token = w.d->operator_token()}),
+                           200)["items"];
+    int endings = 0;
+    for (const auto& e : events) {
+      const std::string action = e["event"]["action"];
+      endings += action == "exchange.deleted" || action == "exchange.refused" ? 1 : 0;
+    }
+    CHECK(endings == 1);
+  }
   CheckNoBlobLeft(w);
   CHECK(w.d->StopAndWait(SIGTERM) == 0);
   CheckAuditVerifies(w.d->dir() + "/state");
