@@ -562,15 +562,16 @@ struct ExchangeService::Impl {
     return {};
   }
 
-  // Marks valid or suspended protocols whose version in force has reached
-  // the end of its validity period as expired (audit first); a pending
-  // amendment of such a protocol is withdrawn. Stops at the first audit
-  // failure; the next pass retries.
+  // Marks protocols whose version (in force, or only proposed: nothing can
+  // put it in force any more) has reached the end of its validity period as
+  // expired (audit first); a proposed version of such a protocol is
+  // withdrawn. Stops at the first audit failure; the next pass retries.
   Result<void> ExpireProtocols(int64_t now) {
     std::vector<std::string> ids;
     {
       std::lock_guard lock(mu);
-      XGW_TRY(auto st, db.Prepare("SELECT id FROM protocols WHERE state IN ('valid','suspended') ORDER BY id"));
+      XGW_TRY(auto st, db.Prepare("SELECT id FROM protocols WHERE state IN ('proposed','valid','suspended') "
+                                  "ORDER BY id"));
       XGW_TRY(ids, st.TextColumn());
     }
     for (const auto& id : ids) {
@@ -591,7 +592,7 @@ struct ExchangeService::Impl {
       std::lock_guard lock(mu);
       XGW_TRY(auto tx, Transaction::Begin(db));
       XGW_TRY(auto st, db.Prepare("UPDATE protocols SET state = 'expired' WHERE id = ? AND "
-                                  "state IN ('valid','suspended')"));
+                                  "state IN ('proposed','valid','suspended')"));
       st.Bind(1, id);
       XGW_CHECK(st.Run());
       XGW_CHECK(WithdrawPendingLocked(id, now));

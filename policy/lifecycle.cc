@@ -37,7 +37,9 @@ Result<void> CheckTransition(const Protocol& protocol, const ProtocolStatus& fro
   bool allowed = false;
   switch (from.state) {
     case S::kDraft: allowed = to == S::kProposed; break;
-    case S::kProposed: allowed = to == S::kDraft || to == S::kValid || to == S::kTerminated; break;
+    case S::kProposed:
+      allowed = to == S::kDraft || to == S::kValid || to == S::kExpired || to == S::kTerminated;
+      break;
     case S::kValid: allowed = to == S::kSuspended || to == S::kExpired || to == S::kTerminated; break;
     case S::kSuspended: allowed = to == S::kValid || to == S::kExpired || to == S::kTerminated; break;
     case S::kExpired:

@@ -2,8 +2,8 @@
 // state and the acceptances, this decides what they allow.
 //
 //   draft -> proposed -> valid <-> suspended
-//   proposed -> draft | terminated;  valid, suspended -> expired | terminated
-//   expired and terminated are final.
+//   proposed -> draft;  proposed, valid, suspended -> expired | terminated
+//   expired and terminated are final; expired only once the validity period is over.
 // "valid" requires that every party accepted this exact version (hash) and
 // that the approval record holds a DPO advice of every party.
 #ifndef XGW_POLICY_LIFECYCLE_H_

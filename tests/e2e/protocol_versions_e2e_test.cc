@@ -421,6 +421,37 @@ TEST_CASE("AProtocolPastItsValidityIsMarkedExpiredByTheSweeperAndAudited") {
   CHECK(closed.body.find("protocol-closed") != std::string::npos);
 }
 
+// A proposal that never came into force ends with its validity period too:
+// it is marked expired (it used to stay "proposed" for ever, though nothing
+// could put it in force any more), audited, and closed to amendments.
+TEST_CASE("AProposalNeverPutInForceExpiresWithItsValidityPeriod") {
+  World w;
+  MustJson(w.Propose(DocV1()), 201);
+  MustJson(w.Accept(w.thuispunt), 200);
+  w.Advance(11 * 86400);  // past validity.until (2024-09-30)
+  bool expired = false;
+  for (int i = 0; i < 300 && !expired; ++i) {
+    expired = w.Show(w.d->operator_token())["state"] == "expired";
+    if (!expired) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(expired);
+  CHECK(w.Show(w.sender.token)["valid_now"] == false);
+  json versions = w.Versions(w.d->operator_token());
+  REQUIRE(versions["items"].size() == 1);
+  CHECK(versions["items"][0]["state"] == "withdrawn");
+  const auto events = w.ProtocolEvents();
+  REQUIRE_FALSE(events.empty());
+  CHECK(events.back() == "protocol.expired " + HashOf(DocV1()).substr(0, 8) + " validity_period");
+  // Nothing can bring it back: no acceptance, no activation, no amendment.
+  CHECK(w.Accept(w.ocmw).status == 409);
+  CHECK(Request(*w.d, "POST", std::string("/api/v1/protocols/") + kId + "/activate", {.token = w.d->operator_token()})
+            .status == 409);
+  json v2 = DocV2();
+  CHECK(w.Propose(v2).status == 409);
+  CHECK(w.d->StopAndWait(SIGTERM) == 0);
+  CheckAuditVerifies(w.d->dir() + "/state");
+}
+
 TEST_CASE("ADatabaseFromSchemaTwoKeepsItsProtocolInForceAfterTheUpgrade") {
   World w;
   const std::string v1 = HashOf(DocV1()), v2 = HashOf(DocV2());

@@ -167,6 +167,9 @@ TEST_CASE("LifecycleTransitionsFollowTheModel") {
   s.acceptances.push_back({"org-ocmw-gent", p.version_hash, now});
   CHECK(CheckTransition(p, s, ProtocolState::kValid, now));
   CHECK_FALSE(CheckTransition(p, s, ProtocolState::kValid, Utc(2024, 10, 1)));  // period over
+  // A proposal never put in force expires with its validity period, as a valid one does.
+  CHECK_FALSE(CheckTransition(p, s, ProtocolState::kExpired, now));
+  CHECK(CheckTransition(p, s, ProtocolState::kExpired, Utc(2024, 10, 1)));
   s.state = ProtocolState::kValid;
   CHECK(CheckTransition(p, s, ProtocolState::kSuspended, now));
   CHECK(CheckTransition(p, s, ProtocolState::kTerminated, now));
