@@ -44,6 +44,9 @@ Result<Manifest> ParseManifest(std::string_view text) {
     doc = json::parse(text.begin(), text.end());
   } catch (const json::parse_error& e) {
     return Fail(ErrorCode::kFormat, "manifest is not valid JSON (syntax error at byte " + std::to_string(e.byte) + ")");
+  } catch (const json::exception&) {
+    // out_of_range 406: a number too large for a double.
+    return Fail(ErrorCode::kFormat, "manifest is not valid JSON (a number is out of range)");
   }
   auto bad = [](const std::string& why) { return Fail(ErrorCode::kFormat, "manifest " + why); };
   static const std::set<std::string> kKeys = {"format", "protocol_id", "protocol_version", "list_format", "columns",

@@ -494,7 +494,9 @@ tl::expected<Protocol, ProtocolProblems> ParseProtocolDocument(const json& doc,
   if (doc.contains("frequency")) {
     const auto& f = doc["frequency"];
     std::string fp = "$.frequency";
-    if (f.is_object() && f.value("kind", "") == "periodic") {
+    // Compared, not read with value(): a "kind" of another type must become a
+    // problem below, not a type_error.
+    if (f.is_object() && f.contains("kind") && f["kind"] == "periodic") {
       if (c.Object(f, fp, {"kind", "max_transfers", "per"}, {})) {
         p.frequency.one_off = false;
         p.frequency.max_transfers = static_cast<uint32_t>(c.Integer(f, "max_transfers", fp, 1, 100000).value_or(1));
@@ -601,6 +603,9 @@ tl::expected<Protocol, ProtocolProblems> ParseProtocol(std::string_view text,
   } catch (const json::parse_error& e) {
     // e.byte is a position, not content: safe to report.
     return tl::unexpected(ProtocolProblems{{"$", "not valid JSON (syntax error at byte " + std::to_string(e.byte) + ")"}});
+  } catch (const json::exception&) {
+    // out_of_range 406: a number too large for a double.
+    return tl::unexpected(ProtocolProblems{{"$", "not valid JSON (a number is out of range)"}});
   }
   auto result = ParseProtocolDocument(doc, options);
   if (duplicates.empty()) return result;

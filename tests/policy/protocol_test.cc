@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "policy/canonical_json.h"
+#include "policy/manifest.h"
 #include "policy/lifecycle.h"
 #include "policy/protocol.h"
 #include "tests/policy/policy_test_util.h"
@@ -119,6 +120,22 @@ TEST_CASE("DuplicateJsonKeysAndSyntaxErrorsAreReported") {
   auto q = ParseProtocol("{\"id\": ");
   REQUIRE_FALSE(q);
   CHECK(HasProblem(q.error(), "$", "not valid JSON"));
+}
+
+// Found by tests/fuzz: a number beyond a double and a "kind" that is not a
+// string threw out of the parser (the daemon answered 500, `xgw` aborted).
+TEST_CASE("OutOfRangeNumbersAndWrongTypesAreProblemsNotExceptions") {
+  auto huge = ParseProtocol(R"({"format":"xgw-protocol/1","id":"x","version":1e400})");
+  REQUIRE_FALSE(huge);
+  CHECK(HasProblem(huge.error(), "$", "number is out of range"));
+  json doc = ExampleJson("cir-thuispunt-ocmw-2024_VB_00591.json");
+  doc["frequency"] = {{"kind", true}};
+  ProtocolProblems problems;
+  REQUIRE_NOTHROW(problems = ParseProtocolDocument(doc).error());
+  CHECK(HasProblem(problems, "$.frequency.kind", ""));
+  auto manifest = ParseManifest(R"({"format":"xgw-manifest/1","row_count":563e763})");
+  REQUIRE_FALSE(manifest);
+  CHECK(manifest.error().message.find("number is out of range") != std::string::npos);
 }
 
 TEST_CASE("SpecialCategoryFieldNeedsItsBasis") {

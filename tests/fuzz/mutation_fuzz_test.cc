@@ -1,0 +1,380 @@
+// Mutation fuzzing of every parser that reads untrusted bytes: protocol
+// documents, manifests, CSV and XLSX lists, age headers, audit events,
+// checkpoints, configuration, key files. Each target starts from valid inputs
+// and feeds thousands of mutations of them (bit flips, byte insertions and
+// deletions, repeated and truncated chunks, splices, and for JSON values of
+// the wrong type or size in random places) to the parser.
+//
+// What must hold for every input: the parser returns (no crash, no escaping
+// exception, no sanitizer report when built with XGW_SANITIZE=ON), a refusal
+// carries a message saying what is wrong, and nothing a list reader or the
+// list checks say ever contains a cell value or a header text (personal
+// data). Both outcomes must occur, so that the mutations reach past the first
+// byte check. Deterministic: XGW_FUZZ_SEED (default 1) and XGW_FUZZ_ITERATIONS
+// (per target, default 2000) choose the run; a failure names the iteration.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <random>
+#include <span>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.h"
+#include "crypto/age_format.h"
+#include "crypto/hash.h"
+#include "crypto/io.h"
+#include "crypto/keyfile.h"
+#include "gateway/audit/audit_event.h"
+#include "gateway/audit/checkpoint.h"
+#include "policy/check_list.h"
+#include "policy/list_reader.h"
+#include "policy/manifest.h"
+#include "policy/protocol.h"
+
+using namespace xgw;
+using nlohmann::json;
+
+namespace {
+
+uint64_t EnvNumber(const char* name, uint64_t fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  return std::strtoull(v, nullptr, 10);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(in.good());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Byte-level mutations of one input, one to four at a time.
+class Mutator {
+ public:
+  explicit Mutator(uint64_t seed) : rng_(seed) {}
+
+  size_t Below(size_t n) { return n == 0 ? 0 : std::uniform_int_distribution<size_t>(0, n - 1)(rng_); }
+
+  std::string Mutate(const std::string& seed, const std::vector<std::string>& corpus) {
+    std::string s = seed;
+    const size_t rounds = 1 + Below(4);
+    for (size_t r = 0; r < rounds; ++r) MutateOnce(s, corpus);
+    return s;
+  }
+
+ private:
+  void MutateOnce(std::string& s, const std::vector<std::string>& corpus) {
+    static const std::string kTokens[] = {"\n", "\r\n", "\"", ";", ",", "\t", "\\", "{", "}", "[", "]", ":", "-",
+                                          "0", "-1", "1e308", "18446744073709551616", "\xEF\xBB\xBF", "\xC3",
+                                          "\xFF", std::string(1, '\0'), "---", "-> ", "age-encryption.org/v1",
+                                          "<", ">", "&amp;", "&#0;", "PK\x03\x04"};
+    switch (Below(8)) {
+      case 0:  // flip a bit
+        if (!s.empty()) s[Below(s.size())] ^= static_cast<char>(1u << Below(8));
+        break;
+      case 1:  // set a byte to anything
+        if (!s.empty()) s[Below(s.size())] = static_cast<char>(Below(256));
+        break;
+      case 2:  // insert a token the formats give meaning to
+        s.insert(Below(s.size() + 1), kTokens[Below(std::size(kTokens))]);
+        break;
+      case 3: {  // delete a chunk
+        if (s.empty()) break;
+        const size_t at = Below(s.size());
+        s.erase(at, 1 + Below(std::min<size_t>(64, s.size() - at)));
+        break;
+      }
+      case 4: {  // repeat a chunk (long lines, deep nesting)
+        if (s.empty()) break;
+        const size_t at = Below(s.size());
+        const std::string chunk = s.substr(at, 1 + Below(std::min<size_t>(32, s.size() - at)));
+        std::string rep;
+        for (size_t i = 0, n = 1 + Below(200); i < n; ++i) rep += chunk;
+        s.insert(at, rep);
+        break;
+      }
+      case 5:  // truncate
+        s.resize(Below(s.size() + 1));
+        break;
+      case 6: {  // splice in a piece of another input
+        const std::string& other = corpus[Below(corpus.size())];
+        if (other.empty()) break;
+        const size_t from = Below(other.size());
+        s.insert(Below(s.size() + 1), other.substr(from, 1 + Below(other.size() - from)));
+        break;
+      }
+      default: {  // overwrite with a long run of one byte
+        const size_t at = Below(s.size() + 1);
+        s.insert(at, std::string(1 + Below(5000), static_cast<char>(Below(256))));
+        break;
+      }
+    }
+  }
+
+  std::mt19937_64 rng_;
+};
+
+// Replaces one value somewhere in a JSON document with one of another type
+// or an extreme size, so that parsing succeeds and the validation behind it runs.
+json MutateJsonValue(json doc, Mutator& m) {
+  std::vector<json*> nodes;
+  std::function<void(json&)> collect = [&](json& j) {
+    nodes.push_back(&j);
+    if (j.is_object() || j.is_array()) {
+      for (auto& child : j) collect(child);
+    }
+  };
+  collect(doc);
+  json& target = *nodes[m.Below(nodes.size())];
+  switch (m.Below(11)) {
+    case 0: target = nullptr; break;
+    case 1: target = true; break;
+    case 2: target = -1; break;
+    case 3: target = 1e308; break;
+    case 4: target = std::numeric_limits<uint64_t>::max(); break;
+    case 5: target = ""; break;
+    case 6: target = std::string(100000, 'x'); break;
+    case 7: target = json::array(); break;
+    case 8: target = json::object(); break;
+    case 9: target = json::array({target, target}); break;
+    default:
+      if (target.is_object() && !target.empty()) target.erase(target.begin());
+      else target = "\xE2\x80\xAE\t\n";
+      break;
+  }
+  return doc;
+}
+
+// Runs `parse` on mutations of the seeds; `parse` returns true for an
+// accepted input and checks its own refusals. Both outcomes must occur.
+void Fuzz(const char* target, const std::vector<std::string>& seeds, uint64_t salt,
+          const std::function<bool(const std::string&)>& parse) {
+  REQUIRE_FALSE(seeds.empty());
+  const uint64_t iterations = EnvNumber("XGW_FUZZ_ITERATIONS", 2000);
+  Mutator m(EnvNumber("XGW_FUZZ_SEED", 1) * 1000003 + salt);
+  uint64_t accepted = 0, refused = 0;
+  for (size_t k = 0; k < seeds.size(); ++k) {
+    INFO(target << " seed " << k);
+    bool ok = false;
+    REQUIRE_NOTHROW(ok = parse(seeds[k]));
+    (ok ? accepted : refused)++;
+  }
+  for (uint64_t i = 0; i < iterations; ++i) {
+    INFO(target << " iteration " << i << " (XGW_FUZZ_SEED=" << EnvNumber("XGW_FUZZ_SEED", 1) << ")");
+    const std::string input = m.Mutate(seeds[m.Below(seeds.size())], seeds);
+    bool ok = false;
+    REQUIRE_NOTHROW(ok = parse(input));
+    (ok ? accepted : refused)++;
+  }
+  INFO(target << ": " << accepted << " accepted, " << refused << " refused");
+  CHECK(accepted > 0);
+  CHECK(refused > 0);
+}
+
+template <typename T>
+bool Accepted(const Result<T>& r) {
+  if (r) return true;
+  CHECK_FALSE(r.error().message.empty());
+  return false;
+}
+
+std::string ExampleProtocol(const std::string& name) {
+  return ReadFile(std::string(XGW_SOURCE_DIR) + "/config/examples/" + name);
+}
+
+std::vector<std::string> ProtocolSeeds() {
+  std::vector<std::string> seeds;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(XGW_SOURCE_DIR) + "/config/examples")) {
+    if (e.path().extension() == ".json") seeds.push_back(ReadFile(e.path().string()));
+  }
+  return seeds;
+}
+
+Protocol Cir() {
+  auto p = ParseProtocol(ExampleProtocol("cir-thuispunt-ocmw-2024_VB_00591.json"));
+  REQUIRE(p);
+  return std::move(*p);
+}
+
+const char* const kCirHeader =
+    "Naam;Voornaam;Rijksregisternummer;Status dossier;Ontbrekende documenten;Datum uitnodigingsbrief;"
+    "Datum herinnering";
+
+// Personal data planted in the lists: no message may ever contain it.
+constexpr const char* kMarker = "MARKER";
+
+// Every message a list check produced, and the reader's own error if any.
+void CheckNoMessageHoldsListData(const Result<ListCheck>& r) {
+  if (!r) {
+    CHECK(r.error().message.find(kMarker) == std::string::npos);
+    return;
+  }
+  for (const auto& v : r->violations) {
+    INFO(v.code);
+    CHECK(v.message.find(kMarker) == std::string::npos);
+    CHECK(v.column.find(kMarker) == std::string::npos);
+    CHECK_FALSE(v.message.empty());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("FuzzProtocolDocumentsAsBytes") {
+  Fuzz("protocol bytes", ProtocolSeeds(), 1, [](const std::string& in) {
+    auto p = ParseProtocol(in);
+    if (p) return true;
+    CHECK_FALSE(p.error().empty());
+    for (const auto& problem : p.error()) CHECK_FALSE(problem.reason.empty());
+    return false;
+  });
+}
+
+TEST_CASE("FuzzProtocolDocumentsAsJsonValues") {
+  Mutator m(EnvNumber("XGW_FUZZ_SEED", 1) + 7);
+  std::vector<json> docs;
+  for (const auto& s : ProtocolSeeds()) docs.push_back(json::parse(s));
+  std::vector<std::string> seeds;
+  // Several values changed at once, from every example.
+  for (int i = 0; i < 64; ++i) {
+    json d = docs[m.Below(docs.size())];
+    for (size_t k = 0, n = 1 + m.Below(3); k < n; ++k) d = MutateJsonValue(d, m);
+    seeds.push_back(d.dump());
+  }
+  for (const auto& s : ProtocolSeeds()) seeds.push_back(s);
+  Fuzz("protocol values", seeds, 2, [&](const std::string& in) {
+    // Half of the runs change one more value of an input that still parses.
+    json doc = json::parse(in, nullptr, false);
+    std::string text = in;
+    if (!doc.is_discarded() && m.Below(2) == 0) text = MutateJsonValue(doc, m).dump();
+    auto p = ParseProtocol(text);
+    if (p) return true;
+    for (const auto& problem : p.error()) CHECK_FALSE(problem.reason.empty());
+    return false;
+  });
+}
+
+TEST_CASE("FuzzManifests") {
+  const Protocol p = Cir();
+  std::string csv = std::string(kCirHeader) + "\n";
+  for (int i = 1; i <= 3; ++i) {
+    csv += "Naam" + std::to_string(i) + ";Voornaam;85073003328;onvolledig;attest;01/08/2024;2024-08-31\n";
+  }
+  MemorySource src(csv);
+  auto reader = OpenCsvReader(src);
+  REQUIRE(reader);
+  CheckListOptions options;
+  const std::vector<uint8_t> key(32, 0x42);
+  options.subject_key = key;
+  options.subject_key_id = "org-test";
+  auto checked = CheckList(p, **reader, options);
+  REQUIRE(checked);
+  auto canonical = ManifestToCanonicalJson(checked->manifest);
+  REQUIRE(canonical);
+  Mutator m(EnvNumber("XGW_FUZZ_SEED", 1) + 11);
+  std::vector<std::string> seeds = {*canonical};
+  for (int i = 0; i < 32; ++i) seeds.push_back(MutateJsonValue(json::parse(*canonical), m).dump());
+  Fuzz("manifest", seeds, 3, [](const std::string& in) { return Accepted(ParseManifest(in)); });
+}
+
+TEST_CASE("FuzzCsvListsNeverPutCellValuesInMessages") {
+  const Protocol p = Cir();
+  const std::vector<std::string> seeds = {
+      std::string(kCirHeader) + ";MARKERHEADER\nMARKERLAST;MARKERFIRST;MARKER85073003328;MARKERSTATUS;"
+                                "MARKERDOCS;MARKERDATE;MARKERREM;MARKEREXTRA\n",
+      std::string(kCirHeader) + "\r\nMARKERA;MARKERB;85073003328;onvolledig;attest;01/08/2024;2024-08-31\r\n"
+                                "\"MARKER;\"\"quoted\"\"\";MARKERC;85073003329;volledig;;;\r\n",
+      std::string(kCirHeader) + "\nJansenMARKER;Piet;85073003328;onvolledig;attest;01/08/2024;2024-08-31\n",
+  };
+  Fuzz("csv", seeds, 4, [&](const std::string& in) {
+    MemorySource src(in);
+    ReaderLimits limits;
+    limits.max_field_bytes = 4096;
+    auto reader = OpenCsvReader(src, limits);
+    if (!reader) {
+      CHECK(reader.error().message.find(kMarker) == std::string::npos);
+      return false;
+    }
+    auto r = CheckList(p, **reader);
+    CheckNoMessageHoldsListData(r);
+    return r && r->ok();
+  });
+}
+
+TEST_CASE("FuzzXlsxListsNeverPutCellValuesInMessages") {
+  const Protocol p = Cir();
+  const std::string dir = XGW_POLICY_FIXTURES;
+  std::vector<std::string> seeds;
+  for (const char* f : {"markers.xlsx", "cir_valid.xlsx", "cir_invalid.xlsx", "inline.xlsx", "two_sheets.xlsx"}) {
+    seeds.push_back(ReadFile(dir + "/" + f));
+  }
+  Fuzz("xlsx", seeds, 5, [&](const std::string& in) {
+    const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(in.data()), in.size());
+    auto reader = OpenXlsxBuffer(bytes);
+    if (!reader) {
+      CHECK(reader.error().message.find(kMarker) == std::string::npos);
+      CHECK_FALSE(reader.error().message.empty());
+      return false;
+    }
+    auto r = CheckList(p, **reader);
+    CheckNoMessageHoldsListData(r);
+    return r.has_value();
+  });
+}
+
+TEST_CASE("FuzzAgeHeaders") {
+  std::vector<std::string> seeds;
+  const std::string dir = std::string(XGW_SHARED_DIR) + "/vectors/age/testdata";
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string v = ReadFile(e.path().string());
+    const size_t body = v.find("\n\n");
+    if (body != std::string::npos) seeds.push_back(v.substr(body + 2));
+  }
+  Fuzz("age header", seeds, 6, [](const std::string& in) {
+    MemorySource src(in);
+    age::BufferedReader reader(src);
+    return Accepted(age::ParseHeader(reader));
+  });
+}
+
+TEST_CASE("FuzzAuditEventsAndCheckpoints") {
+  AuditEvent e;
+  e.time_ms = 1727474399123;
+  e.actor = {ActorType::kUser, "usr-" + std::string(26, 'a'), "org-" + std::string(26, 'b')};
+  e.action = AuditAction::kExchangeUploaded;
+  e.protocol_id = "2024_VB_00591";
+  e.protocol_version = std::string(64, 'c');
+  e.exchange_id = "exc-" + std::string(26, 'd');
+  e.orgs = {"org-" + std::string(26, 'e')};
+  e.request_id = "req-" + std::string(26, 'f');
+  auto canonical = ToCanonicalJson(e);
+  REQUIRE(canonical);
+  Fuzz("audit event", {*canonical}, 7, [](const std::string& in) { return Accepted(ParseAuditEvent(in)); });
+  const std::string root = Base64Encode(std::vector<uint8_t>(32, 7));
+  Fuzz("checkpoint", {"xgw.example.org/audit\n42\n" + root + "\n", "a/b\n0\n" + root + "\n"}, 8,
+       [](const std::string& in) { return Accepted(ParseCheckpoint(in)); });
+}
+
+TEST_CASE("FuzzConfigurationAndKeyFiles") {
+  const std::vector<std::string> configs = {
+      "{}", R"({"listen":"127.0.0.1:8443","state_dir":"/var/lib/xgw","limits":{"max_header_bytes":16384},)"
+            R"("tokens":{"default_ttl_seconds":3600},"threads":2})"};
+  Fuzz("config", configs, 9, [](const std::string& in) { return Accepted(ParseConfigText(in)); });
+  const std::vector<std::string> recipients = {
+      "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n",
+      "# comment\nage1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n\n"};
+  Fuzz("recipients", recipients, 10, [](const std::string& in) { return Accepted(age::ParseRecipients(in)); });
+  const std::vector<std::string> identities = {
+      "AGE-SECRET-KEY-1EGTZVFFV20835NWYV6270LXYVK2VKNX2MMDKWYKLMGR48UAWX40Q2P2LM0\n",
+      "# created: 2024\n# public key: age1x\nAGE-SECRET-KEY-1EGTZVFFV20835NWYV6270LXYVK2VKNX2MMDKWYKLMGR48UAWX40Q2P2LM0\n"};
+  Fuzz("identities", identities, 11, [](const std::string& in) { return Accepted(age::ParseIdentities(in)); });
+}
