@@ -336,6 +336,11 @@ std::string RawTls::ReadAll(int timeout_ms) {
   std::string out;
   if (!ssl_) return out;
   SSL* ssl = static_cast<SSL*>(ssl_);
+  // Non-blocking while reading: a TLS 1.3 session ticket makes the socket
+  // readable without application data, and a blocking SSL_read would then
+  // wait for the daemon to close the connection, long after timeout_ms.
+  const int flags = ::fcntl(fd_, F_GETFL);
+  ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
   while (true) {
     if (SSL_pending(ssl) == 0) {
       pollfd p{fd_, POLLIN, 0};
@@ -343,9 +348,13 @@ std::string RawTls::ReadAll(int timeout_ms) {
     }
     char buf[4096];
     const int n = SSL_read(ssl, buf, sizeof buf);
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
+    if (n > 0) {
+      out.append(buf, static_cast<size_t>(n));
+    } else if (SSL_get_error(ssl, n) != SSL_ERROR_WANT_READ) {
+      break;  // closed, or an error
+    }
   }
+  ::fcntl(fd_, F_SETFL, flags);
   return out;
 }
 

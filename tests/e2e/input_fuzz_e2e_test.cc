@@ -137,3 +137,52 @@ TEST_CASE("MutatedRequestsGetAnAnswerNeverAServerErrorAndTheDaemonStaysWhole") {
   REQUIRE(w.d->StopAndWait(SIGTERM) == 0);
   CheckAuditVerifies(w.d->dir() + "/state");
 }
+
+// The same below HTTP: mutated request bytes (request line, headers, lengths,
+// chunked framing, pipelined requests) over raw TLS. An answer, if the bytes
+// make one, is an HTTP response with a non-5xx status; then the daemon still
+// answers well-formed requests and stops cleanly. XGW_FUZZ_ITERATIONS / 3
+// requests (default 20).
+TEST_CASE("MutatedHttpFramingIsAnsweredOrClosedAndTheDaemonStaysUp") {
+  auto d = Daemon::Start({{"limits", {{"max_header_bytes", 8192}, {"max_json_body_bytes", 8192}}}});
+  const std::string op = d->operator_token();
+  const std::string head = "Host: x\r\nAuthorization: Bearer " + op + "\r\n";
+  const std::string body = R"({"name":"Fuzz"})";
+  const std::vector<std::string> seeds = {
+      "GET /api/v1/me HTTP/1.1\r\n" + head + "Connection: close\r\n\r\n",
+      "POST /api/v1/orgs HTTP/1.1\r\n" + head + "Content-Type: application/json\r\nContent-Length: " +
+          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body,
+      "POST /api/v1/orgs HTTP/1.1\r\n" + head +
+          "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\n{\"na\r\n" +
+          std::to_string(body.size() - 4) + "\r\n" + body.substr(4) + "\r\n0\r\n\r\n",
+      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /api/v1/orgs HTTP/1.1\r\n" + head + "Connection: close\r\n\r\n",
+      "GET /api/v1/audit/events?limit=1&action=http.request HTTP/1.1\r\n" + head + "Connection: close\r\n\r\n",
+  };
+  const uint64_t iterations = std::max<uint64_t>(1, fuzz::EnvNumber("XGW_FUZZ_ITERATIONS", 60) / 3);
+  fuzz::Mutator m(fuzz::EnvNumber("XGW_FUZZ_SEED", 1) * 104729);
+  uint64_t answered = 0;
+  for (uint64_t i = 0; i < iterations * seeds.size(); ++i) {
+    const std::string bytes = m.Mutate(seeds[i % seeds.size()], seeds);
+    RawTls c(d->port(), d->cacert());
+    REQUIRE(c.connected());
+    c.Send(bytes);
+    // Mutated lengths may leave the daemon waiting for more: it answers
+    // what it can judge at once, and times the rest out itself.
+    const std::string out = c.ReadAll(150);
+    INFO("request #" << i << " answered: " << out.substr(0, 200));
+    if (out.empty()) continue;
+    ++answered;
+    REQUIRE(out.rfind("HTTP/1.1 ", 0) == 0);
+    // Every answer on the connection (a pipelined request gets its own).
+    for (size_t at = out.find("HTTP/1.1 "); at != std::string::npos; at = out.find("HTTP/1.1 ", at + 1)) {
+      const int status = std::atoi(out.c_str() + at + 9);
+      CHECK(status >= 100);
+      CHECK(status < 500);
+    }
+  }
+  CHECK(answered > 0);
+  MustJson(Request(*d, "GET", "/healthz", {}), 200);
+  MustJson(Request(*d, "GET", "/api/v1/me", {.token = op}), 200);
+  REQUIRE(d->StopAndWait(SIGTERM) == 0);
+  CheckAuditVerifies(d->dir() + "/state");
+}
