@@ -148,49 +148,45 @@ std::string FormatRows(const json& e) {
 
 int RunProtocols(std::span<char* const> argv) {
   static constexpr FlagSpec kFlags[] = {kConfigFlag, kJsonFlag, kHelpFlag};
-  auto started = StartCommand(argv, {kFlags, "xgw protocols [--json]",
-                                      "Lists the protocols under which you may send or receive lists."});
-  if (const int* exit = std::get_if<int>(&started)) return *exit;
-  const StartedCommand& cmd = std::get<StartedCommand>(started);
-  const Args* args = &cmd.args;
-  Gateway gw(cmd.config);
-  auto r = gw.Json("GET", "/api/v1/protocols");
-  if (!r) return Report(r.error());
-  json items = Items(*r);
-  if (args->Has("json")) {
-    Print(items.dump(2) + "\n");
+  const CommandSpec spec{kFlags, "xgw protocols [--json]",
+                         "Lists the protocols under which you may send or receive lists."};
+  return RunGatewayCommand(argv, spec, [&](const Args& args, Gateway& gw) {
+    auto r = gw.Json("GET", "/api/v1/protocols");
+    if (!r) return Report(r.error());
+    json items = Items(*r);
+    if (args.Has("json")) {
+      Print(items.dump(2) + "\n");
+      return kExitOk;
+    }
+    if (items.empty()) {
+      Print("No protocols concern your organisation yet.\n");
+      return kExitOk;
+    }
+    for (const auto& p : items) {
+      std::string role = Str(p, "my_role");
+      std::string what = role == "sender" ? "you may send" : role == "recipient" ? "you may receive" : role == "both" ? "you may send and receive" : role;
+      Print(Str(p, "id") + "  [" + Str(p, "state") + "]  " + Str(p, "title") + (what.empty() ? "" : "  (" + what + ")") + "\n");
+    }
+    Print("\nRun `xgw protocol show ID` for what a protocol allows.\n");
     return kExitOk;
-  }
-  if (items.empty()) {
-    Print("No protocols concern your organisation yet.\n");
-    return kExitOk;
-  }
-  for (const auto& p : items) {
-    std::string role = Str(p, "my_role");
-    std::string what = role == "sender" ? "you may send" : role == "recipient" ? "you may receive" : role == "both" ? "you may send and receive" : role;
-    Print(Str(p, "id") + "  [" + Str(p, "state") + "]  " + Str(p, "title") + (what.empty() ? "" : "  (" + what + ")") + "\n");
-  }
-  Print("\nRun `xgw protocol show ID` for what a protocol allows.\n");
-  return kExitOk;
+  });
 }
 
 int RunProtocolShow(std::span<char* const> argv) {
   static constexpr FlagSpec kFlags[] = {kConfigFlag, kJsonFlag, kHelpFlag};
-  auto started = StartCommand(argv, {kFlags, "xgw protocol show ID [--json]",
-                                      "Explains a protocol: columns, recipients, retention, validity.", 1,
-                                      "give exactly one protocol id"});
-  if (const int* exit = std::get_if<int>(&started)) return *exit;
-  const StartedCommand& cmd = std::get<StartedCommand>(started);
-  const Args* args = &cmd.args;
-  Gateway gw(cmd.config);
-  auto p = FetchProtocol(gw, args->positional[0]);
-  if (!p) return Report(p.error());
-  if (args->Has("json")) {
-    Print(p->answer.dump(2) + "\n");
+  const CommandSpec spec{kFlags, "xgw protocol show ID [--json]",
+                         "Explains a protocol: columns, recipients, retention, validity.", 1,
+                         "give exactly one protocol id"};
+  return RunGatewayCommand(argv, spec, [&](const Args& args, Gateway& gw) {
+    auto p = FetchProtocol(gw, args.positional[0]);
+    if (!p) return Report(p.error());
+    if (args.Has("json")) {
+      Print(p->answer.dump(2) + "\n");
+      return kExitOk;
+    }
+    Print(DescribeProtocol(p->protocol, p->answer));
     return kExitOk;
-  }
-  Print(DescribeProtocol(p->protocol, p->answer));
-  return kExitOk;
+  });
 }
 
 int RunSend(std::span<char* const> argv) {
@@ -358,36 +354,34 @@ int RunSend(std::span<char* const> argv) {
 
 int RunInbox(std::span<char* const> argv) {
   static constexpr FlagSpec kFlags[] = {{0, "sent", false}, kConfigFlag, kJsonFlag, kHelpFlag};
-  auto started = StartCommand(argv, {kFlags, "xgw inbox [--sent] [--json]",
-                                      "Lists the lists waiting for you (--sent: the lists you sent)."});
-  if (const int* exit = std::get_if<int>(&started)) return *exit;
-  const StartedCommand& cmd = std::get<StartedCommand>(started);
-  const Args* args = &cmd.args;
-  Gateway gw(cmd.config);
-  // The gateway answers in pages; follow them to the end.
-  const std::string base = std::string("/api/v1/exchanges?box=") + (args->Has("sent") ? "sent" : "inbox");
-  json items = json::array();
-  std::string after;
-  do {
-    auto r = gw.Json("GET", base + (after.empty() ? "" : "&after=" + UrlEncode(after)));
-    if (!r) return Report(r.error());
-    for (auto& e : Items(*r)) items.push_back(std::move(e));
-    after = r->contains("next") && (*r)["next"].is_string() ? (*r)["next"].get<std::string>() : "";
-  } while (!after.empty());
-  if (args->Has("json")) {
-    Print(items.dump(2) + "\n");
+  const CommandSpec spec{kFlags, "xgw inbox [--sent] [--json]",
+                         "Lists the lists waiting for you (--sent: the lists you sent)."};
+  return RunGatewayCommand(argv, spec, [&](const Args& args, Gateway& gw) {
+    // The gateway answers in pages; follow them to the end.
+    const std::string base = std::string("/api/v1/exchanges?box=") + (args.Has("sent") ? "sent" : "inbox");
+    json items = json::array();
+    std::string after;
+    do {
+      auto r = gw.Json("GET", base + (after.empty() ? "" : "&after=" + UrlEncode(after)));
+      if (!r) return Report(r.error());
+      for (auto& e : Items(*r)) items.push_back(std::move(e));
+      after = r->contains("next") && (*r)["next"].is_string() ? (*r)["next"].get<std::string>() : "";
+    } while (!after.empty());
+    if (args.Has("json")) {
+      Print(items.dump(2) + "\n");
+      return kExitOk;
+    }
+    if (items.empty()) {
+      Print(args.Has("sent") ? "You have not sent any list.\n" : "Nothing waiting for you.\n");
+      return kExitOk;
+    }
+    for (const auto& e : items)
+      Print(Str(e, "id") + "  " + Str(e, "state") + "  protocol " + Str(e, "protocol_id") + "  from " +
+            Str(e, "sender_org") + "  " + FormatRows(e) + " rows  sent " + Str(e, "created_at") + "  deleted by " +
+            Str(e, "expires_at") + "\n");
+    if (!args.Has("sent")) Print("\nRun `xgw receive ID -o FILE` to fetch one.\n");
     return kExitOk;
-  }
-  if (items.empty()) {
-    Print(args->Has("sent") ? "You have not sent any list.\n" : "Nothing waiting for you.\n");
-    return kExitOk;
-  }
-  for (const auto& e : items)
-    Print(Str(e, "id") + "  " + Str(e, "state") + "  protocol " + Str(e, "protocol_id") + "  from " +
-          Str(e, "sender_org") + "  " + FormatRows(e) + " rows  sent " + Str(e, "created_at") + "  deleted by " +
-          Str(e, "expires_at") + "\n");
-  if (!args->Has("sent")) Print("\nRun `xgw receive ID -o FILE` to fetch one.\n");
-  return kExitOk;
+  });
 }
 
 int RunReceive(std::span<char* const> argv) {
@@ -552,16 +546,14 @@ namespace {
 int SimplePost(std::span<char* const> argv, std::string_view usage, std::string_view help, const char* action,
                const char* done) {
   static constexpr FlagSpec kFlags[] = {kConfigFlag, kJsonFlag, kHelpFlag};
-  auto started = StartCommand(argv, {kFlags, usage, help, 1, "give exactly one exchange id"});
-  if (const int* exit = std::get_if<int>(&started)) return *exit;
-  const StartedCommand& cmd = std::get<StartedCommand>(started);
-  const Args* args = &cmd.args;
-  Gateway gw(cmd.config);
-  auto r = gw.Json("POST", "/api/v1/exchanges/" + UrlEncode(args->positional[0]) + "/" + action, json::object());
-  if (!r) return Report(r.error());
-  if (args->Has("json")) Print(r->dump(2) + "\n");
-  else Notice(std::string("xgw: ") + done + " " + args->positional[0]);
-  return kExitOk;
+  const CommandSpec spec{kFlags, usage, help, 1, "give exactly one exchange id"};
+  return RunGatewayCommand(argv, spec, [&](const Args& args, Gateway& gw) {
+    auto r = gw.Json("POST", "/api/v1/exchanges/" + UrlEncode(args.positional[0]) + "/" + action, json::object());
+    if (!r) return Report(r.error());
+    if (args.Has("json")) Print(r->dump(2) + "\n");
+    else Notice(std::string("xgw: ") + done + " " + args.positional[0]);
+    return kExitOk;
+  });
 }
 }  // namespace
 

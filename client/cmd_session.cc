@@ -135,25 +135,23 @@ int RunLogin(std::span<char* const> argv) {
 
 int RunWhoami(std::span<char* const> argv) {
   static constexpr FlagSpec kFlags[] = {kConfigFlag, kJsonFlag, kHelpFlag};
-  auto started = StartCommand(argv, {kFlags, "xgw whoami [--json]",
-                                      "Shows who the gateway thinks you are (tests the connection)."});
-  if (const int* exit = std::get_if<int>(&started)) return *exit;
-  const StartedCommand& cmd = std::get<StartedCommand>(started);
-  const Args* args = &cmd.args;
-  Gateway gw(cmd.config);
-  auto me = gw.Json("GET", "/api/v1/me");
-  if (!me) return Report(me.error());
-  if (args->Has("json")) {
-    Print(me->dump(2) + "\n");
+  const CommandSpec spec{kFlags, "xgw whoami [--json]",
+                         "Shows who the gateway thinks you are (tests the connection)."};
+  return RunGatewayCommand(argv, spec, [&](const Args& args, Gateway& gw) {
+    auto me = gw.Json("GET", "/api/v1/me");
+    if (!me) return Report(me.error());
+    if (args.Has("json")) {
+      Print(me->dump(2) + "\n");
+      return kExitOk;
+    }
+    std::string roles;
+    if (me->contains("roles") && (*me)["roles"].is_array())
+      for (const auto& r : (*me)["roles"]) roles += (roles.empty() ? "" : ", ") + r.get<std::string>();
+    json org = me->value("organisation", json::object());
+    Print("user:         " + Str(*me, "id") + "\norganisation: " + Str(org, "name") + " (" + Str(org, "id") +
+          ")\nroles:        " + roles + "\ngateway:      " + gw.config().gateway_url + "\n");
     return kExitOk;
-  }
-  std::string roles;
-  if (me->contains("roles") && (*me)["roles"].is_array())
-    for (const auto& r : (*me)["roles"]) roles += (roles.empty() ? "" : ", ") + r.get<std::string>();
-  json org = me->value("organisation", json::object());
-  Print("user:         " + Str(*me, "id") + "\norganisation: " + Str(org, "name") + " (" + Str(org, "id") +
-        ")\nroles:        " + roles + "\ngateway:      " + cmd.config.gateway_url + "\n");
-  return kExitOk;
+  });
 }
 
 int RunRegisterKey(std::span<char* const> argv) {

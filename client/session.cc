@@ -97,14 +97,16 @@ std::string UrlEncode(std::string_view s) {
   return out;
 }
 
-std::variant<StartedCommand, int> StartCommand(std::span<char* const> argv, const CommandSpec& spec) {
+int RunGatewayCommand(std::span<char* const> argv, const CommandSpec& spec,
+                      const std::function<int(const Args& args, Gateway& gw)>& body) {
   auto args = ParseArgs(argv, spec.flags);
   if (!args) return UsageError(args.error().message, spec.usage);
   if (args->Has("help")) return ShowHelp(spec.usage, spec.help);
   if (args->positional.size() != spec.positional) return UsageError(spec.positional_error, spec.usage);
   auto cfg = LoadClientConfig(*args);
   if (!cfg) return Report(cfg.error());
-  return StartedCommand{std::move(*args), std::move(*cfg)};
+  Gateway gw(std::move(*cfg));
+  return body(*args, gw);
 }
 
 int ShowHelp(std::string_view usage, std::string_view details) {

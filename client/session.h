@@ -4,11 +4,11 @@
 #ifndef XGW_CLIENT_SESSION_H_
 #define XGW_CLIENT_SESSION_H_
 
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -67,16 +67,13 @@ struct CommandSpec {
   size_t positional = 0;      // exactly this many positional arguments ...
   std::string_view positional_error = "unexpected argument";  // ... or this usage error
 };
-// A started command: its arguments and the loaded configuration.
-struct StartedCommand {
-  Args args;
-  ClientConfig config;
-};
-// Parses the flags, answers --help, checks the positional arguments and
-// loads the configuration. Anything but a command to run gives the exit code
-// to stop with (the usage error or the problem already reported, the help
-// already shown).
-std::variant<StartedCommand, int> StartCommand(std::span<char* const> argv, const CommandSpec& spec);
+// Parses the flags, answers --help, checks the positional arguments, loads
+// the configuration and runs `body` with the arguments and a client of the
+// configured gateway; returns body's exit code. Anything but a command to
+// run stops before `body` with its exit code (the usage error or the problem
+// reported, the help shown).
+int RunGatewayCommand(std::span<char* const> argv, const CommandSpec& spec,
+                      const std::function<int(const Args& args, Gateway& gw)>& body);
 
 // Parses "90s", "15m", "12h", "30d", "2w" or an ISO 8601 duration (P30D,
 // PT12H); nullopt otherwise.
