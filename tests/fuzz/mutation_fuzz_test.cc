@@ -32,6 +32,9 @@
 #include "crypto/hash.h"
 #include "crypto/io.h"
 #include "crypto/keyfile.h"
+#include "crypto/sign.h"
+#include "crypto/signed_note.h"
+#include "crypto/subject_key.h"
 #include "gateway/audit/audit_event.h"
 #include "gateway/audit/checkpoint.h"
 #include "policy/check_list.h"
@@ -263,6 +266,36 @@ TEST_CASE("FuzzAuditEventsAndCheckpoints") {
   const std::string root = Base64Encode(std::vector<uint8_t>(32, 7));
   Fuzz("checkpoint", {"xgw.example.org/audit\n42\n" + root + "\n", "a/b\n0\n" + root + "\n"}, 8,
        [](const std::string& in) { return Accepted(ParseCheckpoint(in)); });
+}
+
+// What a DPO is handed to verify the log: signed checkpoints and the
+// gateway's verifier key; and the signer key file xgwd reads at start.
+TEST_CASE("FuzzSignedCheckpointsAndNoteKeys") {
+  const Ed25519SecretKey key = Ed25519SecretKey::Generate();
+  const NoteSigner signer{"xgw.example.org/audit", &key};
+  const NoteVerifier verifier = VerifierFor(signer);
+  Checkpoint c;
+  c.origin = signer.name;
+  c.size = 42;
+  c.root.fill(7);
+  auto note = SignCheckpoint(c, signer);
+  REQUIRE(note);
+  Fuzz("signed checkpoint", {*note}, 12,
+       [&](const std::string& in) { return Accepted(OpenCheckpoint(in, verifier)); });
+  Fuzz("verifier key", {FormatVerifierKey(signer.name, key.public_key())}, 13,
+       [](const std::string& in) { return Accepted(ParseVerifierKey(in)); });
+  const SecretBuffer signer_key = FormatSignerKey(signer.name, key);
+  Fuzz("signer key", {std::string(reinterpret_cast<const char*>(signer_key.data()), signer_key.size())}, 14,
+       [](const std::string& in) { return Accepted(ParseSignerKey(in)); });
+  Fuzz("subject key", {std::string(64, 'a') + "\n", std::string(32, '\x42')}, 15, [](const std::string& in) {
+    MemorySource src(in);
+    auto k = ReadSubjectKey(src);
+    if (k) return true;
+    // The message never holds the content: a key file holds a secret.
+    CHECK(k.error().message.find("aaaa") == std::string::npos);
+    CHECK_FALSE(k.error().message.empty());
+    return false;
+  });
 }
 
 TEST_CASE("FuzzConfigurationAndKeyFiles") {
