@@ -17,6 +17,7 @@
 #include "crypto/sign.h"
 #include "policy/protocol.h"
 #include "tests/e2e/cir_test_data.h"
+#include "tests/e2e/cir_world.h"
 #include "tests/e2e/harness.h"
 
 using namespace xgw;
@@ -63,56 +64,16 @@ std::string HashOf(const json& doc) {
   return p->version_hash;
 }
 
-struct User {
-  std::string id, token;
-  std::unique_ptr<age::X25519Identity> identity;
-};
-
-class World {
+// The CIR world (cir_world.h: xgwd on a manual clock from 2024-09-20, both
+// organisations, their users and keys) with what these tests add: a head
+// social worker (the only recipient role of v2) and the protocol's versions.
+class World : public CirWorld {
  public:
-  World() {
-    d = Daemon::Start({{"clock", {{"mode", "manual"}, {"start", "2024-09-20T07:00:00Z"}}},
-                       {"exchanges", {{"sweep_interval_seconds", 1}}}});
-    thuispunt = Org("Thuispunt Gent", "BE 0400.032.156");
-    ocmw = Org("OCMW Gent", "0212.214.125");
-    sender = MakeUser(thuispunt, "sender", {"sender"});
-    social = MakeUser(ocmw, "social worker", {"social-worker-welzijnsbureau"});
-    head = MakeUser(ocmw, "head social worker", {"head-social-worker"});
-    dpo_ocmw = MakeUser(ocmw, "dpo", {"dpo"});
-  }
+  World() { head = User(ocmw, "head social worker", {"head-social-worker"}, &head_keys); }
 
-  std::string Org(const std::string& name, const std::string& kbo) {
-    return MustJson(Request(*d, "POST", "/api/v1/orgs",
-                            {.token = d->operator_token(),
-                             .body = json{{"name", name}, {"enterprise_number", kbo}}.dump()}),
-                    201)["id"];
-  }
-
-  User MakeUser(const std::string& org, const std::string& name, const std::vector<std::string>& roles) {
-    User u;
-    u.id = MustJson(Request(*d, "POST", "/api/v1/orgs/" + org + "/users",
-                            {.token = d->operator_token(),
-                             .body = json{{"display_name", name}, {"roles", roles}}.dump()}),
-                    201)["id"];
-    u.token = MustJson(Request(*d, "POST", "/api/v1/users/" + u.id + "/tokens",
-                               {.token = d->operator_token(), .body = json{{"ttl_seconds", 86400 * 300}}.dump()}),
-                       201)["token"];
-    u.identity = std::make_unique<age::X25519Identity>(age::X25519Identity::Generate());
-    auto signing = Ed25519SecretKey::Generate();
-    MustJson(Request(*d, "PUT", "/api/v1/users/" + u.id + "/keys",
-                     {.token = u.token,
-                      .body = json{{"age_recipient", u.identity->Recipient().String()},
-                                   {"ed25519_verify_key", Base64Encode(signing.public_key())}}
-                                  .dump()}),
-             200);
-    return u;
-  }
-
-  HttpResult Propose(const json& doc) {
-    return Request(*d, "POST", "/api/v1/protocols", {.token = d->operator_token(), .body = doc.dump()});
-  }
-
-  HttpResult Accept(const std::string& org, const std::string& hash = "") {
+  // Accepts for `org` the version `hash`, or without a hash the version
+  // the protocol proposes.
+  HttpResult AcceptVersion(const std::string& org, const std::string& hash = "") {
     json body = {{"organisation", org}};
     if (!hash.empty()) body["version_hash"] = hash;
     return Request(*d, "POST", std::string("/api/v1/protocols/") + kId + "/accept",
@@ -130,39 +91,18 @@ class World {
 
   // v1 proposed, accepted by both parties, in force.
   void V1InForce() {
-    json r = MustJson(Propose(DocV1()), 201);
+    json r = MustJson(ProposeRequest(DocV1()), 201);
     CHECK(r["state"] == "proposed");
-    MustJson(Accept(thuispunt), 200);
-    json a = MustJson(Accept(ocmw), 200);
+    MustJson(AcceptVersion(thuispunt), 200);
+    json a = MustJson(AcceptVersion(ocmw), 200);
     CHECK(a["state"] == "valid");
-  }
-
-  HttpResult Send(const std::string& csv) {
-    return Request(*d, "POST", std::string("/api/v1/exchanges/plaintext?protocol_id=") + kId + "&format=csv",
-                   {.token = sender.token, .body = csv, .content_type = "text/csv"});
   }
 
   json Exchange(const std::string& id) {
     return MustJson(Request(*d, "GET", "/api/v1/exchanges/" + id, {.token = sender.token}), 200);
   }
 
-  std::string Decrypt(const HttpResult& r, const User& u) { return DecryptAge(*u.identity, r.body); }
-
-  void Advance(int64_t seconds) {
-    MustJson(Request(*d, "POST", "/api/v1/admin/clock",
-                     {.token = d->operator_token(), .body = json{{"advance_seconds", seconds}}.dump()}),
-             200);
-  }
-
-  std::string DbDump(const std::string& sql) {
-    int status = 0;
-    const std::string out = RunCommand("sqlite3 -readonly -cmd '.timeout 5000' " + d->dir() +
-                                           "/state/xgwd.db \"" + sql + "\" 2>&1",
-                                       &status);
-    INFO(out);
-    REQUIRE(status == 0);
-    return out;
-  }
+  std::string Decrypt(const HttpResult& r, const Keys& keys) { return DecryptAge(*keys.identity, r.body); }
 
   // The audit events of the protocol, as "action version-prefix reason" lines.
   std::vector<std::string> ProtocolEvents() {
@@ -181,9 +121,8 @@ class World {
     return out;
   }
 
-  std::unique_ptr<Daemon> d;
-  std::string thuispunt, ocmw;
-  User sender, social, head, dpo_ocmw;
+  Keys head_keys;
+  Account head;
 };
 
 }  // namespace
@@ -197,18 +136,18 @@ TEST_CASE("AnAmendmentComesIntoForceOnlyWhenEveryPartyAcceptedItAndEarlierListsK
   // A list under v1: with the "missing documents" column, for social workers,
   // deleted at the end of 2024-09-27 (Brussels).
   const std::string list1 = kHeaderV1 + RowV1(1) + RowV1(2);
-  json x1 = MustJson(w.Send(list1), 201);
+  json x1 = MustJson(w.SendPlaintext(list1), 201);
   const std::string e1 = x1["id"];
   CHECK(w.Exchange(e1)["version_hash"] == v1);
   CHECK(w.Exchange(e1)["expires_at"] == "2024-09-27T22:00:00Z");
 
   // v2 proposed: v1 stays in force, v2 waits for both parties.
-  json p2 = MustJson(w.Propose(DocV2()), 201);
+  json p2 = MustJson(w.ProposeRequest(DocV2()), 201);
   CHECK(p2["version_hash"] == v2);
   CHECK(p2["state"] == "valid");
   CHECK(p2["version_state"] == "proposed");
   CHECK(p2["current_version_hash"] == v1);
-  json shown = w.Show(w.dpo_ocmw.token);
+  json shown = w.Show(w.dpo_recv.token);
   CHECK(shown["version_hash"] == v1);
   CHECK(shown["valid_now"] == true);
   REQUIRE(shown["pending_version"].is_object());
@@ -219,7 +158,7 @@ TEST_CASE("AnAmendmentComesIntoForceOnlyWhenEveryPartyAcceptedItAndEarlierListsK
   CHECK(shown["pending_version"]["definition"]["retention"]["delete_on"] == "2024-09-25");
 
   // One party accepts v2 (the default is the pending version): still v1.
-  json a1 = MustJson(w.Accept(w.thuispunt), 200);
+  json a1 = MustJson(w.AcceptVersion(w.thuispunt), 200);
   CHECK(a1["version_hash"] == v2);
   CHECK(a1["version_state"] == "proposed");
   CHECK(a1["current_version_hash"] == v1);
@@ -236,11 +175,11 @@ TEST_CASE("AnAmendmentComesIntoForceOnlyWhenEveryPartyAcceptedItAndEarlierListsK
   CHECK(w.Show(w.d->operator_token())["version_hash"] == v1);
 
   // Sends go on under v1 while v2 is pending; v2's hash is not yet usable.
-  json x2 = MustJson(w.Send(kHeaderV1 + RowV1(3)), 201);
+  json x2 = MustJson(w.SendPlaintext(kHeaderV1 + RowV1(3)), 201);
   CHECK(w.Exchange(x2["id"])["version_hash"] == v1);
 
   // The second acceptance puts v2 in force; v1 is superseded.
-  json a2 = MustJson(w.Accept(w.ocmw, v2), 200);
+  json a2 = MustJson(w.AcceptVersion(w.ocmw, v2), 200);
   CHECK(a2["version_state"] == "current");
   CHECK(a2["current_version_hash"] == v2);
   CHECK(a2["state"] == "valid");
@@ -261,10 +200,10 @@ TEST_CASE("AnAmendmentComesIntoForceOnlyWhenEveryPartyAcceptedItAndEarlierListsK
 
   // New sends use v2: a list valid under v1 is refused, a v2 list is taken
   // with v2's retention.
-  auto refused = w.Send(kHeaderV1 + RowV1(4));
+  auto refused = w.SendPlaintext(kHeaderV1 + RowV1(4));
   CHECK(refused.status == 422);
   CHECK(refused.body.find("column_not_allowed") != std::string::npos);
-  json x3 = MustJson(w.Send(kHeaderV2 + RowV2(5)), 201);
+  json x3 = MustJson(w.SendPlaintext(kHeaderV2 + RowV2(5)), 201);
   const std::string e3 = x3["id"];
   CHECK(w.Exchange(e3)["version_hash"] == v2);
   CHECK(w.Exchange(e3)["expires_at"] == "2024-09-25T22:00:00Z");
@@ -273,7 +212,7 @@ TEST_CASE("AnAmendmentComesIntoForceOnlyWhenEveryPartyAcceptedItAndEarlierListsK
   // after a download recomputes it.
   auto dl1 = Request(*w.d, "GET", "/api/v1/exchanges/" + e1 + "/content", {.token = w.social.token});
   REQUIRE(dl1.status == 200);
-  CHECK(w.Decrypt(dl1, w.social) == list1);
+  CHECK(w.Decrypt(dl1, w.social_keys) == list1);
   CHECK(w.Exchange(e1)["expires_at"] == "2024-09-27T22:00:00Z");
   json inbox = MustJson(Request(*w.d, "GET", "/api/v1/exchanges?box=inbox", {.token = w.social.token}), 200);
   bool e1_in_inbox = false, e3_in_inbox = false;
@@ -287,7 +226,7 @@ TEST_CASE("AnAmendmentComesIntoForceOnlyWhenEveryPartyAcceptedItAndEarlierListsK
   CHECK(Request(*w.d, "GET", "/api/v1/exchanges/" + e3 + "/content", {.token = w.social.token}).status == 404);
   auto dl3 = Request(*w.d, "GET", "/api/v1/exchanges/" + e3 + "/content", {.token = w.head.token});
   REQUIRE(dl3.status == 200);
-  CHECK(w.Decrypt(dl3, w.head) == kHeaderV2 + RowV2(5));
+  CHECK(w.Decrypt(dl3, w.head_keys) == kHeaderV2 + RowV2(5));
 
   // The audit log tells the story with the version concerned.
   const auto events = w.ProtocolEvents();
@@ -314,35 +253,35 @@ TEST_CASE("ProposalsThatCannotBeVersionsAndUnknownVersionsAreRefusedWithoutChang
 
   // The version in force, proposed again.
   std::string before = fingerprint();
-  auto again = w.Propose(DocV1());
+  auto again = w.ProposeRequest(DocV1());
   CHECK(again.status == 409);
   CHECK(again.body.find("version-exists") != std::string::npos);
   CHECK(again.body.find("already proposed") != std::string::npos);
   CHECK(fingerprint() == before);
 
   // Acceptance of a version that does not exist: 4xx, nothing recorded.
-  auto unknown = w.Accept(w.thuispunt, std::string(64, 'a'));
+  auto unknown = w.AcceptVersion(w.thuispunt, std::string(64, 'a'));
   CHECK(unknown.status == 422);
   CHECK(unknown.body.find("unknown-version") != std::string::npos);
   CHECK(fingerprint() == before);
   // Re-accepting the version in force is refused too.
-  CHECK(w.Accept(w.thuispunt, v1).status == 409);
+  CHECK(w.AcceptVersion(w.thuispunt, v1).status == 409);
   CHECK(fingerprint() == before);
 
   // A pending amendment proposed twice: refused; a different one replaces it.
-  MustJson(w.Propose(DocV2()), 201);
-  MustJson(w.Accept(w.thuispunt), 200);
+  MustJson(w.ProposeRequest(DocV2()), 201);
+  MustJson(w.AcceptVersion(w.thuispunt), 200);
   before = fingerprint();
-  auto twice = w.Propose(DocV2());
+  auto twice = w.ProposeRequest(DocV2());
   CHECK(twice.status == 409);
   CHECK(twice.body.find("already proposed") != std::string::npos);
   CHECK(fingerprint() == before);
   json v3doc = DocV2();
   v3doc["version"] = "3";
   const std::string v3 = HashOf(v3doc);
-  json p3 = MustJson(w.Propose(v3doc), 201);
+  json p3 = MustJson(w.ProposeRequest(v3doc), 201);
   CHECK(p3["version_hash"] == v3);
-  json versions = w.Versions(w.dpo_ocmw.token);
+  json versions = w.Versions(w.dpo_recv.token);
   REQUIRE(versions["items"].size() == 3);
   CHECK(versions["items"][0]["state"] == "current");
   CHECK(versions["items"][1]["version_hash"] == v2);
@@ -352,7 +291,7 @@ TEST_CASE("ProposalsThatCannotBeVersionsAndUnknownVersionsAreRefusedWithoutChang
   // The withdrawn version can no longer be accepted; its acceptance did not
   // carry over to v3.
   before = fingerprint();
-  auto withdrawn = w.Accept(w.ocmw, v2);
+  auto withdrawn = w.AcceptVersion(w.ocmw, v2);
   CHECK(withdrawn.status == 409);
   CHECK(withdrawn.body.find("withdrawn") != std::string::npos);
   CHECK(fingerprint() == before);
@@ -370,7 +309,7 @@ TEST_CASE("ProposalsThatCannotBeVersionsAndUnknownVersionsAreRefusedWithoutChang
   moved["parties"][1]["enterprise_number"] = "0417.497.106";
   w.Org("Elsewhere", "0417.497.106");
   before = fingerprint();
-  auto party_moved = w.Propose(moved);
+  auto party_moved = w.ProposeRequest(moved);
   CHECK(party_moved.status == 422);
   CHECK(party_moved.body.find("party-changed") != std::string::npos);
   CHECK(fingerprint() == before);
@@ -384,18 +323,18 @@ TEST_CASE("ProposalsThatCannotBeVersionsAndUnknownVersionsAreRefusedWithoutChang
   json v5doc = DocV2();
   v5doc["version"] = "5";
   before = fingerprint();
-  auto closed = w.Propose(v5doc);
+  auto closed = w.ProposeRequest(v5doc);
   CHECK(closed.status == 409);
   CHECK(closed.body.find("protocol-closed") != std::string::npos);
   CHECK(fingerprint() == before);
-  CHECK(w.Accept(w.thuispunt, v3).status == 409);
+  CHECK(w.AcceptVersion(w.thuispunt, v3).status == 409);
   CHECK(fingerprint() == before);
 }
 
 TEST_CASE("AProtocolPastItsValidityIsMarkedExpiredByTheSweeperAndAudited") {
   World w;
   w.V1InForce();
-  MustJson(w.Propose(DocV2()), 201);
+  MustJson(w.ProposeRequest(DocV2()), 201);
   // validity.until 2024-09-30: the first instant after it is 2024-09-30T22:00Z.
   w.Advance(11 * 86400);  // 2024-10-01T07:00Z
   bool expired = false;
@@ -416,7 +355,7 @@ TEST_CASE("AProtocolPastItsValidityIsMarkedExpiredByTheSweeperAndAudited") {
   // An expired protocol cannot be amended.
   json v3doc = DocV2();
   v3doc["version"] = "3";
-  auto closed = w.Propose(v3doc);
+  auto closed = w.ProposeRequest(v3doc);
   CHECK(closed.status == 409);
   CHECK(closed.body.find("protocol-closed") != std::string::npos);
 }
@@ -426,8 +365,8 @@ TEST_CASE("AProtocolPastItsValidityIsMarkedExpiredByTheSweeperAndAudited") {
 // could put it in force any more), audited, and closed to amendments.
 TEST_CASE("AProposalNeverPutInForceExpiresWithItsValidityPeriod") {
   World w;
-  MustJson(w.Propose(DocV1()), 201);
-  MustJson(w.Accept(w.thuispunt), 200);
+  MustJson(w.ProposeRequest(DocV1()), 201);
+  MustJson(w.AcceptVersion(w.thuispunt), 200);
   w.Advance(11 * 86400);  // past validity.until (2024-09-30)
   bool expired = false;
   for (int i = 0; i < 300 && !expired; ++i) {
@@ -443,11 +382,11 @@ TEST_CASE("AProposalNeverPutInForceExpiresWithItsValidityPeriod") {
   REQUIRE_FALSE(events.empty());
   CHECK(events.back() == "protocol.expired " + HashOf(DocV1()).substr(0, 8) + " validity_period");
   // Nothing can bring it back: no acceptance, no activation, no amendment.
-  CHECK(w.Accept(w.ocmw).status == 409);
+  CHECK(w.AcceptVersion(w.ocmw).status == 409);
   CHECK(Request(*w.d, "POST", std::string("/api/v1/protocols/") + kId + "/activate", {.token = w.d->operator_token()})
             .status == 409);
   json v2 = DocV2();
-  CHECK(w.Propose(v2).status == 409);
+  CHECK(w.ProposeRequest(v2).status == 409);
   CHECK(w.d->StopAndWait(SIGTERM) == 0);
   CheckAuditVerifies(w.d->dir() + "/state");
 }
@@ -457,7 +396,7 @@ TEST_CASE("ADatabaseFromSchemaTwoKeepsItsProtocolInForceAfterTheUpgrade") {
   const std::string v1 = HashOf(DocV1()), v2 = HashOf(DocV2());
   w.V1InForce();
   const std::string list1 = kHeaderV1 + RowV1(1);
-  const std::string e1 = MustJson(w.Send(list1), 201)["id"];
+  const std::string e1 = MustJson(w.SendPlaintext(list1), 201)["id"];
   REQUIRE(w.d->StopAndWait(SIGTERM) == 0);
 
   // Turn the database back into what a schema-2 xgwd wrote: no version
@@ -480,7 +419,7 @@ TEST_CASE("ADatabaseFromSchemaTwoKeepsItsProtocolInForceAfterTheUpgrade") {
 
   w.d->Restart();
   CHECK(w.DbDump("SELECT MAX(version) FROM schema_migrations;") == "6\n");  // the newest migration
-  json shown = w.Show(w.dpo_ocmw.token);
+  json shown = w.Show(w.dpo_recv.token);
   CHECK(shown["state"] == "valid");
   CHECK(shown["version_hash"] == v1);
   CHECK(shown["acceptances"].size() == 2);
@@ -494,13 +433,13 @@ TEST_CASE("ADatabaseFromSchemaTwoKeepsItsProtocolInForceAfterTheUpgrade") {
   // The list sent before the upgrade is still there; sending goes on.
   auto dl = Request(*w.d, "GET", "/api/v1/exchanges/" + e1 + "/content", {.token = w.social.token});
   REQUIRE(dl.status == 200);
-  CHECK(w.Decrypt(dl, w.social) == list1);
-  MustJson(w.Send(kHeaderV1 + RowV1(2)), 201);
+  CHECK(w.Decrypt(dl, w.social_keys) == list1);
+  MustJson(w.SendPlaintext(kHeaderV1 + RowV1(2)), 201);
 
   // And the migrated protocol can be amended.
-  MustJson(w.Propose(DocV2()), 201);
-  MustJson(w.Accept(w.thuispunt), 200);
-  CHECK(MustJson(w.Accept(w.ocmw), 200)["current_version_hash"] == v2);
+  MustJson(w.ProposeRequest(DocV2()), 201);
+  MustJson(w.AcceptVersion(w.thuispunt), 200);
+  CHECK(MustJson(w.AcceptVersion(w.ocmw), 200)["current_version_hash"] == v2);
   versions = w.Versions(w.sender.token);
   REQUIRE(versions["items"].size() == 2);
   CHECK(versions["items"][0]["state"] == "superseded");
@@ -513,17 +452,17 @@ TEST_CASE("ASuspendedProtocolCanBeAmendedAndStaysSuspendedUntilResumed") {
   w.V1InForce();
   const std::string path = std::string("/api/v1/protocols/") + kId;
   MustJson(Request(*w.d, "POST", path + "/suspend", {.token = w.d->operator_token()}), 200);
-  MustJson(w.Propose(DocV2()), 201);
-  MustJson(w.Accept(w.thuispunt), 200);
-  json a = MustJson(w.Accept(w.ocmw), 200);
+  MustJson(w.ProposeRequest(DocV2()), 201);
+  MustJson(w.AcceptVersion(w.thuispunt), 200);
+  json a = MustJson(w.AcceptVersion(w.ocmw), 200);
   CHECK(a["current_version_hash"] == v2);
   CHECK(a["state"] == "suspended");
   // In force only once resumed, and then under v2.
-  auto refused = w.Send(kHeaderV2 + RowV2(1));
+  auto refused = w.SendPlaintext(kHeaderV2 + RowV2(1));
   CHECK(refused.status == 422);
   CHECK(refused.body.find("protocol_suspended") != std::string::npos);
   json resumed = MustJson(Request(*w.d, "POST", path + "/activate", {.token = w.d->operator_token()}), 200);
   CHECK(resumed["state"] == "valid");
-  json x = MustJson(w.Send(kHeaderV2 + RowV2(1)), 201);
+  json x = MustJson(w.SendPlaintext(kHeaderV2 + RowV2(1)), 201);
   CHECK(w.Exchange(x["id"])["version_hash"] == v2);
 }
