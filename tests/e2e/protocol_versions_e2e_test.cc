@@ -121,6 +121,15 @@ class World : public CirWorld {
     return out;
   }
 
+  // Waits up to 30 s (the sweeper runs every second) for the protocol's state.
+  bool WaitForProtocolState(const std::string& state) {
+    for (int i = 0; i < 300; ++i) {
+      if (Show(d->operator_token())["state"] == state) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
   Keys head_keys;
   Account head;
 };
@@ -337,12 +346,7 @@ TEST_CASE("AProtocolPastItsValidityIsMarkedExpiredByTheSweeperAndAudited") {
   MustJson(w.ProposeRequest(DocV2()), 201);
   // validity.until 2024-09-30: the first instant after it is 2024-09-30T22:00Z.
   w.Advance(11 * 86400);  // 2024-10-01T07:00Z
-  bool expired = false;
-  for (int i = 0; i < 300 && !expired; ++i) {
-    expired = w.Show(w.d->operator_token())["state"] == "expired";
-    if (!expired) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  REQUIRE(expired);
+  REQUIRE(w.WaitForProtocolState("expired"));
   json shown = w.Show(w.sender.token);
   CHECK(shown["valid_now"] == false);
   CHECK(shown["pending_version"].is_null());
@@ -368,12 +372,7 @@ TEST_CASE("AProposalNeverPutInForceExpiresWithItsValidityPeriod") {
   MustJson(w.ProposeRequest(DocV1()), 201);
   MustJson(w.AcceptVersion(w.thuispunt), 200);
   w.Advance(11 * 86400);  // past validity.until (2024-09-30)
-  bool expired = false;
-  for (int i = 0; i < 300 && !expired; ++i) {
-    expired = w.Show(w.d->operator_token())["state"] == "expired";
-    if (!expired) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  REQUIRE(expired);
+  REQUIRE(w.WaitForProtocolState("expired"));
   CHECK(w.Show(w.sender.token)["valid_now"] == false);
   json versions = w.Versions(w.d->operator_token());
   REQUIRE(versions["items"].size() == 1);
