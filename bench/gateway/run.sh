@@ -14,6 +14,10 @@
 #          fsync, audited); and, for comparison, the two-request form
 #          `POST /api/v1/exchanges` + `PUT .../content` that `xgw send` uses
 #          for larger lists (the large measurement).
+#          Context beside them (durable_floor.cc, same rounds): the same
+#          THREADS storing SMALL_KIB KiB files durably with no network at all
+#          (temp file, fdatasync, rename, directory fsync; and the same plus
+#          one SQLite commit each), because nginx answers without any fsync.
 #
 # usage: bench/gateway/run.sh [BUILD_DIR]     (default: build; needs bin/xgwd, bin/xgw)
 #   LARGE_MIB=1024 SMALL_KIB=50 THREADS=8 SMALL_SECONDS=10 REPS_LARGE=2 SMALL_ROUNDS=2
@@ -79,6 +83,8 @@ LOAD_START=$(load)
 # --- load driver ----------------------------------------------------------
 g++ -std=c++20 -O2 -Wall -Wextra -pthread "$ROOT/bench/gateway/upload_bench.cc" -lcurl -o "$T/upload_bench"
 DRIVER=$T/upload_bench
+g++ -std=c++20 -O2 -Wall -Wextra -pthread "$ROOT/bench/gateway/durable_floor.cc" -lsqlite3 -o "$T/durable_floor"
+FLOOR=$T/durable_floor
 
 # --- payloads: age files from xgw encrypt, the same bytes for both servers --
 "$XGW" keygen -o "$T/recipient.key" 2> /dev/null
@@ -297,6 +303,14 @@ small() {  # small nginx|xgwd|xgwd2: prints the driver's key=value line (xgwd2: 
   sync
   echo "$line"
 }
+floor() {  # floor file|file+row: prints durable_floor's key=value line
+  local line
+  line=$("$FLOOR" --dir "$T/floor" --steps "$1" --bytes "$SMALL_BYTES" --threads "$THREADS" \
+    --seconds "$SMALL_SECONDS") || true
+  echo "  floor $1: $line" >&2
+  sync
+  echo "$line"
+}
 max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 > b + 0) ? a : b }'; }
 hwm() { awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$XGWD_PID/status"; }
 rss() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$XGWD_PID/status"; }
@@ -319,6 +333,8 @@ sync
 NG_SMALL="rps=0"
 XG_SMALL="rps=0"
 XG2_SMALL="rps=0"
+FLOOR_FILE="rps=0"
+FLOOR_ROW="rps=0"
 better() { awk -v a="$(kv "$1" rps)" -v b="$(kv "$2" rps)" 'BEGIN { exit !(a + 0 > b + 0) }'; }
 for _ in $(seq "$SMALL_ROUNDS"); do
   line=$(small nginx)
@@ -329,6 +345,10 @@ for _ in $(seq "$SMALL_ROUNDS"); do
     line=$(small xgwd2)
     better "$line" "$XG2_SMALL" && XG2_SMALL=$line
   fi
+  line=$(floor file)
+  better "$line" "$FLOOR_FILE" && FLOOR_FILE=$line
+  line=$(floor file+row)
+  better "$line" "$FLOOR_ROW" && FLOOR_ROW=$line
 done
 if [ "$XGWD_READY" = 1 ]; then
   XG_HWM_END=$(hwm)
@@ -361,4 +381,13 @@ else
   echo "| ${SMALL_KIB} KiB upload p50 latency, ms | $(kv "$NG_SMALL" p50_ms) | not measured | — | |"
   echo "| ${SMALL_KIB} KiB upload p99 latency, ms | $(kv "$NG_SMALL" p99_ms) | not measured | — | ≤ 2× |"
   echo "| uploads counted / failed | $(kv "$NG_SMALL" uploads) / $(kv "$NG_SMALL" errors) | — | | |"
+fi
+if [ "$XGWD_READY" = 1 ]; then
+  echo
+  echo "Context, no network (durable_floor.cc, $THREADS threads, ${SMALL_KIB} KiB each, best of $SMALL_ROUNDS):"
+  echo
+  echo "| storage steps alone | stores/s | p50 ms | p99 ms | xgwd one-request uploads/s / it |"
+  echo "|---|---:|---:|---:|---:|"
+  echo "| temp file, fdatasync, rename, directory fsync | $(kv "$FLOOR_FILE" rps) | $(kv "$FLOOR_FILE" p50_ms) | $(kv "$FLOOR_FILE" p99_ms) | $(ratio "$(kv "$XG_SMALL" rps)" "$(kv "$FLOOR_FILE" rps)") |"
+  echo "| the same + one SQLite commit (WAL, synchronous=FULL) each | $(kv "$FLOOR_ROW" rps) | $(kv "$FLOOR_ROW" p50_ms) | $(kv "$FLOOR_ROW" p99_ms) | $(ratio "$(kv "$XG_SMALL" rps)" "$(kv "$FLOOR_ROW" rps)") |"
 fi
