@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <new>
 
 namespace xgw::cli {
 
@@ -137,6 +139,22 @@ int ReportError(const Error& error, std::string_view hint) {
   if (!hint.empty()) msg += "xgw: hint: " + std::string(hint) + "\n";
   WriteStderr(msg);
   return kExitFailure;
+}
+
+int RunGuarded(int (*run)(std::span<char* const>), std::span<char* const> args) {
+  const char* what_kind = nullptr;
+  try {
+    return run(args);
+  } catch (const std::bad_alloc&) {
+    what_kind = "out of memory";
+  } catch (const std::exception&) {
+    what_kind = "an unexpected exception";
+  } catch (...) {
+    what_kind = "an unexpected non-standard exception";
+  }
+  return ReportError(Error{ErrorCode::kInternal, std::string("xgw stopped on ") + what_kind +
+                                                     " before the command finished"},
+                     "this is a bug in xgw: report the command you ran (never the data); an output file it was writing was not created");
 }
 
 int UsageError(std::string_view message, std::string_view usage) {

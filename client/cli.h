@@ -48,6 +48,13 @@ Result<Args> ParseArgs(std::span<char* const> argv, std::span<const FlagSpec> sp
 // Prints "xgw: error: <class>: <message>" and, if any, "xgw: hint: <hint>" to
 // stderr. Returns kExitFailure.
 int ReportError(const Error& error, std::string_view hint = {});
+// Calls run(args) and returns its exit code. An exception escaping it is a
+// bug (expected failures are Results): it is reported as an internal error
+// and kExitFailure, after the stack has unwound (so a half-written output
+// file is discarded and secrets are wiped by their destructors). Its text is
+// not printed: a parser's message can quote the input it was reading, which
+// may be personal data.
+int RunGuarded(int (*run)(std::span<char* const>), std::span<char* const> args);
 // Prints a usage error and the command's usage line; returns kExitUsage.
 int UsageError(std::string_view message, std::string_view usage);
 // Prints "xgw: <message>" to stderr (progress, public keys).

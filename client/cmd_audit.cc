@@ -204,12 +204,9 @@ int AuditSubject(const Args& args, Gateway& gw, const ClientConfig& cfg) {
   auto r = gw.Json("GET", "/api/v1/subject-index/" + *value);
   if (!r) return Report(r.error());
   json items = Items(*r);
-  if (args.Has("json")) {
-    Print(items.dump(2) + "\n");
-    return kExitOk;
-  }
-  if (items.empty()) {
-    Print("No stored list mentions this person (only lists sent with your organisation's key are searchable).\n");
+  if (PrintedAsJsonOrNone(args, items,
+                          "No stored list mentions this person (only lists sent with your organisation's key are "
+                          "searchable).")) {
     return kExitOk;
   }
   Print("Lists that mention this person:\n");

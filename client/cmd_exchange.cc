@@ -154,14 +154,7 @@ int RunProtocols(std::span<char* const> argv) {
     auto r = gw.Json("GET", "/api/v1/protocols");
     if (!r) return Report(r.error());
     json items = Items(*r);
-    if (args.Has("json")) {
-      Print(items.dump(2) + "\n");
-      return kExitOk;
-    }
-    if (items.empty()) {
-      Print("No protocols concern your organisation yet.\n");
-      return kExitOk;
-    }
+    if (PrintedAsJsonOrNone(args, items, "No protocols concern your organisation yet.")) return kExitOk;
     for (const auto& p : items) {
       std::string role = Str(p, "my_role");
       std::string what = role == "sender" ? "you may send" : role == "recipient" ? "you may receive" : role == "both" ? "you may send and receive" : role;
@@ -367,12 +360,7 @@ int RunInbox(std::span<char* const> argv) {
       for (auto& e : Items(*r)) items.push_back(std::move(e));
       after = r->contains("next") && (*r)["next"].is_string() ? (*r)["next"].get<std::string>() : "";
     } while (!after.empty());
-    if (args.Has("json")) {
-      Print(items.dump(2) + "\n");
-      return kExitOk;
-    }
-    if (items.empty()) {
-      Print(args.Has("sent") ? "You have not sent any list.\n" : "Nothing waiting for you.\n");
+    if (PrintedAsJsonOrNone(args, items, args.Has("sent") ? "You have not sent any list." : "Nothing waiting for you.")) {
       return kExitOk;
     }
     for (const auto& e : items)

@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
   for (const Command& c : Commands()) {
-    if (c.name == name) return c.run(std::span<char* const>(argv + 2, static_cast<size_t>(argc - 2)));
+    if (c.name == name) return RunGuarded(c.run, std::span<char* const>(argv + 2, static_cast<size_t>(argc - 2)));
   }
   std::fprintf(stderr, "xgw: error: unknown command \"%s\"\nxgw: hint: run `xgw --help` for the list\n",
                std::string(name).c_str());

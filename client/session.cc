@@ -71,6 +71,16 @@ nlohmann::json Items(const nlohmann::json& answer) {
   return nlohmann::json::array();
 }
 
+bool PrintedAsJsonOrNone(const Args& args, const nlohmann::json& items, std::string_view none) {
+  if (args.Has("json")) {
+    Print(items.dump(2) + "\n");
+    return true;
+  }
+  if (!items.empty()) return false;
+  Print(std::string(none) + "\n");
+  return true;
+}
+
 std::string Str(const nlohmann::json& j, std::string_view key) {
   if (!j.is_object()) return "";
   auto it = j.find(key);

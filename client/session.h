@@ -50,6 +50,9 @@ Result<std::optional<SecretBuffer>> LoadSubjectKey(const Args& args, const Clien
 
 // The list inside a JSON answer: the array itself, or its "items" member.
 nlohmann::json Items(const nlohmann::json& answer);
+// The common start of a listing: with --json, prints the items as JSON; with
+// no items, prints `none` (one line). True when that said everything.
+bool PrintedAsJsonOrNone(const Args& args, const nlohmann::json& items, std::string_view none);
 // A string member or "" (never throws).
 std::string Str(const nlohmann::json& j, std::string_view key);
 // Writes text to stdout.

@@ -9,8 +9,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <new>
+#include <stdexcept>
 #include <string>
 
+#include "client/cli.h"
 #include "client/config.h"
 #include "client/exchange_crypto.h"
 #include "client/http.h"
@@ -372,4 +375,64 @@ TEST_CASE("BadArgumentsExitWithUsageCodeAndNothingIsDone") {
   // Not logged in: a plain error, not a crash.
   CHECK(RunXgw("inbox" + cfg) == 1);
   CHECK_FALSE(std::filesystem::exists(dir.path + "/c.json"));
+}
+
+namespace {
+
+// Runs fn with stderr redirected to a temp file; returns what it printed.
+template <typename Fn>
+std::string CaptureStderr(Fn fn) {
+  std::fflush(stderr);
+  std::FILE* capture = std::tmpfile();
+  REQUIRE(capture != nullptr);
+  const int saved = ::dup(STDERR_FILENO);
+  ::dup2(::fileno(capture), STDERR_FILENO);
+  fn();
+  std::fflush(stderr);
+  ::dup2(saved, STDERR_FILENO);
+  ::close(saved);
+  std::string text;
+  std::rewind(capture);
+  for (int c; (c = std::fgetc(capture)) != EOF;) text.push_back(static_cast<char>(c));
+  std::fclose(capture);
+  return text;
+}
+
+// A command with a bug: writes part of a list to its output file, then
+// throws an exception whose text quotes a national number.
+std::string g_output_path;
+int ThrowsMidOutput(std::span<char* const>) {
+  auto out = cli::Output::Open(g_output_path, 0600);
+  REQUIRE(out);
+  const std::string part = "Rijksregisternummer\n85073003328\n";
+  REQUIRE(out->sink().Write({reinterpret_cast<const uint8_t*>(part.data()), part.size()}));
+  throw std::runtime_error("parse error at '85073003328'");
+}
+int ThrowsBadAlloc(std::span<char* const>) { throw std::bad_alloc(); }
+int ThrowsNonStandard(std::span<char* const>) { throw 42; }
+int ReturnsPolicyRefusal(std::span<char* const> args) { return static_cast<int>(args.size()) + 2; }
+
+}  // namespace
+
+TEST_CASE("AnExceptionEscapingACommandIsAnInternalErrorThatQuotesNothingAndLeavesNoOutputFile") {
+  ScopedDir dir;
+  g_output_path = dir.path + "/received.csv";
+  int rc = -1;
+  const std::string err = CaptureStderr([&] { rc = cli::RunGuarded(ThrowsMidOutput, {}); });
+  CHECK(rc == cli::kExitFailure);
+  CHECK(err.find("xgw: error: internal:") != std::string::npos);
+  CHECK(err.find("xgw: hint: this is a bug in xgw") != std::string::npos);
+  CHECK(err.find("85073003328") == std::string::npos);
+  CHECK(err.find("parse error") == std::string::npos);
+  CHECK(std::filesystem::is_empty(dir.path));  // neither the file nor its temp
+
+  CHECK(CaptureStderr([&] { rc = cli::RunGuarded(ThrowsBadAlloc, {}); }).find("out of memory") != std::string::npos);
+  CHECK(rc == cli::kExitFailure);
+  CHECK(CaptureStderr([&] { rc = cli::RunGuarded(ThrowsNonStandard, {}); }).find("internal") != std::string::npos);
+  CHECK(rc == cli::kExitFailure);
+  // A command that returns is not touched: its exit code passes through.
+  char arg[] = "x";
+  char* argv[] = {arg};
+  CHECK(CaptureStderr([&] { rc = cli::RunGuarded(ReturnsPolicyRefusal, argv); }).empty());
+  CHECK(rc == 3);
 }

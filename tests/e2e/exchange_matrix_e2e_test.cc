@@ -472,9 +472,13 @@ std::string ListOf400Kb() {
   return csv;
 }
 
-void CheckNoBlobLeft(World& w) {
+// The end of every test where uploads were refused or ended: no blob is left
+// in the state directory, the daemon stops on SIGTERM, the audit log verifies.
+void CheckNoBlobLeftThenStop(World& w) {
   int status = 0;
   CHECK(RunCommand("find " + w.d->dir() + "/state/blobs -type f | wc -l", &status) == "0\n");
+  CHECK(w.d->StopAndWait(SIGTERM) == 0);
+  CheckAuditVerifies(w.d->dir() + "/state");
 }
 
 }  // namespace
@@ -504,9 +508,7 @@ TEST_CASE("AnUploadStillStreamingWhenItsExchangeEndsIsRefusedAndLeavesNothing") 
   CHECK(up.u.status == 409);
   CHECK(up.u.response.find("no longer pending") != std::string::npos);
   CHECK(w.State(up.id) == ended_as);
-  CheckNoBlobLeft(w);
-  CHECK(w.d->StopAndWait(SIGTERM) == 0);
-  CheckAuditVerifies(w.d->dir() + "/state");
+  CheckNoBlobLeftThenStop(w);
 }
 
 // An operator suspends the protocol while an upload under it streams: the
@@ -524,9 +526,7 @@ TEST_CASE("AnUploadCompletingAfterItsProtocolStoppedIsRefusedAndNothingIsKept") 
   CHECK(up.u.status == 422);
   CHECK(up.u.response.find("protocol_suspended") != std::string::npos);
   CHECK(w.State(up.id) == "discarded");
-  CheckNoBlobLeft(w);
-  CHECK(w.d->StopAndWait(SIGTERM) == 0);
-  CheckAuditVerifies(w.d->dir() + "/state");
+  CheckNoBlobLeftThenStop(w);
 }
 
 // A termination that deletes data while uploads under the protocol are
@@ -581,9 +581,7 @@ TEST_CASE("TerminatingAProtocolWhileUploadsCompleteEndsEachExchangeOnce") {
     }
     CHECK(endings == 1);
   }
-  CheckNoBlobLeft(w);
-  CHECK(w.d->StopAndWait(SIGTERM) == 0);
-  CheckAuditVerifies(w.d->dir() + "/state");
+  CheckNoBlobLeftThenStop(w);
 }
 
 namespace {
