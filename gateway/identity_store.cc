@@ -10,6 +10,9 @@ namespace xgw {
 namespace {
 
 constexpr int64_t kLastUsedGranularity = 60;  // seconds; avoids a write per request
+// Connections for the lookups every request makes (Authenticate,
+// OrganisationForPin): requests are served by one thread per core.
+constexpr size_t kPerRequestReaders = 2;
 
 constexpr const char* kPinRule =
     "give \"sha256:\" followed by the 64 hex digits of the SHA-256 of the certificate's "
@@ -40,7 +43,8 @@ bool Principal::HasRole(std::string_view role) const {
 Result<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::string& path) {
   XGW_TRY(auto db, Database::Open(path));
   XGW_CHECK(ApplyMigrations(db).map([](int) {}));
-  return std::unique_ptr<IdentityStore>(new IdentityStore(std::move(db)));
+  XGW_TRY(auto readers, ReadPool::Open(path, kPerRequestReaders));
+  return std::unique_ptr<IdentityStore>(new IdentityStore(std::move(db), std::move(readers)));
 }
 
 Result<void> IdentityStore::Commit(Transaction& tx, const BeforeCommit& before_commit) {
@@ -333,15 +337,10 @@ Result<Principal> IdentityStore::Authenticate(std::string_view secret, int64_t n
   // Hash even a malformed secret so that every failure costs the same work.
   const std::string hash = TokenHash(secret);
   const bool shape_ok = IsTokenSecretShape(secret);
-  std::lock_guard lock(mu_);
   Principal p;
   std::optional<int64_t> last_used;
-  {
-    // The statements are finished before the UPDATE below: a write on a
-    // connection whose read is still open must upgrade that read's snapshot,
-    // which SQLite refuses at once (SQLITE_BUSY, no busy wait) if another
-    // connection (the exchange store) committed in between.
-    XGW_TRY(auto st, db_.Prepare(
+  XGW_CHECK(readers_->Read([&](Database& c) -> Result<void> {
+    XGW_TRY(auto st, c.Prepare(
                          "SELECT t.id, t.user_id, t.expires_at, t.revoked_at, t.last_used_at, "
                          "u.org_id FROM api_tokens t JOIN users u ON u.id = t.user_id "
                          "WHERE t.hash = ?"));
@@ -351,14 +350,20 @@ Result<Principal> IdentityStore::Authenticate(std::string_view secret, int64_t n
     if (st.OptInt(3) || st.Int(2) <= now) return Fail(ErrorCode::kUnauthenticated, kMessage);
     p = Principal{st.Text(1), st.Text(5), {}, st.Text(0)};
     last_used = st.OptInt(4);
-    XGW_TRY(auto rs, db_.Prepare("SELECT role FROM user_roles WHERE user_id = ? ORDER BY role"));
+    XGW_TRY(auto rs, c.Prepare("SELECT role FROM user_roles WHERE user_id = ? ORDER BY role"));
     rs.Bind(1, p.user_id);
     XGW_TRY(p.roles, rs.TextColumn());
-  }
+    return {};
+  }));
   if (!last_used || now - *last_used >= kLastUsedGranularity) {
-    // Bookkeeping for operators: a failure here must not refuse the request.
-    auto up = db_.Prepare("UPDATE api_tokens SET last_used_at = ? WHERE id = ?");
-    if (up) (void)up->Bind(1, now).Bind(2, p.token_id).Run();
+    // Bookkeeping for operators, not worth a wait: while a change holds the
+    // writer (its audit commit included) the update is left to a later
+    // request, and a failure must not refuse this one.
+    std::unique_lock lock(mu_, std::try_to_lock);
+    if (lock.owns_lock()) {
+      auto up = db_.Prepare("UPDATE api_tokens SET last_used_at = ? WHERE id = ?");
+      if (up) (void)up->Bind(1, now).Bind(2, p.token_id).Run();
+    }
   }
   return p;
 }
@@ -410,12 +415,13 @@ Result<Organisation> IdentityStore::RemoveClientPin(const std::string& org_id,
 }
 
 Result<std::optional<std::string>> IdentityStore::OrganisationForPin(const std::string& pin) {
-  std::lock_guard lock(mu_);
-  XGW_TRY(auto st, db_.Prepare("SELECT org_id FROM organisation_client_pins WHERE pin = ?"));
-  st.Bind(1, pin);
-  XGW_TRY(bool row, st.Step());
-  if (!row) return std::optional<std::string>();
-  return std::optional<std::string>(st.Text(0));
+  return readers_->Read([&](Database& c) -> Result<std::optional<std::string>> {
+    XGW_TRY(auto st, c.Prepare("SELECT org_id FROM organisation_client_pins WHERE pin = ?"));
+    st.Bind(1, pin);
+    XGW_TRY(bool row, st.Step());
+    if (!row) return std::optional<std::string>();
+    return std::optional<std::string>(st.Text(0));
+  });
 }
 
 }  // namespace xgw

@@ -5,8 +5,10 @@
 // invalid input fails with kInvalidArgument and a message that names the
 // field (never its value). Unknown ids fail with kNotFound.
 //
-// Thread safety: all methods may be called from any thread; calls are
-// serialised by an internal mutex (one SQLite connection, short statements).
+// Thread safety: all methods may be called from any thread. Changes and the
+// operator's reads are serialised on one writer connection; the lookups every
+// request makes (Authenticate, OrganisationForPin) read the last committed
+// state on their own connections and never wait for a change in progress.
 #ifndef XGW_GATEWAY_IDENTITY_STORE_H_
 #define XGW_GATEWAY_IDENTITY_STORE_H_
 
@@ -151,7 +153,7 @@ class IdentityStore {
   Result<std::optional<std::string>> OrganisationForPin(const std::string& pin);
 
  private:
-  explicit IdentityStore(Database db) : db_(std::move(db)) {}
+  IdentityStore(Database db, std::unique_ptr<ReadPool> readers) : db_(std::move(db)), readers_(std::move(readers)) {}
   // Runs before_commit, then commits (the transaction rolls back if either fails).
   static Result<void> Commit(Transaction& tx, const BeforeCommit& before_commit);
   Result<Organisation> GetOrganisationLocked(const std::string& id);
@@ -159,8 +161,13 @@ class IdentityStore {
   Result<TokenInfo> GetTokenLocked(const std::string& id);
   Result<void> ReplaceRolesLocked(const std::string& user_id, const std::vector<std::string>& roles);
 
+  // Held by every change from its first read to its COMMIT (and by the
+  // operator reads on db_).
   std::mutex mu_;
   Database db_;
+  // The per-request lookups read committed state here, so they never wait
+  // for a change in progress.
+  std::unique_ptr<ReadPool> readers_;
 };
 
 }  // namespace xgw

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -399,4 +400,51 @@ TEST_CASE("AChangeCommitsOnlyAfterItsBeforeCommitSucceededAndOnlyPassingChangesC
   CHECK_FALSE(s.RevokeToken(NewId(kTokenPrefix), kNow, counting));
   CHECK_FALSE(s.RemoveClientPin(org->id, std::string(64, 'c'), counting));
   CHECK(calls == 0);
+}
+
+// A request authenticates while an operator's change is between its checks
+// and its COMMIT (the router's audit commit runs there, which can take
+// milliseconds): it must not wait for that change. Authentication reads a
+// committed snapshot on its own connection; it used to queue behind the
+// change on the store's one mutex.
+TEST_CASE("AuthenticationAndPinLookupsDoNotWaitForAnOperatorChangeBeingCommitted") {
+  TempDir dir;
+  auto store = IdentityStore::Open(dir.path + "/db.sqlite");
+  REQUIRE(store);
+  auto& s = **store;
+  auto org = s.CreateOrganisation({"org", {}, {}, {"sha256:" + std::string(64, 'a')}}, kNow);
+  REQUIRE(org);
+  auto user = s.CreateUser(org->id, "u", {"sender"}, kNow);
+  REQUIRE(user);
+  auto token = s.IssueToken(user->id, 3600, std::nullopt, kNow);
+  REQUIRE(token);
+
+  std::promise<void> change_reached_commit;
+  std::promise<void> let_change_commit;
+  std::shared_future<void> go = let_change_commit.get_future().share();
+  const BeforeCommit held = [&]() -> Result<void> {
+    change_reached_commit.set_value();
+    go.wait();
+    return {};
+  };
+  std::thread change([&] { CHECK(s.CreateOrganisation({"other", {}, {}, {}}, kNow, NewId(kOrgPrefix), held)); });
+  change_reached_commit.get_future().wait();
+  // 61 s later: the token's last-used time is due for an update as well.
+  auto authenticated = std::async(std::launch::async, [&] { return s.Authenticate(token->secret, kNow + 61); });
+  auto pin = std::async(std::launch::async, [&] { return s.OrganisationForPin(std::string(64, 'a')); });
+  const bool auth_done = authenticated.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  const bool pin_done = pin.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  let_change_commit.set_value();
+  change.join();
+  CHECK(auth_done);
+  CHECK(pin_done);
+  auto p = authenticated.get();
+  REQUIRE(p);
+  CHECK(p->user_id == user->id);
+  auto o = pin.get();
+  REQUIRE(o);
+  CHECK(*o == std::optional<std::string>(org->id));
+  // Once the change committed, a new authentication still works and sees it.
+  CHECK(s.Authenticate(token->secret, kNow + 62));
+  CHECK(s.ListOrganisations()->size() == 2);
 }
