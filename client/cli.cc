@@ -154,7 +154,8 @@ int RunGuarded(int (*run)(std::span<char* const>), std::span<char* const> args) 
   }
   return ReportError(Error{ErrorCode::kInternal, std::string("xgw stopped on ") + what_kind +
                                                      " before the command finished"},
-                     "this is a bug in xgw: report the command you ran (never the data); an output file it was writing was not created");
+                     "this is a bug in xgw: report the command you ran (never the data); "
+                     "an output file it was writing was not created");
 }
 
 int UsageError(std::string_view message, std::string_view usage) {

@@ -360,9 +360,8 @@ int RunInbox(std::span<char* const> argv) {
       for (auto& e : Items(*r)) items.push_back(std::move(e));
       after = r->contains("next") && (*r)["next"].is_string() ? (*r)["next"].get<std::string>() : "";
     } while (!after.empty());
-    if (PrintedAsJsonOrNone(args, items, args.Has("sent") ? "You have not sent any list." : "Nothing waiting for you.")) {
-      return kExitOk;
-    }
+    const char* none = args.Has("sent") ? "You have not sent any list." : "Nothing waiting for you.";
+    if (PrintedAsJsonOrNone(args, items, none)) return kExitOk;
     for (const auto& e : items)
       Print(Str(e, "id") + "  " + Str(e, "state") + "  protocol " + Str(e, "protocol_id") + "  from " +
             Str(e, "sender_org") + "  " + FormatRows(e) + " rows  sent " + Str(e, "created_at") + "  deleted by " +
