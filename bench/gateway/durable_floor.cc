@@ -37,6 +37,8 @@
 #include <thread>
 #include <vector>
 
+#include "round_line.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -116,13 +118,6 @@ void StoreFile(const Options& o, int dir_fd, const std::string& body, const std:
   if (::fsync(dir_fd) != 0) Die("fsync dir");
 }
 
-double Percentile(std::vector<double>& v, double q) {
-  if (v.empty()) return 0;
-  const size_t k = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
-  std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
-  return v[k];
-}
-
 Options Parse(int argc, char** argv) {
   Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -188,12 +183,7 @@ int main(int argc, char** argv) {
   const double elapsed = std::chrono::duration<double>(Clock::now() - began).count();
   ::close(dir_fd);
   rows.reset();
-  std::vector<double> all;
-  for (auto& v : latencies) all.insert(all.end(), v.begin(), v.end());
-  const double p50 = Percentile(all, 0.50);
-  const double p99 = Percentile(all, 0.99);
-  std::printf("uploads=%zu errors=0 seconds=%.2f rps=%.1f p50_ms=%.2f p99_ms=%.2f\n", all.size(), elapsed,
-              static_cast<double>(all.size()) / elapsed, p50, p99);
+  xgw::bench::PrintRoundLine(latencies, 0, elapsed);
   std::filesystem::remove_all(o.dir);
   return 0;
 }

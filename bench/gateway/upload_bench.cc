@@ -38,6 +38,8 @@
 #include <thread>
 #include <vector>
 
+#include "round_line.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -228,13 +230,6 @@ class Client {
   std::string resp_;
 };
 
-double Percentile(std::vector<double>& v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
-  return v[i];
-}
-
 int Usage() {
   std::fprintf(stderr,
                "usage: upload_bench --mode nginx|xgwd --url https://127.0.0.1:PORT --cacert FILE\n"
@@ -321,12 +316,7 @@ int main(int argc, char** argv) {
   stop = true;
   for (auto& w : workers) w.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  std::vector<double> all;
-  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
-  const double p50 = Percentile(all, 0.50);
-  const double p99 = Percentile(all, 0.99);
-  std::printf("uploads=%zu errors=%ld seconds=%.2f rps=%.1f p50_ms=%.2f p99_ms=%.2f\n", all.size(),
-              errors.load(), elapsed, static_cast<double>(all.size()) / elapsed, p50, p99);
+  xgw::bench::PrintRoundLine(lat, errors.load(), elapsed);
   curl_global_cleanup();
   return errors.load() == 0 ? 0 : 1;
 }
