@@ -878,17 +878,19 @@ struct ExchangeService::Impl {
     if (row) return std::min<uint64_t>(static_cast<uint64_t>(st.Int(0)), w.limit);
     // No row: no delivery in this window since the table exists (or none
     // under this period definition): count the exchanges themselves.
-    return CountDeliveries(c, protocol.id, party, w, now, w.limit);
+    return CountDeliveries(c, protocol.id, party, w, w.limit);
   }
 
-  // Deliveries in window w up to `at`, at most `limit`: a range of the index
-  // exchanges_by_delivery.
+  // Deliveries since window w began, at most `limit`: a range of the index
+  // exchanges_by_delivery. No upper bound at "now": a delivery the clock
+  // stands before (a system clock stepped back, a manual clock restarted)
+  // happened all the same and must not give its slot back.
   Result<uint64_t> CountDeliveries(Database& c, const std::string& protocol_id, const std::string& party,
-                                   const TransferWindow& w, Instant at, uint64_t limit) {
+                                   const TransferWindow& w, uint64_t limit) {
     XGW_TRY(auto st, c.Prepare("SELECT COUNT(*) FROM (SELECT 1 FROM exchanges WHERE protocol_id = ? AND "
-                                "sender_party = ? AND delivered_at >= ? AND delivered_at <= ? LIMIT ?)"));
-    st.Bind(1, protocol_id).Bind(2, party).Bind(3, FromInstant(w.since)).Bind(4, FromInstant(at))
-        .Bind(5, static_cast<int64_t>(std::min<uint64_t>(limit, uint64_t{1} << 40)));
+                                "sender_party = ? AND delivered_at >= ? LIMIT ?)"));
+    st.Bind(1, protocol_id).Bind(2, party).Bind(3, FromInstant(w.since))
+        .Bind(4, static_cast<int64_t>(std::min<uint64_t>(limit, uint64_t{1} << 40)));
     XGW_TRY(bool row, st.Step());
     if (!row) return Fail(ErrorCode::kInternal, "COUNT returned no row");
     return static_cast<uint64_t>(st.Int(0));
@@ -907,7 +909,7 @@ struct ExchangeService::Impl {
     up.Bind(1, protocol.id).Bind(2, party).Bind(3, w.period).Bind(4, FromInstant(w.since));
     XGW_CHECK(up.Run());
     if (db.Changes() == 1) return {};
-    XGW_TRY(uint64_t n, CountDeliveries(db, protocol.id, party, w, at, uint64_t{1} << 40));
+    XGW_TRY(uint64_t n, CountDeliveries(db, protocol.id, party, w, uint64_t{1} << 40));
     XGW_TRY(auto ins, db.Prepare("INSERT INTO transfer_counts(protocol_id, sender_party, period, since, n) "
                                  "VALUES (?, ?, ?, ?, ?)"));
     ins.Bind(1, protocol.id).Bind(2, party).Bind(3, w.period).Bind(4, FromInstant(w.since))

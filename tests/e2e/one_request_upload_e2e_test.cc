@@ -197,13 +197,19 @@ TEST_CASE("APeriodicQuotaIsEnforcedPerCalendarDayInBothUploadForms") {
   CHECK(third_announced.body.find("period_quota_reached") != std::string::npos);
   CHECK(Fingerprint(w) == before);
   // A database without the per-window counts (an upgrade from schema 4)
-  // counts the day's deliveries from the exchanges themselves.
+  // counts the day's deliveries from the exchanges themselves, even while
+  // the clock stands before them (a system clock stepped back, or, as here,
+  // a manual clock that starts again at its start after a restart: an hour
+  // earlier, the same day): a clock going back must not reopen a quota.
   REQUIRE(w.d->StopAndWait(SIGTERM) == 0);
   int status = 0;
   const std::string out = RunCommand("sqlite3 " + w.d->dir() + "/state/xgwd.db 'DELETE FROM transfer_counts;' 2>&1",
                                      &status);
   INFO(out);
   REQUIRE(status == 0);
+  json cfg = json::parse(ReadTextFile(w.d->config_path()));
+  cfg["clock"]["start"] = "2024-09-20T06:00:00Z";
+  std::ofstream(w.d->config_path(), std::ios::trunc) << cfg.dump(2);
   w.d->Restart();
   CHECK(UploadOne(w, body).status == 422);
   w.Advance(24 * 3600);
