@@ -207,9 +207,7 @@ TEST_CASE("APeriodicQuotaIsEnforcedPerCalendarDayInBothUploadForms") {
                                      &status);
   INFO(out);
   REQUIRE(status == 0);
-  json cfg = json::parse(ReadTextFile(w.d->config_path()));
-  cfg["clock"]["start"] = "2024-09-20T06:00:00Z";
-  std::ofstream(w.d->config_path(), std::ios::trunc) << cfg.dump(2);
+  w.d->RewriteConfig({{"clock", {{"start", "2024-09-20T06:00:00Z"}}}});
   w.d->Restart();
   CHECK(UploadOne(w, body).status == 422);
   w.Advance(24 * 3600);
