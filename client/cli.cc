@@ -193,23 +193,4 @@ Result<std::unique_ptr<ByteSource>> OpenInput(const std::string& path) {
   return std::unique_ptr<ByteSource>(new FileSource(std::move(f)));
 }
 
-Result<Output> Output::Open(const std::string& path, unsigned mode) {
-  Output out;
-  if (path.empty() || path == "-") {
-    out.sink_ = std::make_unique<FileSink>(FileSink::Borrow(1));
-    out.is_terminal_ = ::isatty(1) == 1;
-    return out;
-  }
-  XGW_TRY(AtomicFile f, AtomicFile::Create(path, mode));
-  auto file = std::make_unique<AtomicFile>(std::move(f));
-  out.file_ = file.get();
-  out.sink_ = std::move(file);
-  return out;
-}
-
-Result<void> Output::Commit() {
-  if (file_ != nullptr) return file_->Commit();
-  return sink_->Flush();
-}
-
 }  // namespace xgw::cli

@@ -70,20 +70,41 @@ Result<SecretBuffer> ReadNewPassphrase();
 // Standard input for "" or "-", the named file otherwise.
 Result<std::unique_ptr<ByteSource>> OpenInput(const std::string& path);
 
-// Where a command writes: standard output, or a file that appears only when
-// Commit() succeeds (temporary file + rename), so that a failed command never
-// leaves a partial output file behind.
+// What Output::Open does when the path names an existing regular file.
+enum class IfExists {
+  kRefuse,   // fail with kConflict, naming the path and --force
+  kReplace,  // replace it atomically: the user passed --force
+};
+// kReplace when the command line has --force, kRefuse otherwise.
+IfExists IfExistsFromFlags(const Args& args);
+
+class ReplacingFile;
+
+// Where every `-o PATH` of xgw writes:
+//  - "" or "-": standard output;
+//  - an existing non-regular file (character device, FIFO, socket), or a
+//    symbolic link to one: opened and written in place, as age does. It is
+//    never created, truncated, replaced or chmod-ed;
+//  - a path where nothing exists: a file with `mode` that appears only when
+//    Commit() succeeds (temporary file beside it, fsync, rename), so a failed
+//    command leaves nothing. Should a file appear there in the meantime,
+//    Commit() fails (kConflict) instead of replacing it;
+//  - an existing regular file, or a symbolic link to one: kConflict with
+//    kRefuse; with kReplace it is replaced the same atomic way, through the
+//    link (the file it points to is replaced, the link kept);
+//  - a symbolic link to nothing: kConflict, whatever `if_exists` says.
+// Bytes written to standard output or a non-regular file are delivered as
+// they are written, as with any stream: only a file is all-or-nothing.
 class Output {
  public:
-  // Empty path or "-" means standard output. `mode` applies to the file.
-  static Result<Output> Open(const std::string& path, unsigned mode);
+  static Result<Output> Open(const std::string& path, unsigned mode, IfExists if_exists = IfExists::kRefuse);
   ByteSink& sink() { return *sink_; }
   bool is_terminal() const { return is_terminal_; }
   Result<void> Commit();
 
  private:
   std::unique_ptr<ByteSink> sink_;
-  AtomicFile* file_ = nullptr;  // sink_ when writing a file
+  ReplacingFile* file_ = nullptr;  // sink_ when writing a regular file
   bool is_terminal_ = false;
 };
 

@@ -11,16 +11,18 @@ namespace xgw::cli {
 namespace {
 
 constexpr std::string_view kEncryptUsage =
-    "xgw encrypt (-r RECIPIENT | -R PATH)... [-a] [-o OUTPUT] [INPUT]\n"
-    "       xgw encrypt -p [-a] [-o OUTPUT] [INPUT]";
-constexpr std::string_view kDecryptUsage = "xgw decrypt [-i PATH]... [-o OUTPUT] [INPUT]";
+    "xgw encrypt (-r RECIPIENT | -R PATH)... [-a] [-o OUTPUT [--force]] [INPUT]\n"
+    "       xgw encrypt -p [-a] [-o OUTPUT [--force]] [INPUT]";
+constexpr std::string_view kDecryptUsage = "xgw decrypt [-i PATH]... [-o OUTPUT [--force]] [INPUT]";
 
 constexpr FlagSpec kEncryptFlags[] = {
     {'r', "recipient", true}, {'R', "recipients-file", true}, {'p', "passphrase", false},
-    {'a', "armor", false},    {'o', "output", true},          {'h', "help", false},
+    {'a', "armor", false},    {'o', "output", true},          {0, "force", false},
+    {'h', "help", false},
 };
 constexpr FlagSpec kDecryptFlags[] = {
-    {'i', "identity", true}, {'o', "output", true}, {'d', "decrypt", false}, {'h', "help", false},
+    {'i', "identity", true}, {'o', "output", true},  {0, "force", false},
+    {'d', "decrypt", false}, {'h', "help", false},
 };
 
 std::string_view DecryptHint(ErrorCode code) {
@@ -93,7 +95,7 @@ int RunEncrypt(std::span<char* const> argv) {
   }
 
   std::string out_path = args->Last("output").value_or("");
-  auto out = Output::Open(out_path, DefaultFileMode());
+  auto out = Output::Open(out_path, DefaultFileMode(), IfExistsFromFlags(*args));
   if (!out) return ReportError(out.error());
   if (!armor && out->is_terminal())
     return ReportError(Error{ErrorCode::kInvalidArgument, "refusing to write binary ciphertext to a terminal"},
@@ -136,9 +138,9 @@ int RunDecrypt(std::span<char* const> argv) {
 
   auto in = OpenInput(args->positional.empty() ? "" : args->positional[0]);
   if (!in) return ReportError(in.error(), "check the input file path");
-  // Plaintext files get mode 0600; with -o nothing appears unless the whole
-  // file authenticated (Output commits by rename only on success).
-  auto out = Output::Open(args->Last("output").value_or(""), 0600);
+  // Plaintext files get mode 0600; with -o FILE nothing appears unless the
+  // whole file authenticated (Output commits by rename only on success).
+  auto out = Output::Open(args->Last("output").value_or(""), 0600, IfExistsFromFlags(*args));
   if (!out) return ReportError(out.error());
   if (auto r = age::Decrypt(ptrs, **in, out->sink()); !r) return ReportError(r.error(), DecryptHint(r.error().code));
   if (auto r = out->Commit(); !r) return ReportError(r.error());

@@ -22,7 +22,7 @@ constexpr std::string_view kAuditUsage =
     "xgw audit events [--exchange ID] [--protocol ID] [--user ID] [--organisation ID] [--action NAME]\n"
     "                 [--since TIME] [--until TIME] [--after N] [--limit N] [--json]\n"
     "       xgw audit verify [--json]\n"
-    "       xgw audit receipt EXCHANGE_ID [-o FILE] [--json]\n"
+    "       xgw audit receipt EXCHANGE_ID [-o FILE [--force]] [--json]\n"
     "       xgw audit subject (--rrn NUMBER | --bsn NUMBER) [--subject-key FILE] [--json]";
 
 // The verifier key: pinned in the state file at first use.
@@ -170,7 +170,7 @@ int AuditReceipt(const Args& args, Gateway& gw, const std::string& config_path) 
   auto info = VerifyDeletionReceipt(r->body, *key);
   if (!info) return Report(info.error(), "the receipt does not verify with the pinned audit key: do not rely on it");
   if (auto o = args.Last("output")) {
-    auto out = Output::Open(*o, 0644);
+    auto out = Output::Open(*o, 0644, IfExistsFromFlags(args));
     if (!out) return Report(out.error());
     if (auto w = out->sink().Write(AsBytes(r->body)); !w) return Report(w.error());
     if (auto c = out->Commit(); !c) return Report(c.error());
@@ -223,7 +223,7 @@ int RunAudit(std::span<char* const> argv) {
   static constexpr FlagSpec kFlags[] = {
       {0, "exchange", true}, {0, "protocol", true}, {0, "user", true},  {0, "organisation", true},
       {0, "action", true},   {0, "since", true},    {0, "until", true}, {0, "after", true},
-      {0, "limit", true},    {'o', "output", true}, {0, "rrn", true},   {0, "bsn", true},
+      {0, "limit", true},    {'o', "output", true}, {0, "rrn", true},   {0, "bsn", true}, {0, "force", false},
       {0, "subject-key", true}, kConfigFlag, kJsonFlag, kHelpFlag,
   };
   auto args = ParseArgs(argv, kFlags);

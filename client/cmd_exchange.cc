@@ -374,18 +374,19 @@ int RunInbox(std::span<char* const> argv) {
 int RunReceive(std::span<char* const> argv) {
   static constexpr FlagSpec kFlags[] = {
       {'o', "output", true}, {0, "raw", false}, {0, "identity", true}, {0, "subject-key", true},
-      {0, "check-subject-index", false}, kConfigFlag, kJsonFlag, kHelpFlag,
+      {0, "check-subject-index", false}, {0, "force", false}, kConfigFlag, kJsonFlag, kHelpFlag,
   };
   constexpr std::string_view kUsage =
-      "xgw receive ID [-o FILE] [--identity FILE] [--check-subject-index [--subject-key FILE]]\n"
-      "       xgw receive ID --raw -o FILE";
+      "xgw receive ID [-o FILE [--force]] [--identity FILE] [--check-subject-index [--subject-key FILE]]\n"
+      "       xgw receive ID --raw -o FILE [--force]";
   auto args = ParseArgs(argv, kFlags);
   if (!args) return UsageError(args.error().message, kUsage);
   if (args->Has("help"))
     return ShowHelp(kUsage,
                     "Downloads a list, decrypts it, checks the sender's signature, the list's fingerprint\n"
                     "and its content against the protocol. Only if everything matches is the list written\n"
-                    "(mode 0600). --raw saves the encrypted file as it is (for `age -d`).");
+                    "(mode 0600). --raw saves the encrypted file as it is (for `age -d`). An existing\n"
+                    "file is never replaced unless --force is given.");
   if (args->positional.size() != 1) return UsageError("give exactly one exchange id", kUsage);
   const std::string id = args->positional[0];
   if (args->Has("raw") && (!args->Has("output") || *args->Last("output") == "-"))
@@ -398,7 +399,7 @@ int RunReceive(std::span<char* const> argv) {
   if (args->Has("raw")) {
     auto path = args->Last("output");
     if (!path || *path == "-") return UsageError("--raw needs -o FILE", kUsage);
-    auto out = Output::Open(*path, 0600);
+    auto out = Output::Open(*path, 0600, IfExistsFromFlags(*args));
     if (!out) return Report(out.error());
     auto r = gw.Download(base + "/content", out->sink(), true);
     if (!r) return Report(r.error());
@@ -454,6 +455,13 @@ int RunReceive(std::span<char* const> argv) {
     return reject("manifest_mismatch", json::array({{{"code", "protocol_version"}}}),
                   "the list was described under another version of the protocol");
 
+  // The output is opened before anything is downloaded, so that a path that
+  // would be refused (an existing list without --force) costs no download;
+  // nothing reaches it before pass 2.
+  std::string out_path = args->Last("output").value_or(
+      id + (declared->list_format == InputFormat::kXlsx ? ".xlsx" : ".csv"));
+  auto out = Output::Open(out_path, 0600, IfExistsFromFlags(*args));
+  if (!out) return Report(out.error());
   auto tmp = TempFile::Create();
   if (!tmp) return Report(tmp.error());
   {
@@ -505,10 +513,6 @@ int RunReceive(std::span<char* const> argv) {
     }
   }
   // Pass 2: the ciphertext verified above (our own 0600 copy) is decrypted again into the output.
-  std::string out_path = args->Last("output").value_or(
-      id + (declared->list_format == InputFormat::kXlsx ? ".xlsx" : ".csv"));
-  auto out = Output::Open(out_path, 0600);
-  if (!out) return Report(out.error());
   {
     auto src = FileSource::Open(tmp->path());
     if (!src) return Report(src.error());

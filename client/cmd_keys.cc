@@ -11,12 +11,13 @@ namespace xgw::cli {
 namespace {
 constexpr std::string_view kUsage =
     "xgw keygen [-o OUTPUT] [--passphrase]\n"
-    "       xgw keygen -y [-o OUTPUT] [INPUT]";
+    "       xgw keygen -y [-o OUTPUT [--force]] [INPUT]";
 
 constexpr FlagSpec kFlags[] = {
     {'o', "output", true},
     {'y', "", false},
     {0, "passphrase", false},
+    {0, "force", false},
     {'h', "help", false},
 };
 
@@ -33,7 +34,7 @@ int ConvertToRecipients(const Args& args) {
   if (!ids) return ReportError(ids.error(), "the input must be an identity file made by xgw keygen or age-keygen");
   std::string text;
   for (const auto& id : *ids) text += id.Recipient().String() + "\n";
-  auto out = Output::Open(args.Last("output").value_or(""), 0644);
+  auto out = Output::Open(args.Last("output").value_or(""), 0644, IfExistsFromFlags(args));
   if (!out) return ReportError(out.error());
   if (auto r = out->sink().Write(AsBytes(text)); !r) return ReportError(r.error());
   if (auto r = out->Commit(); !r) return ReportError(r.error());
@@ -53,6 +54,8 @@ int RunKeygen(std::span<char* const> argv) {
     return ConvertToRecipients(*args);
   }
   if (!args->positional.empty()) return UsageError("unexpected argument", kUsage);
+  // As age-keygen: a key file is never overwritten, not even on request.
+  if (args->Has("force")) return UsageError("--force applies only to -y: an existing key file is never replaced", kUsage);
 
   std::string path = args->Last("output").value_or("");
   if (path == "-") path.clear();

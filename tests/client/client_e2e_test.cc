@@ -256,8 +256,20 @@ TEST_CASE("EveryRoleWorksThroughTheXgwClientAgainstTheRealDaemon") {
   CHECK(ReadTextFile(cli.dir + "/got.csv") == list);
   REQUIRE(::stat((cli.dir + "/got.csv").c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
+  // A list already there is never silently replaced: refused (before any
+  // download), left as it was; --force replaces it.
+  WriteFile(cli.dir + "/got.csv", "an earlier list\n");
+  cli.Run("worker", "receive " + id + " -o got.csv", &rc, &err);
+  CHECK(rc == 1);
+  CHECK(err.find("--force") != std::string::npos);
+  CHECK(ReadTextFile(cli.dir + "/got.csv") == "an earlier list\n");
+  cli.Ok("worker", "receive " + id + " -o got.csv --force");
+  CHECK(ReadTextFile(cli.dir + "/got.csv") == list);
   // The raw age file decrypts with age itself.
   cli.Ok("worker", "receive " + id + " --raw -o raw.age");
+  cli.Run("worker", "receive " + id + " --raw -o raw.age", &rc, &err);
+  CHECK(rc == 1);
+  CHECK(err.find("--force") != std::string::npos);
   std::string plain = RunCommand("age -d -i " + cli.dir + "/worker.key " + cli.dir + "/raw.age", &rc);
   CHECK(rc == 0);
   CHECK(plain == list);
