@@ -65,7 +65,13 @@ int RunInit(const std::vector<std::string>& args) {
   if (!r) return Fail1(r.error());
   std::printf("xgwd: initialised state directory %s\n", o.state_dir.c_str());
   std::printf("config: %s\n", r->config_path.c_str());
-  std::printf("certificate-pin: %s\n", r->certificate_pin.c_str());
+  // Both spellings of the one pin, side by side: `xgw login --pin`, curl and
+  // the docs use the base64 form, the API's pin ids the hex form. The value
+  // after "certificate-pin: " is the whole line, for scripts.
+  std::printf("certificate-pin: %s\n", r->certificate_pin_base64.c_str());
+  std::printf("  (the same key as %s: the SHA-256 of the certificate's public key, in base64 and "
+              "in hex; `xgw login --pin` takes either)\n",
+              r->certificate_pin.c_str());
   std::printf("gateway-signing-key: %s\n", r->signing_public_key.c_str());
   std::printf("operator-org: %s\n", r->operator_org_id.c_str());
   std::printf("operator-user: %s\n", r->operator_user_id.c_str());

@@ -31,6 +31,12 @@ inline constexpr const char* kTls13Suites =
 // issuer; authorisation happens by SPKI pin (see PeerSpkiPin).
 Result<std::shared_ptr<boost::asio::ssl::context>> MakeServerTlsContext(const TlsConfig& tls);
 
+// Validity of the certificate `xgwd init` makes: under the 398 days the
+// CA/Browser Forum's Baseline Requirements and browsers allow a TLS server
+// certificate (scanners such as testssl rate longer ones MEDIUM), with a day
+// to spare for the hour notBefore is set back against clock skew.
+inline constexpr int kSelfSignedCertificateDays = 397;
+
 // Writes an ECDSA P-256 key (mode 0600) and a self-signed certificate valid
 // for `days` with SAN localhost, 127.0.0.1 and ::1 (mode 0644). Returns the
 // certificate's SPKI pin as "sha256:<hex>".
