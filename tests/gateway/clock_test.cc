@@ -1,8 +1,12 @@
 // The daemon clock and the configuration keys added with the exchange API.
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
+#include <fstream>
 
 #include "config/config.h"
 #include "gateway/clock.h"
+#include "tests/gateway/temp_dir.h"
 
 using namespace xgw;
 using nlohmann::json;
@@ -19,6 +23,61 @@ TEST_CASE("ManualClockStartsAtItsConfiguredTimeAndOnlyMovesForward") {
   CHECK_FALSE(clock->Advance(-5));
   REQUIRE(clock->Advance(8 * 86400));
   CHECK(clock->Now() >= t0 + 8 * 86400);
+}
+
+TEST_CASE("AManualClockReopenedOnItsStateFileContinuesWhereItWas") {
+  test::TempDir dir;
+  const std::string file = ManualClockStatePath(dir.path);
+  const int64_t start = 1726815600;  // 2024-09-20T07:00:00Z
+  int64_t advanced = 0;
+  {
+    auto clock = ManualClock::Open(start, file);
+    REQUIRE(clock);
+    CHECK((*clock)->Now() < start + 60);
+    REQUIRE((*clock)->Advance(10 * 86400));
+    advanced = (*clock)->Now();
+    struct stat st{};
+    REQUIRE(::stat(file.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+  }
+  auto again = ManualClock::Open(start, file);
+  REQUIRE(again);
+  CHECK((*again)->Now() >= advanced);
+  CHECK((*again)->Now() < advanced + 60);
+}
+
+TEST_CASE("AManualClockStartsAgainAtANewlyConfiguredStart") {
+  test::TempDir dir;
+  const std::string file = ManualClockStatePath(dir.path);
+  {
+    auto clock = ManualClock::Open(1726815600, file);
+    REQUIRE(clock);
+    REQUIRE((*clock)->Advance(30 * 86400));
+  }
+  auto reset = ManualClock::Open(1726815600 + 3600, file);
+  REQUIRE(reset);
+  CHECK((*reset)->Now() < 1726815600 + 3600 + 60);
+}
+
+TEST_CASE("ADamagedManualClockStateFileStopsTheStartWithAClearError") {
+  test::TempDir dir;
+  const std::string file = ManualClockStatePath(dir.path);
+  std::ofstream(file) << "{\"clock_start\": 1";
+  auto clock = ManualClock::Open(1726815600, file);
+  REQUIRE_FALSE(clock);
+  CHECK(ToString(clock.error()).find("delete it") != std::string::npos);
+}
+
+TEST_CASE("AManualClockWhosePositionCannotBeSavedIsNotAdvanced") {
+  test::TempDir dir;
+  const std::string sub = dir.path + "/state";
+  REQUIRE(::mkdir(sub.c_str(), 0700) == 0);
+  auto clock = ManualClock::Open(1726815600, ManualClockStatePath(sub));
+  REQUIRE(clock);
+  const int64_t before = (*clock)->Now();
+  std::filesystem::remove_all(sub);
+  CHECK_FALSE((*clock)->Advance(86400));
+  CHECK((*clock)->Now() < before + 60);
 }
 
 TEST_CASE("SystemClockCannotBeAdvanced") {
