@@ -7,6 +7,13 @@
 #   SIZE_MIB=1024  size of the random plaintext
 #   REPS=3         runs per measurement; the fastest is reported
 # Needs: age, age-keygen, /usr/bin/time (Debian packages age, time).
+#
+# Both tools write to their standard output, redirected by this script to
+# /dev/null or to a file: no device is ever given as an output path (-o).
+# Older xgw builds replaced an -o path by rename, which as root turned
+# /dev/null into a regular file; every "to /dev/null" figure measured on such
+# a machine was a write into the page cache. The script therefore refuses to
+# run unless /dev/null is the character device it should be.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 XGW=${1:-$ROOT/build/bin/xgw}
@@ -14,7 +21,9 @@ AGE=${AGE:-/usr/bin/age}
 SIZE_MIB=${SIZE_MIB:-1024}
 REPS=${REPS:-3}
 [ -x "$XGW" ] || { echo "no xgw binary at $XGW (build it first)" >&2; exit 2; }
+[ -c /dev/null ] || { echo "/dev/null is not a character device (something replaced it): fix the machine first" >&2; exit 2; }
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 T=$(mktemp -d "${TMPDIR:-/tmp}/xgw-bench-crypto.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom > "$T/plain"
@@ -22,13 +31,15 @@ age-keygen -o "$T/key" 2>/dev/null
 R=$(age-keygen -y "$T/key")
 BYTES=$((SIZE_MIB * 1024 * 1024))
 
-# run LABEL OUTFILE CMD... : best wall time of REPS runs and its peak RSS.
+# run LABEL OUTFILE CMD... : best wall time of REPS runs and its peak RSS,
+# stdout redirected to OUTFILE (removed before each run if it is a file, so
+# that freeing the previous run's pages is not timed).
 declare -A SECS RSS CPU
 run() {
   local label=$1 out=$2; shift 2
   local best="" best_rss=0 best_cpu=0
   for _ in $(seq "$REPS"); do
-    rm -f "$T/c.tmp"
+    [ "$out" = /dev/null ] || rm -f "$out"
     local t0 t1
     t0=$(date +%s.%N)
     /usr/bin/time -f "%M %U %S" -o "$T/time" "$@" > "$out"
@@ -63,7 +74,9 @@ ratio() { awk -v a="${SECS[$1]}" -v b="${SECS[$2]}" 'BEGIN { printf "%.2f", b / 
 cpuratio() { awk -v a="${CPU[$1]}" -v b="${CPU[$2]}" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "n/a" }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
-echo "plaintext: $SIZE_MIB MiB random; best of $REPS; $(nproc) cores; $(uname -m); age $("$AGE" --version)"
+[ -c /dev/null ] || { echo "/dev/null stopped being a character device during the run: results discarded" >&2; exit 1; }
+
+echo "plaintext: $SIZE_MIB MiB random; best of $REPS; $(nproc) cores; $(uname -m); age $("$AGE" --version); load average $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo
 echo "| operation | xgw MB/s | age MB/s | xgw / age (wall) | xgw CPU s | age CPU s | xgw / age (CPU) | xgw peak RSS MiB | age peak RSS MiB |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
