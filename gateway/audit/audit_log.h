@@ -76,6 +76,7 @@ struct AuditQuery {
   std::optional<int64_t> from_ms;   // time >= from_ms
   std::optional<int64_t> until_ms;  // time < until_ms
   std::optional<uint64_t> after;    // index cursor (exclusive)
+  std::optional<uint64_t> before;   // index < before: only the events of a tree of this size
   size_t limit = 100;               // capped at kMaxAuditQueryLimit
 };
 inline constexpr size_t kMaxAuditQueryLimit = 1000;
@@ -144,6 +145,12 @@ class AuditLog {
   Result<std::vector<MerkleHash>> ConsistencyProof(uint64_t old_size, uint64_t new_size);
 
   Result<AuditPage> Query(const AuditQuery& query);
+  // The stored records with first <= index < end, in index order, at most
+  // `limit` of them, exactly as the file holds them: a row missing from the
+  // file is missing here too (no error), so that a verifier sees the gap.
+  // For clients that recompute the tree (docs/audit-log.md, "Verifying from
+  // a client").
+  Result<std::vector<AuditRecord>> Range(uint64_t first, uint64_t end, size_t limit);
 
   // Self-contained proof that an exchange was deleted: its last successful
   // exchange.deleted_expiry / exchange.deleted event, an inclusion proof and

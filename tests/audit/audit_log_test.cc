@@ -336,6 +336,45 @@ TEST_CASE("QueriesFilterByEveryDimensionAndPageByIndex") {
   CHECK(t->records[0].index == 11);
 }
 
+TEST_CASE("QueryBeforeKeepsToATreeSizeAndRangeListsStoredRowsWithTheirGaps") {
+  TempDir dir;
+  const std::string path = dir.File("audit.db");
+  {
+    auto log = OpenLog(path);
+    for (int i = 0; i < 30; ++i) REQUIRE(log->Append(UserEvent(i)));
+    AuditQuery q;
+    q.organisation = "org-thuispunt";
+    q.before = 12;
+    auto page = log->Query(q);
+    REQUIRE(page);
+    REQUIRE(page->records.size() == 12);
+    CHECK(page->records.back().index == 11);
+    CHECK(!page->next);
+    auto range = log->Range(10, 25, 100);
+    REQUIRE(range);
+    REQUIRE(range->size() == 15);
+    for (size_t i = 0; i < range->size(); ++i) {
+      CHECK((*range)[i].index == 10 + i);
+      CHECK(MerkleLeafHash((*range)[i].event) == (*range)[i].leaf_hash);
+    }
+    CHECK(log->Range(28, 40, 100)->size() == 2);
+    CHECK(log->Range(0, 30, 4)->size() == 4);
+    CHECK(log->Range(5, 5, 4)->empty());
+  }
+  // A row removed behind the log's back is absent from Range, not an error.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "DROP TRIGGER events_no_delete; DELETE FROM events WHERE idx = 15", nullptr, nullptr,
+                       nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  auto log = OpenLog(path);
+  auto range = log->Range(14, 17, 100);
+  REQUIRE(range);
+  REQUIRE(range->size() == 2);
+  CHECK((*range)[0].index == 14);
+  CHECK((*range)[1].index == 16);
+}
+
 TEST_CASE("DeletionReceiptVerifiesOfflineWithOnlyTheVerifierKey") {
   TempDir dir;
   auto log = OpenLog(dir.File("audit.db"));
