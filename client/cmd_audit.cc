@@ -1,8 +1,12 @@
 // xgw audit ...: what a data protection officer needs. The gateway is not
 // trusted for the log's integrity: checkpoints, proofs and receipts are
-// verified here with the gateway's verifier key pinned at first use.
+// verified here with the gateway's verifier key pinned at first use, and
+// every event shown is proven (inclusion proof) to be in the log under a
+// checkpoint verified first; `verify --full` recomputes the whole tree.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include "client/commands.h"
 #include "client/session.h"
@@ -21,7 +25,7 @@ using nlohmann::json;
 constexpr std::string_view kAuditUsage =
     "xgw audit events [--exchange ID] [--protocol ID] [--user ID] [--organisation ID] [--action NAME]\n"
     "                 [--since TIME] [--until TIME] [--after N] [--limit N] [--json]\n"
-    "       xgw audit verify [--json]\n"
+    "       xgw audit verify [--full] [--json]\n"
     "       xgw audit receipt EXCHANGE_ID [-o FILE [--force]] [--json]\n"
     "       xgw audit subject (--rrn NUMBER | --bsn NUMBER) [--subject-key FILE] [--json]";
 
@@ -64,41 +68,31 @@ Result<std::vector<MerkleHash>> ParseProof(const json& answer) {
   return out;
 }
 
-int AuditEvents(const Args& args, Gateway& gw) {
-  std::string q;
-  for (const char* k : {"exchange", "protocol", "user", "organisation", "action", "since", "until", "after", "limit"})
-    if (auto v = args.Last(k)) q += (q.empty() ? "?" : "&") + std::string(k) + "=" + UrlEncode(*v);
-  auto r = gw.Json("GET", "/api/v1/audit/events" + q);
-  if (!r) return Report(r.error());
-  json items = Items(*r);
-  if (args.Has("json")) {
-    Print(r->is_array() ? items.dump(2) + "\n" : r->dump(2) + "\n");
-    return kExitOk;
-  }
-  if (items.empty()) {
-    Print("No events match.\n");
-    return kExitOk;
-  }
-  for (const auto& item : items) {
-    // Each item is {index, event} or the event itself.
-    const json& e = item.contains("event") && item["event"].is_object() ? item["event"] : item;
-    std::string actor = e.contains("actor") && e["actor"].is_object() ? Str(e["actor"], "id") : Str(e, "actor");
-    std::string line = Str(item, "index") + "  " + Str(e, "time") + "  " + Str(e, "action") + "  " +
-                       Str(e, "outcome") + "  by " + (actor.empty() ? "-" : actor);
-    if (e.contains("protocol") && e["protocol"].is_object()) line += "  protocol=" + Str(e["protocol"], "id");
-    for (const char* k : {"exchange", "user", "token", "reason"})
-      if (!Str(e, k).empty()) line += "  " + std::string(k) + "=" + Str(e, k);
-    Print(line + "\n");
-  }
-  // One page per call: say how to get the next one.
-  if (r->is_object() && r->contains("next") && (*r)["next"].is_number_unsigned()) {
-    Print("More events match: run the same command with --after " + std::to_string((*r)["next"].get<uint64_t>()) +
-          "\n");
-  }
-  return kExitOk;
+// A failure of the log itself (not of the network or the request): the
+// gateway's answer contradicts what its signed checkpoints commit to.
+// Exit 6, like a received list that fails verification (docs/cli.md).
+constexpr std::string_view kEvidenceHint =
+    "do not rely on this gateway's audit log; report this to your operator and supervisory authority, and keep "
+    "the state file as evidence";
+
+// `what`: "at index N: ..." or a sentence about the whole log.
+int LogFailed(const std::string& what) {
+  const std::string sep = what.starts_with("at index ") ? " " : ": ";
+  Report(Error{ErrorCode::kCorrupt, "the audit log failed verification" + sep + what}, kEvidenceHint);
+  return kExitRejected;
 }
 
-int AuditVerify(const Args& args, Gateway& gw, const std::string& config_path) {
+// The tree head a command proves events against: a checkpoint signed by the
+// pinned key and, if one was remembered, consistent with it (the log only
+// grew). Remembered in the state file for the next check.
+struct VerifiedHead {
+  Checkpoint checkpoint;
+  bool fresh = true;    // signed on request; false: the gateway's latest stored one
+  std::string summary;  // what the check showed, for people
+};
+
+// Returns kExitOk with *out set, or the exit code of the reported failure.
+int VerifyHead(Gateway& gw, const std::string& config_path, VerifiedHead* out) {
   auto state = LoadState(config_path);
   if (!state) return Report(state.error());
   bool first_use = false;
@@ -112,24 +106,21 @@ int AuditVerify(const Args& args, Gateway& gw, const std::string& config_path) {
   // Ask for a fresh checkpoint covering everything logged so far; fall back
   // to the latest one if this gateway does not sign on request.
   auto note = gw.Call("POST", "/api/v1/audit/checkpoint");
+  out->fresh = note && note->status == 200;
   if (note && note->status != 200) note = gw.Call("GET", "/api/v1/audit/checkpoint");
   if (!note) return Report(note.error());
   if (note->status != 200) return Report(ProblemToError(note->status, json::parse(note->body, nullptr, false)));
   auto latest = OpenCheckpoint(note->body, *verifier);
   if (!latest) return Report(latest.error(), "the checkpoint is not signed by the pinned audit key: do not trust this gateway's log; tell your operator");
-  std::string result;
   if (!state->audit_checkpoint.empty()) {
     auto old = OpenCheckpoint(state->audit_checkpoint, *verifier);
     if (!old) return Report(old.error(), "the remembered checkpoint is damaged; remove the state file to start over");
     if (latest->size < old->size)
-      return Report(Error{ErrorCode::kCorrupt, "the audit log is SHORTER than when you last checked (" +
-                                                   std::to_string(old->size) + " -> " + std::to_string(latest->size) +
-                                                   " events): it was rolled back"},
-                    "report this to your operator and supervisory authority; keep the state file as evidence");
+      return LogFailed("it is SHORTER than when you last checked (" + std::to_string(old->size) + " -> " +
+                       std::to_string(latest->size) + " events): it was rolled back");
     if (latest->size == old->size) {
       if (latest->root != old->root)
-        return Report(Error{ErrorCode::kCorrupt, "the audit log was rewritten: same size, different content (forked)"},
-                      "report this to your operator and supervisory authority; keep the state file as evidence");
+        return LogFailed("it was rewritten: same size as when you last checked, different content (forked)");
     } else {
       auto proof = gw.Json("GET", "/api/v1/audit/proofs/consistency?first=" + std::to_string(old->size) +
                                       "&second=" + std::to_string(latest->size));
@@ -137,22 +128,219 @@ int AuditVerify(const Args& args, Gateway& gw, const std::string& config_path) {
       auto hashes = ParseProof(*proof);
       if (!hashes) return Report(hashes.error());
       if (auto v = VerifyConsistency(state->audit_checkpoint, note->body, *hashes, *key); !v)
-        return Report(Error{ErrorCode::kCorrupt, "the audit log is NOT an extension of the one you checked before "
-                                                 "(consistency proof fails): it was rewritten or forked"},
-                      "report this to your operator and supervisory authority; keep the state file as evidence");
+        return LogFailed("it is NOT an extension of the one you checked before (consistency proof fails): it "
+                         "was rewritten or forked");
     }
-    result = "the log grew from " + std::to_string(old->size) + " to " + std::to_string(latest->size) +
-             " events and nothing earlier was changed";
+    out->summary = "the log grew from " + std::to_string(old->size) + " to " + std::to_string(latest->size) +
+                   " events and nothing earlier was changed";
   } else {
-    result = "first check: remembered the log at " + std::to_string(latest->size) + " events";
+    out->summary = "first check: remembered the log at " + std::to_string(latest->size) + " events";
   }
+  // The log only grew since the remembered head (checked above): the newer
+  // one is what the next check compares with.
   state->audit_checkpoint = note->body;
   if (auto s = SaveState(config_path, *state); !s) return Report(s.error());
+  out->checkpoint = std::move(*latest);
+  return kExitOk;
+}
+
+std::optional<std::vector<uint8_t>> Base64Member(const json& item, const char* key) {
+  if (!item.contains(key) || !item[key].is_string()) return std::nullopt;
+  return Base64Decode(item[key].get<std::string>());
+}
+
+// One item of GET /audit/events?tree_size=N: {index, leaf_data, inclusion_proof}.
+struct ProvenEvent {
+  uint64_t index = 0;
+  std::string bytes;  // exactly what the log hashed
+  AuditEvent event;   // parsed from `bytes`
+};
+
+// Proves that the item's bytes are the leaf at its index of the checkpoint's
+// tree and parses them. The error names the index, never the contents.
+Result<ProvenEvent> ProveEvent(const json& item, const Checkpoint& cp) {
+  if (!item.is_object() || !item.contains("index") || !item["index"].is_number_unsigned())
+    return Fail(ErrorCode::kCorrupt, "the gateway's answer lists an event without an index");
+  ProvenEvent out;
+  out.index = item["index"].get<uint64_t>();
+  const std::string at = "at index " + std::to_string(out.index) + ": ";
+  if (out.index >= cp.size)
+    return Fail(ErrorCode::kCorrupt, at + "the event lies outside the signed checkpoint of " +
+                                         std::to_string(cp.size) + " events");
+  auto bytes = Base64Member(item, "leaf_data");
+  if (!bytes) return Fail(ErrorCode::kCorrupt, at + "the gateway sent no event bytes");
+  out.bytes.assign(bytes->begin(), bytes->end());
+  if (!item.contains("inclusion_proof") || !item["inclusion_proof"].is_array())
+    return Fail(ErrorCode::kCorrupt, at + "the gateway could not prove the event is in the log");
+  auto proof = ParseProof(item["inclusion_proof"]);
+  if (!proof) return Fail(ErrorCode::kCorrupt, at + "the gateway's inclusion proof is malformed");
+  if (!VerifyMerkleInclusion(out.index, cp.size, MerkleLeafHash(out.bytes), *proof, cp.root))
+    return Fail(ErrorCode::kCorrupt, at + "the event shown is not the one the signed log holds there (edited, "
+                                         "moved or removed)");
+  auto event = ParseAuditEvent(out.bytes);
+  if (!event) return Fail(ErrorCode::kCorrupt, at + "the logged bytes are not a valid audit event");
+  out.event = std::move(*event);
+  return out;
+}
+
+// One page of events matching `query` ("k=v&..." or ""), after `after`, each
+// proven against `cp`. Returns an exit code on failure (reported).
+struct ProvenPage {
+  std::vector<ProvenEvent> events;
+  std::optional<uint64_t> next;
+};
+int FetchProvenPage(Gateway& gw, const std::string& query, const Checkpoint& cp, ProvenPage* page) {
+  auto r = gw.Json("GET", "/api/v1/audit/events?" + query + (query.empty() ? "" : "&") +
+                              "tree_size=" + std::to_string(cp.size));
+  if (!r) return Report(r.error());
+  const json items = Items(*r);
+  std::optional<uint64_t> previous;
+  for (const auto& item : items) {
+    auto e = ProveEvent(item, cp);
+    if (!e) return LogFailed(e.error().message);
+    if (previous && e->index <= *previous)
+      return LogFailed("at index " + std::to_string(e->index) + ": the gateway listed it out of order or twice");
+    previous = e->index;
+    page->events.push_back(std::move(*e));
+  }
+  if (r->is_object() && r->contains("next") && (*r)["next"].is_number_unsigned())
+    page->next = (*r)["next"].get<uint64_t>();
+  return kExitOk;
+}
+
+std::string EventLine(const ProvenEvent& p) {
+  const AuditEvent& e = p.event;
+  std::string line = std::to_string(p.index) + "  " + FormatAuditTime(e.time_ms) + "  " +
+                     std::string(AuditActionName(e.action)) + "  " + std::string(AuditOutcomeName(e.outcome)) +
+                     "  by " + (e.actor.id.empty() ? "-" : e.actor.id);
+  if (!e.protocol_id.empty()) line += "  protocol=" + e.protocol_id;
+  for (const auto& [k, v] : {std::pair<const char*, const std::string*>{"exchange", &e.exchange_id},
+                             {"user", &e.user_id}, {"token", &e.token_id}, {"reason", &e.reason}})
+    if (!v->empty()) line += "  " + std::string(k) + "=" + *v;
+  return line;
+}
+
+// Every event shown is proven to be in the log under a checkpoint verified
+// first (signature + consistency with the remembered one); nothing is shown
+// unless the whole page verifies, and what is shown is parsed from the
+// proven bytes.
+int AuditEvents(const Args& args, Gateway& gw, const std::string& config_path) {
+  std::string q;
+  for (const char* k : {"exchange", "protocol", "user", "organisation", "action", "since", "until", "after", "limit"})
+    if (auto v = args.Last(k)) q += (q.empty() ? "" : "&") + std::string(k) + "=" + UrlEncode(*v);
+  VerifiedHead head;
+  if (int rc = VerifyHead(gw, config_path, &head); rc != kExitOk) return rc;
+  ProvenPage page;
+  if (int rc = FetchProvenPage(gw, q, head.checkpoint, &page); rc != kExitOk) return rc;
+  if (!head.fresh)
+    Notice("xgw: the gateway did not sign a fresh checkpoint: only events among its first " +
+           std::to_string(head.checkpoint.size) + " (its latest signed checkpoint) are shown");
   if (args.Has("json")) {
-    Print(json{{"ok", true}, {"tree_size", latest->size}, {"root", Base64Encode(latest->root)}, {"summary", result}}.dump(2) + "\n");
+    json items = json::array();
+    for (const auto& p : page.events)
+      items.push_back({{"index", p.index}, {"event", json::parse(p.bytes, nullptr, false)}});
+    Print(json{{"items", items},
+               {"next", page.next ? json(*page.next) : json(nullptr)},
+               {"checkpoint", {{"tree_size", head.checkpoint.size}, {"root", Base64Encode(head.checkpoint.root)}}}}
+              .dump(2) + "\n");
     return kExitOk;
   }
-  Print("audit log verified: " + result + ".\n");
+  if (page.events.empty()) {
+    Print("No events match.\n");
+    return kExitOk;
+  }
+  for (const auto& p : page.events) Print(EventLine(p) + "\n");
+  Print("(each event above is proven to be in the audit log under a checkpoint of " +
+        std::to_string(head.checkpoint.size) + " events signed by the pinned key)\n");
+  // One page per call: say how to get the next one.
+  if (page.next)
+    Print("More events match: run the same command with --after " + std::to_string(*page.next) + "\n");
+  return kExitOk;
+}
+
+struct FullCheck {
+  uint64_t events = 0;
+  uint64_t read_in_full = 0;  // events whose bytes the caller may see
+};
+
+// Recomputes the tree head of the checkpoint from all its leaves: the bytes
+// of every event the caller may see, the leaf hash of every other one.
+// Constant memory (the right edge of the tree). Returns an exit code.
+int RecomputeTree(Gateway& gw, const Checkpoint& cp, FullCheck* out) {
+  constexpr uint64_t kPage = 10000;
+  MerkleFrontier frontier;
+  uint64_t expected = 0;
+  while (expected < cp.size) {
+    auto r = gw.Json("GET", "/api/v1/audit/leaves?start=" + std::to_string(expected) +
+                                "&tree_size=" + std::to_string(cp.size) + "&limit=" + std::to_string(kPage));
+    if (!r) return Report(r.error());
+    const json items = Items(*r);
+    if (items.empty()) return LogFailed("at index " + std::to_string(expected) + ": the gateway holds no event there (removed)");
+    for (const auto& item : items) {
+      if (expected >= cp.size) break;
+      if (!item.is_object() || !item.contains("index") || !item["index"].is_number_unsigned())
+        return LogFailed("at index " + std::to_string(expected) + ": the gateway's answer is malformed");
+      const uint64_t index = item["index"].get<uint64_t>();
+      const std::string at = "at index " + std::to_string(expected) + ": ";
+      if (index > expected) return LogFailed(at + "the gateway holds no event there (removed)");
+      if (index < expected) return LogFailed(at + "the gateway listed an event out of order or twice");
+      MerkleHash leaf{};
+      if (auto data = Base64Member(item, "leaf_data")) {
+        const std::string bytes(data->begin(), data->end());
+        if (!ParseAuditEvent(bytes)) return LogFailed(at + "the logged bytes are not a valid audit event");
+        leaf = MerkleLeafHash(bytes);
+        ++out->read_in_full;
+      } else if (auto h = Base64Member(item, "leaf_hash"); h && h->size() == leaf.size()) {
+        std::copy(h->begin(), h->end(), leaf.begin());
+      } else {
+        return LogFailed(at + "the gateway sent neither the event nor its leaf hash");
+      }
+      frontier.Append(leaf, [](unsigned, uint64_t, const MerkleHash&) {});
+      ++expected;
+    }
+  }
+  out->events = expected;
+  if (frontier.Root() == cp.root) return kExitOk;
+  // Name the first event that does not prove, if one the caller may see is
+  // the culprit (an edit elsewhere only shows in the root).
+  ProvenPage page;
+  std::string q = "limit=1000";
+  for (;;) {
+    page = ProvenPage{};
+    if (int rc = FetchProvenPage(gw, q, cp, &page); rc != kExitOk) return rc;
+    if (!page.next) break;
+    q = "limit=1000&after=" + std::to_string(*page.next);
+  }
+  return LogFailed("recomputing the tree from its " + std::to_string(cp.size) +
+                   " events does not give the root of the signed checkpoint (an event was edited, removed, "
+                   "inserted or reordered)");
+}
+
+int AuditVerify(const Args& args, Gateway& gw, const std::string& config_path) {
+  VerifiedHead head;
+  if (int rc = VerifyHead(gw, config_path, &head); rc != kExitOk) return rc;
+  const bool full = args.Has("full");
+  FullCheck check;
+  const auto t0 = std::chrono::steady_clock::now();
+  if (full) {
+    if (int rc = RecomputeTree(gw, head.checkpoint, &check); rc != kExitOk) return rc;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const Checkpoint& cp = head.checkpoint;
+  if (args.Has("json")) {
+    json j = {{"ok", true}, {"tree_size", cp.size}, {"root", Base64Encode(cp.root)}, {"summary", head.summary},
+              {"full", full}};
+    if (full) j["recomputed"] = {{"events", check.events}, {"read_in_full", check.read_in_full}, {"seconds", seconds}};
+    Print(j.dump(2) + "\n");
+    return kExitOk;
+  }
+  Print("audit log verified: " + head.summary + ".\n");
+  if (full) {
+    Print("recomputed the tree from all " + std::to_string(check.events) + " events: it matches the signed checkpoint (" +
+          std::to_string(check.read_in_full) + " events read in full, the others by their leaf hash).\n");
+  } else {
+    Print("(the events themselves were not read: `xgw audit verify --full` recomputes the tree from every event)\n");
+  }
   return kExitOk;
 }
 
@@ -224,7 +412,7 @@ int RunAudit(std::span<char* const> argv) {
       {0, "exchange", true}, {0, "protocol", true}, {0, "user", true},  {0, "organisation", true},
       {0, "action", true},   {0, "since", true},    {0, "until", true}, {0, "after", true},
       {0, "limit", true},    {'o', "output", true}, {0, "rrn", true},   {0, "bsn", true}, {0, "force", false},
-      {0, "subject-key", true}, kConfigFlag, kJsonFlag, kHelpFlag,
+      {0, "subject-key", true}, {0, "full", false}, kConfigFlag, kJsonFlag, kHelpFlag,
   };
   auto args = ParseArgs(argv, kFlags);
   if (!args) return UsageError(args.error().message, kAuditUsage);
@@ -240,7 +428,7 @@ int RunAudit(std::span<char* const> argv) {
   auto cfg = LoadClientConfig(*args);
   if (!cfg) return Report(cfg.error());
   Gateway gw(*cfg);
-  if (sub == "events") return AuditEvents(*args, gw);
+  if (sub == "events") return AuditEvents(*args, gw, config_path);
   if (sub == "verify") return AuditVerify(*args, gw, config_path);
   if (sub == "receipt") return AuditReceipt(*args, gw, config_path);
   return AuditSubject(*args, gw, *cfg);
