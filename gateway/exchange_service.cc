@@ -2915,7 +2915,8 @@ void ExchangeService::RegisterRoutes(Router& router) {
                   };
                   for (const auto& [k, v] : *q) {
                     static const std::set<std::string> kKeys = {"exchange", "protocol", "organisation", "user",
-                                                                "action", "since", "until", "after", "limit"};
+                                                                "action", "since", "until", "after", "limit",
+                                                                "tree_size"};
                     if (!kKeys.count(k)) return bad("unknown query parameter; see docs/api.yaml");
                     (void)v;
                   }
@@ -2947,6 +2948,15 @@ void ExchangeService::RegisterRoutes(Router& router) {
                     if (!IsDecimal(*l) || std::stoull(*l) == 0) return bad("limit: expected a positive number");
                     aq.limit = std::min<size_t>(std::stoull(*l), kMaxAuditQueryLimit);
                   }
+                  // tree_size: only events of the tree of that size, each with
+                  // its inclusion proof in it, so that a client proves what it
+                  // shows against a checkpoint it verified.
+                  if (auto t = get("tree_size")) {
+                    if (!IsDecimal(*t) || std::stoull(*t) > m.deps.audit.log().Head().size) {
+                      return bad("tree_size: expected a size no larger than the log");
+                    }
+                    aq.before = std::stoull(*t);
+                  }
                   if (!ctx.principal->HasRole(kRoleOperator)) {
                     // A DPO sees only events concerning their own organisation.
                     if (aq.organisation && *aq.organisation != ctx.principal->org_id) {
@@ -2957,8 +2967,23 @@ void ExchangeService::RegisterRoutes(Router& router) {
                   XGW_TRY(auto page, m.deps.audit.log().Query(aq));
                   json items = json::array();
                   for (const auto& rec : page.records) {
+                    // leaf_data: the exact bytes the log hashed; `event` is a
+                    // convenience rendering of them (null if they are not JSON).
                     json ev = json::parse(rec.event, nullptr, false);
-                    items.push_back({{"index", rec.index}, {"event", ev}});
+                    json item = {{"index", rec.index},
+                                 {"event", ev.is_discarded() ? json(nullptr) : ev},
+                                 {"leaf_data", Base64Encode(AsBytes(rec.event))}};
+                    if (aq.before) {
+                      // A proof the stored nodes cannot give (a row missing)
+                      // is left out: the client reports that index.
+                      auto proof = m.deps.audit.log().InclusionProof(rec.index, *aq.before);
+                      json hashes = json::array();
+                      if (proof) {
+                        for (const auto& h : *proof) hashes.push_back(Base64Encode(h));
+                      }
+                      item["inclusion_proof"] = proof ? hashes : json(nullptr);
+                    }
+                    items.push_back(std::move(item));
                   }
                   AuditEvent ev = m.EventFor(ctx, AuditAction::kAuditQueried, nullptr, nullptr);
                   (void)m.deps.audit.AppendEvent(ev);
@@ -3049,6 +3074,57 @@ void ExchangeService::RegisterRoutes(Router& router) {
               [&m](uint64_t index, uint64_t size) { return m.deps.audit.log().InclusionProof(index, size); });
   proof_route("/api/v1/audit/proofs/consistency", "first", "second",
               [&m](uint64_t first, uint64_t second) { return m.deps.audit.log().ConsistencyProof(first, second); });
+  // Every leaf of a tree, for a client that recomputes it: the event bytes
+  // of what the caller may see, the leaf hash (recomputed here from the
+  // stored bytes, never read from the stored hash) of the rest. Rows are
+  // listed as stored, gaps included: the client checks the indices.
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/audit/leaves",
+              .grants = {op, dpo},
+              .handler = [&m](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  auto q = ParseQuery(ctx.head.target);
+                  auto bad = [&](const std::string& what) {
+                    return Problem(400, "invalid-query", "Invalid query", what, ctx.request_id());
+                  };
+                  if (!q) return bad("malformed query string");
+                  for (const auto& [k, v] : *q) {
+                    if (k != "start" && k != "tree_size" && k != "limit") return bad("unknown query parameter; see docs/api.yaml");
+                    if (!IsDecimal(v)) return bad(k + ": expected a number");
+                  }
+                  if (!q->count("start") || !q->count("tree_size")) return bad("start and tree_size are required");
+                  const uint64_t start = std::stoull(q->at("start")), size = std::stoull(q->at("tree_size"));
+                  if (size > m.deps.audit.log().Head().size || start > size) {
+                    return bad("tree_size: expected a size no larger than the log, and start no larger than it");
+                  }
+                  constexpr uint64_t kMaxLeaves = 10000;
+                  uint64_t limit = 1000;
+                  if (q->count("limit")) limit = std::clamp<uint64_t>(std::stoull(q->at("limit")), 1, kMaxLeaves);
+                  const uint64_t end = std::min(size, start + limit);
+                  XGW_TRY(auto records, m.deps.audit.log().Range(start, end, limit));
+                  const bool all = ctx.principal->HasRole(kRoleOperator);
+                  json items = json::array();
+                  for (const auto& rec : records) {
+                    bool visible = all;
+                    if (!visible) {
+                      if (auto ev = ParseAuditEvent(rec.event)) {
+                        for (const auto& o : ConcernedOrganisations(*ev)) visible = visible || o == ctx.principal->org_id;
+                      }
+                    }
+                    if (visible) {
+                      items.push_back({{"index", rec.index}, {"leaf_data", Base64Encode(AsBytes(rec.event))}});
+                    } else {
+                      items.push_back({{"index", rec.index}, {"leaf_hash", Base64Encode(MerkleLeafHash(rec.event))}});
+                    }
+                  }
+                  AuditEvent ev = m.EventFor(ctx, AuditAction::kAuditQueried, nullptr, nullptr);
+                  (void)m.deps.audit.AppendEvent(ev);
+                  return JsonResponse(200, {{"start", start},
+                                            {"tree_size", size},
+                                            {"items", items},
+                                            {"next", end < size ? json(end) : json(nullptr)}});
+                });
+              }});
   router.Add({.method = "GET",
               .pattern = "/api/v1/audit/verifier-key",
               .grants = {any},
