@@ -1916,7 +1916,12 @@ void ExchangeService::RegisterRoutes(Router& router) {
                 AuditEvent ev = m.EventFor(ctx, AuditAction::kClockAdvanced, nullptr, nullptr);
                 ev.reason = "operator_request";
                 if (!m.deps.audit.AppendEvent(ev)) return AuditUnavailableProblem(ctx.request_id());
-                m.deps.clock.Advance(it->get<int64_t>());
+                if (!m.deps.clock.Advance(it->get<int64_t>())) {
+                  return Problem(500, "clock-not-saved", "Clock not advanced",
+                                 "the manual clock's new position could not be saved in the "
+                                 "state directory; see the daemon's log",
+                                 ctx.request_id());
+                }
                 // The sweeper should act on the new time at once, not at its
                 // next period (up to exchanges.sweep_interval_seconds later).
                 WakeSweeper();

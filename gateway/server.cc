@@ -285,10 +285,11 @@ int Serve(const ServeOptions& options) {
   audit_options.checkpoint_interval = std::chrono::seconds(config->audit.checkpoint_interval_seconds);
   auto audit_log = AuditLog::Open(config->AuditDbPath(), audit_options);
   if (!audit_log) return Die(audit_log.error());
-  auto clock = MakeClock(config->clock);
+  auto clock = OpenClock(config->clock, config->state_dir);
+  if (!clock) return Die(clock.error());
   // Daemon is large (io buffers, pools): keep it off the stack.
   auto daemon = std::make_unique<Daemon>(options, std::move(*config), std::move(*store),
-                                         std::move(*tls), std::move(clock), std::move(*audit_log));
+                                         std::move(*tls), std::move(*clock), std::move(*audit_log));
   if (auto r = daemon->OpenExchanges(shared_key); !r) return Die(r.error());
   return daemon->Run();
 }

@@ -1,6 +1,13 @@
 #include "gateway/audit/audit_log.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -135,6 +142,32 @@ std::string_view NoteBody(std::string_view note) {
   return split == std::string_view::npos ? note : note.substr(0, split + 1);
 }
 
+// The audit log is as private as xgwd.db, whatever the umask: a new file is
+// created 0600 before SQLite opens it (SQLite gives its -wal and -shm files
+// the database file's mode), and an existing one, with its -wal and -shm,
+// loses any group or other permission (chmod by path: opening and closing a
+// descriptor here would drop SQLite's POSIX locks, see Database::Open).
+Result<void> MakeAuditFilesPrivate(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) return Fail(ErrorCode::kIo, "stat " + path + ": " + std::strerror(errno));
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST) {
+      return Fail(ErrorCode::kIo, "create " + path + ": " + std::strerror(errno));
+    }
+    if (fd >= 0) ::close(fd);  // ours alone: no lock of anyone's on it yet
+    return {};
+  }
+  for (const std::string& p : {path, path + "-wal", path + "-shm"}) {
+    if (::stat(p.c_str(), &st) != 0 || (st.st_mode & 077) == 0) continue;
+    if (::chmod(p.c_str(), st.st_mode & 0700) != 0) {
+      return Fail(ErrorCode::kIo, "chmod " + p + " (it is readable by others; make it 0600): " +
+                                      std::strerror(errno));
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 struct AuditLog::Impl {
@@ -207,6 +240,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, AuditL
   }
   impl->options = std::move(options);
   Db& w = impl->writer;
+  XGW_CHECK(MakeAuditFilesPrivate(path));
   XGW_CHECK(w.Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX));
   XGW_CHECK(w.Exec("PRAGMA journal_mode=WAL"));
   // FULL: every commit fsyncs the WAL, so a returned Append is durable.
