@@ -199,8 +199,10 @@ Result<Config> ParseConfig(const json& doc) {
     XGW_CHECK(CheckKeys(*it, p,
                         {"max_header_bytes", "max_json_body_bytes", "max_upload_bytes",
                          "handshake_timeout_seconds", "header_timeout_seconds",
-                         "body_timeout_seconds", "write_timeout_seconds", "max_connections"}));
-    XGW_CHECK(GetUint<uint64_t>(*it, p, "max_header_bytes", 1024, 1024 * 1024, l.max_header_bytes));
+                         "body_timeout_seconds", "min_body_bytes_per_second",
+                         "write_timeout_seconds", "max_connections",
+                         "max_connections_per_address"}));
+    XGW_CHECK(GetUint<uint64_t>(*it, p, "max_header_bytes", 1024, 64 * 1024, l.max_header_bytes));
     XGW_CHECK(GetUint<uint64_t>(*it, p, "max_json_body_bytes", 1024, 64ull << 20,
                                 l.max_json_body_bytes));
     XGW_CHECK(GetUint<uint64_t>(*it, p, "max_upload_bytes", 1024, 1ull << 40, l.max_upload_bytes));
@@ -209,8 +211,12 @@ Result<Config> ParseConfig(const json& doc) {
     XGW_CHECK(GetUint<uint32_t>(*it, p, "header_timeout_seconds", 1, 3600,
                                 l.header_timeout_seconds));
     XGW_CHECK(GetUint<uint32_t>(*it, p, "body_timeout_seconds", 1, 3600, l.body_timeout_seconds));
+    XGW_CHECK(GetUint<uint64_t>(*it, p, "min_body_bytes_per_second", 0, 1ull << 30,
+                                l.min_body_bytes_per_second));
     XGW_CHECK(GetUint<uint32_t>(*it, p, "write_timeout_seconds", 1, 3600, l.write_timeout_seconds));
     XGW_CHECK(GetUint<uint32_t>(*it, p, "max_connections", 1, 100000, l.max_connections));
+    XGW_CHECK(GetUint<uint32_t>(*it, p, "max_connections_per_address", 0, 100000,
+                                l.max_connections_per_address));
   }
   if (auto it = doc.find("tokens"); it != doc.end()) {
     const std::string p = "$.tokens";
@@ -256,13 +262,16 @@ Result<Config> ParseConfig(const json& doc) {
   if (auto it = doc.find("exchanges"); it != doc.end()) {
     const std::string p = "$.exchanges";
     XGW_CHECK(CheckKeys(*it, p, {"sweep_interval_seconds", "pending_timeout_seconds",
-                                 "max_plaintext_bytes", "subject_keys_dir"}));
+                                 "max_plaintext_bytes", "plaintext_memory_budget_bytes",
+                                 "subject_keys_dir"}));
     XGW_CHECK(GetUint<uint32_t>(*it, p, "sweep_interval_seconds", 1, 60,
                                 c.exchanges.sweep_interval_seconds));
     XGW_CHECK(GetUint<uint32_t>(*it, p, "pending_timeout_seconds", 60, 7 * 86400,
                                 c.exchanges.pending_timeout_seconds));
     XGW_CHECK(GetUint<uint64_t>(*it, p, "max_plaintext_bytes", 1024, 1ull << 30,
                                 c.exchanges.max_plaintext_bytes));
+    XGW_CHECK(GetUint<uint64_t>(*it, p, "plaintext_memory_budget_bytes", 1ull << 20, 1ull << 40,
+                                c.exchanges.plaintext_memory_budget_bytes));
     XGW_CHECK(GetStatePath(*it, p, "subject_keys_dir", c.state_dir, c.exchanges.subject_keys_dir));
   }
   return c;
@@ -309,8 +318,10 @@ json DumpConfig(const Config& c) {
         {"handshake_timeout_seconds", c.limits.handshake_timeout_seconds},
         {"header_timeout_seconds", c.limits.header_timeout_seconds},
         {"body_timeout_seconds", c.limits.body_timeout_seconds},
+        {"min_body_bytes_per_second", c.limits.min_body_bytes_per_second},
         {"write_timeout_seconds", c.limits.write_timeout_seconds},
-        {"max_connections", c.limits.max_connections}}},
+        {"max_connections", c.limits.max_connections},
+        {"max_connections_per_address", c.limits.max_connections_per_address}}},
       {"tokens",
        {{"default_ttl_seconds", c.tokens.default_ttl_seconds},
         {"max_ttl_seconds", c.tokens.max_ttl_seconds}}},
@@ -321,6 +332,7 @@ json DumpConfig(const Config& c) {
       {"exchanges", {{"sweep_interval_seconds", c.exchanges.sweep_interval_seconds},
                      {"pending_timeout_seconds", c.exchanges.pending_timeout_seconds},
                      {"max_plaintext_bytes", c.exchanges.max_plaintext_bytes},
+                     {"plaintext_memory_budget_bytes", c.exchanges.plaintext_memory_budget_bytes},
                      {"subject_keys_dir", c.exchanges.subject_keys_dir}}},
   };
 }

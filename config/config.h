@@ -32,14 +32,23 @@ struct TlsConfig {
 };
 
 struct LimitsConfig {
-  uint64_t max_header_bytes = 16 * 1024;          // request line + headers
+  // Request line + headers. At most 65536: Boost.Beast stores one field in
+  // 16-bit offsets and throws on a longer one, so a larger head is never parsed.
+  uint64_t max_header_bytes = 16 * 1024;
   uint64_t max_json_body_bytes = 1024 * 1024;     // JSON API bodies
   uint64_t max_upload_bytes = 1024ull * 1024 * 1024;  // streamed uploads (exchanges)
   uint32_t handshake_timeout_seconds = 10;
   uint32_t header_timeout_seconds = 10;   // whole request head, and keep-alive idle
-  uint32_t body_timeout_seconds = 30;     // idle time between two body chunks
+  uint32_t body_timeout_seconds = 30;     // silence allowed while a body streams in
+  // A body must also average at least this rate over each body_timeout window
+  // (0: no minimum), so a client that trickles a byte now and then cannot hold
+  // an upload slot for ever.
+  uint64_t min_body_bytes_per_second = 1024;
   uint32_t write_timeout_seconds = 30;    // idle time writing one response chunk
   uint32_t max_connections = 512;
+  // Open connections from one client address (0: no per-address limit; set
+  // that behind a proxy whose address every client shares).
+  uint32_t max_connections_per_address = 64;
   bool operator==(const LimitsConfig&) const = default;
 };
 
@@ -68,6 +77,9 @@ struct ExchangesConfig {
   uint32_t sweep_interval_seconds = 30;       // 1..60
   uint32_t pending_timeout_seconds = 3600;    // unfinished uploads are discarded after this
   uint64_t max_plaintext_bytes = 64ull << 20; // gateway-encrypt mode: buffered in secret memory
+  // Gateway-encrypt mode: plaintext held by all uploads at once; an upload
+  // that would need more is refused with 503 + Retry-After.
+  uint64_t plaintext_memory_budget_bytes = 256ull << 20;
   // Gateway-encrypt mode: directory of the sending organisations' subject-index
   // keys, one `<org-id>.key` each; "" = no subject index in that mode. A
   // relative path in the file is resolved against state_dir; here it is

@@ -40,6 +40,7 @@ enum class ErrorCode {
   kUnauthenticated,
   kForbidden,
   kCorrupt,          // stored data failed an integrity check
+  kUnavailable,      // a shared resource is exhausted for now; the same call may succeed later
   kInternal,
 };
 

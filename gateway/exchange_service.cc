@@ -291,6 +291,9 @@ struct ExchangeService::Impl {
   bool stop = false;
   bool wake = false;
   std::atomic<uint64_t> live{0};
+  // Bytes of secret memory held by gateway-encrypt uploads at this moment
+  // (PlaintextSink), bounded by exchanges.plaintext_memory_budget_bytes.
+  std::atomic<uint64_t> plaintext_held{0};
 
   // Exchanges an upload is publishing or the sweeper is discarding, one
   // at a time. An upload holds its claim from just before the rename that
@@ -1170,17 +1173,28 @@ class UploadSink final : public RequestBodySink {
 
 // Gateway-encrypt mode: the plaintext list is held only in locked, wiped
 // memory (SecretBuffer), checked, then encrypted straight into the temp blob.
+//
+// The buffer grows with the bytes received (doubling, from 64 KiB), never
+// with what the request declares: an idle connection that announced 64 MiB
+// holds 64 KiB. Every growth is taken from the daemon-wide budget
+// (Impl::plaintext_held); beyond it the upload is refused with 503 and
+// Retry-After, and what it held is wiped and given back.
 class PlaintextSink final : public RequestBodySink {
  public:
   PlaintextSink(ExchangeService::Impl& impl, RequestContext ctx, ProtocolRecord pr, std::string party,
-                InputFormat format, size_t capacity)
+                InputFormat format, size_t limit)
       : impl_(impl), ctx_(std::move(ctx)), pr_(std::move(pr)), party_(std::move(party)), format_(format),
-        buf_(capacity) {}
+        limit_(limit), budget_(ctx_.config->exchanges.plaintext_memory_budget_bytes) {}
+  ~PlaintextSink() override { impl_.plaintext_held -= buf_.size(); }
+  PlaintextSink(const PlaintextSink&) = delete;
+  PlaintextSink& operator=(const PlaintextSink&) = delete;
+
   Result<void> Write(std::span<const uint8_t> data) override {
-    if (used_ + data.size() > buf_.size()) {
+    if (used_ + data.size() > limit_) {
       return Fail(ErrorCode::kLimit, "the list exceeds the gateway-encrypt size limit (" +
-                                         std::to_string(buf_.size()) + " bytes)");
+                                         std::to_string(limit_) + " bytes)");
     }
+    XGW_CHECK(Reserve(used_ + data.size()));
     std::copy(data.begin(), data.end(), buf_.data() + used_);
     used_ += data.size();
     return {};
@@ -1188,11 +1202,35 @@ class PlaintextSink final : public RequestBodySink {
   Response Finish() override;
 
  private:
+  static constexpr size_t kFirstCapacity = 64 * 1024;
+
+  // Grows the buffer to hold `need` bytes, within limit_ and the budget.
+  Result<void> Reserve(size_t need) {
+    if (need <= buf_.size()) return {};
+    size_t next = std::max(buf_.size(), kFirstCapacity);
+    while (next < need) next *= 2;
+    next = std::min(next, limit_);
+    const uint64_t more = next - buf_.size();
+    const uint64_t before = impl_.plaintext_held.fetch_add(more);
+    if (before + more > budget_) {
+      impl_.plaintext_held -= more;
+      return Fail(ErrorCode::kUnavailable,
+                  "the gateway is holding as many lists in memory as it may; send the list again "
+                  "in a few seconds");
+    }
+    SecretBuffer grown(next);
+    std::copy(buf_.data(), buf_.data() + used_, grown.data());
+    buf_ = std::move(grown);  // the old buffer is wiped as it is freed
+    return {};
+  }
+
   ExchangeService::Impl& impl_;
   RequestContext ctx_;
   ProtocolRecord pr_;
   std::string party_;
   InputFormat format_;
+  size_t limit_;
+  uint64_t budget_;
   SecretBuffer buf_;
   size_t used_ = 0;
 };
@@ -2535,10 +2573,9 @@ void ExchangeService::RegisterRoutes(Router& router) {
                 if (ctx.head.content_length && *ctx.head.content_length > limit) {
                   return Fail(ErrorCode::kLimit, "the list exceeds the gateway-encrypt size limit");
                 }
-                const size_t capacity = static_cast<size_t>(ctx.head.content_length ? *ctx.head.content_length : limit);
                 return std::unique_ptr<RequestBodySink>(std::make_unique<PlaintextSink>(
                     m, ctx, std::move(*pr), party, fmt == "csv" ? InputFormat::kCsv : InputFormat::kXlsx,
-                    std::max<size_t>(capacity, 1)));
+                    static_cast<size_t>(limit)));
               }});
 
   // ---- exchanges: reading ---------------------------------------------------

@@ -51,6 +51,15 @@ void Listener::Accept() {
                          boost::beast::bind_front_handler(&Listener::OnAccept, shared_from_this()));
 }
 
+bool Listener::AddressAtItsLimit(const tcp::socket& socket) const {
+  const uint32_t limit = env_.config.Get()->limits.max_connections_per_address;
+  if (limit == 0) return false;
+  boost::system::error_code ec;
+  const auto peer = socket.remote_endpoint(ec);
+  if (ec) return false;
+  return env_.connections.CountFrom(peer.address().to_string()) >= limit;
+}
+
 void Listener::OnAccept(boost::system::error_code ec, tcp::socket socket) {
   if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
   if (ec) {
@@ -66,6 +75,11 @@ void Listener::OnAccept(boost::system::error_code ec, tcp::socket socket) {
   } else if (static_cast<uint64_t>(env_.metrics.open_connections()) >=
              env_.config.Get()->limits.max_connections) {
     env_.metrics.ConnectionRejected();
+    socket.close(ec);
+  } else if (AddressAtItsLimit(socket)) {
+    // One client holding many connections (idle TLS handshakes, slow bodies)
+    // must not use up max_connections for everyone else.
+    env_.metrics.ConnectionRejectedForAddress();
     socket.close(ec);
   } else {
     // A response goes out as several small writes (TLS records for the head

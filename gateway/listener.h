@@ -28,6 +28,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
  private:
   void Accept();
   void OnAccept(boost::system::error_code ec, boost::asio::ip::tcp::socket socket);
+  // The client's address already holds limits.max_connections_per_address.
+  bool AddressAtItsLimit(const boost::asio::ip::tcp::socket& socket) const;
 
   boost::asio::io_context& ioc_;
   ServerEnv& env_;

@@ -65,6 +65,10 @@ std::string Metrics::RenderPrometheus() const {
   o << "xgw_connections_total " << connections_total_.load() << '\n';
   Header(o, "xgw_connections_rejected_total", "counter", "Connections closed at once because max_connections was reached.");
   o << "xgw_connections_rejected_total " << connections_rejected_.load() << '\n';
+  Header(o, "xgw_connections_rejected_per_address_total", "counter", "Connections closed at once because their client address already held max_connections_per_address.");
+  o << "xgw_connections_rejected_per_address_total " << connections_rejected_address_.load() << '\n';
+  Header(o, "xgw_exceptions_contained_total", "counter", "Exceptions that escaped the handling of one connection; that connection was answered 500 or closed, the daemon went on. Each is a bug: report it.");
+  o << "xgw_exceptions_contained_total " << exceptions_contained_.load() << '\n';
   Header(o, "xgw_tls_handshake_failures_total", "counter", "TLS handshakes that failed (protocol, cipher, timeout).");
   o << "xgw_tls_handshake_failures_total " << tls_failures_.load() << '\n';
   Header(o, "xgw_exchanges_total", "counter", "Exchange events by outcome (created, uploaded, downloaded, acknowledged, refused).");

@@ -24,6 +24,11 @@ class Metrics {
   void ConnectionOpened() { ++connections_; ++connections_total_; }
   void ConnectionClosed() { --connections_; }
   void ConnectionRejected() { ++connections_rejected_; }
+  void ConnectionRejectedForAddress() { ++connections_rejected_address_; }
+  // An exception escaped the handling of one connection and was contained
+  // (that connection was answered 500 or closed; the daemon went on).
+  void ExceptionContained() { ++exceptions_contained_; }
+  uint64_t exceptions_contained() const { return exceptions_contained_; }
   void TlsHandshakeFailed() { ++tls_failures_; }
   int64_t open_connections() const { return connections_; }
 
@@ -47,6 +52,8 @@ class Metrics {
   std::atomic<int64_t> connections_{0};
   std::atomic<uint64_t> connections_total_{0};
   std::atomic<uint64_t> connections_rejected_{0};
+  std::atomic<uint64_t> connections_rejected_address_{0};
+  std::atomic<uint64_t> exceptions_contained_{0};
   std::atomic<uint64_t> tls_failures_{0};
   std::atomic<int64_t> sweeper_lag_{0};
   std::atomic<int64_t> exchanges_live_{0};

@@ -50,6 +50,11 @@ Response ProblemFromError(const Error& e, std::string_view request_id) {
       return Problem(403, "forbidden", "Forbidden", e.message, request_id);
     case ErrorCode::kLimit:
       return Problem(413, "too-large", "Request too large", e.message, request_id);
+    case ErrorCode::kUnavailable: {
+      Response r = Problem(503, "busy", "Busy", e.message, request_id);
+      r.headers.emplace_back("Retry-After", "5");
+      return r;
+    }
     default:
       return Problem(500, "internal", "Internal error",
                      "the gateway failed to handle the request; an operator can find the cause "

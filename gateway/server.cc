@@ -116,8 +116,8 @@ class Daemon {
     sd_notifyf(0, "READY=1\nSTATUS=listening on %s:%u", host.c_str(), bound.port());
 
     std::vector<std::thread> threads;
-    for (uint32_t i = 1; i < cfg->threads; ++i) threads.emplace_back([this] { ioc_.run(); });
-    ioc_.run();
+    for (uint32_t i = 1; i < cfg->threads; ++i) threads.emplace_back([this] { RunContained(ioc_, metrics_); });
+    RunContained(ioc_, metrics_);
     for (auto& t : threads) t.join();
     blocking_.join();
     if (exchanges_) exchanges_->StopSweeper();

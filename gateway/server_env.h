@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -23,18 +24,26 @@ namespace xgw {
 class Session;
 
 // Open connections, so shutdown can tell idle ones to close and wait for the
-// busy ones. Thread-safe.
+// busy ones, and the listener can limit connections per client address.
+// Thread-safe.
 class ConnectionRegistry {
  public:
-  void Add(Session* key, std::weak_ptr<Session> session);
+  // `address` is the client's IP address as text.
+  void Add(Session* key, std::weak_ptr<Session> session, const std::string& address);
   void Remove(Session* key);
   size_t Count() const;
+  size_t CountFrom(const std::string& address) const;
   // Calls `f` for every live session (outside the lock).
   void ForEach(const std::function<void(const std::shared_ptr<Session>&)>& f) const;
 
  private:
+  struct Entry {
+    std::weak_ptr<Session> session;
+    std::string address;
+  };
   mutable std::mutex mu_;
-  std::map<Session*, std::weak_ptr<Session>> sessions_;
+  std::map<Session*, Entry> sessions_;
+  std::map<std::string, size_t> per_address_;
 };
 
 class TlsHolder {

@@ -1,7 +1,9 @@
 #include "gateway/session.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <limits>
+#include <vector>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -29,16 +31,88 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
+std::string_view TrimSpace(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+struct FramingRefusal {
+  unsigned status;
+  const char* slug;
+  const char* title;
+  const char* detail;
+};
+
+// RFC 9112 §6: xgw decodes only the "chunked" transfer coding, once, as the
+// last coding, and never together with Content-Length (a request framed two
+// ways is how request smuggling starts). Beast alone would accept
+// "gzip, chunked" (passing gzip bytes on as the body) and "chunked, identity".
+std::optional<FramingRefusal> CheckFraming(const http::request_parser<http::buffer_body>& parser) {
+  const auto& req = parser.get();
+  std::vector<std::string> codings;
+  bool has_content_length = false;
+  for (const auto& f : req) {
+    if (f.name() == http::field::content_length) has_content_length = true;
+    if (f.name() != http::field::transfer_encoding) continue;
+    std::string_view value = f.value();
+    while (!value.empty()) {
+      const size_t comma = value.find(',');
+      codings.push_back(Lower(TrimSpace(value.substr(0, comma))));
+      value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
+    }
+  }
+  if (codings.empty()) return std::nullopt;
+  if (has_content_length) {
+    return FramingRefusal{400, "bad-framing", "Ambiguous message framing",
+                          "send either Transfer-Encoding: chunked or Content-Length, not both"};
+  }
+  if (codings.back() != "chunked" ||
+      std::count(codings.begin(), codings.end(), "chunked") != 1) {
+    return FramingRefusal{400, "bad-framing", "Bad message framing",
+                          "a request's Transfer-Encoding must end in chunked, applied once"};
+  }
+  if (codings.size() != 1) {
+    return FramingRefusal{501, "transfer-coding-not-implemented", "Transfer coding not implemented",
+                          "the only transfer coding accepted is chunked; send the body as it is"};
+  }
+  return std::nullopt;
+}
+
+Response ContainedProblem(const std::string& request_id) {
+  Response r = Problem(500, "internal", "Internal error",
+                       "the gateway failed to handle the request; an operator can find the cause "
+                       "in the log under this request_id",
+                       request_id);
+  r.close = true;
+  return r;
+}
+
+// Logs an escaped exception without its text: a parser's message can quote
+// the request's bytes, which may be personal data.
+void LogContained(const std::string& request_id) {
+  std::fprintf(stderr,
+               "xgwd: %s an exception escaped the request; it was answered 500 or its connection "
+               "closed, the daemon goes on (a bug: please report it)\n",
+               request_id.empty() ? "-" : request_id.c_str());
+}
+
 }  // namespace
 
-void ConnectionRegistry::Add(Session* key, std::weak_ptr<Session> session) {
+void ConnectionRegistry::Add(Session* key, std::weak_ptr<Session> session,
+                             const std::string& address) {
   std::lock_guard lock(mu_);
-  sessions_[key] = std::move(session);
+  sessions_[key] = Entry{std::move(session), address};
+  ++per_address_[address];
 }
 
 void ConnectionRegistry::Remove(Session* key) {
   std::lock_guard lock(mu_);
-  sessions_.erase(key);
+  auto it = sessions_.find(key);
+  if (it == sessions_.end()) return;
+  auto count = per_address_.find(it->second.address);
+  if (count != per_address_.end() && --count->second == 0) per_address_.erase(count);
+  sessions_.erase(it);
 }
 
 size_t ConnectionRegistry::Count() const {
@@ -46,13 +120,19 @@ size_t ConnectionRegistry::Count() const {
   return sessions_.size();
 }
 
+size_t ConnectionRegistry::CountFrom(const std::string& address) const {
+  std::lock_guard lock(mu_);
+  auto it = per_address_.find(address);
+  return it == per_address_.end() ? 0 : it->second;
+}
+
 void ConnectionRegistry::ForEach(
     const std::function<void(const std::shared_ptr<Session>&)>& f) const {
   std::vector<std::shared_ptr<Session>> live;
   {
     std::lock_guard lock(mu_);
-    for (const auto& [k, w] : sessions_) {
-      if (auto s = w.lock()) live.push_back(std::move(s));
+    for (const auto& [k, entry] : sessions_) {
+      if (auto s = entry.session.lock()) live.push_back(std::move(s));
     }
   }
   for (const auto& s : live) f(s);
@@ -61,7 +141,10 @@ void ConnectionRegistry::ForEach(
 Session::Session(asio::ip::tcp::socket&& socket, std::shared_ptr<asio::ssl::context> tls,
                  ServerEnv& env)
     : tls_(std::move(tls)), stream_(std::move(socket), *tls_), env_(env),
-      config_(env.config.Get()) {
+      buffer_(kMaxUnparsedBytes), config_(env.config.Get()) {
+  error_code ec;
+  const auto peer = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+  if (!ec) address_ = peer.address().to_string();
   env_.metrics.ConnectionOpened();
 }
 
@@ -75,18 +158,54 @@ void Session::Deadline(Duration d) {
   beast::get_lowest_layer(stream_).expires_after(d);
 }
 
+template <typename F>
+void Session::Guarded(F&& f) noexcept {
+  try {
+    f();
+  } catch (...) {
+    Contain();
+  }
+}
+
+template <typename... Args>
+auto Session::Step(void (Session::*step)(Args...)) {
+  return [self = shared_from_this(), step](Args... args) {
+    self->Guarded([&] { ((*self).*step)(args...); });
+  };
+}
+
+void Session::Contain() noexcept {
+  env_.metrics.ExceptionContained();
+  LogContained(head_.request_id);
+  const bool request_read = state_ == State::kBusy || (parser_ && parser_->is_header_done());
+  if (request_read && !responding_ && !contained_ && state_ != State::kClosing) {
+    contained_ = true;  // a second escape on the way out only closes
+    try {
+      sink_.reset();
+      body_complete_ = false;
+      env_.router.RecordTransportRefusal(head_.request_id, 500, "internal");
+      return Respond(ContainedProblem(head_.request_id));
+    } catch (...) {
+      env_.metrics.ExceptionContained();
+    }
+  }
+  Close();
+}
+
 void Session::Start() {
-  env_.connections.Add(this, weak_from_this());
+  env_.connections.Add(this, weak_from_this(), address_);
   // Synchronous reads (see OnBody) must return would_block rather than wait;
   // asynchronous operations are unaffected.
   error_code ignored;
   beast::get_lowest_layer(stream_).socket().non_blocking(true, ignored);
   // The socket's executor is the connection's strand: run everything there.
   asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-    if (self->env_.stopping) return self->Close();
-    self->Deadline(std::chrono::seconds(self->config_->limits.handshake_timeout_seconds));
-    self->stream_.async_handshake(asio::ssl::stream_base::server,
-                                  beast::bind_front_handler(&Session::OnHandshake, self));
+    self->Guarded([&] {
+      if (self->env_.stopping) return self->Close();
+      self->Deadline(std::chrono::seconds(self->config_->limits.handshake_timeout_seconds));
+      self->stream_.async_handshake(asio::ssl::stream_base::server,
+                                    self->Step(&Session::OnHandshake));
+    });
   });
 }
 
@@ -116,18 +235,18 @@ void Session::ReadHeader() {
   sink_.reset();
   if (buffer_.size() == 0 && buffer_.capacity() > 4096) buffer_.shrink_to_fit();
   body_complete_ = true;
+  responding_ = false;
   body_buffered_ = 0;
   bytes_in_ = bytes_out_ = 0;
   route_ = "unmatched";
   head_ = RequestHead{};
   head_.request_id = NewId(kRequestPrefix);
   Deadline(std::chrono::seconds(config_->limits.header_timeout_seconds));
-  http::async_read_header(stream_, buffer_, *parser_,
-                          beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+  http::async_read_header(stream_, buffer_, *parser_, Step(&Session::OnHeader));
 }
 
 void Session::OnHeader(error_code ec, size_t) {
-  if (ec == http::error::header_limit) {
+  if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
     body_complete_ = false;
     return RespondTransportError(431, "header-too-large", "Request header fields too large",
                                  "the request line and headers together exceed the limit; "
@@ -140,6 +259,10 @@ void Session::OnHeader(error_code ec, size_t) {
                                  "the request is not valid HTTP/1.1");
   }
   if (ec) return Close();  // end of stream, timeout (slow client), TLS error, shutdown
+  if (auto refusal = CheckFraming(*parser_)) {
+    body_complete_ = false;
+    return RespondTransportError(refusal->status, refusal->slug, refusal->title, refusal->detail);
+  }
   state_ = State::kBusy;
   started_ = std::chrono::steady_clock::now();
   const auto& req = parser_->get();
@@ -153,11 +276,17 @@ void Session::OnHeader(error_code ec, size_t) {
   body_complete_ = !head_.HasBody();
   // Authentication and authorisation touch SQLite: leave the network thread.
   asio::post(env_.blocking, [self = shared_from_this()] {
-    Dispatch d = self->env_.router.Prepare(self->head_);
-    asio::post(self->stream_.get_executor(),
-               [self, d = std::make_shared<Dispatch>(std::move(d))]() mutable {
-                 self->OnPrepared(std::move(*d));
-               });
+    auto d = std::make_shared<Dispatch>();
+    try {
+      *d = self->env_.router.Prepare(self->head_);
+    } catch (...) {
+      self->env_.metrics.ExceptionContained();
+      LogContained(self->head_.request_id);
+      d->response = ContainedProblem(self->head_.request_id);
+    }
+    asio::post(self->stream_.get_executor(), [self, d] {
+      self->Guarded([&] { self->OnPrepared(std::move(*d)); });
+    });
   });
 }
 
@@ -166,12 +295,12 @@ void Session::OnPrepared(Dispatch d) {
   if (d.response) return Respond(std::move(*d.response));
   sink_ = std::move(d.sink);
   parser_->body_limit(d.body_limit);
+  rate_window_start_ = std::chrono::steady_clock::now();
+  rate_window_bytes_ = 0;
   if (Lower(parser_->get()[http::field::expect]) == "100-continue" && !parser_->is_done()) {
     continue_.emplace(http::status::continue_, 11);
     Deadline(std::chrono::seconds(config_->limits.write_timeout_seconds));
-    return http::async_write(
-        stream_, *continue_,
-        beast::bind_front_handler(&Session::OnContinueWritten, shared_from_this()));
+    return http::async_write(stream_, *continue_, Step(&Session::OnContinueWritten));
   }
   ReadBody();
 }
@@ -190,9 +319,24 @@ void Session::ReadBody() {
   static constexpr size_t kBodyReadBuffer = 32 * 1024;
   if (buffer_.capacity() < kBodyReadBuffer) buffer_.reserve(kBodyReadBuffer);
   PointBodyBuffer();
+  // An idle timeout: each read that brings bytes re-arms it (OnBody reads
+  // again through here), so only silence ends an upload; BodyRateKept ends one
+  // that trickles.
   Deadline(std::chrono::seconds(config_->limits.body_timeout_seconds));
-  http::async_read(stream_, buffer_, *parser_,
-                   beast::bind_front_handler(&Session::OnBody, shared_from_this()));
+  http::async_read_some(stream_, buffer_, *parser_, Step(&Session::OnBody));
+}
+
+bool Session::BodyRateKept(size_t bytes) {
+  const uint64_t min_rate = config_->limits.min_body_bytes_per_second;
+  if (min_rate == 0) return true;
+  rate_window_bytes_ += bytes;
+  const auto window = std::chrono::seconds(config_->limits.body_timeout_seconds);
+  const auto now = std::chrono::steady_clock::now();
+  if (now - rate_window_start_ < window) return true;
+  const bool kept = rate_window_bytes_ >= min_rate * config_->limits.body_timeout_seconds;
+  rate_window_start_ = now;
+  rate_window_bytes_ = 0;
+  return kept;
 }
 
 void Session::PointBodyBuffer() {
@@ -205,7 +349,7 @@ void Session::PointBodyBuffer() {
 // record's decryption: after each completion, the records already waiting in
 // the socket are read synchronously (the socket is non-blocking, so a read
 // that would wait ends the loop) and handed to the sink 64 KiB at a time.
-void Session::OnBody(error_code ec, size_t) {
+void Session::OnBody(error_code ec, size_t bytes) {
   static constexpr int kMaxSyncReads = 64;  // then yield to other connections
   for (int sync_reads = 0;; ++sync_reads) {
     const bool drained = ec == asio::error::would_block;
@@ -215,16 +359,36 @@ void Session::OnBody(error_code ec, size_t) {
       return RespondTransportError(413, "too-large", "Request body too large",
                                    "the request body exceeds the limit for this endpoint");
     }
+    if (ec == http::error::buffer_overflow) {
+      // Chunk extensions or trailer fields beyond kMaxUnparsedBytes.
+      sink_.reset();
+      return RespondTransportError(431, "header-too-large", "Request header fields too large",
+                                   "the chunked body's extensions or trailer fields exceed the "
+                                   "limit; send no trailer fields");
+    }
+    if (ec && IsHttpParseError(ec) && ec != http::error::end_of_stream &&
+        ec != http::error::partial_message) {
+      sink_.reset();
+      return RespondTransportError(400, "bad-request", "Bad request",
+                                   "the request body is not valid HTTP/1.1 framing");
+    }
     if (ec) {
       sink_.reset();  // discards whatever the sink received
       return Close();
+    }
+    if (!BodyRateKept(bytes)) {
+      sink_.reset();
+      return RespondTransportError(
+          408, "body-too-slow", "Request body too slow",
+          "the request body arrived more slowly than limits.min_body_bytes_per_second allows; "
+          "send it again over a faster connection");
     }
     body_buffered_ = io_buf_.size() - parser_->get().body().size;
     if ((body_buffered_ == io_buf_.size() || parser_->is_done()) && !DeliverBody()) return;
     if (parser_->is_done()) return FinishBody();
     if (drained || sync_reads == kMaxSyncReads) return ReadBody();
     PointBodyBuffer();
-    http::read_some(stream_, buffer_, *parser_, ec);
+    bytes = http::read_some(stream_, buffer_, *parser_, ec);
   }
 }
 
@@ -248,10 +412,19 @@ bool Session::DeliverBody() {
 void Session::FinishBody() {
   body_complete_ = true;
   asio::post(env_.blocking, [self = shared_from_this()] {
-    auto r = std::make_shared<Response>(self->sink_->Finish());
+    auto r = std::make_shared<Response>();
+    try {
+      *r = self->sink_->Finish();
+    } catch (...) {
+      self->env_.metrics.ExceptionContained();
+      LogContained(self->head_.request_id);
+      *r = ContainedProblem(self->head_.request_id);
+    }
     asio::post(self->stream_.get_executor(), [self, r] {
-      self->sink_.reset();
-      self->Respond(std::move(*r));
+      self->Guarded([&] {
+        self->sink_.reset();
+        self->Respond(std::move(*r));
+      });
     });
   });
 }
@@ -267,6 +440,7 @@ void Session::RespondTransportError(unsigned status, const char* slug, const cha
 }
 
 void Session::Respond(Response r) {
+  responding_ = true;
   response_ = std::move(r);
   string_body_sent_ = false;
   const bool client_keep_alive = parser_ && parser_->is_header_done() && parser_->get().keep_alive();
@@ -294,8 +468,7 @@ void Session::Respond(Response r) {
   res_->keep_alive(keep_alive_);
   sr_.emplace(*res_);
   Deadline(std::chrono::seconds(config_->limits.write_timeout_seconds));
-  http::async_write_header(stream_, *sr_,
-                           beast::bind_front_handler(&Session::OnHeaderWritten, shared_from_this()));
+  http::async_write_header(stream_, *sr_, Step(&Session::OnHeaderWritten));
 }
 
 void Session::OnHeaderWritten(error_code ec, size_t) {
@@ -326,8 +499,7 @@ void Session::WriteBodyChunk() {
     bytes_out_ += *n;
   }
   Deadline(std::chrono::seconds(config_->limits.write_timeout_seconds));
-  http::async_write(stream_, *sr_,
-                    beast::bind_front_handler(&Session::OnBodyWritten, shared_from_this()));
+  http::async_write(stream_, *sr_, Step(&Session::OnBodyWritten));
 }
 
 void Session::OnBodyWritten(error_code ec, size_t) {
@@ -372,6 +544,18 @@ void Session::Close() {
   auto& sock = beast::get_lowest_layer(stream_).socket();
   sock.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   sock.close(ignored);
+}
+
+void RunContained(asio::io_context& ioc, Metrics& metrics) {
+  while (true) {
+    try {
+      ioc.run();
+      return;
+    } catch (...) {
+      metrics.ExceptionContained();
+      LogContained("");
+    }
+  }
 }
 
 }  // namespace xgw

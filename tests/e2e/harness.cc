@@ -54,7 +54,12 @@ int ExitCode(int wait_status) {
 
 }  // namespace
 
-std::string XgwdPath() { return std::string(XGW_BIN_DIR) + "/xgwd"; }
+// XGW_TEST_XGWD runs the tests against another build of the daemon (e.g. an
+// older one, to see a new test fail on it).
+std::string XgwdPath() {
+  if (const char* other = std::getenv("XGW_TEST_XGWD"); other != nullptr && *other != '\0') return other;
+  return std::string(XGW_BIN_DIR) + "/xgwd";
+}
 std::string XgwPath() { return std::string(XGW_BIN_DIR) + "/xgw"; }
 
 std::string RunCommand(const std::string& command, int* status) {
@@ -233,6 +238,14 @@ void Daemon::RewriteConfig(const json& overrides) {
 }
 
 std::string Daemon::Log() const { return ReadFile(log_path_); }
+
+uint64_t Daemon::ResidentBytes() const {
+  if (pid_ <= 0) return 0;
+  const std::string status = ReadFile("/proc/" + std::to_string(pid_) + "/status");
+  const size_t at = status.find("VmRSS:");
+  if (at == std::string::npos) return 0;
+  return std::stoull(status.substr(at + 6)) * 1024;  // "VmRSS:   12345 kB"
+}
 
 json HttpResult::Json() const {
   return json::parse(body, nullptr, /*allow_exceptions=*/false);

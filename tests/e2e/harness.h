@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +47,9 @@ class Daemon {
   Daemon& operator=(const Daemon&) = delete;
 
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  // The daemon's resident memory now (VmRSS), in bytes; 0 if not running.
+  uint64_t ResidentBytes() const;
   std::string base_url() const { return "https://127.0.0.1:" + std::to_string(port_); }
   const std::string& cacert() const { return cacert_; }
   const std::string& operator_token() const { return operator_token_; }

@@ -68,6 +68,30 @@ TEST_CASE("WrongTypesAndRangesNameTheKey") {
   REQUIRE_FALSE(f);
 }
 
+// Boost.Beast keeps a field in 16-bit offsets and throws on a longer one: a
+// header limit above 64 KiB would let one long header end the daemon.
+TEST_CASE("AHeaderLimitAbove64KiBIsRefusedBecauseBeastCannotHoldSuchAField") {
+  CHECK(ParseConfig(json{{"limits", {{"max_header_bytes", 65536}}}}));
+  auto big = ParseConfig(json{{"limits", {{"max_header_bytes", 70000}}}});
+  REQUIRE_FALSE(big);
+  CHECK(big.error().message.find("$.limits.max_header_bytes") != std::string::npos);
+}
+
+TEST_CASE("ConnectionRateAndPlaintextBudgetLimitsHaveDefaultsAndBounds") {
+  auto c = ParseConfig(json::object());
+  REQUIRE(c);
+  CHECK(c->limits.max_connections_per_address == 64);
+  CHECK(c->limits.min_body_bytes_per_second == 1024);
+  CHECK(c->exchanges.plaintext_memory_budget_bytes == 256ull << 20);
+  auto off = ParseConfig(json{{"limits", {{"max_connections_per_address", 0},
+                                          {"min_body_bytes_per_second", 0}}}});
+  REQUIRE(off);
+  CHECK(off->limits.max_connections_per_address == 0);
+  auto tiny = ParseConfig(json{{"exchanges", {{"plaintext_memory_budget_bytes", 1000}}}});
+  REQUIRE_FALSE(tiny);
+  CHECK(tiny.error().message.find("$.exchanges.plaintext_memory_budget_bytes") != std::string::npos);
+}
+
 TEST_CASE("StateDirMustBeAbsolute") {
   auto c = ParseConfig(json{{"state_dir", "relative/dir"}});
   REQUIRE_FALSE(c);
