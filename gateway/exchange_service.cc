@@ -1001,6 +1001,25 @@ struct ExchangeService::Impl {
     return ev;
   }
 
+  // A refused access to an exchange, recorded for the DPOs who may know of
+  // it. A caller whose organisation is no party of the exchange's protocol
+  // must not learn through its own DPO that the exchange exists, nor its
+  // protocol or parties: the event is then the gateway's (actor system),
+  // naming the caller as the user concerned and only the parties as
+  // organisations. The caller's DPO reads the router's generic refusal, the
+  // same record an unknown id leaves.
+  AuditEvent RefusedAccessEvent(const RequestContext& ctx, AuditAction action, const ExchangeRow& e,
+                                const ProtocolRecord& pr, std::string reason) {
+    AuditEvent ev = EventFor(ctx, action, &e, &pr);
+    ev.outcome = AuditOutcome::kRefused;
+    ev.reason = std::move(reason);
+    if (ctx.principal && PartyOf(pr, ctx.principal->org_id).empty()) {
+      ev.actor = {ActorType::kSystem, "xgwd", ""};
+      ev.user_id = ctx.principal->user_id;
+    }
+    return ev;
+  }
+
   // Deletes the blob durably and marks the exchange; the audit event must
   // already be recorded. Keeps only non-personal metadata.
   Result<void> DeleteExchangeData(const std::string& id, const std::string& state,
@@ -2659,10 +2678,8 @@ void ExchangeService::RegisterRoutes(Router& router) {
       // An attempt to look at someone else's exchange is a refusal the
       // parties' DPOs must be able to see, under that exchange's id.
       if (pr) {
-        AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeDownloadRefused, &*e, &*pr);
-        ev.outcome = AuditOutcome::kRefused;
-        ev.reason = "not_recipient";
-        (void)m.deps.audit.AppendEvent(ev);
+        (void)m.deps.audit.AppendEvent(
+            m.RefusedAccessEvent(ctx, AuditAction::kExchangeDownloadRefused, *e, *pr, "not_recipient"));
       }
       return Fail(ErrorCode::kNotFound, "no such exchange, or it is not visible to you");
     }
@@ -2671,14 +2688,19 @@ void ExchangeService::RegisterRoutes(Router& router) {
 
   // For the recipient routes (ack, violation reports): an exchange the caller
   // may not receive, or not yet delivered, gets the answer of an unknown id:
-  // its state must not leak.
-  auto receivable_exchange = [&m](RequestContext& ctx) -> Result<std::pair<ExchangeRow, ProtocolRecord>> {
+  // its state must not leak. The attempt is recorded under the exchange as
+  // `action` refused, for the DPOs who may know of it (RefusedAccessEvent).
+  auto receivable_exchange = [&m](RequestContext& ctx, AuditAction action)
+      -> Result<std::pair<ExchangeRow, ProtocolRecord>> {
     XGW_TRY(auto e, m.LoadExchange(ctx.params.at("exchange")));
     std::optional<ProtocolRecord> pr;
     if (e) {
       XGW_TRY(pr, m.LoadProtocolVersion(e->protocol_id, e->version_hash));
     }
     if (!e || !pr || !m.MayReceiveExchange(*pr, *e, *ctx.principal)) {
+      if (e && pr) {
+        (void)m.deps.audit.AppendEvent(m.RefusedAccessEvent(ctx, action, *e, *pr, "not_recipient"));
+      }
       return Fail(ErrorCode::kNotFound, "no such exchange, or you may not receive it");
     }
     return std::make_pair(std::move(*e), std::move(*pr));
@@ -2728,15 +2750,14 @@ void ExchangeService::RegisterRoutes(Router& router) {
                   const bool live = e && Impl::IsLive(e->state) && e->expires_at && *e->expires_at > ctx.now;
                   if (!e || !pr || !v.empty() || !live) {
                     if (e && pr) {
-                      AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeDownloadRefused, &*e, &*pr);
-                      ev.outcome = AuditOutcome::kRefused;
                       const bool only_undelivered = v.size() == 1 && v.front().code == "not_delivered";
-                      ev.reason = only_undelivered ? "wrong_state"
-                                  : !v.empty() ? "not_recipient"
-                                  : e->state == "revoked" ? "exchange_revoked"
-                                  : e->state == "deleted" ? "exchange_deleted"
-                                                          : "exchange_expired";
-                      (void)m.deps.audit.AppendEvent(ev);
+                      (void)m.deps.audit.AppendEvent(m.RefusedAccessEvent(
+                          ctx, AuditAction::kExchangeDownloadRefused, *e, *pr,
+                          only_undelivered ? "wrong_state"
+                          : !v.empty()     ? "not_recipient"
+                          : e->state == "revoked" ? "exchange_revoked"
+                          : e->state == "deleted" ? "exchange_deleted"
+                                                  : "exchange_expired"));
                     }
                     m.deps.metrics.CountRefusal("download_refused");
                     if (e && pr && v.empty() && (e->state == "deleted" || e->state == "revoked" || !live)) {
@@ -2779,7 +2800,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
               .body = BodyKind::kStream,
               .open_stream = optional_body([&m, this, receivable_exchange](RequestContext& ctx, const json&) {
                 return Handle(ctx, [&]() -> Result<Response> {
-                  XGW_TRY(auto found, receivable_exchange(ctx));
+                  XGW_TRY(auto found, receivable_exchange(ctx, AuditAction::kExchangeAcknowledged));
                   auto& [e, pr] = found;
                   if (e.state == "acknowledged") {
                     return JsonResponse(200, {{"id", e.id}, {"state", e.state},
@@ -2856,7 +2877,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
               .body = BodyKind::kJson,
               .handler = [&m, receivable_exchange](RequestContext& ctx, const json& body) {
                 return Handle(ctx, [&]() -> Result<Response> {
-                  XGW_TRY(auto found, receivable_exchange(ctx));
+                  XGW_TRY(auto found, receivable_exchange(ctx, AuditAction::kViolationReported));
                   auto& [e, pr] = found;
                   // A report is about delivered content: the exchange is (or was,
                   // before it was deleted or revoked) there to be downloaded.
