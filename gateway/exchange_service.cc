@@ -18,6 +18,7 @@
 #include "crypto/hash.h"
 #include "crypto/io.h"
 #include "crypto/signed_note.h"
+#include "gateway/audit/fault_points.h"
 #include "gateway/blob_writer.h"
 #include "gateway/group_commit.h"
 #include "gateway/ids.h"
@@ -1486,6 +1487,7 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
   bool still_pending = false;
   Violations late;
   const std::function<Result<void>()> mark_available = [&]() -> Result<void> {
+    if (FaultPointActive("exchange-publish")) return Fail(ErrorCode::kIo, "injected fault: exchange publish");
     XGW_TRY(late, StateViolationsLocked(pr, now));
     if (late.empty()) {
       XGW_TRY(auto transfers, CountTransfers(db, *pr.protocol, e.sender_party, ToInstant(now)));
@@ -1509,13 +1511,25 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
     }
     return CountTransferLocked(*pr.protocol, e.sender_party, ToInstant(now));
   };
+  // The upload's events are in the log already: from here on, an upload that
+  // does not become available is recorded as such under the exchange, so
+  // the log never says "uploaded" for a list the gateway does not hold.
+  const auto unpublished = [&](AuditOutcome outcome, const char* reason) {
+    AuditEvent ev = EventFor(ctx, AuditAction::kExchangeRefused, &e, &pr);
+    ev.time_ms = now * 1000;
+    ev.outcome = outcome;
+    ev.reason = reason;
+    (void)deps.audit.AppendEvent(ev);  // a failure is reported by the sink
+  };
   if (auto r = db_writes.Run(mark_available); !r) {
     ::unlink(final_path.c_str());
     if (!late.empty()) return RefuseCompletion(ctx, e, pr, late, now);
+    unpublished(AuditOutcome::kFailed, "storage_error");
     return ErrorProblem(ctx, r.error());
   }
   if (!still_pending) {
     ::unlink(final_path.c_str());
+    unpublished(AuditOutcome::kRefused, "wrong_state");
     return not_pending();
   }
   if (new_row) deps.metrics.CountExchange("created");

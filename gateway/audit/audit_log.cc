@@ -15,6 +15,7 @@
 
 #include "crypto/signed_note.h"
 #include "gateway/audit/checkpoint.h"
+#include "gateway/audit/fault_points.h"
 #include "gateway/audit/sqlite_util.h"
 
 namespace xgw {
@@ -189,6 +190,8 @@ struct AuditLog::Impl {
   std::deque<Pending*> queue;
   bool stopping = false;
   bool broken = false;  // a commit failed with unknown outcome: refuse appends
+  // When a broken log last tried to recover (Recover), under write_mu.
+  std::chrono::steady_clock::time_point last_recovery{};
   size_t unindexed_count = 0;  // committer thread only
   size_t active_writers = 0;   // committer thread only: expected size of the next batch
 
@@ -207,6 +210,14 @@ struct AuditLog::Impl {
   void CheckpointLoop();
   // REQUIRES: write_mu held.
   Result<void> IndexPending();
+  // Re-derives the query keys of events committed after the last index
+  // write. REQUIRES: write_mu held (or Open, before the threads start).
+  Result<void> LoadUnindexed();
+  // For a broken log, at most once per kRecoveryInterval: proves the disk
+  // takes a durable write again, re-reads the committed tree (a failed COMMIT
+  // may or may not have landed) and accepts appends again. Takes write_mu,
+  // then queue_mu: REQUIRES neither held.
+  void TryRecover();
   Result<void> CatchUpIndex() {
     std::lock_guard wl(write_mu);
     return IndexPending();
@@ -282,19 +293,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path, AuditL
   XGW_CHECK(impl->set_indexed.Prepare(w, "UPDATE meta SET value = ? WHERE key = 'indexed_upto'"));
   XGW_CHECK(impl->begin_stmt.Prepare(w, "BEGIN IMMEDIATE"));
   XGW_CHECK(impl->commit_stmt.Prepare(w, "COMMIT"));
-  {
-    // Re-derive the query keys of events committed after the last index write.
-    Stmt s;
-    XGW_CHECK(s.Prepare(w, "SELECT idx, event FROM events WHERE idx >= "
-                           "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'indexed_upto') ORDER BY idx"));
-    for (;;) {
-      XGW_TRY(bool row, s.Step());
-      if (!row) break;
-      auto ev = ParseAuditEvent(s.Text(1));
-      if (!ev) return Fail(ErrorCode::kCorrupt, "audit event " + std::to_string(s.Int(0)) + " does not parse");
-      impl->unindexed.emplace_back(static_cast<uint64_t>(s.Int(0)), KeysOf(*ev));
-    }
-  }
+  XGW_CHECK(impl->LoadUnindexed());
   XGW_CHECK(impl->IndexPending());
 
   XGW_CHECK(impl->reader.Open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX));
@@ -363,6 +362,75 @@ Result<std::unique_ptr<AuditLog::Ticket>> AuditLog::Queue(std::span<const AuditE
   return std::unique_ptr<Ticket>(new Ticket(std::move(state)));
 }
 
+Result<void> AuditLog::Impl::LoadUnindexed() {
+  unindexed.clear();
+  Stmt s;
+  XGW_CHECK(s.Prepare(writer, "SELECT idx, event FROM events WHERE idx >= "
+                              "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'indexed_upto') ORDER BY idx"));
+  for (;;) {
+    XGW_TRY(bool row, s.Step());
+    if (!row) break;
+    auto ev = ParseAuditEvent(s.Text(1));
+    if (!ev) return Fail(ErrorCode::kCorrupt, "audit event " + std::to_string(s.Int(0)) + " does not parse");
+    unindexed.emplace_back(static_cast<uint64_t>(s.Int(0)), KeysOf(*ev));
+  }
+  return {};
+}
+
+// A full disk or a failed fsync breaks the log (CommitBatch); once space is
+// back, the log must take appends again without a restart (issue 15 A.3).
+void AuditLog::Impl::TryRecover() {
+  static constexpr auto kRecoveryInterval = std::chrono::seconds(2);
+  std::lock_guard wl(write_mu);
+  {
+    std::lock_guard lk(queue_mu);
+    if (!broken) return;  // another appender recovered it
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_recovery < kRecoveryInterval) return;
+  last_recovery = now;
+  auto recovered = [&]() -> Result<MerkleFrontier> {
+    (void)writer.Exec("ROLLBACK");
+    if (FaultPointActive("audit-commit")) return Fail(ErrorCode::kIo, "injected fault: audit commit");
+    // A durable write of its own: the probe that the disk takes one again.
+    XGW_CHECK(writer.Exec("BEGIN IMMEDIATE"));
+    if (auto w = writer.Exec("INSERT OR REPLACE INTO meta(key, value) VALUES ('probe', '1')"); !w) {
+      (void)writer.Exec("ROLLBACK");
+      return tl::unexpected(w.error());
+    }
+    if (auto c = writer.Exec("COMMIT"); !c) {
+      (void)writer.Exec("ROLLBACK");
+      return tl::unexpected(c.error());
+    }
+    uint64_t size = 0;
+    {
+      Stmt st;
+      XGW_CHECK(st.Prepare(writer, "SELECT COALESCE(MAX(idx) + 1, 0) FROM events"));
+      XGW_CHECK(st.Step());
+      size = static_cast<uint64_t>(st.Int(0));
+    }
+    MerkleFrontier f;
+    {
+      std::lock_guard rl(read_mu);
+      XGW_TRY(f, MerkleFrontier::Load(reader_nodes, size));
+    }
+    XGW_CHECK(LoadUnindexed());
+    return f;
+  }();
+  if (!recovered) {
+    std::fprintf(stderr, "xgwd: audit log still failing, appends refused: %s\n",
+                 ToString(recovered.error()).c_str());
+    return;
+  }
+  {
+    std::lock_guard lk(state_mu);
+    frontier = std::move(*recovered);
+  }
+  std::lock_guard lk(queue_mu);
+  broken = false;
+  std::fprintf(stderr, "xgwd: audit log writable again; appends accepted\n");
+}
+
 // Validates and serialises one Pending per event and queues them for the
 // committer (nothing is queued if one is invalid or the log refuses).
 Result<void> AuditLog::Impl::Enqueue(std::span<const AuditEvent> events, std::vector<Pending>& pending) {
@@ -375,10 +443,17 @@ Result<void> AuditLog::Impl::Enqueue(std::span<const AuditEvent> events, std::ve
     p.outcome = std::string(AuditOutcomeName(event.outcome));
     p.keys = KeysOf(event);
   }
+  bool was_broken = false;
+  {
+    std::lock_guard lk(queue_mu);
+    was_broken = broken;
+  }
+  if (was_broken) TryRecover();
   std::lock_guard lk(queue_mu);
   if (stopping) return Fail(ErrorCode::kIo, "audit log is closing; the action must not proceed");
   if (broken) {
-    return Fail(ErrorCode::kIo, "audit log had a failed commit and refuses appends until reopened");
+    return Fail(ErrorCode::kIo, "audit log had a failed commit and refuses appends until a "
+                                "durable write succeeds again");
   }
   for (auto& p : pending) queue.push_back(&p);
   queue_cv.notify_one();
@@ -509,7 +584,9 @@ Result<void> AuditLog::Impl::CommitBatch(std::vector<Pending*>& batch, MerkleFro
     return body;
   }
   commit_stmt.Reset();
-  auto c = commit_stmt.Step();
+  Result<bool> c = FaultPointActive("audit-commit")
+                       ? Result<bool>(Fail(ErrorCode::kIo, "injected fault: audit commit"))
+                       : commit_stmt.Step();
   commit_stmt.Reset();
   if (!c) {
     // The outcome of a failed COMMIT (e.g. fsync error) is unknown; the
