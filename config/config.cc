@@ -201,7 +201,8 @@ Result<Config> ParseConfig(const json& doc) {
                          "handshake_timeout_seconds", "header_timeout_seconds",
                          "body_timeout_seconds", "min_body_bytes_per_second",
                          "write_timeout_seconds", "max_connections",
-                         "max_connections_per_address"}));
+                         "max_connections_per_address", "requests_per_second_per_address",
+                         "requests_per_second_per_token"}));
     XGW_CHECK(GetUint<uint64_t>(*it, p, "max_header_bytes", 1024, 64 * 1024, l.max_header_bytes));
     XGW_CHECK(GetUint<uint64_t>(*it, p, "max_json_body_bytes", 1024, 64ull << 20,
                                 l.max_json_body_bytes));
@@ -217,6 +218,10 @@ Result<Config> ParseConfig(const json& doc) {
     XGW_CHECK(GetUint<uint32_t>(*it, p, "max_connections", 1, 100000, l.max_connections));
     XGW_CHECK(GetUint<uint32_t>(*it, p, "max_connections_per_address", 0, 100000,
                                 l.max_connections_per_address));
+    XGW_CHECK(GetUint<uint32_t>(*it, p, "requests_per_second_per_address", 0, 1000000,
+                                l.requests_per_second_per_address));
+    XGW_CHECK(GetUint<uint32_t>(*it, p, "requests_per_second_per_token", 0, 1000000,
+                                l.requests_per_second_per_token));
   }
   if (auto it = doc.find("tokens"); it != doc.end()) {
     const std::string p = "$.tokens";
@@ -321,7 +326,9 @@ json DumpConfig(const Config& c) {
         {"min_body_bytes_per_second", c.limits.min_body_bytes_per_second},
         {"write_timeout_seconds", c.limits.write_timeout_seconds},
         {"max_connections", c.limits.max_connections},
-        {"max_connections_per_address", c.limits.max_connections_per_address}}},
+        {"max_connections_per_address", c.limits.max_connections_per_address},
+        {"requests_per_second_per_address", c.limits.requests_per_second_per_address},
+        {"requests_per_second_per_token", c.limits.requests_per_second_per_token}}},
       {"tokens",
        {{"default_ttl_seconds", c.tokens.default_ttl_seconds},
         {"max_ttl_seconds", c.tokens.max_ttl_seconds}}},

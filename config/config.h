@@ -49,6 +49,10 @@ struct LimitsConfig {
   // Open connections from one client address (0: no per-address limit; set
   // that behind a proxy whose address every client shares).
   uint32_t max_connections_per_address = 64;
+  // Requests a second, on average, from one client address and by one API
+  // token (bursts of twice that); more are answered 429 (0: no limit).
+  uint32_t requests_per_second_per_address = 100;
+  uint32_t requests_per_second_per_token = 20;
   bool operator==(const LimitsConfig&) const = default;
 };
 

@@ -34,6 +34,8 @@ struct RequestRecord {
   std::string outcome;          // "allowed", "refused" or "failed"
   std::string reason;           // problem slug for refused/failed
   unsigned status = 0;
+  std::string client_address;   // IP address literal, "" if unknown
+  uint64_t count = 1;           // > 1: coalesced refusals (RefusalTally)
 };
 
 // Thread safety: implementations must accept concurrent Append calls.

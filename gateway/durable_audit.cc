@@ -9,6 +9,7 @@ std::string ReasonForProblemSlug(const std::string& slug, unsigned status) {
   if (slug == "forbidden") return "not_authorised";
   if (slug == "client-certificate") return "certificate_invalid";
   if (slug == "too-large") return "payload_too_large";
+  if (slug == "rate-limited") return "rate_limited";
   if (slug == "unsupported-media-type") return "unsupported_media_type";
   if (slug == "subject-key-unusable") return "config_invalid";
   if (IsKnownReasonCode(slug)) return slug;
@@ -82,6 +83,8 @@ Result<void> DurableAuditSink::Append(const RequestRecord& r) {
   // a new user stay named by the target above).
   NameIn(e, r.created_id);
   if (IsSafeId(r.request_id)) e.request_id = r.request_id;
+  if (IsIpLiteral(r.client_address)) e.client_address = r.client_address;
+  e.count = r.count;
   auto a = log_.Append(e);
   if (!a) {
     metrics_.CountRefusal("audit_unavailable");

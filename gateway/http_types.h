@@ -25,6 +25,7 @@ struct RequestHead {
   bool chunked = false;
   std::optional<std::string> client_pin;  // hex SPKI SHA-256 of the TLS client certificate
   std::string request_id;                 // "req-..." assigned by the session
+  std::string client_address;             // the peer's IP address as text ("" if unknown)
 
   bool HasBody() const { return chunked || (content_length && *content_length > 0); }
 };

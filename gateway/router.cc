@@ -222,6 +222,14 @@ Result<void> Router::AppendRecord(const RequestContext& ctx, unsigned status, co
   rec.outcome = status < 400 ? "allowed" : (status == 401 || status == 403) ? "refused" : "failed";
   rec.reason = reason;
   rec.status = status;
+  rec.client_address = ctx.head.client_address;
+  // Nobody authenticated, or over a rate limit: not a decision on anyone's
+  // object. Only the first of its address, reason and minute is appended
+  // now; FlushRefusals records the rest as one event with their count.
+  if (status >= 400 && status < 500 && (!ctx.principal || status == 429) &&
+      !refusals_.Count(rec.client_address, reason, status, ctx.now)) {
+    return {};
+  }
   auto a = audit_.Append(rec);
   if (!a) {
     std::fprintf(stderr, "xgwd: %s audit append failed: %s\n", rec.request_id.c_str(),
@@ -241,14 +249,45 @@ Response Router::Refuse(const RequestContext& ctx, Response problem) {
 }
 
 void Router::RecordTransportRefusal(const std::string& request_id, unsigned status,
-                                    const std::string& reason) {
+                                    const std::string& reason, const std::string& client_address) {
   RequestContext ctx;
   ctx.head.request_id = request_id;
+  ctx.head.client_address = client_address;
   ctx.route = "unmatched";
   ctx.now = Now();
   Response r;
   r.status = status;
   AuditOutcome(ctx, r, reason);
+}
+
+void Router::FlushRefusals(bool all) {
+  for (const RefusalTally::Tally& t : all ? refusals_.TakeAll() : refusals_.TakeEnded(Now())) {
+    RequestRecord rec;
+    rec.time = Now();
+    rec.event = "http.request";
+    rec.route = "unmatched";
+    rec.outcome = t.status == 401 || t.status == 403 || t.status == 429 ? "refused" : "failed";
+    rec.reason = t.reason;
+    rec.status = t.status;
+    rec.client_address = t.address;
+    rec.count = t.count;
+    if (auto a = audit_.Append(rec); !a) {
+      std::fprintf(stderr, "xgwd: coalesced refusals not recorded: %s\n", ToString(a.error()).c_str());
+    }
+  }
+}
+
+std::optional<Response> Router::OverRate(RateLimiter& limiter, const std::string& key,
+                                         uint32_t per_second, const std::string& request_id) {
+  if (per_second == 0) return std::nullopt;
+  const uint32_t wait = limiter.Take(key, per_second, 2.0 * per_second, RateLimiter::Clock::now());
+  if (wait == 0) return std::nullopt;
+  Response r = Problem(429, "rate-limited", "Too many requests",
+                       "this client sent more requests than the gateway's limits allow; send "
+                       "again after the time in Retry-After",
+                       request_id);
+  r.headers.emplace_back("Retry-After", std::to_string(wait));
+  return r;
 }
 
 BeforeCommit Router::RecordChangeOnce(RequestContext& ctx, ChangeRecord& change) {
@@ -304,6 +343,11 @@ Dispatch Router::Prepare(const RequestHead& head) {
   ctx.route = "unmatched";
   const std::string& rid = head.request_id;
 
+  if (auto over = OverRate(per_address_, head.client_address,
+                           ctx.config->limits.requests_per_second_per_address, rid)) {
+    d.response = Refuse(ctx, std::move(*over));
+    return d;
+  }
   auto segments = SplitPath(head.target);
   if (!segments) {
     d.response = Refuse(ctx, Problem(400, "invalid-path", "Invalid path", kPathRule, rid));
@@ -387,6 +431,11 @@ Dispatch Router::Prepare(const RequestHead& head) {
       return d;
     }
     ctx.principal = std::move(*principal);
+    if (auto over = OverRate(per_token_, ctx.principal->token_id,
+                             ctx.config->limits.requests_per_second_per_token, rid)) {
+      d.response = Refuse(ctx, std::move(*over));
+      return d;
+    }
 
     if (head.client_pin) {
       auto org = store_.OrganisationForPin(*head.client_pin);

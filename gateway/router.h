@@ -31,6 +31,8 @@
 #include "gateway/http_types.h"
 #include "gateway/identity_store.h"
 #include "gateway/metrics.h"
+#include "gateway/rate_limiter.h"
+#include "gateway/refusal_tally.h"
 
 namespace xgw {
 
@@ -127,7 +129,12 @@ class Router {
   // Records a refusal the session decided on its own (431, 413, 400 from the
   // HTTP parser) in metrics and audit.
   void RecordTransportRefusal(const std::string& request_id, unsigned status,
-                              const std::string& reason);
+                              const std::string& reason, const std::string& client_address = "");
+
+  // Unauthenticated and rate-limit refusals are coalesced per client address,
+  // reason and minute (RefusalTally): this records the tallies of minutes
+  // that are over, or every tally when `all` (shutdown). Blocking (audit).
+  void FlushRefusals(bool all);
 
   IdentityStore& store() { return store_; }
   Metrics& metrics() { return metrics_; }
@@ -148,6 +155,9 @@ class Router {
   BeforeCommit RecordChangeOnce(RequestContext& ctx, ChangeRecord& change);
   void AuditOutcome(const RequestContext& ctx, const Response& r, const std::string& reason);
   Result<void> AppendRecord(const RequestContext& ctx, unsigned status, const std::string& reason);
+  // A 429 problem if `key` is over `per_second` (0: no limit), else nullopt.
+  std::optional<Response> OverRate(RateLimiter& limiter, const std::string& key, uint32_t per_second,
+                                   const std::string& request_id);
 
   ConfigHolder& config_;
   IdentityStore& store_;
@@ -157,6 +167,9 @@ class Router {
   std::map<std::string, std::string> id_params_;
   std::map<std::string, std::pair<std::function<bool(const std::string&)>, std::string>> param_rules_;
   const Clock* clock_ = nullptr;
+  RefusalTally refusals_;
+  RateLimiter per_address_;
+  RateLimiter per_token_;
 };
 
 // Strict JSON parse of a request body: duplicate keys, trailing data and

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -63,7 +64,8 @@ class Daemon {
         env_{router_, config_, metrics_, blocking_, connections_, tls_},
         signals_(ioc_, SIGTERM, SIGINT, SIGHUP),
         watchdog_(ioc_),
-        drain_(ioc_) {
+        drain_(ioc_),
+        refusal_flush_(ioc_) {
     router_.SetClock(clock_.get());
     RegisterOperatorRoutes(router_, [this] { return audit_log_->Writable(); });
     if (options.register_routes) options.register_routes(router_);
@@ -111,6 +113,7 @@ class Daemon {
     listener_->Start();
     WaitForSignal();
     StartWatchdog();
+    FlushRefusalsPeriodically();
     std::printf("xgwd: listening on https://%s:%u\n", host.c_str(), bound.port());
     std::fflush(stdout);
     sd_notifyf(0, "READY=1\nSTATUS=listening on %s:%u", host.c_str(), bound.port());
@@ -121,6 +124,7 @@ class Daemon {
     for (auto& t : threads) t.join();
     blocking_.join();
     if (exchanges_) exchanges_->StopSweeper();
+    router_.FlushRefusals(/*all=*/true);
     {
       AuditEvent ev;
       ev.actor = {ActorType::kSystem, "xgwd", ""};
@@ -208,6 +212,17 @@ class Daemon {
     });
   }
 
+  // Coalesced refusals (Router::FlushRefusals) are recorded once their minute
+  // is over; the audit append runs on the blocking pool.
+  void FlushRefusalsPeriodically() {
+    refusal_flush_.expires_after(std::chrono::seconds(10));
+    refusal_flush_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      asio::post(blocking_, [this] { router_.FlushRefusals(/*all=*/false); });
+      FlushRefusalsPeriodically();
+    });
+  }
+
   void BeginShutdown() {
     if (env_.stopping.exchange(true)) return;
     sd_notify(0, "STOPPING=1");
@@ -228,6 +243,7 @@ class Daemon {
       boost::system::error_code ignored;
       signals_.cancel(ignored);
       watchdog_.cancel();
+      refusal_flush_.cancel();
       blocking_.stop();
       ioc_.stop();
       return;
@@ -257,6 +273,7 @@ class Daemon {
   asio::signal_set signals_;
   asio::steady_timer watchdog_;
   asio::steady_timer drain_;
+  asio::steady_timer refusal_flush_;
   std::chrono::microseconds watchdog_interval_{0};
   std::chrono::steady_clock::time_point deadline_;
   std::shared_ptr<Listener> listener_;

@@ -183,7 +183,7 @@ void Session::Contain() noexcept {
     try {
       sink_.reset();
       body_complete_ = false;
-      env_.router.RecordTransportRefusal(head_.request_id, 500, "internal");
+      env_.router.RecordTransportRefusal(head_.request_id, 500, "internal", address_);
       return Respond(ContainedProblem(head_.request_id));
     } catch (...) {
       env_.metrics.ExceptionContained();
@@ -273,6 +273,7 @@ void Session::OnHeader(error_code ec, size_t) {
   if (auto len = parser_->content_length()) head_.content_length = *len;
   head_.chunked = parser_->chunked();
   head_.client_pin = client_pin_;
+  head_.client_address = address_;
   body_complete_ = !head_.HasBody();
   // Authentication and authorisation touch SQLite: leave the network thread.
   asio::post(env_.blocking, [self = shared_from_this()] {
@@ -433,7 +434,7 @@ void Session::RespondTransportError(unsigned status, const char* slug, const cha
                                     const char* detail) {
   state_ = State::kBusy;
   started_ = std::chrono::steady_clock::now();
-  env_.router.RecordTransportRefusal(head_.request_id, status, slug);
+  env_.router.RecordTransportRefusal(head_.request_id, status, slug, address_);
   Response r = Problem(status, slug, title, detail, head_.request_id);
   r.close = true;
   Respond(std::move(r));

@@ -88,11 +88,6 @@ bool IsLowerHex64(std::string_view s) {
          std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
-bool IsIpLiteral(const std::string& s) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
-}
-
 // Howard Hinnant's civil-calendar algorithms (proleptic Gregorian, UTC).
 int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   y -= m <= 2;
@@ -164,6 +159,7 @@ Result<void> Validate(const AuditEvent& e) {
   if (!e.client_address.empty() && !IsIpLiteral(e.client_address)) {
     return Bad("client", "is not an ip address literal");
   }
+  if (e.count == 0 || e.count > (uint64_t{1} << 53)) return Bad("count", "must be from 1 to 2^53");
   return {};
 }
 
@@ -185,6 +181,11 @@ Result<std::string> Str(const nlohmann::json& obj, const char* key) {
 }
 
 }  // namespace
+
+bool IsIpLiteral(const std::string& s) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
 
 std::string_view AuditActionName(AuditAction action) {
   for (const auto& [a, n] : kActions) {
@@ -299,6 +300,7 @@ Result<std::string> ToCanonicalJson(const AuditEvent& e) {
   }
   if (!e.client_address.empty()) j["client"] = e.client_address;
   if (!e.request_id.empty()) j["request"] = e.request_id;
+  if (e.count != 1) j["count"] = e.count;
   return CanonicalJson(j);
 }
 
@@ -310,8 +312,8 @@ Result<AuditEvent> ParseAuditEvent(std::string_view text) {
     return Fail(ErrorCode::kFormat, "audit event is not valid json");
   }
   if (!j.is_object()) return Fail(ErrorCode::kFormat, "audit event is not a json object");
-  static const std::array<std::string_view, 13> kFields = {
-      "action", "actor", "client", "exchange", "orgs", "outcome", "protocol",
+  static const std::array<std::string_view, 14> kFields = {
+      "action", "actor", "client", "count", "exchange", "orgs", "outcome", "protocol",
       "reason", "request", "time", "token", "user", "v"};
   for (const auto& [k, v] : j.items()) {
     if (std::find(kFields.begin(), kFields.end(), k) == kFields.end()) {
@@ -359,6 +361,10 @@ Result<AuditEvent> ParseAuditEvent(std::string_view text) {
   XGW_TRY(e.token_id, Str(j, "token"));
   XGW_TRY(e.client_address, Str(j, "client"));
   XGW_TRY(e.request_id, Str(j, "request"));
+  if (j.contains("count")) {
+    if (!j["count"].is_number_unsigned()) return Fail(ErrorCode::kFormat, "audit event count is not a number");
+    e.count = j["count"].get<uint64_t>();
+  }
   if (j.contains("orgs")) {
     if (!j["orgs"].is_array()) return Fail(ErrorCode::kFormat, "audit event orgs is not an array");
     for (const auto& o : j["orgs"]) {

@@ -62,12 +62,18 @@ struct AuditEvent {
   std::vector<std::string> orgs;  // organisations the event concerns (at most 16)
   std::string client_address;     // IPv4 / IPv6 literal or ""
   std::string request_id;
+  // How many occurrences the event stands for: > 1 for refusals coalesced
+  // per client address and minute (gateway/refusal_tally.h); 1 otherwise
+  // (not written).
+  uint64_t count = 1;
 };
 
 // True if `code` is in the closed reason vocabulary (audit_event.cc).
 bool IsKnownReasonCode(std::string_view code);
 // True if `id` matches the safe id pattern.
 bool IsSafeId(std::string_view id);
+// True if `s` is an IPv4 or IPv6 address literal.
+bool IsIpLiteral(const std::string& s);
 
 // Canonical JSON bytes of a valid event; kInvalidArgument names the first
 // offending field (never its value). `orgs` is sorted and de-duplicated.
