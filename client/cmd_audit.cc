@@ -377,6 +377,25 @@ int AuditReceipt(const Args& args, Gateway& gw, const std::string& config_path) 
   return kExitOk;
 }
 
+// One list of a subject lookup: where it stands (available until, or
+// deleted when and why) and to whom it was disclosed.
+void PrintSubjectHit(const json& e) {
+  std::string where = Str(e, "state");
+  if (!Str(e, "deleted_at").empty()) {
+    where += " " + Str(e, "deleted_at") + " (" + Str(e, "deleted_reason") + ")";
+  } else if (!Str(e, "expires_at").empty()) {
+    where += ", to be deleted by " + Str(e, "expires_at");
+  }
+  Print("  " + Str(e, "id") + "  protocol " + Str(e, "protocol_id") + "  from " + Str(e, "sender_org") +
+        "  sent " + Str(e, "created_at") + "  " + where + "\n");
+  const json downloads = e.contains("downloads") && e["downloads"].is_array() ? e["downloads"] : json::array();
+  if (downloads.empty()) Print("      never downloaded\n");
+  for (const auto& d : downloads) {
+    const std::string who = Str(d, "name").empty() ? Str(d, "user") : Str(d, "name") + " (" + Str(d, "user") + ")";
+    Print("      downloaded " + Str(d, "time") + " by " + who + " of " + Str(d, "organisation") + "\n");
+  }
+}
+
 int AuditSubject(const Args& args, Gateway& gw, const ClientConfig& cfg) {
   bool rrn = args.Has("rrn"), bsn = args.Has("bsn");
   if (rrn == bsn) return UsageError("give exactly one of --rrn or --bsn", kAuditUsage);
@@ -397,10 +416,8 @@ int AuditSubject(const Args& args, Gateway& gw, const ClientConfig& cfg) {
                           "searchable).")) {
     return kExitOk;
   }
-  Print("Lists that mention this person:\n");
-  for (const auto& e : items)
-    Print("  " + Str(e, "id") + "  protocol " + Str(e, "protocol_id") + "  from " + Str(e, "sender_org") + "  " +
-          Str(e, "state") + "  sent " + Str(e, "created_at") + "  deleted by " + Str(e, "expires_at") + "\n");
+  Print("Lists that mention this person, still stored or deleted within the accountability period:\n");
+  for (const auto& e : items) PrintSubjectHit(e);
   Print("(The number itself was never sent to the gateway, only its keyed fingerprint.)\n");
   return kExitOk;
 }

@@ -268,7 +268,7 @@ Result<Config> ParseConfig(const json& doc) {
     const std::string p = "$.exchanges";
     XGW_CHECK(CheckKeys(*it, p, {"sweep_interval_seconds", "pending_timeout_seconds",
                                  "max_plaintext_bytes", "plaintext_memory_budget_bytes",
-                                 "subject_keys_dir"}));
+                                 "subject_index_retention_days", "subject_keys_dir"}));
     XGW_CHECK(GetUint<uint32_t>(*it, p, "sweep_interval_seconds", 1, 60,
                                 c.exchanges.sweep_interval_seconds));
     XGW_CHECK(GetUint<uint32_t>(*it, p, "pending_timeout_seconds", 60, 7 * 86400,
@@ -277,6 +277,8 @@ Result<Config> ParseConfig(const json& doc) {
                                 c.exchanges.max_plaintext_bytes));
     XGW_CHECK(GetUint<uint64_t>(*it, p, "plaintext_memory_budget_bytes", 1ull << 20, 1ull << 40,
                                 c.exchanges.plaintext_memory_budget_bytes));
+    XGW_CHECK(GetUint<uint32_t>(*it, p, "subject_index_retention_days", 0, 36600,
+                                c.exchanges.subject_index_retention_days));
     XGW_CHECK(GetStatePath(*it, p, "subject_keys_dir", c.state_dir, c.exchanges.subject_keys_dir));
   }
   return c;
@@ -340,6 +342,7 @@ json DumpConfig(const Config& c) {
                      {"pending_timeout_seconds", c.exchanges.pending_timeout_seconds},
                      {"max_plaintext_bytes", c.exchanges.max_plaintext_bytes},
                      {"plaintext_memory_budget_bytes", c.exchanges.plaintext_memory_budget_bytes},
+                     {"subject_index_retention_days", c.exchanges.subject_index_retention_days},
                      {"subject_keys_dir", c.exchanges.subject_keys_dir}}},
   };
 }

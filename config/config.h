@@ -84,6 +84,10 @@ struct ExchangesConfig {
   // Gateway-encrypt mode: plaintext held by all uploads at once; an upload
   // that would need more is refused with 503 + Retry-After.
   uint64_t plaintext_memory_budget_bytes = 256ull << 20;
+  // How long the keyed subject-index values of a delivered list outlive the
+  // list, so that an access request learns to whom data have been disclosed
+  // (docs/dpo.md). 0: they go with the list.
+  uint32_t subject_index_retention_days = 1826;
   // Gateway-encrypt mode: directory of the sending organisations' subject-index
   // keys, one `<org-id>.key` each; "" = no subject index in that mode. A
   // relative path in the file is resolved against state_dir; here it is

@@ -295,6 +295,7 @@ struct ExchangeService::Impl {
   // Bytes of secret memory held by gateway-encrypt uploads at this moment
   // (PlaintextSink), bounded by exchanges.plaintext_memory_budget_bytes.
   std::atomic<uint64_t> plaintext_held{0};
+  std::optional<int64_t> last_subject_prune;  // under mu
 
   // Exchanges an upload is publishing or the sweeper is discarding, one
   // at a time. An upload holds its claim from just before the rename that
@@ -729,6 +730,9 @@ struct ExchangeService::Impl {
     const char* row_reason;  // its deleted_reason
     const char* metric;      // xgw_deletions_total{reason}
     bool parties_concerned;  // the event names every party, not only the sender
+    // If true, event_reason and row_reason are each row's own cause
+    // (DeletionCause) instead: which retention rule expired it.
+    bool reason_per_row = false;
   };
 
   // Every exchange matching the step, a bounded batch per query (each one
@@ -752,11 +756,12 @@ struct ExchangeService::Impl {
         if (!claim) continue;
         XGW_TRY(auto now_row, LoadExchange(e.id));
         if (!now_row || now_row->state != e.state) continue;
+        const std::string cause = step.reason_per_row ? DeletionCause(*now_row) : "";
         AuditEvent ev;
         ev.time_ms = now * 1000;
         ev.actor = {ActorType::kSystem, "sweeper", ""};
         ev.action = step.action;
-        ev.reason = step.event_reason;
+        ev.reason = step.reason_per_row ? cause : step.event_reason;
         ev.exchange_id = e.id;
         ev.protocol_id = e.protocol_id;
         ev.protocol_version = e.version_hash;
@@ -770,7 +775,7 @@ struct ExchangeService::Impl {
         }
         XGW_TRY(bool recorded, AlreadyAudited(e.id, step.action));
         if (!recorded && !deps.audit.AppendEvent(ev)) return removed;  // fail closed
-        XGW_CHECK(DeleteExchangeData(e.id, step.state, step.row_reason, now));
+        XGW_CHECK(DeleteExchangeData(e.id, step.state, step.reason_per_row ? cause : step.row_reason, now));
         deps.metrics.CountDeletion(step.metric);
         ++removed;
       }
@@ -964,17 +969,27 @@ struct ExchangeService::Impl {
             {"acknowledged_at", e.acknowledged_at ? json(FormatTime(*e.acknowledged_at)) : json(nullptr)},
             {"expires_at", e.expires_at ? json(FormatTime(*e.expires_at)) : json(nullptr)},
             {"deleted_at", e.deleted_at ? json(FormatTime(*e.deleted_at)) : json(nullptr)},
+            {"deleted_reason", e.deleted_reason ? json(*e.deleted_reason) : json(nullptr)},
             {"size", e.size ? json(*e.size) : json(nullptr)},
             {"rows", e.rows}};
   }
 
-  Instant Expiry(const ProtocolRecord& pr, const ExchangeRow& e) {
+  xgw::Expiry ExpiryAndCause(const ProtocolRecord& pr, const ExchangeRow& e) {
     ExchangeEvents ev;
     ev.delivered = ToInstant(e.delivered_at.value_or(e.created_at));
     if (e.first_download_at) ev.first_download = ToInstant(*e.first_download_at);
     if (e.acknowledged_at) ev.acknowledged = ToInstant(*e.acknowledged_at);
     if (pr.terminated_at) ev.protocol_terminated = ToInstant(*pr.terminated_at);
-    return ComputeExpiry(*pr.protocol, ev);
+    return ComputeExpiryAndCause(*pr.protocol, ev);
+  }
+  Instant Expiry(const ProtocolRecord& pr, const ExchangeRow& e) { return ExpiryAndCause(pr, e).at; }
+
+  // Why an expired exchange is deleted: the retention rule (or termination)
+  // that set its expiry, as an audit reason code.
+  std::string DeletionCause(const ExchangeRow& e) {
+    auto pr = LoadProtocolVersion(e.protocol_id, e.version_hash);
+    if (!pr || !*pr) return "retention_expired";
+    return std::string(ExpiryReason(ExpiryAndCause(**pr, e).cause));
   }
 
   AuditEvent EventFor(const RequestContext& ctx, AuditAction action, const ExchangeRow* e,
@@ -1022,7 +1037,11 @@ struct ExchangeService::Impl {
   }
 
   // Deletes the blob durably and marks the exchange; the audit event must
-  // already be recorded. Keeps only non-personal metadata.
+  // already be recorded. Keeps only non-personal metadata, and the keyed
+  // subject-index values of a list that was delivered: an access request asks
+  // to whom data *have been* disclosed, so they stay for
+  // exchanges.subject_index_retention_days (PruneSubjectIndex). A list never
+  // delivered ("discarded") disclosed nothing: its values go now.
   Result<void> DeleteExchangeData(const std::string& id, const std::string& state,
                                   const std::string& reason, int64_t now) {
     const std::string path = BlobPath(id);
@@ -1038,11 +1057,49 @@ struct ExchangeService::Impl {
                                 "WHERE id = ?"));
     st.Bind(1, state).Bind(2, now).Bind(3, reason).Bind(4, id);
     XGW_CHECK(st.Run());
-    XGW_TRY(auto sub, db.Prepare("DELETE FROM exchange_subjects WHERE exchange_id = ?"));
-    sub.Bind(1, id);
-    XGW_CHECK(sub.Run());
+    if (state == std::string_view("discarded")) {
+      XGW_TRY(auto sub, db.Prepare("DELETE FROM exchange_subjects WHERE exchange_id = ?"));
+      sub.Bind(1, id);
+      XGW_CHECK(sub.Run());
+    }
     XGW_CHECK(tx.Commit());
     return {};
+  }
+
+  // Who downloaded exchange `id`, from the audit log: user id, display name,
+  // organisation and time of each download, oldest first.
+  Result<json> DownloadsOf(const std::string& id) {
+    AuditQuery q;
+    q.exchange_id = id;
+    q.action = AuditAction::kExchangeDownloaded;
+    q.limit = kMaxAuditQueryLimit;
+    json out = json::array();
+    for (;;) {
+      XGW_TRY(auto page, deps.audit.log().Query(q));
+      for (const auto& rec : page.records) {
+        auto ev = ParseAuditEvent(rec.event);
+        if (!ev || ev->outcome != AuditOutcome::kSuccess) continue;
+        json d = {{"user", ev->actor.id}, {"organisation", ev->actor.org},
+                  {"time", FormatTime(ev->time_ms / 1000)}};
+        if (auto u = deps.identities.GetUser(ev->actor.id)) d["name"] = u->display_name;
+        out.push_back(std::move(d));
+      }
+      if (!page.next) return out;
+      q.after = page.next;
+    }
+  }
+
+  // Removes the subject-index values of lists deleted more than
+  // exchanges.subject_index_retention_days ago; at most once an hour.
+  Result<void> PruneSubjectIndex(int64_t now) {
+    const int64_t retention = static_cast<int64_t>(config().exchanges.subject_index_retention_days) * 86400;
+    std::lock_guard lock(mu);
+    if (last_subject_prune && now - *last_subject_prune < 3600 && now >= *last_subject_prune) return {};
+    last_subject_prune = now;
+    XGW_TRY(auto st, db.Prepare("DELETE FROM exchange_subjects WHERE exchange_id IN "
+                                "(SELECT id FROM exchanges WHERE deleted_at IS NOT NULL AND deleted_at <= ?)"));
+    st.Bind(1, now - retention);
+    return st.Run();
   }
 
   Result<uint64_t> CountLive() {
@@ -1825,19 +1882,25 @@ Result<SweepStats> ExchangeService::SweepOnce(bool startup) {
   Impl& m = *impl_;
   SweepStats stats;
   const int64_t now = m.Now();
-  // 1. Expired exchanges: deleted, the event shown to every party's DPO.
+  // 1. Expired exchanges: deleted, the event shown to every party's DPO,
+  // its reason the rule that expired it (a date, a time after delivery or
+  // first download, an acknowledgement, a termination). A deletion caught
+  // up at start-up carries its cause too; its time shows it came late.
   XGW_TRY(stats.deleted, m.SweepExchanges({.where = "state IN ('available','acknowledged') AND expires_at <= ?",
                                            .bound = now,
                                            .action = AuditAction::kExchangeDeletedExpiry,
-                                           .event_reason = startup ? "startup_catch_up" : "retention_expired",
+                                           .event_reason = "retention_expired",
                                            .state = "deleted",
                                            .row_reason = "retention_expired",
                                            .metric = "expiry",
-                                           .parties_concerned = true},
+                                           .parties_concerned = true,
+                                           .reason_per_row = true},
                                           now));
   // 1b. Protocols whose validity period is over become expired, recorded
   // like every other transition (sends were already refused by the dates).
   XGW_CHECK(m.ExpireProtocols(now));
+  // 1c. Subject-index values past their accountability period.
+  XGW_CHECK(m.PruneSubjectIndex(now));
   // 2. Pending uploads that were never completed (never delivered: the
   // sender's organisation alone is concerned).
   XGW_TRY(stats.discarded,
@@ -3232,7 +3295,11 @@ void ExchangeService::RegisterRoutes(Router& router) {
                     if (!e) continue;
                     XGW_TRY(auto pr, m.LoadProtocol(e->protocol_id));
                     if (!pr || Impl::PartyOf(*pr, ctx.principal->org_id).empty()) continue;
-                    items.push_back(m.ExchangeSummary(*e));
+                    // Available, or deleted when and why (deleted_reason),
+                    // and to whom it was disclosed: every download.
+                    json hit = m.ExchangeSummary(*e);
+                    XGW_TRY(hit["downloads"], m.DownloadsOf(e->id));
+                    items.push_back(std::move(hit));
                   }
                   AuditEvent ev = m.EventFor(ctx, AuditAction::kSubjectSearched, nullptr, nullptr);
                   ev.reason = "dpo_request";

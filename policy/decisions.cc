@@ -120,16 +120,35 @@ Violations MayReceive(const Protocol& p, const UserRef& user) {
   return {{"recipient_not_allowed", "none of the user's roles is a recipient under this protocol, nor is the user named", 0, ""}};
 }
 
-Instant ComputeExpiry(const Protocol& p, const ExchangeEvents& e) {
+Expiry ComputeExpiryAndCause(const Protocol& p, const ExchangeEvents& e) {
   const auto& r = p.retention;
-  Instant expiry = Instant::max();
-  auto earliest = [&](Instant t) { expiry = std::min(expiry, t); };
-  if (r.delete_on) earliest(p.zone->EndOfDay(*r.delete_on));
-  if (r.after_delivery) earliest(e.delivered + *r.after_delivery);
-  if (r.after_first_download && e.first_download) earliest(*e.first_download + *r.after_first_download);
-  if (r.on_acknowledgement && e.acknowledged) earliest(*e.acknowledged);
-  if (p.on_termination == OnTermination::kDelete && e.protocol_terminated) earliest(*e.protocol_terminated);
+  Expiry expiry{Instant::max(), ExpiryCause::kRetentionDate};
+  auto earliest = [&](Instant t, ExpiryCause cause) {
+    if (t < expiry.at) expiry = {t, cause};
+  };
+  if (r.delete_on) earliest(p.zone->EndOfDay(*r.delete_on), ExpiryCause::kRetentionDate);
+  if (r.after_delivery) earliest(e.delivered + *r.after_delivery, ExpiryCause::kAfterDelivery);
+  if (r.after_first_download && e.first_download) {
+    earliest(*e.first_download + *r.after_first_download, ExpiryCause::kAfterFirstDownload);
+  }
+  if (r.on_acknowledgement && e.acknowledged) earliest(*e.acknowledged, ExpiryCause::kAcknowledged);
+  if (p.on_termination == OnTermination::kDelete && e.protocol_terminated) {
+    earliest(*e.protocol_terminated, ExpiryCause::kProtocolTerminated);
+  }
   return expiry;
+}
+
+Instant ComputeExpiry(const Protocol& p, const ExchangeEvents& e) { return ComputeExpiryAndCause(p, e).at; }
+
+std::string_view ExpiryReason(ExpiryCause cause) {
+  switch (cause) {
+    case ExpiryCause::kRetentionDate: return "retention_expired";
+    case ExpiryCause::kAfterDelivery: return "after_delivery";
+    case ExpiryCause::kAfterFirstDownload: return "after_first_download";
+    case ExpiryCause::kAcknowledged: return "on_acknowledgement";
+    case ExpiryCause::kProtocolTerminated: return "protocol_terminated";
+  }
+  return "retention_expired";
 }
 
 TransferWindow RelevantTransfers(const Protocol& p, Instant now) {

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "policy/lifecycle.h"
@@ -71,11 +72,32 @@ struct ExchangeEvents {
   std::optional<Instant> protocol_terminated;  // counts when on_termination is "delete"
 };
 
-// When the exchange must be deleted: the earliest of every retention rule that
-// applies (fixed date = end of that day in the protocol's zone; durations
-// after delivery / first download; acknowledgement) and termination.
-// Always defined: a protocol has at least one unconditional rule.
+// Which rule sets an exchange's expiry.
+enum class ExpiryCause {
+  kRetentionDate,       // retention.delete_on (end of that day in the protocol's zone)
+  kAfterDelivery,       // retention.after_delivery
+  kAfterFirstDownload,  // retention.after_first_download
+  kAcknowledged,        // retention.delete_on_acknowledgement
+  kProtocolTerminated,  // on_termination "delete"
+};
+
+struct Expiry {
+  Instant at;
+  ExpiryCause cause;
+};
+
+// When the exchange must be deleted, and why: the earliest of every retention
+// rule that applies (fixed date = end of that day in the protocol's zone;
+// durations after delivery / first download; acknowledgement) and
+// termination; on a tie the rule listed first above. Always defined: a
+// protocol has at least one unconditional rule.
+Expiry ComputeExpiryAndCause(const Protocol& protocol, const ExchangeEvents& events);
 Instant ComputeExpiry(const Protocol& protocol, const ExchangeEvents& events);
+
+// The audit reason code of a deletion for `cause`: retention_expired,
+// after_delivery, after_first_download, on_acknowledgement,
+// protocol_terminated.
+std::string_view ExpiryReason(ExpiryCause cause);
 
 }  // namespace xgw
 

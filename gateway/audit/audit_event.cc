@@ -79,6 +79,8 @@ constexpr std::string_view kReasons[] = {
     "unsupported_media_type", "conflict",              "age_invalid",
     "upload_timeout",         "orphaned_blob",         "audit_unavailable",
     "on_acknowledgement",     "protocol_not_accepted", "recipient_not_allowed",
+    // The cause of a deletion (policy/decisions.h ExpiryReason):
+    "after_delivery",         "after_first_download",
 };
 
 constexpr size_t kMaxOrgs = 16;

@@ -11,7 +11,9 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <fstream>
+#include <thread>
 #include <string>
 
 #include "crypto/hash.h"
@@ -207,4 +209,41 @@ TEST_CASE("CheckConfigAndStartRefuseAMissingOrOpenSubjectKeysDirectory") {
   CHECK(status == 1);
   CHECK(out.find("subject_keys_dir") != std::string::npos);
   CHECK(out.find("listening") == std::string::npos);
+}
+
+// An access request asks to whom data have been disclosed (GDPR art.
+// 15(1)(c)): a list deleted at its retention date is still found, with when
+// and why it was deleted and who downloaded it, until the accountability
+// period (exchanges.subject_index_retention_days) is over.
+TEST_CASE("ADeletedListIsStillFoundWithItsDownloadsUntilTheAccountabilityPeriodEnds") {
+  KeyedWorld k;
+  k.WriteKey(k.KeyHex());
+  const std::string id = MustJson(k.w.SendPlaintext(ListOf({66})), 201)["id"];
+  REQUIRE(Request(*k.w.d, "GET", "/api/v1/exchanges/" + id + "/content", {.token = k.w.social.token}).status ==
+          200);
+  k.w.Advance(8 * 86400);  // past 27/09/2024, the protocol's retention date
+  REQUIRE(k.w.WaitForState(id, "deleted"));
+
+  for (const Account* dpo : {&k.w.dpo_send, &k.w.dpo_recv}) {
+    json found = k.Search(*dpo, SyntheticNrn(66));
+    REQUIRE(found.size() == 1);
+    CHECK(found[0]["id"] == id);
+    CHECK(found[0]["state"] == "deleted");
+    CHECK(found[0]["deleted_reason"] == "retention_expired");
+    CHECK_FALSE(found[0]["deleted_at"].is_null());
+    REQUIRE(found[0]["downloads"].size() == 1);
+    CHECK(found[0]["downloads"][0]["user"] == k.w.social.user);
+    CHECK(found[0]["downloads"][0]["organisation"] == k.w.ocmw);
+  }
+  CHECK(k.Search(k.w.dpo_third, SyntheticNrn(66)).empty());  // no party: nothing
+
+  // Five years (1826 days, the default) after the deletion the values go.
+  k.w.Advance(1827LL * 86400);
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = k.w.DbDump("SELECT count(*) FROM exchange_subjects") == "0\n";
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(gone);  // the lookup reads exactly these rows (every token has expired by now)
+  k.CheckLogHoldsNoPersonalDataOrKey({66});
 }

@@ -238,3 +238,19 @@ TEST_CASE("FixedDeletionDateHonoursDstChange") {
   REQUIRE(q);
   CHECK(FormatUtc(ComputeExpiry(*q, e)) == "2024-03-31T22:00:00Z");
 }
+
+TEST_CASE("TheExpiryNamesTheRuleThatSetsIt") {
+  auto p = LoadExample("ocmw-caw-medische-urgentie-2025.json");  // P14D after delivery, P7D after download, ack
+  auto t0 = Utc(2025, 6, 2, 8);
+  ExchangeEvents e{t0, std::nullopt, std::nullopt, std::nullopt};
+  CHECK(ComputeExpiryAndCause(p, e).cause == ExpiryCause::kAfterDelivery);
+  e.first_download = t0 + std::chrono::days{2};
+  CHECK(ComputeExpiryAndCause(p, e).cause == ExpiryCause::kAfterFirstDownload);
+  e.acknowledged = t0 + std::chrono::days{3};
+  CHECK(ComputeExpiryAndCause(p, e).cause == ExpiryCause::kAcknowledged);
+  CHECK(ExpiryReason(ExpiryCause::kAcknowledged) == "on_acknowledgement");
+  auto cir = Cir();  // until 27/09/2024
+  ExchangeEvents c{At(*cir.zone, 2024, 9, 20, 10), std::nullopt, std::nullopt, std::nullopt};
+  CHECK(ComputeExpiryAndCause(cir, c).cause == ExpiryCause::kRetentionDate);
+  CHECK(ExpiryReason(ComputeExpiryAndCause(cir, c).cause) == "retention_expired");
+}
