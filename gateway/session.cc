@@ -371,7 +371,7 @@ void Session::OnBody(error_code ec, size_t bytes) {
         ec != http::error::partial_message) {
       sink_.reset();
       return RespondTransportError(400, "bad-request", "Bad request",
-                                   "the request body is not valid HTTP/1.1 framing");
+                                   "the chunked framing of the request body is not valid");
     }
     if (ec) {
       sink_.reset();  // discards whatever the sink received

@@ -156,6 +156,15 @@ TEST_CASE("MutatedHttpFramingIsAnsweredOrClosedAndTheDaemonStaysUp") {
           "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\n{\"na\r\n" +
           std::to_string(body.size() - 4) + "\r\n" + body.substr(4) + "\r\n0\r\n\r\n",
       "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /api/v1/orgs HTTP/1.1\r\n" + head + "Connection: close\r\n\r\n",
+      // Trailer fields, one of them longer than Beast can hold in a field
+      // (a 65,600-byte trailer once ended the daemon).
+      "POST /api/v1/orgs HTTP/1.1\r\n" + head +
+          "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
+          std::to_string(body.size()) + "\r\n" + body + "\r\n0\r\nX-Trailer: t\r\nX-Other: o\r\n\r\n",
+      "POST /api/v1/orgs HTTP/1.1\r\n" + head +
+          "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
+          std::to_string(body.size()) + "\r\n" + body + "\r\n0\r\nX-Long: " + std::string(65600, 't') +
+          "\r\n\r\n",
       "GET /api/v1/audit/events?limit=1&action=http.request HTTP/1.1\r\n" + head + "Connection: close\r\n\r\n",
   };
   const uint64_t iterations = std::max<uint64_t>(1, fuzz::EnvNumber("XGW_FUZZ_ITERATIONS", 60) / 3);
@@ -177,7 +186,9 @@ TEST_CASE("MutatedHttpFramingIsAnsweredOrClosedAndTheDaemonStaysUp") {
     for (size_t at = out.find("HTTP/1.1 "); at != std::string::npos; at = out.find("HTTP/1.1 ", at + 1)) {
       const int status = std::atoi(out.c_str() + at + 9);
       CHECK(status >= 100);
-      CHECK(status < 500);
+      // 501: a transfer coding xgwd does not implement (RFC 9112 §6.1), a
+      // deliberate answer; any other 5xx is a failure.
+      CHECK((status < 500 || status == 501));
     }
   }
   CHECK(answered > 0);
