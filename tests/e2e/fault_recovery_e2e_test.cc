@@ -4,13 +4,10 @@
 // and recovering without a restart; an upload whose publishing fails after
 // its audit events were committed.
 #include <signal.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <thread>
 
@@ -19,34 +16,8 @@
 
 using namespace xgw::e2e;
 using nlohmann::json;
-namespace fs = std::filesystem;
 
 namespace {
-
-// A directory of fault files, named in XGW_FAULT_DIR for the daemons started
-// in its lifetime.
-class FaultDir {
- public:
-  FaultDir() {
-    char tmpl[] = "/tmp/xgw-faults-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path_ = tmpl;
-    ::setenv("XGW_FAULT_DIR", path_.c_str(), 1);
-  }
-  ~FaultDir() {
-    ::unsetenv("XGW_FAULT_DIR");
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  FaultDir(const FaultDir&) = delete;
-  FaultDir& operator=(const FaultDir&) = delete;
-
-  void Fail(const std::string& point) { std::ofstream(path_ + "/" + point).put('1'); }
-  void Heal(const std::string& point) { fs::remove(path_ + "/" + point); }
-
- private:
-  std::string path_;
-};
 
 HttpResult RegisterOrg(const Daemon& d, const std::string& name) {
   return Request(d, "POST", "/api/v1/orgs", {.token = d.operator_token(), .body = json{{"name", name}}.dump()});

@@ -19,6 +19,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -238,6 +239,17 @@ int Daemon::StopAndWait(int sig, int timeout_ms) {
   return ExitCode(status);
 }
 
+int Daemon::WaitForExit(int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (Alive()) {
+    if (std::chrono::steady_clock::now() >= deadline) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const int rc = unreported_exit_;
+  unreported_exit_ = 0;
+  return rc;
+}
+
 void Daemon::RewriteConfig(const json& overrides) {
   json config = json::parse(ReadFile(config_path_));
   if (overrides.is_object()) config.merge_patch(overrides);
@@ -392,6 +404,97 @@ bool RawTls::PeerClosed(int timeout_ms) {
     }
   }
   return false;
+}
+
+namespace {
+
+std::string MustRun(const std::string& command) {
+  int status = 0;
+  std::string out = RunCommand(command + " 2>&1", &status);
+  INFO(command << ": " << out.substr(0, 2000));
+  REQUIRE(status == 0);
+  return out;
+}
+
+}  // namespace
+
+std::string StoreFingerprint(const Daemon& daemon) {
+  const std::string state = daemon.dir() + "/state";
+  std::istringstream dump(MustRun("sqlite3 -readonly -cmd '.timeout 5000' " + state + "/xgwd.db .dump"));
+  std::string out, line;
+  const std::string tokens = "INSERT INTO api_tokens VALUES(";
+  while (std::getline(dump, line)) {
+    if (line.rfind(tokens, 0) == 0) {
+      const auto comma = line.rfind(',');
+      REQUIRE(comma != std::string::npos);
+      line = line.substr(0, comma) + ",<last_used_at>);";
+    }
+    out += line + "\n";
+  }
+  out += "blobs:\n" + MustRun("cd " + state + " && find blobs -printf '%p %y %s\\n' | sort");
+  out += MustRun("cd " + state + " && find blobs -type f -print0 | sort -z | xargs -0 -r sha256sum");
+  return out;
+}
+
+std::string AuditFingerprint(const Daemon& daemon) {
+  return MustRun("sqlite3 -readonly -cmd '.timeout 5000' " + daemon.dir() +
+                 "/state/audit.db \"SELECT idx, time_ms, action, outcome, hex(leaf_hash), hex(event) FROM events "
+                 "ORDER BY idx; SELECT level, pos, hex(hash) FROM nodes ORDER BY 1, 2; "
+                 "SELECT size, note FROM checkpoints ORDER BY size; "
+                 "SELECT key, value FROM meta WHERE key <> 'indexed_upto' ORDER BY key;\"");
+}
+
+std::string LineDiff(const std::string& before, const std::string& after) {
+  if (before == after) return "";
+  const auto lines = [](const std::string& text) {
+    std::multiset<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) out.insert(line);
+    return out;
+  };
+  const auto a = lines(before), b = lines(after);
+  std::string diff;
+  for (const auto& l : a) {
+    if (a.count(l) > b.count(l)) diff += "- " + l + "\n";
+  }
+  for (const auto& l : b) {
+    if (b.count(l) > a.count(l)) diff += "+ " + l + "\n";
+  }
+  return diff.empty() ? "(same lines, in another order)\n" : diff;
+}
+
+std::vector<std::string> AuditEventLines(const Daemon& daemon) {
+  std::istringstream in(MustRun("sqlite3 -readonly -cmd '.timeout 5000' " + daemon.dir() +
+                                "/state/audit.db 'SELECT idx, action, outcome, hex(leaf_hash) FROM events ORDER BY idx'"));
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+FaultDir::FaultDir() {
+  char tmpl[] = "/tmp/xgw-faults-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  path_ = tmpl;
+  ::setenv("XGW_FAULT_DIR", path_.c_str(), 1);
+}
+
+FaultDir::~FaultDir() {
+  ::unsetenv("XGW_FAULT_DIR");
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+void FaultDir::Fail(const std::string& point) {
+  std::ofstream out(path_ + "/" + point);
+  out.put('1');
+  out.close();
+  REQUIRE(fs::exists(path_ + "/" + point));
+}
+
+void FaultDir::Heal(const std::string& point) {
+  std::error_code ec;
+  fs::remove(path_ + "/" + point, ec);
+  REQUIRE_FALSE(fs::exists(path_ + "/" + point));
 }
 
 void CheckAuditVerifies(const std::string& state_dir) {

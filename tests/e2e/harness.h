@@ -61,6 +61,10 @@ class Daemon {
   // Sends `sig` and waits up to timeout_ms for exit. Returns the exit code,
   // 128+signal if killed by a signal, or -1 on timeout (then SIGKILLs).
   int StopAndWait(int sig, int timeout_ms = 20000);
+  // Waits up to timeout_ms for a daemon that exits on its own (no signal
+  // sent) and returns its exit code as StopAndWait does, or -1 if it is
+  // still running then (it is left running). The exit counts as reported.
+  int WaitForExit(int timeout_ms);
   // Rewrites the config file with `overrides` merged in (for SIGHUP tests).
   void RewriteConfig(const nlohmann::json& overrides);
   // The daemon's stdout+stderr so far.
@@ -90,6 +94,37 @@ struct HttpResult {
   std::string content_type;
   nlohmann::json Json() const;  // discarded value if the body is not JSON
 };
+
+// A directory of fault files (gateway/audit/fault_points.h), named in
+// XGW_FAULT_DIR for the daemons started in its lifetime: a fault point of
+// those daemons fails while Fail(point) is in force, until Heal(point).
+class FaultDir {
+ public:
+  FaultDir();
+  ~FaultDir();
+  FaultDir(const FaultDir&) = delete;
+  FaultDir& operator=(const FaultDir&) = delete;
+  void Fail(const std::string& point);
+  void Heal(const std::string& point);
+
+ private:
+  std::string path_;
+};
+
+// Everything a refused or failed call must leave untouched, as text: every
+// table of the daemon's xgwd.db (sqlite3 .dump, read-only; a token's
+// last_used_at, which any authenticated request may move, left out) and
+// every file under blobs/ (tmp/ included) with its size and SHA-256.
+std::string StoreFingerprint(const Daemon& daemon);
+// The audit log itself (audit.db, read-only): every event, tree node,
+// stored checkpoint and meta value; not its lookup index (event_keys), which
+// a background indexer derives from the events later.
+std::string AuditFingerprint(const Daemon& daemon);
+// "" if `before` and `after` are equal; otherwise the lines only in one of
+// them, as "- line" (gone) and "+ line" (new), for a readable failure.
+std::string LineDiff(const std::string& before, const std::string& after);
+// The audit log's events in order, one per line: "idx|action|outcome|leaf hash".
+std::vector<std::string> AuditEventLines(const Daemon& daemon);
 
 // Runs `xgwd audit-verify` on a state directory (its daemon stopped or
 // killed) and checks that the audit log verifies; shows the tool's output
