@@ -1,23 +1,23 @@
 // End-to-end tests of issue 5's rule "if the audit append fails, the action
-// does not happen", with a real failure: after a normal setup (protocol in
-// force, one exchange delivered) the audit database's write-ahead log is made
-// immutable (chattr +i, ext4), so the daemon's next audit commit fails with an
-// I/O error exactly as on a failing disk. Every state-changing call and every
-// download must then be refused with 503 and change nothing; the daemon stays
-// up and /healthz says it is degraded; once the attribute is removed and xgwd
-// restarted, everything works again and `xgwd audit-verify` passes.
-//
-// Needs root with CAP_LINUX_IMMUTABLE and a state directory on a filesystem
-// with the immutable attribute; elsewhere the tests are skipped with a warning.
-#include <fcntl.h>
+// does not happen": after a normal setup (protocol in force, one exchange
+// delivered) the daemon's audit commits are made to fail through its
+// "audit-commit" fault point (gateway/audit/fault_points.h: the COMMIT fails
+// as on a full disk), so these run on every machine and never skip. Every
+// state-changing call and every download must then be refused with 503 and
+// change nothing (database, blobs, audit log); the sweeper must delete
+// nothing; the daemon stays up and /healthz says it is degraded. Once the
+// fault is removed the log recovers by itself (no restart), everything works
+// again and `xgwd audit-verify` passes.
 #include <signal.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <cerrno>
+#include <chrono>
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/e2e/cir_test_data.h"
@@ -51,76 +51,15 @@ class World : public CirWorld {
     return Request(*d, "POST", "/api/v1/exchanges/" + id + "/" + verb, {.token = who.token, .body = body});
   }
 
-  // Everything a refused call must leave untouched: rows of every table a
-  // call under test could change, and every file under blobs/ (tmp included).
-  std::string Fingerprint() {
-    int status = 0;
-    return DbDump("SELECT id, state, COALESCE(acknowledged_at, 0) FROM exchanges ORDER BY id; "
-                  "SELECT id, state FROM protocols ORDER BY id; "
-                  "SELECT version_hash, state FROM protocol_versions ORDER BY 1; "
-                  "SELECT protocol_id, party FROM protocol_acceptances ORDER BY 1, 2; "
-                  "SELECT COUNT(*) FROM violation_reports; "
-                  "SELECT id FROM organisations ORDER BY id; "
-                  "SELECT id FROM users ORDER BY id; "
-                  "SELECT id, COALESCE(revoked_at, 0) FROM api_tokens ORDER BY id; "
-                  "SELECT user_id, age_recipient, ed25519_verify_key FROM user_keys ORDER BY 1; "
-                  "SELECT user_id, role FROM user_roles ORDER BY 1, 2; "
-                  "SELECT pin, org_id FROM organisation_client_pins ORDER BY 1;") +
-           "blobs:\n" + RunCommand("cd " + d->dir() + "/state/blobs && find . | sort", &status);
-  }
+  // Everything a refused call must leave untouched: every table of the
+  // database, every file under blobs/ (tmp included) and the audit log.
+  std::string Fingerprint() { return StoreFingerprint(*d) + "audit:\n" + AuditFingerprint(*d); }
 
   std::string Blobs() {
     int status = 0;
     return RunCommand("find " + d->dir() + "/state/blobs -type f | sort", &status);
   }
 };
-
-// Sets the immutable attribute on a file and always clears it again (even
-// when the test fails half-way), so that the state directory can be removed.
-class ImmutableFile {
- public:
-  explicit ImmutableFile(std::string path) : path_(std::move(path)) {
-    int status = 0;
-    output_ = RunCommand("chattr +i '" + path_ + "' 2>&1", &status);
-    set_ = status == 0;
-  }
-  ~ImmutableFile() { Clear(); }
-  ImmutableFile(const ImmutableFile&) = delete;
-  ImmutableFile& operator=(const ImmutableFile&) = delete;
-  bool set() const { return set_; }
-  const std::string& output() const { return output_; }
-  void Clear() {
-    if (!set_) return;
-    int status = 0;
-    RunCommand("chattr -i '" + path_ + "' 2>&1", &status);
-    set_ = status != 0;
-  }
-
- private:
-  std::string path_;
-  std::string output_;
-  bool set_ = false;
-};
-
-// Why the failure cannot be injected here ("" if it can): chattr +i must
-// work and must make an open file refuse writes.
-std::string WhyImmutableUnavailable(const std::string& dir) {
-  const std::string probe = dir + "/immutable-probe";
-  const int fd = ::open(probe.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0) return "cannot create " + probe;
-  std::string why;
-  {
-    ImmutableFile f(probe);
-    if (!f.set()) {
-      why = "chattr +i failed (needs root with CAP_LINUX_IMMUTABLE on ext4/xfs/btrfs): " + f.output();
-    } else if (::pwrite(fd, "x", 1, 0) != -1 || errno != EPERM) {
-      why = "a write to an immutable file did not fail with EPERM on this filesystem";
-    }
-  }
-  ::close(fd);
-  ::unlink(probe.c_str());
-  return why;
-}
 
 bool IsAuditUnavailable(const HttpResult& r) {
   const json j = r.Json();
@@ -129,27 +68,15 @@ bool IsAuditUnavailable(const HttpResult& r) {
          j.value("detail", "").find("audit log") != std::string::npos;
 }
 
-// The normal setup, then the audit log's WAL made immutable. Returns false
-// (after a warning) when the failure cannot be injected on this machine.
+// The normal setup, then the audit log's commits failing.
 struct BrokenAudit {
+  FaultDir faults;  // before the daemon starts: it reads XGW_FAULT_DIR then
   World w;
   std::string delivered;  // an available exchange, sent and uploaded
   std::string pending;    // created, content not yet uploaded
   std::string delivered_blob, pending_blob;
-  std::unique_ptr<ImmutableFile> wal;
 
-  bool Break() {
-    const std::string why = WhyImmutableUnavailable(w.d->dir());
-    if (!why.empty()) {
-      WARN("SKIPPED: cannot make the audit log fail on this machine: " << why);
-      return false;
-    }
-    const std::string path = w.d->dir() + "/state/audit.db-wal";
-    REQUIRE(::access(path.c_str(), F_OK) == 0);  // WAL mode: exists while xgwd runs
-    wal = std::make_unique<ImmutableFile>(path);
-    REQUIRE(wal->set());
-    return true;
-  }
+  void Break() { faults.Fail("audit-commit"); }
 
   void Setup() {
     w.ProposeAndAccept(ProtocolDoc("AF_MAIN"));
@@ -162,21 +89,26 @@ struct BrokenAudit {
     pending_blob = w.Encrypt(csv_p);
   }
 
-  // Removes the condition, restarts xgwd and checks the log verifies.
-  void RepairAndRestart() {
-    CHECK(w.d->Alive());
+  // Checks the daemon is up and says it is degraded, removes the fault and
+  // waits (at most 15 s; the log re-probes every 2 s) for the log to
+  // recover by itself: the same process then serves again.
+  void Repair() {
+    REQUIRE(w.d->Alive());
+    const pid_t pid = w.d->pid();
     // Monitoring sees the daemon degraded; the operator finds the cause in its log.
     auto health = Request(*w.d, "GET", "/healthz");
     CHECK(health.status == 503);
     CHECK(health.Json().value("audit", "") == "unavailable");
     CHECK(w.d->Log().find("audit append failed") != std::string::npos);
-    // While the log is unwritable xgwd still shuts down cleanly.
-    CHECK(w.d->StopAndWait(SIGTERM) == 0);
-    wal->Clear();
-    REQUIRE_FALSE(wal->set());
-    VerifyAudit();
-    w.d->Restart();
-    CHECK(Request(*w.d, "GET", "/healthz").status == 200);
+    faults.Heal("audit-commit");
+    long status = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (status != 200 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      status = Request(*w.d, "GET", "/healthz").status;
+    }
+    REQUIRE(status == 200);
+    CHECK(w.d->pid() == pid);
   }
 
   void VerifyAudit() {
@@ -197,7 +129,7 @@ namespace {
 // included) or under blobs/ (tmp included). Listing a box is an audited
 // access too: while the log cannot be written, it is refused as well.
 void CheckNothingStored(BrokenAudit& b, const std::string& before, const std::string& blobs_before) {
-  CHECK(b.w.Fingerprint() == before);
+  CHECK(LineDiff(before, b.w.Fingerprint()) == "");
   CHECK(b.w.Blobs() == blobs_before);
   for (const auto& [box, token] : {std::pair{"inbox", b.w.social.token}, std::pair{"sent", b.w.sender.token}}) {
     auto r = Request(*b.w.d, "GET", std::string("/api/v1/exchanges?box=") + box, {.token = token});
@@ -213,7 +145,7 @@ TEST_CASE("EndToEndUploadsThatCannotBeAuditedAreRefusedAndLeaveNoExchangeAndNoBl
   b.Setup();
   const std::string blobs_before = b.w.Blobs();
   const std::string before = b.w.Fingerprint();
-  if (!b.Break()) return;
+  b.Break();
 
   SECTION("content of a pending exchange") {
     auto r = b.w.Upload(b.pending, b.pending_blob);
@@ -230,7 +162,7 @@ TEST_CASE("EndToEndUploadsThatCannotBeAuditedAreRefusedAndLeaveNoExchangeAndNoBl
   CHECK(IsAuditUnavailable(b.w.CreateRequest(kHeader + CirRow(5))));
   CheckNothingStored(b, before, blobs_before);
 
-  b.RepairAndRestart();
+  b.Repair();
   MustJson(b.w.Upload(b.pending, b.pending_blob), 200);
   const std::string fresh = MustJson(b.w.CreateRequest(kHeader + CirRow(8)), 201)["id"];
   MustJson(b.w.Upload(fresh, b.w.Encrypt(kHeader + CirRow(8))), 200);
@@ -248,7 +180,7 @@ TEST_CASE("GatewayEncryptUploadsThatCannotBeAuditedAreRefusedAndLeaveNoExchangeA
   b.Setup();
   const std::string blobs_before = b.w.Blobs();
   const std::string before = b.w.Fingerprint();
-  if (!b.Break()) return;
+  b.Break();
   for (int i = 0; i < 2; ++i) {  // the failing commit, then the broken log
     auto r = b.w.Plaintext(kHeader + CirRow(5 + i));
     INFO(r.body);
@@ -257,7 +189,7 @@ TEST_CASE("GatewayEncryptUploadsThatCannotBeAuditedAreRefusedAndLeaveNoExchangeA
   CHECK(b.w.Blobs() == blobs_before);
   CheckNothingStored(b, before, blobs_before);
 
-  b.RepairAndRestart();
+  b.Repair();
   MustJson(b.w.Plaintext(kHeader + CirRow(7)), 201);
   b.StopAndVerify();
 }
@@ -266,18 +198,87 @@ TEST_CASE("ADownloadThatCannotBeAuditedDoesNotHappen") {
   BrokenAudit b;
   b.Setup();
   const std::string before = b.w.Fingerprint();
-  if (!b.Break()) return;
+  b.Break();
   for (int i = 0; i < 2; ++i) {  // the failing commit, then the broken log
     auto r = b.w.Download(b.delivered);
     INFO(r.status << " " << r.body.substr(0, 200));
     CHECK(IsAuditUnavailable(r));
     CHECK(r.body.find(b.delivered_blob.substr(0, 64)) == std::string::npos);
   }
-  CHECK(b.w.Fingerprint() == before);
-  b.RepairAndRestart();
+  CHECK(LineDiff(before, b.w.Fingerprint()) == "");
+  // While the log cannot be written xgwd still shuts down cleanly, and a
+  // restart with the fault gone serves again.
+  REQUIRE(b.w.d->Alive());
+  CHECK(b.w.d->StopAndWait(SIGTERM) == 0);
+  b.faults.Heal("audit-commit");
+  b.VerifyAudit();
+  b.w.d->Restart();
+  CHECK(Request(*b.w.d, "GET", "/healthz").status == 200);
   auto dl = b.w.Download(b.delivered);
   REQUIRE(dl.status == 200);
   CHECK(dl.body == b.delivered_blob);
+  b.StopAndVerify();
+}
+
+namespace {
+
+int64_t ParseUtc(const std::string& t) {
+  std::tm tm{};
+  REQUIRE(strptime(t.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm) != nullptr);
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+}  // namespace
+
+// The sweeper may delete an expired exchange only once the deletion is in the
+// audit log: while the log fails, the manual clock passes the exchange's
+// expiry and the sweeper (every second) finds it due, yet deletes nothing.
+TEST_CASE("TheSweeperDeletesNothingWhileTheAuditLogFailsAndDeletesOnceItRecovers") {
+  BrokenAudit b;
+  World& w = b.w;
+  b.Setup();
+  const auto clock_now = [&] {
+    return ParseUtc(MustJson(Request(*w.d, "GET", "/api/v1/admin/clock", {.token = w.d->operator_token()}), 200)
+                        .value("now", ""));
+  };
+  const int64_t expires =
+      ParseUtc(MustJson(Request(*w.d, "GET", "/api/v1/exchanges/" + b.delivered, {.token = w.sender.token}), 200)
+                   .value("expires_at", ""));
+  // Five seconds before the expiry: the fault is in force before the clock
+  // (which also runs at real speed) reaches it.
+  w.Advance(expires - clock_now() - 5);
+  REQUIRE(expires - clock_now() >= 3);
+  b.Break();
+  const std::string before = w.Fingerprint();
+  const std::string row_before = w.DbDump("SELECT state, COALESCE(deleted_at, 0) FROM exchanges WHERE id = '" +
+                                          b.delivered + "';");
+  CHECK(row_before == "available|0\n");
+  // Past the expiry by three sweeps and more.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (clock_now() < expires + 4 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  REQUIRE(clock_now() >= expires + 4);
+  const std::string blob = w.d->dir() + "/state/blobs/" + b.delivered + ".age";
+  CHECK(::access(blob.c_str(), F_OK) == 0);
+  CHECK(w.DbDump("SELECT state, COALESCE(deleted_at, 0) FROM exchanges WHERE id = '" + b.delivered + "';") ==
+        row_before);
+  CHECK(LineDiff(before, w.Fingerprint()) == "");
+  CHECK(w.d->Log().find("audit append failed") != std::string::npos);
+
+  // Once the log records again, the next sweep deletes it, audited once.
+  b.Repair();
+  CHECK(w.WaitForState(b.delivered, "deleted"));
+  CHECK(::access(blob.c_str(), F_OK) != 0);
+  json items = MustJson(Request(*w.d, "GET", "/api/v1/audit/events?limit=1000&exchange=" + b.delivered,
+                                {.token = w.d->operator_token()}),
+                        200)["items"];
+  int deletions = 0;
+  for (const auto& it : items) {
+    deletions += it["event"].value("action", "").rfind("exchange.deleted", 0) == 0 ? 1 : 0;
+  }
+  INFO(items.dump());
+  CHECK(deletions == 1);
   b.StopAndVerify();
 }
 
@@ -290,7 +291,8 @@ TEST_CASE("ExchangeAndProtocolChangesThatCannotBeAuditedAreRefusedAndChangeNothi
   MustJson(w.Lifecycle("AF_LIFE", "suspend"), 200);
   const std::string next_hash = w.Propose(ProtocolDoc("AF_NEXT"));
   const std::string before = w.Fingerprint();
-  if (!b.Break()) return;
+  const std::string store_before = StoreFingerprint(*w.d);
+  b.Break();
 
   struct Call {
     std::string what;
@@ -319,14 +321,15 @@ TEST_CASE("ExchangeAndProtocolChangesThatCannotBeAuditedAreRefusedAndChangeNothi
     auto r = c.run();
     INFO(c.what << " -> " << r.status << " " << r.body);
     CHECK(IsAuditUnavailable(r));
-    CHECK(w.Fingerprint() == before);
+    CHECK(LineDiff(before, w.Fingerprint()) == "");
   }
   CHECK(w.d->Alive());
   // Not advanced by a day (the manual clock also ticks with real time).
   CHECK(clock_now().substr(0, 10) == clock_before.substr(0, 10));
 
-  b.RepairAndRestart();
-  CHECK(w.Fingerprint() == before);
+  b.Repair();
+  // The database and blobs as before; the log has since recorded the refusals.
+  CHECK(LineDiff(store_before, StoreFingerprint(*w.d)) == "");
   const auto report = w.ExchangeCall(b.delivered, "violations", w.social, R"({"code":"other"})");
   CHECK((report.status >= 200 && report.status < 300));
   MustJson(w.ExchangeCall(b.delivered, "ack", w.social), 200);
@@ -354,7 +357,8 @@ TEST_CASE("OperatorChangesThatCannotBeAuditedAreRefusedAndChangeNothing") {
                    {.token = op, .body = json{{"pin", "sha256:" + pin}}.dump()}),
            201);
   const std::string before = w.Fingerprint();
-  if (!b.Break()) return;
+  const std::string store_before = StoreFingerprint(*w.d);
+  b.Break();
   struct Call {
     std::string what, method, path, body, token;
     long ok_status;
@@ -377,10 +381,11 @@ TEST_CASE("OperatorChangesThatCannotBeAuditedAreRefusedAndChangeNothing") {
     INFO(c.what << " -> " << r.status << " " << r.body);
     CHECK(IsAuditUnavailable(r));
     CHECK(r.body.find("\"token\"") == std::string::npos);
-    CHECK(w.Fingerprint() == before);
+    CHECK(LineDiff(before, w.Fingerprint()) == "");
   }
-  b.RepairAndRestart();
-  CHECK(w.Fingerprint() == before);
+  b.Repair();
+  // The database and blobs as before; the log has since recorded the refusals.
+  CHECK(LineDiff(store_before, StoreFingerprint(*w.d)) == "");
   for (const auto& c : calls) {
     INFO(c.what);
     MustJson(Request(*w.d, c.method, c.path, {.token = c.token, .body = c.body}), c.ok_status);
