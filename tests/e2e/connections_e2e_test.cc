@@ -157,17 +157,78 @@ class ScopedEnv {
 
 }  // namespace
 
-// The harness itself: these two tests pass only if the test fails, i.e. if
-// the Daemon destructor reports a daemon that did not exit with status 0.
-TEST_CASE("HarnessFailsTheTestWhenXgwdDiesBySignalBeforeShutdown", "[!shouldfail]") {
+// The harness itself. The hidden ([.]) cases below are run one at a time in
+// a child process of this test binary, and each child's exit status and
+// report are checked: the harness must fail a test whose daemon did not exit
+// cleanly, with the message that says why, and nothing else may pass for it
+// (a daemon that never started fails with its own message).
+TEST_CASE("HarnessSelfTest_DaemonKilledBeforeShutdown", "[.][harness-self-test]") {
   auto d = Daemon::Start();
   d->Signal(SIGKILL);  // not reaped yet: the destructor's SIGTERM finds it dead by SIGKILL
 }
 
-TEST_CASE("HarnessFailsTheTestWhenXgwdDiedOnItsOwnAndWasNotRestarted", "[!shouldfail]") {
+TEST_CASE("HarnessSelfTest_DaemonDiedOnItsOwnAndWasNotRestarted", "[.][harness-self-test]") {
   auto d = Daemon::Start();
   d->Signal(SIGKILL);
   REQUIRE(WaitFor([&] { return !d->Alive(); }, 10000));  // reaped here, status kept
+}
+
+TEST_CASE("HarnessSelfTest_DaemonThatExitsCleanly", "[.][harness-self-test]") {
+  auto d = Daemon::Start();
+  CHECK(Request(*d, "GET", "/healthz").status == 200);
+}
+
+TEST_CASE("HarnessSelfTest_DaemonThatNeverStarts", "[.][harness-self-test]") {
+  auto d = Daemon::Start({{"limits", {{"max_connections", "not a number"}}}});
+}
+
+namespace {
+
+struct SelfTestRun {
+  int status = -1;
+  std::string output;
+};
+
+// Runs one hidden case of this binary in a child process.
+SelfTestRun RunSelfTest(const std::string& name) {
+  const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
+  SelfTestRun run;
+  run.output = RunCommand("'" + exe + "' '" + name + "' 2>&1", &run.status);
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("HarnessFailsTheTestWhenXgwdDiesBySignalBeforeShutdown") {
+  const auto run = RunSelfTest("HarnessSelfTest_DaemonKilledBeforeShutdown");
+  INFO(run.output);
+  CHECK(run.status == 1);  // one failed assertion: the destructor's
+  CHECK(run.output.find("xgwd exited with status 137 after SIGTERM") != std::string::npos);
+  CHECK(run.output.find("1 failed") != std::string::npos);
+}
+
+TEST_CASE("HarnessFailsTheTestWhenXgwdDiedOnItsOwnAndWasNotRestarted") {
+  const auto run = RunSelfTest("HarnessSelfTest_DaemonDiedOnItsOwnAndWasNotRestarted");
+  INFO(run.output);
+  CHECK(run.status == 1);
+  CHECK(run.output.find("xgwd exited on its own with status 137") != std::string::npos);
+}
+
+TEST_CASE("HarnessPassesATestWhoseXgwdExitsCleanlyAndReportsOneThatNeverStartedAsSuch") {
+  {
+    const auto run = RunSelfTest("HarnessSelfTest_DaemonThatExitsCleanly");
+    INFO(run.output);
+    CHECK(run.status == 0);
+    CHECK(run.output.find("xgwd exited") == std::string::npos);
+    CHECK(run.output.find("All tests passed") != std::string::npos);
+  }
+  {
+    const auto run = RunSelfTest("HarnessSelfTest_DaemonThatNeverStarts");
+    INFO(run.output);
+    CHECK(run.status == 1);
+    CHECK(run.output.find("REQUIRE( port_ > 0 )") != std::string::npos);
+    CHECK(run.output.find("status 137") == std::string::npos);
+  }
 }
 
 TEST_CASE("MaxConnectionsClosesTheConnectionOverTheLimitAtOnceAndServesAgainWhenOneCloses") {
