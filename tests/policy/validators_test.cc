@@ -48,6 +48,59 @@ TEST_CASE("BisNumbersAndUnknownBirthDatesAreAccepted") {
   CHECK(NormaliseBeNationalNumber(MakeNrn("850000", 1)));  // month and day unknown
 }
 
+// Known answers, independent of MakeNrn (which computes the check digits the
+// same way the validator does, so a mistake shared by both would pass every
+// test above). Each number was checked by hand: the check digits are
+// 97 - (B mod 97), where B is the first nine digits, with a 2 in front for
+// people born in 2000 or later; a remainder 0 gives 97, never 00. None of
+// these numbers belongs to anyone known to us.
+//
+//   published examples (pre-2000 rule):
+//     85.07.30-033.28 (English Wikipedia's example)
+//       850730033 = 97 x 8770412 (= 850729964) + 69;   97 - 69 = 28
+//     93.05.18-223.61 (Dutch Wikipedia's example)
+//       930518223 = 97 x 9592971 (= 930518187) + 36;   97 - 36 = 61
+//   born 2000 or later (prefix 2):
+//     17.03.10-123.81
+//       2170310123 = 97 x 22374331 (= 2170310107) + 16; 97 - 16 = 81
+//       (the pre-2000 rule gives 52: 170310123 = 97 x 1755774 (= 170310078) + 45)
+//     00.01.01-001.05 (born 1 January 2000: leading zeros)
+//       2000101001 = 97 x 20619597 (= 2000100909) + 92; 97 - 92 = 05
+//     05.01.01-014.97 (remainder 0)
+//       2050101014 = 97 x 21135062 (= 2050101014) + 0;  97 - 0 = 97
+//   BIS numbers (birth month + 20 when the sex is known, + 40 when not):
+//     85.27.30-001.06
+//       852730001 = 97 x 8791030 (= 852729910) + 91;   97 - 91 = 06
+//     85.47.30-001.49
+//       854730001 = 97 x 8811649 (= 854729953) + 48;   97 - 48 = 49
+//   remainder 0, pre-2000:
+//     79.04.12-066.97
+//       790412066 = 97 x 8148578 (= 790412066) + 0;    97 - 0 = 97
+TEST_CASE("NationalNumbersMatchHandCheckedKnownAnswers") {
+  for (const char* good : {"85073003328", "93051822361", "17031012381", "17031012352", "00010100105",
+                           "05010101497", "85273000106", "85473000149", "79041206697"}) {
+    INFO(good);
+    CHECK(NormaliseBeNationalNumber(good) == std::string(good));
+  }
+  CHECK(NormaliseBeNationalNumber("85.07.30-033.28") == std::string("85073003328"));
+  CHECK(NormaliseBeNationalNumber("10100105") == std::string("00010100105"));  // lost leading zeros
+  for (const char* bad : {"85073003327", "85073003329", "93051822316",  // off by one, digits swapped
+                          "17031012382",                                // neither rule (81 or 52)
+                          "79041206600", "05010101400",                 // remainder 0 written as 00
+                          "00010100192",                                // the remainder, not 97 minus it
+                          "85273000105", "85473000150"}) {
+    INFO(bad);
+    CHECK_FALSE(NormaliseBeNationalNumber(bad));
+  }
+  // The test helper agrees with the hand-checked answers.
+  CHECK(MakeNrn("850730", 33) == "85073003328");
+  CHECK(MakeNrn("930518", 223) == "93051822361");
+  CHECK(MakeNrn("170310", 123, true) == "17031012381");
+  CHECK(MakeNrn("000101", 1, true) == "00010100105");
+  CHECK(MakeNrn("852730", 1) == "85273000106");
+  CHECK(MakeNrn("790412", 66) == "79041206697");
+}
+
 TEST_CASE("BadNationalNumbersAreRejected") {
   auto n = MakeNrn("850730", 33);
   std::string wrong = n.substr(0, 9) + (n.substr(9) == "00" ? "01" : "00");
