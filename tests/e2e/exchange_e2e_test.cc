@@ -11,11 +11,13 @@
 #include <fstream>
 #include <sstream>
 #include <algorithm>
+#include <set>
 #include <thread>
 
 #include "crypto/age.h"
 #include "crypto/hash.h"
 #include "crypto/io.h"
+#include "crypto/merkle.h"
 #include "crypto/sign.h"
 #include "gateway/audit/verify.h"
 #include "policy/canonical_json.h"
@@ -379,37 +381,148 @@ TEST_CASE("PolicyRefusalsThroughTheApi") {
   }
 }
 
+// SIGKILL while an upload streams in: an exchange answered 200 before the
+// kill survives it whole; the one in flight is, after the restart, either
+// complete (available, its blob byte for byte, answered or not) or pending
+// with no file left behind, and can then be completed.
 TEST_CASE("KillDuringConcurrentUploadsLeavesNoPartialExchange") {
-  World w;
+  World w(CirPeriodicProtocolDoc("KILL_UPLOAD"));
   w.ProposeAcceptActivate();
   // Large list so that uploads are in flight when the daemon dies.
   std::string csv = kHeader;
   for (int i = 1; i < 3000; ++i) csv += CirRow(i % 900 + 1);
-  auto [manifest, sig] = w.SignedManifest(csv, w.sender_keys);
-  json c = MustJson(w.Create(w.sender, manifest, sig), 201);
-  const std::string id = c["id"];
+  // A complete exchange, answered 200 before the crash: it must survive it.
+  const std::string done_csv = kHeader + CirRow(1);
+  const std::string done_blob = w.Encrypt(done_csv, w.social_keys);
+  const std::string done_id = w.CreatePending(done_csv);
+  MustJson(w.Upload(done_id, done_blob), 200);
+
+  const std::string id = w.CreatePending(csv);
   const std::string blob = w.Encrypt(csv, w.social_keys);
-  // A second, complete exchange must survive the crash.
-  std::thread uploader([&] { (void)w.Upload(w.sender, id, blob); });
+  HttpResult answer;
+  std::thread uploader([&] { answer = w.Upload(w.sender, id, blob); });
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   CHECK(w.d->StopAndWait(SIGKILL) == 128 + SIGKILL);
   uploader.join();
   CheckAuditVerifies(w.d->dir() + "/state");
   w.d->Restart();
-  // Either the upload completed (available, its blob present) or nothing is
-  // visible and no file is left behind (the start-up sweep removed it).
-  json inbox = MustJson(Request(*w.d, "GET", "/api/v1/exchanges?box=inbox", {.token = w.social.token}), 200);
+
+  CHECK(w.State(done_id) == "available");
+  auto done_dl = Request(*w.d, "GET", "/api/v1/exchanges/" + done_id + "/content", {.token = w.social.token});
+  REQUIRE(done_dl.status == 200);
+  CHECK(done_dl.body == done_blob);
+  INFO("in-flight upload answered " << answer.status << " " << answer.curl_error);
+  CHECK((answer.status == 200 || answer.status == 0));  // answered, or cut off by the kill
+  const std::string state = w.State(id);
   int status = 0;
   const std::string files = RunCommand("find " + w.d->dir() + "/state/blobs -type f | wc -l", &status);
-  if (inbox["items"].empty()) {
-    CHECK(files == "0\n");
-    CHECK(w.State(id) == "pending");
-  } else {
-    CHECK(files == "1\n");
+  if (answer.status == 200) CHECK(state == "available");
+  if (state == "available") {
+    CHECK(files == "2\n");
     auto dl = Request(*w.d, "GET", "/api/v1/exchanges/" + id + "/content", {.token = w.social.token});
     REQUIRE(dl.status == 200);
     CHECK(dl.body == blob);
+  } else {
+    CHECK(state == "pending");
+    CHECK(files == "1\n");  // the start-up sweep removed the partial upload
+    MustJson(w.Upload(id, blob), 200);
   }
+  CHECK(w.d->StopAndWait(SIGTERM) == 0);
+  CheckAuditVerifies(w.d->dir() + "/state");
+}
+
+// The kill placed exactly between an upload's commit and its answer (the
+// "kill-after-publish" fault point: xgwd exits 137 there): the sender never
+// hears back, yet what was committed is kept; and every upload that was
+// answered 200 or 201 before survives too. Two-request, one-request and
+// gateway-encrypt uploads each.
+TEST_CASE("AKillBetweenAnUploadsCommitAndItsAnswerKeepsEveryCommittedAndEveryAnsweredUpload") {
+  FaultDir faults;  // before the daemon starts: it reads XGW_FAULT_DIR then
+  World w(CirPeriodicProtocolDoc("KILL_PUBLISH"));
+  w.ProposeAcceptActivate();
+  struct Sent {
+    std::string id, blob;  // blob empty: gateway-encrypt (decrypted to csv)
+    std::string csv;
+  };
+  std::vector<Sent> answered;
+  int row = 1;
+  const auto answered_upload = [&] {
+    const std::string csv = kHeader + CirRow(row++);
+    Sent s{w.CreatePending(csv), w.Encrypt(csv), csv};
+    MustJson(w.Upload(s.id, s.blob), 200);
+    answered.push_back(s);
+  };
+  const auto answered_plaintext = [&] {
+    const std::string csv = kHeader + CirRow(row++);
+    answered.push_back({MustJson(w.SendPlaintext(csv), 201)["id"], "", csv});
+  };
+  // Every exchange the daemon holds (pending ones and gateway-encrypt ones
+  // included), from its database.
+  const auto sent_ids = [&] {
+    std::set<std::string> ids;
+    std::istringstream rows(w.DbDump("SELECT id FROM exchanges;"));
+    for (std::string id; std::getline(rows, id);) ids.insert(id);
+    return ids;
+  };
+  const auto killed = [&](const HttpResult& r) {
+    INFO("answer " << r.status << " " << r.body.substr(0, 300));
+    CHECK(r.status == 0);  // no answer: the daemon died before writing it
+    CHECK(w.d->WaitForExit(10000) == 137);
+    faults.Heal("kill-after-publish");
+    w.d->Restart();
+  };
+  std::vector<Sent> unanswered;
+
+  answered_upload();
+  answered_plaintext();
+  {  // two requests: create, then PUT the content
+    const std::string csv = kHeader + CirRow(row++);
+    Sent s{w.CreatePending(csv), w.Encrypt(csv), csv};
+    faults.Fail("kill-after-publish");
+    killed(w.Upload(s.id, s.blob));
+    unanswered.push_back(s);
+  }
+  answered_upload();
+  {  // gateway-encrypt: the exchange only exists once committed
+    const std::string csv = kHeader + CirRow(row++);
+    const std::set<std::string> before = sent_ids();
+    faults.Fail("kill-after-publish");
+    killed(w.SendPlaintext(csv));
+    std::set<std::string> after = sent_ids();
+    for (const auto& id : before) after.erase(id);
+    REQUIRE(after.size() == 1);
+    unanswered.push_back({*after.begin(), "", csv});
+  }
+  {  // one request: manifest and content together
+    const std::string csv = kHeader + CirRow(row++);
+    const std::string blob = w.Encrypt(csv);
+    const std::set<std::string> before = sent_ids();
+    faults.Fail("kill-after-publish");
+    killed(Request(*w.d, "POST", "/api/v1/exchanges/upload",
+                   {.token = w.sender.token, .body = w.CreateBody(csv) + "\n" + blob,
+                    .content_type = "application/vnd.xgw.exchange"}));
+    std::set<std::string> after = sent_ids();
+    for (const auto& id : before) after.erase(id);
+    REQUIRE(after.size() == 1);
+    unanswered.push_back({*after.begin(), blob, csv});
+  }
+  answered_plaintext();
+
+  REQUIRE(answered.size() == 4);
+  REQUIRE(unanswered.size() == 3);
+  std::vector<Sent> all = answered;
+  all.insert(all.end(), unanswered.begin(), unanswered.end());
+  for (const auto& s : all) {
+    INFO(s.id);
+    CHECK(w.State(s.id) == "available");
+    auto dl = Request(*w.d, "GET", "/api/v1/exchanges/" + s.id + "/content", {.token = w.social.token});
+    REQUIRE(dl.status == 200);
+    if (!s.blob.empty()) CHECK(dl.body == s.blob);
+    CHECK(DecryptAge(*w.social_keys.identity, dl.body) == s.csv);
+  }
+  int status = 0;
+  CHECK(RunCommand("find " + w.d->dir() + "/state/blobs -type f | wc -l", &status) ==
+        std::to_string(all.size()) + "\n");
   CHECK(w.d->StopAndWait(SIGTERM) == 0);
   CheckAuditVerifies(w.d->dir() + "/state");
 }
@@ -454,12 +567,37 @@ TEST_CASE("GatewayEncryptModeValidatesEncryptsAndNeverStoresPlaintext") {
   REQUIRE(dl.status == 200);
   CHECK(DecryptAge(*w.social_keys.identity, dl.body) == csv);
 
-  // No byte of the plaintext anywhere under the state directory (SQLite, WAL, blobs).
-  int status = 0;
-  for (const std::string& needle : {SyntheticNrn(41), SyntheticNrn(42), std::string("Testnaam41"), SyntheticNrn(1).substr(0, 0) + "blauw"}) {
-    const std::string hits =
-        RunCommand("grep -rl --binary-files=binary -F '" + needle + "' " + w.d->dir() + "/state | wc -l", &status);
-    CHECK(hits == "0\n");
+  // The stored file opens with the allowed recipient's key only: not with
+  // the key of a user of the receiving organisation who is no recipient, nor
+  // with an outsider's.
+  const std::string stored = ReadTextFile(w.d->dir() + "/state/blobs/" + id + ".age");
+  REQUIRE(stored == dl.body);
+  const auto opens_with = [&](const age::Identity& identity) {
+    MemorySource src(stored);
+    StringSink plain;
+    const age::Identity* ids[] = {&identity};
+    const bool decrypted = age::Decrypt(ids, src, plain).has_value();
+    return decrypted && plain.str() == csv;
+  };
+  CHECK(opens_with(*w.social_keys.identity));
+  CHECK_FALSE(opens_with(*w.cleaner_keys.identity));
+  CHECK_FALSE(opens_with(*w.outsider_keys.identity));
+
+  // No byte of the plaintext anywhere under the state directory (SQLite, WAL,
+  // blobs): grep exits 1 (nothing found), not 2 (could not search). The same
+  // search finds what is there (the organisation's name, the exchange id).
+  const std::string state = w.d->dir() + "/state";
+  const auto grep = [&](const std::string& needle) {
+    int status = -1;
+    const std::string hits = RunCommand("grep -rl --binary-files=binary -F -- '" + needle + "' " + state, &status);
+    INFO(needle.size() << " bytes sought; files: " << hits);
+    return status;
+  };
+  CHECK(grep("Thuispunt Gent") == 0);
+  CHECK(grep(id) == 0);
+  for (const std::string& needle : {SyntheticNrn(41), SyntheticNrn(42), std::string("Testnaam41"),
+                                    std::string("Testnaam42"), std::string("blauw"), std::string("12345678901")}) {
+    CHECK(grep(needle) == 1);
   }
 }
 
@@ -519,4 +657,130 @@ TEST_CASE("ConcurrentUploadsUnderAOneOffProtocolDeliverExactlyOnce") {
   CHECK(available == 1);
   int status = 0;
   CHECK(RunCommand("find " + w.d->dir() + "/state/blobs -type f | wc -l", &status) == "1\n");
+}
+
+namespace {
+
+// The append-only triggers an attacker with write access drops first.
+constexpr const char* kDropAuditTriggers =
+    "DROP TRIGGER IF EXISTS events_no_update; DROP TRIGGER IF EXISTS events_no_delete;"
+    "DROP TRIGGER IF EXISTS nodes_no_update; DROP TRIGGER IF EXISTS nodes_no_delete;"
+    "DROP TRIGGER IF EXISTS checkpoints_no_update; DROP TRIGGER IF EXISTS checkpoints_no_delete;";
+
+// Runs the real `xgwd audit-verify --state <state> <extra>`; returns its exit status.
+int AuditVerify(const std::string& state, const std::string& extra, std::string* output) {
+  int status = -1;
+  *output = RunCommand(XgwdPath() + " audit-verify --state " + state + extra + " 2>&1", &status);
+  return status;
+}
+
+std::string Sqlite(const std::string& db, const std::string& sql) {
+  int status = 0;
+  const std::string out = RunCommand("sqlite3 " + db + " \"" + sql + "\" 2>&1", &status);
+  INFO(out);
+  REQUIRE(status == 0);
+  return out;
+}
+
+}  // namespace
+
+// The offline verifier the operator and the DPO run, as a binary: exit 0 on
+// the untouched log, 1 on an edited one; a log whose hashes were all
+// recomputed after an edit (and whose stored checkpoints were dropped) is
+// self-consistent, and only a checkpoint saved before, given with
+// --checkpoint, exposes it.
+TEST_CASE("XgwdAuditVerifyFailsOnATamperedLogAndASavedCheckpointExposesARecomputedOne") {
+  World w;
+  w.ProposeAcceptActivate();
+  w.Send(kHeader + CirRow(1) + CirRow(2));
+  auto note = Request(*w.d, "POST", "/api/v1/audit/checkpoint", {.token = w.dpo_recv.token});
+  REQUIRE(note.status == 200);
+  const std::string dir = w.d->dir();
+  {
+    std::ofstream(dir + "/saved.note", std::ios::binary) << note.body;
+  }
+  REQUIRE(w.d->StopAndWait(SIGTERM) == 0);
+  int status = 0;
+  RunCommand("cp -a " + dir + "/state " + dir + "/edited && cp -a " + dir + "/state " + dir + "/recomputed", &status);
+  REQUIRE(status == 0);
+  const std::string saved = " --checkpoint " + dir + "/saved.note";
+  std::string out;
+
+  // Untouched: verifies, with the saved checkpoint too.
+  {
+    const int rc = AuditVerify(dir + "/state", saved, &out);
+    INFO(out);
+    CHECK(rc == 0);
+    CHECK(out.find("trusted checkpoints verified: 1") != std::string::npos);
+    CHECK(out.find("result: OK") != std::string::npos);
+  }
+
+  // Event 3 (the operator's registration of an organisation) edited in place.
+  const std::string edited_db = dir + "/edited/audit.db";
+  const std::string event3 = Sqlite(edited_db, "SELECT hex(event) FROM events WHERE idx = 3;");
+  Sqlite(edited_db, std::string(kDropAuditTriggers) +
+                        "UPDATE events SET event = CAST(replace(CAST(event AS TEXT), 'success', 'refused') AS BLOB) "
+                        "WHERE idx = 3;");
+  REQUIRE(Sqlite(edited_db, "SELECT hex(event) FROM events WHERE idx = 3;") != event3);
+  {
+    const int rc = AuditVerify(dir + "/edited", "", &out);
+    INFO("edited: " << out);
+    CHECK(rc == 1);
+    CHECK(out.find("result: FAILED") != std::string::npos);
+  }
+  {
+    const int rc = AuditVerify(dir + "/edited", saved, &out);
+    INFO("edited, with the saved checkpoint: " << out);
+    CHECK(rc == 1);
+  }
+
+  // The same edit with every leaf and node hash recomputed and the stored
+  // checkpoints dropped: nothing inside the file contradicts it any more.
+  const std::string db = dir + "/recomputed/audit.db";
+  std::istringstream rows(Sqlite(db, "SELECT idx, hex(event) FROM events ORDER BY idx;"));
+  MerkleTree tree;
+  std::string sql = std::string(kDropAuditTriggers) + "DELETE FROM nodes; DELETE FROM checkpoints;";
+  uint64_t expected_idx = 0;
+  for (std::string line; std::getline(rows, line);) {
+    const auto bar = line.find('|');
+    REQUIRE(bar != std::string::npos);
+    REQUIRE(std::stoull(line.substr(0, bar)) == expected_idx);
+    auto bytes = HexDecode(line.substr(bar + 1));
+    REQUIRE(bytes);
+    std::string ev(bytes->begin(), bytes->end());
+    if (expected_idx == 3) {
+      const auto at = ev.find("success");
+      REQUIRE(at != std::string::npos);
+      ev.replace(at, 7, "refused");
+      const MerkleHash leaf = MerkleLeafHash(ev);
+      sql += "UPDATE events SET event = x'" + HexEncode(AsBytes(ev)) + "', leaf_hash = x'" + HexEncode(leaf) +
+             "' WHERE idx = 3;";
+    }
+    tree.Append(MerkleLeafHash(ev));
+    ++expected_idx;
+  }
+  REQUIRE(expected_idx > 10);
+  for (size_t l = 1; l < tree.levels().size(); ++l) {
+    for (size_t p = 0; p < tree.levels()[l].size(); ++p) {
+      sql += "INSERT INTO nodes VALUES (" + std::to_string(l) + "," + std::to_string(p) + ",x'" +
+             HexEncode(tree.levels()[l][p]) + "');";
+    }
+  }
+  {
+    std::ofstream(dir + "/recompute.sql") << sql;
+  }
+  RunCommand("sqlite3 " + db + " < " + dir + "/recompute.sql", &status);
+  REQUIRE(status == 0);
+  {
+    const int rc = AuditVerify(dir + "/recomputed", "", &out);
+    INFO("recomputed, alone: " << out);
+    CHECK(rc == 0);
+  }
+  {
+    const int rc = AuditVerify(dir + "/recomputed", saved, &out);
+    INFO("recomputed, with the saved checkpoint: " << out);
+    CHECK(rc == 1);
+    CHECK(out.find("result: FAILED") != std::string::npos);
+    CHECK(out.find("not consistent") != std::string::npos);
+  }
 }
