@@ -66,8 +66,6 @@ refuse "curl: CBC-only ciphers are refused" curl -sSf --cacert "$ca" --tls-max 1
   --ciphers 'ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA:AES128-SHA' "$url/healthz"
 refuse "openssl: TLS 1.1 handshake fails" bash -c \
   "openssl s_client -connect 127.0.0.1:$port -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' </dev/null"
-refuse "openssl: RSA key exchange is refused" bash -c \
-  "openssl s_client -connect 127.0.0.1:$port -tls1_2 -cipher AES128-GCM-SHA256 </dev/null"
 check "openssl: TLS 1.3 handshake succeeds" bash -c \
   "openssl s_client -connect 127.0.0.1:$port -tls1_3 -CAfile '$ca' -verify_return_error </dev/null"
 
@@ -88,6 +86,32 @@ rc=0; wait "$pid" || rc=$?
 pid=""
 check "SIGTERM → exit 0" test "$rc" = 0
 check "log never contains the token" bash -c "! grep -q '$token' '$dir/xgwd.log'"
+
+# RSA key exchange can only be offered by a server with an RSA certificate
+# (the generated one is ECDSA, with which no RSA key exchange is possible
+# anyway): the same state directory, served with an RSA certificate, must
+# complete an ECDHE-RSA handshake and refuse one with RSA key exchange.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/rsa.key" -out "$dir/rsa.crt" \
+  -subj /CN=127.0.0.1 -days 1 2>/dev/null
+python3 - "$cfg" "$dir/rsa.json" "$dir/rsa.crt" "$dir/rsa.key" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c.setdefault("tls", {}).update(cert_file=sys.argv[3], key_file=sys.argv[4])
+json.dump(c, open(sys.argv[2], "w"))
+PY
+rm -f "$dir/port"
+"$XGWD" serve -c "$dir/rsa.json" --port-file "$dir/port" >"$dir/xgwd-rsa.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do [ -s "$dir/port" ] && break; sleep 0.05; done
+port=$(cat "$dir/port")
+check "openssl: the RSA certificate is served (ECDHE-RSA handshake succeeds)" bash -c \
+  "openssl s_client -connect 127.0.0.1:$port -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256 -CAfile '$dir/rsa.crt' \
+   -verify_return_error </dev/null 2>&1 | grep -q 'Cipher is ECDHE-RSA-AES128-GCM-SHA256'"
+refuse "openssl: RSA key exchange is refused" bash -c \
+  "openssl s_client -connect 127.0.0.1:$port -tls1_2 -cipher AES128-GCM-SHA256:AES256-GCM-SHA384 </dev/null"
+kill -TERM "$pid"
+rc=0; wait "$pid" || rc=$?
+pid=""
+check "SIGTERM → exit 0 (RSA certificate)" test "$rc" = 0
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
