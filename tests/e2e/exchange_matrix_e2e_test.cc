@@ -22,6 +22,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "crypto/age.h"
 #include "crypto/hash.h"
@@ -131,6 +132,16 @@ TEST_CASE("ExchangeRoutesAuthorisationMatrixAllowsOnlyIntendedCallers") {
 
   using BodyFn = std::function<std::string(const Caller&)>;
   using CheckFn = std::function<void(const Caller&, const HttpResult&)>;
+  // A target made for one refused call, in the state in which the call could
+  // succeed, so a refusal cannot come from the target's state (already
+  // acknowledged, revoked, accepted ...): its path and body.
+  struct Target {
+    std::string path, body;
+  };
+  using FreshFn = std::function<Target()>;
+  // After the refusal, a caller who may does the same to that target and
+  // succeeds: the target was one the refused call could have acted on.
+  using ControlFn = std::function<void(const Target&)>;
   struct Route {
     Route(std::string m, std::string p, Set a, bool mut, BodyFn b, std::string ct = "application/json",
           CheckFn c = nullptr)
@@ -142,10 +153,34 @@ TEST_CASE("ExchangeRoutesAuthorisationMatrixAllowsOnlyIntendedCallers") {
     BodyFn body;
     std::string content_type;
     CheckFn check;  // extra checks on a successful answer (what the caller may see)
+    // The refusal of an authenticated caller who may not: 403 (none of the
+    // route's roles) unless listed here as 404 (its role's scope does not
+    // reach the target: answered as for a target that does not exist).
+    Set not_found{};
+    FreshFn fresh{};
+    ControlFn control{};
+  };
+  int fresh_row = 100, fresh_protocol = 0, fresh_exchanges = 0, fresh_reports = 0;
+  std::vector<std::string> fresh_protocols;
+  const auto fresh_available = [&] {
+    const std::string csv = kHeader + Row(fresh_row++);
+    const std::string id = w.CreatePending(csv);
+    MustJson(w.Upload(id, w.Encrypt(csv)), 200);
+    ++fresh_exchanges;
+    return id;
+  };
+  const auto fresh_protocol_doc = [&] {
+    const std::string id = "XM_FRESH_" + std::to_string(++fresh_protocol);
+    fresh_protocols.push_back(id);
+    return ProtocolDoc(id);
+  };
+  const auto must_ok = [](const HttpResult& r) {
+    INFO("control: " << r.status << " " << r.body.substr(0, 300));
+    CHECK((r.status >= 200 && r.status < 300));
   };
   const auto none = [](const Caller&) { return std::string(); };
   const auto fixed = [](std::string b) { return [b](const Caller&) { return b; }; };
-  const std::vector<Route> routes = {
+  std::vector<Route> routes = {
       {"GET", "/api/v1/protocols", authenticated, false, none, "application/json",
        [&](const Caller& c, const HttpResult& r) {
          CHECK(ContainsId(r.Json(), "XM_MAIN") == (parties.count(c.kind) > 0));
@@ -208,13 +243,99 @@ TEST_CASE("ExchangeRoutesAuthorisationMatrixAllowsOnlyIntendedCallers") {
       {"POST", "/api/v1/admin/clock", {kOp}, true, fixed(R"({"advance_seconds":1200})")},
   };
 
-  // Everything a refused call must leave untouched.
-  const auto fingerprint = [&] {
-    return w.DbDump(
-        "SELECT id, state, COALESCE(acknowledged_at, 0) FROM exchanges ORDER BY id; "
-        "SELECT id, state FROM protocols ORDER BY id; "
-        "SELECT protocol_id, party FROM protocol_acceptances ORDER BY 1, 2; "
-        "SELECT COUNT(*) FROM violation_reports;");
+  const auto route = [&](const std::string& method, const std::string& path) -> Route& {
+    for (auto& r : routes) {
+      if (r.method == method && r.path == path) return r;
+    }
+    FAIL("no route " << method << " " << path);
+    throw std::logic_error("unreachable");
+  };
+  const auto exchange_path = [](const std::string& id, const std::string& verb) {
+    return "/api/v1/exchanges/" + id + "/" + verb;
+  };
+  // 404, not 403: the caller holds a role the route grants, but its scope
+  // does not reach the target (a protocol its organisation is no party to,
+  // an exchange it may not see or receive, another organisation's event).
+  // Every other authenticated refusal is 403.
+  const Set may_not_receive = {kOp, kSender, kCleaner, kDpoSend, kDpoRecv, kOutsider, kDpoThird};
+  const std::vector<std::tuple<std::string, std::string, Set>> not_found = {
+      {"GET", "/api/v1/protocols/XM_MAIN", {kOutsider, kDpoThird}},
+      {"GET", "/api/v1/protocols/XM_MAIN/versions", {kOutsider, kDpoThird}},
+      {"POST", "/api/v1/protocols/XM_ACCEPT/accept", {kDpoThird}},
+      {"GET", "/api/v1/protocols/XM_MAIN/recipients", {kOutsider}},
+      {"GET", "/api/v1/exchanges/" + e, {kCleaner, kOutsider, kDpoThird}},
+      {"PUT", exchange_path(pend, "content"), {kOutsider}},
+      {"GET", exchange_path(e, "content"), may_not_receive},
+      {"POST", exchange_path(e, "violations"), may_not_receive},
+      {"POST", exchange_path(e, "ack"), may_not_receive},
+      {"POST", exchange_path(rv, "revoke"), {kOutsider}},
+      {"GET", exchange_path(rv, "receipt"), {kCleaner, kOutsider, kDpoThird}},
+      {"POST", "/api/v1/exchanges/plaintext?protocol_id=XM_MAIN&format=csv", {kOutsider}},
+      {"GET", "/api/v1/audit/events/" + event_index, {kDpoThird}},
+  };
+  for (const auto& [method, path, who] : not_found) route(method, path).not_found = who;
+  {
+    Route& r = route("POST", exchange_path(e, "ack"));
+    r.fresh = [&] { return Target{exchange_path(fresh_available(), "ack"), ""}; };
+    r.control = [&](const Target& t) { must_ok(Request(d, "POST", t.path, {.token = w.social.token})); };
+  }
+  {
+    Route& r = route("POST", exchange_path(e, "violations"));
+    r.fresh = [&] { return Target{exchange_path(fresh_available(), "violations"), R"({"code":"other"})"}; };
+    r.control = [&](const Target& t) {
+      must_ok(Request(d, "POST", t.path, {.token = w.social.token, .body = t.body}));
+      ++fresh_reports;
+    };
+  }
+  {
+    Route& r = route("POST", exchange_path(rv, "revoke"));
+    r.fresh = [&] { return Target{exchange_path(fresh_available(), "revoke"), ""}; };
+    r.control = [&](const Target& t) { must_ok(Request(d, "POST", t.path, {.token = w.sender.token})); };
+  }
+  {
+    Route& r = route("PUT", exchange_path(pend, "content"));
+    r.fresh = [&] {
+      ++fresh_exchanges;
+      return Target{exchange_path(w.CreatePending(csv_p), "content"), blob_p};
+    };
+    r.control = [&](const Target& t) {
+      must_ok(Request(d, "PUT", t.path,
+                      {.token = w.sender.token, .body = t.body, .content_type = "application/octet-stream"}));
+    };
+  }
+  {
+    Route& r = route("POST", "/api/v1/protocols/XM_ACCEPT/accept");
+    r.fresh = [&] {
+      const json doc = fresh_protocol_doc();
+      const std::string hash = w.Propose(doc);
+      return Target{"/api/v1/protocols/" + doc["id"].get<std::string>() + "/accept",
+                    json{{"version_hash", hash}}.dump()};
+    };
+    r.control = [&](const Target& t) { must_ok(Request(d, "POST", t.path, {.token = w.dpo_send.token, .body = t.body})); };
+  }
+  for (const std::string verb : {"activate", "suspend", "terminate"}) {
+    Route& r = route("POST", "/api/v1/protocols/XM_LIFE/" + verb);
+    r.fresh = [&, verb] {
+      const json doc = fresh_protocol_doc();
+      w.ProposeAcceptActivate(doc);
+      if (verb == "activate") MustJson(w.Lifecycle(doc["id"], "suspend"), 200);
+      return Target{"/api/v1/protocols/" + doc["id"].get<std::string>() + "/" + verb, ""};
+    };
+    r.control = [&](const Target& t) { must_ok(Request(d, "POST", t.path, {.token = d.operator_token()})); };
+  }
+
+  // A refusal leaves every table and the blob directory as they were; the
+  // audit log may only have gained refusals (a refused request is recorded,
+  // never as a success).
+  const auto check_unchanged = [&](const std::string& store_before, const std::vector<std::string>& audit_before) {
+    CHECK(LineDiff(store_before, StoreFingerprint(d)) == "");
+    const std::vector<std::string> audit_after = AuditEventLines(d);
+    REQUIRE(audit_after.size() >= audit_before.size());
+    CHECK(std::equal(audit_before.begin(), audit_before.end(), audit_after.begin()));
+    for (size_t i = audit_before.size(); i < audit_after.size(); ++i) {
+      INFO("audit event added by the refusal: " << audit_after[i]);
+      CHECK(audit_after[i].find("|success|") == std::string::npos);
+    }
   };
   const auto now = [&]() -> int64_t {
     const std::string t = MustJson(Request(d, "GET", "/api/v1/admin/clock", {.token = d.operator_token()}), 200)["now"];
@@ -223,39 +344,46 @@ TEST_CASE("ExchangeRoutesAuthorisationMatrixAllowsOnlyIntendedCallers") {
     return static_cast<int64_t>(timegm(&tm));
   };
 
-  int checked = 0, allowed_calls = 0;
+  int checked = 0, allowed_calls = 0, refused = 0;
   std::vector<std::string> unexpected;
-  for (const auto& route : routes) {
+  for (const auto& rt : routes) {
     for (const auto& c : callers) {
-      const bool expect_ok = route.allowed.count(c.kind) > 0;
-      const std::string before = route.mutating && !expect_ok ? fingerprint() : "";
-      const int64_t clock_before = route.path == "/api/v1/admin/clock" && !expect_ok ? now() : -1;
-      auto r = Request(d, route.method, route.path,
-                       {.token = c.token, .body = route.body(c), .content_type = route.content_type,
-                        .timeout_ms = 30000});
-      INFO(route.method << " " << route.path << " as " << c.name << " -> " << r.status << " " << r.body.substr(0, 300));
+      const bool expect_ok = rt.allowed.count(c.kind) > 0;
+      const bool unauthenticated = c.kind == kNoToken || c.kind == kExpired || c.kind == kRevoked;
+      const long expect_refusal = unauthenticated ? 401 : rt.not_found.count(c.kind) ? 404 : 403;
+      const Target target = !expect_ok && rt.fresh ? rt.fresh() : Target{rt.path, ""};
+      const std::string store_before = expect_ok ? "" : StoreFingerprint(d);
+      const std::vector<std::string> audit_before = expect_ok ? std::vector<std::string>{} : AuditEventLines(d);
+      const int64_t clock_before = rt.path == "/api/v1/admin/clock" && !expect_ok ? now() : -1;
+      auto r = Request(d, rt.method, target.path,
+                       {.token = c.token, .body = target.body.empty() ? rt.body(c) : target.body,
+                        .content_type = rt.content_type, .timeout_ms = 30000});
+      INFO(rt.method << " " << target.path << " as " << c.name << " -> " << r.status << " " << r.body.substr(0, 300));
       const bool ok = r.status >= 200 && r.status < 300;
-      if (ok != expect_ok) unexpected.push_back(route.method + " " + route.path + " as " + c.name + ": " +
-                                                std::to_string(r.status));
+      if (ok != expect_ok || (!expect_ok && r.status != expect_refusal)) {
+        unexpected.push_back(rt.method + " " + rt.path + " as " + c.name + ": " + std::to_string(r.status) +
+                             (expect_ok ? "" : ", expected " + std::to_string(expect_refusal)));
+      }
       if (expect_ok) {
         CHECK(ok);
-        if (ok && route.check) route.check(c, r);
+        if (ok && rt.check) rt.check(c, r);
         ++allowed_calls;
       } else {
-        CHECK(r.status >= 400);
-        CHECK(r.status < 500);
+        CHECK(r.status == expect_refusal);
         CHECK(IsProblem(r));
-        if (c.kind == kNoToken || c.kind == kExpired || c.kind == kRevoked) CHECK(r.status == 401);
         // A refusal leaks nothing of the exchange's bytes and changes nothing.
         CHECK(r.body.find(blob_e.substr(0, 64)) == std::string::npos);
-        if (route.mutating) CHECK(fingerprint() == before);
+        check_unchanged(store_before, audit_before);
         // The manual clock also ticks with real time; an advance is 1200 s.
         if (clock_before >= 0) CHECK(now() - clock_before < 600);
+        if (rt.control) rt.control(target);
+        ++refused;
       }
       ++checked;
     }
   }
   for (const auto& u : unexpected) WARN("unexpected: " << u);
+  CHECK(refused > 0);
   CHECK(checked == static_cast<int>(routes.size() * callers.size()));
 
   // The intended changes, and only those, happened.
@@ -265,12 +393,15 @@ TEST_CASE("ExchangeRoutesAuthorisationMatrixAllowsOnlyIntendedCallers") {
   CHECK(MustJson(Request(d, "GET", "/api/v1/exchanges/" + pend, {.token = w.sender.token}), 200)["state"] ==
         "available");
   // E, RV, PEND, one created by the sender (pending), one uploaded in one
-  // request (never pending), one plaintext upload.
-  CHECK(w.DbDump("SELECT COUNT(*) FROM exchanges;") == "6\n");
+  // request (never pending), one plaintext upload; and the fresh targets of
+  // refused calls, each completed by its control.
+  CHECK(w.DbDump("SELECT COUNT(*) FROM exchanges;") == std::to_string(6 + fresh_exchanges) + "\n");
   CHECK(w.DbDump("SELECT COUNT(*) FROM exchanges WHERE state = 'pending';") == "1\n");
-  CHECK(w.DbDump("SELECT COUNT(*) FROM violation_reports;") == "1\n");
-  CHECK(w.DbDump("SELECT id, state FROM protocols ORDER BY id;") ==
+  CHECK(w.DbDump("SELECT COUNT(*) FROM violation_reports;") == std::to_string(1 + fresh_reports) + "\n");
+  CHECK(w.DbDump("SELECT id, state FROM protocols WHERE id NOT LIKE 'XM_FRESH_%' ORDER BY id;") ==
         "XM_ACCEPT|valid\nXM_LIFE|terminated\nXM_MAIN|valid\nXM_NEW|proposed\n");
+  CHECK(w.DbDump("SELECT COUNT(*) FROM protocols WHERE id LIKE 'XM_FRESH_%';") ==
+        std::to_string(fresh_protocols.size()) + "\n");
   CHECK(d.StopAndWait(SIGTERM) == 0);
   CheckAuditVerifies(d.dir() + "/state");
 }
@@ -287,6 +418,7 @@ struct StreamingUpload {
   std::atomic<size_t> sent{0};
   long status = 0;
   std::string response;
+  std::atomic<bool> done{false};  // Run returned: status and response are final
 
   static size_t Read(char* buf, size_t size, size_t n, void* self_ptr) {
     auto* self = static_cast<StreamingUpload*>(self_ptr);
@@ -325,6 +457,7 @@ struct StreamingUpload {
     if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(headers);
     curl_easy_cleanup(curl);
+    done = true;
   }
 };
 
@@ -340,7 +473,7 @@ TEST_CASE("KillNineDuringFourConcurrentStreamingUploadsLosesNoAcknowledgedExchan
     for (int i = 0; i < 1200; ++i) csv += Row((salt * 1200 + i) % 900 + 1, 1950);
     return csv;
   };
-  constexpr int kDone = 2, kStreams = 5;  // stream 0 runs unthrottled and may complete
+  constexpr int kDone = 2, kStreams = 5;  // stream 0 runs unthrottled and is answered before the kill
   std::vector<std::string> ids, blobs;
   for (int i = 0; i < kDone + kStreams; ++i) {
     const std::string csv = list(i);
@@ -369,23 +502,30 @@ TEST_CASE("KillNineDuringFourConcurrentStreamingUploadsLosesNoAcknowledgedExchan
   }
   std::vector<std::thread> threads;
   for (auto& u : ups) threads.emplace_back([p = u.get()] { p->Run(); });
-  // Kill once every throttled upload is well under way but none is finished.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  // Kill once stream 0 was answered and every throttled upload is well under
+  // way but none is finished.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
-    bool all = true;
+    bool all = ups[0]->done.load();
     for (int s = 1; s < kStreams; ++s) all = all && ups[static_cast<size_t>(s)]->sent.load() >= 512 * 1024;
     if (all) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  REQUIRE(ups[0]->done.load());
   for (int s = 1; s < kStreams; ++s) CHECK(ups[static_cast<size_t>(s)]->sent.load() < blobs[static_cast<size_t>(kDone + s)].size());
   REQUIRE(w.d->StopAndWait(SIGKILL) == 128 + SIGKILL);
   for (auto& t : threads) t.join();
+  // A 200 is the daemon's promise that the exchange is stored: the two
+  // uploaded before and stream 0, answered before the kill.
+  {
+    INFO(ups[0]->response);
+    REQUIRE(ups[0]->status == 200);
+  }
   std::set<std::string> acknowledged(ids.begin(), ids.begin() + kDone);
-  for (int s = 0; s < kStreams; ++s) {
-    // A 200 is the daemon's promise that the exchange is stored.
-    if (ups[static_cast<size_t>(s)]->status == 200) acknowledged.insert(ids[static_cast<size_t>(kDone + s)]);
+  acknowledged.insert(ids[static_cast<size_t>(kDone)]);
+  for (int s = 1; s < kStreams; ++s) {
     INFO("stream " << s << " status " << ups[static_cast<size_t>(s)]->status);
-    if (s > 0) CHECK(ups[static_cast<size_t>(s)]->status != 200);
+    CHECK(ups[static_cast<size_t>(s)]->status == 0);  // cut off by the kill: never answered
   }
 
   w.d->Restart();
@@ -425,6 +565,13 @@ TEST_CASE("KillNineDuringFourConcurrentStreamingUploadsLosesNoAcknowledgedExchan
       CHECK_FALSE(ContainsId(inbox, ids[k]));
     }
   }
+  // Every answered upload is live; an unanswered one may be too (committed
+  // just before the kill).
+  for (const auto& id : acknowledged) {
+    INFO(id);
+    CHECK(MustJson(Request(*w.d, "GET", "/api/v1/exchanges/" + id, {.token = w.sender.token}), 200)["state"] !=
+          "pending");
+  }
   CHECK(live >= acknowledged.size());
   // Exactly the live exchanges have a blob; nothing else is left behind.
   CHECK(RunCommand("find " + w.d->dir() + "/state/blobs -type f | wc -l", &status) == std::to_string(live) + "\n");
@@ -453,7 +600,12 @@ struct HeldUpload {
     REQUIRE(u.data.size() > 2 * 64 * 1024);
     u.hold = true;
     thread = std::thread([this] { u.Run(); });
-    while (u.sent.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (u.sent.load() == 0 && !u.done.load() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    INFO("upload status " << u.status << " " << u.response);
+    REQUIRE(u.sent.load() > 0);  // (the destructor releases and joins the thread)
   }
   ~HeldUpload() { Release(); }
   // Sends the rest and waits for the answer.
@@ -561,10 +713,16 @@ TEST_CASE("TerminatingAProtocolWhileUploadsCompleteEndsEachExchangeOnce") {
       }
     });
   }
-  while (uploaded.load() < 3 * kSenders) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  json t = MustJson(w.Lifecycle("XM_MAIN", "terminate"), 200);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (uploaded.load() < 3 * kSenders && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const bool enough = uploaded.load() >= 3 * kSenders;
+  const HttpResult terminate = w.Lifecycle("XM_MAIN", "terminate");
   terminated = true;
   for (auto& s : senders) s.join();
+  REQUIRE(enough);
+  json t = MustJson(terminate, 200);
   CHECK(t["exchanges_deleted"].get<int>() >= 3 * kSenders);
   REQUIRE(!ids.empty());
   for (const auto& id : ids) {
