@@ -1589,6 +1589,8 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
     unpublished(AuditOutcome::kRefused, "wrong_state");
     return not_pending();
   }
+  // Tests only: the daemon dies between the commit and the answer.
+  if (FaultPointActive("kill-after-publish")) ::_exit(137);
   if (new_row) deps.metrics.CountExchange("created");
   deps.metrics.CountExchange("uploaded");
   deps.metrics.SetExchangesLive(static_cast<int64_t>(++live));

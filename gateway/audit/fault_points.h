@@ -9,7 +9,9 @@
 // Points: "audit-commit" (the audit log's COMMIT and its recovery probe fail
 // as a full disk or an fsync error would), "exchange-publish" (the
 // transaction that makes an uploaded exchange available fails after its
-// audit events were committed).
+// audit events were committed), "kill-after-publish" (the daemon exits at
+// once with status 137, as SIGKILL would, after an upload's exchange was
+// committed as available and before its answer is written).
 //
 // Thread-safe.
 #ifndef XGW_GATEWAY_AUDIT_FAULT_POINTS_H_
