@@ -36,25 +36,6 @@ json MustJson(const HttpResult& r, long status) {
   return j;
 }
 
-// The value of an unlabelled counter or gauge in Prometheus text, -1 if absent.
-long MetricValue(const std::string& text, const std::string& name) {
-  size_t pos = 0;
-  while ((pos = text.find(name + " ", pos)) != std::string::npos) {
-    if (pos == 0 || text[pos - 1] == '\n') return std::stol(text.substr(pos + name.size() + 1));
-    pos += name.size();
-  }
-  return -1;
-}
-
-bool WaitFor(const std::function<bool()>& done, int timeout_ms) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return done();
-}
-
 // The same pin as curl and `xgw login --pin` spell it: "sha256//<base64>".
 std::string Base64Pin(const std::string& dir, const std::string& name) {
   std::string pin = RunCommand("openssl x509 -in " + dir + "/" + name +

@@ -518,4 +518,22 @@ bool ContainsId(const nlohmann::json& list, const std::string& id) {
   return false;
 }
 
+long MetricValue(const std::string& text, const std::string& name) {
+  size_t pos = 0;
+  while ((pos = text.find(name + " ", pos)) != std::string::npos) {
+    if (pos == 0 || text[pos - 1] == '\n') return std::stol(text.substr(pos + name.size() + 1));
+    pos += name.size();
+  }
+  return -1;
+}
+
+bool WaitFor(const std::function<bool()>& done, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
+}
+
 }  // namespace xgw::e2e

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -133,6 +134,10 @@ void CheckAuditVerifies(const std::string& state_dir);
 
 // The answer is an RFC 9457 problem document as xgwd writes them.
 bool IsProblem(const HttpResult& r);
+// The value of an unlabelled counter or gauge in Prometheus text, -1 if absent.
+long MetricValue(const std::string& text, const std::string& name);
+// Polls `done` every 50 ms until it is true or `timeout_ms` has passed.
+bool WaitFor(const std::function<bool()>& done, int timeout_ms);
 // A list answer ({"items": [...]}) holds an item with this id.
 bool ContainsId(const nlohmann::json& list, const std::string& id);
 

@@ -25,16 +25,6 @@ using nlohmann::json;
 
 namespace {
 
-// The value of an unlabelled counter in Prometheus text, -1 if absent.
-long MetricValue(const std::string& text, const std::string& name) {
-  size_t pos = 0;
-  while ((pos = text.find(name + " ", pos)) != std::string::npos) {
-    if (pos == 0 || text[pos - 1] == '\n') return std::stol(text.substr(pos + name.size() + 1));
-    pos += name.size();
-  }
-  return -1;
-}
-
 long Metric(const Daemon& d, const std::string& name) {
   auto r = Request(d, "GET", "/metrics", {.token = d.operator_token()});
   REQUIRE(r.status == 200);
@@ -80,15 +70,6 @@ class TcpFrom {
  private:
   int fd_ = -1;
 };
-
-bool WaitFor(const std::function<bool()>& done, int timeout_ms) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return done();
-}
 
 std::string ChunkedPost(const std::string& path, const std::string& token,
                         const std::string& extra_headers = "") {
