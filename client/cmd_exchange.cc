@@ -229,6 +229,10 @@ int RunSend(std::span<char* const> argv) {
   if (*key) {
     opts.subject_key = (*key)->span();
     opts.subject_key_id = key_id;
+    // The manifest carries the index's count and digest; the values (32
+    // bytes each) follow it in the upload, so no size of list makes the
+    // create document too large.
+    opts.stream_subject_index = true;
   }
   SendRequest request{MyParty(gw, *fetched), LocalDecisionTime(*fetched), 0};
   auto check = CheckListForSend(protocol, fetched->status, *reader, request, opts);
@@ -297,8 +301,9 @@ int RunSend(std::span<char* const> argv) {
   }
 
   // 4. Upload. A list up to kOneRequestMax goes in one request (create
-  // document, newline, age file); a larger one is announced first, so that a
-  // refusal (protocol suspended, one-off used) comes before a long transfer.
+  // document, newline, subject index, age file); a larger one is announced
+  // first, so that a refusal (protocol suspended, one-off used) comes before
+  // a long transfer, and then uploaded (subject index, age file).
   json body = {{"protocol_id", protocol.id},
                {"version_hash", protocol.version_hash},
                {"manifest", json::parse(signed_manifest->canonical_json)},
@@ -313,13 +318,22 @@ int RunSend(std::span<char* const> argv) {
   };
   auto src = FileSource::Open(tmp->path());
   if (!src) return Report(src.error());
+  // The streamed subject index: the sorted raw values the manifest's count
+  // and sha256 describe (empty when the manifest lists them, or has none).
+  const std::span<const Sha256Digest> index_values =
+      manifest.subject_index_streamed ? std::span<const Sha256Digest>(check->subject_values)
+                                      : std::span<const Sha256Digest>();
+  MemorySource index_src(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(index_values.data()),
+                                                  index_values.size_bytes()));
+  ConcatSource index_then_file(index_src, *src);
+  const uint64_t content_size = index_values.size_bytes() + tmp->Size();
   std::string id;
   Result<HttpResponse> up = Fail(ErrorCode::kInternal, "not sent");
   if (tmp->Size() <= kOneRequestMax) {
     const std::string head = body.dump() + "\n";
     MemorySource head_src(head);
-    ConcatSource head_then_file(head_src, *src);
-    up = gw.Upload("POST", "/api/v1/exchanges/upload", head_then_file, head.size() + tmp->Size(),
+    ConcatSource head_then_content(head_src, index_then_file);
+    up = gw.Upload("POST", "/api/v1/exchanges/upload", head_then_content, head.size() + content_size,
                    "application/vnd.xgw.exchange", true);
     if (!up) return refused(up.error(), "the list was not delivered; send it again");
   } else {
@@ -328,7 +342,8 @@ int RunSend(std::span<char* const> argv) {
     id = Str(*created, "id");
     std::string upload = Str(*created, "upload_url");
     if (upload.empty()) upload = "/api/v1/exchanges/" + UrlEncode(id) + "/content";
-    up = gw.Upload("PUT", upload, *src, tmp->Size(), "application/octet-stream", true);
+    up = gw.Upload("PUT", upload, index_then_file, content_size,
+                   index_values.empty() ? "application/octet-stream" : "application/vnd.xgw.exchange-content", true);
     if (!up) return refused(up.error(), "the list was not delivered; send it again");
   }
   json done = json::parse(up->body, nullptr, false);

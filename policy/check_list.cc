@@ -265,15 +265,8 @@ Result<ListCheck> CheckList(const Protocol& protocol, ListReader& reader, const 
     });
     subjects.erase(std::unique(subjects.begin(), subjects.end()), subjects.end());
     m.subject_key_id = options.subject_key_id;
-    m.subject_index.reserve(subjects.size());
-    static constexpr char kHex[] = "0123456789abcdef";
-    for (const auto& s : subjects) {
-      std::string& h = m.subject_index.emplace_back(2 * s.size(), '\0');
-      for (size_t i = 0; i < s.size(); ++i) {
-        h[2 * i] = kHex[s[i] >> 4];
-        h[2 * i + 1] = kHex[s[i] & 15];
-      }
-    }
+    SetSubjectIndex(&m, subjects, options.stream_subject_index);
+    result.subject_values = std::move(subjects);
   }
   return result;
 }

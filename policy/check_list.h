@@ -1,6 +1,7 @@
 // Checks a list against a protocol while streaming it once, and builds its
 // manifest on the way. Memory does not depend on the row count except for the
-// subject index (32 bytes per distinct subject while checking).
+// subject index: 32 bytes per subject identifier while checking, and in the
+// listed form another ~100 bytes per distinct value for its hex strings.
 #ifndef XGW_POLICY_CHECK_LIST_H_
 #define XGW_POLICY_CHECK_LIST_H_
 
@@ -23,12 +24,16 @@ struct CheckListOptions {
   // Organisation key for the subject index (HMAC-SHA-256); empty: no index.
   std::span<const uint8_t> subject_key;
   std::string subject_key_id;
+  // The manifest describes the index by count and SHA-256 (streamed form,
+  // the values in ListCheck::subject_values) instead of listing it.
+  bool stream_subject_index = false;
 };
 
 struct ListCheck {
   Violations violations;          // header and cell problems, reader failures
   uint64_t suppressed = 0;        // row-level violations beyond the cap
   Manifest manifest;              // complete even when there are violations
+  std::vector<Sha256Digest> subject_values;  // the subject index: sorted, unique, raw
   bool ok() const { return violations.empty(); }
 };
 

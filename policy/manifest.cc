@@ -22,7 +22,23 @@ bool IsHex64(const json& v) {
 
 }  // namespace
 
+void SetSubjectIndex(Manifest* m, std::span<const Sha256Digest> values, bool streamed) {
+  m->subject_index_streamed = streamed;
+  m->subject_count = values.size();
+  m->subject_index.clear();
+  Sha256 all;
+  for (const auto& v : values) all.Update(v);
+  m->subject_index_sha256 = HexEncode(all.Finish());
+  if (streamed) return;
+  m->subject_index.reserve(values.size());
+  for (const auto& v : values) m->subject_index.push_back(HexEncode(v));
+}
+
 Result<std::string> ManifestToCanonicalJson(const Manifest& m) {
+  const json index = m.subject_index_streamed
+                         ? json{{"key_id", m.subject_key_id}, {"count", m.subject_count},
+                                {"sha256", m.subject_index_sha256}}
+                         : json{{"key_id", m.subject_key_id}, {"values", m.subject_index}};
   json doc = {
       {"format", kManifestFormat},
       {"protocol_id", m.protocol_id},
@@ -33,7 +49,7 @@ Result<std::string> ManifestToCanonicalJson(const Manifest& m) {
       {"byte_size", m.byte_size},
       {"sha256", m.sha256},
       {"rows_sha256", m.rows_sha256},
-      {"subject_index", {{"key_id", m.subject_key_id}, {"values", m.subject_index}}},
+      {"subject_index", index},
   };
   return CanonicalJson(doc);
 }
@@ -84,21 +100,43 @@ Result<Manifest> ParseManifest(std::string_view text) {
   if (!IsHex64(doc["rows_sha256"])) return bad("rows_sha256 is not 64 lower-case hex digits");
   m.rows_sha256 = doc["rows_sha256"].get<std::string>();
   const auto& si = doc["subject_index"];
-  if (!si.is_object() || si.size() != 2 || !si.contains("key_id") || !si.contains("values")) {
-    return bad("subject_index must hold exactly key_id and values");
+  const bool listed = si.is_object() && si.size() == 2 && si.contains("key_id") && si.contains("values");
+  const bool streamed = si.is_object() && si.size() == 3 && si.contains("key_id") && si.contains("count") &&
+                        si.contains("sha256");
+  if (!listed && !streamed) {
+    return bad("subject_index must hold exactly key_id and values, or key_id, count and sha256");
   }
   if (!si["key_id"].is_string()) return bad("subject_index.key_id is not a string");
   m.subject_key_id = si["key_id"].get<std::string>();
-  if (!si["values"].is_array()) return bad("subject_index.values is not an array");
-  for (const auto& v : si["values"]) {
-    if (!IsHex64(v)) return bad("subject_index.values holds a value that is not 64 lower-case hex digits");
-    if (!m.subject_index.empty() && v.get<std::string>() <= m.subject_index.back()) {
-      return bad("subject_index.values is not sorted and unique");
+  m.subject_index_streamed = streamed;
+  if (streamed) {
+    if (!si["count"].is_number_unsigned()) return bad("subject_index.count is not a non-negative integer");
+    m.subject_count = si["count"].get<uint64_t>();
+    if (!IsHex64(si["sha256"])) return bad("subject_index.sha256 is not 64 lower-case hex digits");
+    m.subject_index_sha256 = si["sha256"].get<std::string>();
+    if (m.subject_count == 0 && m.subject_index_sha256 != kEmptySubjectIndexSha256) {
+      return bad("subject_index.sha256 is not the digest of an empty index");
     }
-    m.subject_index.push_back(v.get<std::string>());
+    // Each value comes from one cell: never more than rows x columns.
+    if (m.subject_count > 0 && (m.columns.empty() || (m.subject_count - 1) / m.columns.size() >= m.row_count)) {
+      return bad("subject_index.count exceeds one value per cell of the list");
+    }
+  } else {
+    if (!si["values"].is_array()) return bad("subject_index.values is not an array");
+    Sha256 all;
+    for (const auto& v : si["values"]) {
+      if (!IsHex64(v)) return bad("subject_index.values holds a value that is not 64 lower-case hex digits");
+      if (!m.subject_index.empty() && v.get<std::string>() <= m.subject_index.back()) {
+        return bad("subject_index.values is not sorted and unique");
+      }
+      m.subject_index.push_back(v.get<std::string>());
+      all.Update(*HexDecode(m.subject_index.back()));
+    }
+    m.subject_count = m.subject_index.size();
+    m.subject_index_sha256 = HexEncode(all.Finish());
   }
-  if (m.subject_key_id.empty() && !m.subject_index.empty()) return bad("subject_index has values but no key_id");
-  if (m.row_count == 0 && !m.subject_index.empty()) return bad("subject_index has values but the list has no rows");
+  if (m.subject_key_id.empty() && m.subject_count != 0) return bad("subject_index has values but no key_id");
+  if (m.row_count == 0 && m.subject_count != 0) return bad("subject_index has values but the list has no rows");
   return m;
 }
 

@@ -14,9 +14,14 @@
 #include <vector>
 
 #include "crypto/error.h"
+#include "crypto/hash.h"
 #include "policy/protocol.h"
 
 namespace xgw {
+
+// SHA-256 of no bytes: subject_index_sha256 of an empty index.
+inline constexpr std::string_view kEmptySubjectIndexSha256 =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 struct Manifest {
   std::string protocol_id;
@@ -28,16 +33,32 @@ struct Manifest {
   std::string sha256;                // hex SHA-256 of the list file as sent
   std::string rows_sha256;           // hex SHA-256 of the canonical rows
   std::string subject_key_id;        // which organisation key made the index; "" if none
-  std::vector<std::string> subject_index;  // sorted, unique, lower-case hex HMACs
+  // The subject index: the sorted, unique HMAC-SHA-256 values of the list's
+  // subject identifiers, in one of two forms (docs/protocol-format.md#subject-index):
+  //   listed:   the manifest lists them as hex (`values`), in subject_index;
+  //   streamed: the manifest gives only their count and the SHA-256 of the raw
+  //             32-byte values concatenated; the values travel beside it (the
+  //             upload's subject-index block) and subject_index is empty.
+  // Both forms fill subject_count and subject_index_sha256, so two manifests
+  // of one list agree on them whichever form each uses.
+  bool subject_index_streamed = false;
+  uint64_t subject_count = 0;
+  std::string subject_index_sha256 = std::string(kEmptySubjectIndexSha256);
+  std::vector<std::string> subject_index;  // listed form only: lower-case hex HMACs
 
   bool operator==(const Manifest&) const = default;
 };
+
+// Sets the subject index of `m` to `values` (sorted and unique, raw), in the
+// streamed or the listed form.
+void SetSubjectIndex(Manifest* m, std::span<const Sha256Digest> values, bool streamed);
 
 // Canonical JSON bytes (the bytes to sign). Fails only on invalid UTF-8.
 Result<std::string> ManifestToCanonicalJson(const Manifest& manifest);
 
 // Parses and validates (kFormat): exact key set, types, 64-hex digests, index
-// sorted and unique, canonical column names unique. Accepts any JSON
+// sorted and unique (listed) or at most one value per cell (streamed),
+// canonical column names unique. Accepts any JSON
 // whitespace; callers that verify a signature should do so over the bytes
 // received and may compare them with ManifestToCanonicalJson(result).
 Result<Manifest> ParseManifest(std::string_view json_text);
