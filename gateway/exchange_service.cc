@@ -25,6 +25,7 @@
 #include "gateway/migrations.h"
 #include "gateway/identity_rules.h"
 #include "gateway/problem.h"
+#include "gateway/subject_index_upload.h"
 #include "gateway/subject_keys.h"
 #include "policy/canonical_json.h"
 #include "policy/check_list.h"
@@ -46,6 +47,9 @@ int64_t FromInstant(Instant t) { return static_cast<int64_t>(t.time_since_epoch(
 
 // Media type of a one-request upload's body (create document, "\n", age file).
 constexpr const char* kOneRequestUploadType = "application/vnd.xgw.exchange";
+// PUT .../content of an exchange whose manifest streams its subject index:
+// the index block, then the age file.
+constexpr const char* kIndexedContentType = "application/vnd.xgw.exchange-content";
 
 bool IsProtocolId(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
@@ -1123,9 +1127,12 @@ struct ExchangeService::Impl {
   // the commit. 409 if another upload or the sweeper holds the exchange.
   // With `new_row` the exchange has no row yet (a one-request upload): the
   // row is inserted available, with new_row's subject index, and
-  // exchange.created is recorded together with exchange.uploaded.
+  // exchange.created is recorded together with exchange.uploaded. A
+  // streamed subject index (`index`, checked) is stored in the same
+  // transaction that makes the exchange available.
   Response CompleteUpload(RequestContext& ctx, const ExchangeRow& e, const ProtocolRecord& pr,
-                          const std::string& tmp, uint64_t size, int fd, const Manifest* new_row = nullptr);
+                          const std::string& tmp, uint64_t size, int fd, const Manifest* new_row = nullptr,
+                          const SubjectIndexUpload* index = nullptr);
 
   // A temp blob that is not an age file with an X25519 recipient stanza:
   // the audited 400 refusal; nullopt if it is one. Reads from offset 0.
@@ -1164,6 +1171,9 @@ struct ExchangeService::Impl {
   // Inserts e (its state, times and size as set) and the manifest's subject
   // index; the caller holds `mu` inside a transaction (a GroupCommit job).
   Result<void> InsertExchangeLocked(const ExchangeRow& e, const Manifest& manifest);
+  // Stores the values of a streamed subject index under exchange `id`; as
+  // InsertExchangeLocked.
+  Result<void> InsertStreamedSubjectsLocked(const std::string& id, const SubjectIndexUpload& index);
 
   // An upload whose transfer the protocol's frequency no longer allows (see
   // CompleteUpload): audited, its data deleted, the exchange discarded.
@@ -1202,11 +1212,12 @@ class TempBlob {
 
   // The age-header check, then CompleteUpload (which closes the descriptor).
   Response Complete(ExchangeService::Impl& impl, RequestContext& ctx, const ExchangeRow& e,
-                    const ProtocolRecord& pr, const Manifest* new_row = nullptr) {
+                    const ProtocolRecord& pr, const Manifest* new_row = nullptr,
+                    const SubjectIndexUpload* index = nullptr) {
     // A new row (one-request upload) does not exist yet: its refusal names
     // the protocol only, as every other refusal of a creation does.
     if (auto refused = impl.RefuseIfNotAge(ctx, new_row ? nullptr : &e, pr, fd_, path_)) return std::move(*refused);
-    Response r = impl.CompleteUpload(ctx, e, pr, path_, writer_.size(), std::exchange(fd_, -1), new_row);
+    Response r = impl.CompleteUpload(ctx, e, pr, path_, writer_.size(), std::exchange(fd_, -1), new_row, index);
     kept_ = r.status < 300;
     return r;
   }
@@ -1218,13 +1229,28 @@ class TempBlob {
   bool kept_ = false;
 };
 
+// A streamed subject index that is incomplete, out of order or not the one
+// the signed manifest declares (SubjectIndexUpload::Finish).
+Response SubjectIndexProblem(const RequestContext& ctx, const Error& error) {
+  if (error.code != ErrorCode::kFormat) return ErrorProblem(ctx, error);
+  return Problem(400, "subject-index-invalid", "Invalid subject index", error.message + "; nothing was kept",
+                 ctx.request_id());
+}
+
+// PUT /api/v1/exchanges/{id}/content: the streamed subject index the
+// manifest declares (if any), then the age file.
 class UploadSink final : public RequestBodySink {
  public:
   UploadSink(ExchangeService::Impl& impl, RequestContext ctx, ExchangeRow e, ProtocolRecord pr,
-             uint64_t cap, int fd, std::string tmp)
+             uint64_t cap, int fd, std::string tmp, SubjectIndexUpload index, std::string index_sha256)
       : impl_(impl), ctx_(std::move(ctx)), e_(std::move(e)), pr_(std::move(pr)), cap_(cap),
-        blob_(fd, std::move(tmp), cap_) {}
+        blob_(fd, std::move(tmp), cap_), index_(std::move(index)), index_sha256_(std::move(index_sha256)) {}
   Result<void> Write(std::span<const uint8_t> data) override {
+    if (index_.bytes_left() != 0) {
+      XGW_TRY(size_t took, index_.Take(data));
+      data = data.subspan(took);
+      if (data.empty()) return {};
+    }
     if (blob_.writer().size() + data.size() > cap_) {
       return Fail(ErrorCode::kLimit, "the upload exceeds the size the manifest declares (" +
                                          std::to_string(cap_) + " bytes of ciphertext at most)");
@@ -1235,7 +1261,8 @@ class UploadSink final : public RequestBodySink {
     // The disk writes the tail while the header is checked and the audit
     // event is committed; CompleteUpload waits for it (fdatasync) after that.
     if (auto w = blob_.writer().Finish(); !w) return ErrorProblem(ctx_, w.error());
-    return blob_.Complete(impl_, ctx_, e_, pr_);
+    if (auto i = index_.Finish(index_sha256_); !i) return SubjectIndexProblem(ctx_, i.error());
+    return blob_.Complete(impl_, ctx_, e_, pr_, nullptr, &index_);
   }
 
  private:
@@ -1245,6 +1272,8 @@ class UploadSink final : public RequestBodySink {
   ProtocolRecord pr_;
   uint64_t cap_;
   TempBlob blob_;
+  SubjectIndexUpload index_;
+  std::string index_sha256_;
 };
 
 
@@ -1314,10 +1343,12 @@ class PlaintextSink final : public RequestBodySink {
 
 // One-request end-to-end upload (POST /api/v1/exchanges/upload). The body is
 // the create document of POST /api/v1/exchanges on one line (compact JSON
-// never holds a raw newline), "\n", then the age file. The document is kept
-// in memory (at most limits.max_json_body_bytes), the age file streams to a
-// temp blob, and everything is decided at the end exactly as the two-request
-// form decides it. The exchange row is written only once the upload is
+// never holds a raw newline), "\n", the streamed subject index its manifest
+// declares (count x 32 bytes; none in the listed form), then the age file.
+// The document is kept in memory (at most limits.max_json_body_bytes), the
+// index spools to an unlinked file, the age file streams to a temp blob, and
+// everything is decided at the end exactly as the two-request form decides
+// it. The exchange row is written only once the upload is
 // complete, already available: half the requests, audit commits and database
 // transactions of the two-request form, and no pending row ever.
 class OneRequestUploadSink final : public RequestBodySink {
@@ -1338,7 +1369,11 @@ class OneRequestUploadSink final : public RequestBodySink {
       if (nl == data.end()) return {};
       head_done_ = true;
       data = data.subspan(take + 1);
-      LimitToDeclaredSize();
+      XGW_CHECK(LimitToDeclaredSize());
+    }
+    if (index_.bytes_left() != 0) {
+      XGW_TRY(size_t took, index_.Take(data));
+      data = data.subspan(took);
     }
     if (blob_.writer().size() + data.size() > cap_) {
       return Fail(ErrorCode::kLimit, "the age file exceeds the size the manifest declares (" + std::to_string(cap_) +
@@ -1359,6 +1394,15 @@ class OneRequestUploadSink final : public RequestBodySink {
     auto d = impl_.DecideCreate(ctx_, doc);
     if (!d) return ErrorProblem(ctx_, d.error());
     if (d->refusal) return std::move(*d->refusal);
+    // A listed index came in the manifest: no block was read.
+    const bool streamed = d->manifest.subject_index_streamed;
+    if ((streamed ? d->manifest.subject_count : 0) != index_.count()) {
+      return SubjectIndexProblem(ctx_, Error{ErrorCode::kFormat, "the subject index read is not the one declared"});
+    }
+    if (auto i = index_.Finish(streamed ? d->manifest.subject_index_sha256 : std::string(kEmptySubjectIndexSha256));
+        !i) {
+      return SubjectIndexProblem(ctx_, i.error());
+    }
     ExchangeRow e = ExchangeService::Impl::NewExchangeRow(ctx_, d->pr, d->party, d->manifest, d->canonical,
                                                           d->signature, "user:" + ctx_.principal->user_id, "e2e");
     e.id = id_;  // the temp blob is already named after it
@@ -1369,7 +1413,7 @@ class OneRequestUploadSink final : public RequestBodySink {
                          " bytes of ciphertext at most); nothing was kept",
                      rid);
     }
-    return blob_.Complete(impl_, ctx_, e, d->pr, &d->manifest);
+    return blob_.Complete(impl_, ctx_, e, d->pr, &d->manifest, &index_);
   }
 
  private:
@@ -1377,13 +1421,25 @@ class OneRequestUploadSink final : public RequestBodySink {
   // manifest declares: refused while it streams, as in the two-request form,
   // not after a gigabyte was written. (The protocol's own limit is applied
   // in Finish, where the protocol is read; parsing here costs no I/O.)
-  void LimitToDeclaredSize() {
+  // A streamed subject index is read next: its size is the manifest's
+  // count, within the upload limit; its digest is checked in Finish.
+  Result<void> LimitToDeclaredSize() {
     doc_ = json::parse(head_, nullptr, false);
-    if (!doc_.is_object() || !doc_.contains("manifest") || !doc_["manifest"].is_object()) return;
-    const json& size = doc_["manifest"].value("byte_size", json());
+    if (!doc_.is_object() || !doc_.contains("manifest") || !doc_["manifest"].is_object()) return {};
+    const json& manifest = doc_["manifest"];
+    const json& size = manifest.value("byte_size", json());
     if (size.is_number_unsigned()) {
       cap_ = std::min(cap_, ExchangeService::Impl::MaxCiphertext(size.get<uint64_t>()));
     }
+    const json& index = manifest.value("subject_index", json());
+    const json& count = index.is_object() ? index.value("count", json()) : json();
+    if (!count.is_number_unsigned() || count.get<uint64_t>() == 0) return {};
+    if (count.get<uint64_t>() > ctx_.config->limits.max_upload_bytes / SubjectIndexUpload::kValueSize) {
+      return Fail(ErrorCode::kLimit, "the subject index the manifest declares exceeds the upload limit (" +
+                                         std::to_string(ctx_.config->limits.max_upload_bytes) + " bytes)");
+    }
+    XGW_TRY(index_, SubjectIndexUpload::Open(impl_.tmp_dir, count.get<uint64_t>()));
+    return {};
   }
 
   ExchangeService::Impl& impl_;
@@ -1395,6 +1451,7 @@ class OneRequestUploadSink final : public RequestBodySink {
   json doc_ = json::value_t::discarded;  // ... parsed, once complete
   bool head_done_ = false;
   TempBlob blob_;
+  SubjectIndexUpload index_;  // the streamed subject index, if the manifest declares one
 };
 }  // namespace
 
@@ -1464,9 +1521,24 @@ Result<void> ExchangeService::Impl::InsertExchangeLocked(const ExchangeRow& e, c
   return {};
 }
 
+Result<void> ExchangeService::Impl::InsertStreamedSubjectsLocked(const std::string& id,
+                                                                 const SubjectIndexUpload& index) {
+  // The values are stored as the listed form stores them (lower-case hex),
+  // so that one lookup finds both.
+  return index.ForEach([&](std::span<const Sha256Digest> values) -> Result<void> {
+    for (const auto& v : values) {
+      XGW_TRY(auto sub, db.Prepare("INSERT OR IGNORE INTO exchange_subjects(value, exchange_id) VALUES (?, ?)"));
+      sub.Bind(1, HexEncode(v)).Bind(2, id);
+      XGW_CHECK(sub.Run());
+    }
+    return {};
+  });
+}
+
 Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const ExchangeRow& e,
                                                const ProtocolRecord& pr, const std::string& tmp,
-                                               uint64_t size, int fd, const Manifest* new_row) {
+                                               uint64_t size, int fd, const Manifest* new_row,
+                                               const SubjectIndexUpload* index) {
   const int64_t now = Now();
   // The frequency (one-off, quota) and the protocol's state were decided
   // when the exchange was created, but two exchanges created at the same
@@ -1566,6 +1638,7 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
       still_pending = db.Changes() == 1;
       if (!still_pending) return {};
     }
+    if (index != nullptr) XGW_CHECK(InsertStreamedSubjectsLocked(e.id, *index));
     return CountTransferLocked(*pr.protocol, e.sender_party, ToInstant(now));
   };
   // The upload's events are in the log already: from here on, an upload that
@@ -2600,7 +2673,18 @@ void ExchangeService::RegisterRoutes(Router& router) {
                 if (!e || e->sender_user != ctx.principal->user_id) {
                   return Fail(ErrorCode::kNotFound, "no such exchange, or it is not yours");
                 }
-                if (ct != "application/octet-stream") {
+                // A manifest in the streamed form: its subject index opens the body.
+                Manifest declared;
+                if (e->manifest && e->mode == "e2e") {
+                  XGW_TRY(declared, ParseManifest(*e->manifest));
+                }
+                const uint64_t streamed = declared.subject_index_streamed ? declared.subject_count : 0;
+                if (streamed != 0 && ct != kIndexedContentType) {
+                  return Fail(ErrorCode::kInvalidArgument,
+                              std::string("the manifest declares a streamed subject index: send Content-Type: ") +
+                                  kIndexedContentType + " (the index, then the age file)");
+                }
+                if (streamed == 0 && ct != "application/octet-stream" && ct != kIndexedContentType) {
                   return Fail(ErrorCode::kInvalidArgument,
                               "send the age file with Content-Type: application/octet-stream");
                 }
@@ -2610,6 +2694,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
                 XGW_TRY(auto pr, m.LoadProtocolVersion(e->protocol_id, e->version_hash));
                 if (!pr) return Fail(ErrorCode::kNotFound, "no such protocol");
                 const uint64_t cap = Impl::CiphertextCap(*pr, e->byte_size, *ctx.config);
+                XGW_TRY(auto index, SubjectIndexUpload::Open(m.tmp_dir, streamed));
                 const std::string tmp = m.TmpPath(e->id);
                 // Read-write: the header is checked through the same descriptor.
                 const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -2618,7 +2703,10 @@ void ExchangeService::RegisterRoutes(Router& router) {
                   return tl::unexpected(IoError("open", tmp, errno));
                 }
                 return std::unique_ptr<RequestBodySink>(
-                    std::make_unique<UploadSink>(m, ctx, std::move(*e), std::move(*pr), cap, fd, tmp));
+                    std::make_unique<UploadSink>(m, ctx, std::move(*e), std::move(*pr), cap, fd, tmp,
+                                                 std::move(index),
+                                                 streamed != 0 ? declared.subject_index_sha256
+                                                               : std::string(kEmptySubjectIndexSha256)));
               }});
 
 
