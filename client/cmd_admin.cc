@@ -27,6 +27,7 @@ constexpr std::string_view kTokenUsage =
     "       xgw token revoke TOKEN_ID";
 constexpr std::string_view kProtocolUsage =
     "xgw protocol show ID [--json]\n"
+    "       xgw protocol diff ID [--json]   (what a pending new version changes)\n"
     "       xgw protocol propose FILE [--json]\n"
     "       xgw protocol accept ID --org PARTY [--json]\n"
     "       xgw protocol (activate | suspend | terminate) ID [--json]";
@@ -261,6 +262,12 @@ int RunProtocol(std::span<char* const> argv) {
   const std::string& sub = a.positional[0];
   if (a.positional.size() != 2) return UsageError("give exactly one argument after " + sub, kProtocolUsage);
   const std::string& arg = a.positional[1];
+  if (sub == "diff") {
+    XGW_CONNECT(run);
+    auto r = run.gw->Json("GET", "/api/v1/protocols/" + UrlEncode(arg) + "/diff");
+    if (!r) return Report(r.error(), "a diff exists only while a changed version waits for acceptance");
+    return Show(run, *r, DescribeDiff(*r));
+  }
   if (sub == "propose") {
     auto in = OpenInput(arg);
     if (!in) return Report(in.error());

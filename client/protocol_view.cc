@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "client/session.h"
+#include "policy/protocol_diff.h"
 
 namespace xgw::cli {
 
@@ -51,12 +52,6 @@ std::string FormatDate(const Date& d) {
 Instant Now() { return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()); }
 
 namespace {
-std::string Days(std::chrono::seconds s) {
-  auto n = s.count();
-  if (n % 86400 == 0) return std::to_string(n / 86400) + " day" + (n == 86400 ? "" : "s");
-  if (n % 3600 == 0) return std::to_string(n / 3600) + " hour" + (n == 3600 ? "" : "s");
-  return std::to_string(n / 60) + " minutes";
-}
 std::string PartyName(const Protocol& p, const std::string& id) {
   const Party* party = p.PartyById(id);
   return party != nullptr ? party->name + " (" + id + ")" : id;
@@ -86,22 +81,33 @@ std::string DescribeProtocol(const Protocol& p, const json& answer) {
     t += ")";
     if (!f.aliases.empty()) t += "  also accepted as: " + Join(f.aliases);
     t += "\n";
+    // Every rule a cell must meet, so a sender can fix a list before sending.
+    for (const auto& rule : FieldRuleWords(f)) t += "      " + rule + "\n";
   }
   t += "\nWho may read the lists:\n";
   for (const auto& r : p.recipients) {
     t += "  - at " + PartyName(p, r.organisation) + ":";
     if (!r.roles.empty()) t += " people with the role " + Join(r.roles, " or ");
-    if (!r.users.empty()) {
+    if (!r.units.empty()) {
       t += r.roles.empty() ? " " : "; and ";
+      t += "everyone in the unit " + Join(r.units, " or ");
+    }
+    if (!r.users.empty()) {
+      t += r.roles.empty() && r.units.empty() ? " " : "; and ";
       t += "the users " + Join(r.users);
     }
     t += "\n";
   }
   t += "\nHow long lists are kept (the earliest applies):\n";
   if (p.retention.delete_on) t += "  - deleted at the end of " + FormatDate(*p.retention.delete_on) + "\n";
-  if (p.retention.after_delivery) t += "  - deleted " + Days(*p.retention.after_delivery) + " after delivery\n";
+  if (p.retention.after_delivery)
+    t += "  - deleted " + DescribeDuration(*p.retention.after_delivery) + " after delivery\n";
   if (p.retention.after_first_download)
-    t += "  - deleted " + Days(*p.retention.after_first_download) + " after the first download\n";
+    t += "  - deleted " + DescribeDuration(*p.retention.after_first_download) + " after the first download\n";
+  if ((p.retention.after_delivery && p.retention.after_delivery->months != 0) ||
+      (p.retention.after_first_download && p.retention.after_first_download->months != 0))
+    t += "    (months and years count on the calendar in " + p.zone->name() +
+         "; a day missing in the target month becomes its last day)\n";
   if (p.retention.on_acknowledgement) t += "  - deleted as soon as the receiver acknowledges receipt\n";
   t += "\nHow often: ";
   if (p.frequency.one_off) {
@@ -134,6 +140,42 @@ std::string DescribeProtocol(const Protocol& p, const json& answer) {
     t += "  accepted by: " + (accepted.empty() ? std::string("nobody yet") : Join(accepted)) + "\n";
     t += "  waiting for: " + (awaiting.empty() ? std::string("nobody") : Join(awaiting)) + "\n";
   }
+  return t;
+}
+
+std::string DescribeDiff(const json& answer) {
+  const json& from = answer.contains("from") ? answer["from"] : json::object();
+  const json& to = answer.contains("to") ? answer["to"] : json::object();
+  std::string t = "Protocol " + Str(answer, "id") + ": what version " + Str(to, "version") + " (" +
+                  Str(to, "version_hash").substr(0, 12) + "...) changes against version " + Str(from, "version") +
+                  " in force (" + Str(from, "version_hash").substr(0, 12) + "...):\n";
+  static const std::pair<const char*, const char*> kAreas[] = {
+      {"title", "Title"},          {"version", "Version label"}, {"parties", "Parties"},
+      {"directions", "Who sends to whom"}, {"purposes", "Purpose"}, {"legal_basis", "Legal basis"},
+      {"fields", "Columns"},       {"recipients", "Who may read the lists"},
+      {"retention", "How long lists are kept"}, {"on_termination", "On termination"},
+      {"validity", "Validity"},    {"time_zone", "Time zone"},   {"frequency", "How often"},
+      {"limits", "Limits"},        {"input_formats", "File formats"}, {"approval", "Approval"},
+      {"text", "Wording"}};
+  const json changes = answer.contains("changes") && answer["changes"].is_array() ? answer["changes"] : json::array();
+  if (changes.empty()) return t + "  nothing\n";
+  std::vector<bool> shown(changes.size(), false);
+  auto section = [&](const std::string& area, const std::string& heading) {
+    std::string lines;
+    for (size_t i = 0; i < changes.size(); ++i) {
+      if (!shown[i] && Str(changes[i], "area") == area) {
+        lines += "  - " + Str(changes[i], "text") + "\n";
+        shown[i] = true;
+      }
+    }
+    if (!lines.empty()) t += "\n" + heading + ":\n" + lines;
+  };
+  for (const auto& [area, heading] : kAreas) section(area, heading);
+  for (size_t i = 0; i < changes.size(); ++i) {
+    if (!shown[i]) section(Str(changes[i], "area"), Str(changes[i], "area"));
+  }
+  t += "\nEach party's DPO advises on these changes; then each party accepts the new version "
+       "(`xgw protocol accept " + Str(answer, "id") + " --org PARTY`).\n";
   return t;
 }
 

@@ -37,6 +37,10 @@ Instant Now();
 // The protocol in plain words for the people who use it.
 std::string DescribeProtocol(const Protocol& protocol, const nlohmann::json& answer);
 
+// GET /api/v1/protocols/{id}/diff in plain words, grouped by area, for a DPO
+// advising on a re-acceptance.
+std::string DescribeDiff(const nlohmann::json& answer);
+
 }  // namespace xgw::cli
 
 #endif  // XGW_CLIENT_PROTOCOL_VIEW_H_

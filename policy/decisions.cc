@@ -112,12 +112,19 @@ Violations MayReceive(const Protocol& p, const UserRef& user) {
     if (std::find(r.users.begin(), r.users.end(), user.user_id) != r.users.end()) return {};
     for (const auto& role : user.roles) {
       if (std::find(r.roles.begin(), r.roles.end(), role) != r.roles.end()) return {};
+      // Membership of a unit is the role "unit.<unit id>".
+      if (role.rfind("unit.", 0) == 0 &&
+          std::find(r.units.begin(), r.units.end(), std::string_view(role).substr(5)) != r.units.end()) {
+        return {};
+      }
     }
   }
   if (!p.IsReceiver(user.organisation)) {
     return {{"recipient_not_allowed", "the user's organisation is not a receiving party of this protocol", 0, ""}};
   }
-  return {{"recipient_not_allowed", "none of the user's roles is a recipient under this protocol, nor is the user named", 0, ""}};
+  return {{"recipient_not_allowed",
+           "none of the user's roles or units (role unit.<id>) is a recipient under this protocol, nor is the user named",
+           0, ""}};
 }
 
 Expiry ComputeExpiryAndCause(const Protocol& p, const ExchangeEvents& e) {
@@ -127,9 +134,9 @@ Expiry ComputeExpiryAndCause(const Protocol& p, const ExchangeEvents& e) {
     if (t < expiry.at) expiry = {t, cause};
   };
   if (r.delete_on) earliest(p.zone->EndOfDay(*r.delete_on), ExpiryCause::kRetentionDate);
-  if (r.after_delivery) earliest(e.delivered + *r.after_delivery, ExpiryCause::kAfterDelivery);
+  if (r.after_delivery) earliest(r.after_delivery->AddTo(e.delivered, *p.zone), ExpiryCause::kAfterDelivery);
   if (r.after_first_download && e.first_download) {
-    earliest(*e.first_download + *r.after_first_download, ExpiryCause::kAfterFirstDownload);
+    earliest(r.after_first_download->AddTo(*e.first_download, *p.zone), ExpiryCause::kAfterFirstDownload);
   }
   if (r.on_acknowledgement && e.acknowledged) earliest(*e.acknowledged, ExpiryCause::kAcknowledged);
   if (p.on_termination == OnTermination::kDelete && e.protocol_terminated) {

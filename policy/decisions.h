@@ -62,7 +62,9 @@ struct UserRef {
 
 // May `user` receive lists sent under `protocol`? Empty: yes. Otherwise
 // recipient_not_allowed (the organisation is not a receiver, or no recipient
-// rule of it names one of the user's roles or the user).
+// rule of it names one of the user's roles, one of the user's units or the
+// user). A user is in unit U of their organisation when they hold the role
+// "unit.U".
 Violations MayReceive(const Protocol& protocol, const UserRef& user);
 
 struct ExchangeEvents {

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "policy/canonical_json.h"
+#include "policy/decimal.h"
 
 namespace xgw {
 
@@ -148,6 +149,16 @@ bool IsIdentifierName(std::string_view s) {
   return true;
 }
 
+// A unit id becomes part of a role name ("unit." + id), so it follows the
+// gateway's role-name rules: [a-z][a-z0-9_.-]*, 64 bytes in all.
+bool IsUnitName(std::string_view s) {
+  if (s.empty() || s.size() > 59 || !(s[0] >= 'a' && s[0] <= 'z')) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.')) return false;
+  }
+  return true;
+}
+
 bool IsFieldName(std::string_view s) {
   if (s.empty() || s.size() > 64 || !(s[0] >= 'a' && s[0] <= 'z')) return false;
   for (char c : s) {
@@ -157,7 +168,7 @@ bool IsFieldName(std::string_view s) {
 }
 
 void ParseParty(Checker& c, const json& v, const std::string& path, Protocol& p) {
-  if (!c.Object(v, path, {"id", "name", "country", "dpo"}, {"enterprise_number", "address"})) return;
+  if (!c.Object(v, path, {"id", "name", "country", "dpo"}, {"enterprise_number", "address", "units"})) return;
   Party party;
   party.id = c.String(v, "id", path);
   if (!party.id.empty() && !IsIdentifierName(party.id)) {
@@ -173,7 +184,11 @@ void ParseParty(Checker& c, const json& v, const std::string& path, Protocol& p)
     auto raw = c.String(v, "enterprise_number", path);
     if (party.country == "BE" && !raw.empty()) {
       auto n = NormaliseBeEnterpriseNumber(raw);
-      if (!n) c.Problem(path + ".enterprise_number", "not a valid KBO enterprise number (check digits)");
+      if (!n) {
+        c.Problem(path + ".enterprise_number",
+                  "not a valid KBO enterprise number (check digits: 10 digits such as 0207.437.468, the last "
+                  "two being 97 - (first eight mod 97)): copy it from the KBO public search");
+      }
       else party.enterprise_number = *n;
     } else if (party.country == "NL" && !raw.empty()) {
       bool ok = raw.size() == 8 && raw.find_first_not_of("0123456789") == std::string::npos;
@@ -188,7 +203,8 @@ void ParseParty(Checker& c, const json& v, const std::string& path, Protocol& p)
       party.dpo.name = c.String(d, "name", dp);
       party.dpo.email = c.String(d, "email", dp);
       party.dpo.phone = c.String(d, "phone", dp);
-      FieldRule email{FieldType::kEmail, 0, {}, {}, {}, {}};
+      FieldRule email;
+      email.type = FieldType::kEmail;
       std::string norm;
       std::string_view why;
       if (!party.dpo.email.empty() && !ValidateValue(email, party.dpo.email, &norm, &why)) {
@@ -196,14 +212,42 @@ void ParseParty(Checker& c, const json& v, const std::string& path, Protocol& p)
       }
     }
   }
+  party.units = c.Strings(v, "units", path, false);
+  for (size_t i = 0; i < party.units.size(); ++i) {
+    if (!IsUnitName(party.units[i])) {
+      c.Problem(path + ".units[" + std::to_string(i) + "]",
+                "a unit id must be 1..59 of a-z 0-9 _ - . starting with a letter (users join it with the role "
+                "unit.<id>)");
+    }
+  }
   if (!party.id.empty() && p.PartyById(party.id)) c.Problem(path + ".id", "duplicate party id");
   p.parties.push_back(std::move(party));
+}
+
+// Decimal bounds: an integer or a decimal string ("12.50"; canonical JSON
+// has no fractions, so 12.5 as a JSON number is refused by the hash anyway);
+// kept canonical and compared as decimals, never through a double.
+void ParseDecimalBounds(Checker& c, const json& v, const std::string& path, FieldRule& rule) {
+  for (auto [key, slot] : {std::pair{"min", &rule.decimal_min}, std::pair{"max", &rule.decimal_max}}) {
+    auto it = v.find(key);
+    if (it == v.end()) continue;
+    std::string text;
+    if (it->is_string()) text = it->get<std::string>();
+    else if (it->is_number_integer()) text = it->dump();
+    *slot = NormaliseDecimal(text);
+    if (!*slot) {
+      c.Problem(path + "." + key, "not a decimal bound: write an integer or a string such as \"12.5\" or \"-0.25\"");
+    }
+  }
+  if (rule.decimal_min && rule.decimal_max && CompareDecimal(*rule.decimal_max, *rule.decimal_min) < 0) {
+    c.Problem(path + ".max", "max is below min");
+  }
 }
 
 void ParseField(Checker& c, const json& v, const std::string& path, Protocol& p) {
   if (!c.Object(v, path, {"name", "type", "required", "justification"},
                 {"aliases", "subject_identifier", "special_category", "special_category_basis",
-                 "max_length", "min", "max", "values", "pattern", "description"})) {
+                 "max_length", "min", "max", "values", "pattern", "description", "scale", "unit"})) {
     return;
   }
   Field f;
@@ -237,9 +281,17 @@ void ParseField(Checker& c, const json& v, const std::string& path, Protocol& p)
     f.rule.max_length = static_cast<size_t>(
         c.Integer(v, "max_length", path, 1, type == FieldType::kRegex ? kRegexInputCap : 100000).value_or(0));
   }
-  if (only_for("min", {FieldType::kInteger})) f.rule.min = c.Integer(v, "min", path, INT64_MIN, INT64_MAX);
-  if (only_for("max", {FieldType::kInteger})) f.rule.max = c.Integer(v, "max", path, INT64_MIN, INT64_MAX);
-  if (f.rule.min && f.rule.max && *f.rule.min > *f.rule.max) c.Problem(path + ".max", "max is below min");
+  if (type == FieldType::kDecimal) {
+    ParseDecimalBounds(c, v, path, f.rule);
+  } else {
+    if (only_for("min", {FieldType::kInteger})) f.rule.min = c.Integer(v, "min", path, INT64_MIN, INT64_MAX);
+    if (only_for("max", {FieldType::kInteger})) f.rule.max = c.Integer(v, "max", path, INT64_MIN, INT64_MAX);
+    if (f.rule.min && f.rule.max && *f.rule.min > *f.rule.max) c.Problem(path + ".max", "max is below min");
+  }
+  if (only_for("scale", {FieldType::kDecimal})) {
+    if (auto scale = c.Integer(v, "scale", path, 0, 18)) f.rule.scale = static_cast<int>(*scale);
+  }
+  if (only_for("unit", {FieldType::kInteger, FieldType::kDecimal})) f.unit = c.String(v, "unit", path);
   if (only_for("values", {FieldType::kEnum})) {
     f.rule.values = c.Strings(v, "values", path, false);
     std::set<std::string> folded;
@@ -252,6 +304,7 @@ void ParseField(Checker& c, const json& v, const std::string& path, Protocol& p)
   if (type == FieldType::kEnum && !v.contains("values")) c.Problem(path + ".values", "missing: an enum needs its values");
   if (only_for("pattern", {FieldType::kRegex})) {
     auto pattern = c.String(v, "pattern", path);
+    f.pattern = pattern;
     if (!pattern.empty()) {
       auto re = CompileSafeRegex(pattern);
       if (!re) c.Problem(path + ".pattern", re.error().message);
@@ -299,13 +352,22 @@ void ParseField(Checker& c, const json& v, const std::string& path, Protocol& p)
 }
 
 void ParseRecipient(Checker& c, const json& v, const std::string& path, Protocol& p) {
-  if (!c.Object(v, path, {"organisation"}, {"roles", "users"})) return;
+  if (!c.Object(v, path, {"organisation"}, {"roles", "users", "units"})) return;
   RecipientRule r;
   r.organisation = c.String(v, "organisation", path);
   r.roles = c.Strings(v, "roles", path, true);
   r.users = c.Strings(v, "users", path, true);
-  if (r.roles.empty() && r.users.empty()) {
-    c.Problem(path, "recipients empty: name at least one role or user");
+  r.units = c.Strings(v, "units", path, true);
+  if (r.roles.empty() && r.users.empty() && r.units.empty()) {
+    c.Problem(path, "recipients empty: name at least one role, unit or user");
+  }
+  if (const Party* party = p.PartyById(r.organisation)) {
+    for (size_t i = 0; i < r.units.size(); ++i) {
+      if (std::find(party->units.begin(), party->units.end(), r.units[i]) == party->units.end()) {
+        c.Problem(path + ".units[" + std::to_string(i) + "]",
+                  "not a unit of party " + r.organisation + ": list it in that party's \"units\" first");
+      }
+    }
   }
   if (!r.organisation.empty() && !p.IsReceiver(r.organisation)) {
     c.Problem(path + ".organisation", "not a receiving party of any direction");
@@ -353,13 +415,16 @@ bool Protocol::Accepts(InputFormat format) const {
 Instant Protocol::ValidFromInstant() const { return zone->StartOfDay(valid_from); }
 Instant Protocol::ValidUntilInstant() const { return zone->EndOfDay(valid_until); }
 
-std::optional<std::chrono::seconds> ParseDuration(std::string_view s) {
+namespace {
+
+// ISO 8601 duration designators in order; calendar units only when allowed.
+std::optional<CalendarDuration> ParseIsoDuration(std::string_view s, bool calendar) {
   if (s.size() < 3 || s.size() > 32 || s[0] != 'P') return std::nullopt;
-  int64_t total = 0;
+  int64_t total = 0, months = 0;
   bool time = false, any = false;
   int64_t num = 0;
   bool have_num = false;
-  std::string_view order = "WD";  // remaining allowed designators in the date part
+  std::string_view order = calendar ? "YMWD" : "WD";  // remaining allowed designators in the date part
   for (size_t i = 1; i < s.size(); ++i) {
     char ch = s[i];
     if (ch >= '0' && ch <= '9') {
@@ -376,14 +441,62 @@ std::optional<std::chrono::seconds> ParseDuration(std::string_view s) {
     auto at = order.find(ch);
     if (!have_num || at == std::string_view::npos) return std::nullopt;
     order.remove_prefix(at + 1);
-    int64_t unit = ch == 'W' ? 604800 : ch == 'D' ? 86400 : ch == 'H' ? 3600 : 60;
-    total += num * unit;
+    if (!time && (ch == 'Y' || ch == 'M')) {
+      months += ch == 'Y' ? num * 12 : num;
+      if (months > 12000) return std::nullopt;
+    } else {
+      int64_t unit = ch == 'W' ? 604800 : ch == 'D' ? 86400 : ch == 'H' ? 3600 : 60;
+      total += num * unit;
+    }
     num = 0;
     have_num = false;
     any = true;
   }
-  if (have_num || !any || total <= 0) return std::nullopt;
-  return std::chrono::seconds{total};
+  if (have_num || !any || (total <= 0 && months <= 0)) return std::nullopt;
+  return CalendarDuration{static_cast<int32_t>(months), std::chrono::seconds{total}, std::string(s)};
+}
+
+std::string Plural(int64_t n, std::string_view unit) {
+  return std::to_string(n) + " " + std::string(unit) + (n == 1 ? "" : "s");
+}
+
+}  // namespace
+
+std::optional<std::chrono::seconds> ParseDuration(std::string_view s) {
+  auto d = ParseIsoDuration(s, false);
+  if (!d) return std::nullopt;
+  return d->exact;
+}
+
+std::optional<CalendarDuration> ParseCalendarDuration(std::string_view s) { return ParseIsoDuration(s, true); }
+
+Date AddMonths(const Date& date, int32_t months) {
+  using namespace std::chrono;
+  year_month ym = year_month{date.year(), date.month()} + std::chrono::months{months};
+  const day last = year_month_day_last{ym.year(), month_day_last{ym.month()}}.day();
+  return year_month_day{ym.year(), ym.month(), std::min(date.day(), last)};
+}
+
+Instant CalendarDuration::AddTo(Instant from, const TimeZone& zone) const {
+  if (months == 0) return from + exact;  // exactly the old behaviour of P30D, PT12H
+  LocalDateTime local = zone.ToLocal(from);
+  local.date = AddMonths(local.date, months);
+  return zone.ToUtc(local) + exact;
+}
+
+std::string DescribeDuration(const CalendarDuration& d) {
+  std::vector<std::string> parts;
+  if (d.months / 12 != 0) parts.push_back(Plural(d.months / 12, "year"));
+  if (d.months % 12 != 0) parts.push_back(Plural(d.months % 12, "month"));
+  int64_t s = d.exact.count();
+  if (s / 86400 != 0) parts.push_back(Plural(s / 86400, "day"));
+  if (s % 86400 / 3600 != 0) parts.push_back(Plural(s % 86400 / 3600, "hour"));
+  if (s % 3600 / 60 != 0) parts.push_back(Plural(s % 3600 / 60, "minute"));
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    out += (i == 0 ? "" : i + 1 == parts.size() ? " and " : ", ") + parts[i];
+  }
+  return out;
 }
 
 tl::expected<Protocol, ProtocolProblems> ParseProtocolDocument(const json& doc,
@@ -462,9 +575,9 @@ tl::expected<Protocol, ProtocolProblems> ParseProtocolDocument(const json& doc,
                                std::pair{"after_first_download", &p.retention.after_first_download}}) {
         if (!r.contains(key)) continue;
         auto text = c.String(r, key, rp);
-        *slot = ParseDuration(text);
+        *slot = ParseCalendarDuration(text);
         if (!*slot && !text.empty()) {
-          c.Problem(rp + "." + key, "not a duration like P30D, P2W or PT12H (years and months are not allowed)");
+          c.Problem(rp + "." + key, "not a duration like P3M, P1Y, P30D, P2W, P1M15D or PT12H");
         }
       }
       p.retention.on_acknowledgement = c.Bool(r, "delete_on_acknowledgement", rp).value_or(false);
@@ -476,9 +589,24 @@ tl::expected<Protocol, ProtocolProblems> ParseProtocolDocument(const json& doc,
 
   if (doc.contains("validity")) {
     const auto& v = doc["validity"];
-    if (c.Object(v, "$.validity", {"from", "until"}, {})) {
+    if (c.Object(v, "$.validity", {"from"}, {"until", "duration"})) {
       auto from = c.DateAt(v, "from", "$.validity");
       auto until = c.DateAt(v, "until", "$.validity");
+      // "duration" instead of "until": the period ends the day before the same
+      // calendar day that many months/years later ("from" 2025-01-01 "P1Y":
+      // until 2025-12-31 inclusive).
+      if (v.contains("until") == v.contains("duration")) {
+        c.Problem("$.validity", "give either until (the last day) or duration (like P1Y or P6M), not both or neither");
+      } else if (v.contains("duration")) {
+        auto text = c.String(v, "duration", "$.validity");
+        auto d = ParseCalendarDuration(text);
+        if (!d || d->exact.count() % 86400 != 0) {
+          if (!text.empty()) c.Problem("$.validity.duration", "not a duration of whole days, months or years like P1Y, P6M or P90D");
+        } else if (from) {
+          until = Date{std::chrono::sys_days{AddMonths(*from, d->months)} +
+                       std::chrono::days{d->exact.count() / 86400 - 1}};
+        }
+      }
       if (from) p.valid_from = *from;
       if (until) p.valid_until = *until;
       if (from && until && std::chrono::sys_days{*until} < std::chrono::sys_days{*from}) {

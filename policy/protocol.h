@@ -38,6 +38,10 @@ struct Party {
   std::string country;            // "BE" or "NL"
   std::string enterprise_number;  // normalised: KBO 10 digits (BE) or KvK 8 digits (NL)
   Dpo dpo;
+  // Organisational units (teams, departments) recipient rules may name, e.g.
+  // "dienst-thuislozenzorg". A user belongs to unit U when they hold the role
+  // "unit.U" (MayReceive): units need no other registration in the gateway.
+  std::vector<std::string> units;
 };
 
 struct Direction {
@@ -55,20 +59,38 @@ struct Field {
   SpecialCategory special_category = SpecialCategory::kNone;
   std::string special_category_basis;  // the art. 9(2) / 10 exception relied on
   std::string justification;
+  std::string unit;                    // unit of measure of a number ("EUR", "m2"); may be empty
+  std::string pattern;                 // regex: the pattern as written
 };
 
 struct RecipientRule {
   std::string organisation;        // a receiving party
   std::vector<std::string> roles;  // any of these roles ...
   std::vector<std::string> users;  // ... or one of these user ids
+  std::vector<std::string> units;  // ... or anyone in one of these units of the organisation
+};
+
+// An ISO 8601 duration that may use calendar units: "P3M", "P1Y", "P1M15D",
+// "P30D", "PT12H". Years and months are added to the civil date in the
+// protocol's time zone (a day that does not exist in the target month is
+// clamped to the month's last day: 31 January + P1M = 28 or 29 February, at
+// the same wall-clock time); weeks, days, hours and minutes are then added as
+// exact seconds (P1D = 86400 s), as they always were.
+struct CalendarDuration {
+  int32_t months = 0;               // years count as 12 months
+  std::chrono::seconds exact{0};    // weeks, days, hours, minutes
+  std::string text;                 // as written, e.g. "P3M"
+
+  Instant AddTo(Instant from, const TimeZone& zone) const;
+  bool operator==(const CalendarDuration& o) const { return months == o.months && exact == o.exact; }
 };
 
 // Every rule present applies; the earliest resulting instant wins. At least
 // one unconditional rule (delete_on or after_delivery) is always present.
 struct Retention {
   std::optional<Date> delete_on;  // deleted at the end of this day, protocol time zone
-  std::optional<std::chrono::seconds> after_delivery;
-  std::optional<std::chrono::seconds> after_first_download;
+  std::optional<CalendarDuration> after_delivery;
+  std::optional<CalendarDuration> after_first_download;
   bool on_acknowledgement = false;  // deleted when the receiver acknowledges
 };
 
@@ -166,6 +188,13 @@ Error ProblemsToError(const ProtocolProblems& problems);
 // ISO 8601 durations of weeks, days, hours, minutes ("P30D", "P2W", "PT12H",
 // "P1DT6H"); years and months are refused because their length varies.
 std::optional<std::chrono::seconds> ParseDuration(std::string_view text);
+// The same, plus years and months before the weeks ("P1Y", "P3M", "P1Y2M10D",
+// "P1MT12H"). nullopt when malformed or zero.
+std::optional<CalendarDuration> ParseCalendarDuration(std::string_view text);
+// "3 months", "1 year and 15 days", "30 days", "12 hours".
+std::string DescribeDuration(const CalendarDuration& duration);
+// The date `months` calendar months after `date`, clamped to the month's end.
+Date AddMonths(const Date& date, int32_t months);
 
 }  // namespace xgw
 

@@ -3,6 +3,7 @@
 #include <array>
 #include <chrono>
 
+#include "policy/decimal.h"
 #include "policy/timezone.h"
 
 namespace xgw {
@@ -565,7 +566,11 @@ bool ValidateValue(const FieldRule& rule, std::string_view raw, std::string* out
       return true;
     }
     case FieldType::kDecimal:
-      return ParseDecimal(v, out) ? true : fail("decimal.syntax");
+      if (!ParseDecimal(v, out)) return fail("decimal.syntax");
+      if (rule.scale && DecimalScale(*out) > *rule.scale) return fail("decimal.scale");
+      if (rule.decimal_min && CompareDecimal(*out, *rule.decimal_min) < 0) return fail("decimal.min");
+      if (rule.decimal_max && CompareDecimal(*out, *rule.decimal_max) > 0) return fail("decimal.max");
+      return true;
     case FieldType::kDate: {
       auto d = NormaliseDate(v);
       if (!d) return fail("date.syntax");

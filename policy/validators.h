@@ -47,6 +47,8 @@ struct FieldRule {
   FieldType type = FieldType::kText;
   size_t max_length = 0;                     // text/regex: code points; 0 = 1000 / 256
   std::optional<int64_t> min, max;           // integer bounds (inclusive)
+  std::optional<std::string> decimal_min, decimal_max;  // decimal bounds (inclusive, canonical)
+  std::optional<int> scale;                  // decimal: at most this many digits after the point
   std::vector<std::string> values;           // enum values, canonical spelling
   std::shared_ptr<const std::regex> regex;   // from CompileSafeRegex
 };
