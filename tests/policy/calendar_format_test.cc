@@ -181,3 +181,14 @@ TEST_CASE("every example protocol still loads unchanged", "[calendar]") {
     CHECK_NOTHROW(LoadExample(name));
   }
 }
+
+TEST_CASE("the months, decimals and unit example loads with what it says", "[calendar]") {
+  Protocol p = LoadExample("schuldhulp-maanden-eenheid-2026.json");
+  CHECK(p.retention.after_delivery->months == 3);
+  CHECK(p.valid_until == Ymd(2027, 12, 31));
+  const Field& amount = *p.FieldByName("arrears_amount");
+  CHECK(*amount.rule.decimal_min == "0.01");
+  CHECK(*amount.rule.scale == 2);
+  CHECK(amount.unit == "EUR");
+  CHECK(MayReceive(p, {"org-gemeente-voorbeeld", "u1", {"unit.team-schuldhulp"}}).empty());
+}
