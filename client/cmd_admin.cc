@@ -1,9 +1,14 @@
 // Operator commands: organisations, users, tokens, protocol lifecycle and the
 // test clock. Also the `protocol` dispatcher (its `show` is for everyone).
+#include <unistd.h>
+
+#include <iostream>
+
 #include "client/commands.h"
 #include "client/exchange_crypto.h"
 #include "client/protocol_view.h"
 #include "client/session.h"
+#include "policy/protocol_authoring.h"
 
 namespace xgw::cli {
 
@@ -28,6 +33,11 @@ constexpr std::string_view kTokenUsage =
 constexpr std::string_view kProtocolUsage =
     "xgw protocol show ID [--json]\n"
     "       xgw protocol diff ID [--json]   (what a pending new version changes)\n"
+    "       xgw protocol new [-o FILE] [--force] [--id ID] [--title TEXT] [--time-zone ZONE]\n"
+    "             [--sender PARTY_ID] [--sender-name NAME] [--sender-number N] [--receiver PARTY_ID]\n"
+    "             [--receiver-name NAME] [--receiver-number N] [--country BE|NL] [--periodic day|week|month|year]\n"
+    "             [--from YYYY-MM-DD] [--validity P1Y|YYYY-MM-DD] [--retention P3M|YYYY-MM-DD]\n"
+    "       xgw protocol check FILE [--json]   (offline, with xgwd's own loader)\n"
     "       xgw protocol propose FILE [--json]\n"
     "       xgw protocol accept ID --org PARTY [--json]\n"
     "       xgw protocol (activate | suspend | terminate) ID [--json]";
@@ -254,8 +264,101 @@ int RunToken(std::span<char* const> argv) {
   return UsageError("unknown token subcommand \"" + sub + "\"", kTokenUsage);
 }
 
+constexpr FlagSpec kNewFlags[] = {
+    {'o', "output", true},  {0, "force", false},         {0, "id", true},        {0, "title", true},
+    {0, "time-zone", true}, {0, "sender", true},         {0, "sender-name", true}, {0, "sender-number", true},
+    {0, "receiver", true},  {0, "receiver-name", true},  {0, "receiver-number", true}, {0, "country", true},
+    {0, "periodic", true},  {0, "from", true},           {0, "validity", true},  {0, "retention", true},
+    kHelpFlag,
+};
+constexpr FlagSpec kCheckFlags[] = {kJsonFlag, kHelpFlag};
+
+// `xgw protocol new`: a commented skeleton from flags, or from questions on
+// a terminal for the answers the flags did not give.
+int RunProtocolNew(std::span<char* const> argv) {
+  auto args = ParseArgs(argv, kNewFlags);
+  if (!args) return UsageError(args.error().message, kProtocolUsage);
+  if (args->Has("help")) return ShowHelp(kProtocolUsage);
+  if (!args->positional.empty()) return UsageError("protocol new takes no arguments; use -o FILE", kProtocolUsage);
+  const bool ask = ::isatty(0) == 1;
+  auto answer = [&](std::string_view flag, std::string_view question) -> std::string {
+    if (auto v = args->Last(flag)) return *v;
+    if (!ask) return {};
+    std::cerr << question << " (empty: a TODO to fill in later): " << std::flush;
+    std::string line;
+    std::getline(std::cin, line);
+    return line;
+  };
+  SkeletonAnswers a;
+  a.id = answer("id", "Protocol id, e.g. the decision number");
+  a.title = answer("title", "Title");
+  if (auto z = args->Last("time-zone")) a.time_zone = *z;
+  const std::string country = args->Last("country").value_or("BE");
+  if (country != "BE" && country != "NL") return UsageError("--country is BE or NL", kProtocolUsage);
+  if (country == "NL" && !args->Has("time-zone")) a.time_zone = "Europe/Amsterdam";
+  a.sender.country = a.receiver.country = country;
+  a.sender.id = args->Last("sender").value_or("");
+  a.sender.name = answer("sender-name", "Sending organisation's name");
+  a.sender.enterprise_number = answer("sender-number", "Sending organisation's enterprise number");
+  a.receiver.id = args->Last("receiver").value_or("");
+  a.receiver.name = answer("receiver-name", "Receiving organisation's name");
+  a.receiver.enterprise_number = answer("receiver-number", "Receiving organisation's enterprise number");
+  a.period = args->Last("periodic").value_or("");
+  if (!a.period.empty() && a.period != "day" && a.period != "week" && a.period != "month" && a.period != "year") {
+    return UsageError("--periodic is day, week, month or year", kProtocolUsage);
+  }
+  a.valid_from = answer("from", "First day in force (YYYY-MM-DD)");
+  if (auto v = args->Last("validity")) a.validity = *v;
+  if (auto r = args->Last("retention")) a.retention = *r;
+  const std::string path = args->Last("output").value_or("-");
+  auto out = Output::Open(path, 0644, IfExistsFromFlags(*args));
+  if (!out) return Report(out.error());
+  const std::string text = ProtocolSkeleton(a);
+  if (auto w = out->sink().Write(AsBytes(text)); !w) return Report(w.error());
+  if (auto c = out->Commit(); !c) return Report(c.error());
+  if (path != "-") {
+    Notice("wrote " + path + ": fill in every TODO, then `xgw protocol check " + path + "`");
+  }
+  return kExitOk;
+}
+
+// `xgw protocol check FILE`: every problem with its path and a hint, offline.
+int RunProtocolCheck(std::span<char* const> argv) {
+  auto args = ParseArgs(argv, kCheckFlags);
+  if (!args) return UsageError(args.error().message, kProtocolUsage);
+  if (args->Has("help")) return ShowHelp(kProtocolUsage);
+  if (args->positional.size() != 1) return UsageError("protocol check needs exactly one FILE", kProtocolUsage);
+  const std::string& file = args->positional[0];
+  auto in = OpenInput(file);
+  if (!in) return Report(in.error());
+  StringSink text;
+  if (auto c = Copy(**in, text); !c) return Report(c.error());
+  const auto problems = CheckProtocolDraft(text.str());
+  std::string hash;
+  if (problems.empty()) {
+    if (auto p = ParseProtocol(text.str())) hash = p->version_hash;
+  }
+  if (args->Has("json")) {
+    json items = json::array();
+    for (const auto& p : problems) items.push_back({{"path", p.path}, {"reason", p.reason}, {"hint", p.hint}});
+    Print(json{{"file", file}, {"problems", items}, {"version_hash", hash.empty() ? json(nullptr) : json(hash)}}
+              .dump(2) + "\n");
+  } else if (problems.empty()) {
+    Print(file + ": no problems; version hash " + hash +
+          "\nnext: register every party's organisation with its enterprise number, then `xgw protocol propose " +
+          file + "`\n");
+  } else {
+    std::string t = file + ": " + std::to_string(problems.size()) + " problem(s)\n";
+    for (const auto& p : problems) t += "  " + p.path + ": " + p.reason + "\n      what to do: " + p.hint + "\n";
+    Print(t);
+  }
+  return problems.empty() ? kExitOk : kExitFailure;
+}
+
 int RunProtocol(std::span<char* const> argv) {
   if (!argv.empty() && std::string_view(argv[0]) == "show") return RunProtocolShow(argv.subspan(1));
+  if (!argv.empty() && std::string_view(argv[0]) == "new") return RunProtocolNew(argv.subspan(1));
+  if (!argv.empty() && std::string_view(argv[0]) == "check") return RunProtocolCheck(argv.subspan(1));
   AdminRun run;
   if (auto stop = Start(argv, kProtocolUsage, &run)) return *stop;
   const auto& a = run.args;
@@ -273,8 +376,12 @@ int RunProtocol(std::span<char* const> argv) {
     if (!in) return Report(in.error());
     StringSink text;
     if (auto c = Copy(**in, text); !c) return Report(c.error());
-    json doc = json::parse(text.str(), nullptr, false);
-    if (doc.is_discarded()) return Report(Error{ErrorCode::kFormat, arg + " is not JSON"});
+    // Comments, as `xgw protocol new` writes them, are dropped here: they are
+    // no part of the protocol (nor of its version hash).
+    json doc = json::parse(text.str(), nullptr, false, true);
+    if (doc.is_discarded()) {
+      return Report(Error{ErrorCode::kFormat, arg + " is not JSON"}, "`xgw protocol check " + arg + "` says where");
+    }
     XGW_CONNECT(run);
     auto r = run.gw->Json("POST", "/api/v1/protocols", doc);
     if (!r) {

@@ -16,6 +16,40 @@ namespace {
 
 constexpr std::string_view kFormatTag = "xgw-protocol/1";
 
+// Levenshtein distance, for "did you mean" on keys (short strings only).
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The known key closest to `key` when it is a plausible misspelling of it.
+std::string Nearest(std::string_view key, std::initializer_list<std::string_view> required,
+                    std::initializer_list<std::string_view> optional) {
+  if (key.size() > 64) return {};
+  std::string best;
+  size_t best_distance = 3;  // at most two edits, and less than half the key
+  for (auto list : {required, optional}) {
+    for (auto known : list) {
+      size_t d = EditDistance(key, known);
+      if (d < best_distance && d * 2 < known.size()) {
+        best_distance = d;
+        best = std::string(known);
+      }
+    }
+  }
+  return best;
+}
+
 // Collects problems while walking the document. Every accessor records a
 // problem instead of stopping, so one pass reports everything.
 class Checker {
@@ -37,7 +71,11 @@ class Checker {
     for (const auto& [key, item] : v.items()) {
       bool known = std::find(required.begin(), required.end(), key) != required.end() ||
                    std::find(optional.begin(), optional.end(), key) != optional.end();
-      if (!known) Problem(path + "." + key, "unknown key (check the spelling against docs/protocol-format.md)");
+      if (!known) {
+        std::string near = Nearest(key, required, optional);
+        Problem(path + "." + key, "unknown key" + (near.empty() ? "" : ": did you mean \"" + near + "\"?") +
+                                      " (check the spelling against docs/protocol-format.md)");
+      }
     }
     for (auto key : required) {
       if (!v.contains(key)) Problem(path + "." + std::string(key), "missing required key");
@@ -727,7 +765,9 @@ tl::expected<Protocol, ProtocolProblems> ParseProtocol(std::string_view text,
   };
   json doc;
   try {
-    doc = json::parse(text.begin(), text.end(), cb);
+    // Comments (// and /* */) are allowed, as `xgw protocol new` writes them;
+    // they are not part of the document, so not of its version hash.
+    doc = json::parse(text.begin(), text.end(), cb, true, true);
   } catch (const json::parse_error& e) {
     // e.byte is a position, not content: safe to report.
     return tl::unexpected(ProtocolProblems{{"$", "not valid JSON (syntax error at byte " + std::to_string(e.byte) + ")"}});
