@@ -357,8 +357,16 @@ int RunProtocolCheck(std::span<char* const> argv) {
 
 int RunProtocol(std::span<char* const> argv) {
   if (!argv.empty() && std::string_view(argv[0]) == "show") return RunProtocolShow(argv.subspan(1));
-  if (!argv.empty() && std::string_view(argv[0]) == "new") return RunProtocolNew(argv.subspan(1));
-  if (!argv.empty() && std::string_view(argv[0]) == "check") return RunProtocolCheck(argv.subspan(1));
+  // `new` and `check` have flags of their own; also when --help comes first
+  // (`xgw protocol --help new -o FILE`), so that their flags are accepted.
+  size_t sub_at = 0;
+  while (sub_at < argv.size() && (std::string_view(argv[sub_at]) == "--help" || std::string_view(argv[sub_at]) == "-h"))
+    ++sub_at;
+  if (sub_at < argv.size() && (std::string_view(argv[sub_at]) == "new" || std::string_view(argv[sub_at]) == "check")) {
+    std::vector<char*> rest(argv.begin(), argv.begin() + static_cast<std::ptrdiff_t>(sub_at));
+    rest.insert(rest.end(), argv.begin() + static_cast<std::ptrdiff_t>(sub_at) + 1, argv.end());
+    return std::string_view(argv[sub_at]) == "new" ? RunProtocolNew(rest) : RunProtocolCheck(rest);
+  }
   AdminRun run;
   if (auto stop = Start(argv, kProtocolUsage, &run)) return *stop;
   const auto& a = run.args;
