@@ -33,6 +33,7 @@
 #include "policy/decisions.h"
 #include "policy/lifecycle.h"
 #include "policy/manifest.h"
+#include "policy/protocol_diff.h"
 
 namespace xgw {
 
@@ -2177,8 +2178,16 @@ void ExchangeService::RegisterRoutes(Router& router) {
                       }
                     }
                     if (found.empty()) {
+                      const std::string reason =
+                          party.enterprise_number.empty()
+                              ? "missing: add the party's enterprise number (KBO, 10 digits, for BE; KvK, 8 "
+                                "digits, for NL), by which the gateway finds its registered organisation"
+                              : "no organisation registered in this gateway has enterprise number " +
+                                    party.enterprise_number + ": register it first (`xgw org create --name \"" +
+                                    party.name + "\" --enterprise-number " + party.enterprise_number +
+                                    "`), then propose again";
                       missing.push_back({{"path", "$.parties[" + std::to_string(i) + "].enterprise_number"},
-                                         {"reason", "no registered organisation has this enterprise number"}});
+                                         {"reason", reason}});
                     }
                     party_org[party.id] = found;
                   }
@@ -2611,6 +2620,31 @@ void ExchangeService::RegisterRoutes(Router& router) {
                   return JsonResponse(200, {{"id", r.protocol->id},
                                             {"state", ProtocolStateName(r.status.state)},
                                             {"items", items}});
+                });
+              }});
+
+  // What a pending amendment changes against the version in force, in plain
+  // words (DiffProtocols), for each party's DPO before their organisation accepts.
+  router.Add({.method = "GET",
+              .pattern = "/api/v1/protocols/{protocol}/diff",
+              .grants = {any},
+              .handler = [visible_protocol](RequestContext& ctx, const json&) {
+                return Handle(ctx, [&]() -> Result<Response> {
+                  XGW_TRY(auto r, visible_protocol(ctx));
+                  if (!r.pending) {
+                    return Problem(409, "no-pending-version", "Nothing to compare",
+                                   "no changed version of this protocol is waiting for acceptance; "
+                                   "GET /api/v1/protocols/{id}/versions lists its versions",
+                                   ctx.request_id());
+                  }
+                  const Protocol& from = *r.protocol;
+                  const Protocol& to = *r.pending->protocol;
+                  json changes = json::array();
+                  for (const auto& c : DiffProtocols(from, to)) changes.push_back({{"area", c.area}, {"text", c.text}});
+                  return JsonResponse(200, {{"id", from.id},
+                                            {"from", {{"version", from.version}, {"version_hash", from.version_hash}}},
+                                            {"to", {{"version", to.version}, {"version_hash", to.version_hash}}},
+                                            {"changes", changes}});
                 });
               }});
 
