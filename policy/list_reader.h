@@ -33,7 +33,9 @@ struct ReaderLimits {
   uint64_t max_entries = 10'000;                    // zip members
   uint64_t max_uncompressed_bytes = 1ull << 30;     // sum of all members
   uint64_t max_compression_ratio = 100;             // per member larger than 1 MiB
-  uint64_t max_sheet_xml_bytes = 512ull << 20;      // the sheet is parsed in memory
+  uint64_t max_sheet_xml_bytes = 512ull << 20;      // the sheet's XML, inflated (streamed, not held)
+  // Shared strings are held in memory for the whole read: their text plus 8
+  // bytes per string, bounded by these two (the bytes bound the part's XML).
   uint64_t max_shared_strings = 2'000'000;
   uint64_t max_shared_strings_bytes = 256ull << 20;
 };
@@ -79,10 +81,13 @@ Result<std::unique_ptr<ListReader>> OpenCsvReader(ByteSource& source, const Read
 // "FALSE"), and date-formatted numbers as ISO dates ("2024-09-27", or
 // "2024-09-27T14:30:00" when a time is present). Zip bombs are refused by the
 // limits before decompression (declared sizes, ratio, entry count) and while
-// decompressing (actual sizes). The sheet XML is parsed in memory (pugixml),
-// bounded by max_sheet_xml_bytes; memory grows with the sheet's size.
+// decompressing (actual sizes). The sheet XML is streamed (inflated in chunks
+// and tokenized one row at a time, DOCTYPE and entity declarations refused):
+// memory is one row plus the shared strings, whatever the number of rows.
 //
 // OpenXlsxBuffer never touches the disk; `data` must outlive the reader.
+// OpenXlsxFile hashes the file, then lets libzip read it through the same open
+// file as it needs: the file is not held in memory.
 Result<std::unique_ptr<ListReader>> OpenXlsxBuffer(std::span<const uint8_t> data,
                                                    const std::string& sheet = "",
                                                    const ReaderLimits& limits = {});

@@ -1,6 +1,11 @@
-// XLSX reader on libzip (from memory via zip_source_buffer) and pugixml.
+// XLSX reader on libzip, pugixml for the small parts (relationships,
+// workbook, styles) and XmlStream for the large ones: the worksheet is
+// inflated in chunks and read one row at a time, and the shared strings are
+// streamed into one compact pool. Memory is one row, the shared strings and a
+// parse buffer, whatever the number of rows.
 // The archive is checked against the limits before anything is inflated, and
 // every member is inflated with a hard cap, since declared sizes can lie.
+#include <sys/stat.h>
 #include <zip.h>
 
 #include <algorithm>
@@ -9,12 +14,12 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <deque>
 #include <map>
 #include <pugixml.hpp>
 
 #include "crypto/secret.h"
 #include "policy/list_reader.h"
+#include "policy/xml_stream.h"
 
 namespace xgw {
 
@@ -78,10 +83,10 @@ bool IsBuiltinDateFormat(unsigned id) {
 }
 
 // "C12" -> column index 2 (0-based); -1 if malformed.
-long ColumnOf(const char* ref) {
+long ColumnOf(std::string_view ref) {
   long col = 0;
   size_t n = 0;
-  for (; ref[n] >= 'A' && ref[n] <= 'Z'; ++n) {
+  for (; n < ref.size() && ref[n] >= 'A' && ref[n] <= 'Z'; ++n) {
     col = col * 26 + (ref[n] - 'A' + 1);
     if (n > 3) return -1;
   }
@@ -137,22 +142,127 @@ std::string SerialToIso(double serial, bool date1904) {
   return buf;
 }
 
-// Concatenated text of <t> descendants, skipping phonetic runs (<rPh>).
-void CollectText(const pugi::xml_node& node, std::string* out) {
-  for (auto child : node.children()) {
-    std::string_view name = child.name();
-    if (name == "t") out->append(child.text().get());
-    else if (name == "r") CollectText(child, out);
+// Appends to a buffer that holds personal data: when it must grow, the old
+// block is wiped before it is freed.
+void AppendWiped(std::string* s, std::string_view v) {
+  if (s->size() + v.size() > s->capacity()) {
+    std::string bigger;
+    bigger.reserve(std::max(s->capacity() * 2, s->size() + v.size()));
+    bigger.append(*s);
+    WipeMemory(s->data(), s->size());
+    s->swap(bigger);
   }
+  s->append(v);
+}
+
+// Largest single tag or text run the XML tokenizer holds, per byte of the row
+// limit: entities take more room than the text they stand for ("&amp;" is 5
+// bytes for 1).
+constexpr size_t kXmlTokenBytesPerRowByte = 6;
+
+// Inflates one zip member in chunks, refusing more than `cap` bytes whatever
+// it declares.
+class ZipMemberInput final : public XmlInput {
+ public:
+  static Result<std::unique_ptr<ZipMemberInput>> Open(zip_t* zip, const std::string& name, uint64_t cap) {
+    zip_stat_t st;
+    if (zip_stat(zip, name.c_str(), 0, &st) != 0) {
+      return Fail(ErrorCode::kFormat, "xlsx part " + name + " is missing; is this an xlsx workbook?");
+    }
+    if ((st.valid & ZIP_STAT_SIZE) && st.size > cap) {
+      return Fail(ErrorCode::kLimit, "xlsx part " + name + " is larger than " + std::to_string(cap) + " bytes");
+    }
+    zip_file_t* f = zip_fopen(zip, name.c_str(), 0);
+    if (!f) return Fail(ErrorCode::kFormat, "xlsx part " + name + " cannot be opened");
+    uint64_t declared = (st.valid & ZIP_STAT_SIZE) ? st.size : 0;
+    return std::unique_ptr<ZipMemberInput>(new ZipMemberInput(f, name, cap, declared));
+  }
+  ~ZipMemberInput() override { zip_fclose(file_); }
+
+  Result<size_t> Read(char* buf, size_t cap) override {
+    zip_int64_t got = zip_fread(file_, buf, cap);
+    if (got < 0) return Fail(ErrorCode::kFormat, "xlsx part " + name_ + " is corrupt");
+    total_ += static_cast<uint64_t>(got);
+    if (total_ > cap_) {
+      return Fail(ErrorCode::kLimit, "xlsx part " + name_ + " inflates beyond " + std::to_string(cap_) + " bytes");
+    }
+    return static_cast<size_t>(got);
+  }
+  uint64_t DeclaredSize() const { return declared_; }
+
+ private:
+  ZipMemberInput(zip_file_t* f, std::string name, uint64_t cap, uint64_t declared)
+      : file_(f), name_(std::move(name)), cap_(cap), declared_(declared) {}
+  zip_file_t* file_;
+  std::string name_;
+  uint64_t cap_;
+  uint64_t declared_;
+  uint64_t total_ = 0;
+};
+
+// Concatenated text of the <t> children of the element just started (<si> or
+// <is>), and of the <t> children of its <r> runs, skipping phonetic runs
+// (<rPh>); of each <t>, its first text, as pugixml's text() gave. Consumes the
+// events up to the element's end.
+Result<void> CollectRichText(XmlStream& xml, std::string* out) {
+  const size_t base = xml.Depth();
+  size_t runs = base;  // deepest element on the path that is <si>/<is> or a run inside it
+  size_t t_depth = 0;  // depth of the open <t> whose text is wanted
+  bool t_done = false;
+  for (;;) {
+    XGW_TRY(auto ev, xml.Next());
+    const size_t d = xml.Depth();
+    switch (ev) {
+      case XmlStream::Event::kStart:
+        if (d == runs + 1) {
+          if (xml.LocalName() == "r") {
+            runs = d;
+          } else if (xml.LocalName() == "t") {
+            t_depth = d;
+            t_done = false;
+          }
+        }
+        break;
+      case XmlStream::Event::kEnd:
+        if (d == base) return {};
+        if (d == runs) --runs;
+        if (d == t_depth) t_depth = 0;
+        break;
+      case XmlStream::Event::kText:
+        if (t_depth != 0 && d == t_depth && !t_done) {
+          AppendWiped(out, xml.Text());
+          t_done = true;
+        }
+        break;
+      case XmlStream::Event::kEof:
+        return Fail(ErrorCode::kInternal, "xlsx text ended early");  // XmlStream reports truncation first
+    }
+  }
+}
+
+enum class CellType { kNumber, kShared, kInline, kBool, kText };
+
+CellType CellTypeOf(const std::string_view* t) {
+  if (!t) return CellType::kNumber;
+  if (*t == "s") return CellType::kShared;
+  if (*t == "inlineStr") return CellType::kInline;
+  if (*t == "b") return CellType::kBool;
+  if (*t == "str" || *t == "e" || *t == "d") return CellType::kText;
+  return CellType::kNumber;
 }
 
 class XlsxReader final : public ListReader {
  public:
   XlsxReader(std::span<const uint8_t> data, const ReaderLimits& limits) : data_(data), limits_(limits) {}
   ~XlsxReader() override {
-    WipeMemory(sheet_xml_.data(), sheet_xml_.size());
-    for (auto& s : shared_) WipeMemory(s.data(), s.size());
-    for (auto& s : storage_) WipeMemory(s.data(), s.size());
+    xml_.reset();
+    sheet_input_.reset();
+    zip_.reset();
+    WipeMemory(row_buf_.data(), row_buf_.size());
+    WipeMemory(v_.data(), v_.size());
+    WipeMemory(inline_.data(), inline_.size());
+    WipeMemory(shared_pool_.data(), shared_pool_.size());
+    for (auto& s : header_) WipeMemory(s.data(), s.size());
     WipeMemory(owned_.data(), owned_.size());
   }
 
@@ -161,22 +271,62 @@ class XlsxReader final : public ListReader {
     data_ = owned_;
   }
 
-  Result<void> Start(const std::string& sheet_name) {
+  // Reads from a file that libzip reads as it needs (not held in memory).
+  // The file is hashed first through the same open file.
+  Result<void> OpenFile(const std::string& path) {
+    FILE* fp = std::fopen(path.c_str(), "rb");
+    if (!fp) return Fail(ErrorCode::kIo, "cannot open " + path);
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+      std::fclose(fp);
+      return Fail(ErrorCode::kIo, "cannot read " + path + " (not a regular file)");
+    }
+    file_bytes_ = static_cast<uint64_t>(st.st_size);
+    if (file_bytes_ > limits_.max_file_bytes) {
+      std::fclose(fp);
+      return Fail(ErrorCode::kLimit, "xlsx file is larger than " + std::to_string(limits_.max_file_bytes) + " bytes");
+    }
+    Sha256 hash;
+    std::vector<uint8_t> buf(1 << 20);
+    uint64_t total = 0;
+    for (;;) {
+      size_t got = std::fread(buf.data(), 1, buf.size(), fp);
+      hash.Update(std::span<const uint8_t>(buf.data(), got));
+      total += got;
+      if (got < buf.size()) break;
+    }
+    WipeMemory(buf.data(), buf.size());
+    if (std::ferror(fp) || total != file_bytes_) {
+      std::fclose(fp);
+      return Fail(ErrorCode::kIo, "cannot read " + path + " (changed while read?)");
+    }
+    digest_ = hash.Finish();
+    std::rewind(fp);
+    zip_error_t zerr;
+    zip_error_init(&zerr);
+    zip_source_t* src = zip_source_filep_create(fp, 0, static_cast<zip_int64_t>(file_bytes_), &zerr);
+    if (!src) {
+      std::fclose(fp);
+      zip_error_fini(&zerr);
+      return Fail(ErrorCode::kInternal, "cannot create zip source");
+    }
+    return OpenArchive(src, &zerr);
+  }
+
+  Result<void> OpenMemory() {
     if (data_.size() > limits_.max_file_bytes) {
       return Fail(ErrorCode::kLimit, "xlsx file is larger than " + std::to_string(limits_.max_file_bytes) + " bytes");
     }
+    file_bytes_ = data_.size();
     digest_ = Sha256::Hash(data_);
     zip_error_t zerr;
     zip_error_init(&zerr);
     zip_source_t* src = zip_source_buffer_create(data_.data(), data_.size(), 0, &zerr);
     if (!src) return Fail(ErrorCode::kInternal, "cannot create zip source");
-    zip_t* z = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
-    if (!z) {
-      zip_source_free(src);
-      zip_error_fini(&zerr);
-      return Fail(ErrorCode::kFormat, "file is not an xlsx workbook (not a valid zip archive)");
-    }
-    zip_.reset(z);
+    return OpenArchive(src, &zerr);
+  }
+
+  Result<void> Start(const std::string& sheet_name) {
     XGW_CHECK(CheckArchive());
 
     XGW_TRY(std::string rels, ReadMember("_rels/.rels", 1 << 20));
@@ -231,14 +381,9 @@ class XlsxReader final : public ListReader {
     if (!styles_path.empty()) XGW_CHECK(LoadStyles(styles_path));
     if (!shared_path.empty()) XGW_CHECK(LoadSharedStrings(shared_path));
 
-    XGW_TRY(sheet_xml_, ReadMember(sheet_path, limits_.max_sheet_xml_bytes));
-    auto parsed = sheet_.load_buffer_inplace(sheet_xml_.data(), sheet_xml_.size(),
-                                             pugi::parse_default & ~pugi::parse_wconv_attribute);
-    if (!parsed) {
-      return Fail(ErrorCode::kFormat, "xlsx sheet XML does not parse (at byte " + std::to_string(parsed.offset) + ")");
-    }
-    row_ = sheet_.child("worksheet").child("sheetData").child("row");
-    zip_.reset();
+    XGW_TRY(sheet_input_, ZipMemberInput::Open(zip_.get(), sheet_path, limits_.max_sheet_xml_bytes));
+    xml_ = std::make_unique<XmlStream>(*sheet_input_, "xlsx sheet XML", MaxTokenBytes());
+    row_buf_.reserve(4096);
 
     // The header is the first row with any non-empty cell.
     std::vector<std::string_view> cells;
@@ -256,80 +401,198 @@ class XlsxReader final : public ListReader {
 
   Result<bool> Next(std::vector<std::string_view>* cells) override {
     cells->clear();
-    if (!row_) return false;
-    auto row = row_;
-    row_ = row_.next_sibling("row");
-    uint64_t r = row.attribute("r").as_ullong(0);
-    row_number_ = r > row_number_ ? r : row_number_ + 1;
-    if (++rows_seen_ > limits_.max_rows + 1) {
-      return Fail(ErrorCode::kLimit, "xlsx sheet has more than " + std::to_string(limits_.max_rows) + " rows");
-    }
-    for (auto& s : storage_) WipeMemory(s.data(), s.size());
-    size_t used = 0;
-    size_t row_bytes = 0;
-    for (auto c : row.children("c")) {
-      long col = c.attribute("r") ? ColumnOf(c.attribute("r").value()) : static_cast<long>(cells->size());
-      if (col < 0 || static_cast<size_t>(col) < cells->size()) {
-        return Fail(ErrorCode::kFormat, "xlsx cell reference out of order in row " + std::to_string(row_number_));
+    if (!xml_) return false;
+    for (;;) {
+      XGW_TRY(auto ev, xml_->Next());
+      const size_t d = xml_->Depth();
+      if (ev == XmlStream::Event::kEof) {
+        // The whole part was read, so libzip has checked its CRC.
+        xml_.reset();
+        sheet_input_.reset();
+        zip_.reset();
+        return false;
       }
-      if (static_cast<size_t>(col) >= limits_.max_columns) {
-        return Fail(ErrorCode::kLimit, "xlsx row " + std::to_string(row_number_) + " has more than " +
-                                           std::to_string(limits_.max_columns) + " columns");
-      }
-      cells->resize(static_cast<size_t>(col), std::string_view());
-      std::string_view type = c.attribute("t").value();
-      std::string_view v = c.child("v").text().get();
-      std::string_view value;
-      if (type == "s") {
-        auto idx = c.child("v").text().as_ullong(UINT64_MAX);
-        if (idx >= shared_.size()) {
-          return Fail(ErrorCode::kFormat, "xlsx shared string index out of range in row " + std::to_string(row_number_));
+      // Rows are the <row> children of the first <sheetData> of the first
+      // <worksheet>; anything after that is read only to check the XML.
+      if (ev == XmlStream::Event::kStart) {
+        if (d == 1 && state_ == SheetState::kBeforeWorksheet && xml_->LocalName() == "worksheet") {
+          state_ = SheetState::kInWorksheet;
+        } else if (d == 2 && state_ == SheetState::kInWorksheet && xml_->LocalName() == "sheetData") {
+          state_ = SheetState::kInSheetData;
+        } else if (d == 3 && state_ == SheetState::kInSheetData && xml_->LocalName() == "row") {
+          XGW_CHECK(ReadRow(cells));
+          return true;
         }
-        value = shared_[idx];
-      } else if (type == "inlineStr") {
-        value = Store(used, [&](std::string* s) { CollectText(c.child("is"), s); });
-      } else if (type == "b") {
-        value = v == "1" ? "TRUE" : "FALSE";
-      } else if (type == "str" || type == "e" || type == "d") {
-        value = v;
-      } else if (!v.empty()) {
-        unsigned style = c.attribute("s").as_uint(0);
-        bool is_date = style < date_styles_.size() && date_styles_[style];
-        value = Store(used, [&](std::string* s) {
-          *s = is_date ? SerialToIso(std::strtod(std::string(v).c_str(), nullptr), date1904_) : FormatNumber(v);
-        });
+      } else if (ev == XmlStream::Event::kEnd) {
+        if ((d == 1 && state_ == SheetState::kInWorksheet) || (d == 2 && state_ == SheetState::kInSheetData)) {
+          state_ = SheetState::kDone;
+        }
       }
-      if (value.size() > limits_.max_field_bytes) {
-        return Fail(ErrorCode::kLimit, "xlsx cell in row " + std::to_string(row_number_) + " column " +
-                                           std::to_string(col + 1) + " is longer than " +
-                                           std::to_string(limits_.max_field_bytes) + " bytes");
-      }
-      row_bytes += value.size();
-      if (row_bytes > limits_.max_row_bytes) {
-        return Fail(ErrorCode::kLimit, "xlsx row " + std::to_string(row_number_) + " is longer than " +
-                                           std::to_string(limits_.max_row_bytes) + " bytes");
-      }
-      cells->push_back(value);
     }
-    // Trailing empty cells (formatting only) are not data.
-    while (!cells->empty() && cells->back().empty()) cells->pop_back();
-    return true;
   }
 
   uint64_t RowNumber() const override { return row_number_; }
   InputFormat Format() const override { return InputFormat::kXlsx; }
   std::string_view Encoding() const override { return "xlsx"; }
-  uint64_t SourceBytes() const override { return data_.size(); }
+  uint64_t SourceBytes() const override { return file_bytes_; }
   Sha256Digest SourceSha256() const override { return digest_; }
 
  private:
-  template <typename Fill>
-  std::string_view Store(size_t& used, Fill fill) {
-    if (used == storage_.size()) storage_.emplace_back();
-    std::string& s = storage_[used++];
-    s.clear();
-    fill(&s);
-    return s;
+  enum class SheetState { kBeforeWorksheet, kInWorksheet, kInSheetData, kDone };
+
+  // Where a cell's value lives until the row is complete: the tokenizer's
+  // buffer moves on, so values are copied to row_buf_ (or are shared strings
+  // and constants, which stay put).
+  struct CellRef {
+    const char* fixed = nullptr;  // when not in row_buf_
+    size_t offset = 0;
+    size_t size = 0;
+  };
+
+  size_t MaxTokenBytes() const {
+    return std::max(limits_.max_row_bytes, limits_.max_field_bytes) * kXmlTokenBytesPerRowByte + 4096;
+  }
+
+  Result<void> OpenArchive(zip_source_t* src, zip_error_t* zerr) {
+    zip_t* z = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, zerr);
+    if (!z) {
+      zip_source_free(src);
+      zip_error_fini(zerr);
+      return Fail(ErrorCode::kFormat, "file is not an xlsx workbook (not a valid zip archive)");
+    }
+    zip_.reset(z);
+    return {};
+  }
+
+  // REQUIRES: the last event was the start of a <row>.
+  Result<void> ReadRow(std::vector<std::string_view>* cells) {
+    const std::string_view* r_attr = xml_->Attr("r");
+    uint64_t r = r_attr ? ParseXmlUnsigned(*r_attr, UINT64_MAX) : 0;
+    row_number_ = r > row_number_ ? r : row_number_ + 1;
+    if (++rows_seen_ > limits_.max_rows + 1) {
+      return Fail(ErrorCode::kLimit, "xlsx sheet has more than " + std::to_string(limits_.max_rows) + " rows");
+    }
+    WipeMemory(row_buf_.data(), row_buf_.size());
+    row_buf_.clear();
+    refs_.clear();
+    row_bytes_ = 0;
+    const size_t row_depth = xml_->Depth();
+    bool in_cell = false;
+    size_t v_depth = 0;  // depth of the open <v> whose text is wanted
+    bool seen_v = false, seen_is = false, v_text = false;
+    bool has_r = false;
+    long ref_col = 0;
+    CellType type = CellType::kNumber;
+    unsigned style = 0;
+    for (;;) {
+      XGW_TRY(auto ev, xml_->Next());
+      const size_t d = xml_->Depth();
+      if (ev == XmlStream::Event::kStart) {
+        if (d == row_depth + 1 && xml_->LocalName() == "c") {
+          in_cell = true;
+          seen_v = seen_is = v_text = false;
+          v_depth = 0;
+          const std::string_view* ref = xml_->Attr("r");
+          has_r = ref != nullptr;
+          ref_col = has_r ? ColumnOf(*ref) : 0;
+          type = CellTypeOf(xml_->Attr("t"));
+          const std::string_view* s = xml_->Attr("s");
+          style = s ? static_cast<unsigned>(ParseXmlUnsigned(*s, UINT32_MAX)) : 0;
+          WipeMemory(v_.data(), v_.size());
+          v_.clear();
+          WipeMemory(inline_.data(), inline_.size());
+          inline_.clear();
+        } else if (in_cell && d == row_depth + 2 && xml_->LocalName() == "v" && !seen_v) {
+          seen_v = true;
+          v_depth = d;
+        } else if (in_cell && d == row_depth + 2 && xml_->LocalName() == "is" && !seen_is) {
+          seen_is = true;
+          XGW_CHECK(CollectRichText(*xml_, &inline_));
+        }
+      } else if (ev == XmlStream::Event::kText) {
+        if (v_depth != 0 && d == v_depth && !v_text) {
+          AppendWiped(&v_, xml_->Text());
+          v_text = true;
+        }
+      } else if (ev == XmlStream::Event::kEnd) {
+        if (d == row_depth) break;
+        if (d == v_depth) v_depth = 0;
+        if (in_cell && d == row_depth + 1) {
+          in_cell = false;
+          long col = has_r ? ref_col : static_cast<long>(refs_.size());
+          XGW_CHECK(AddCell(col, type, style, v_text));
+        }
+      } else {
+        return Fail(ErrorCode::kInternal, "xlsx row ended early");  // XmlStream reports truncation first
+      }
+    }
+    // Trailing empty cells (formatting only) are not data.
+    while (!refs_.empty() && refs_.back().size == 0) refs_.pop_back();
+    for (const auto& c : refs_) {
+      cells->emplace_back(c.fixed ? c.fixed : row_buf_.data() + c.offset, c.size);
+    }
+    return {};
+  }
+
+  // Adds the cell just read (v_ and inline_) at column `col`.
+  Result<void> AddCell(long col, CellType type, unsigned style, bool has_v_text) {
+    if (col < 0 || static_cast<size_t>(col) < refs_.size()) {
+      return Fail(ErrorCode::kFormat, "xlsx cell reference out of order in row " + std::to_string(row_number_));
+    }
+    if (static_cast<size_t>(col) >= limits_.max_columns) {
+      return Fail(ErrorCode::kLimit, "xlsx row " + std::to_string(row_number_) + " has more than " +
+                                         std::to_string(limits_.max_columns) + " columns");
+    }
+    refs_.resize(static_cast<size_t>(col));
+    CellRef ref;
+    auto in_row = [&](std::string_view text) {
+      ref.offset = row_buf_.size();
+      ref.size = text.size();
+      AppendWiped(&row_buf_, text);
+    };
+    switch (type) {
+      case CellType::kShared: {
+        uint64_t idx = has_v_text ? ParseXmlUnsigned(v_, UINT64_MAX) : UINT64_MAX;
+        if (idx >= SharedCount()) {
+          return Fail(ErrorCode::kFormat, "xlsx shared string index out of range in row " + std::to_string(row_number_));
+        }
+        ref.fixed = shared_pool_.data() + shared_offsets_[idx];
+        ref.size = static_cast<size_t>(shared_offsets_[idx + 1] - shared_offsets_[idx]);
+        break;
+      }
+      case CellType::kInline:
+        in_row(inline_);
+        break;
+      case CellType::kBool: {
+        static constexpr std::string_view kTrue = "TRUE", kFalse = "FALSE";
+        ref.fixed = v_ == "1" ? kTrue.data() : kFalse.data();
+        ref.size = v_ == "1" ? kTrue.size() : kFalse.size();
+        break;
+      }
+      case CellType::kText:
+        in_row(v_);
+        break;
+      case CellType::kNumber:
+        if (!v_.empty()) {
+          bool is_date = style < date_styles_.size() && date_styles_[style];
+          std::string text = is_date ? SerialToIso(std::strtod(v_.c_str(), nullptr), date1904_) : FormatNumber(v_);
+          in_row(text);
+          WipeMemory(text.data(), text.size());
+        }
+        break;
+    }
+    if (ref.size > limits_.max_field_bytes) {
+      return Fail(ErrorCode::kLimit, "xlsx cell in row " + std::to_string(row_number_) + " column " +
+                                         std::to_string(col + 1) + " is longer than " +
+                                         std::to_string(limits_.max_field_bytes) + " bytes");
+    }
+    row_bytes_ += ref.size;
+    if (row_bytes_ > limits_.max_row_bytes) {
+      return Fail(ErrorCode::kLimit, "xlsx row " + std::to_string(row_number_) + " is longer than " +
+                                         std::to_string(limits_.max_row_bytes) + " bytes");
+    }
+    refs_.push_back(ref);
+    return {};
   }
 
   Result<void> CheckArchive() {
@@ -357,37 +620,22 @@ class XlsxReader final : public ListReader {
     return {};
   }
 
-  // Inflates one member, refusing more than `cap` bytes whatever it declares.
+  // Inflates one small member whole (relationships, workbook, styles).
   Result<std::string> ReadMember(const std::string& name, uint64_t cap) {
-    zip_stat_t st;
-    if (zip_stat(zip_.get(), name.c_str(), 0, &st) != 0) {
-      return Fail(ErrorCode::kFormat, "xlsx part " + name + " is missing; is this an xlsx workbook?");
-    }
-    if ((st.valid & ZIP_STAT_SIZE) && st.size > cap) {
-      return Fail(ErrorCode::kLimit, "xlsx part " + name + " is larger than " + std::to_string(cap) + " bytes");
-    }
-    zip_file_t* f = zip_fopen(zip_.get(), name.c_str(), 0);
-    if (!f) return Fail(ErrorCode::kFormat, "xlsx part " + name + " cannot be opened");
+    XGW_TRY(auto input, ZipMemberInput::Open(zip_.get(), name, cap));
     std::string out;
-    out.reserve((st.valid & ZIP_STAT_SIZE) ? static_cast<size_t>(st.size) : 0);
+    out.reserve(static_cast<size_t>(input->DeclaredSize()));
     char buf[65536];
     for (;;) {
-      zip_int64_t got = zip_fread(f, buf, sizeof buf);
-      if (got < 0) {
-        zip_fclose(f);
+      auto got = input->Read(buf, sizeof buf);
+      if (!got) {
         WipeMemory(out.data(), out.size());
-        return Fail(ErrorCode::kFormat, "xlsx part " + name + " is corrupt");
+        return tl::unexpected(got.error());
       }
-      if (got == 0) break;
-      if (out.size() + static_cast<uint64_t>(got) > cap) {
-        zip_fclose(f);
-        WipeMemory(out.data(), out.size());
-        return Fail(ErrorCode::kLimit, "xlsx part " + name + " inflates beyond " + std::to_string(cap) + " bytes");
-      }
-      out.append(buf, static_cast<size_t>(got));
+      if (*got == 0) break;
+      out.append(buf, *got);
     }
     WipeMemory(buf, sizeof buf);
-    zip_fclose(f);
     return out;
   }
 
@@ -408,38 +656,61 @@ class XlsxReader final : public ListReader {
     return {};
   }
 
+  // Shared strings are the one part held whole, bounded on their own: at most
+  // max_shared_strings strings, and at most max_shared_strings_bytes of XML
+  // (so of text). They are kept back to back in one pool with their offsets:
+  // memory is the text plus 8 bytes per string.
   Result<void> LoadSharedStrings(const std::string& path) {
-    XGW_TRY(std::string xml, ReadMember(path, limits_.max_shared_strings_bytes));
-    pugi::xml_document doc;
-    auto ok = doc.load_buffer_inplace(xml.data(), xml.size());
-    if (!ok) {
-      WipeMemory(xml.data(), xml.size());
-      return Fail(ErrorCode::kFormat, "xlsx shared strings do not parse");
-    }
-    for (auto si : doc.child("sst").children("si")) {
-      if (shared_.size() >= limits_.max_shared_strings) {
-        WipeMemory(xml.data(), xml.size());
-        return Fail(ErrorCode::kLimit, "xlsx has more than " + std::to_string(limits_.max_shared_strings) + " shared strings");
+    XGW_TRY(auto input, ZipMemberInput::Open(zip_.get(), path, limits_.max_shared_strings_bytes));
+    // Text is never longer than the XML it comes from: reserving the declared
+    // size avoids copies, and untouched pages cost no memory.
+    shared_pool_.reserve(static_cast<size_t>(std::min(input->DeclaredSize(), limits_.max_shared_strings_bytes)));
+    shared_offsets_.assign(1, 0);
+    XmlStream xml(*input, "xlsx shared strings XML", MaxTokenBytes());
+    bool in_sst = false, sst_done = false;
+    for (;;) {
+      XGW_TRY(auto ev, xml.Next());
+      if (ev == XmlStream::Event::kEof) break;
+      const size_t d = xml.Depth();
+      if (ev == XmlStream::Event::kStart) {
+        if (d == 1 && !sst_done && xml.LocalName() == "sst") {
+          in_sst = true;
+        } else if (d == 2 && in_sst && xml.LocalName() == "si") {
+          if (SharedCount() >= limits_.max_shared_strings) {
+            return Fail(ErrorCode::kLimit,
+                        "xlsx has more than " + std::to_string(limits_.max_shared_strings) + " shared strings");
+          }
+          XGW_CHECK(CollectRichText(xml, &shared_pool_));
+          shared_offsets_.push_back(shared_pool_.size());
+        }
+      } else if (ev == XmlStream::Event::kEnd && d == 1 && in_sst) {
+        in_sst = false;
+        sst_done = true;
       }
-      shared_.emplace_back();
-      CollectText(si, &shared_.back());
     }
-    WipeMemory(xml.data(), xml.size());
     return {};
   }
+
+  uint64_t SharedCount() const { return shared_offsets_.empty() ? 0 : shared_offsets_.size() - 1; }
 
   std::span<const uint8_t> data_;
   std::vector<uint8_t> owned_;
   ReaderLimits limits_;
   std::unique_ptr<zip_t, ZipCloser> zip_;
+  uint64_t file_bytes_ = 0;
   Sha256Digest digest_{};
   bool date1904_ = false;
   std::vector<bool> date_styles_;
-  std::vector<std::string> shared_;
-  std::string sheet_xml_;
-  pugi::xml_document sheet_;
-  pugi::xml_node row_;
-  std::deque<std::string> storage_;  // deque: views into earlier cells stay valid
+  std::string shared_pool_;
+  std::vector<uint64_t> shared_offsets_;
+  std::unique_ptr<ZipMemberInput> sheet_input_;
+  std::unique_ptr<XmlStream> xml_;
+  SheetState state_ = SheetState::kBeforeWorksheet;
+  std::string row_buf_;  // this row's values, back to back
+  std::vector<CellRef> refs_;
+  size_t row_bytes_ = 0;
+  std::string v_;       // the current cell's <v> text
+  std::string inline_;  // the current cell's <is> text
   std::vector<std::string> header_;
   uint64_t row_number_ = 0;
   uint64_t rows_seen_ = 0;
@@ -450,25 +721,15 @@ class XlsxReader final : public ListReader {
 Result<std::unique_ptr<ListReader>> OpenXlsxBuffer(std::span<const uint8_t> data, const std::string& sheet,
                                                    const ReaderLimits& limits) {
   auto reader = std::make_unique<XlsxReader>(data, limits);
+  XGW_CHECK(reader->OpenMemory());
   XGW_CHECK(reader->Start(sheet));
   return std::unique_ptr<ListReader>(std::move(reader));
 }
 
 Result<std::unique_ptr<ListReader>> OpenXlsxFile(const std::string& path, const std::string& sheet,
                                                  const ReaderLimits& limits) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) return Fail(ErrorCode::kIo, "cannot open " + path);
-  auto size = static_cast<uint64_t>(in.tellg());
-  if (size > limits.max_file_bytes) {
-    return Fail(ErrorCode::kLimit, "xlsx file is larger than " + std::to_string(limits.max_file_bytes) + " bytes");
-  }
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  in.seekg(0);
-  if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size))) {
-    return Fail(ErrorCode::kIo, "cannot read " + path);
-  }
   auto reader = std::make_unique<XlsxReader>(std::span<const uint8_t>(), limits);
-  reader->Own(std::move(bytes));
+  XGW_CHECK(reader->OpenFile(path));
   XGW_CHECK(reader->Start(sheet));
   return std::unique_ptr<ListReader>(std::move(reader));
 }
