@@ -76,9 +76,9 @@ def write_markers(path):
     wb.save(path)
 
 
-def write_raw(path, sheet_xml, shared=None, styles=None, workbook_pr=""):
+def write_raw(path, sheet_xml, shared=None, styles=None, workbook_pr="", compression=zipfile.ZIP_DEFLATED):
     """A hand-made workbook, to cover what openpyxl does not write."""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+    with zipfile.ZipFile(path, "w", compression) as z:
         z.writestr("[Content_Types].xml",
                    '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
                    '<Default Extension="xml" ContentType="application/xml"/></Types>')
@@ -136,6 +136,90 @@ def write_wide(path):
     write_raw(path, SHEET_HEAD + '<row r="1">' + cells + '</row>' + SHEET_TAIL)
 
 
+DATE_STYLES = ('<?xml version="1.0"?><styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+               '<cellXfs count="2"><xf numFmtId="0"/><xf numFmtId="14"/></cellXfs></styleSheet>')
+BIG_ROWS = 200000
+
+
+def big_row(i):
+    """Data row i (1-based) of big.xlsx; list_reader_test.cc checks every value."""
+    r = i + 1
+    return ('<row r="%d"><c r="A%d" t="inlineStr"><is><t>Testnaam%d</t></is></c><c r="B%d" t="s"><v>%d</v></c>'
+            '<c r="C%d"><v>%d</v></c><c r="D%d" s="1"><v>45562</v></c>'
+            '<c r="E%d" t="inlineStr"><is><t>Piet &amp; co %d</t></is></c><c r="F%d" t="b"><v>%d</v></c></row>'
+            % (r, r, i, r, i % 1000, r, i * 7, r, r, i, r, i % 2))
+
+
+def write_big(path):
+    # 200,000 rows, about 54 MB of sheet XML: a DOM of it takes hundreds of
+    # MiB, a streamed read a few. Rows cross every 64 KiB read chunk.
+    shared = ('<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">' +
+              "".join("<si><t>Voornaam%d</t></si>" % k for k in range(1000)) + "</sst>")
+    header = ('<row r="1">' + "".join('<c r="%s1" t="inlineStr"><is><t>%s</t></is></c>' % (col, name) for col, name in
+                                      zip("ABCDEF", ["Naam", "Voornaam", "Getal", "Datum", "Tekst", "Vlag"])) + "</row>")
+    sheet = SHEET_HEAD + header + "".join(big_row(i) for i in range(1, BIG_ROWS + 1)) + SHEET_TAIL
+    write_raw(path, sheet, shared=shared, styles=DATE_STYLES)
+
+
+def write_doctype_bomb(path):
+    # "Billion laughs": refused at the DOCTYPE, nothing is expanded.
+    entities = '<!ENTITY lol "lol">' + "".join(
+        '<!ENTITY lol%d "%s">' % (k, ("&lol%d;" % (k - 1) if k > 1 else "&lol;") * 10) for k in range(1, 10))
+    sheet = ('<?xml version="1.0"?><!DOCTYPE worksheet [' + entities + ']>'
+             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+             '<row r="1"><c r="A1" t="inlineStr"><is><t>&lol9;</t></is></c></row>' + SHEET_TAIL)
+    write_raw(path, sheet)
+
+
+def padded_rows(xml, r, upto):
+    """Appends rows "Pad<r>" while the sheet XML stays under `upto` bytes."""
+    while True:
+        row = '<row r="%d"><c r="A%d" t="inlineStr"><is><t>Pad%d</t></is></c></row>' % (r, r, r)
+        if len(xml) + len(row) > upto:
+            return xml, r
+        xml += row
+        r += 1
+
+
+FIRST_ROW = '<row r="1"><c r="A1" t="inlineStr"><is><t>Naam</t></is></c></row>'
+
+
+def write_chunk_split(path):
+    # An entity and a character reference that cross the first 64 KiB read
+    # chunk of the sheet XML; then padding rows, one of whose tags crosses the
+    # second boundary.
+    xml, r = padded_rows(SHEET_HEAD + FIRST_ROW, 2, 65536 - 60)
+    xml += '<row r="%d"><c r="A%d" t="inlineStr"><is><t>' % (r, r)
+    xml += "x" * (65536 - 2 - len(xml)) + "&amp;&#xE9;</t></is></c></row>"  # "&amp;" at bytes 65534..65538
+    xml, r = padded_rows(xml, r + 1, 140000)
+    write_raw(path, xml + SHEET_TAIL)
+
+
+def write_bad_at_boundary(path):
+    # A malformed tag (an unquoted attribute value) across the first 64 KiB
+    # read chunk of the sheet XML, after rows that read well.
+    xml, r = padded_rows(SHEET_HEAD + FIRST_ROW, 2, 65536 - 200)
+    xml += '<row r="%d"><c r="A%d" t="inlineStr"><is><t>' % (r, r)
+    bad = '</t></is></c></row><row r="%d"><c r=A%d t="inlineStr"><is><t>Kapot</t></is></c></row>' % (r + 1, r + 1)
+    at = bad.index("r=A")
+    xml += "y" * (65536 - 2 - at - len(xml)) + bad  # "r=A" at bytes 65534..65536
+    write_raw(path, xml + SHEET_TAIL)
+
+
+def write_markers_stored(path):
+    # Stored, not deflated: byte mutations reach the XML tokenizer.
+    shared = ('<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+              '<si><t>MARKERSHAREDQX</t></si><si><r><t>MARKERRUNQX</t></r></si></sst>')
+    cells = "".join('<c r="%s1" t="inlineStr"><is><t>%s</t></is></c>' % (col, name)
+                    for col, name in zip("ABCDEFG", HEADER))
+    row = ('<row r="2"><c r="A2" t="s"><v>0</v></c><c r="B2" t="s"><v>1</v></c>'
+           '<c r="C2" t="inlineStr"><is><t>MARKERNRN&amp;QX</t></is></c><c r="D2" t="str"><v>MARKERSTATUSQX</v></c>'
+           '<c r="E2" t="inlineStr"><is><r><t>MARKER</t></r><r><t>DOCSQX</t></r></is></c>'
+           '<c r="F2" s="1"><v>45562</v></c><c r="G2"><v>1.5</v></c></row>')
+    write_raw(path, SHEET_HEAD + '<row r="1">' + cells + '</row>' + row + SHEET_TAIL, shared=shared,
+              styles=DATE_STYLES, compression=zipfile.ZIP_STORED)
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -146,6 +230,11 @@ def main():
     write_inline(os.path.join(out, "inline.xlsx"))
     write_bomb(os.path.join(out, "bomb.xlsx"))
     write_wide(os.path.join(out, "wide.xlsx"))
+    write_big(os.path.join(out, "big.xlsx"))
+    write_doctype_bomb(os.path.join(out, "doctype_bomb.xlsx"))
+    write_chunk_split(os.path.join(out, "chunk_split.xlsx"))
+    write_bad_at_boundary(os.path.join(out, "bad_at_boundary.xlsx"))
+    write_markers_stored(os.path.join(out, "markers_stored.xlsx"))
     with open(os.path.join(out, "not_a_zip.xlsx"), "wb") as f:
         f.write(b"Naam;Voornaam\nthis is a csv renamed to xlsx\n")
     with open(os.path.join(out, "stamp"), "w") as f:
