@@ -13,6 +13,10 @@ namespace xgw {
 
 namespace {
 
+// SpreadsheetML parts nest a handful of levels; the bound keeps the stack of
+// open element names small whatever the input.
+constexpr size_t kMaxDepth = 256;
+
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 size_t AppendUtf8(char* out, uint32_t cp) {
@@ -324,6 +328,7 @@ Result<XmlStream::Event> XmlStream::ReadTag(size_t close) {
     attrs_.push_back({aname, std::string_view(b + value_start, len)});
     ++i;
   }
+  if (name_starts_.size() >= kMaxDepth) return tl::unexpected(FormatError(at, "elements are nested too deeply"));
   seen_root_ = true;
   name_starts_.push_back(names_.size());
   names_.append(qname);

@@ -7,7 +7,8 @@
 //
 // Refused with kFormat: a DOCTYPE (so no entity declarations: external
 // entities and entity expansion bombs cannot happen), unknown entities,
-// mismatched or missing end tags, markup that is cut off. Errors name a byte
+// mismatched or missing end tags, markup that is cut off, elements nested
+// more than 256 deep. Errors name a byte
 // offset and a reason, never the document's text.
 //
 // Whitespace-only text is not reported (as pugixml's default parse, which the

@@ -2,6 +2,8 @@
 """Generates benchmark lists for the CIR protocol: invented people, valid national numbers.
 
 usage: gen_lists.py OUTDIR CSV_ROWS XLSX_ROWS   (Debian's python3 with python3-openpyxl)
+The XLSX is written in openpyxl's write-only mode (inline strings, one sheet "Lijst"):
+about 55 s for 1,000,000 rows of each.
 """
 import datetime
 import os

@@ -108,6 +108,9 @@ TEST_CASE("XmlStreamMalformedMarkupAtAChunkBoundaryNamesItsOffset") {
     CHECK(Events("x<a/>", chunk).error().code == ErrorCode::kFormat);
     CHECK(Events("", chunk).error().code == ErrorCode::kFormat);
   }
+  std::string deep;
+  for (int i = 0; i < 300; ++i) deep += "<a>";
+  CHECK(Events(deep, 64).error().message.find("nested too deeply") != std::string::npos);
 }
 
 TEST_CASE("XmlStreamErrorsNeverQuoteTheDocument") {
