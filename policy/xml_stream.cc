@@ -106,7 +106,7 @@ Result<bool> XmlStream::Fill() {
     // Grow by doubling; the old block is wiped, as it may hold personal data.
     size_t want = std::max(buf_.size() * 2, end_ + chunk_);
     std::vector<char> bigger(std::max<size_t>(want, 4096));
-    std::memcpy(bigger.data(), buf_.data(), end_);
+    if (end_ > 0) std::memcpy(bigger.data(), buf_.data(), end_);
     WipeMemory(buf_.data(), buf_.size());
     buf_.swap(bigger);
   }
