@@ -17,20 +17,6 @@ using nlohmann::json;
 
 namespace {
 
-json CirJson() {
-  std::ifstream in(ExamplePath("cir-thuispunt-ocmw-2024_VB_00591.json"));
-  std::stringstream s;
-  s << in.rdbuf();
-  return json::parse(s.str());
-}
-
-bool HasProblem(const ProtocolProblems& problems, const std::string& path, const std::string& reason_part) {
-  for (const auto& p : problems) {
-    if (p.path == path && p.reason.find(reason_part) != std::string::npos) return true;
-  }
-  return false;
-}
-
 json RentField() {
   return {{"name", "monthly_rent"}, {"type", "decimal"}, {"min", 0},    {"max", "2500"},
           {"scale", 2},            {"unit", "EUR"},      {"required", true}, {"justification", "affordability"}};

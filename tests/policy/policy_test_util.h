@@ -3,7 +3,11 @@
 #define XGW_TESTS_POLICY_POLICY_TEST_UTIL_H_
 
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "policy/protocol.h"
 #include "policy/timezone.h"
@@ -32,6 +36,25 @@ inline Protocol LoadExample(const std::string& name) {
 }
 
 inline Protocol Cir() { return LoadExample("cir-thuispunt-ocmw-2024_VB_00591.json"); }
+
+// The JSON document of config/examples/`name`, to change before parsing.
+inline nlohmann::json ExampleJson(const std::string& name) {
+  std::ifstream in(ExamplePath(name));
+  std::stringstream s;
+  s << in.rdbuf();
+  return nlohmann::json::parse(s.str());
+}
+
+inline nlohmann::json CirJson() { return ExampleJson("cir-thuispunt-ocmw-2024_VB_00591.json"); }
+
+// A problem at `path` whose reason contains `reason_part`.
+inline bool HasProblem(const ProtocolProblems& problems, const std::string& path,
+                       const std::string& reason_part) {
+  for (const auto& p : problems) {
+    if (p.path == path && p.reason.find(reason_part) != std::string::npos) return true;
+  }
+  return false;
+}
 
 // Local wall time in a zone as an instant.
 inline Instant At(const TimeZone& zone, int y, unsigned m, unsigned d, int hh = 0, int mm = 0, int ss = 0) {

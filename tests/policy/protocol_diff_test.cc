@@ -13,13 +13,6 @@ using nlohmann::json;
 
 namespace {
 
-json CirJson() {
-  std::ifstream in(ExamplePath("cir-thuispunt-ocmw-2024_VB_00591.json"));
-  std::stringstream s;
-  s << in.rdbuf();
-  return json::parse(s.str());
-}
-
 Protocol Parse(const json& doc) {
   auto p = ParseProtocolDocument(doc);
   if (!p) throw std::runtime_error(ProblemsToError(p.error()).message);

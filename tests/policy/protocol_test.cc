@@ -13,24 +13,6 @@ using namespace xgw;
 using namespace xgw::test;
 using nlohmann::json;
 
-namespace {
-
-json ExampleJson(const std::string& name) {
-  std::ifstream in(ExamplePath(name));
-  std::stringstream s;
-  s << in.rdbuf();
-  return json::parse(s.str());
-}
-
-bool HasProblem(const ProtocolProblems& problems, const std::string& path, const std::string& reason_part) {
-  for (const auto& p : problems) {
-    if (p.path == path && p.reason.find(reason_part) != std::string::npos) return true;
-  }
-  return false;
-}
-
-}  // namespace
-
 TEST_CASE("AllThreeExampleProtocolsLoad") {
   for (const char* name : {"cir-thuispunt-ocmw-2024_VB_00591.json", "schuldhulp-woonstad-gemeente-2025.json",
                            "ocmw-caw-medische-urgentie-2025.json"}) {
