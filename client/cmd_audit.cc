@@ -12,8 +12,8 @@
 #include "client/session.h"
 #include "crypto/hash.h"
 #include "crypto/signed_note.h"
-#include "gateway/audit/checkpoint.h"
-#include "gateway/audit/verify.h"
+#include "audit/checkpoint.h"
+#include "audit/verify.h"
 #include "policy/manifest.h"
 
 namespace xgw::cli {

@@ -6,9 +6,9 @@
 // Records carry ids, route templates and reasons only: never request bodies,
 // tokens or personal data.
 //
-// xgw_audit (gateway/audit/) will provide the durable Merkle-log
-// implementation; until then MemoryAuditSink records in process (tests use
-// it to assert that decisions were recorded).
+// DurableAuditSink (gateway/durable_audit.h) writes them to the Merkle log of
+// xgw_audit (audit/); MemoryAuditSink records in process (tests use it to
+// assert that decisions were recorded).
 #ifndef XGW_GATEWAY_AUDIT_SINK_H_
 #define XGW_GATEWAY_AUDIT_SINK_H_
 

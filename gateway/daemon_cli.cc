@@ -11,7 +11,7 @@
 #include "config/config.h"
 #include "crypto/secret.h"
 #include "crypto/signed_note.h"
-#include "gateway/audit/verify.h"
+#include "audit/verify.h"
 #include "gateway/database.h"
 #include "gateway/server.h"
 #include "gateway/signing_key.h"

@@ -1,5 +1,5 @@
 // The running daemon's AuditSink: maps the router's RequestRecords onto
-// AuditEvents of the durable Merkle log (gateway/audit/), and gives domain
+// AuditEvents of the durable Merkle log (audit/), and gives domain
 // code (protocols, exchanges, sweeper) one place to append its own events.
 //
 // What is recorded from the router: every refused or failed request, and
@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "gateway/audit/audit_log.h"
+#include "audit/audit_log.h"
 #include "gateway/audit_sink.h"
 #include "gateway/clock.h"
 #include "gateway/metrics.h"

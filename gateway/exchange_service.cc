@@ -22,7 +22,7 @@
 #include "crypto/hash.h"
 #include "crypto/io.h"
 #include "crypto/signed_note.h"
-#include "gateway/audit/fault_points.h"
+#include "audit/fault_points.h"
 #include "gateway/blob_writer.h"
 #include "gateway/group_commit.h"
 #include "gateway/ids.h"

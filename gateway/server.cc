@@ -16,7 +16,7 @@
 #include "config/config.h"
 #include "crypto/io.h"
 #include "crypto/secret.h"
-#include "gateway/audit/audit_log.h"
+#include "audit/audit_log.h"
 #include "gateway/audit_sink.h"
 #include "gateway/clock.h"
 #include "gateway/durable_audit.h"

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "crypto/signed_note.h"
-#include "gateway/audit/audit_log.h"
-#include "gateway/audit/verify.h"
+#include "audit/audit_log.h"
+#include "audit/verify.h"
 
 using namespace xgw;
 using Clock = std::chrono::steady_clock;

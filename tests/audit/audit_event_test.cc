@@ -2,7 +2,7 @@
 // personal data out of the log.
 #include <catch2/catch.hpp>
 
-#include "gateway/audit/audit_event.h"
+#include "audit/audit_event.h"
 #include "tests/audit/audit_test_util.h"
 
 using namespace xgw;

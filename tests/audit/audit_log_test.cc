@@ -8,9 +8,9 @@
 #include <thread>
 
 #include "crypto/signed_note.h"
-#include "gateway/audit/audit_log.h"
-#include "gateway/audit/checkpoint.h"
-#include "gateway/audit/verify.h"
+#include "audit/audit_log.h"
+#include "audit/checkpoint.h"
+#include "audit/verify.h"
 #include "tests/audit/audit_test_util.h"
 
 using namespace xgw;

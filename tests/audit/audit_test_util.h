@@ -10,7 +10,7 @@
 #include <string>
 
 #include "crypto/sign.h"
-#include "gateway/audit/audit_log.h"
+#include "audit/audit_log.h"
 
 namespace xgw::testing {
 

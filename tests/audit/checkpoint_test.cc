@@ -1,7 +1,7 @@
 // Checkpoint bodies (C2SP tlog-checkpoint) and their signed notes.
 #include <catch2/catch.hpp>
 
-#include "gateway/audit/checkpoint.h"
+#include "audit/checkpoint.h"
 #include "tests/audit/audit_test_util.h"
 
 using namespace xgw;

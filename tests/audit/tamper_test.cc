@@ -6,8 +6,8 @@
 #include <sqlite3.h>
 
 #include "crypto/signed_note.h"
-#include "gateway/audit/audit_log.h"
-#include "gateway/audit/verify.h"
+#include "audit/audit_log.h"
+#include "audit/verify.h"
 #include "tests/audit/audit_test_util.h"
 
 using namespace xgw;

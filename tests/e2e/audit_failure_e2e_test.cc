@@ -1,7 +1,7 @@
 // End-to-end tests of issue 5's rule "if the audit append fails, the action
 // does not happen": after a normal setup (protocol in force, one exchange
 // delivered) the daemon's audit commits are made to fail through its
-// "audit-commit" fault point (gateway/audit/fault_points.h: the COMMIT fails
+// "audit-commit" fault point (audit/fault_points.h: the COMMIT fails
 // as on a full disk), so these run on every machine and never skip. Every
 // state-changing call and every download must then be refused with 503 and
 // change nothing (database, blobs, audit log); the sweeper must delete

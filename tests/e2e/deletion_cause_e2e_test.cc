@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 #include <string>
 
-#include "gateway/audit/verify.h"
+#include "audit/verify.h"
 #include "tests/e2e/cir_world.h"
 #include "tests/e2e/harness.h"
 

@@ -19,7 +19,7 @@
 #include "crypto/io.h"
 #include "crypto/merkle.h"
 #include "crypto/sign.h"
-#include "gateway/audit/verify.h"
+#include "audit/verify.h"
 #include "policy/canonical_json.h"
 #include "policy/check_list.h"
 #include "policy/list_reader.h"

@@ -20,7 +20,7 @@
 #include "crypto/age.h"
 #include "crypto/io.h"
 #include "crypto/sign.h"
-#include "gateway/audit/verify.h"
+#include "audit/verify.h"
 #include "policy/list_reader.h"
 #include "tests/e2e/cir_test_data.h"
 #include "tests/e2e/cir_world.h"

@@ -1,4 +1,4 @@
-// Faults injected through the daemon's fault points (gateway/audit/
+// Faults injected through the daemon's fault points (audit/
 // fault_points.h: a point fails while $XGW_FAULT_DIR/<name> exists), so
 // these run on every machine: the audit log failing as a full disk would,
 // and recovering without a restart; an upload whose publishing fails after

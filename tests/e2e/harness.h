@@ -96,7 +96,7 @@ struct HttpResult {
   nlohmann::json Json() const;  // discarded value if the body is not JSON
 };
 
-// A directory of fault files (gateway/audit/fault_points.h), named in
+// A directory of fault files (audit/fault_points.h), named in
 // XGW_FAULT_DIR for the daemons started in its lifetime: a fault point of
 // those daemons fails while Fail(point) is in force, until Heal(point).
 class FaultDir {

@@ -1,4 +1,4 @@
-#include "gateway/audit/fault_points.h"
+#include "audit/fault_points.h"
 
 #include <unistd.h>
 

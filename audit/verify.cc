@@ -1,10 +1,10 @@
-#include "gateway/audit/verify.h"
+#include "audit/verify.h"
 
 #include <nlohmann/json.hpp>
 
 #include "crypto/signed_note.h"
-#include "gateway/audit/checkpoint.h"
-#include "gateway/audit/sqlite_util.h"
+#include "audit/checkpoint.h"
+#include "audit/sqlite_util.h"
 
 namespace xgw {
 

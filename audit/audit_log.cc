@@ -2,7 +2,7 @@
 // after a failed commit, checkpoints and queries all work on AuditLog::Impl's
 // private state (queue, frontier, connections). The split comes with the
 // audit library's own folder and its storage interface (issue 16).
-#include "gateway/audit/audit_log.h"
+#include "audit/audit_log.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -18,9 +18,9 @@
 #include <thread>
 
 #include "crypto/signed_note.h"
-#include "gateway/audit/checkpoint.h"
-#include "gateway/audit/fault_points.h"
-#include "gateway/audit/sqlite_util.h"
+#include "audit/checkpoint.h"
+#include "audit/fault_points.h"
+#include "audit/sqlite_util.h"
 
 namespace xgw {
 

@@ -1,4 +1,4 @@
-#include "gateway/audit/checkpoint.h"
+#include "audit/checkpoint.h"
 
 #include <charconv>
 

@@ -1,4 +1,4 @@
-#include "gateway/audit/audit_event.h"
+#include "audit/audit_event.h"
 
 #include <arpa/inet.h>
 

@@ -26,7 +26,7 @@
 #include "crypto/error.h"
 #include "crypto/merkle.h"
 #include "crypto/sign.h"
-#include "gateway/audit/audit_event.h"
+#include "audit/audit_event.h"
 
 namespace xgw {
 

@@ -1,4 +1,4 @@
-#include "gateway/audit/sqlite_util.h"
+#include "audit/sqlite_util.h"
 
 namespace xgw::audit_internal {
 

@@ -13,7 +13,7 @@
 
 #include "crypto/error.h"
 #include "crypto/merkle.h"
-#include "gateway/audit/audit_event.h"
+#include "audit/audit_event.h"
 
 namespace xgw {
 
