@@ -23,6 +23,7 @@
 #include "crypto/io.h"
 #include "crypto/signed_note.h"
 #include "audit/fault_points.h"
+#include "gateway/api_support.h"
 #include "gateway/blob_writer.h"
 #include "gateway/group_commit.h"
 #include "gateway/ids.h"
@@ -70,11 +71,6 @@ bool IsLowerHex64(const std::string& s) {
          });
 }
 
-bool IsDecimal(const std::string& s) {
-  return !s.empty() && s.size() <= 18 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 // Listings (GET /api/v1/exchanges) come in pages of `limit` summaries in
 // (created_at, id) order; a page's `next` is the position of its last row,
 // "<created_at>.<id>", which the next request passes back as `after`.
@@ -99,52 +95,6 @@ std::optional<ListCursor> ParseListCursor(const std::string& s) {
   const std::string t = s.substr(0, dot), id = s.substr(dot + 1);
   if (!IsDecimal(t) || !IsValidId(kExchangePrefix, id)) return std::nullopt;
   return ListCursor{std::stoll(t), id};
-}
-
-int HexVal(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Query string of a request target; keys and values percent-decoded. A
-// malformed escape makes the whole query invalid (nullopt).
-std::optional<std::map<std::string, std::string>> ParseQuery(const std::string& target) {
-  std::map<std::string, std::string> out;
-  const size_t q = target.find('?');
-  if (q == std::string::npos) return out;
-  const std::string query = target.substr(q + 1);
-  size_t pos = 0;
-  while (pos <= query.size()) {
-    size_t amp = query.find('&', pos);
-    if (amp == std::string::npos) amp = query.size();
-    const std::string part = query.substr(pos, amp - pos);
-    if (!part.empty()) {
-      const size_t eq = part.find('=');
-      std::string kv[2] = {part.substr(0, eq), eq == std::string::npos ? "" : part.substr(eq + 1)};
-      for (auto& s : kv) {
-        std::string d;
-        for (size_t i = 0; i < s.size(); ++i) {
-          if (s[i] == '%') {
-            if (i + 2 >= s.size()) return std::nullopt;
-            const int h = HexVal(s[i + 1]), l = HexVal(s[i + 2]);
-            if (h < 0 || l < 0) return std::nullopt;
-            d.push_back(static_cast<char>(h * 16 + l));
-            i += 2;
-          } else if (s[i] == '+') {
-            d.push_back(' ');
-          } else {
-            d.push_back(s[i]);
-          }
-        }
-        s = d;
-      }
-      out[kv[0]] = kv[1];
-    }
-    pos = amp + 1;
-  }
-  return out;
 }
 
 Response WithExtra(Response r, const json& extra) {
@@ -209,44 +159,6 @@ Response SubjectKeyProblem(const RequestContext& ctx, const Error& error) {
                      ". Nothing was stored; ask the gateway operator to fix the key file",
                  ctx.request_id());
 }
-
-template <typename F>
-Response Handle(RequestContext& ctx, F&& f) {
-  Result<Response> r = f();
-  if (!r) return ErrorProblem(ctx, r.error());
-  return std::move(*r);
-}
-
-// Buffers an optional small JSON body (empty = {}), for POST actions clients
-// may send with or without a body.
-class OptionalJsonSink final : public RequestBodySink {
- public:
-  OptionalJsonSink(std::function<Response(RequestContext&, const json&)> run, RequestContext ctx)
-      : run_(std::move(run)), ctx_(std::move(ctx)) {}
-  Result<void> Write(std::span<const uint8_t> data) override {
-    if (body_.size() + data.size() > 64 * 1024) {
-      return Fail(ErrorCode::kLimit, "the request body may be at most 65536 bytes");
-    }
-    body_.append(AsText(data));
-    return {};
-  }
-  Response Finish() override {
-    std::string trimmed = body_;
-    trimmed.erase(0, trimmed.find_first_not_of(" \t\r\n"));
-    if (trimmed.empty()) return run_(ctx_, json::object());
-    auto parsed = ParseJsonBody(body_);
-    if (!parsed || !parsed->is_object()) {
-      return Problem(400, "invalid-json", "Invalid JSON",
-                     "the request body must be empty or one JSON object", ctx_.request_id());
-    }
-    return run_(ctx_, *parsed);
-  }
-
- private:
-  std::function<Response(RequestContext&, const json&)> run_;
-  RequestContext ctx_;
-  std::string body_;
-};
 
 }  // namespace
 
@@ -2098,15 +2010,8 @@ void ExchangeService::RegisterRoutes(Router& router) {
 
   router.AddParameterRule("protocol", IsProtocolId, "must match [A-Za-z0-9_.-]{1,64}");
   router.AddIdParameter("exchange", std::string(kExchangePrefix));
-  router.AddParameterRule("index", IsDecimal, "must be a decimal number");
   router.AddParameterRule("value", IsLowerHex64, "must be 64 lower-case hex digits");
 
-  auto optional_body = [&router](std::function<Response(RequestContext&, const json&)> run) {
-    return [run](RequestContext& ctx) -> Result<std::unique_ptr<RequestBodySink>> {
-      return std::unique_ptr<RequestBodySink>(std::make_unique<OptionalJsonSink>(run, ctx));
-    };
-  };
-  (void)router;
 
   // ---- clock ---------------------------------------------------------------
   router.Add({.method = "POST",
@@ -2576,7 +2481,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
                 .pattern = std::string("/api/v1/protocols/{protocol}/") + lc.verb,
                 .grants = {op},
                 .body = BodyKind::kStream,
-                .open_stream = optional_body(run)});
+                .open_stream = OptionalJsonBody(run)});
   }
 
   router.Add({.method = "GET",
@@ -3003,7 +2908,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
               .pattern = "/api/v1/exchanges/{exchange}/ack",
               .grants = {any},
               .body = BodyKind::kStream,
-              .open_stream = optional_body([&m, this, receivable_exchange](RequestContext& ctx, const json&) {
+              .open_stream = OptionalJsonBody([&m, this, receivable_exchange](RequestContext& ctx, const json&) {
                 return Handle(ctx, [&]() -> Result<Response> {
                   XGW_TRY(auto found, receivable_exchange(ctx, AuditAction::kExchangeAcknowledged));
                   auto& [e, pr] = found;
@@ -3038,7 +2943,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
               .pattern = "/api/v1/exchanges/{exchange}/revoke",
               .grants = {sender},
               .body = BodyKind::kStream,
-              .open_stream = optional_body([&m](RequestContext& ctx, const json&) {
+              .open_stream = OptionalJsonBody([&m](RequestContext& ctx, const json&) {
                 return Handle(ctx, [&]() -> Result<Response> {
                   XGW_TRY(auto e, m.LoadExchange(ctx.params.at("exchange")));
                   if (!e || e->sender_org != ctx.principal->org_id) {
@@ -3162,247 +3067,6 @@ void ExchangeService::RegisterRoutes(Router& router) {
                   (void)m.deps.audit.AppendEvent(ev);
                   return JsonResponse(200, *receipt);
                 });
-              }});
-
-  // ---- DPO: audit log --------------------------------------------------------
-  router.Add({.method = "GET",
-              .pattern = "/api/v1/audit/events",
-              .grants = {op, dpo},
-              .handler = [&m](RequestContext& ctx, const json&) {
-                return Handle(ctx, [&]() -> Result<Response> {
-                  auto q = ParseQuery(ctx.head.target);
-                  if (!q) return Problem(400, "invalid-query", "Invalid query", "malformed query string", ctx.request_id());
-                  AuditQuery aq;
-                  auto get = [&](const char* k) -> std::optional<std::string> {
-                    auto it = q->find(k);
-                    if (it == q->end()) return std::nullopt;
-                    return it->second;
-                  };
-                  auto bad = [&](const std::string& what) {
-                    return Problem(400, "invalid-query", "Invalid query", what, ctx.request_id());
-                  };
-                  for (const auto& [k, v] : *q) {
-                    static const std::set<std::string> kKeys = {"exchange", "protocol", "organisation", "user",
-                                                                "action", "since", "until", "after", "limit",
-                                                                "tree_size"};
-                    if (!kKeys.count(k)) return bad("unknown query parameter; see docs/api.yaml");
-                    (void)v;
-                  }
-                  aq.exchange_id = get("exchange");
-                  aq.protocol_id = get("protocol");
-                  aq.organisation = get("organisation");
-                  aq.user = get("user");
-                  if (auto a = get("action")) {
-                    aq.action = ParseAuditAction(*a);
-                    if (!aq.action) return bad("action: unknown audit action");
-                  }
-                  for (auto [key, dst] : {std::pair{"since", &aq.from_ms}, std::pair{"until", &aq.until_ms}}) {
-                    if (auto s = get(key)) {
-                      auto t = ParseAuditTime(*s);
-                      if (!t) {
-                        auto t2 = ParseUtcTime(*s);
-                        if (!t2) return bad(std::string(key) + ": expected an RFC 3339 UTC time");
-                        *dst = *t2 * 1000;
-                      } else {
-                        *dst = *t;
-                      }
-                    }
-                  }
-                  if (auto a = get("after")) {
-                    if (!IsDecimal(*a)) return bad("after: expected an index");
-                    aq.after = std::stoull(*a);
-                  }
-                  if (auto l = get("limit")) {
-                    if (!IsDecimal(*l) || std::stoull(*l) == 0) return bad("limit: expected a positive number");
-                    aq.limit = std::min<size_t>(std::stoull(*l), kMaxAuditQueryLimit);
-                  }
-                  // tree_size: only events of the tree of that size, each with
-                  // its inclusion proof in it, so that a client proves what it
-                  // shows against a checkpoint it verified.
-                  if (auto t = get("tree_size")) {
-                    if (!IsDecimal(*t) || std::stoull(*t) > m.deps.audit.log().Head().size) {
-                      return bad("tree_size: expected a size no larger than the log");
-                    }
-                    aq.before = std::stoull(*t);
-                  }
-                  if (!ctx.principal->HasRole(kRoleOperator)) {
-                    // A DPO sees only events concerning their own organisation.
-                    if (aq.organisation && *aq.organisation != ctx.principal->org_id) {
-                      return JsonResponse(200, {{"items", json::array()}, {"next", nullptr}});
-                    }
-                    aq.organisation = ctx.principal->org_id;
-                  }
-                  XGW_TRY(auto page, m.deps.audit.log().Query(aq));
-                  json items = json::array();
-                  for (const auto& rec : page.records) {
-                    // leaf_data: the exact bytes the log hashed; `event` is a
-                    // convenience rendering of them (null if they are not JSON).
-                    json ev = json::parse(rec.event, nullptr, false);
-                    json item = {{"index", rec.index},
-                                 {"event", ev.is_discarded() ? json(nullptr) : ev},
-                                 {"leaf_data", Base64Encode(AsBytes(rec.event))}};
-                    if (aq.before) {
-                      // A proof the stored nodes cannot give (a row missing)
-                      // is left out: the client reports that index.
-                      auto proof = m.deps.audit.log().InclusionProof(rec.index, *aq.before);
-                      json hashes = json::array();
-                      if (proof) {
-                        for (const auto& h : *proof) hashes.push_back(Base64Encode(h));
-                      }
-                      item["inclusion_proof"] = proof ? hashes : json(nullptr);
-                    }
-                    items.push_back(std::move(item));
-                  }
-                  AuditEvent ev = m.EventFor(ctx, AuditAction::kAuditQueried, nullptr, nullptr);
-                  (void)m.deps.audit.AppendEvent(ev);
-                  return JsonResponse(200, {{"items", items},
-                                            {"next", page.next ? json(*page.next) : json(nullptr)}});
-                });
-              }});
-
-  router.Add({.method = "GET",
-              .pattern = "/api/v1/audit/events/{index}",
-              .grants = {op, dpo},
-              .handler = [&m](RequestContext& ctx, const json&) {
-                return Handle(ctx, [&]() -> Result<Response> {
-                  auto rec = m.deps.audit.log().Get(std::stoull(ctx.params.at("index")));
-                  if (!rec) {
-                    return Problem(404, "not-found", "Not found", "no event with this index", ctx.request_id());
-                  }
-                  if (!ctx.principal->HasRole(kRoleOperator)) {
-                    auto ev = ParseAuditEvent(rec->event);
-                    bool mine = false;
-                    if (ev) {
-                      for (const auto& o : ConcernedOrganisations(*ev)) mine = mine || o == ctx.principal->org_id;
-                    }
-                    if (!mine) {
-                      return Problem(404, "not-found", "Not found", "no event with this index, or it is not visible to you",
-                                     ctx.request_id());
-                    }
-                  }
-                  Response r;
-                  r.content_type = "application/json";
-                  r.body = rec->event;
-                  r.headers.emplace_back("X-Xgw-Leaf-Hash", HexEncode(rec->leaf_hash));
-                  return r;
-                });
-              }});
-
-  auto checkpoint_get = [&m](RequestContext& ctx, const json&) {
-    auto note = m.deps.audit.log().LatestCheckpoint();
-    if (!note && note.error().code == ErrorCode::kNotFound) note = m.deps.audit.log().SignCheckpoint();
-    if (!note) return ErrorProblem(ctx, note.error());
-    Response r;
-    r.content_type = "text/plain; charset=utf-8";
-    r.body = *note;
-    return r;
-  };
-  router.Add({.method = "GET", .pattern = "/api/v1/audit/checkpoint", .grants = {op, dpo},
-              .handler = checkpoint_get});
-  router.Add({.method = "POST",
-              .pattern = "/api/v1/audit/checkpoint",
-              .grants = {op, dpo},
-              .body = BodyKind::kStream,
-              .open_stream = optional_body([&m](RequestContext& ctx, const json&) {
-                auto note = m.deps.audit.log().SignCheckpoint();
-                if (!note) return ErrorProblem(ctx, note.error());
-                Response r;
-                r.content_type = "text/plain; charset=utf-8";
-                r.body = *note;
-                return r;
-              })});
-
-  auto hashes_json = [](const std::vector<MerkleHash>& hs) {
-    json a = json::array();
-    for (const auto& h : hs) a.push_back(Base64Encode(h));
-    return a;
-  };
-  // Merkle proofs between two tree positions named in the query string.
-  using Prover = std::function<Result<std::vector<MerkleHash>>(uint64_t, uint64_t)>;
-  auto proof_route = [&router, op, dpo, hashes_json](const char* pattern, const char* a_name,
-                                                     const char* b_name, Prover prove) {
-    router.Add({.method = "GET",
-                .pattern = pattern,
-                .grants = {op, dpo},
-                .handler = [a_name, b_name, prove, hashes_json](RequestContext& ctx, const json&) {
-                  auto q = ParseQuery(ctx.head.target);
-                  if (!q || !q->count(a_name) || !q->count(b_name) || !IsDecimal(q->at(a_name)) ||
-                      !IsDecimal(q->at(b_name))) {
-                    return Problem(400, "invalid-query", "Invalid query",
-                                   std::string(a_name) + " and " + b_name + " are required numbers",
-                                   ctx.request_id());
-                  }
-                  const uint64_t a = std::stoull(q->at(a_name)), b = std::stoull(q->at(b_name));
-                  auto p = prove(a, b);
-                  if (!p) return ErrorProblem(ctx, p.error());
-                  return JsonResponse(200, {{a_name, a}, {b_name, b}, {"hashes", hashes_json(*p)}});
-                }});
-  };
-  proof_route("/api/v1/audit/proofs/inclusion", "index", "tree_size",
-              [&m](uint64_t index, uint64_t size) { return m.deps.audit.log().InclusionProof(index, size); });
-  proof_route("/api/v1/audit/proofs/consistency", "first", "second",
-              [&m](uint64_t first, uint64_t second) { return m.deps.audit.log().ConsistencyProof(first, second); });
-  // Every leaf of a tree, for a client that recomputes it: the event bytes
-  // of what the caller may see, the leaf hash (recomputed here from the
-  // stored bytes, never read from the stored hash) of the rest. Rows are
-  // listed as stored, gaps included: the client checks the indices.
-  router.Add({.method = "GET",
-              .pattern = "/api/v1/audit/leaves",
-              .grants = {op, dpo},
-              .handler = [&m](RequestContext& ctx, const json&) {
-                return Handle(ctx, [&]() -> Result<Response> {
-                  auto q = ParseQuery(ctx.head.target);
-                  auto bad = [&](const std::string& what) {
-                    return Problem(400, "invalid-query", "Invalid query", what, ctx.request_id());
-                  };
-                  if (!q) return bad("malformed query string");
-                  for (const auto& [k, v] : *q) {
-                    if (k != "start" && k != "tree_size" && k != "limit") return bad("unknown query parameter; see docs/api.yaml");
-                    if (!IsDecimal(v)) return bad(k + ": expected a number");
-                  }
-                  if (!q->count("start") || !q->count("tree_size")) return bad("start and tree_size are required");
-                  const uint64_t start = std::stoull(q->at("start")), size = std::stoull(q->at("tree_size"));
-                  if (size > m.deps.audit.log().Head().size || start > size) {
-                    return bad("tree_size: expected a size no larger than the log, and start no larger than it");
-                  }
-                  constexpr uint64_t kMaxLeaves = 10000;
-                  uint64_t limit = 1000;
-                  if (q->count("limit")) limit = std::clamp<uint64_t>(std::stoull(q->at("limit")), 1, kMaxLeaves);
-                  const uint64_t end = std::min(size, start + limit);
-                  XGW_TRY(auto records, m.deps.audit.log().Range(start, end, limit));
-                  const bool all = ctx.principal->HasRole(kRoleOperator);
-                  json items = json::array();
-                  for (const auto& rec : records) {
-                    bool visible = all;
-                    if (!visible) {
-                      if (auto ev = ParseAuditEvent(rec.event)) {
-                        for (const auto& o : ConcernedOrganisations(*ev)) visible = visible || o == ctx.principal->org_id;
-                      }
-                    }
-                    if (visible) {
-                      items.push_back({{"index", rec.index}, {"leaf_data", Base64Encode(AsBytes(rec.event))}});
-                    } else {
-                      items.push_back({{"index", rec.index}, {"leaf_hash", Base64Encode(MerkleLeafHash(rec.event))}});
-                    }
-                  }
-                  AuditEvent ev = m.EventFor(ctx, AuditAction::kAuditQueried, nullptr, nullptr);
-                  (void)m.deps.audit.AppendEvent(ev);
-                  return JsonResponse(200, {{"start", start},
-                                            {"tree_size", size},
-                                            {"items", items},
-                                            {"next", end < size ? json(end) : json(nullptr)}});
-                });
-              }});
-  router.Add({.method = "GET",
-              .pattern = "/api/v1/audit/verifier-key",
-              .grants = {any},
-              .handler = [&m](RequestContext& ctx, const json&) {
-                auto k = m.deps.audit.log().VerifierKey();
-                if (!k) return ErrorProblem(ctx, k.error());
-                Response r;
-                r.content_type = "text/plain; charset=utf-8";
-                r.body = *k + "\n";
-                return r;
               }});
 
   router.Add({.method = "GET",

@@ -23,6 +23,7 @@
 #include "gateway/exchange_service.h"
 #include "gateway/identity_store.h"
 #include "gateway/listener.h"
+#include "gateway/api_audit.h"
 #include "gateway/operator_api.h"
 #include "gateway/session.h"
 #include "gateway/signing_key.h"
@@ -76,6 +77,7 @@ class Daemon {
     XGW_TRY(exchanges_, ExchangeService::Open(ExchangeService::Deps{
                             config_.Get(), *store_, audit_, *clock_, metrics_, std::move(key)}));
     exchanges_->RegisterRoutes(router_);
+    RegisterAuditRoutes(router_, audit_queries_);
     return {};
   }
 
@@ -263,6 +265,7 @@ class Daemon {
   std::unique_ptr<Clock> clock_;
   std::unique_ptr<AuditLog> audit_log_;
   DurableAuditSink audit_;
+  AuditQueries audit_queries_{audit_};
   Router router_;
   std::unique_ptr<ExchangeService> exchanges_;
   ConnectionRegistry connections_;
