@@ -1208,7 +1208,10 @@ class PlaintextSink final : public RequestBodySink {
                 InputFormat format, size_t limit)
       : impl_(impl), ctx_(std::move(ctx)), pr_(std::move(pr)), party_(std::move(party)), format_(format),
         limit_(limit), budget_(ctx_.config->exchanges.plaintext_memory_budget_bytes) {}
-  ~PlaintextSink() override { impl_.plaintext_held -= buf_.size(); }
+  ~PlaintextSink() override {
+    impl_.plaintext_held -= buf_.size();
+    impl_.deps.metrics.AddPlaintextHeld(-static_cast<int64_t>(buf_.size()));
+  }
   PlaintextSink(const PlaintextSink&) = delete;
   PlaintextSink& operator=(const PlaintextSink&) = delete;
 
@@ -1241,6 +1244,7 @@ class PlaintextSink final : public RequestBodySink {
                   "the gateway is holding as many lists in memory as it may; send the list again "
                   "in a few seconds");
     }
+    impl_.deps.metrics.AddPlaintextHeld(static_cast<int64_t>(more));
     SecretBuffer grown(next);
     std::copy(buf_.data(), buf_.data() + used_, grown.data());
     buf_ = std::move(grown);  // the old buffer is wiped as it is freed

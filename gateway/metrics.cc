@@ -81,6 +81,8 @@ std::string Metrics::RenderPrometheus() const {
   o << "xgw_sweeper_lag_seconds " << sweeper_lag_.load() << '\n';
   Header(o, "xgw_exchanges_live", "gauge", "Exchanges available or acknowledged (ciphertext stored).");
   o << "xgw_exchanges_live " << exchanges_live_.load() << '\n';
+  Header(o, "xgw_plaintext_held_bytes", "gauge", "Secret memory held by gateway-encrypt uploads in progress (bounded by exchanges.plaintext_memory_budget_bytes).");
+  o << "xgw_plaintext_held_bytes " << plaintext_held_.load() << '\n';
   return o.str();
 }
 

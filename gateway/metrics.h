@@ -38,6 +38,8 @@ class Metrics {
   void CountDeletion(const std::string& reason);
   void SetSweeperLagSeconds(int64_t lag) { sweeper_lag_ = lag; }
   void SetExchangesLive(int64_t n) { exchanges_live_ = n; }
+  // Secret memory held by gateway-encrypt uploads (grows and shrinks by delta).
+  void AddPlaintextHeld(int64_t delta) { plaintext_held_ += delta; }
 
   std::string RenderPrometheus() const;
 
@@ -57,6 +59,7 @@ class Metrics {
   std::atomic<uint64_t> tls_failures_{0};
   std::atomic<int64_t> sweeper_lag_{0};
   std::atomic<int64_t> exchanges_live_{0};
+  std::atomic<int64_t> plaintext_held_{0};
 };
 
 }  // namespace xgw

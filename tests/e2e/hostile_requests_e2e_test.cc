@@ -231,7 +231,8 @@ TEST_CASE("IdlePlaintextUploadsThatAnnounceTheLimitHoldNoMemoryAndTheBudgetCapsT
                              "&format=csv HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
                              w.sender.token + "\r\nContent-Type: text/csv\r\nContent-Length: ";
     REQUIRE(first->Send(head + "1000000\r\n\r\n" + std::string(600 * 1024, 'x')));
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    // Waited for, not slept on: a loaded machine may take longer to read it.
+    REQUIRE(WaitFor([&] { return Metric(*w.d, "xgw_plaintext_held_bytes") == (1 << 20); }, 10000));
     RawTls second(w.d->port(), w.d->cacert());
     REQUIRE(second.connected());
     REQUIRE(second.Send(head + "200000\r\n\r\n" + std::string(200000, 'y')));
