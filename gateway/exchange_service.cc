@@ -4,7 +4,6 @@
 // subject_index_upload.cc) and joins here at the route.
 #include "gateway/exchange_service.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,7 +23,7 @@
 #include "crypto/signed_note.h"
 #include "audit/fault_points.h"
 #include "gateway/api_support.h"
-#include "gateway/blob_writer.h"
+#include "gateway/file_blob_store.h"
 #include "gateway/group_commit.h"
 #include "gateway/ids.h"
 #include "gateway/migrations.h"
@@ -205,7 +204,8 @@ struct ExchangeService::Impl {
   std::unique_ptr<ReadPool> readers;  // reads that decide, without mu
   std::mutex cache_mu;
   std::map<std::string, std::shared_ptr<const Protocol>> parsed;  // version_hash -> protocol
-  std::string blob_dir, tmp_dir;
+  std::unique_ptr<BlobStore> blobs;  // ciphertexts
+  std::string spool_dir;  // local scratch for streamed subject indexes
 
   std::thread sweeper;
   std::mutex sweep_mu;
@@ -220,7 +220,7 @@ struct ExchangeService::Impl {
 
   // Exchanges an upload is publishing or the sweeper is discarding, one
   // at a time. An upload holds its claim from just before the rename that
-  // puts its blob in blob_dir to the end of the transaction that makes the
+  // publishes its blob to the end of the transaction that makes the
   // exchange available (or of the clean-up when that fails): a one-request
   // upload has no row in that time, and a two-request one still says
   // "pending", so without the claim the sweeper would take the blob for an
@@ -272,17 +272,12 @@ struct ExchangeService::Impl {
   }
   // Sync points shared by concurrent uploads (see group_commit.h): the
   // transactions that insert exchange rows or make them available; and the
-  // blob directory's fsync, which makes durable the entries of every blob
-  // renamed into it before that fsync started.
   GroupCommit db_writes{SqliteTransactionFlush(db, mu)};
-  std::unique_ptr<DirectorySync> blob_dir_sync;
 
   Impl(Deps d, Database database) : deps(std::move(d)), db(std::move(database)) {}
 
   const Config& config() const { return *deps.config; }
   int64_t Now() const { return deps.clock.Now(); }
-  std::string BlobPath(const std::string& id) const { return blob_dir + "/" + id + ".age"; }
-  std::string TmpPath(const std::string& id) const { return tmp_dir + "/" + id; }
 
   // ---- protocols -----------------------------------------------------------
 
@@ -965,12 +960,7 @@ struct ExchangeService::Impl {
   // delivered ("discarded") disclosed nothing: its values go now.
   Result<void> DeleteExchangeData(const std::string& id, const std::string& state,
                                   const std::string& reason, int64_t now) {
-    const std::string path = BlobPath(id);
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-      return tl::unexpected(IoError("unlink", path, errno));
-    }
-    ::unlink(TmpPath(id).c_str());
-    XGW_CHECK(SyncDirectory(blob_dir));
+    XGW_CHECK(blobs->Delete(id));
     std::lock_guard lock(mu);
     XGW_TRY(auto tx, Transaction::Begin(db));
     XGW_TRY(auto st, db.Prepare("UPDATE exchanges SET state = ?, manifest = NULL, "
@@ -1038,23 +1028,21 @@ struct ExchangeService::Impl {
     }
   }
 
-  // Marks an uploaded exchange available: rename the temp blob into place,
-  // then its fdatasync (`fd`, closed here; -1 if the caller synced and
-  // closed it), the directory fsync and the audit events side by side, then
-  // the commit. 409 if another upload or the sweeper holds the exchange.
+  // Marks an uploaded exchange available: publish the pending blob, then
+  // its durability and the audit events side by side, then the commit. 409 if another upload or the sweeper holds the exchange.
   // With `new_row` the exchange has no row yet (a one-request upload): the
   // row is inserted available, with new_row's subject index, and
   // exchange.created is recorded together with exchange.uploaded. A
   // streamed subject index (`index`, checked) is stored in the same
   // transaction that makes the exchange available.
   Response CompleteUpload(RequestContext& ctx, const ExchangeRow& e, const ProtocolRecord& pr,
-                          const std::string& tmp, uint64_t size, int fd, const Manifest* new_row = nullptr,
+                          PendingBlob& blob, const Manifest* new_row = nullptr,
                           const SubjectIndexUpload* index = nullptr);
 
-  // A temp blob that is not an age file with an X25519 recipient stanza:
-  // the audited 400 refusal; nullopt if it is one. Reads from offset 0.
+  // A pending blob that is not an age file with an X25519 recipient stanza:
+  // the audited 400 refusal; nullopt if it is one. Reads from its start.
   std::optional<Response> RefuseIfNotAge(RequestContext& ctx, const ExchangeRow* e, const ProtocolRecord& pr,
-                                         int fd, const std::string& tmp);
+                                         PendingBlob& blob);
 
   // What the create document of an end-to-end upload (protocol_id,
   // version_hash, manifest, manifest_signature) asks, decided: either a
@@ -1110,40 +1098,24 @@ struct ExchangeService::Impl {
 
 namespace {
 
-// An upload's temp blob: its descriptor, its path and the writer filling
-// it. Until Complete hands the descriptor to CompleteUpload, destroying it
-// stops the writer (before the descriptor closes) and removes the file.
+// An upload's pending blob, removed unless Complete publishes it.
 class TempBlob {
  public:
-  TempBlob(int fd, std::string path, uint64_t expected_max)
-      : fd_(fd), path_(std::move(path)), writer_(fd_, path_, expected_max) {}
-  ~TempBlob() {
-    writer_.Abandon();  // its thread must not write to a closed descriptor
-    if (fd_ >= 0) ::close(fd_);
-    if (!kept_) ::unlink(path_.c_str());
-  }
-  TempBlob(const TempBlob&) = delete;
-  TempBlob& operator=(const TempBlob&) = delete;
+  explicit TempBlob(std::unique_ptr<PendingBlob> blob) : blob_(std::move(blob)) {}
+  PendingBlob& writer() { return *blob_; }
 
-  BlobWriter& writer() { return writer_; }
-
-  // The age-header check, then CompleteUpload (which closes the descriptor).
+  // The age-header check, then CompleteUpload.
   Response Complete(ExchangeService::Impl& impl, RequestContext& ctx, const ExchangeRow& e,
                     const ProtocolRecord& pr, const Manifest* new_row = nullptr,
                     const SubjectIndexUpload* index = nullptr) {
     // A new row (one-request upload) does not exist yet: its refusal names
     // the protocol only, as every other refusal of a creation does.
-    if (auto refused = impl.RefuseIfNotAge(ctx, new_row ? nullptr : &e, pr, fd_, path_)) return std::move(*refused);
-    Response r = impl.CompleteUpload(ctx, e, pr, path_, writer_.size(), std::exchange(fd_, -1), new_row, index);
-    kept_ = r.status < 300;
-    return r;
+    if (auto refused = impl.RefuseIfNotAge(ctx, new_row ? nullptr : &e, pr, *blob_)) return std::move(*refused);
+    return impl.CompleteUpload(ctx, e, pr, *blob_, new_row, index);
   }
 
  private:
-  int fd_;
-  std::string path_;
-  BlobWriter writer_;
-  bool kept_ = false;
+  std::unique_ptr<PendingBlob> blob_;
 };
 
 // A streamed subject index that is incomplete, out of order or not the one
@@ -1159,9 +1131,9 @@ Response SubjectIndexProblem(const RequestContext& ctx, const Error& error) {
 class UploadSink final : public RequestBodySink {
  public:
   UploadSink(ExchangeService::Impl& impl, RequestContext ctx, ExchangeRow e, ProtocolRecord pr,
-             uint64_t cap, int fd, std::string tmp, SubjectIndexUpload index, std::string index_sha256)
+             uint64_t cap, std::unique_ptr<PendingBlob> blob, SubjectIndexUpload index, std::string index_sha256)
       : impl_(impl), ctx_(std::move(ctx)), e_(std::move(e)), pr_(std::move(pr)), cap_(cap),
-        blob_(fd, std::move(tmp), cap_), index_(std::move(index)), index_sha256_(std::move(index_sha256)) {}
+        blob_(std::move(blob)), index_(std::move(index)), index_sha256_(std::move(index_sha256)) {}
   Result<void> Write(std::span<const uint8_t> data) override {
     if (index_.bytes_left() != 0) {
       XGW_TRY(size_t took, index_.Take(data));
@@ -1274,10 +1246,10 @@ class PlaintextSink final : public RequestBodySink {
 // transactions of the two-request form, and no pending row ever.
 class OneRequestUploadSink final : public RequestBodySink {
  public:
-  OneRequestUploadSink(ExchangeService::Impl& impl, RequestContext ctx, std::string id, int fd, std::string tmp,
-                       uint64_t head_limit, uint64_t expected_max)
+  OneRequestUploadSink(ExchangeService::Impl& impl, RequestContext ctx, std::string id, std::unique_ptr<PendingBlob> blob,
+                       uint64_t head_limit)
       : impl_(impl), ctx_(std::move(ctx)), id_(std::move(id)), head_limit_(head_limit),
-        cap_(ctx_.config->limits.max_upload_bytes), blob_(fd, std::move(tmp), expected_max) {}
+        cap_(ctx_.config->limits.max_upload_bytes), blob_(std::move(blob)) {}
   Result<void> Write(std::span<const uint8_t> data) override {
     if (!head_done_) {
       const auto nl = std::find(data.begin(), data.end(), uint8_t{'\n'});
@@ -1359,7 +1331,7 @@ class OneRequestUploadSink final : public RequestBodySink {
       return Fail(ErrorCode::kLimit, "the subject index the manifest declares exceeds the upload limit (" +
                                          std::to_string(ctx_.config->limits.max_upload_bytes) + " bytes)");
     }
-    XGW_TRY(index_, SubjectIndexUpload::Open(impl_.tmp_dir, count.get<uint64_t>()));
+    XGW_TRY(index_, SubjectIndexUpload::Open(impl_.spool_dir, count.get<uint64_t>()));
     return {};
   }
 
@@ -1377,11 +1349,10 @@ class OneRequestUploadSink final : public RequestBodySink {
 }  // namespace
 
 std::optional<Response> ExchangeService::Impl::RefuseIfNotAge(RequestContext& ctx, const ExchangeRow* e,
-                                                             const ProtocolRecord& pr, int fd,
-                                                             const std::string& tmp) {
-  if (::lseek(fd, 0, SEEK_SET) != 0) return ErrorProblem(ctx, IoError("lseek", tmp, errno));
-  FileSource src = FileSource::Borrow(fd);
-  age::BufferedReader reader(src);
+                                                             const ProtocolRecord& pr, PendingBlob& blob) {
+  auto src = blob.ReadBack();
+  if (!src) return ErrorProblem(ctx, src.error());
+  age::BufferedReader reader(**src);
   auto header = age::ParseHeader(reader);
   size_t x25519 = 0;
   if (header) {
@@ -1457,10 +1428,11 @@ Result<void> ExchangeService::Impl::InsertStreamedSubjectsLocked(const std::stri
 }
 
 Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const ExchangeRow& e,
-                                               const ProtocolRecord& pr, const std::string& tmp,
-                                               uint64_t size, int fd, const Manifest* new_row,
+                                               const ProtocolRecord& pr, PendingBlob& blob,
+                                               const Manifest* new_row,
                                                const SubjectIndexUpload* index) {
   const int64_t now = Now();
+  const uint64_t size = blob.size();
   // The frequency (one-off, quota) and the protocol's state were decided
   // when the exchange was created, but two exchanges created at the same
   // time both passed that check, and an operator may suspend or terminate
@@ -1473,13 +1445,11 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
   if (!new_row) {
     auto past = TransfersInWindow(*pr.protocol, e.sender_party, ToInstant(now));
     if (!past) {
-      if (fd >= 0) ::close(fd);
-      ::unlink(tmp.c_str());
+      blob.Discard();
       return ErrorProblem(ctx, past.error());
     }
     if (Violations v = FrequencyViolations(*pr.protocol, {e.sender_party, ToInstant(now), *past}); !v.empty()) {
-      if (fd >= 0) ::close(fd);
-      ::unlink(tmp.c_str());
+      blob.Discard();
       return RefuseCompletion(ctx, e, pr, v, now);
     }
   }
@@ -1490,17 +1460,13 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
   if (new_row) events.push_back(EventFor(ctx, AuditAction::kExchangeCreated, &e, &pr));
   events.push_back(EventFor(ctx, AuditAction::kExchangeUploaded, &e, &pr));
   for (auto& ev : events) ev.time_ms = now * 1000;
-  // The blob takes its final name first: without a row that says
-  // "available" it is an orphan, which the sweeper leaves alone while it is
-  // being published and removes after a crash. Then three things reach the
-  // disk at the same time: the blob's data (fdatasync; the caller started
-  // its writeback), its directory entry (one directory fsync shared with
-  // concurrent uploads) and the audit events (the log's own group commit).
-  // The row is written only once all three did.
-  const std::string final_path = BlobPath(e.id);
+  // The blob is published first: without a row that says "available" it
+  // is an orphan, which the sweeper leaves alone while it is being
+  // published and removes after a crash. Then the blob becomes durable
+  // (BlobStore) while the audit events are committed (the log's own group
+  // commit). The row is written only once both did.
   const auto give_up = [&](Response r) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
+    blob.Discard();
     return r;
   };
   const auto not_pending = [&] {
@@ -1515,24 +1481,18 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
                            ctx.request_id()));
   }
   // Never over another blob: an earlier upload of the same exchange that
-  // completed (or is completing) keeps its own.
-  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE) != 0) {
-    const int err = errno;
-    // EEXIST: uploaded already; ENOENT: the sweeper discarded the exchange
-    // (and its temp blob) while this upload streamed.
-    if (err != EEXIST && err != ENOENT) return give_up(ErrorProblem(ctx, IoError("rename", tmp, err)));
-    return give_up(not_pending());
+  // completed (or is completing) keeps its own; kConflict also when the
+  // sweeper discarded the exchange (and its pending blob) meanwhile.
+  if (auto published = blob.Publish(); !published) {
+    return give_up(published.error().code == ErrorCode::kConflict ? not_pending() : ErrorProblem(ctx, published.error()));
   }
-  const DirectorySync::Ticket renamed = blob_dir_sync->Changed();
   auto ticket = deps.audit.QueueEvents(std::move(events));
-  const int sync_errno = fd < 0 || ::fdatasync(fd) == 0 ? 0 : errno;
-  if (fd >= 0) ::close(fd);
-  const Result<void> entry_synced = blob_dir_sync->SyncedPast(renamed);
+  const Result<void> durable = blob.AwaitDurable();
   const bool audited = ticket && deps.audit.Wait(**ticket).has_value();
-  if (!audited || sync_errno != 0 || !entry_synced) {
-    ::unlink(final_path.c_str());
+  if (!audited || !durable) {
+    blob.Unpublish();
     if (!audited) return AuditUnavailableProblem(ctx.request_id());
-    return ErrorProblem(ctx, sync_errno != 0 ? IoError("fdatasync", final_path, sync_errno) : entry_synced.error());
+    return ErrorProblem(ctx, durable.error());
   }
   bool still_pending = false;
   Violations late;
@@ -1573,13 +1533,13 @@ Response ExchangeService::Impl::CompleteUpload(RequestContext& ctx, const Exchan
     (void)deps.audit.AppendEvent(ev);  // a failure is reported by the sink
   };
   if (auto r = db_writes.Run(mark_available); !r) {
-    ::unlink(final_path.c_str());
+    blob.Unpublish();
     if (!late.empty()) return RefuseCompletion(ctx, e, pr, late, now);
     unpublished(AuditOutcome::kFailed, "storage_error");
     return ErrorProblem(ctx, r.error());
   }
   if (!still_pending) {
-    ::unlink(final_path.c_str());
+    blob.Unpublish();
     unpublished(AuditOutcome::kRefused, "wrong_state");
     return not_pending();
   }
@@ -1688,31 +1648,19 @@ Response PlaintextSink::Finish() {
   if (!made) return ErrorProblem(ctx, made.error());
   if (made->status != 201) return std::move(*made);  // the audit log refused the creation
   auto encrypt_and_complete = [&]() -> Response {
-    const std::string tmp = m.TmpPath(id);
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) return ErrorProblem(ctx, IoError("open", tmp, errno));
-    uint64_t size = 0;
-    {
-      FileSink out = FileSink::Borrow(fd);
-      std::vector<const age::Recipient*> rs;
-      for (const auto& r : recipients) rs.push_back(&r);
-      MemorySource plain(data);
-      auto enc = age::Encrypt(rs, plain, out, false);
-      Result<void> flushed = enc ? out.Flush() : Result<void>(tl::unexpected(enc.error()));
-      if (!enc || !flushed || ::fsync(fd) != 0) {
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        return ErrorProblem(ctx, enc ? Error{ErrorCode::kIo, "cannot write the encrypted blob"} : enc.error());
-      }
-      struct stat st{};
-      if (::fstat(fd, &st) == 0) size = static_cast<uint64_t>(st.st_size);
-    }
-    ::close(fd);
+    auto blob = m.blobs->Create(id, ExchangeService::Impl::MaxCiphertext(data.size()));
+    if (!blob) return ErrorProblem(ctx, blob.error());
+    std::vector<const age::Recipient*> rs;
+    for (const auto& r : recipients) rs.push_back(&r);
+    MemorySource plain(data);
+    auto enc = age::Encrypt(rs, plain, **blob, false);
+    Result<void> written = enc ? (*blob)->Finish() : Result<void>(tl::unexpected(enc.error()));
+    if (!written) return ErrorProblem(ctx, written.error());
     // The plaintext is no longer needed: wipe it before the slow part.
     WipeMemory(buf_.data(), buf_.size());
     auto e = m.LoadExchange(id);
     if (!e || !*e) return ErrorProblem(ctx, Error{ErrorCode::kInternal, "exchange vanished"});
-    Response r = m.CompleteUpload(ctx, **e, pr_, tmp, size, -1);
+    Response r = m.CompleteUpload(ctx, **e, pr_, **blob);
     if (r.status == 200) {
       json body = json::parse(r.body, nullptr, false);
       body["manifest"] = json::parse(*canonical, nullptr, false);
@@ -1859,14 +1807,8 @@ Result<std::unique_ptr<ExchangeService>> ExchangeService::Open(Deps deps) {
   XGW_CHECK(ApplyMigrations(db));  // a no-op when the identity store already did
   auto impl = std::make_unique<Impl>(std::move(deps), std::move(db));
   XGW_TRY(impl->readers, ReadPool::Open(impl->config().DatabasePath(), impl->config().blocking_threads));
-  impl->blob_dir = impl->config().BlobDir();
-  impl->tmp_dir = impl->blob_dir + "/tmp";
-  impl->blob_dir_sync = std::make_unique<DirectorySync>(DirectorySync::For(impl->blob_dir));
-  for (const std::string& d : {impl->blob_dir, impl->tmp_dir}) {
-    if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) {
-      return tl::unexpected(IoError("mkdir", d, errno));
-    }
-  }
+  XGW_TRY(impl->blobs, FileBlobStore::Open(impl->config().BlobDir()));
+  impl->spool_dir = impl->config().BlobDir() + "/tmp";
   impl->RefreshLive();
   return std::unique_ptr<ExchangeService>(new ExchangeService(std::move(impl)));
 }
@@ -1913,47 +1855,31 @@ Result<SweepStats> ExchangeService::SweepOnce(bool startup) {
   // and final blobs whose exchange is not live (a crash between rename and
   // commit).
   XGW_TRY(auto states, m.ExchangeStates());
-  auto scan = [&](const std::string& dir, const std::string& suffix, bool all) {
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) return;
+  uint64_t orphans = 0;
+  if (startup) {
+    if (auto n = m.blobs->DiscardAllPending()) orphans += *n;
+  }
+  if (auto ids = m.blobs->List()) {  // unreadable now: the next pass decides
     std::vector<std::string> victims;
-    while (dirent* ent = ::readdir(d)) {
-      const std::string name = ent->d_name;
-      if (name == "." || name == ".." || name == "tmp") continue;
-      std::string id = name;
-      if (!suffix.empty()) {
-        if (id.size() <= suffix.size() || id.compare(id.size() - suffix.size(), suffix.size(), suffix) != 0) {
-          continue;
-        }
-        id.resize(id.size() - suffix.size());
-      }
+    for (const auto& id : *ids) {
       const auto known = states.find(id);
-      const bool live_blob = !all && known != states.end() && Impl::IsLive(known->second);
-      if (!all && !live_blob) {
-        // The snapshot above can be stale: an upload completes by renaming
-        // its blob into place and then committing "available" (a one-request
-        // upload only then inserts its row), possibly between the snapshot
-        // and this readdir. A blob being published is left alone; otherwise
-        // its publication is over (the file was seen, so it had begun), and
-        // the row read now says whether it succeeded.
-        if (m.IsClaimed(id)) continue;
-        auto row = m.LoadExchange(id);
-        if (!row) continue;  // cannot tell now: keep it, the next pass decides
-        if (*row && Impl::IsLive((*row)->state)) continue;
-      }
-      if (all || !live_blob) victims.push_back(dir + "/" + name);
+      if (known != states.end() && Impl::IsLive(known->second)) continue;
+      // The snapshot above can be stale: an upload completes by publishing
+      // its blob and then committing "available" (a one-request upload only
+      // then inserts its row), possibly between the snapshot and the
+      // listing. A blob being published is left alone; otherwise its
+      // publication is over (the blob was listed, so it had begun), and the
+      // row read now says whether it succeeded.
+      if (m.IsClaimed(id)) continue;
+      auto row = m.LoadExchange(id);
+      if (!row) continue;  // cannot tell now: keep it, the next pass decides
+      if (*row && Impl::IsLive((*row)->state)) continue;
+      victims.push_back(id);
     }
-    ::closedir(d);
-    for (const auto& v : victims) {
-      if (::unlink(v.c_str()) == 0) {
-        ++stats.orphans;
-        m.deps.metrics.CountDeletion("orphan");
-      }
-    }
-    if (!victims.empty()) (void)SyncDirectory(dir);
-  };
-  if (startup) scan(m.tmp_dir, "", true);
-  scan(m.blob_dir, ".age", false);
+    if (auto n = m.blobs->RemoveOrphans(victims)) orphans += *n;
+  }
+  stats.orphans = orphans;
+  for (uint64_t i = 0; i < orphans; ++i) m.deps.metrics.CountDeletion("orphan");
   // 4. Lag: the oldest expired exchange still present.
   XGW_TRY(auto oldest, m.OldestExpiryLeft(m.Now()));
   if (oldest) stats.lag_seconds = std::max<int64_t>(0, now - *oldest);
@@ -2641,16 +2567,10 @@ void ExchangeService::RegisterRoutes(Router& router) {
                 XGW_TRY(auto pr, m.LoadProtocolVersion(e->protocol_id, e->version_hash));
                 if (!pr) return Fail(ErrorCode::kNotFound, "no such protocol");
                 const uint64_t cap = Impl::CiphertextCap(*pr, e->byte_size, *ctx.config);
-                XGW_TRY(auto index, SubjectIndexUpload::Open(m.tmp_dir, streamed));
-                const std::string tmp = m.TmpPath(e->id);
-                // Read-write: the header is checked through the same descriptor.
-                const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-                if (fd < 0) {
-                  if (errno == EEXIST) return Fail(ErrorCode::kConflict, "an upload of this exchange is in progress");
-                  return tl::unexpected(IoError("open", tmp, errno));
-                }
+                XGW_TRY(auto index, SubjectIndexUpload::Open(m.spool_dir, streamed));
+                XGW_TRY(auto blob, m.blobs->Create(e->id, cap));
                 return std::unique_ptr<RequestBodySink>(
-                    std::make_unique<UploadSink>(m, ctx, std::move(*e), std::move(*pr), cap, fd, tmp,
+                    std::make_unique<UploadSink>(m, ctx, std::move(*e), std::move(*pr), cap, std::move(blob),
                                                  std::move(index),
                                                  streamed != 0 ? declared.subject_index_sha256
                                                                : std::string(kEmptySubjectIndexSha256)));
@@ -2668,12 +2588,10 @@ void ExchangeService::RegisterRoutes(Router& router) {
                                                                " (create document, newline, age file)");
                 }
                 const std::string id = NewId(kExchangePrefix);
-                const std::string tmp = m.TmpPath(id);
-                const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-                if (fd < 0) return tl::unexpected(IoError("open", tmp, errno));
                 const uint64_t expected = ctx.head.content_length.value_or(ctx.config->limits.max_upload_bytes);
+                XGW_TRY(auto blob, m.blobs->Create(id, expected));
                 return std::unique_ptr<RequestBodySink>(std::make_unique<OneRequestUploadSink>(
-                    m, ctx, id, fd, tmp, ctx.config->limits.max_json_body_bytes, expected));
+                    m, ctx, id, std::move(blob), ctx.config->limits.max_json_body_bytes));
               }});
 
   router.Add({.method = "POST",
@@ -2880,12 +2798,8 @@ void ExchangeService::RegisterRoutes(Router& router) {
                     return Problem(404, "not-found", "Not found",
                                    "no such exchange, or you may not receive it", rid);
                   }
-                  auto src = FileSource::Open(m.BlobPath(e->id));
-                  if (!src) return ErrorProblem(ctx, src.error());
-                  struct stat st{};
-                  if (::stat(m.BlobPath(e->id).c_str(), &st) != 0) {
-                    return ErrorProblem(ctx, IoError("stat", m.BlobPath(e->id), errno));
-                  }
+                  auto blob = m.blobs->Read(e->id);
+                  if (!blob) return ErrorProblem(ctx, blob.error());
                   AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeDownloaded, &*e, &*pr);
                   if (!m.deps.audit.AppendEvent(ev)) return AuditUnavailableProblem(rid);
                   if (!e->first_download_at) {
@@ -2902,8 +2816,8 @@ void ExchangeService::RegisterRoutes(Router& router) {
                   Response r;
                   r.status = 200;
                   r.content_type = "application/octet-stream";
-                  r.source = std::make_unique<FileSource>(std::move(*src));
-                  r.content_length = static_cast<uint64_t>(st.st_size);
+                  r.source = std::move(blob->source);
+                  r.content_length = blob->size;
                   return r;
                 });
               }});
