@@ -2635,31 +2635,21 @@ void ExchangeService::RegisterRoutes(Router& router) {
               .grants = {any},
               .handler = [&m](RequestContext& ctx, const json&) {
                 return Handle(ctx, [&]() -> Result<Response> {
-                  auto q = ParseQuery(ctx.head.target);
-                  auto bad = [&](const std::string& what) {
-                    return Problem(400, "invalid-query", "Invalid query", what, ctx.request_id());
-                  };
-                  if (!q) return bad("the query string is malformed");
-                  for (const auto& [k, v] : *q) {
-                    if (k != "box" && k != "limit" && k != "after") {
-                      return bad("unknown query parameter '" + k + "'; use box, limit and after");
-                    }
-                    (void)v;
-                  }
-                  const std::string box = q->count("box") ? q->at("box") : "inbox";
-                  if (box != "inbox" && box != "sent") return bad("box must be inbox or sent");
+                  // Keys are not echoed: the detail never repeats what the caller sent.
+                  auto q = QueryParams::Parse(ctx.head.target, {"box", "limit", "after"},
+                                              "unknown query parameter; use box, limit and after");
+                  if (!q) return InvalidQuery(ctx, q.error().message);
+                  const std::string box = q->Get("box").value_or("inbox");
+                  if (box != "inbox" && box != "sent") return InvalidQuery(ctx, "box must be inbox or sent");
                   ListPage page;
-                  if (q->count("limit")) {
-                    const std::string& l = q->at("limit");
-                    if (!IsDecimal(l) || std::stoull(l) == 0) {
-                      return bad("limit must be a positive number (at most " + std::to_string(kMaxListLimit) +
-                                 " are returned)");
-                    }
-                    page.limit = static_cast<size_t>(std::min<unsigned long long>(std::stoull(l), kMaxListLimit));
-                  }
-                  if (q->count("after")) {
-                    page.after = ParseListCursor(q->at("after"));
-                    if (!page.after) return bad("after must be the 'next' value of the previous page");
+                  auto limit = q->Number("limit", "limit must be a positive number (at most " +
+                                                      std::to_string(kMaxListLimit) + " are returned)",
+                                         /*positive=*/true);
+                  if (!limit) return InvalidQuery(ctx, limit.error().message);
+                  if (*limit) page.limit = static_cast<size_t>(std::min<uint64_t>(**limit, kMaxListLimit));
+                  if (auto after = q->Get("after")) {
+                    page.after = ParseListCursor(*after);
+                    if (!page.after) return InvalidQuery(ctx, "after must be the 'next' value of the previous page");
                   }
                   json items = json::array();
                   std::optional<ListCursor> next;
