@@ -520,6 +520,13 @@ TEST_CASE("AKillBetweenAnUploadsCommitAndItsAnswerKeepsEveryCommittedAndEveryAns
     if (!s.blob.empty()) CHECK(dl.body == s.blob);
     CHECK(DecryptAge(*w.social_keys.identity, dl.body) == s.csv);
   }
+  // The sender's sent box lists every one of them, the unanswered included.
+  auto sent = Request(*w.d, "GET", "/api/v1/exchanges?box=sent&limit=100", {.token = w.sender.token});
+  REQUIRE(sent.status == 200);
+  std::set<std::string> listed;
+  const auto page = sent.Json();  // kept: the loop below reads into it
+  for (const auto& item : page["items"]) listed.insert(item["id"].get<std::string>());
+  for (const auto& s : all) CHECK(listed.count(s.id) == 1);
   int status = 0;
   CHECK(RunCommand("find " + w.d->dir() + "/state/blobs -type f | wc -l", &status) ==
         std::to_string(all.size()) + "\n");
