@@ -201,7 +201,7 @@ struct ExchangeService::Impl {
   Deps deps;
   std::mutex mu;  // guards db
   Database db;
-  std::unique_ptr<ReadPool> readers;  // reads that decide, without mu
+  ReadPool& readers;  // the daemon's one read pool (IdentityStore): reads that decide, without mu
   std::mutex cache_mu;
   std::map<std::string, std::shared_ptr<const Protocol>> parsed;  // version_hash -> protocol
   std::unique_ptr<BlobStore> blobs;  // ciphertexts
@@ -274,7 +274,8 @@ struct ExchangeService::Impl {
   // transactions that insert exchange rows or make them available; and the
   GroupCommit db_writes{SqliteTransactionFlush(db, mu)};
 
-  Impl(Deps d, Database database) : deps(std::move(d)), db(std::move(database)) {}
+  Impl(Deps d, Database database)
+      : deps(std::move(d)), db(std::move(database)), readers(deps.identities.readers()) {}
 
   const Config& config() const { return *deps.config; }
   int64_t Now() const { return deps.clock.Now(); }
@@ -535,7 +536,7 @@ struct ExchangeService::Impl {
   // protocol's state and parties, but that version's rules (recipients,
   // retention, limits), whatever version is in force now.
   Result<std::optional<ProtocolRecord>> LoadProtocolVersion(const std::string& id, const std::string& hash) {
-    return readers->Read([&](Database& c) -> Result<std::optional<ProtocolRecord>> {
+    return readers.Read([&](Database& c) -> Result<std::optional<ProtocolRecord>> {
       XGW_TRY(auto r, ReadProtocol(c, id));
       if (!r || r->protocol->version_hash == hash) return r;
       XGW_TRY(std::string document, ReadVersionDocument(c, id, hash));
@@ -550,7 +551,7 @@ struct ExchangeService::Impl {
 
   // The protocol as it stands (a pool connection: never waits for a commit).
   Result<std::optional<ProtocolRecord>> LoadProtocol(const std::string& id) {
-    return readers->Read([&](Database& c) { return ReadProtocol(c, id); });
+    return readers.Read([&](Database& c) { return ReadProtocol(c, id); });
   }
 
   // The caller's party in a protocol ("" if none).
@@ -789,7 +790,7 @@ struct ExchangeService::Impl {
   // count towards a send decision now (SendRequest::transfers_in_window):
   // one row of transfer_counts, kept by CountTransferLocked.
   Result<uint64_t> TransfersInWindow(const Protocol& protocol, const std::string& party, Instant now) {
-    return readers->Read([&](Database& c) { return CountTransfers(c, protocol, party, now); });
+    return readers.Read([&](Database& c) { return CountTransfers(c, protocol, party, now); });
   }
 
   // On `c`: the writer (mu held) inside the transaction that decides, or a
@@ -1806,7 +1807,6 @@ Result<std::unique_ptr<ExchangeService>> ExchangeService::Open(Deps deps) {
   XGW_TRY(auto db, Database::Open(deps.config->DatabasePath()));
   XGW_CHECK(ApplyMigrations(db));  // a no-op when the identity store already did
   auto impl = std::make_unique<Impl>(std::move(deps), std::move(db));
-  XGW_TRY(impl->readers, ReadPool::Open(impl->config().DatabasePath(), impl->config().blocking_threads));
   XGW_TRY(impl->blobs, FileBlobStore::Open(impl->config().BlobDir()));
   impl->spool_dir = impl->config().BlobDir() + "/tmp";
   impl->RefreshLive();

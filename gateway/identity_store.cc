@@ -40,10 +40,10 @@ bool Principal::HasRole(std::string_view role) const {
   return std::find(roles.begin(), roles.end(), role) != roles.end();
 }
 
-Result<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::string& path) {
+Result<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::string& path, size_t shared_readers) {
   XGW_TRY(auto db, Database::Open(path));
   XGW_CHECK(ApplyMigrations(db).map([](int) {}));
-  XGW_TRY(auto readers, ReadPool::Open(path, kPerRequestReaders));
+  XGW_TRY(auto readers, ReadPool::Open(path, kPerRequestReaders + shared_readers));
   return std::unique_ptr<IdentityStore>(new IdentityStore(std::move(db), std::move(readers)));
 }
 

@@ -97,8 +97,14 @@ using BeforeCommit = std::function<Result<void>()>;
 
 class IdentityStore {
  public:
-  // Opens the database at `path` and applies pending migrations.
-  static Result<std::unique_ptr<IdentityStore>> Open(const std::string& path);
+  // Opens the database at `path` and applies pending migrations, with a
+  // pool of read-only connections: the per-request lookups' own plus
+  // `shared_readers` for the other services of the daemon (readers()).
+  static Result<std::unique_ptr<IdentityStore>> Open(const std::string& path, size_t shared_readers = 0);
+
+  // The daemon's one pool of read-only connections to the gateway database
+  // (reads that decide without waiting for a change in progress).
+  ReadPool& readers() { return *readers_; }
 
   // Creations take the new id from the caller when it must be known before
   // (the router's audit record of the change names it); by default a fresh

@@ -288,7 +288,9 @@ int Serve(const ServeOptions& options) {
   InitCrypto();
   auto config = LoadConfigFile(options.config_path);
   if (!config) return Die(config.error());
-  auto store = IdentityStore::Open(config->DatabasePath());
+  // One read pool: a connection for each blocking thread besides the
+  // per-request lookups' own.
+  auto store = IdentityStore::Open(config->DatabasePath(), config->blocking_threads);
   if (!store) return Die(store.error());
   // The signing key must be present and well-formed before we accept traffic.
   auto key = LoadGatewaySigningKey(config->SigningKeyPath());
