@@ -195,15 +195,20 @@ class CsvReader final : public ListReader {
   Result<void> Appended(size_t n) {
     write_ += n;
     const size_t field = write_ - field_start_;
+    if (field > limits_.max_field_bytes || row_bytes_ + field > limits_.max_row_bytes) [[unlikely]] {
+      return LimitExceeded(field);
+    }
+    return {};
+  }
+
+  // Kept out of line so that the checks above stay small enough to inline.
+  [[gnu::noinline]] Result<void> LimitExceeded(size_t field) const {
     if (field > limits_.max_field_bytes) {
       return Fail(ErrorCode::kLimit, "csv cell at " + Where() + " is longer than " +
                                          std::to_string(limits_.max_field_bytes) + " bytes");
     }
-    if (row_bytes_ + field > limits_.max_row_bytes) {
-      return Fail(ErrorCode::kLimit, "csv row " + std::to_string(row_number_ + 1) + " is longer than " +
-                                         std::to_string(limits_.max_row_bytes) + " bytes");
-    }
-    return {};
+    return Fail(ErrorCode::kLimit, "csv row " + std::to_string(row_number_ + 1) + " is longer than " +
+                                       std::to_string(limits_.max_row_bytes) + " bytes");
   }
 
   Result<void> FinishField() {
@@ -211,11 +216,13 @@ class CsvReader final : public ListReader {
     if (high_) XGW_CHECK(CheckEncoding(&cell));
     row_bytes_ += cell.len;
     fields_.push_back(cell);
-    if (fields_.size() > limits_.max_columns) {
-      return Fail(ErrorCode::kLimit, "csv row " + std::to_string(row_number_ + 1) + " has more than " +
-                                         std::to_string(limits_.max_columns) + " columns");
-    }
+    if (fields_.size() > limits_.max_columns) [[unlikely]] return TooManyColumns();
     return {};
+  }
+
+  [[gnu::noinline]] Result<void> TooManyColumns() const {
+    return Fail(ErrorCode::kLimit, "csv row " + std::to_string(row_number_ + 1) + " has more than " +
+                                       std::to_string(limits_.max_columns) + " columns");
   }
 
   // A cell with a byte >= 0x80: UTF-8, or the first sign of Windows-1252
