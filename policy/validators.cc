@@ -20,6 +20,11 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
 
 std::string_view Trim(std::string_view s) {
+  // Most cells have nothing to trim: a first and a last byte that are
+  // neither whitespace nor part of U+00A0 decide.
+  if (s.empty() || (!IsSpace(s.front()) && s.front() != '\xC2' && !IsSpace(s.back()) && s.back() != '\xA0')) {
+    return s;
+  }
   // Also strips U+00A0 (no-break space, C2 A0), common in spreadsheet exports.
   for (;;) {
     if (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
