@@ -1,7 +1,7 @@
 // Checks a list against a protocol while streaming it once, and builds its
 // manifest on the way. Memory does not depend on the row count except for the
-// subject index: 32 bytes per subject identifier while checking, and in the
-// listed form another ~100 bytes per distinct value for its hex strings.
+// subject index: 32 bytes per subject identifier while checking, kept raw
+// (32 bytes per distinct value) in either form.
 #ifndef XGW_POLICY_CHECK_LIST_H_
 #define XGW_POLICY_CHECK_LIST_H_
 
@@ -33,7 +33,9 @@ struct ListCheck {
   Violations violations;          // header and cell problems, reader failures
   uint64_t suppressed = 0;        // row-level violations beyond the cap
   Manifest manifest;              // complete even when there are violations
-  std::vector<Sha256Digest> subject_values;  // the subject index: sorted, unique, raw
+  // The streamed subject index: sorted, unique, raw. Empty in the listed
+  // form, whose values are in manifest.subject_index (one copy in memory).
+  std::vector<Sha256Digest> subject_values;
   bool ok() const { return violations.empty(); }
 };
 

@@ -20,25 +20,38 @@ bool IsHex64(const json& v) {
   return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
+void SetIndexDescription(Manifest* m, std::span<const Sha256Digest> values, bool streamed) {
+  m->subject_index_streamed = streamed;
+  m->subject_count = values.size();
+  Sha256 all;
+  // The raw values lie back to back: one update hashes them all.
+  all.Update(std::span<const uint8_t>(values.empty() ? nullptr : values.data()->data(), values.size_bytes()));
+  m->subject_index_sha256 = HexEncode(all.Finish());
+}
+
 }  // namespace
 
 void SetSubjectIndex(Manifest* m, std::span<const Sha256Digest> values, bool streamed) {
-  m->subject_index_streamed = streamed;
-  m->subject_count = values.size();
-  m->subject_index.clear();
-  Sha256 all;
-  for (const auto& v : values) all.Update(v);
-  m->subject_index_sha256 = HexEncode(all.Finish());
-  if (streamed) return;
-  m->subject_index.reserve(values.size());
-  for (const auto& v : values) m->subject_index.push_back(HexEncode(v));
+  SetIndexDescription(m, values, streamed);
+  m->subject_index = streamed ? SubjectIndexValues()
+                              : SubjectIndexValues(std::vector<Sha256Digest>(values.begin(), values.end()));
+}
+
+void SetSubjectIndex(Manifest* m, std::vector<Sha256Digest>&& values, bool streamed) {
+  SetIndexDescription(m, values, streamed);
+  m->subject_index = streamed ? SubjectIndexValues() : SubjectIndexValues(std::move(values));
 }
 
 Result<std::string> ManifestToCanonicalJson(const Manifest& m) {
+  json values = json::array();
+  if (!m.subject_index_streamed) {
+    values.get_ref<json::array_t&>().reserve(m.subject_index.size());
+    for (std::string hex : m.subject_index) values.push_back(std::move(hex));
+  }
   const json index = m.subject_index_streamed
                          ? json{{"key_id", m.subject_key_id}, {"count", m.subject_count},
                                 {"sha256", m.subject_index_sha256}}
-                         : json{{"key_id", m.subject_key_id}, {"values", m.subject_index}};
+                         : json{{"key_id", m.subject_key_id}, {"values", std::move(values)}};
   json doc = {
       {"format", kManifestFormat},
       {"protocol_id", m.protocol_id},
@@ -123,17 +136,19 @@ Result<Manifest> ParseManifest(std::string_view text) {
     }
   } else {
     if (!si["values"].is_array()) return bad("subject_index.values is not an array");
-    Sha256 all;
+    std::vector<Sha256Digest> values;
+    values.reserve(si["values"].size());
     for (const auto& v : si["values"]) {
       if (!IsHex64(v)) return bad("subject_index.values holds a value that is not 64 lower-case hex digits");
-      if (!m.subject_index.empty() && v.get<std::string>() <= m.subject_index.back()) {
+      const auto bytes = *HexDecode(v.get_ref<const std::string&>());
+      Sha256Digest& d = values.emplace_back();
+      std::copy(bytes.begin(), bytes.end(), d.begin());
+      // Raw byte order is the order of the lower-case hex strings.
+      if (values.size() > 1 && !(values[values.size() - 2] < d)) {
         return bad("subject_index.values is not sorted and unique");
       }
-      m.subject_index.push_back(v.get<std::string>());
-      all.Update(*HexDecode(m.subject_index.back()));
     }
-    m.subject_count = m.subject_index.size();
-    m.subject_index_sha256 = HexEncode(all.Finish());
+    SetSubjectIndex(&m, std::move(values), false);
   }
   if (m.subject_key_id.empty() && m.subject_count != 0) return bad("subject_index has values but no key_id");
   if (m.row_count == 0 && m.subject_count != 0) return bad("subject_index has values but the list has no rows");

@@ -7,7 +7,9 @@
 #ifndef XGW_POLICY_MANIFEST_H_
 #define XGW_POLICY_MANIFEST_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <span>
 #include <string>
 #include <string_view>
@@ -22,6 +24,49 @@ namespace xgw {
 // SHA-256 of no bytes: subject_index_sha256 of an empty index.
 inline constexpr std::string_view kEmptySubjectIndexSha256 =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+// The listed subject index in memory: sorted, unique raw HMAC-SHA-256 values,
+// 32 bytes each (a million distinct people take 32 MiB; as hex strings they
+// took ~140 MiB). Iterating yields each value as lower-case hex, the form the
+// manifest's JSON and the gateway's store use, made on the fly; raw() gives
+// the bytes without encoding. Byte order of the raw values is the order of
+// their hex strings.
+class SubjectIndexValues {
+ public:
+  class const_iterator {
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = std::string;
+    using difference_type = std::ptrdiff_t;
+    using reference = std::string;  // made on the fly: a value, not a reference
+    using pointer = void;
+    const_iterator() = default;
+    explicit const_iterator(const Sha256Digest* p) : p_(p) {}
+    std::string operator*() const { return HexEncode(*p_); }
+    const_iterator& operator++() { ++p_; return *this; }
+    const_iterator operator++(int) { auto old = *this; ++p_; return old; }
+    bool operator==(const const_iterator&) const = default;
+
+   private:
+    const Sha256Digest* p_ = nullptr;
+  };
+
+  SubjectIndexValues() = default;
+  // REQUIRES: `values` sorted and unique.
+  explicit SubjectIndexValues(std::vector<Sha256Digest> values) : values_(std::move(values)) {}
+
+  size_t size() const { return values_.size(); }
+  bool empty() const { return values_.empty(); }
+  void clear() { values_.clear(); values_.shrink_to_fit(); }
+  const_iterator begin() const { return const_iterator(values_.data()); }
+  const_iterator end() const { return const_iterator(values_.data() + values_.size()); }
+  std::span<const Sha256Digest> raw() const { return values_; }
+
+  bool operator==(const SubjectIndexValues&) const = default;
+
+ private:
+  std::vector<Sha256Digest> values_;
+};
 
 struct Manifest {
   std::string protocol_id;
@@ -44,14 +89,16 @@ struct Manifest {
   bool subject_index_streamed = false;
   uint64_t subject_count = 0;
   std::string subject_index_sha256 = std::string(kEmptySubjectIndexSha256);
-  std::vector<std::string> subject_index;  // listed form only: lower-case hex HMACs
+  SubjectIndexValues subject_index;  // listed form only: raw HMACs (iterate for hex)
 
   bool operator==(const Manifest&) const = default;
 };
 
 // Sets the subject index of `m` to `values` (sorted and unique, raw), in the
-// streamed or the listed form.
+// streamed or the listed form. The second overload moves the values into a
+// listed index instead of copying them (a million of them are 32 MiB).
 void SetSubjectIndex(Manifest* m, std::span<const Sha256Digest> values, bool streamed);
+void SetSubjectIndex(Manifest* m, std::vector<Sha256Digest>&& values, bool streamed);
 
 // Canonical JSON bytes (the bytes to sign). Fails only on invalid UTF-8.
 Result<std::string> ManifestToCanonicalJson(const Manifest& manifest);

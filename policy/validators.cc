@@ -1,8 +1,10 @@
 #include "policy/validators.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 
+#include "policy/byte_scan.h"
 #include "policy/decimal.h"
 #include "policy/timezone.h"
 
@@ -18,6 +20,11 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
 
 std::string_view Trim(std::string_view s) {
+  // Most cells have nothing to trim: a first and a last byte that are
+  // neither whitespace nor part of U+00A0 decide.
+  if (s.empty() || (!IsSpace(s.front()) && s.front() != '\xC2' && !IsSpace(s.back()) && s.back() != '\xA0')) {
+    return s;
+  }
   // Also strips U+00A0 (no-break space, C2 A0), common in spreadsheet exports.
   for (;;) {
     if (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
@@ -32,28 +39,36 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-// Keeps the digits of `raw` if everything else is an accepted separator.
-// `leading_zero_pad`: a bare digit string up to 4 digits shorter than `len`
-// (a numeric spreadsheet cell that lost its leading zeros) is padded back.
-std::optional<std::string> Digits(std::string_view raw, size_t len) {
+// Keeps the digits of `raw` in *out if everything else is an accepted
+// separator. A bare digit string up to 4 digits shorter than `len` (a numeric
+// spreadsheet cell that lost its leading zeros) is padded back. Writes into
+// the caller's string so that a checked column reuses one buffer.
+bool DigitsInto(std::string_view raw, size_t len, std::string* out) {
   raw = Trim(raw);
-  std::string out;
-  out.reserve(len);
+  out->clear();
   bool separators = false;
   for (char c : raw) {
     if (IsDigit(c)) {
-      out.push_back(c);
+      out->push_back(c);
     } else if (c == ' ' || c == '.' || c == '-' || c == '/') {
       separators = true;
     } else {
-      return std::nullopt;
+      return false;
     }
-    if (out.size() > len) return std::nullopt;
+    if (out->size() > len) return false;
   }
-  if (out.size() < len) {
-    if (separators || out.empty() || len - out.size() > 4) return std::nullopt;
-    out.insert(0, len - out.size(), '0');
+  if (out->size() < len) {
+    if (separators || out->empty() || len - out->size() > 4) return false;
+    out->insert(0, len - out->size(), '0');
   }
+  return true;
+}
+
+// Optional-returning form of an *Into normaliser, for the public functions.
+template <typename Into>
+std::optional<std::string> AsOptional(std::string_view raw, Into into) {
+  std::string out;
+  if (!into(raw, &out)) return std::nullopt;
   return out;
 }
 
@@ -148,9 +163,18 @@ void AppendFolded(uint32_t cp, std::string& out) {
 
 // Count of code points, or nullopt on invalid UTF-8 / a control character.
 std::optional<size_t> TextLength(std::string_view s, bool* control) {
+  using namespace byte_scan;
   size_t n = 0;
   *control = false;
   for (size_t i = 0; i < s.size();) {
+    // Up to eight printable ASCII bytes are as many code points and no control.
+    const size_t w = std::min<size_t>(8, s.size() - i);
+    const uint64_t x = w == 8 ? Load8(s.data() + i) : LoadTail(s.data() + i, w, 'a');
+    if (!HasHighByte(x) && !HasByteBelow(x, 0x20) && !HasByte(x, 0x7F)) {
+      i += w;
+      n += w;
+      continue;
+    }
     auto b = static_cast<unsigned char>(s[i]);
     if (b < 0x80) {
       if ((b < 0x20 && b != '\t') || b == 0x7F) *control = true;
@@ -170,14 +194,17 @@ bool ValidBeDate(unsigned mm, unsigned dd) {
   return month_ok && dd <= 31;
 }
 
-std::optional<std::string> NormaliseDate(std::string_view raw) {
+bool DateInto(std::string_view raw, std::string* out) {
   raw = Trim(raw);
   // Spreadsheet date-times at midnight: "2024-09-27T00:00:00" or "... 00:00:00".
   if (raw.size() == 19 && (raw[10] == 'T' || raw[10] == ' ') && raw.substr(11) == "00:00:00") {
     raw = raw.substr(0, 10);
   }
   std::chrono::year_month_day d;
-  if (ParseIsoDate(raw, &d)) return std::string(raw);
+  if (ParseIsoDate(raw, &d)) {
+    out->assign(raw);
+    return true;
+  }
   // d/m/yyyy with '/', '-' or '.'.
   unsigned parts[3] = {0, 0, 0};
   size_t len[3] = {0, 0, 0};
@@ -186,21 +213,26 @@ std::optional<std::string> NormaliseDate(std::string_view raw) {
   for (char c : raw) {
     if (IsDigit(c)) {
       parts[p] = parts[p] * 10 + static_cast<unsigned>(c - '0');
-      if (++len[p] > 4) return std::nullopt;
+      if (++len[p] > 4) return false;
     } else if ((c == '/' || c == '-' || c == '.') && p < 2 && (sep == 0 || sep == c)) {
       sep = c;
       ++p;
     } else {
-      return std::nullopt;
+      return false;
     }
   }
-  if (p != 2 || len[0] < 1 || len[0] > 2 || len[1] < 1 || len[1] > 2 || len[2] != 4) return std::nullopt;
+  if (p != 2 || len[0] < 1 || len[0] > 2 || len[1] < 1 || len[1] > 2 || len[2] != 4) return false;
   d = std::chrono::year_month_day{std::chrono::year{static_cast<int>(parts[2])},
                                   std::chrono::month{parts[1]}, std::chrono::day{parts[0]}};
-  if (!d.ok()) return std::nullopt;
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%04u-%02u-%02u", parts[2], parts[1], parts[0]);
-  return std::string(buf);
+  if (!d.ok()) return false;
+  // YYYY-MM-DD by hand: the year has exactly 4 digits, month and day at most
+  // 2 (checked above); snprintf cost more than the rest of the check.
+  const char buf[10] = {static_cast<char>('0' + parts[2] / 1000), static_cast<char>('0' + parts[2] / 100 % 10),
+                        static_cast<char>('0' + parts[2] / 10 % 10), static_cast<char>('0' + parts[2] % 10),
+                        '-', static_cast<char>('0' + parts[1] / 10), static_cast<char>('0' + parts[1] % 10),
+                        '-', static_cast<char>('0' + parts[0] / 10), static_cast<char>('0' + parts[0] % 10)};
+  out->assign(buf, sizeof buf);
+  return true;
 }
 
 bool ValidEmail(std::string_view s, std::string* out) {
@@ -322,6 +354,69 @@ int IbanLength(std::string_view country) {
   return 0;
 }
 
+bool BeNationalNumberInto(std::string_view raw, std::string* out) {
+  if (!DigitsInto(raw, 11, out)) return false;
+  const std::string_view d = *out;
+  unsigned mm = static_cast<unsigned>(ToNumber(d.substr(2, 2)));
+  unsigned dd = static_cast<unsigned>(ToNumber(d.substr(4, 2)));
+  if (!ValidBeDate(mm, dd)) return false;
+  uint64_t base = ToNumber(d.substr(0, 9));
+  uint64_t check = ToNumber(d.substr(9, 2));
+  bool before2000 = 97 - base % 97 == check;
+  bool after2000 = 97 - (2000000000ULL + base) % 97 == check;
+  return before2000 || after2000;
+}
+
+bool NlBsnInto(std::string_view raw, std::string* out) {
+  if (!DigitsInto(raw, 9, out)) return false;
+  const std::string_view d = *out;
+  int64_t sum = 0;
+  for (size_t i = 0; i < 8; ++i) sum += (d[i] - '0') * static_cast<int64_t>(9 - i);
+  sum -= d[8] - '0';
+  return sum % 11 == 0 && d != "000000000";
+}
+
+bool BeEnterpriseNumberInto(std::string_view raw, std::string* out) {
+  raw = Trim(raw);
+  if (raw.size() >= 2 && (raw[0] == 'B' || raw[0] == 'b') && (raw[1] == 'E' || raw[1] == 'e')) {
+    raw.remove_prefix(2);
+  }
+  if (!DigitsInto(raw, 10, out)) return false;
+  const std::string_view d = *out;
+  if (d[0] != '0' && d[0] != '1') return false;
+  uint64_t base = ToNumber(d.substr(0, 8));
+  return 97 - base % 97 == ToNumber(d.substr(8, 2));
+}
+
+bool IbanInto(std::string_view raw, std::string* out) {
+  raw = Trim(raw);
+  std::string& s = *out;
+  s.clear();
+  for (char c : raw) {
+    if (c == ' ' || c == '-') continue;
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    if (!IsDigit(c) && !(c >= 'A' && c <= 'Z')) return false;
+    s.push_back(c);
+    if (s.size() > 34) return false;
+  }
+  if (s.size() < 15 || !(s[0] >= 'A' && s[0] <= 'Z') || !(s[1] >= 'A' && s[1] <= 'Z') ||
+      !IsDigit(s[2]) || !IsDigit(s[3])) {
+    return false;
+  }
+  if (IbanLength(std::string_view(s).substr(0, 2)) != static_cast<int>(s.size())) return false;
+  // mod-97 over the account part followed by country and check digits.
+  uint64_t rem = 0;
+  for (size_t k = 0; k < s.size(); ++k) {
+    char c = s[(k + 4) % s.size()];
+    if (IsDigit(c)) {
+      rem = (rem * 10 + static_cast<uint64_t>(c - '0')) % 97;
+    } else {
+      rem = (rem * 100 + static_cast<uint64_t>(c - 'A' + 10)) % 97;
+    }
+  }
+  return rem == 1;
+}
+
 }  // namespace
 
 std::string_view FieldTypeName(FieldType type) { return kTypeNames[static_cast<size_t>(type)]; }
@@ -378,68 +473,13 @@ std::string FoldName(std::string_view text) {
 }
 
 std::optional<std::string> NormaliseBeNationalNumber(std::string_view raw) {
-  auto d = Digits(raw, 11);
-  if (!d) return std::nullopt;
-  unsigned mm = static_cast<unsigned>(ToNumber(std::string_view(*d).substr(2, 2)));
-  unsigned dd = static_cast<unsigned>(ToNumber(std::string_view(*d).substr(4, 2)));
-  if (!ValidBeDate(mm, dd)) return std::nullopt;
-  uint64_t base = ToNumber(std::string_view(*d).substr(0, 9));
-  uint64_t check = ToNumber(std::string_view(*d).substr(9, 2));
-  bool before2000 = 97 - base % 97 == check;
-  bool after2000 = 97 - (2000000000ULL + base) % 97 == check;
-  if (!before2000 && !after2000) return std::nullopt;
-  return d;
+  return AsOptional(raw, BeNationalNumberInto);
 }
-
-std::optional<std::string> NormaliseNlBsn(std::string_view raw) {
-  auto d = Digits(raw, 9);
-  if (!d) return std::nullopt;
-  int64_t sum = 0;
-  for (size_t i = 0; i < 8; ++i) sum += ((*d)[i] - '0') * static_cast<int64_t>(9 - i);
-  sum -= (*d)[8] - '0';
-  if (sum % 11 != 0 || *d == "000000000") return std::nullopt;
-  return d;
-}
-
+std::optional<std::string> NormaliseNlBsn(std::string_view raw) { return AsOptional(raw, NlBsnInto); }
 std::optional<std::string> NormaliseBeEnterpriseNumber(std::string_view raw) {
-  raw = Trim(raw);
-  if (raw.size() >= 2 && (raw[0] == 'B' || raw[0] == 'b') && (raw[1] == 'E' || raw[1] == 'e')) {
-    raw.remove_prefix(2);
-  }
-  auto d = Digits(raw, 10);
-  if (!d || ((*d)[0] != '0' && (*d)[0] != '1')) return std::nullopt;
-  uint64_t base = ToNumber(std::string_view(*d).substr(0, 8));
-  if (97 - base % 97 != ToNumber(std::string_view(*d).substr(8, 2))) return std::nullopt;
-  return d;
+  return AsOptional(raw, BeEnterpriseNumberInto);
 }
-
-std::optional<std::string> NormaliseIban(std::string_view raw) {
-  raw = Trim(raw);
-  std::string s;
-  for (char c : raw) {
-    if (c == ' ' || c == '-') continue;
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-    if (!IsDigit(c) && !(c >= 'A' && c <= 'Z')) return std::nullopt;
-    s.push_back(c);
-    if (s.size() > 34) return std::nullopt;
-  }
-  if (s.size() < 15 || !(s[0] >= 'A' && s[0] <= 'Z') || !(s[1] >= 'A' && s[1] <= 'Z') ||
-      !IsDigit(s[2]) || !IsDigit(s[3])) {
-    return std::nullopt;
-  }
-  if (IbanLength(std::string_view(s).substr(0, 2)) != static_cast<int>(s.size())) return std::nullopt;
-  uint64_t rem = 0;
-  std::string moved = s.substr(4) + s.substr(0, 4);
-  for (char c : moved) {
-    if (IsDigit(c)) {
-      rem = (rem * 10 + static_cast<uint64_t>(c - '0')) % 97;
-    } else {
-      rem = (rem * 100 + static_cast<uint64_t>(c - 'A' + 10)) % 97;
-    }
-  }
-  if (rem != 1) return std::nullopt;
-  return s;
-}
+std::optional<std::string> NormaliseIban(std::string_view raw) { return AsOptional(raw, IbanInto); }
 
 std::optional<std::string> NormaliseIdentifier(FieldType type, std::string_view raw) {
   FieldRule rule;
@@ -541,12 +581,18 @@ Result<std::shared_ptr<const std::regex>> CompileSafeRegex(std::string_view patt
   }
 }
 
-bool ValidateValue(const FieldRule& rule, std::string_view raw, std::string* out,
-                   std::string_view* failed) {
+bool ValidateCell(const FieldRule& rule, std::string_view raw, std::string* scratch, std::string_view* normalised,
+                  std::string_view* failed) {
   std::string_view v = Trim(raw);
   auto fail = [&](std::string_view name) {
     *failed = name;
     return false;
+  };
+  // Types whose normal form is built in *scratch.
+  auto built = [&](bool ok, std::string_view name) {
+    if (!ok) return fail(name);
+    *normalised = *scratch;
+    return true;
   };
   switch (rule.type) {
     case FieldType::kText: {
@@ -555,37 +601,33 @@ bool ValidateValue(const FieldRule& rule, std::string_view raw, std::string* out
       if (!n) return fail("text.utf8");
       if (control) return fail("text.control_character");
       if (*n > (rule.max_length ? rule.max_length : 1000)) return fail("text.max_length");
-      out->assign(v);
+      *normalised = v;
       return true;
     }
     case FieldType::kInteger: {
       int64_t x;
-      if (!ParseInteger(v, &x, out)) return fail("integer.syntax");
+      if (!ParseInteger(v, &x, scratch)) return fail("integer.syntax");
       if (rule.min && x < *rule.min) return fail("integer.min");
       if (rule.max && x > *rule.max) return fail("integer.max");
-      return true;
+      return built(true, "");
     }
     case FieldType::kDecimal:
-      if (!ParseDecimal(v, out)) return fail("decimal.syntax");
-      if (rule.scale && DecimalScale(*out) > *rule.scale) return fail("decimal.scale");
-      if (rule.decimal_min && CompareDecimal(*out, *rule.decimal_min) < 0) return fail("decimal.min");
-      if (rule.decimal_max && CompareDecimal(*out, *rule.decimal_max) > 0) return fail("decimal.max");
-      return true;
-    case FieldType::kDate: {
-      auto d = NormaliseDate(v);
-      if (!d) return fail("date.syntax");
-      *out = std::move(*d);
-      return true;
-    }
+      if (!ParseDecimal(v, scratch)) return fail("decimal.syntax");
+      if (rule.scale && DecimalScale(*scratch) > *rule.scale) return fail("decimal.scale");
+      if (rule.decimal_min && CompareDecimal(*scratch, *rule.decimal_min) < 0) return fail("decimal.min");
+      if (rule.decimal_max && CompareDecimal(*scratch, *rule.decimal_max) > 0) return fail("decimal.max");
+      return built(true, "");
+    case FieldType::kDate:
+      return built(DateInto(v, scratch), "date.syntax");
     case FieldType::kEmail:
-      return ValidEmail(v, out) ? true : fail("email.syntax");
+      return built(ValidEmail(v, scratch), "email.syntax");
     case FieldType::kPhone:
-      return ValidPhone(v, out) ? true : fail("phone.syntax");
+      return built(ValidPhone(v, scratch), "phone.syntax");
     case FieldType::kEnum: {
       std::string folded = FoldName(v);
       for (const auto& value : rule.values) {
         if (FoldName(value) == folded) {
-          *out = value;
+          *normalised = value;
           return true;
         }
       }
@@ -598,35 +640,26 @@ bool ValidateValue(const FieldRule& rule, std::string_view raw, std::string* out
       size_t cap = rule.max_length ? std::min(rule.max_length, kRegexInputCap) : kRegexInputCap;
       if (*n > cap || v.size() > 4 * kRegexInputCap) return fail("regex.max_length");
       if (!rule.regex || !std::regex_match(v.begin(), v.end(), *rule.regex)) return fail("regex.match");
-      out->assign(v);
+      *normalised = v;
       return true;
     }
-    case FieldType::kBeNationalNumber: {
-      auto n = NormaliseBeNationalNumber(v);
-      if (!n) return fail("be_national_number.check_digits");
-      *out = std::move(*n);
-      return true;
-    }
-    case FieldType::kNlBsn: {
-      auto n = NormaliseNlBsn(v);
-      if (!n) return fail("nl_bsn.eleven_test");
-      *out = std::move(*n);
-      return true;
-    }
-    case FieldType::kBeEnterpriseNumber: {
-      auto n = NormaliseBeEnterpriseNumber(v);
-      if (!n) return fail("be_enterprise_number.check_digits");
-      *out = std::move(*n);
-      return true;
-    }
-    case FieldType::kIban: {
-      auto n = NormaliseIban(v);
-      if (!n) return fail("iban.check");
-      *out = std::move(*n);
-      return true;
-    }
+    case FieldType::kBeNationalNumber:
+      return built(BeNationalNumberInto(v, scratch), "be_national_number.check_digits");
+    case FieldType::kNlBsn:
+      return built(NlBsnInto(v, scratch), "nl_bsn.eleven_test");
+    case FieldType::kBeEnterpriseNumber:
+      return built(BeEnterpriseNumberInto(v, scratch), "be_enterprise_number.check_digits");
+    case FieldType::kIban:
+      return built(IbanInto(v, scratch), "iban.check");
   }
   return fail("unknown_type");
+}
+
+bool ValidateValue(const FieldRule& rule, std::string_view raw, std::string* out, std::string_view* failed) {
+  std::string_view normalised;
+  if (!ValidateCell(rule, raw, out, &normalised, failed)) return false;
+  if (normalised.data() != out->data()) out->assign(normalised);
+  return true;
 }
 
 }  // namespace xgw

@@ -68,6 +68,14 @@ Result<std::shared_ptr<const std::regex>> CompileSafeRegex(std::string_view patt
 bool ValidateValue(const FieldRule& rule, std::string_view raw, std::string* normalised,
                    std::string_view* failed_rule);
 
+// ValidateValue without copying where it can, for checking many cells: on
+// success *normalised views the trimmed `raw` (text, regex), the rule's own
+// spelling (enum) or *scratch (every other type, built there). The view is
+// valid while those are unchanged; reusing one scratch string per column
+// keeps a long list free of per-cell allocation.
+bool ValidateCell(const FieldRule& rule, std::string_view raw, std::string* scratch, std::string_view* normalised,
+                  std::string_view* failed_rule);
+
 // Identifier normalisers: separators (space . - /) removed, leading zeros lost
 // by spreadsheets restored, check digits verified. nullopt if invalid.
 std::optional<std::string> NormaliseBeNationalNumber(std::string_view raw);

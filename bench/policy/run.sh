@@ -5,8 +5,8 @@
 #   - wc -l on the CSV (a plain byte scan: the floor),
 #   - python3's csv module reading the CSV (a common CSV reader),
 #   - openpyxl read-only mode iterating the XLSX.
-# Peak RSS comes from /usr/bin/time -v; the XLSX speed ratio against openpyxl
-# is printed at the end. Usage: bench/policy/run.sh [BUILD_DIR]
+# Peak RSS comes from /usr/bin/time -v; the speed ratios (CSV against python's
+# csv module, XLSX against openpyxl) are printed at the end. Usage: bench/policy/run.sh [BUILD_DIR]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:-$ROOT/build-policy}
@@ -57,5 +57,7 @@ measure "xgw CheckList csv (no index)"  "$WORK/policy_bench" "$PROTO" "$WORK/cir
 measure "openpyxl read_only xlsx"       $PY -c "import openpyxl,sys; wb=openpyxl.load_workbook(sys.argv[1], read_only=True); print('rows', sum(1 for _ in wb.active.iter_rows(values_only=True)))" "$WORK/cir.xlsx"
 measure "xgw CheckList xlsx (index)"    "$WORK/policy_bench" "$PROTO" "$WORK/cir.xlsx"
 measure "xgw CheckList xlsx (no index)" "$WORK/policy_bench" "$PROTO" "$WORK/cir.xlsx" --no-index
+ratio "python3 csv.reader" "xgw CheckList csv (index)"
+ratio "python3 csv.reader" "xgw CheckList csv (no index)"
 ratio "openpyxl read_only xlsx" "xgw CheckList xlsx (index)"
 ratio "openpyxl read_only xlsx" "xgw CheckList xlsx (no index)"

@@ -262,3 +262,34 @@ TEST_CASE("SubjectLookupValueNormalisesAndRefusesInvalidIdentifiers") {
   CHECK(bad.error().message.find("12345678901") == std::string::npos);
   CHECK_FALSE(SubjectLookupValue(kKey, FieldType::kText, "x"));
 }
+
+TEST_CASE("SubjectIndexOfManyRowsIsSortedUniqueAndRawInBothForms") {
+  auto p = Cir();
+  std::string csv = kHeader;
+  std::vector<std::string> lookups;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string nrn = MakeNrn("850730", 1 + i % 997);  // 997 invented people, most listed three times
+    csv += Row(i, nrn);
+    if (i < 997) lookups.push_back(*SubjectLookupValue(kKey, FieldType::kBeNationalNumber, nrn));
+  }
+  CheckListOptions o;
+  o.subject_key = kKey;
+  o.subject_key_id = "org";
+  const auto listed = Check(p, csv, o);
+  o.stream_subject_index = true;
+  const auto streamed = Check(p, csv, o);
+  std::sort(lookups.begin(), lookups.end());
+  const auto& index = listed.manifest.subject_index;
+  REQUIRE(index.size() == 997);
+  CHECK(std::vector<std::string>(index.begin(), index.end()) == lookups);
+  CHECK(listed.subject_values.empty());  // one copy: the manifest's
+  REQUIRE(streamed.subject_values.size() == 997);
+  CHECK(std::equal(streamed.subject_values.begin(), streamed.subject_values.end(), index.raw().begin()));
+  CHECK(streamed.manifest.subject_index.empty());
+  CHECK(streamed.manifest.subject_index_sha256 == listed.manifest.subject_index_sha256);
+  auto json = ManifestToCanonicalJson(listed.manifest);
+  REQUIRE(json);
+  auto parsed = ParseManifest(*json);
+  REQUIRE(parsed);
+  CHECK(*parsed == listed.manifest);
+}

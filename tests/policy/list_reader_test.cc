@@ -2,6 +2,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -28,6 +29,39 @@ std::vector<std::vector<std::string>> ReadAll(ListReader& r) {
 
 Result<std::vector<std::vector<std::string>>> Csv(std::string_view text, const ReaderLimits& limits = {}) {
   MemorySource src(text);
+  XGW_TRY(auto reader, OpenCsvReader(src, limits));
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back(reader->Header());
+  std::vector<std::string_view> cells;
+  for (;;) {
+    XGW_TRY(bool more, reader->Next(&cells));
+    if (!more) break;
+    rows.emplace_back(cells.begin(), cells.end());
+  }
+  return rows;
+}
+
+// Hands out at most `chunk` bytes per read, so that records, quotes and
+// multi-byte characters fall across reads.
+class ChunkedSource final : public ByteSource {
+ public:
+  ChunkedSource(std::string_view data, size_t chunk) : data_(data), chunk_(chunk) {}
+  Result<size_t> Read(std::span<uint8_t> buf) override {
+    size_t n = std::min({buf.size(), chunk_, data_.size() - pos_});
+    std::memcpy(buf.data(), data_.data() + pos_, n);
+    pos_ += n;
+    return n;
+  }
+
+ private:
+  std::string_view data_;
+  size_t chunk_;
+  size_t pos_ = 0;
+};
+
+Result<std::vector<std::vector<std::string>>> CsvInChunks(std::string_view text, size_t chunk,
+                                                          const ReaderLimits& limits = {}) {
+  ChunkedSource src(text, chunk);
   XGW_TRY(auto reader, OpenCsvReader(src, limits));
   std::vector<std::vector<std::string>> rows;
   rows.push_back(reader->Header());
@@ -388,4 +422,49 @@ TEST_CASE("XlsxStoredArchiveReadsLikeADeflatedOne") {
   REQUIRE(rows.size() == 1);
   CHECK(rows[0] == std::vector<std::string>{"MARKERSHAREDQX", "MARKERRUNQX", "MARKERNRN&QX", "MARKERSTATUSQX",
                                             "MARKERDOCSQX", "2024-09-27", "1.5"});
+}
+
+TEST_CASE("CsvReadInAnyChunkSizeGivesTheSameRows") {
+  const std::string utf8 = "a;b;c\r\n\"x;\"\"y\"\"\";Zo\xC3\xAB;\"line\r\nbreak\"\r\n;;\n\"\"\"\"\"\";2;3\r\n\n1;\"\";x";
+  const std::string cp1252 = "Naam;Pr\xE9nom\nZo\xEB;\"\x80\"\"\x80\"\nab;cd\n";
+  for (const std::string& text : {utf8, cp1252}) {
+    auto whole = Csv(text);
+    REQUIRE(whole);
+    for (size_t chunk : {1, 2, 3, 5, 7, 64}) {
+      INFO("chunk " << chunk);
+      auto parts = CsvInChunks(text, chunk);
+      REQUIRE(parts);
+      CHECK(*parts == *whole);
+    }
+  }
+  CHECK((*Csv(utf8))[1] == std::vector<std::string>{"x;\"y\"", "Zo\xC3\xAB", "line\r\nbreak"});
+  CHECK((*Csv(utf8))[3] == std::vector<std::string>{"\"\"", "2", "3"});
+}
+
+TEST_CASE("CsvRecordLongerThanTheReadBufferIsReadWhole") {
+  // 600 KiB in one row: more than the reader's 256 KiB buffer.
+  const std::string big(600 * 1024, 'x');
+  const std::string quoted = "\"" + std::string(300 * 1024, 'q') + "\"\"" + "\"";
+  const std::string text = "a,b\n" + big + "," + quoted + "\n1,2\n";
+  ReaderLimits limits;
+  limits.max_field_bytes = 1 << 20;
+  limits.max_row_bytes = 2 << 20;
+  for (size_t chunk : {size_t{4096}, size_t{1} << 20}) {
+    auto rows = CsvInChunks(text, chunk, limits);
+    REQUIRE(rows);
+    REQUIRE(rows->size() == 3);
+    CHECK((*rows)[1][0] == big);
+    CHECK((*rows)[1][1] == std::string(300 * 1024, 'q') + "\"");
+    CHECK((*rows)[2] == std::vector<std::string>{"1", "2"});
+  }
+}
+
+TEST_CASE("CsvLimitsCountCellsAfterUnquotingAcrossReads") {
+  ReaderLimits small;
+  small.max_field_bytes = 4;
+  CHECK(CsvInChunks("a\n\"\"\"\"\"\"\"\"\"\"\n", 1, small).has_value());  // 4 quotes after unquoting
+  auto a = CsvInChunks("a\n\"\"\"\"\"\"\"\"\"\"\"\"\n", 1, small);         // 5
+  REQUIRE_FALSE(a);
+  CHECK(a.error().code == ErrorCode::kLimit);
+  CHECK(a.error().message.find("row 2 column 1") != std::string::npos);
 }
