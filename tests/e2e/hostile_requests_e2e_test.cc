@@ -235,7 +235,9 @@ TEST_CASE("IdlePlaintextUploadsThatAnnounceTheLimitHoldNoMemoryAndTheBudgetCapsT
     REQUIRE(WaitFor([&] { return Metric(*w.d, "xgw_plaintext_held_bytes") == (1 << 20); }, 10000));
     RawTls second(w.d->port(), w.d->cacert());
     REQUIRE(second.connected());
-    REQUIRE(second.Send(head + "200000\r\n\r\n" + std::string(200000, 'y')));
+    // Only the start of its body: the refusal comes at the first bytes, and
+    // a client still sending when the daemon closes could lose the answer.
+    REQUIRE(second.Send(head + "200000\r\n\r\n" + std::string(1000, 'y')));
     const std::string out = second.ReadAll(5000);
     CHECK(StatusOf(out) == 503);
     CHECK(out.find("Retry-After:") != std::string::npos);
