@@ -235,9 +235,11 @@ TEST_CASE("IdlePlaintextUploadsThatAnnounceTheLimitHoldNoMemoryAndTheBudgetCapsT
     REQUIRE(WaitFor([&] { return Metric(*w.d, "xgw_plaintext_held_bytes") == (1 << 20); }, 10000));
     RawTls second(w.d->port(), w.d->cacert());
     REQUIRE(second.connected());
-    // Only the start of its body: the refusal comes at the first bytes, and
-    // a client still sending when the daemon closes could lose the answer.
-    REQUIRE(second.Send(head + "200000\r\n\r\n" + std::string(1000, 'y')));
+    // Exactly the first 64 KiB of its body: the daemon hands a body to the
+    // upload 64 KiB at a time and refuses at the first such block; more
+    // bytes would still be in flight when it answers and closes, and the
+    // reset they cause could destroy the answer before it is read.
+    REQUIRE(second.Send(head + "200000\r\n\r\n" + std::string(64 * 1024, 'y')));
     const std::string out = second.ReadAll(5000);
     CHECK(StatusOf(out) == 503);
     CHECK(out.find("Retry-After:") != std::string::npos);
