@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
@@ -143,7 +144,6 @@ Result<ListCheck> CheckList(const Protocol& protocol, ListReader& source, const 
   }
   ListReader& reader = **located;
   const auto& header = reader.Header();
-  for (auto& v : HeaderViolations(protocol, result.header, options.header.search_rows)) collect.Add(std::move(v));
 
   std::vector<int> column_of(protocol.fields.size(), -1);
   std::vector<bool> unnamed(header.size(), false);  // allowed only while the column stays empty
@@ -176,6 +176,7 @@ Result<ListCheck> CheckList(const Protocol& protocol, ListReader& source, const 
   std::vector<bool> unnamed_reported(header.size(), false);
   const bool pad_short_rows = reader.Format() == InputFormat::kXlsx;  // XLSX omits empty trailing cells
   bool read_failed = false;
+  bool ragged = false;
   uint64_t rows = 0;
 
   for (;;) {
@@ -195,6 +196,7 @@ Result<ListCheck> CheckList(const Protocol& protocol, ListReader& source, const 
       collect.AddRow({"ragged_row", "row " + std::to_string(row) + " has " + std::to_string(cells.size()) +
                                         " cells but the header has " + std::to_string(header.size()) +
                                         "; its cells were not checked", row, ""});
+      ragged = true;
       continue;
     }
     for (size_t i = 0; i < cells.size(); ++i) {
@@ -237,6 +239,13 @@ Result<ListCheck> CheckList(const Protocol& protocol, ListReader& source, const 
   WipeMemory(canonical.data(), canonical.size());
   for (auto& v : values) WipeMemory(v.data(), v.size());
 
+  // Header problems go first, decided now that the rows are known: a
+  // "header" with rows shorter than itself may be a header run together
+  // with a data row, whose unknown texts are values (header_match.h).
+  if (read_failed || ragged) HideUnknownHeaderTexts(&result.header);
+  Violations header_problems = HeaderViolations(protocol, result.header, options.header.search_rows);
+  result.violations.insert(result.violations.begin(), std::make_move_iterator(header_problems.begin()),
+                           std::make_move_iterator(header_problems.end()));
   if (result.suppressed > 0) {
     result.violations.push_back({"more_violations", std::to_string(result.suppressed) +
                                                         " more row violations were found but not listed", 0, ""});

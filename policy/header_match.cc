@@ -166,9 +166,30 @@ void MatchHeader(const Protocol& p, const std::vector<std::string>& header, Head
       best_distance[c.field] = SIZE_MAX;  // one column per field
     }
   }
+  // Which header texts are shown. A text that names a field or comes close
+  // to one is a column name, never a person's data: shown once the row is
+  // recognised. Any other text is shown only when the row is plainly a
+  // header, three quarters of its named cells naming a field or close to
+  // one: a header row run together with a data row (a lost line break), or
+  // a data row taken for the header, keeps its values to itself.
+  size_t named = 0, matching = 0;
+  for (const auto& c : m->columns) {
+    if (c.status == ColumnStatus::kUnnamed) continue;
+    ++named;
+    if (c.status != ColumnStatus::kNotAField) ++matching;
+  }
+  const bool plain_header = m->recognised && matching * 4 >= named * 3;
   for (size_t i = 0; i < header.size(); ++i) {
-    m->columns[i].label = "column " + ColumnLetter(i);
-    if (m->recognised && m->columns[i].status != ColumnStatus::kUnnamed) m->columns[i].label += " " + Quoted(header[i]);
+    ColumnMatch& c = m->columns[i];
+    c.label = "column " + ColumnLetter(i);
+    const bool echo = c.status == ColumnStatus::kNotAField ? plain_header : c.status != ColumnStatus::kUnnamed && m->recognised;
+    if (echo) c.label += " " + Quoted(header[i]);
+  }
+}
+
+void HideUnknownHeaderTexts(HeaderMatch* m) {
+  for (size_t i = 0; i < m->columns.size(); ++i) {
+    if (m->columns[i].status == ColumnStatus::kNotAField) m->columns[i].label = "column " + ColumnLetter(i);
   }
 }
 

@@ -4,9 +4,12 @@
 // row found below title rows. Used by CheckList (so the same in xgw and xgwd)
 // and by `xgw send --drop-extra`.
 //
-// Header texts are echoed only once the row is recognised as a header (at
-// least one of its cells names a field): a list without a header row would
-// otherwise put a person's data in a message.
+// Header texts are echoed only when the row is plainly a header (a cell
+// names a field; texts that are no field name only when three quarters of
+// the row's named cells name a field or come close to one, and CheckList
+// hides them again when rows turn out longer than the header): a list
+// without a clean header row would otherwise put a person's data in a
+// message.
 #ifndef XGW_POLICY_HEADER_MATCH_H_
 #define XGW_POLICY_HEADER_MATCH_H_
 
@@ -58,6 +61,11 @@ int HeaderRowScore(const Protocol& protocol, const std::vector<std::string>& cel
 
 // Maps each header cell to a field (columns, recognised, labels).
 void MatchHeader(const Protocol& protocol, const std::vector<std::string>& header, HeaderMatch* match);
+
+// Names the columns that are no field by letter only. For a list whose
+// structure is broken (rows longer than the header, a read error): its
+// "header" may be a header run together with data.
+void HideUnknownHeaderTexts(HeaderMatch* match);
 
 // The header's problems: header_not_found, column_misspelt,
 // column_not_allowed, duplicate_column. `header_search_rows` is how many rows
