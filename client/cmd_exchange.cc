@@ -12,6 +12,7 @@
 #include "client/commands.h"
 #include "client/exchange_crypto.h"
 #include "client/list_check.h"
+#include "client/list_copy.h"
 #include "client/protocol_view.h"
 #include "client/session.h"
 #include "crypto/hash.h"
@@ -81,19 +82,6 @@ class HashingSource final : public ByteSource {
   Sha256 hash_;
   uint64_t size_ = 0;
 };
-
-bool LooksLikeXlsx(const std::string& path) {
-  if (path.size() >= 5) {
-    std::string ext = path.substr(path.size() - 5);
-    for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (ext == ".xlsx") return true;
-  }
-  auto f = FileSource::Open(path);
-  if (!f) return false;
-  uint8_t magic[4] = {0};
-  auto n = ReadFull(*f, magic);
-  return n && *n == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4;
-}
 
 void PrintViolations(const Violations& vs, uint64_t suppressed) {
   for (const auto& v : vs) Notice("  - " + ExplainViolation(v));
@@ -182,23 +170,64 @@ int RunProtocolShow(std::span<char* const> argv) {
   });
 }
 
+namespace {
+
+// Step 1 of `xgw send`: the local check of `path` (its sheet and header row
+// as `search` says), with every reason it may not be sent.
+Result<ListCheck> CheckLocally(const FetchedProtocol& fetched, const std::string& path, const std::string& sheet,
+                               const HeaderSearch& search, const SendRequest& request, const CheckListOptions& base) {
+  XGW_TRY(OpenList list, OpenListFile(path, sheet));
+  CheckListOptions opts = base;
+  opts.header = search;
+  XGW_TRY(ListCheck check, CheckListForSend(fetched.protocol, fetched.status, *list.reader, request, opts));
+  if (fetched.valid_now) {
+    // Time rules are the gateway's to judge with its clock (it re-checks on upload).
+    std::erase_if(check.violations, [](const Violation& v) { return v.code == "retention_already_passed"; });
+  }
+  return check;
+}
+
+// Where the header was found, when it is not simply the first row.
+void NoteHeader(const HeaderMatch& h) {
+  if (h.title_rows.empty()) return;
+  std::string rows;
+  for (uint64_t r : h.title_rows) rows += (rows.empty() ? "" : ", ") + std::to_string(r);
+  Notice("xgw: the header is row " + std::to_string(h.header_row) + (h.sheet.empty() ? "" : " of sheet \"" + h.sheet + "\"") +
+         "; row(s) " + rows + " above it are taken as titles, not as data");
+}
+
+}  // namespace
+
 int RunSend(std::span<char* const> argv) {
   static constexpr FlagSpec kFlags[] = {
-      {'p', "protocol", true}, {0, "subject-key", true}, {0, "subject-key-id", true}, {0, "identity", true},
-      {0, "sheet", true},      {0, "check-only", false}, kConfigFlag, kJsonFlag, kHelpFlag,
+      {'p', "protocol", true},    {0, "subject-key", true}, {0, "subject-key-id", true}, {0, "identity", true},
+      {0, "sheet", true},         {0, "header-row", true},  {0, "drop-extra", false},    {0, "check-only", false},
+      kConfigFlag,                kJsonFlag,                kHelpFlag,
   };
   constexpr std::string_view kUsage =
-      "xgw send --protocol ID [--check-only] [--subject-key FILE] [--identity FILE] [--sheet NAME] FILE";
+      "xgw send --protocol ID [--check-only] [--subject-key FILE] [--identity FILE] [--sheet NAME]\n"
+      "         [--header-row N] [--drop-extra] FILE";
   auto args = ParseArgs(argv, kFlags);
   if (!args) return UsageError(args.error().message, kUsage);
   if (args->Has("help"))
     return ShowHelp(kUsage,
                     "Checks the list (CSV or XLSX) against the protocol on this computer, explains every\n"
                     "problem (row, column, rule), and only if there is none encrypts it for the allowed\n"
-                    "recipients, signs its description and uploads it. --check-only stops after the check.");
+                    "recipients, signs its description and uploads it. --check-only stops after the check.\n"
+                    "The header row is found below title rows; --header-row N names it. --sheet NAME reads\n"
+                    "another sheet. --drop-extra writes a copy without the columns the protocol refuses\n"
+                    "(FILE.cleaned.csv, FILE unchanged) and checks and sends that copy.");
   if (!args->Has("protocol")) return UsageError("--protocol ID is required", kUsage);
   if (args->positional.size() != 1) return UsageError("give exactly one list file", kUsage);
-  const std::string path = args->positional[0];
+  std::string path = args->positional[0];
+  std::string sheet = args->Last("sheet").value_or("");
+  HeaderSearch search;
+  if (auto h = args->Last("header-row")) {
+    char* end = nullptr;
+    const unsigned long long n = std::strtoull(h->c_str(), &end, 10);
+    if (h->empty() || *end != '\0' || n == 0 || n > 1000000) return UsageError("--header-row needs a row number (1, 2, ...)", kUsage);
+    search.header_row = n;
+  }
   auto cfg = LoadClientConfig(*args);
   if (!cfg) return Report(cfg.error());
   Gateway gw(*cfg);
@@ -210,21 +239,6 @@ int RunSend(std::span<char* const> argv) {
   std::string key_id = args->Last("subject-key-id").value_or(cfg->subject_key_id.empty() ? "org" : cfg->subject_key_id);
 
   // 1. Local check: nothing leaves the machine unless the list passes.
-  bool xlsx = LooksLikeXlsx(path);
-  std::unique_ptr<ListReader> reader;
-  std::optional<FileSource> csv_file;
-  if (xlsx) {
-    auto r = OpenXlsxFile(path, args->Last("sheet").value_or(""));
-    if (!r) return Report(r.error(), "check that the file is a valid Excel workbook");
-    reader = std::move(*r);
-  } else {
-    auto f = FileSource::Open(path);
-    if (!f) return Report(f.error());
-    csv_file.emplace(std::move(*f));
-    auto r = OpenCsvReader(*csv_file);
-    if (!r) return Report(r.error(), "check that the file is a CSV list with a header row");
-    reader = std::move(*r);
-  }
   CheckListOptions opts;
   if (*key) {
     opts.subject_key = (*key)->span();
@@ -235,14 +249,39 @@ int RunSend(std::span<char* const> argv) {
     opts.stream_subject_index = true;
   }
   SendRequest request{MyParty(gw, *fetched), LocalDecisionTime(*fetched), 0};
-  auto check = CheckListForSend(protocol, fetched->status, *reader, request, opts);
+  auto check = CheckLocally(*fetched, path, sheet, search, request, opts);
   if (!check) return Report(check.error());
-  if (fetched->valid_now) {
-    // Time rules are the gateway's to judge with its clock (it re-checks on upload).
-    std::erase_if(check->violations, [](const Violation& v) { return v.code == "retention_already_passed"; });
+  NoteHeader(check->header);
+  // The receiver checks the file as sent with the defaults (first sheet,
+  // header found by itself): a named header row or another sheet is sent as
+  // a copy whose header is its first row, as with --drop-extra.
+  const bool other_sheet = !sheet.empty() && !check->header.sheets.empty() && check->header.sheets[0] != sheet;
+  if (args->Has("drop-extra") || search.header_row != 0 || other_sheet) {
+    const std::vector<size_t> extra = args->Has("drop-extra") ? ExtraColumns(*check) : std::vector<size_t>{};
+    const bool header_found = std::none_of(check->violations.begin(), check->violations.end(), [](const Violation& v) {
+      return v.code == "header_not_found" || v.code == "header_row_not_found" || v.code == "list_malformed" ||
+             v.code == "list_limit_exceeded";
+    });
+    if (args->Has("drop-extra") && extra.empty() && header_found) Notice("xgw: --drop-extra: no column to drop");
+    if (header_found && (!extra.empty() || search.header_row != 0 || other_sheet)) {
+      if (!protocol.Accepts(InputFormat::kCsv))
+        return Report(Error{ErrorCode::kPolicy, "the protocol accepts only xlsx lists, and xgw writes its cleaned copy as CSV"},
+                      "remove the columns named above in Excel (and put the list on the first sheet, header on top), save, and send again");
+      auto copy = WriteCleanedCopy(protocol, path, sheet, search, extra);
+      if (!copy) return Report(copy.error());
+      std::string dropped;
+      for (const auto& d : copy->dropped) dropped += (dropped.empty() ? "" : ", ") + d;
+      Notice("xgw: wrote " + copy->path + (dropped.empty() ? "" : " without " + dropped) +
+             (search.header_row != 0 || other_sheet ? " (header on its first row)" : "") + "; " + path +
+             " is unchanged. The copy is checked" +
+             (args->Has("check-only") ? "." : " and sent."));
+      path = copy->path;
+      sheet.clear();
+      search = HeaderSearch{};
+      check = CheckLocally(*fetched, path, sheet, search, request, opts);
+      if (!check) return Report(check.error());
+    }
   }
-  reader.reset();
-  csv_file.reset();
   if (!check->ok()) {
     Notice("xgw: the list may not be sent under protocol " + protocol.id + ":");
     PrintViolations(check->violations, check->suppressed);

@@ -1600,7 +1600,10 @@ Response PlaintextSink::Finish() {
   if (!reader) {
     // Reader errors name offsets, parts and limits, never cell contents
     // (list_reader.h), so the sender may see what is wrong with the file.
-    return refuse({Violation{"list_malformed", "the list could not be read", 0, ""}},
+    // The reader's message says what the file is and what to do (a
+    // password-protected workbook, an old .xls, an empty sheet and the
+    // workbook's sheets): the violation carries it for the sender's client.
+    return refuse({Violation{"list_malformed", reader.error().message, 0, ""}},
                   "the list is not a readable " + std::string(InputFormatName(format_)) +
                       " file: " + reader.error().message);
   }

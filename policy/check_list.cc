@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
@@ -9,6 +10,7 @@
 #include "crypto/hash.h"
 #include "crypto/secret.h"
 #include "policy/byte_scan.h"
+#include "policy/header_locator.h"
 
 namespace xgw {
 
@@ -17,7 +19,7 @@ namespace {
 // What a cell may hold and still count as empty.
 bool IsBlankByte(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-std::string ColumnName(size_t index) { return "column " + std::to_string(index + 1); }
+std::string ColumnName(size_t index) { return "column " + ColumnLetter(index); }
 
 class Collector {
  public:
@@ -299,41 +301,40 @@ void AppendCanonicalRow(const std::vector<std::string>& values, std::string* out
   out->resize(static_cast<size_t>(end - out->data()));
 }
 
-Result<ListCheck> CheckList(const Protocol& protocol, ListReader& reader, const CheckListOptions& options) {
+Result<ListCheck> CheckList(const Protocol& protocol, ListReader& source, const CheckListOptions& options) {
   ListCheck result;
   Collector collect(&result, options.max_row_violations);
+  // The header row may sit below title rows; rows above it are not data.
+  auto located = LocateHeader(protocol, source, options.header, &result.header);
+  if (!located) {
+    const auto& err = located.error();
+    if (err.code == ErrorCode::kIo || err.code == ErrorCode::kInternal) return tl::unexpected(err);
+    collect.Add({err.code == ErrorCode::kLimit      ? "list_limit_exceeded"
+                 : err.code == ErrorCode::kNotFound ? "header_row_not_found"
+                                                    : "list_malformed",
+                 err.message, 0, ""});
+    result.manifest.protocol_id = protocol.id;
+    result.manifest.protocol_version = protocol.version_hash;
+    result.manifest.list_format = source.Format();
+    return result;
+  }
+  ListReader& reader = **located;
   const auto& header = reader.Header();
 
-  // Map columns to fields. Headers are never echoed: a list without a header
-  // row would put personal data there.
-  std::vector<int> field_of(header.size(), -1);
   std::vector<int> column_of(protocol.fields.size(), -1);
-  std::vector<bool> unnamed(header.size(), false);
+  std::vector<bool> unnamed(header.size(), false);  // allowed only while the column stays empty
   for (size_t i = 0; i < header.size(); ++i) {
-    if (FoldName(header[i]).empty()) {
-      unnamed[i] = true;  // allowed only while the column stays empty
-      continue;
-    }
-    const Field* f = protocol.FieldForHeader(header[i]);
-    if (!f) {
-      collect.Add({"column_not_allowed", ColumnName(i) + " is not a field of the protocol (data minimisation: remove it)", 0,
-                   ColumnName(i)});
-      continue;
-    }
-    auto fi = static_cast<size_t>(f - protocol.fields.data());
-    if (column_of[fi] >= 0) {
-      collect.Add({"duplicate_column", ColumnName(i) + " maps to field " + f->name + ", like " +
-                                           ColumnName(static_cast<size_t>(column_of[fi])), 0, f->name});
-      continue;
-    }
-    field_of[i] = static_cast<int>(fi);
-    column_of[fi] = static_cast<int>(i);
+    const ColumnMatch& c = result.header.columns[i];
+    if (c.status == ColumnStatus::kField) column_of[static_cast<size_t>(c.field)] = static_cast<int>(i);
+    if (c.status == ColumnStatus::kUnnamed) unnamed[i] = true;
   }
   // Canonical column order: the protocol's field order.
   std::vector<size_t> present;  // field indexes
+  std::vector<std::string> labels;  // `column C "Rijksregisternr" (national_number)`, for messages
   for (size_t fi = 0; fi < protocol.fields.size(); ++fi) {
     if (column_of[fi] >= 0) {
       present.push_back(fi);
+      labels.push_back(FieldColumnLabel(protocol, result.header, static_cast<size_t>(column_of[fi])));
       result.manifest.columns.push_back(protocol.fields[fi].name);
     }
   }
@@ -354,6 +355,7 @@ Result<ListCheck> CheckList(const Protocol& protocol, ListReader& reader, const 
   const bool any_unnamed = std::find(unnamed.begin(), unnamed.end(), true) != unnamed.end();
   const bool pad_short_rows = reader.Format() == InputFormat::kXlsx;  // XLSX omits empty trailing cells
   bool read_failed = false;
+  bool ragged = false;
   uint64_t rows = 0;
 
   for (;;) {
@@ -373,12 +375,14 @@ Result<ListCheck> CheckList(const Protocol& protocol, ListReader& reader, const 
       collect.AddRow({"ragged_row", "row " + std::to_string(row) + " has " + std::to_string(cells.size()) +
                                         " cells but the header has " + std::to_string(header.size()) +
                                         "; its cells were not checked", row, ""});
+      ragged = true;
       continue;
     }
     for (size_t i = 0; any_unnamed && i < cells.size(); ++i) {
       if (unnamed[i] && !cells[i].empty() && !unnamed_reported[i]) {
         unnamed_reported[i] = true;
-        collect.Add({"column_not_allowed", ColumnName(i) + " has data but no header", 0, ColumnName(i)});
+        collect.Add({"column_not_allowed", ColumnName(i) + " has data but no header: name the column or remove it", 0,
+                     ColumnName(i)});
       }
     }
     for (size_t k = 0; k < present.size(); ++k) {
@@ -392,14 +396,14 @@ Result<ListCheck> CheckList(const Protocol& protocol, ListReader& reader, const 
                                     std::all_of(cell.begin(), cell.end(), [](char c) { return IsBlankByte(c); }));
       if (blank) {
         if (f.required) {
-          collect.AddRow({"required_value_missing", "row " + std::to_string(row) + ": required field " + f.name +
-                                                        " is empty", row, f.name});
+          collect.AddRow({"required_value_missing", "row " + std::to_string(row) + ": " + labels[k] +
+                                                        " is empty; the field is required", row, f.name});
         }
         continue;
       }
       std::string_view failed;
       if (!ValidateCell(f.rule, cell, &scratch[k], &norm, &failed)) {
-        collect.AddRow({"invalid_value", "row " + std::to_string(row) + ", field " + f.name + ": value breaks rule " +
+        collect.AddRow({"invalid_value", "row " + std::to_string(row) + ", " + labels[k] + ": value breaks rule " +
                                              std::string(failed), row, f.name});
         norm = {};
         continue;
@@ -413,6 +417,13 @@ Result<ListCheck> CheckList(const Protocol& protocol, ListReader& reader, const 
   }
   for (auto& v : scratch) WipeMemory(v.data(), v.size());
 
+  // Header problems go first, decided now that the rows are known: a
+  // "header" with rows shorter than itself may be a header run together
+  // with a data row, whose unknown texts are values (header_match.h).
+  if (read_failed || ragged) HideUnknownHeaderTexts(&result.header);
+  Violations header_problems = HeaderViolations(protocol, result.header, options.header.search_rows);
+  result.violations.insert(result.violations.begin(), std::make_move_iterator(header_problems.begin()),
+                           std::make_move_iterator(header_problems.end()));
   if (result.suppressed > 0) {
     result.violations.push_back({"more_violations", std::to_string(result.suppressed) +
                                                         " more row violations were found but not listed", 0, ""});
@@ -445,6 +456,19 @@ Result<ListCheck> CheckListForSend(const Protocol& protocol, const ProtocolStatu
                                    const SendRequest& request, const CheckListOptions& options) {
   XGW_TRY(auto result, CheckList(protocol, reader, options));
   auto decided = DecideSend(protocol, status, result.manifest, request);
+  // A required field whose column is there but misspelt, or a header not
+  // found at all, is already explained: "required field missing" on top
+  // would send the clerk looking for a column that is there.
+  const bool no_header = std::any_of(result.violations.begin(), result.violations.end(), [](const Violation& v) {
+    return v.code == "header_not_found" || v.code == "header_row_not_found";
+  });
+  std::erase_if(decided, [&](const Violation& v) {
+    if (v.code != "required_column_missing") return false;
+    if (no_header) return true;
+    return std::any_of(result.header.columns.begin(), result.header.columns.end(), [&](const ColumnMatch& c) {
+      return c.status == ColumnStatus::kProbableMisspelling && protocol.fields[static_cast<size_t>(c.field)].name == v.column;
+    });
+  });
   result.violations.insert(result.violations.end(), decided.begin(), decided.end());
   return result;
 }

@@ -11,6 +11,8 @@
 
 #include "crypto/error.h"
 #include "policy/decisions.h"
+#include "policy/header_locator.h"
+#include "policy/header_match.h"
 #include "policy/list_reader.h"
 #include "policy/manifest.h"
 #include "policy/protocol.h"
@@ -27,6 +29,9 @@ struct CheckListOptions {
   // The manifest describes the index by count and SHA-256 (streamed form,
   // the values in ListCheck::subject_values) instead of listing it.
   bool stream_subject_index = false;
+  // Where the header row is: detected below title rows by default, or the
+  // row the sender names (xgw send --header-row N).
+  HeaderSearch header;
 };
 
 struct ListCheck {
@@ -36,18 +41,22 @@ struct ListCheck {
   // The streamed subject index: sorted, unique, raw. Empty in the listed
   // form, whose values are in manifest.subject_index (one copy in memory).
   std::vector<Sha256Digest> subject_values;
+  HeaderMatch header;             // the header row found and how its columns map
   bool ok() const { return violations.empty(); }
 };
 
-// Reads `reader` to its end and reports every header problem (column_not_allowed,
-// duplicate_column), row problem (ragged_row, required_value_missing,
+// Locates the header row (LocateHeader: title rows above it are skipped) and
+// reads `reader` to its end, reporting every header problem (header_not_found,
+// header_row_not_found, column_misspelt, column_not_allowed, duplicate_column:
+// HeaderViolations), row problem (ragged_row, required_value_missing,
 // invalid_value naming row, column and rule) and a malformed or oversized input
 // (list_malformed, list_limit_exceeded) as violations. Fails only on I/O errors.
 // Does not judge the manifest itself: pass it to DecideSend for that.
 Result<ListCheck> CheckList(const Protocol& protocol, ListReader& reader, const CheckListOptions& options = {});
 
 // CheckList followed by DecideSend on the resulting manifest: every reason the
-// list may not be sent. The daemon's plaintext mode and the client use this.
+// list may not be sent. A required field reported as column_misspelt (or
+// every one, when no header was found) is not reported missing again. The daemon's plaintext mode and the client use this.
 Result<ListCheck> CheckListForSend(const Protocol& protocol, const ProtocolStatus& status, ListReader& reader,
                                    const SendRequest& request, const CheckListOptions& options = {});
 

@@ -6,6 +6,7 @@
 #include "crypto/secret.h"
 #include "policy/byte_scan.h"
 #include "policy/list_reader.h"
+#include "policy/workbook_kind.h"
 
 namespace xgw {
 
@@ -78,6 +79,12 @@ class CsvReader final : public ListReader {
         line_end = !quoted && (buf_[scanned] == '\n' || buf_[scanned] == '\r');
       }
       if (line_end || added == 0 || len_ == buf_.size()) break;
+    }
+    // Workbooks sent as CSV: say what they are rather than failing on bytes.
+    const std::span<const uint8_t> head(buf_.data(), len_);
+    if (HasCompoundSignature(head)) return tl::unexpected(*CompoundFileError(SniffCompoundBuffer(head)));
+    if (len_ >= 4 && buf_[0] == 'P' && buf_[1] == 'K' && buf_[2] == 3 && buf_[3] == 4) {
+      return Fail(ErrorCode::kFormat, "the file is a zip archive (an .xlsx workbook?), not CSV: send it as xlsx");
     }
     if (len_ >= 2 && ((buf_[0] == 0xFF && buf_[1] == 0xFE) || (buf_[0] == 0xFE && buf_[1] == 0xFF))) {
       return Fail(ErrorCode::kFormat, "csv is UTF-16; save it as UTF-8 CSV");

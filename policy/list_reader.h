@@ -57,6 +57,12 @@ class ListReader {
   // header is row 1 in CSV; in XLSX the sheet's own row number.
   virtual uint64_t RowNumber() const = 0;
 
+  // XLSX: the workbook's sheet names in order (at most 50, each shortened to
+  // 64 bytes, quotes and control characters replaced) and the sheet read.
+  // CSV: none.
+  virtual std::vector<std::string> SheetNames() const { return {}; }
+  virtual std::string SheetName() const { return ""; }
+
   virtual InputFormat Format() const = 0;
   // "utf-8", "utf-8-bom" or "windows-1252" (CSV, known once the end is
   // reached); "xlsx".
@@ -84,6 +90,11 @@ Result<std::unique_ptr<ListReader>> OpenCsvReader(ByteSource& source, const Read
 // decompressing (actual sizes). The sheet XML is streamed (inflated in chunks
 // and tokenized one row at a time, DOCTYPE and entity declarations refused):
 // memory is one row plus the shared strings, whatever the number of rows.
+//
+// A password-protected workbook or an old .xls (OLE compound files, not zips)
+// fails with kFormat naming what the file is and what to do
+// (policy/workbook_kind.h). A missing or empty sheet fails naming the
+// workbook's sheets.
 //
 // OpenXlsxBuffer never touches the disk; `data` must outlive the reader.
 // OpenXlsxFile hashes the file, then lets libzip read it through the same open

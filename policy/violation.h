@@ -10,8 +10,9 @@ namespace xgw {
 
 // `code` is stable and machine-readable (docs/protocol-format.md lists them
 // all, e.g. "column_not_allowed"); `message` is plain English for people.
-// Neither ever contains a cell value or a header text: columns are named by
-// canonical field name or by position ("column 3").
+// Neither ever contains a cell value. Columns are named by Excel letter and,
+// once the header row is recognised, by header text (`column C "Naam"`,
+// policy/header_match.h); `column` is the canonical field name or "column C".
 struct Violation {
   std::string code;
   std::string message;

@@ -19,6 +19,8 @@
 
 #include "crypto/secret.h"
 #include "policy/list_reader.h"
+#include "policy/validators.h"
+#include "policy/workbook_kind.h"
 #include "policy/xml_stream.h"
 
 namespace xgw {
@@ -251,6 +253,19 @@ CellType CellTypeOf(const std::string_view* t) {
   return CellType::kNumber;
 }
 
+// Sheet names are listed in messages; a hostile workbook may have thousands,
+// or long ones with control characters.
+constexpr size_t kMaxSheetNames = 50;
+
+std::string SheetLabel(std::string_view name) {
+  size_t cut = std::min<size_t>(name.size(), 64);
+  while (cut < name.size() && cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;
+  std::string out;
+  for (char c : name.substr(0, cut)) out.push_back(static_cast<unsigned char>(c) < 0x20 || c == '"' ? '?' : c);
+  if (!IsValidUtf8(out)) return "(unreadable name)";
+  return out;
+}
+
 class XlsxReader final : public ListReader {
  public:
   XlsxReader(std::span<const uint8_t> data, const ReaderLimits& limits) : data_(data), limits_(limits) {}
@@ -367,16 +382,18 @@ class XlsxReader final : public ListReader {
       auto wb = doc.child("workbook");
       date1904_ = wb.child("workbookPr").attribute("date1904").as_bool();
       for (auto s : wb.child("sheets").children("sheet")) {
-        if (!sheet_name.empty() && sheet_name != s.attribute("name").value()) continue;
+        if (sheet_names_.size() < kMaxSheetNames) sheet_names_.push_back(SheetLabel(s.attribute("name").value()));
+        if (!sheet_path.empty() || (!sheet_name.empty() && sheet_name != s.attribute("name").value())) continue;
         auto it = rel_targets.find(s.attribute("r:id").value());
         if (it == rel_targets.end()) return Fail(ErrorCode::kFormat, "xlsx sheet has no relationship target");
         sheet_path = it->second;
-        break;
+        sheet_ = s.attribute("name").value();
       }
     }
     if (sheet_path.empty()) {
       return Fail(ErrorCode::kNotFound, sheet_name.empty() ? "xlsx workbook has no sheet"
-                                                           : "xlsx workbook has no sheet with the requested name");
+                                                           : "the workbook has no sheet named \"" + SheetLabel(sheet_name) +
+                                                                 "\"; " + SheetList());
     }
     if (!styles_path.empty()) XGW_CHECK(LoadStyles(styles_path));
     if (!shared_path.empty()) XGW_CHECK(LoadSharedStrings(shared_path));
@@ -389,7 +406,9 @@ class XlsxReader final : public ListReader {
     std::vector<std::string_view> cells;
     for (;;) {
       XGW_TRY(bool more, Next(&cells));
-      if (!more) return Fail(ErrorCode::kFormat, "xlsx sheet is empty (no header row)");
+      if (!more) {
+        return Fail(ErrorCode::kFormat, "the sheet \"" + SheetLabel(sheet_) + "\" is empty (no header row); " + SheetList());
+      }
       bool blank = std::all_of(cells.begin(), cells.end(), [](std::string_view c) { return c.empty(); });
       if (blank) continue;
       for (auto c : cells) header_.emplace_back(c);
@@ -432,6 +451,8 @@ class XlsxReader final : public ListReader {
   }
 
   uint64_t RowNumber() const override { return row_number_; }
+  std::vector<std::string> SheetNames() const override { return sheet_names_; }
+  std::string SheetName() const override { return sheet_; }
   InputFormat Format() const override { return InputFormat::kXlsx; }
   std::string_view Encoding() const override { return "xlsx"; }
   uint64_t SourceBytes() const override { return file_bytes_; }
@@ -448,6 +469,14 @@ class XlsxReader final : public ListReader {
     size_t offset = 0;
     size_t size = 0;
   };
+
+  // "the workbook's sheets: "Blad1", "Lijst" (choose one with --sheet NAME)".
+  std::string SheetList() const {
+    std::string out = "the workbook's sheets: ";
+    for (size_t i = 0; i < sheet_names_.size(); ++i) out += (i ? ", \"" : "\"") + sheet_names_[i] + "\"";
+    if (sheet_names_.size() == kMaxSheetNames) out += ", ...";
+    return out + " (choose the sheet with the list: xgw send --sheet NAME)";
+  }
 
   size_t MaxTokenBytes() const {
     return std::max(limits_.max_row_bytes, limits_.max_field_bytes) * kXmlTokenBytesPerRowByte + 4096;
@@ -712,6 +741,8 @@ class XlsxReader final : public ListReader {
   std::string v_;       // the current cell's <v> text
   std::string inline_;  // the current cell's <is> text
   std::vector<std::string> header_;
+  std::vector<std::string> sheet_names_;  // as SheetLabel shows them
+  std::string sheet_;                     // the sheet read
   uint64_t row_number_ = 0;
   uint64_t rows_seen_ = 0;
 };
@@ -720,6 +751,7 @@ class XlsxReader final : public ListReader {
 
 Result<std::unique_ptr<ListReader>> OpenXlsxBuffer(std::span<const uint8_t> data, const std::string& sheet,
                                                    const ReaderLimits& limits) {
+  if (HasCompoundSignature(data)) return tl::unexpected(*CompoundFileError(SniffCompoundBuffer(data)));
   auto reader = std::make_unique<XlsxReader>(data, limits);
   XGW_CHECK(reader->OpenMemory());
   XGW_CHECK(reader->Start(sheet));
@@ -728,6 +760,8 @@ Result<std::unique_ptr<ListReader>> OpenXlsxBuffer(std::span<const uint8_t> data
 
 Result<std::unique_ptr<ListReader>> OpenXlsxFile(const std::string& path, const std::string& sheet,
                                                  const ReaderLimits& limits) {
+  XGW_TRY(CompoundKind kind, SniffCompoundPath(path));
+  if (auto refused = CompoundFileError(kind)) return tl::unexpected(*refused);
   auto reader = std::make_unique<XlsxReader>(std::span<const uint8_t>(), limits);
   XGW_CHECK(reader->OpenFile(path));
   XGW_CHECK(reader->Start(sheet));

@@ -90,7 +90,7 @@ TEST_CASE("CanonicalRowEscapingMatchesCanonicalJson") {
 TEST_CASE("ColumnsTheProtocolDoesNotAllowAreRejected") {
   auto r = Check(Cir(), "Naam;Voornaam;Rijksregisternummer;Status;IBAN\nA;B;" + MakeNrn("850730", 1) + ";s;x\n");
   REQUIRE(Has(r.violations, "column_not_allowed"));
-  CHECK(r.violations[0].column == "column 5");
+  CHECK(r.violations[0].column == "column E");
 }
 
 TEST_CASE("DataUnderAnEmptyHeaderIsRejected") {
@@ -170,7 +170,9 @@ TEST_CASE("XlsxListsAreCheckedLikeCsv") {
 
 TEST_CASE("NoViolationMessageEverContainsACellValue") {
   auto p = Cir();
-  const std::vector<std::string> markers = {"MARKERHEADERQX", "MARKERLASTQX", "MARKERFIRSTQX", "MARKERNRNQX",
+  // Header texts of a recognised header are named (`column H "MARKERHEADERQX"`,
+  // issue 21 item 4); cell values never are.
+  const std::vector<std::string> markers = {"MARKERLASTQX", "MARKERFIRSTQX", "MARKERNRNQX",
                                             "MARKERSTATUSQX", "MARKERDOCSQX", "MARKERDATEQX", "MARKERREMQX",
                                             "MARKEREXTRAQX"};
   std::vector<Violations> all;
@@ -209,7 +211,9 @@ TEST_CASE("NoViolationMessageEverContainsACellValue") {
         INFO(v.code << ": " << v.column);
         CHECK(v.message.find(m) == std::string::npos);
         CHECK(v.column.find(m) == std::string::npos);
-        CHECK(v.message.find("MARKER") == std::string::npos);
+        std::string without_header = v.message;
+        for (size_t at; (at = without_header.find("\"MARKERHEADERQX\"")) != std::string::npos;) without_header.erase(at, 16);
+        CHECK(without_header.find("MARKER") == std::string::npos);
       }
     }
   }
