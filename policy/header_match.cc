@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "policy/edit_distance.h"
 #include "policy/validators.h"
 
 namespace xgw {
@@ -22,22 +23,6 @@ std::string FuzzyKey(std::string_view text) {
     if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || b >= 0x80) out.push_back(c);
   }
   return out;
-}
-
-// Levenshtein distance; short strings only (kMaxKeyBytes).
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
 }
 
 // Edits allowed between a header and a name: about one in four characters,
