@@ -438,8 +438,8 @@ std::string StoreFingerprint(const Daemon& daemon) {
 
 std::string AuditFingerprint(const Daemon& daemon) {
   return MustRun("sqlite3 -readonly -cmd '.timeout 5000' " + daemon.dir() +
-                 "/state/audit.db \"SELECT idx, time_ms, action, outcome, hex(leaf_hash), hex(event) FROM events "
-                 "ORDER BY idx; SELECT level, pos, hex(hash) FROM nodes ORDER BY 1, 2; "
+                 "/state/audit.db \"SELECT idx, hex(event) FROM events "
+                 "ORDER BY idx; SELECT level, idx, hex(hashes) FROM tiles ORDER BY 1, 2; "
                  "SELECT size, note FROM checkpoints ORDER BY size; "
                  "SELECT key, value FROM meta WHERE key <> 'indexed_upto' ORDER BY key;\"");
 }
