@@ -1,6 +1,7 @@
-// The audit log: an append-only RFC 6962 Merkle log of AuditEvents in its own
-// SQLite file (WAL, synchronous=FULL), with signed checkpoints, proofs,
-// deletion receipts and DPO queries. Design: docs/audit-log.md.
+// The audit log: an append-only RFC 6962 Merkle log of AuditEvents, with
+// signed checkpoints, proofs, deletion receipts and DPO queries. Its bytes
+// live behind AuditStore; by default in its own SQLite file (WAL,
+// synchronous=FULL). Design: docs/audit-log.md.
 //
 // Durability contract: Append returns an index only after the transaction
 // holding the event has committed and been fsynced; if Append returns an
@@ -10,8 +11,8 @@
 // one committer thread writes each queued batch in one transaction.
 //
 // Thread safety: every method may be called from any number of threads.
-#ifndef XGW_GATEWAY_AUDIT_AUDIT_LOG_H_
-#define XGW_GATEWAY_AUDIT_AUDIT_LOG_H_
+#ifndef XGW_AUDIT_AUDIT_LOG_H_
+#define XGW_AUDIT_AUDIT_LOG_H_
 
 #include <chrono>
 #include <cstdint>
@@ -29,6 +30,8 @@
 #include "audit/audit_event.h"
 
 namespace xgw {
+
+class AuditStore;  // audit/audit_store.h
 
 struct AuditLogOptions {
   // Checkpoint origin and signing key name, e.g. "xgw.example.org/audit".
@@ -90,6 +93,11 @@ class AuditLog {
  public:
   // Opens or creates the log file at `path` (parent directory must exist).
   static Result<std::unique_ptr<AuditLog>> Open(const std::string& path, AuditLogOptions options);
+  // Opens the log held by another storage engine: `writer` takes appends,
+  // checkpoints and index writes, `reader` serves proofs and queries (two
+  // connections to the same log; see audit/audit_store.h).
+  static Result<std::unique_ptr<AuditLog>> Open(std::unique_ptr<AuditStore> writer,
+                                                std::unique_ptr<AuditStore> reader, AuditLogOptions options);
   ~AuditLog();  // stops the threads; pending appends fail
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
@@ -166,4 +174,4 @@ class AuditLog {
 
 }  // namespace xgw
 
-#endif  // XGW_GATEWAY_AUDIT_AUDIT_LOG_H_
+#endif  // XGW_AUDIT_AUDIT_LOG_H_

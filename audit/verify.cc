@@ -1,15 +1,16 @@
 #include "audit/verify.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "crypto/signed_note.h"
 #include "audit/checkpoint.h"
-#include "audit/sqlite_util.h"
+#include "audit/audit_store.h"
+#include "audit/merkle_tiles.h"
+#include "audit/sqlite_audit_store.h"
 
 namespace xgw {
-
-using audit_internal::Db;
-using audit_internal::Stmt;
 
 namespace {
 
@@ -39,115 +40,95 @@ Result<NoteVerifier> Key(std::string_view verifier_key) { return ParseVerifierKe
 
 }  // namespace
 
-Result<VerifyReport> VerifyLog(const std::string& db_path,
-                               std::span<const std::string> trusted_checkpoint_notes,
-                               std::string_view verifier_key) {
-  XGW_TRY(NoteVerifier verifier, Key(verifier_key));
-  Db db;
-  XGW_CHECK(db.Open("file:" + db_path + "?mode=ro", SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX));
-  // One read transaction: a consistent snapshot even if xgwd appends meanwhile.
-  XGW_CHECK(db.Exec("BEGIN"));
-  VerifyReport report;
-  Problems problems;
-  {
-    Stmt s;
-    XGW_CHECK(s.Prepare(db, "SELECT value FROM meta WHERE key = 'origin'"));
-    XGW_TRY(bool row, s.Step());
-    if (!row) {
-      problems.Add("the log has no origin");
-    } else if (s.Text(0) != verifier.name) {
-      problems.Add("the log's origin does not match the verifier key name");
+namespace {
+
+// Leaves from the stored event bytes, in one pass: indices must be 0..n-1.
+Result<void> RecomputeLeaves(AuditStore& store, MerkleTree& tree, Problems& problems, VerifyReport& report) {
+  XGW_TRY(uint64_t size, store.Size());
+  // A hostile file may claim any size: reserve only what a real log holds.
+  tree.Reserve(std::min<uint64_t>(size, uint64_t{1} << 26));
+  uint64_t expected = 0;
+  XGW_CHECK(store.ForEachEvent(0, [&](int64_t idx, std::string_view event, bool decoded) -> Result<bool> {
+    if (idx < 0 || static_cast<uint64_t>(idx) != expected) {
+      problems.Add("event at position " + std::to_string(expected) + " has index " + std::to_string(idx) +
+                   " (events deleted, inserted or renumbered)");
     }
-  }
-  MerkleTree tree;
-  {
-    Stmt count;
-    XGW_CHECK(count.Prepare(db, "SELECT COUNT(*) FROM events"));
-    XGW_CHECK(count.Step());
-    tree.Reserve(static_cast<uint64_t>(count.Int(0)));
-    Stmt s;
-    XGW_CHECK(s.Prepare(db, "SELECT idx, leaf_hash, event FROM events ORDER BY idx"));
-    uint64_t expected = 0;
-    for (;;) {
-      XGW_TRY(bool row, s.Step());
-      if (!row) break;
-      const int64_t idx = s.Int(0);
-      if (idx < 0 || static_cast<uint64_t>(idx) != expected) {
-        problems.Add("event at position " + std::to_string(expected) + " has index " +
-                     std::to_string(idx) + " (events deleted, inserted or renumbered)");
-      }
-      const std::string event = s.Text(2);
-      const MerkleHash leaf = MerkleLeafHash(event);
-      auto stored = s.Hash(1);
-      if (!stored || *stored != leaf) {
-        problems.Add("event " + std::to_string(expected) + " does not match its stored leaf hash");
-      }
-      tree.Append(leaf);
-      ++expected;
-    }
-    report.events = expected;
-  }
+    if (!decoded) problems.Add("event " + std::to_string(expected) + " is not in a known stored form");
+    tree.Append(MerkleLeafHash(event));
+    ++expected;
+    return true;
+  }));
+  report.events = expected;
+  return {};
+}
+
+// Every stored tile must equal the recomputed tree, and every full tile of
+// that tree must be stored.
+Result<void> CheckTiles(AuditStore& store, const MerkleTree& tree, Problems& problems, VerifyReport& report) {
   const auto& levels = tree.levels();
-  {
-    uint64_t want = 0;
-    for (size_t l = 1; l < levels.size(); ++l) want += levels[l].size();
-    Stmt s;
-    XGW_CHECK(s.Prepare(db, "SELECT level, pos, hash FROM nodes"));
-    for (;;) {
-      XGW_TRY(bool row, s.Step());
-      if (!row) break;
-      const int64_t level = s.Int(0), pos = s.Int(1);
-      auto h = s.Hash(2);
-      if (level < 1 || static_cast<uint64_t>(level) >= levels.size() || pos < 0 ||
-          static_cast<uint64_t>(pos) >= levels[static_cast<size_t>(level)].size()) {
-        problems.Add("stored node (" + std::to_string(level) + ", " + std::to_string(pos) +
-                     ") is outside the recomputed tree");
-        continue;
-      }
-      if (!h || *h != levels[static_cast<size_t>(level)][static_cast<size_t>(pos)]) {
-        problems.Add("stored node (" + std::to_string(level) + ", " + std::to_string(pos) +
-                     ") differs from the recomputed tree");
-      }
-      ++report.nodes_checked;
+  uint64_t want = 0, stored = 0;
+  for (size_t l = 0; l < levels.size(); l += kAuditTileHeight) want += levels[l].size() / kAuditTileWidth;
+  XGW_CHECK(store.ForEachTile([&](unsigned level, uint64_t index, std::string_view bytes) -> Result<void> {
+    ++stored;
+    const std::string where = "stored tile (" + std::to_string(level) + ", " + std::to_string(index) + ")";
+    const size_t tree_level = size_t{level} * kAuditTileHeight;
+    if (tree_level >= levels.size() || index >= levels[tree_level].size() / kAuditTileWidth) {
+      problems.Add(where + " is outside the recomputed tree");
+      return {};
     }
-    if (report.nodes_checked != want) {
-      problems.Add("the log stores " + std::to_string(report.nodes_checked) +
-                   " interior nodes, the recomputed tree has " + std::to_string(want));
+    auto hashes = audit_internal::ParseTile(bytes);
+    if (!hashes) {
+      problems.Add(where + " is not " + std::to_string(kAuditTileWidth) + " hashes");
+      return {};
     }
+    for (uint64_t i = 0; i < kAuditTileWidth; ++i) {
+      const uint64_t pos = index * kAuditTileWidth + i;
+      if ((*hashes)[i] == levels[tree_level][pos]) continue;
+      problems.Add(level == 0 ? "event " + std::to_string(pos) + " does not match its stored leaf hash"
+                              : where + " differs from the recomputed tree");
+      return {};
+    }
+    report.nodes_checked += kAuditTileWidth;
+    return {};
+  }));
+  if (stored != want) {
+    problems.Add("the log stores " + std::to_string(stored) + " merkle tiles, the recomputed tree has " +
+                 std::to_string(want));
   }
-  report.root = tree.Root();
+  return {};
+}
+
+Result<void> CheckStoredCheckpoints(AuditStore& store, const MerkleTree& tree, const NoteVerifier& verifier,
+                                    Problems& problems, VerifyReport& report) {
   const uint64_t n = report.events;
-  {
-    Stmt s;
-    XGW_CHECK(s.Prepare(db, "SELECT size, note FROM checkpoints ORDER BY size"));
-    for (;;) {
-      XGW_TRY(bool row, s.Step());
-      if (!row) break;
-      const std::string where = "stored checkpoint of size " + std::to_string(s.Int(0));
-      auto cp = OpenCheckpoint(s.Text(1), verifier);
-      if (!cp) {
-        problems.Add(where + ": " + cp.error().message);
-        continue;
-      }
-      if (static_cast<int64_t>(cp->size) != s.Int(0)) {
-        problems.Add(where + ": signed size differs from its row");
-      } else if (cp->size > n) {
-        problems.Add(where + ": the log is shorter than this checkpoint (truncated)");
-      } else if (tree.RootAt(cp->size) != cp->root) {
-        problems.Add(where + ": root does not match the recomputed tree");
-      } else {
-        ++report.stored_checkpoints;
-      }
+  return store.ForEachCheckpoint([&](int64_t size, std::string_view note) -> Result<void> {
+    const std::string where = "stored checkpoint of size " + std::to_string(size);
+    auto cp = OpenCheckpoint(note, verifier);
+    if (!cp) {
+      problems.Add(where + ": " + cp.error().message);
+    } else if (static_cast<int64_t>(cp->size) != size) {
+      problems.Add(where + ": signed size differs from its row");
+    } else if (cp->size > n) {
+      problems.Add(where + ": the log is shorter than this checkpoint (truncated)");
+    } else if (tree.RootAt(cp->size) != cp->root) {
+      problems.Add(where + ": root does not match the recomputed tree");
+    } else {
+      ++report.stored_checkpoints;
     }
-  }
-  for (size_t i = 0; i < trusted_checkpoint_notes.size(); ++i) {
+    return {};
+  });
+}
+
+void CheckTrustedCheckpoints(std::span<const std::string> notes, const MerkleTree& tree,
+                             const NoteVerifier& verifier, Problems& problems, VerifyReport& report) {
+  const uint64_t n = report.events;
+  for (size_t i = 0; i < notes.size(); ++i) {
     const std::string where = "trusted checkpoint " + std::to_string(i + 1);
-    auto cp = OpenCheckpoint(trusted_checkpoint_notes[i], verifier);
+    auto cp = OpenCheckpoint(notes[i], verifier);
     if (!cp) {
       problems.Add(where + ": " + cp.error().message);
     } else if (cp->size > n) {
-      problems.Add(where + " (size " + std::to_string(cp->size) +
-                   "): the log is shorter (events were removed)");
+      problems.Add(where + " (size " + std::to_string(cp->size) + "): the log is shorter (events were removed)");
     } else if (tree.RootAt(cp->size) != cp->root) {
       problems.Add(where + " (size " + std::to_string(cp->size) +
                    "): the log is not consistent with it (history was rewritten)");
@@ -155,7 +136,32 @@ Result<VerifyReport> VerifyLog(const std::string& db_path,
       ++report.trusted_checkpoints;
     }
   }
-  (void)db.Exec("COMMIT");
+}
+
+}  // namespace
+
+Result<VerifyReport> VerifyLog(const std::string& db_path,
+                               std::span<const std::string> trusted_checkpoint_notes,
+                               std::string_view verifier_key) {
+  XGW_TRY(NoteVerifier verifier, Key(verifier_key));
+  XGW_TRY(auto store, OpenSqliteAuditStoreReadOnly(db_path));
+  // One read snapshot: consistent even if xgwd appends meanwhile.
+  XGW_CHECK(store->BeginSnapshot());
+  VerifyReport report;
+  Problems problems;
+  XGW_TRY(auto origin, store->Origin());
+  if (!origin) {
+    problems.Add("the log has no origin");
+  } else if (*origin != verifier.name) {
+    problems.Add("the log's origin does not match the verifier key name");
+  }
+  MerkleTree tree;
+  XGW_CHECK(RecomputeLeaves(*store, tree, problems, report));
+  XGW_CHECK(CheckTiles(*store, tree, problems, report));
+  report.root = tree.Root();
+  XGW_CHECK(CheckStoredCheckpoints(*store, tree, verifier, problems, report));
+  CheckTrustedCheckpoints(trusted_checkpoint_notes, tree, verifier, problems, report);
+  store->EndSnapshot();
   if (!problems.empty()) return tl::unexpected(problems.ToError());
   return report;
 }

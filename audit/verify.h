@@ -20,13 +20,13 @@ namespace xgw {
 struct VerifyReport {
   uint64_t events = 0;
   MerkleHash root{};
-  uint64_t nodes_checked = 0;
+  uint64_t nodes_checked = 0;        // stored tree hashes (leaf and interior, in tiles) checked
   uint64_t stored_checkpoints = 0;   // signature and root verified
   uint64_t trusted_checkpoints = 0;  // verified consistent with the log
 };
 
 // Recomputes every leaf hash from the stored canonical event bytes and the
-// whole tree; checks indices are 0..n-1, stored leaf and node hashes, every
+// whole tree; checks indices are 0..n-1, every stored tile of hashes, every
 // stored checkpoint (signature by `verifier_key`, root at its size), and each
 // trusted checkpoint note (saved outside the log) against the log: it must
 // be signed by the key, no larger than the log, and its root must equal the

@@ -260,14 +260,14 @@ TEST_CASE("TriggersRefuseUpdateAndDeleteOutsideTheApi") {
   const std::string path = dir.File("audit.db");
   {
     auto log = OpenLog(path);
-    REQUIRE(log->Append(UserEvent(1)));
-    REQUIRE(log->Append(UserEvent(2)));
+    for (int i = 0; i < 17; ++i) REQUIRE(log->Append(UserEvent(i)));  // one full tile
     REQUIRE(log->SignCheckpoint());
   }
   CHECK(ExecRaw(path, "UPDATE events SET event = 'x'") != SQLITE_OK);
   CHECK(ExecRaw(path, "DELETE FROM events") != SQLITE_OK);
   CHECK(ExecRaw(path, "DELETE FROM checkpoints") != SQLITE_OK);
-  CHECK(ExecRaw(path, "UPDATE nodes SET hash = x'00'") != SQLITE_OK);
+  CHECK(ExecRaw(path, "UPDATE tiles SET hashes = x'00'") != SQLITE_OK);
+  CHECK(ExecRaw(path, "DELETE FROM tiles") != SQLITE_OK);
   CHECK(VerifyLog(path, {}, Vkey()));
 }
 
@@ -276,13 +276,15 @@ TEST_CASE("OpenRefusesALogThatContradictsItsLatestCheckpoint") {
   const std::string path = dir.File("audit.db");
   {
     auto log = OpenLog(path);
-    for (int i = 0; i < 4; ++i) REQUIRE(log->Append(UserEvent(i)));
+    for (int i = 0; i < 20; ++i) REQUIRE(log->Append(UserEvent(i)));
     REQUIRE(log->SignCheckpoint());
   }
-  // O(log n) check at open: the stored subtree hashes must lead to the
-  // latest checkpoint's root (full recomputation is VerifyLog's job).
-  REQUIRE(ExecRaw(path, "DROP TRIGGER nodes_no_update; UPDATE nodes SET hash = "
-                        "(SELECT leaf_hash FROM events WHERE idx = 0) WHERE level = 2") == SQLITE_OK);
+  // O(log n) check at open: the stored tiles must lead to the latest
+  // checkpoint's root (full recomputation is VerifyLog's job). Two leaf
+  // hashes of the tile swapped:
+  REQUIRE(ExecRaw(path, "DROP TRIGGER tiles_no_update; UPDATE tiles SET hashes = "
+                        "substr(hashes, 33, 32) || substr(hashes, 1, 32) || substr(hashes, 65) "
+                        "WHERE level = 0 AND idx = 0") == SQLITE_OK);
   CHECK(AuditLog::Open(path, Options()).error().code == ErrorCode::kCorrupt);
 }
 

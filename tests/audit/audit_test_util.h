@@ -9,8 +9,10 @@
 #include <memory>
 #include <string>
 
+#include "crypto/merkle.h"
 #include "crypto/sign.h"
 #include "audit/audit_log.h"
+#include "audit/audit_store.h"
 
 namespace xgw::testing {
 
@@ -70,6 +72,23 @@ inline AuditEvent DeletionEvent(const std::string& exchange, int64_t time_ms) {
   e.exchange_id = exchange;
   e.orgs = {"org-ocmw-gent", "org-thuispunt"};
   return e;
+}
+
+// The full tiles of a tree, as the store holds them (audit_store.h): what an
+// attacker who recomputes the tree writes back.
+inline std::vector<AuditTile> TilesOf(const MerkleTree& tree) {
+  std::vector<AuditTile> out;
+  const auto& levels = tree.levels();
+  for (size_t l = 0; l < levels.size(); l += kAuditTileHeight) {
+    for (uint64_t i = 0; i < levels[l].size() / kAuditTileWidth; ++i) {
+      AuditTile t{static_cast<unsigned>(l / kAuditTileHeight), i, {}};
+      for (uint64_t k = 0; k < kAuditTileWidth; ++k) {
+        t.hashes.append(reinterpret_cast<const char*>(levels[l][i * kAuditTileWidth + k].data()), 32);
+      }
+      out.push_back(std::move(t));
+    }
+  }
+  return out;
 }
 
 }  // namespace xgw::testing

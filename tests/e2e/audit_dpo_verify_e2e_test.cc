@@ -10,12 +10,15 @@
 #include <csignal>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "audit/audit_store.h"
+#include "audit/event_codec.h"
 #include "crypto/merkle.h"
 #include "tests/e2e/cir_world.h"
 
@@ -73,7 +76,7 @@ class Attacker {
     sqlite3_busy_timeout(db_, 10000);
     Exec("DROP TRIGGER IF EXISTS events_no_update; DROP TRIGGER IF EXISTS events_no_delete;"
          "DROP TRIGGER IF EXISTS keys_no_update; DROP TRIGGER IF EXISTS keys_no_delete;"
-         "DROP TRIGGER IF EXISTS nodes_no_update; DROP TRIGGER IF EXISTS nodes_no_delete;"
+         "DROP TRIGGER IF EXISTS tiles_no_update; DROP TRIGGER IF EXISTS tiles_no_delete;"
          "DROP TRIGGER IF EXISTS checkpoints_no_update; DROP TRIGGER IF EXISTS checkpoints_no_delete;");
   }
   ~Attacker() { sqlite3_close(db_); }
@@ -87,62 +90,82 @@ class Attacker {
     sqlite3_free(err);
     REQUIRE(rc == SQLITE_OK);
   }
-  // A refused download becomes a successful one (the text only).
+  // A refused download becomes a successful one (the text only). Events
+  // are stored in a compact form (audit/event_codec.h): the attacker
+  // decodes, edits and encodes again, as anyone reading the docs could.
   void ForgeSuccess(uint64_t idx) {
-    Exec("UPDATE events SET action = 'exchange.downloaded', outcome = 'success', event = "
-         "CAST(replace(replace(CAST(event AS TEXT), '\"exchange.download_refused\"', '\"exchange.downloaded\"'), "
-         "'\"refused\"', '\"success\"') AS BLOB) WHERE idx = " + std::to_string(idx));
+    std::string event = Events().at(idx);
+    for (const auto& [from, to] : {std::pair<std::string, std::string>{"\"exchange.download_refused\"",
+                                                                       "\"exchange.downloaded\""},
+                                   {"\"refused\"", "\"success\""}}) {
+      const size_t at = event.find(from);
+      REQUIRE(at != std::string::npos);
+      event.replace(at, from.size(), to);
+    }
+    sqlite3_stmt* s = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db_, "UPDATE events SET event = ? WHERE idx = ?", -1, &s, nullptr) == SQLITE_OK);
+    const std::string stored = EncodeStoredEvent(event);
+    sqlite3_bind_blob(s, 1, stored.data(), static_cast<int>(stored.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, static_cast<int64_t>(idx));
+    REQUIRE(sqlite3_step(s) == SQLITE_DONE);
+    sqlite3_finalize(s);
+    // The query index follows the forgery (it filed the event under its
+    // action), so that `--action exchange.downloaded` serves it.
+    Exec("INSERT OR IGNORE INTO index_keys(kind, key) VALUES ('a', 'exchange.downloaded');"
+         "INSERT OR IGNORE INTO event_keys(key_id, idx) SELECT id, " + std::to_string(idx) +
+         " FROM index_keys WHERE kind = 'a' AND key = 'exchange.downloaded';"
+         "DELETE FROM event_keys WHERE idx = " + std::to_string(idx) +
+         " AND key_id IN (SELECT id FROM index_keys WHERE kind = 'a' AND key = 'exchange.download_refused');");
   }
-  // Makes every row's leaf_hash agree with its event bytes again.
-  void RecomputeLeafHashes() {
+  // Makes the stored leaf hashes (the tiles of level 0) agree with the
+  // event bytes again.
+  void RecomputeLeafHashes() { RewriteTiles(false); }
+  // A consistent forgery: every tile recomputed from the events as they now
+  // are, every checkpoint signed before thrown away.
+  void RecomputeEverything() {
+    RewriteTiles(true);
+    Exec("DELETE FROM checkpoints;");
+  }
+
+ private:
+  std::map<uint64_t, std::string> Events() {
     sqlite3_stmt* s = nullptr;
     REQUIRE(sqlite3_prepare_v2(db_, "SELECT idx, event FROM events ORDER BY idx", -1, &s, nullptr) == SQLITE_OK);
-    std::vector<std::pair<int64_t, MerkleHash>> leaves;
+    std::map<uint64_t, std::string> out;
     while (sqlite3_step(s) == SQLITE_ROW) {
       const auto* p = static_cast<const char*>(sqlite3_column_blob(s, 1));
-      leaves.emplace_back(sqlite3_column_int64(s, 0),
-                          MerkleLeafHash(std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(s, 1)))));
+      std::string event;
+      REQUIRE(DecodeStoredEvent(std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(s, 1))), event));
+      out.emplace(static_cast<uint64_t>(sqlite3_column_int64(s, 0)), std::move(event));
     }
     sqlite3_finalize(s);
-    REQUIRE(sqlite3_prepare_v2(db_, "UPDATE events SET leaf_hash = ? WHERE idx = ?", -1, &s, nullptr) == SQLITE_OK);
-    for (const auto& [idx, h] : leaves) {
-      sqlite3_reset(s);
-      sqlite3_bind_blob(s, 1, h.data(), static_cast<int>(h.size()), SQLITE_TRANSIENT);
-      sqlite3_bind_int64(s, 2, idx);
-      REQUIRE(sqlite3_step(s) == SQLITE_DONE);
-    }
-    sqlite3_finalize(s);
+    return out;
   }
-  // A consistent forgery: every leaf and interior node recomputed from the
-  // events as they now are, every checkpoint signed before thrown away.
-  void RecomputeEverything() {
-    RecomputeLeafHashes();
-    sqlite3_stmt* s = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db_, "SELECT leaf_hash FROM events ORDER BY idx", -1, &s, nullptr) == SQLITE_OK);
+  void RewriteTiles(bool all_levels) {
     MerkleTree tree;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-      MerkleHash h{};
-      std::memcpy(h.data(), sqlite3_column_blob(s, 0), h.size());
-      tree.Append(h);
-    }
-    sqlite3_finalize(s);
-    Exec("DELETE FROM nodes; DELETE FROM checkpoints;");
-    REQUIRE(sqlite3_prepare_v2(db_, "INSERT INTO nodes(level, pos, hash) VALUES (?, ?, ?)", -1, &s, nullptr) ==
+    for (const auto& [idx, event] : Events()) tree.Append(MerkleLeafHash(event));
+    Exec(all_levels ? "DELETE FROM tiles;" : "DELETE FROM tiles WHERE level = 0;");
+    sqlite3_stmt* s = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db_, "INSERT INTO tiles(level, idx, hashes) VALUES (?, ?, ?)", -1, &s, nullptr) ==
             SQLITE_OK);
     const auto& levels = tree.levels();
-    for (size_t l = 1; l < levels.size(); ++l) {
-      for (size_t p = 0; p < levels[l].size(); ++p) {
+    for (size_t l = 0; l < levels.size(); l += kAuditTileHeight) {
+      if (l > 0 && !all_levels) break;
+      for (uint64_t i = 0; i < levels[l].size() / kAuditTileWidth; ++i) {
+        std::string hashes;
+        for (uint64_t k = 0; k < kAuditTileWidth; ++k) {
+          hashes.append(reinterpret_cast<const char*>(levels[l][i * kAuditTileWidth + k].data()), 32);
+        }
         sqlite3_reset(s);
-        sqlite3_bind_int64(s, 1, static_cast<int64_t>(l));
-        sqlite3_bind_int64(s, 2, static_cast<int64_t>(p));
-        sqlite3_bind_blob(s, 3, levels[l][p].data(), 32, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(s, 1, static_cast<int64_t>(l / kAuditTileHeight));
+        sqlite3_bind_int64(s, 2, static_cast<int64_t>(i));
+        sqlite3_bind_blob(s, 3, hashes.data(), static_cast<int>(hashes.size()), SQLITE_TRANSIENT);
         REQUIRE(sqlite3_step(s) == SQLITE_DONE);
       }
     }
     sqlite3_finalize(s);
   }
 
- private:
   sqlite3* db_ = nullptr;
 };
 

@@ -17,6 +17,8 @@
 #include "crypto/age.h"
 #include "crypto/hash.h"
 #include "crypto/io.h"
+#include "audit/audit_store.h"
+#include "audit/event_codec.h"
 #include "crypto/merkle.h"
 #include "crypto/sign.h"
 #include "audit/verify.h"
@@ -671,7 +673,7 @@ namespace {
 // The append-only triggers an attacker with write access drops first.
 constexpr const char* kDropAuditTriggers =
     "DROP TRIGGER IF EXISTS events_no_update; DROP TRIGGER IF EXISTS events_no_delete;"
-    "DROP TRIGGER IF EXISTS nodes_no_update; DROP TRIGGER IF EXISTS nodes_no_delete;"
+    "DROP TRIGGER IF EXISTS tiles_no_update; DROP TRIGGER IF EXISTS tiles_no_delete;"
     "DROP TRIGGER IF EXISTS checkpoints_no_update; DROP TRIGGER IF EXISTS checkpoints_no_delete;";
 
 // Runs the real `xgwd audit-verify --state <state> <extra>`; returns its exit status.
@@ -726,8 +728,7 @@ TEST_CASE("XgwdAuditVerifyFailsOnATamperedLogAndASavedCheckpointExposesARecomput
   const std::string edited_db = dir + "/edited/audit.db";
   const std::string event3 = Sqlite(edited_db, "SELECT hex(event) FROM events WHERE idx = 3;");
   Sqlite(edited_db, std::string(kDropAuditTriggers) +
-                        "UPDATE events SET event = CAST(replace(CAST(event AS TEXT), 'success', 'refused') AS BLOB) "
-                        "WHERE idx = 3;");
+                        "UPDATE events SET event = event || CAST(' ' AS BLOB) WHERE idx = 3;");
   REQUIRE(Sqlite(edited_db, "SELECT hex(event) FROM events WHERE idx = 3;") != event3);
   {
     const int rc = AuditVerify(dir + "/edited", "", &out);
@@ -746,7 +747,7 @@ TEST_CASE("XgwdAuditVerifyFailsOnATamperedLogAndASavedCheckpointExposesARecomput
   const std::string db = dir + "/recomputed/audit.db";
   std::istringstream rows(Sqlite(db, "SELECT idx, hex(event) FROM events ORDER BY idx;"));
   MerkleTree tree;
-  std::string sql = std::string(kDropAuditTriggers) + "DELETE FROM nodes; DELETE FROM checkpoints;";
+  std::string sql = std::string(kDropAuditTriggers) + "DELETE FROM tiles; DELETE FROM checkpoints;";
   uint64_t expected_idx = 0;
   for (std::string line; std::getline(rows, line);) {
     const auto bar = line.find('|');
@@ -754,23 +755,27 @@ TEST_CASE("XgwdAuditVerifyFailsOnATamperedLogAndASavedCheckpointExposesARecomput
     REQUIRE(std::stoull(line.substr(0, bar)) == expected_idx);
     auto bytes = HexDecode(line.substr(bar + 1));
     REQUIRE(bytes);
-    std::string ev(bytes->begin(), bytes->end());
+    std::string ev;
+    REQUIRE(DecodeStoredEvent(std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()), ev));
     if (expected_idx == 3) {
       const auto at = ev.find("success");
       REQUIRE(at != std::string::npos);
       ev.replace(at, 7, "refused");
       const MerkleHash leaf = MerkleLeafHash(ev);
-      sql += "UPDATE events SET event = x'" + HexEncode(AsBytes(ev)) + "', leaf_hash = x'" + HexEncode(leaf) +
-             "' WHERE idx = 3;";
+      (void)leaf;
+      sql += "UPDATE events SET event = x'" + HexEncode(AsBytes(ev)) + "' WHERE idx = 3;";
     }
     tree.Append(MerkleLeafHash(ev));
     ++expected_idx;
   }
   REQUIRE(expected_idx > 10);
-  for (size_t l = 1; l < tree.levels().size(); ++l) {
-    for (size_t p = 0; p < tree.levels()[l].size(); ++p) {
-      sql += "INSERT INTO nodes VALUES (" + std::to_string(l) + "," + std::to_string(p) + ",x'" +
-             HexEncode(tree.levels()[l][p]) + "');";
+  // Every full tile of 16 hashes (audit/audit_store.h), as the store keeps them.
+  for (size_t l = 0; l < tree.levels().size(); l += kAuditTileHeight) {
+    for (size_t i = 0; i < tree.levels()[l].size() / kAuditTileWidth; ++i) {
+      std::string hex;
+      for (size_t k = 0; k < kAuditTileWidth; ++k) hex += HexEncode(tree.levels()[l][i * kAuditTileWidth + k]);
+      sql += "INSERT INTO tiles VALUES (" + std::to_string(l / kAuditTileHeight) + "," + std::to_string(i) + ",x'" +
+             hex + "');";
     }
   }
   {

@@ -1,5 +1,10 @@
 #include "tests/e2e/harness.h"
 
+#include "audit/audit_event.h"
+#include "audit/event_codec.h"
+#include "crypto/hash.h"
+#include "crypto/merkle.h"
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -438,8 +443,8 @@ std::string StoreFingerprint(const Daemon& daemon) {
 
 std::string AuditFingerprint(const Daemon& daemon) {
   return MustRun("sqlite3 -readonly -cmd '.timeout 5000' " + daemon.dir() +
-                 "/state/audit.db \"SELECT idx, time_ms, action, outcome, hex(leaf_hash), hex(event) FROM events "
-                 "ORDER BY idx; SELECT level, pos, hex(hash) FROM nodes ORDER BY 1, 2; "
+                 "/state/audit.db \"SELECT idx, hex(event) FROM events "
+                 "ORDER BY idx; SELECT level, idx, hex(hashes) FROM tiles ORDER BY 1, 2; "
                  "SELECT size, note FROM checkpoints ORDER BY size; "
                  "SELECT key, value FROM meta WHERE key <> 'indexed_upto' ORDER BY key;\"");
 }
@@ -463,11 +468,26 @@ std::string LineDiff(const std::string& before, const std::string& after) {
   return diff.empty() ? "(same lines, in another order)\n" : diff;
 }
 
+// "idx|action|outcome|leaf hash" per stored event, decoded from its stored
+// form (audit/event_codec.h).
 std::vector<std::string> AuditEventLines(const Daemon& daemon) {
   std::istringstream in(MustRun("sqlite3 -readonly -cmd '.timeout 5000' " + daemon.dir() +
-                                "/state/audit.db 'SELECT idx, action, outcome, hex(leaf_hash) FROM events ORDER BY idx'"));
+                                "/state/audit.db 'SELECT idx, hex(event) FROM events ORDER BY idx'"));
   std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  for (std::string line; std::getline(in, line);) {
+    const auto bar = line.find('|');
+    REQUIRE(bar != std::string::npos);
+    auto bytes = xgw::HexDecode(line.substr(bar + 1));
+    REQUIRE(bytes);
+    std::string event;
+    REQUIRE(xgw::DecodeStoredEvent(std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()),
+                                   event));
+    auto parsed = xgw::ParseAuditEvent(event);
+    REQUIRE(parsed);
+    lines.push_back(line.substr(0, bar) + "|" + std::string(xgw::AuditActionName(parsed->action)) + "|" +
+                    std::string(xgw::AuditOutcomeName(parsed->outcome)) + "|" +
+                    xgw::HexEncode(xgw::MerkleLeafHash(event)));
+  }
   return lines;
 }
 
