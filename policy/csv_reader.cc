@@ -5,6 +5,7 @@
 
 #include "crypto/secret.h"
 #include "policy/byte_scan.h"
+#include "policy/hash_pipeline.h"
 #include "policy/list_reader.h"
 #include "policy/workbook_kind.h"
 
@@ -128,6 +129,11 @@ class CsvReader final : public ListReader {
   uint64_t SourceBytes() const override { return bytes_; }
   Sha256Digest SourceSha256() const override { return digest_; }
 
+  void HashSourceOn(HashPipeline* hashes) override {
+    hashes_ = eof_ ? nullptr : hashes;  // at the end the digest is already known
+    if (hashes_) source_lane_ = hashes_->AddLane([this](std::span<const uint8_t> b) { sha_.Update(b); });
+  }
+
  private:
   // A finished cell: `len` bytes at `offset` from the record's start in buf_,
   // or, with kTranscoded set in `offset`, from the start of transcoded_.
@@ -157,10 +163,15 @@ class CsvReader final : public ListReader {
     XGW_TRY(size_t n, source_.Read(std::span<uint8_t>(buf_.data() + len_, buf_.size() - len_)));
     if (n == 0) {
       eof_ = true;
+      if (hashes_) hashes_->Drain();  // sha_ is the worker's until then
       digest_ = sha_.Finish();
       return {};
     }
-    sha_.Update(std::span<const uint8_t>(buf_.data() + len_, n));
+    if (hashes_) {
+      hashes_->Append(source_lane_, std::span<const uint8_t>(buf_.data() + len_, n));
+    } else {
+      sha_.Update(std::span<const uint8_t>(buf_.data() + len_, n));
+    }
     len_ += n;
     bytes_ += n;
     if (added) *added = n;
@@ -402,6 +413,8 @@ class CsvReader final : public ListReader {
   size_t record_ = 0, pos_ = 0, len_ = 0, field_start_ = 0, write_ = 0;
   bool eof_ = false;
   Sha256 sha_;
+  HashPipeline* hashes_ = nullptr;  // when set, sha_ is updated on its worker
+  size_t source_lane_ = 0;
   Sha256Digest digest_{};
   uint64_t bytes_ = 0;
   char delim_ = ',';

@@ -117,6 +117,7 @@ class LocatedList final : public ListReader {
   std::string_view Encoding() const override { return source_.Encoding(); }
   uint64_t SourceBytes() const override { return source_.SourceBytes(); }
   Sha256Digest SourceSha256() const override { return source_.SourceSha256(); }
+  void HashSourceOn(HashPipeline* hashes) override { source_.HashSourceOn(hashes); }
   uint64_t HeaderRow() const { return header_.number; }
 
  private:

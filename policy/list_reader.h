@@ -21,6 +21,8 @@
 
 namespace xgw {
 
+class HashPipeline;
+
 // Size limits applied while reading; exceeding one fails with kLimit. The
 // defaults suit lists of up to a few million rows.
 struct ReaderLimits {
@@ -72,6 +74,13 @@ class ListReader {
   // exactly as received (the file that is encrypted and sent).
   virtual uint64_t SourceBytes() const = 0;
   virtual Sha256Digest SourceSha256() const = 0;
+
+  // Hashes the source bytes read from now on on `hashes`'s worker thread
+  // (one lane of it) instead of the caller's; nullptr stops handing them over.
+  // Set nullptr before `hashes` is destroyed: its destruction then consumes
+  // what was handed over, so the source hash stays whole. Readers that hash
+  // their source when opened (XLSX) ignore it.
+  virtual void HashSourceOn(HashPipeline* hashes) { (void)hashes; }
 };
 
 // CSV (RFC 4180): separator ',' ';' or tab, detected on the header line;

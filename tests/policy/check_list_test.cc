@@ -1,10 +1,12 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "policy/canonical_json.h"
 #include "policy/check_list.h"
 #include "policy/decisions.h"
+#include "policy/hash_pipeline.h"
 #include "policy/manifest.h"
 #include "tests/policy/policy_test_util.h"
 
@@ -296,4 +298,72 @@ TEST_CASE("SubjectIndexOfManyRowsIsSortedUniqueAndRawInBothForms") {
   auto parsed = ParseManifest(*json);
   REQUIRE(parsed);
   CHECK(*parsed == listed.manifest);
+}
+
+namespace {
+
+// Gives `data`, then fails with an I/O error: a disk or network read breaking
+// in the middle of a list.
+class FailingAfterSource final : public ByteSource {
+ public:
+  explicit FailingAfterSource(std::string_view data) : inner_(data) {}
+  Result<size_t> Read(std::span<uint8_t> buf) override {
+    XGW_TRY(size_t n, inner_.Read(buf));
+    if (n == 0) return Fail(ErrorCode::kIo, "read failed");
+    return n;
+  }
+
+ private:
+  MemorySource inner_;
+};
+
+size_t ThreadCount() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("HashesOfAListSpanningManyBlocksAreThoseOfItsBytesAndCanonicalRows") {
+  // Large enough that the source, the rows and the subjects each fill several
+  // of the hashing thread's blocks.
+  auto p = Cir();
+  std::string csv = kHeader, canonical;
+  for (int i = 0; i < 20'000; ++i) {
+    const auto nrn = MakeNrn("850730", 1 + i % 900);
+    csv += Row(i, nrn);
+    AppendCanonicalRow({"Testnaam" + std::to_string(i), "Voornaam", nrn, "onvolledig", "attest", "2024-08-01",
+                        "2024-08-31"}, &canonical);
+  }
+  REQUIRE(csv.size() > 4 * HashPipeline::kBlockBytes);
+  CheckListOptions o;
+  o.subject_key = kKey;
+  o.subject_key_id = "org-thuispunt-gent/1";
+  auto r = Check(p, csv, o);
+  CHECK(r.ok());
+  CHECK(r.manifest.row_count == 20'000);
+  CHECK(r.manifest.sha256 == HexEncode(Sha256::Hash(csv)));
+  CHECK(r.manifest.rows_sha256 == HexEncode(Sha256::Hash(canonical)));
+  REQUIRE(r.manifest.subject_index.size() == 900);
+  auto lookup = SubjectLookupValue(kKey, FieldType::kBeNationalNumber, MakeNrn("850730", 900));
+  REQUIRE(lookup);
+  CHECK(std::find(r.manifest.subject_index.begin(), r.manifest.subject_index.end(), *lookup) !=
+        r.manifest.subject_index.end());
+}
+
+TEST_CASE("AReadErrorMidListIsReturnedAndLeavesNoHashingThread") {
+  auto p = Cir();
+  std::string csv = kHeader;
+  for (int i = 0; i < 10'000; ++i) csv += Row(i, MakeNrn("850730", 1 + i % 900));
+  FailingAfterSource src(csv);
+  auto reader = OpenCsvReader(src);
+  REQUIRE(reader);
+  const size_t before = ThreadCount();
+  CheckListOptions o;
+  o.subject_key = kKey;
+  auto r = CheckList(p, **reader, o);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == ErrorCode::kIo);
+  CHECK(ThreadCount() == before);
 }
