@@ -1,7 +1,9 @@
-// Far past ~800 lines: routes, SQL, policy calls and the sweeper still share
-// one room here. Issue 16 splits it into HTTP-free services behind store
-// seams; until then new code goes in its own file where it can (e.g.
-// subject_index_upload.cc) and joins here at the route.
+// Far past ~800 lines: protocol and exchange routes, their SQL, policy calls
+// and the sweeper still share one room here. Issue 16 is splitting it: the
+// audit routes went to api_audit.cc/AuditQueries and the ciphertexts behind
+// BlobStore; next, the SQL behind a metadata store and the routes into one
+// api_*.cc per resource. Until then new code goes in its own file where it
+// can (e.g. subject_index_upload.cc) and joins here at the route.
 #include "gateway/exchange_service.h"
 
 #include <fcntl.h>
