@@ -1,19 +1,18 @@
-// Protocols, exchanges, the retention sweeper and the DPO audit endpoints of
-// xgwd (contract: docs/api.yaml; design: /work/shared/DESIGN.md).
+// Protocols, exchanges, the retention sweeper and their REST resources
+// (contract: docs/api.yaml; design: /work/shared/DESIGN.md and
+// docs/architecture.md). gateway/exchange_impl.h says which file holds which
+// part: the services reach the database only through MetadataStore and the
+// ciphertexts only through BlobStore.
 //
-// Storage: protocol documents (exact canonical JSON), acceptances and the
-// party -> organisation map, exchanges and their subject index live in the
-// gateway database (migration 2); ciphertext lives in <state>/blobs/<id>.age,
-// uploads in progress in <state>/blobs/tmp/<id>. An exchange becomes visible
-// ("available") only in the SQLite transaction that follows the blob's
-// fsync + rename + directory fsync, so a crash leaves either nothing or a
-// complete exchange; the sweeper removes leftovers at start-up.
+// An exchange becomes visible ("available") only in the transaction that
+// follows its blob's durable publication, so a crash leaves either nothing
+// or a complete exchange; the sweeper removes leftovers at start-up.
 //
 // Fail closed: every exchange action (upload, download, ack, revoke, delete)
 // appends its audit event first and is refused with 503 if that fails.
 //
 // Thread safety: handlers run on the blocking pool concurrently; the
-// database connection is guarded by a mutex; the sweeper is one thread.
+// sweeper is one thread.
 #ifndef XGW_GATEWAY_EXCHANGE_SERVICE_H_
 #define XGW_GATEWAY_EXCHANGE_SERVICE_H_
 
@@ -29,7 +28,6 @@
 #include "crypto/error.h"
 #include "crypto/sign.h"
 #include "gateway/clock.h"
-#include "gateway/database.h"
 #include "gateway/durable_audit.h"
 #include "gateway/identity_store.h"
 #include "gateway/metrics.h"
