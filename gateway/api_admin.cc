@@ -4,7 +4,7 @@
 #include "gateway/api_support.h"
 #include "gateway/exchange_impl.h"
 #include "gateway/identity_rules.h"
-#include "gateway/problem.h"
+#include "gateway/http/problem.h"
 
 namespace xgw {
 

@@ -9,7 +9,7 @@
 #include "crypto/hash.h"
 #include "gateway/api_support.h"
 #include "gateway/identity_rules.h"
-#include "gateway/problem.h"
+#include "gateway/http/problem.h"
 
 namespace xgw {
 

@@ -4,7 +4,7 @@
 #define XGW_GATEWAY_API_AUDIT_H_
 
 #include "gateway/audit_queries.h"
-#include "gateway/router.h"
+#include "gateway/http/router.h"
 
 namespace xgw {
 

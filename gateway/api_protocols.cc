@@ -10,7 +10,7 @@
 #include "gateway/api_support.h"
 #include "gateway/exchange_impl.h"
 #include "gateway/identity_rules.h"
-#include "gateway/problem.h"
+#include "gateway/http/problem.h"
 #include "policy/canonical_json.h"
 #include "policy/protocol_diff.h"
 

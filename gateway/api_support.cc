@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "audit/audit_event.h"
-#include "gateway/problem.h"
+#include "gateway/http/problem.h"
 
 namespace xgw {
 

@@ -15,7 +15,7 @@
 
 #include "crypto/error.h"
 #include "gateway/caller.h"
-#include "gateway/router.h"
+#include "gateway/http/router.h"
 
 namespace xgw {
 

@@ -17,7 +17,7 @@
 #include "gateway/signing_key.h"
 #include "gateway/state_init.h"
 #include "gateway/subject_keys.h"
-#include "gateway/tls.h"
+#include "gateway/http/tls.h"
 
 namespace xgw {
 namespace {

@@ -9,7 +9,7 @@
 #include "gateway/exchange_impl.h"
 #include "gateway/identity_rules.h"
 #include "gateway/ids.h"
-#include "gateway/problem.h"
+#include "gateway/http/problem.h"
 #include "policy/lifecycle.h"
 
 namespace xgw {

@@ -34,7 +34,7 @@
 #include "gateway/exchange_records.h"
 #include "gateway/exchange_service.h"
 #include "gateway/metadata_store.h"
-#include "gateway/router.h"
+#include "gateway/http/router.h"
 #include "policy/decisions.h"
 #include "policy/manifest.h"
 #include "policy/protocol.h"

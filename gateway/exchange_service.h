@@ -31,7 +31,7 @@
 #include "gateway/durable_audit.h"
 #include "gateway/identity_store.h"
 #include "gateway/metrics.h"
-#include "gateway/router.h"
+#include "gateway/http/router.h"
 #include "policy/protocol.h"
 
 namespace xgw {

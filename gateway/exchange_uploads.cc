@@ -14,7 +14,7 @@
 #include "crypto/io.h"
 #include "gateway/exchange_impl.h"
 #include "gateway/ids.h"
-#include "gateway/problem.h"
+#include "gateway/http/problem.h"
 #include "gateway/subject_index_upload.h"
 #include "gateway/subject_keys.h"
 #include "policy/canonical_json.h"

@@ -4,7 +4,7 @@
 
 #include "crypto/secret.h"
 #include "gateway/identity_rules.h"
-#include "gateway/problem.h"
+#include "gateway/http/problem.h"
 
 namespace xgw {
 namespace {

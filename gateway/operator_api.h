@@ -26,7 +26,7 @@
 
 #include <functional>
 
-#include "gateway/router.h"
+#include "gateway/http/router.h"
 
 namespace xgw {
 

@@ -22,13 +22,13 @@
 #include "gateway/durable_audit.h"
 #include "gateway/exchange_service.h"
 #include "gateway/identity_store.h"
-#include "gateway/listener.h"
+#include "gateway/http/listener.h"
 #include "gateway/api_audit.h"
 #include "gateway/operator_api.h"
-#include "gateway/session.h"
+#include "gateway/http/session.h"
 #include "gateway/signing_key.h"
 #include "gateway/subject_keys.h"
-#include "gateway/tls.h"
+#include "gateway/http/tls.h"
 
 namespace xgw {
 

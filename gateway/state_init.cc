@@ -13,7 +13,7 @@
 #include "gateway/identity_rules.h"
 #include "gateway/identity_store.h"
 #include "gateway/signing_key.h"
-#include "gateway/tls.h"
+#include "gateway/http/tls.h"
 
 namespace xgw {
 namespace {

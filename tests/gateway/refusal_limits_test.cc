@@ -5,7 +5,7 @@
 #include <chrono>
 #include <string>
 
-#include "gateway/rate_limiter.h"
+#include "gateway/http/rate_limiter.h"
 #include "gateway/refusal_tally.h"
 
 using namespace xgw;

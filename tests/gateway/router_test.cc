@@ -6,7 +6,7 @@
 #include "gateway/audit_sink.h"
 #include "gateway/ids.h"
 #include "gateway/operator_api.h"
-#include "gateway/router.h"
+#include "gateway/http/router.h"
 
 namespace fs = std::filesystem;
 using namespace xgw;

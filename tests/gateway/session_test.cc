@@ -15,11 +15,11 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "gateway/audit_sink.h"
-#include "gateway/listener.h"
-#include "gateway/problem.h"
-#include "gateway/router.h"
-#include "gateway/session.h"
-#include "gateway/tls.h"
+#include "gateway/http/listener.h"
+#include "gateway/http/problem.h"
+#include "gateway/http/router.h"
+#include "gateway/http/session.h"
+#include "gateway/http/tls.h"
 #include "tests/e2e/harness.h"
 #include "tests/gateway/temp_dir.h"
 

@@ -1,4 +1,4 @@
-#include "gateway/listener.h"
+#include "gateway/http/listener.h"
 
 #include <cstdio>
 
@@ -7,7 +7,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 
-#include "gateway/session.h"
+#include "gateway/http/session.h"
 
 namespace xgw {
 

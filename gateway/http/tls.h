@@ -1,8 +1,8 @@
 // TLS for xgwd: the server context (TLS 1.2/1.3, ECDHE + AEAD only, server
 // cipher preference), a self-signed certificate for local use, and SPKI pins
 // of client certificates.
-#ifndef XGW_GATEWAY_TLS_H_
-#define XGW_GATEWAY_TLS_H_
+#ifndef XGW_GATEWAY_HTTP_TLS_H_
+#define XGW_GATEWAY_HTTP_TLS_H_
 
 #include <memory>
 #include <optional>
@@ -52,4 +52,4 @@ Result<std::string> CertificateFilePin(const std::string& cert_path);
 
 }  // namespace xgw
 
-#endif  // XGW_GATEWAY_TLS_H_
+#endif  // XGW_GATEWAY_HTTP_TLS_H_

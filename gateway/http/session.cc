@@ -1,4 +1,4 @@
-#include "gateway/session.h"
+#include "gateway/http/session.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -9,8 +9,8 @@
 #include <boost/asio/post.hpp>
 
 #include "gateway/ids.h"
-#include "gateway/problem.h"
-#include "gateway/tls.h"
+#include "gateway/http/problem.h"
+#include "gateway/http/tls.h"
 
 namespace xgw {
 

@@ -1,7 +1,7 @@
 // Accepts TCP connections and starts a Session for each, on its own strand.
 // Over limits.max_connections, new connections are closed at once.
-#ifndef XGW_GATEWAY_LISTENER_H_
-#define XGW_GATEWAY_LISTENER_H_
+#ifndef XGW_GATEWAY_HTTP_LISTENER_H_
+#define XGW_GATEWAY_HTTP_LISTENER_H_
 
 #include <memory>
 
@@ -10,7 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "crypto/error.h"
-#include "gateway/server_env.h"
+#include "gateway/http/server_env.h"
 
 namespace xgw {
 
@@ -39,4 +39,4 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
 }  // namespace xgw
 
-#endif  // XGW_GATEWAY_LISTENER_H_
+#endif  // XGW_GATEWAY_HTTP_LISTENER_H_

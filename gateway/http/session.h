@@ -16,8 +16,8 @@
 // escaping one (a bug, or bad_alloc) is answered 500 if no response has begun,
 // closes this connection and is counted (xgw_exceptions_contained_total);
 // the daemon and its other connections go on.
-#ifndef XGW_GATEWAY_SESSION_H_
-#define XGW_GATEWAY_SESSION_H_
+#ifndef XGW_GATEWAY_HTTP_SESSION_H_
+#define XGW_GATEWAY_HTTP_SESSION_H_
 
 #include <array>
 #include <chrono>
@@ -32,7 +32,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
-#include "gateway/server_env.h"
+#include "gateway/http/server_env.h"
 
 namespace xgw {
 
@@ -134,4 +134,4 @@ void RunContained(boost::asio::io_context& ioc, Metrics& metrics);
 
 }  // namespace xgw
 
-#endif  // XGW_GATEWAY_SESSION_H_
+#endif  // XGW_GATEWAY_HTTP_SESSION_H_

@@ -1,4 +1,4 @@
-#include "gateway/rate_limiter.h"
+#include "gateway/http/rate_limiter.h"
 
 #include <algorithm>
 #include <cmath>

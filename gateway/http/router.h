@@ -12,8 +12,8 @@
 //
 // Later modules (exchanges, protocols, audit queries) add their routes with
 // Add(); streaming uploads use BodyKind::kStream and a RequestBodySink.
-#ifndef XGW_GATEWAY_ROUTER_H_
-#define XGW_GATEWAY_ROUTER_H_
+#ifndef XGW_GATEWAY_HTTP_ROUTER_H_
+#define XGW_GATEWAY_HTTP_ROUTER_H_
 
 #include <cstdint>
 #include <functional>
@@ -28,10 +28,10 @@
 #include "gateway/audit_sink.h"
 #include "gateway/clock.h"
 #include "gateway/config_holder.h"
-#include "gateway/http_types.h"
+#include "gateway/http/http_types.h"
 #include "gateway/identity_store.h"
 #include "gateway/metrics.h"
-#include "gateway/rate_limiter.h"
+#include "gateway/http/rate_limiter.h"
 #include "gateway/refusal_tally.h"
 
 namespace xgw {
@@ -185,4 +185,4 @@ std::string FormatTime(int64_t unix_seconds);
 
 }  // namespace xgw
 
-#endif  // XGW_GATEWAY_ROUTER_H_
+#endif  // XGW_GATEWAY_HTTP_ROUTER_H_

@@ -1,4 +1,4 @@
-#include "gateway/router.h"
+#include "gateway/http/router.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -8,7 +8,7 @@
 #include "crypto/secret.h"
 #include "gateway/ids.h"
 #include "gateway/identity_rules.h"
-#include "gateway/problem.h"
+#include "gateway/http/problem.h"
 
 namespace xgw {
 namespace {

@@ -3,8 +3,8 @@
 // `type` is "urn:xgw:problem:<slug>" (slugs are listed in docs/api.yaml);
 // `detail` tells the caller what to fix and never contains request values
 // (they may be personal data): it names fields instead.
-#ifndef XGW_GATEWAY_PROBLEM_H_
-#define XGW_GATEWAY_PROBLEM_H_
+#ifndef XGW_GATEWAY_HTTP_PROBLEM_H_
+#define XGW_GATEWAY_HTTP_PROBLEM_H_
 
 #include <string>
 #include <string_view>
@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crypto/error.h"
-#include "gateway/http_types.h"
+#include "gateway/http/http_types.h"
 
 namespace xgw {
 
@@ -34,4 +34,4 @@ Response JsonResponse(unsigned status, const nlohmann::json& body);
 
 }  // namespace xgw
 
-#endif  // XGW_GATEWAY_PROBLEM_H_
+#endif  // XGW_GATEWAY_HTTP_PROBLEM_H_

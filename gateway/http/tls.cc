@@ -1,4 +1,4 @@
-#include "gateway/tls.h"
+#include "gateway/http/tls.h"
 
 #include <openssl/ec.h>
 #include <openssl/evp.h>

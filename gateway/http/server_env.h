@@ -2,8 +2,8 @@
 // daemon (router, config snapshot, metrics, the blocking thread pool), the
 // set of open connections (for graceful shutdown), and the current TLS
 // context (swapped on SIGHUP; open connections keep the one they started with).
-#ifndef XGW_GATEWAY_SERVER_ENV_H_
-#define XGW_GATEWAY_SERVER_ENV_H_
+#ifndef XGW_GATEWAY_HTTP_SERVER_ENV_H_
+#define XGW_GATEWAY_HTTP_SERVER_ENV_H_
 
 #include <atomic>
 #include <functional>
@@ -17,7 +17,7 @@
 
 #include "gateway/config_holder.h"
 #include "gateway/metrics.h"
-#include "gateway/router.h"
+#include "gateway/http/router.h"
 
 namespace xgw {
 
@@ -75,4 +75,4 @@ struct ServerEnv {
 
 }  // namespace xgw
 
-#endif  // XGW_GATEWAY_SERVER_ENV_H_
+#endif  // XGW_GATEWAY_HTTP_SERVER_ENV_H_

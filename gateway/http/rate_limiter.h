@@ -7,8 +7,8 @@
 // every client start from a full bucket (never refuses more).
 //
 // Thread-safe.
-#ifndef XGW_GATEWAY_RATE_LIMITER_H_
-#define XGW_GATEWAY_RATE_LIMITER_H_
+#ifndef XGW_GATEWAY_HTTP_RATE_LIMITER_H_
+#define XGW_GATEWAY_HTTP_RATE_LIMITER_H_
 
 #include <chrono>
 #include <cstdint>
@@ -41,4 +41,4 @@ class RateLimiter {
 
 }  // namespace xgw
 
-#endif  // XGW_GATEWAY_RATE_LIMITER_H_
+#endif  // XGW_GATEWAY_HTTP_RATE_LIMITER_H_
