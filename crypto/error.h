@@ -66,19 +66,21 @@ std::string ToString(const Error& error);
 }  // namespace xgw
 
 // Propagates an error from an expression returning Result<T>, or yields its
-// value otherwise. Usage: XGW_TRY(auto n, source.Read(buf));
+// value otherwise. Usage: XGW_TRY(auto n, source.Read(buf)); The error keeps
+// its type, so the same macros serve any tl::expected whose error converts
+// to the caller's (e.g. the gateway's ServiceResult, which takes an Error).
 #define XGW_CONCAT_INNER(a, b) a##b
 #define XGW_CONCAT(a, b) XGW_CONCAT_INNER(a, b)
 #define XGW_TRY(decl, expr) XGW_TRY_IMPL(XGW_CONCAT(xgw_try_, __LINE__), decl, expr)
 #define XGW_TRY_IMPL(tmp, decl, expr)                        \
   auto tmp = (expr);                                         \
-  if (!tmp) return tl::unexpected<::xgw::Error>(std::move(tmp).error()); \
+  if (!tmp) return tl::make_unexpected(std::move(tmp).error()); \
   decl = std::move(*tmp)
-// For Result<void>.
+// For Result<void> (or any expected<void, E>).
 #define XGW_CHECK(expr)                                                   \
   do {                                                                    \
     auto xgw_check_r = (expr);                                            \
-    if (!xgw_check_r) return tl::unexpected<::xgw::Error>(std::move(xgw_check_r).error()); \
+    if (!xgw_check_r) return tl::make_unexpected(std::move(xgw_check_r).error()); \
   } while (0)
 
 #endif  // XGW_CRYPTO_ERROR_H_

@@ -12,9 +12,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "crypto/error.h"
 #include "gateway/caller.h"
+#include "gateway/service_error.h"
 #include "gateway/http/router.h"
 
 namespace xgw {
@@ -62,6 +65,59 @@ Response Handle(RequestContext& ctx, F&& f) {
 // For POST actions clients may send with or without a small JSON body
 // (empty = {}, at most 64 KiB): the stream opener of such a route.
 StreamOpener OptionalJsonBody(JsonHandler run);
+
+// A service's answer as a response: a ServiceError becomes its problem
+// (ProblemFor, the one table).
+inline Response Answer(const RequestContext& ctx, ServiceResult<Response> r) {
+  if (!r) return ProblemFor(ctx, r.error());
+  return std::move(*r);
+}
+
+// The routes of one resource, each a function of the service and the
+// request that returns ServiceResult<Response>: the scaffolding every
+// api_*.cc would otherwise repeat.
+template <typename Service>
+class ResourceRoutes {
+ public:
+  using Run = std::function<ServiceResult<Response>(Service&, RequestContext&)>;
+  using RunWithBody = std::function<ServiceResult<Response>(Service&, RequestContext&, const nlohmann::json&)>;
+
+  ResourceRoutes(Router& router, Service& service) : router_(router), service_(service) {}
+
+  void Get(std::string pattern, std::vector<Grant> grants, Run run) {
+    router_.Add({.method = "GET",
+                 .pattern = std::move(pattern),
+                 .grants = std::move(grants),
+                 .handler = [&s = service_, run = std::move(run)](RequestContext& ctx, const nlohmann::json&) {
+                   return Answer(ctx, run(s, ctx));
+                 }});
+  }
+  // A POST whose body is a JSON document.
+  void Post(std::string pattern, std::vector<Grant> grants, RunWithBody run) {
+    router_.Add({.method = "POST",
+                 .pattern = std::move(pattern),
+                 .grants = std::move(grants),
+                 .body = BodyKind::kJson,
+                 .handler = [&s = service_, run = std::move(run)](RequestContext& ctx, const nlohmann::json& body) {
+                   return Answer(ctx, run(s, ctx, body));
+                 }});
+  }
+  // A POST action that takes no arguments (an optional empty JSON body).
+  void Action(std::string pattern, std::vector<Grant> grants, Run run) {
+    router_.Add({.method = "POST",
+                 .pattern = std::move(pattern),
+                 .grants = std::move(grants),
+                 .body = BodyKind::kStream,
+                 .open_stream = OptionalJsonBody([&s = service_, run = std::move(run)](RequestContext& ctx,
+                                                                                     const nlohmann::json&) {
+                   return Answer(ctx, run(s, ctx));
+                 })});
+  }
+
+ private:
+  Router& router_;
+  Service& service_;
+};
 
 }  // namespace xgw
 

@@ -26,15 +26,6 @@ std::optional<ListCursor> ParseListCursor(const std::string& s) {
   return ListCursor{std::stoll(t), id};
 }
 
-Response WithExtra(Response r, const json& extra) {
-  json body = json::parse(r.body, nullptr, false);
-  if (body.is_object()) {
-    for (auto it = extra.begin(); it != extra.end(); ++it) body[it.key()] = it.value();
-    r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-  }
-  return r;
-}
-
 json ViolationsJson(const Violations& v) {
   json out = json::array();
   for (const auto& x : v) {
@@ -176,13 +167,13 @@ std::string ExchangeService::Impl::DeletionCause(const ExchangeRow& e) {
   return std::string(ExpiryReason(ExpiryAndCause(**pr, e).cause));
 }
 
-AuditEvent ExchangeService::Impl::EventFor(const RequestContext& ctx, AuditAction action, const ExchangeRow* e,
+AuditEvent ExchangeService::Impl::EventFor(const Caller& caller, AuditAction action, const ExchangeRow* e,
                                            const ProtocolRecord* pr) {
   AuditEvent ev;
-  ev.time_ms = ctx.now * 1000;
+  ev.time_ms = caller.now * 1000;
   ev.action = action;
-  if (ctx.principal) {
-    ev.actor = {ActorType::kUser, ctx.principal->user_id, ctx.principal->org_id};
+  if (caller.principal) {
+    ev.actor = {ActorType::kUser, caller.principal->user_id, caller.principal->org_id};
   }
   if (pr) {
     ev.protocol_id = pr->protocol->id;
@@ -197,8 +188,13 @@ AuditEvent ExchangeService::Impl::EventFor(const RequestContext& ctx, AuditActio
     ev.protocol_version = e->version_hash;
     ev.orgs.push_back(e->sender_org);
   }
-  if (IsSafeId(ctx.request_id())) ev.request_id = ctx.request_id();
+  ev.request_id = caller.request_id;  // a safe id or ""
   return ev;
+}
+
+AuditEvent ExchangeService::Impl::EventFor(const RequestContext& ctx, AuditAction action, const ExchangeRow* e,
+                                           const ProtocolRecord* pr) {
+  return EventFor(CallerOf(ctx), action, e, pr);
 }
 
 // A refused access to an exchange, recorded for the DPOs who may know of
@@ -208,15 +204,14 @@ AuditEvent ExchangeService::Impl::EventFor(const RequestContext& ctx, AuditActio
 // naming the caller as the user concerned and only the parties as
 // organisations. The caller's DPO reads the router's generic refusal, the
 // same record an unknown id leaves.
-AuditEvent ExchangeService::Impl::RefusedAccessEvent(const RequestContext& ctx, AuditAction action,
-                                                     const ExchangeRow& e, const ProtocolRecord& pr,
-                                                     std::string reason) {
-  AuditEvent ev = EventFor(ctx, action, &e, &pr);
+AuditEvent ExchangeService::Impl::RefusedAccessEvent(const Caller& caller, AuditAction action, const ExchangeRow& e,
+                                                     const ProtocolRecord& pr, std::string reason) {
+  AuditEvent ev = EventFor(caller, action, &e, &pr);
   ev.outcome = AuditOutcome::kRefused;
   ev.reason = std::move(reason);
-  if (ctx.principal && PartyOf(pr, ctx.principal->org_id).empty()) {
+  if (caller.principal && PartyOf(pr, caller.principal->org_id).empty()) {
     ev.actor = {ActorType::kSystem, "xgwd", ""};
-    ev.user_id = ctx.principal->user_id;
+    ev.user_id = caller.principal->user_id;
   }
   return ev;
 }

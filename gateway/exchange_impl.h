@@ -31,13 +31,16 @@
 
 #include "audit/audit_event.h"
 #include "gateway/blob_store.h"
+#include "gateway/caller.h"
 #include "gateway/exchange_records.h"
 #include "gateway/exchange_service.h"
 #include "gateway/metadata_store.h"
+#include "gateway/service_error.h"
 #include "gateway/http/router.h"
 #include "policy/decisions.h"
 #include "policy/manifest.h"
 #include "policy/protocol.h"
+#include "policy/protocol_diff.h"
 
 namespace xgw {
 
@@ -80,9 +83,50 @@ std::optional<ListCursor> ParseListCursor(const std::string& s);
 
 // Shared by the resources' responses.
 nlohmann::json ViolationsJson(const Violations& v);
-Response WithExtra(Response r, const nlohmann::json& extra);
 // The audit reason for a policy violation code.
 std::string ReasonForViolation(const std::string& code);
+
+// What the protocol services answer.
+struct ProposalResult {
+  std::string id, version, version_hash;
+  // Set when the proposal amends a protocol in force: its state and the
+  // version that stays in force until every party accepted the new one.
+  std::optional<ProtocolState> state_in_force;
+  std::string current_version_hash;
+};
+struct AcceptRequest {
+  std::optional<std::string> version_hash;  // default: the version waiting for acceptances
+  std::optional<std::string> organisation;  // gateway org id or party id; default: the caller's
+};
+struct AcceptResult {
+  ProtocolRecord record;  // after the acceptance (and the activation it caused)
+  std::string party, version_hash;
+  bool in_force = false;
+};
+struct LifecycleResult {
+  ProtocolRecord record;
+  uint64_t exchanges_deleted = 0;
+  bool was_in_force = false;  // "activate" of a valid protocol (it put a pending amendment in force, if any)
+};
+struct RecipientKey {
+  std::string user_id, organisation, party;
+  std::vector<std::string> roles;
+  std::string age_recipient, ed25519_verify_key;
+};
+
+// What the exchange services answer.
+struct ExchangePageResult {
+  std::vector<ExchangeRow> rows;
+  std::optional<ListCursor> next;
+};
+struct ExchangeView {
+  ExchangeRow row;
+  std::optional<std::string> sender_verify_key;  // base64 Ed25519, of the user or the gateway
+};
+struct SubjectHit {
+  ExchangeRow row;
+  nlohmann::json downloads;  // who downloaded it, when (DownloadsOf)
+};
 
 struct ExchangeService::Impl {
   Deps deps;
@@ -152,12 +196,26 @@ struct ExchangeService::Impl {
   static std::string PartyOf(const ProtocolRecord& r, const std::string& org_id);
   // Why r.pending may not be put in force at `now` (OK: it may).
   static Result<void> CheckPendingActivation(const ProtocolRecord& r, Instant now);
-  // Puts r.pending in force (audit first); kConflict if it may not be.
-  Result<void> ActivatePending(const RequestContext& ctx, ProtocolRecord& r);
-  // A lifecycle transition: audit first (kIo "audit-unavailable" if the log
-  // refuses), then the state change; kConflict if the lifecycle forbids it.
-  Result<void> Transition(const RequestContext& ctx, ProtocolRecord& r, ProtocolState to, AuditAction action,
-                          const std::string& reason);
+  // Puts r.pending in force (audit first).
+  ServiceResult<void> ActivatePending(const Caller& caller, ProtocolRecord& r);
+  // A lifecycle transition: audit first, then the state change.
+  ServiceResult<void> Transition(const Caller& caller, ProtocolRecord& r, ProtocolState to, AuditAction action,
+                                 const std::string& reason);
+  // The protocol services of the REST API (the caller is authenticated;
+  // the route's grant was checked).
+  ServiceResult<ProposalResult> Propose(const Caller& caller, const nlohmann::json& document);
+  // Protocols the caller's organisation is a party of (every one for an operator).
+  ServiceResult<std::vector<ProtocolRecord>> ListProtocols(const Caller& caller);
+  // kNotFound unless the caller is an operator or a party.
+  ServiceResult<ProtocolRecord> VisibleProtocol(const Caller& caller, const std::string& id);
+  ServiceResult<AcceptResult> Accept(const Caller& caller, const std::string& id, const AcceptRequest& request);
+  ServiceResult<LifecycleResult> ChangeLifecycle(const Caller& caller, const std::string& id, ProtocolState to,
+                                                 AuditAction action);
+  ServiceResult<std::vector<StoredVersion>> Versions(const Caller& caller, const ProtocolRecord& r);
+  // What the pending amendment changes against the version in force.
+  ServiceResult<std::vector<ProtocolChange>> PendingChanges(const ProtocolRecord& r);
+  // Every user allowed to receive who registered keys; for senders and operators.
+  ServiceResult<std::vector<RecipientKey>> Recipients(const Caller& caller, const ProtocolRecord& r);
   // Marks protocols whose validity period is over as expired (audit first).
   Result<void> ExpireProtocols(int64_t now);
 
@@ -178,10 +236,33 @@ struct ExchangeService::Impl {
   xgw::Expiry ExpiryAndCause(const ProtocolRecord& pr, const ExchangeRow& e);
   Instant Expiry(const ProtocolRecord& pr, const ExchangeRow& e) { return ExpiryAndCause(pr, e).at; }
   std::string DeletionCause(const ExchangeRow& e);
+  AuditEvent EventFor(const Caller& caller, AuditAction action, const ExchangeRow* e, const ProtocolRecord* pr);
   AuditEvent EventFor(const RequestContext& ctx, AuditAction action, const ExchangeRow* e,
                       const ProtocolRecord* pr);
-  AuditEvent RefusedAccessEvent(const RequestContext& ctx, AuditAction action, const ExchangeRow& e,
+  AuditEvent RefusedAccessEvent(const Caller& caller, AuditAction action, const ExchangeRow& e,
                                 const ProtocolRecord& pr, std::string reason);
+  // Deletes every pending or live exchange of a terminated protocol whose
+  // data go with it (audit first); how many.
+  ServiceResult<uint64_t> DeleteOnTermination(const Caller& caller, const ProtocolRecord& r);
+
+  // ---- exchange services of the REST API (exchange_actions.cc) -------------
+  ServiceResult<ExchangePageResult> ListExchanges(const Caller& caller, bool inbox, const ListPage& page);
+  ServiceResult<ExchangeView> GetExchange(const Caller& caller, const std::string& id);
+  // The ciphertext to stream, once the download is audited.
+  ServiceResult<StoredBlob> Download(const Caller& caller, const std::string& id);
+  ServiceResult<ExchangeRow> Acknowledge(const Caller& caller, const std::string& id);
+  ServiceResult<void> Revoke(const Caller& caller, const std::string& id);
+  // `code`: one of the report codes of docs/api.yaml ("" if none was sent);
+  // `details`: codes with row/column only, already stripped of values.
+  ServiceResult<void> ReportViolation(const Caller& caller, const std::string& id, const std::string& code,
+                                      const nlohmann::json& details);
+  ServiceResult<nlohmann::json> DeletionReceipt(const Caller& caller, const std::string& id);
+  ServiceResult<std::vector<SubjectHit>> SubjectLookup(const Caller& caller, const std::string& value_hex);
+  // An exchange the caller may see / receive, else kNotFound (the attempt
+  // audited as refused under the exchange).
+  ServiceResult<std::pair<ExchangeRow, ProtocolRecord>> VisibleExchange(const Caller& caller, const std::string& id);
+  ServiceResult<std::pair<ExchangeRow, ProtocolRecord>> ReceivableExchange(const Caller& caller,
+                                                                           const std::string& id, AuditAction action);
   // Whether the audit log already holds `action` for this exchange.
   Result<bool> AlreadyAudited(const std::string& exchange_id, AuditAction action);
   // Deletes the ciphertext and marks the exchange; its audit event must

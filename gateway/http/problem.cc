@@ -11,6 +11,15 @@ Response JsonResponse(unsigned status, const nlohmann::json& body) {
   return r;
 }
 
+Response WithExtra(Response r, const nlohmann::json& extra) {
+  nlohmann::json body = nlohmann::json::parse(r.body, nullptr, false);
+  if (body.is_object()) {
+    for (auto it = extra.begin(); it != extra.end(); ++it) body[it.key()] = it.value();
+    r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  return r;
+}
+
 Response Problem(unsigned status, std::string_view slug, std::string_view title,
                  std::string_view detail, std::string_view request_id) {
   Response r = JsonResponse(status, nlohmann::json{

@@ -29,6 +29,10 @@ Response AuditUnavailableProblem(std::string_view request_id);
 // (the internal message is logged by the caller, not sent).
 Response ProblemFromError(const Error& error, std::string_view request_id);
 
+// `r` (a JSON body) with the members of `extra` added, e.g. a problem's
+// "violations" or "problems".
+Response WithExtra(Response r, const nlohmann::json& extra);
+
 // JSON response with status; dumps with invalid UTF-8 replaced (never throws).
 Response JsonResponse(unsigned status, const nlohmann::json& body);
 
