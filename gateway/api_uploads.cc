@@ -28,6 +28,18 @@ constexpr const char* kOneRequestUploadType = "application/vnd.xgw.exchange";
 // the index block, then the age file.
 constexpr const char* kIndexedContentType = "application/vnd.xgw.exchange-content";
 
+// The answer to a completed upload: 201 for a new exchange (one request),
+// 200 for the content of a pending one; both recorded by the service.
+Response Completed(const RequestContext& ctx, const ServiceResult<Completion>& done, bool created) {
+  if (!done) return ProblemFor(ctx, done.error());
+  Response r = JsonResponse(created ? 201 : 200, {{"id", done->id},
+                                                  {"state", "available"},
+                                                  {"size", done->size},
+                                                  {"expires_at", FormatTime(done->expires_at)}});
+  r.audited = true;
+  return r;
+}
+
 // An upload's pending blob, removed unless Complete publishes it.
 class TempBlob {
  public:
@@ -38,10 +50,13 @@ class TempBlob {
   Response Complete(ExchangeService::Impl& impl, RequestContext& ctx, const ExchangeRow& e,
                     const ProtocolRecord& pr, const Manifest* new_row = nullptr,
                     const SubjectIndexUpload* index = nullptr) {
+    const Caller caller = CallerOf(ctx);
     // A new row (one-request upload) does not exist yet: its refusal names
     // the protocol only, as every other refusal of a creation does.
-    if (auto refused = impl.RefuseIfNotAge(ctx, new_row ? nullptr : &e, pr, *blob_)) return std::move(*refused);
-    return impl.CompleteUpload(ctx, e, pr, *blob_, new_row, index);
+    if (auto age = impl.CheckAgeFile(caller, new_row ? nullptr : &e, pr, *blob_); !age) {
+      return ProblemFor(ctx, age.error());
+    }
+    return Completed(ctx, impl.CompleteUpload(caller, e, pr, *blob_, new_row, index), new_row != nullptr);
   }
 
  private:
@@ -128,8 +143,20 @@ class PlaintextSink final : public RequestBodySink {
     return {};
   }
   Response Finish() override {
-    return impl_.EncryptAndSend(ctx_, pr_, party_, format_, std::span<const uint8_t>(buf_.data(), used_),
-                                [this] { WipeMemory(buf_.data(), buf_.size()); });
+    auto sent = impl_.EncryptAndSend(CallerOf(ctx_), *ctx_.config, pr_, party_, format_,
+                                     std::span<const uint8_t>(buf_.data(), used_),
+                                     [this] { WipeMemory(buf_.data(), buf_.size()); });
+    if (!sent) return ProblemFor(ctx_, sent.error());
+    const Completion& done = sent->completion;
+    Response r = JsonResponse(201, {{"id", done.id},
+                                    {"state", "available"},
+                                    {"size", done.size},
+                                    {"expires_at", FormatTime(done.expires_at)},
+                                    {"manifest", json::parse(sent->manifest_canonical, nullptr, false)},
+                                    {"manifest_signature", sent->signature},
+                                    {"signer", "gateway"}});
+    r.audited = true;
+    return r;
   }
 
  private:
@@ -217,9 +244,8 @@ class OneRequestUploadSink final : public RequestBodySink {
                      "manifest_signature) as JSON on one line, a newline, then the age file",
                      rid);
     }
-    auto d = impl_.DecideCreate(ctx_, doc);
-    if (!d) return ErrorProblem(ctx_, d.error());
-    if (d->refusal) return std::move(*d->refusal);
+    auto d = impl_.DecideCreate(CallerOf(ctx_), doc);
+    if (!d) return ProblemFor(ctx_, d.error());
     // A listed index came in the manifest: no block was read.
     const bool streamed = d->manifest.subject_index_streamed;
     if ((streamed ? d->manifest.subject_count : 0) != index_.count()) {
@@ -229,7 +255,7 @@ class OneRequestUploadSink final : public RequestBodySink {
         !i) {
       return SubjectIndexProblem(ctx_, i.error());
     }
-    ExchangeRow e = ExchangeService::Impl::NewExchangeRow(ctx_, d->pr, d->party, d->manifest, d->canonical,
+    ExchangeRow e = ExchangeService::Impl::NewExchangeRow(CallerOf(ctx_), d->pr, d->party, d->manifest, d->canonical,
                                                           d->signature, "user:" + ctx_.principal->user_id, "e2e");
     e.id = id_;  // the temp blob is already named after it
     const uint64_t cap = ExchangeService::Impl::CiphertextCap(d->pr, e.byte_size, *ctx_.config);
@@ -283,18 +309,17 @@ class OneRequestUploadSink final : public RequestBodySink {
 // ---- routes ------------------------------------------------------------------
 
 // POST /api/v1/exchanges: the pending exchange of the two-request form.
-Response CreatePending(ExchangeService::Impl& m, RequestContext& ctx, const json& body) {
-  return Handle(ctx, [&]() -> Result<Response> {
-    XGW_TRY(auto d, m.DecideCreate(ctx, body));
-    if (d.refusal) return std::move(*d.refusal);
-    AuditEvent ev = m.EventFor(ctx, AuditAction::kExchangeCreated, nullptr, &d.pr);
-    ev.orgs.push_back(ctx.principal->org_id);
-    std::string id;
-    XGW_TRY(Response resp, m.CreateExchange(ctx, d.pr, d.party, d.manifest, d.canonical, d.signature,
-                                            "user:" + ctx.principal->user_id, "e2e", &ev, &id));
-    if (resp.status == 201) m.deps.metrics.CountExchange("created");
-    return resp;
-  });
+ServiceResult<Response> CreatePending(ExchangeService::Impl& m, RequestContext& ctx, const json& body) {
+  const Caller caller = CallerOf(ctx);
+  XGW_TRY(auto d, m.DecideCreate(caller, body));
+  AuditEvent ev = m.EventFor(caller, AuditAction::kExchangeCreated, nullptr, &d.pr);
+  ev.orgs.push_back(caller.org_id());
+  XGW_TRY(std::string id, m.CreateExchange(caller, d.pr, d.party, d.manifest, d.canonical, d.signature,
+                                           "user:" + caller.principal->user_id, "e2e", &ev));
+  m.deps.metrics.CountExchange("created");
+  Response r = JsonResponse(201, {{"id", id}, {"upload_url", "/api/v1/exchanges/" + id + "/content"}, {"state", "pending"}});
+  r.audited = true;
+  return r;
 }
 
 // PUT /api/v1/exchanges/{id}/content
@@ -384,7 +409,7 @@ void RegisterUploadRoutes(Router& router, ExchangeService::Impl& m) {
               .pattern = "/api/v1/exchanges",
               .grants = {sender},
               .body = BodyKind::kJson,
-              .handler = [&m](RequestContext& ctx, const json& body) { return CreatePending(m, ctx, body); }});
+              .handler = [&m](RequestContext& ctx, const json& body) { return Answer(ctx, CreatePending(m, ctx, body)); }});
   router.Add({.method = "PUT",
               .pattern = "/api/v1/exchanges/{exchange}/content",
               .grants = {sender},

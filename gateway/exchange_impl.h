@@ -123,6 +123,17 @@ struct ExchangeView {
   ExchangeRow row;
   std::optional<std::string> sender_verify_key;  // base64 Ed25519, of the user or the gateway
 };
+// An upload made available.
+struct Completion {
+  std::string id;
+  uint64_t size = 0;     // ciphertext bytes
+  int64_t expires_at = 0;
+};
+// ... by the gateway (gateway-encrypt): with the manifest it signed.
+struct GatewayEncrypted {
+  Completion completion;
+  std::string manifest_canonical, signature;
+};
 struct SubjectHit {
   ExchangeRow row;
   nlohmann::json downloads;  // who downloaded it, when (DownloadsOf)
@@ -275,42 +286,45 @@ struct ExchangeService::Impl {
 
   // ---- uploads (exchange_uploads.cc) ----------------------------------------
   // What the create document of an end-to-end upload (protocol_id,
-  // version_hash, manifest, manifest_signature) asks, decided: either a
-  // refusal to answer (audited where the policy decided) or the request.
+  // version_hash, manifest, manifest_signature) asks, decided by the
+  // policy; a refusal is audited where it was decided.
   struct CreateDecision {
-    std::optional<Response> refusal;
     ProtocolRecord pr;
     std::string party, canonical, signature;
     Manifest manifest;
   };
-  Result<CreateDecision> DecideCreate(RequestContext& ctx, const nlohmann::json& body);
-  Result<Response> CreateExchange(RequestContext& ctx, const ProtocolRecord& pr, const std::string& party,
-                                  const Manifest& manifest, const std::string& manifest_canonical,
-                                  const std::string& signature_b64, const std::string& signer,
-                                  const std::string& mode, const AuditEvent* audit_first, std::string* new_id);
+  ServiceResult<CreateDecision> DecideCreate(const Caller& caller, const nlohmann::json& body);
+  // A pending exchange (the two-request form, and gateway-encrypt before
+  // its content); `audit_first` is recorded before the row. Its id.
+  ServiceResult<std::string> CreateExchange(const Caller& caller, const ProtocolRecord& pr, const std::string& party,
+                                            const Manifest& manifest, const std::string& manifest_canonical,
+                                            const std::string& signature_b64, const std::string& signer,
+                                            const std::string& mode, const AuditEvent* audit_first);
   // The exchange row as it will be stored, before it exists.
-  static ExchangeRow NewExchangeRow(const RequestContext& ctx, const ProtocolRecord& pr, const std::string& party,
+  static ExchangeRow NewExchangeRow(const Caller& caller, const ProtocolRecord& pr, const std::string& party,
                                     const Manifest& manifest, const std::string& canonical,
                                     const std::string& signature, const std::string& signer,
                                     const std::string& mode);
-  // A pending blob that is not an age file with an X25519 recipient stanza:
-  // the audited 400 refusal; nullopt if it is one.
-  std::optional<Response> RefuseIfNotAge(RequestContext& ctx, const ExchangeRow* e, const ProtocolRecord& pr,
-                                         PendingBlob& blob);
+  // A pending blob that is not an age file with an X25519 recipient stanza
+  // is refused (audited).
+  ServiceResult<void> CheckAgeFile(const Caller& caller, const ExchangeRow* e, const ProtocolRecord& pr,
+                                   PendingBlob& blob);
   // Marks an uploaded exchange available: publish the pending blob, then
   // its durability and the audit events side by side, then the commit.
   // With `new_row` the exchange has no row yet (a one-request upload).
-  Response CompleteUpload(RequestContext& ctx, const ExchangeRow& e, const ProtocolRecord& pr, PendingBlob& blob,
-                          const Manifest* new_row = nullptr, const SubjectIndexUpload* index = nullptr);
+  ServiceResult<Completion> CompleteUpload(const Caller& caller, const ExchangeRow& e, const ProtocolRecord& pr,
+                                           PendingBlob& blob, const Manifest* new_row = nullptr,
+                                           const SubjectIndexUpload* index = nullptr);
   // An upload whose transfer the protocol no longer allows: audited, its
-  // data deleted, the exchange discarded.
-  Response RefuseCompletion(RequestContext& ctx, const ExchangeRow& e, const ProtocolRecord& pr,
-                            const Violations& v, int64_t now);
+  // data deleted, the exchange discarded; the refusal to answer.
+  ServiceError RefuseCompletion(const Caller& caller, const ExchangeRow& e, const ProtocolRecord& pr,
+                                const Violations& v, int64_t now);
   // Gateway-encrypt mode: checks the plaintext list, encrypts it to every
   // allowed recipient with a key and completes the exchange. `wipe` is
   // called as soon as the plaintext is no longer needed.
-  Response EncryptAndSend(RequestContext& ctx, const ProtocolRecord& pr, const std::string& party,
-                          InputFormat format, std::span<const uint8_t> plaintext, const std::function<void()>& wipe);
+  ServiceResult<GatewayEncrypted> EncryptAndSend(const Caller& caller, const Config& config, const ProtocolRecord& pr,
+                                                 const std::string& party, InputFormat format,
+                                                 std::span<const uint8_t> plaintext, const std::function<void()>& wipe);
   // The most ciphertext an upload of a list of byte_size bytes may have.
   static uint64_t CiphertextCap(const ProtocolRecord& pr, int64_t byte_size, const Config& config);
   static uint64_t MaxCiphertext(uint64_t plain);

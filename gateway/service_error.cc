@@ -35,11 +35,20 @@ constexpr ProblemKind kProblems[] = {
     {Refusal::kNotRevocable, 409, "wrong-state", "Not revocable"},
     {Refusal::kNothingToReport, 409, "wrong-state", "Nothing to report on"},
     {Refusal::kGone, 410, "gone", "Gone"},
+    {Refusal::kExchangeRefused, 422, "policy-violation", "Exchange refused"},
+    {Refusal::kNotSendingParty, 403, "policy-violation", "Exchange refused"},
+    {Refusal::kSenderNotAParty, 403, "not-a-party", "Exchange refused"},
+    {Refusal::kProtocolNotFound, 404, "protocol-not-found", "Exchange refused"},
+    {Refusal::kManifestInvalid, 400, "manifest-invalid", "Exchange refused"},
+    {Refusal::kKeyMissing, 422, "key-missing", "Exchange refused"},
+    {Refusal::kSignatureInvalid, 400, "signature-invalid", "Signature invalid"},
+    {Refusal::kNotAnAgeFile, 400, "age-invalid", "Not an age file"},
+    {Refusal::kUploadNotExpected, 409, "wrong-state", "Upload not expected"},
+    {Refusal::kSubjectKeyUnusable, 500, "subject-key-unusable", "Subject-index key unusable"},
 };
 
-}  // namespace
-
-Response ProblemFor(const RequestContext& ctx, const ServiceError& e) {
+// The problem of `e` as the table says.
+Response ProblemOf(const RequestContext& ctx, const ServiceError& e) {
   if (e.refusal == Refusal::kAuditUnavailable) return AuditUnavailableProblem(ctx.request_id());
   if (e.refusal == Refusal::kFailed) {
     return ErrorProblem(ctx, e.cause.value_or(Error{ErrorCode::kInternal, "unspecified service failure"}));
@@ -51,6 +60,14 @@ Response ProblemFor(const RequestContext& ctx, const ServiceError& e) {
     return r;
   }
   return ErrorProblem(ctx, Error{ErrorCode::kInternal, "refusal without a problem kind"});
+}
+
+}  // namespace
+
+Response ProblemFor(const RequestContext& ctx, const ServiceError& e) {
+  Response r = ProblemOf(ctx, e);
+  r.audited = r.audited || e.audited;
+  return r;
 }
 
 }  // namespace xgw

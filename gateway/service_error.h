@@ -45,6 +45,17 @@ enum class Refusal {
   kNotRevocable,           // 409 wrong-state
   kNothingToReport,        // 409 wrong-state
   kGone,                   // 410 gone
+  // A new exchange refused (the audit log holds why; extra: violations).
+  kExchangeRefused,        // 422 policy-violation
+  kNotSendingParty,        // 403 policy-violation
+  kSenderNotAParty,        // 403 not-a-party
+  kProtocolNotFound,       // 404 protocol-not-found
+  kManifestInvalid,        // 400 manifest-invalid
+  kKeyMissing,             // 422 key-missing
+  kSignatureInvalid,       // 400 signature-invalid
+  kNotAnAgeFile,           // 400 age-invalid
+  kUploadNotExpected,      // 409 wrong-state: discarded, or completed by another upload
+  kSubjectKeyUnusable,     // 500 subject-key-unusable: the operator must fix a key file
   kAuditUnavailable,       // 503 audit-unavailable, Retry-After
 };
 
@@ -53,6 +64,9 @@ struct ServiceError {
   std::string detail;
   nlohmann::json extra = nullptr;  // members added to the problem (e.g. "problems")
   std::optional<Error> cause;      // with kFailed
+  // The service recorded this outcome in the audit log itself, so the
+  // router adds no request record of its own.
+  bool audited = false;
 
   ServiceError() = default;
   ServiceError(Refusal r, std::string d, nlohmann::json x = nullptr)
