@@ -16,7 +16,7 @@ ExchangeService::~ExchangeService() { StopSweeper(); }
 
 Result<std::unique_ptr<ExchangeService>> ExchangeService::Open(Deps deps) {
   auto impl = std::make_unique<Impl>(std::move(deps));
-  XGW_TRY(impl->store, SqliteMetadataStore::Open(impl->config().DatabasePath(), impl->deps.identities.readers()));
+  XGW_TRY(impl->store, SqliteMetadataStore::Open(impl->config().DatabasePath(), impl->deps.readers));
   XGW_TRY(impl->blobs, FileBlobStore::Open(impl->config().BlobDir()));
   impl->spool_dir = impl->config().BlobDir() + "/tmp";
   impl->RefreshLive();

@@ -28,6 +28,7 @@
 #include "crypto/error.h"
 #include "crypto/sign.h"
 #include "gateway/clock.h"
+#include "gateway/database.h"
 #include "gateway/durable_audit.h"
 #include "gateway/identity_store.h"
 #include "gateway/metrics.h"
@@ -52,9 +53,10 @@ class ExchangeService {
     Clock& clock;
     Metrics& metrics;
     std::shared_ptr<const Ed25519SecretKey> gateway_key;
+    ReadPool& readers;  // the daemon's one pool of read connections to the gateway database
   };
-  // Opens the database (migrations are applied by IdentityStore::Open) and
-  // creates blobs/ and blobs/tmp/.
+  // Opens the metadata store on the gateway database (migrations are
+  // applied by the identity store) and the blob store (blobs/, blobs/tmp/).
   static Result<std::unique_ptr<ExchangeService>> Open(Deps deps);
   ~ExchangeService();
 

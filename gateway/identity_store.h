@@ -1,5 +1,6 @@
-// Organisations, users, their public keys and API bearer tokens, kept in the
-// gateway's SQLite database.
+// Organisations, users, their public keys and API bearer tokens: the
+// identity store's interface (the embedded SQLite implementation is
+// SqliteIdentityStore, gateway/sqlite_identity_store.h).
 //
 // Validation lives here so that every path into the database applies it:
 // invalid input fails with kInvalidArgument and a message that names the
@@ -21,7 +22,6 @@
 #include <vector>
 
 #include "crypto/error.h"
-#include "gateway/database.h"
 #include "gateway/ids.h"
 
 namespace xgw {
@@ -97,83 +97,62 @@ using BeforeCommit = std::function<Result<void>()>;
 
 class IdentityStore {
  public:
-  // Opens the database at `path` and applies pending migrations, with a
-  // pool of read-only connections: the per-request lookups' own plus
-  // `shared_readers` for the other services of the daemon (readers()).
-  static Result<std::unique_ptr<IdentityStore>> Open(const std::string& path, size_t shared_readers = 0);
+  virtual ~IdentityStore() = default;
 
-  // The daemon's one pool of read-only connections to the gateway database
-  // (reads that decide without waiting for a change in progress).
-  ReadPool& readers() { return *readers_; }
+  // The embedded store (SqliteIdentityStore) on the database at `path`.
+  static Result<std::unique_ptr<IdentityStore>> Open(const std::string& path);
 
   // Creations take the new id from the caller when it must be known before
   // (the router's audit record of the change names it); by default a fresh
   // random one. Every change runs `before_commit` (see BeforeCommit).
-  Result<Organisation> CreateOrganisation(const NewOrganisation& org, int64_t now,
-                                          std::string id = NewId(kOrgPrefix),
-                                          const BeforeCommit& before_commit = {});
-  Result<std::vector<Organisation>> ListOrganisations();
-  Result<Organisation> GetOrganisation(const std::string& id);
+  virtual Result<Organisation> CreateOrganisation(const NewOrganisation& org, int64_t now,
+                                                  std::string id = NewId(kOrgPrefix),
+                                                  const BeforeCommit& before_commit = {}) = 0;
+  virtual Result<std::vector<Organisation>> ListOrganisations() = 0;
+  virtual Result<Organisation> GetOrganisation(const std::string& id) = 0;
 
-  Result<User> CreateUser(const std::string& org_id, const std::string& display_name,
-                          const std::vector<std::string>& roles, int64_t now,
-                          std::string id = NewId(kUserPrefix), const BeforeCommit& before_commit = {});
-  Result<std::vector<User>> ListUsers(const std::string& org_id);
-  Result<User> GetUser(const std::string& id);
-  Result<User> SetRoles(const std::string& user_id, const std::vector<std::string>& roles,
-                        const BeforeCommit& before_commit = {});
-  Result<User> SetKeys(const std::string& user_id, const std::string& age_recipient,
-                       const std::string& ed25519_verify_key, int64_t now,
-                       const BeforeCommit& before_commit = {});
+  virtual Result<User> CreateUser(const std::string& org_id, const std::string& display_name,
+                                  const std::vector<std::string>& roles, int64_t now,
+                                  std::string id = NewId(kUserPrefix), const BeforeCommit& before_commit = {}) = 0;
+  virtual Result<std::vector<User>> ListUsers(const std::string& org_id) = 0;
+  virtual Result<User> GetUser(const std::string& id) = 0;
+  virtual Result<User> SetRoles(const std::string& user_id, const std::vector<std::string>& roles,
+                                const BeforeCommit& before_commit = {}) = 0;
+  virtual Result<User> SetKeys(const std::string& user_id, const std::string& age_recipient,
+                               const std::string& ed25519_verify_key, int64_t now,
+                               const BeforeCommit& before_commit = {}) = 0;
 
   // REQUIRES: ttl_seconds > 0 (the API clamps it to the configured maximum).
-  Result<IssuedToken> IssueToken(const std::string& user_id, int64_t ttl_seconds,
-                                 const std::optional<std::string>& label, int64_t now,
-                                 std::string id = NewId(kTokenPrefix),
-                                 const BeforeCommit& before_commit = {});
-  Result<std::vector<TokenInfo>> ListTokens(const std::string& user_id);
-  Result<TokenInfo> GetToken(const std::string& token_id);
+  virtual Result<IssuedToken> IssueToken(const std::string& user_id, int64_t ttl_seconds,
+                                         const std::optional<std::string>& label, int64_t now,
+                                         std::string id = NewId(kTokenPrefix),
+                                         const BeforeCommit& before_commit = {}) = 0;
+  virtual Result<std::vector<TokenInfo>> ListTokens(const std::string& user_id) = 0;
+  virtual Result<TokenInfo> GetToken(const std::string& token_id) = 0;
   // Idempotent: revoking a revoked token keeps the first revocation time.
-  Result<TokenInfo> RevokeToken(const std::string& token_id, int64_t now,
-                                const BeforeCommit& before_commit = {});
+  virtual Result<TokenInfo> RevokeToken(const std::string& token_id, int64_t now,
+                                        const BeforeCommit& before_commit = {}) = 0;
 
   // Maps a bearer secret to its principal. Every failure (malformed, unknown,
   // expired, revoked, user gone) is the same kUnauthenticated error, so the
   // answer does not reveal which; the lookup is by hash, so timing depends on
   // the hash, not on how much of a secret matched.
-  Result<Principal> Authenticate(std::string_view secret, int64_t now);
+  virtual Result<Principal> Authenticate(std::string_view secret, int64_t now) = 0;
 
   // Registers a client-certificate pin (any form NormalisePin accepts) on an
   // existing organisation. Idempotent for a pin the organisation already
   // has; kConflict if another organisation has it (a pin maps to one
   // organisation only), kNotFound for an unknown organisation.
-  Result<PinAdded> AddClientPin(const std::string& org_id, const std::string& pin,
-                                const BeforeCommit& before_commit = {});
+  virtual Result<PinAdded> AddClientPin(const std::string& org_id, const std::string& pin,
+                                        const BeforeCommit& before_commit = {}) = 0;
   // Removes a pin (lower-case hex) from an organisation; kNotFound if the
   // organisation does not have it. Takes effect on the next request: the
   // router looks pins up per request.
-  Result<Organisation> RemoveClientPin(const std::string& org_id, const std::string& pin_hex,
-                                       const BeforeCommit& before_commit = {});
+  virtual Result<Organisation> RemoveClientPin(const std::string& org_id, const std::string& pin_hex,
+                                               const BeforeCommit& before_commit = {}) = 0;
 
   // The organisation a client-certificate pin (lower-case hex) belongs to.
-  Result<std::optional<std::string>> OrganisationForPin(const std::string& pin);
-
- private:
-  IdentityStore(Database db, std::unique_ptr<ReadPool> readers) : db_(std::move(db)), readers_(std::move(readers)) {}
-  // Runs before_commit, then commits (the transaction rolls back if either fails).
-  static Result<void> Commit(Transaction& tx, const BeforeCommit& before_commit);
-  Result<Organisation> GetOrganisationLocked(const std::string& id);
-  Result<User> GetUserLocked(const std::string& id);
-  Result<TokenInfo> GetTokenLocked(const std::string& id);
-  Result<void> ReplaceRolesLocked(const std::string& user_id, const std::vector<std::string>& roles);
-
-  // Held by every change from its first read to its COMMIT (and by the
-  // operator reads on db_).
-  std::mutex mu_;
-  Database db_;
-  // The per-request lookups read committed state here, so they never wait
-  // for a change in progress.
-  std::unique_ptr<ReadPool> readers_;
+  virtual Result<std::optional<std::string>> OrganisationForPin(const std::string& pin) = 0;
 };
 
 }  // namespace xgw

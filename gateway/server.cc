@@ -21,7 +21,7 @@
 #include "gateway/clock.h"
 #include "gateway/durable_audit.h"
 #include "gateway/exchange_service.h"
-#include "gateway/identity_store.h"
+#include "gateway/sqlite_identity_store.h"
 #include "gateway/http/listener.h"
 #include "gateway/api_audit.h"
 #include "gateway/operator_api.h"
@@ -49,7 +49,7 @@ int Die(const Error& e) {
 
 class Daemon {
  public:
-  Daemon(const ServeOptions& options, Config config, std::unique_ptr<IdentityStore> store,
+  Daemon(const ServeOptions& options, Config config, std::unique_ptr<SqliteIdentityStore> store,
          std::shared_ptr<asio::ssl::context> tls, std::unique_ptr<Clock> clock,
          std::unique_ptr<AuditLog> audit_log)
       : options_(options),
@@ -75,7 +75,7 @@ class Daemon {
   // Opens the exchange service and registers its routes; before Run.
   Result<void> OpenExchanges(std::shared_ptr<const Ed25519SecretKey> key) {
     XGW_TRY(exchanges_, ExchangeService::Open(ExchangeService::Deps{
-                            config_.Get(), *store_, audit_, *clock_, metrics_, std::move(key)}));
+                            config_.Get(), *store_, audit_, *clock_, metrics_, std::move(key), store_->readers()}));
     exchanges_->RegisterRoutes(router_);
     RegisterAuditRoutes(router_, audit_queries_);
     return {};
@@ -260,7 +260,7 @@ class Daemon {
 
   const ServeOptions& options_;
   ConfigHolder config_;
-  std::unique_ptr<IdentityStore> store_;
+  std::unique_ptr<SqliteIdentityStore> store_;  // the embedded identity store, whose read pool the others share
   Metrics metrics_;
   std::unique_ptr<Clock> clock_;
   std::unique_ptr<AuditLog> audit_log_;
@@ -290,7 +290,7 @@ int Serve(const ServeOptions& options) {
   if (!config) return Die(config.error());
   // One read pool: a connection for each blocking thread besides the
   // per-request lookups' own.
-  auto store = IdentityStore::Open(config->DatabasePath(), config->blocking_threads);
+  auto store = SqliteIdentityStore::Open(config->DatabasePath(), config->blocking_threads);
   if (!store) return Die(store.error());
   // The signing key must be present and well-formed before we accept traffic.
   auto key = LoadGatewaySigningKey(config->SigningKeyPath());

@@ -1,4 +1,4 @@
-#include "gateway/identity_store.h"
+#include "gateway/sqlite_identity_store.h"
 
 #include <algorithm>
 
@@ -40,19 +40,25 @@ bool Principal::HasRole(std::string_view role) const {
   return std::find(roles.begin(), roles.end(), role) != roles.end();
 }
 
-Result<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::string& path, size_t shared_readers) {
+Result<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::string& path) {
+  XGW_TRY(auto store, SqliteIdentityStore::Open(path));
+  return std::unique_ptr<IdentityStore>(std::move(store));
+}
+
+Result<std::unique_ptr<SqliteIdentityStore>> SqliteIdentityStore::Open(const std::string& path,
+                                                                       size_t shared_readers) {
   XGW_TRY(auto db, Database::Open(path));
   XGW_CHECK(ApplyMigrations(db).map([](int) {}));
   XGW_TRY(auto readers, ReadPool::Open(path, kPerRequestReaders + shared_readers));
-  return std::unique_ptr<IdentityStore>(new IdentityStore(std::move(db), std::move(readers)));
+  return std::unique_ptr<SqliteIdentityStore>(new SqliteIdentityStore(std::move(db), std::move(readers)));
 }
 
-Result<void> IdentityStore::Commit(Transaction& tx, const BeforeCommit& before_commit) {
+Result<void> SqliteIdentityStore::Commit(Transaction& tx, const BeforeCommit& before_commit) {
   if (before_commit) XGW_CHECK(before_commit());
   return tx.Commit();
 }
 
-Result<Organisation> IdentityStore::CreateOrganisation(const NewOrganisation& in, int64_t now, std::string id,
+Result<Organisation> SqliteIdentityStore::CreateOrganisation(const NewOrganisation& in, int64_t now, std::string id,
                                                        const BeforeCommit& before_commit) {
   if (!IsCleanText(in.name, 200)) {
     return Fail(ErrorCode::kInvalidArgument,
@@ -112,7 +118,7 @@ Result<Organisation> IdentityStore::CreateOrganisation(const NewOrganisation& in
   return org;
 }
 
-Result<Organisation> IdentityStore::GetOrganisationLocked(const std::string& id) {
+Result<Organisation> SqliteIdentityStore::GetOrganisationLocked(const std::string& id) {
   XGW_TRY(auto st, db_.Prepare("SELECT id, name, enterprise_number, dpo_contact, created_at "
                                "FROM organisations WHERE id = ?"));
   st.Bind(1, id);
@@ -126,12 +132,12 @@ Result<Organisation> IdentityStore::GetOrganisationLocked(const std::string& id)
   return org;
 }
 
-Result<Organisation> IdentityStore::GetOrganisation(const std::string& id) {
+Result<Organisation> SqliteIdentityStore::GetOrganisation(const std::string& id) {
   std::lock_guard lock(mu_);
   return GetOrganisationLocked(id);
 }
 
-Result<std::vector<Organisation>> IdentityStore::ListOrganisations() {
+Result<std::vector<Organisation>> SqliteIdentityStore::ListOrganisations() {
   std::lock_guard lock(mu_);
   std::vector<std::string> ids;
   {
@@ -146,7 +152,7 @@ Result<std::vector<Organisation>> IdentityStore::ListOrganisations() {
   return out;
 }
 
-Result<void> IdentityStore::ReplaceRolesLocked(const std::string& user_id,
+Result<void> SqliteIdentityStore::ReplaceRolesLocked(const std::string& user_id,
                                                const std::vector<std::string>& roles) {
   XGW_TRY(auto del, db_.Prepare("DELETE FROM user_roles WHERE user_id = ?"));
   del.Bind(1, user_id);
@@ -159,7 +165,7 @@ Result<void> IdentityStore::ReplaceRolesLocked(const std::string& user_id,
   return {};
 }
 
-Result<User> IdentityStore::CreateUser(const std::string& org_id, const std::string& display_name,
+Result<User> SqliteIdentityStore::CreateUser(const std::string& org_id, const std::string& display_name,
                                        const std::vector<std::string>& roles_in, int64_t now,
                                        std::string id, const BeforeCommit& before_commit) {
   if (!IsCleanText(display_name, 200)) {
@@ -180,7 +186,7 @@ Result<User> IdentityStore::CreateUser(const std::string& org_id, const std::str
   return user;
 }
 
-Result<User> IdentityStore::GetUserLocked(const std::string& id) {
+Result<User> SqliteIdentityStore::GetUserLocked(const std::string& id) {
   XGW_TRY(auto st, db_.Prepare(
                        "SELECT u.id, u.org_id, u.display_name, u.created_at, k.age_recipient, "
                        "k.ed25519_verify_key, k.updated_at FROM users u "
@@ -196,12 +202,12 @@ Result<User> IdentityStore::GetUserLocked(const std::string& id) {
   return user;
 }
 
-Result<User> IdentityStore::GetUser(const std::string& id) {
+Result<User> SqliteIdentityStore::GetUser(const std::string& id) {
   std::lock_guard lock(mu_);
   return GetUserLocked(id);
 }
 
-Result<std::vector<User>> IdentityStore::ListUsers(const std::string& org_id) {
+Result<std::vector<User>> SqliteIdentityStore::ListUsers(const std::string& org_id) {
   std::lock_guard lock(mu_);
   XGW_CHECK(GetOrganisationLocked(org_id).map([](auto&&) {}));
   std::vector<std::string> ids;
@@ -218,7 +224,7 @@ Result<std::vector<User>> IdentityStore::ListUsers(const std::string& org_id) {
   return out;
 }
 
-Result<User> IdentityStore::SetRoles(const std::string& user_id, const std::vector<std::string>& roles_in,
+Result<User> SqliteIdentityStore::SetRoles(const std::string& user_id, const std::vector<std::string>& roles_in,
                                      const BeforeCommit& before_commit) {
   XGW_TRY(auto roles, CheckRoles(roles_in));
   std::lock_guard lock(mu_);
@@ -229,7 +235,7 @@ Result<User> IdentityStore::SetRoles(const std::string& user_id, const std::vect
   return GetUserLocked(user_id);
 }
 
-Result<User> IdentityStore::SetKeys(const std::string& user_id, const std::string& age_recipient,
+Result<User> SqliteIdentityStore::SetKeys(const std::string& user_id, const std::string& age_recipient,
                                     const std::string& verify_key, int64_t now,
                                     const BeforeCommit& before_commit) {
   if (!IsAgeRecipientShape(age_recipient)) {
@@ -256,7 +262,7 @@ Result<User> IdentityStore::SetKeys(const std::string& user_id, const std::strin
   return GetUserLocked(user_id);
 }
 
-Result<IssuedToken> IdentityStore::IssueToken(const std::string& user_id, int64_t ttl_seconds,
+Result<IssuedToken> SqliteIdentityStore::IssueToken(const std::string& user_id, int64_t ttl_seconds,
                                               const std::optional<std::string>& label,
                                               int64_t now, std::string id,
                                               const BeforeCommit& before_commit) {
@@ -285,7 +291,7 @@ Result<IssuedToken> IdentityStore::IssueToken(const std::string& user_id, int64_
   return t;
 }
 
-Result<TokenInfo> IdentityStore::GetTokenLocked(const std::string& id) {
+Result<TokenInfo> SqliteIdentityStore::GetTokenLocked(const std::string& id) {
   XGW_TRY(auto st, db_.Prepare("SELECT id, user_id, label, created_at, expires_at, revoked_at, "
                                "last_used_at FROM api_tokens WHERE id = ?"));
   st.Bind(1, id);
@@ -295,12 +301,12 @@ Result<TokenInfo> IdentityStore::GetTokenLocked(const std::string& id) {
                    st.Int(4),   st.OptInt(5), st.OptInt(6)};
 }
 
-Result<TokenInfo> IdentityStore::GetToken(const std::string& id) {
+Result<TokenInfo> SqliteIdentityStore::GetToken(const std::string& id) {
   std::lock_guard lock(mu_);
   return GetTokenLocked(id);
 }
 
-Result<std::vector<TokenInfo>> IdentityStore::ListTokens(const std::string& user_id) {
+Result<std::vector<TokenInfo>> SqliteIdentityStore::ListTokens(const std::string& user_id) {
   std::lock_guard lock(mu_);
   XGW_CHECK(GetUserLocked(user_id).map([](auto&&) {}));
   XGW_TRY(auto st, db_.Prepare("SELECT id, user_id, label, created_at, expires_at, revoked_at, "
@@ -317,7 +323,7 @@ Result<std::vector<TokenInfo>> IdentityStore::ListTokens(const std::string& user
   return out;
 }
 
-Result<TokenInfo> IdentityStore::RevokeToken(const std::string& id, int64_t now,
+Result<TokenInfo> SqliteIdentityStore::RevokeToken(const std::string& id, int64_t now,
                                              const BeforeCommit& before_commit) {
   std::lock_guard lock(mu_);
   XGW_TRY(auto tx, Transaction::Begin(db_));
@@ -331,7 +337,7 @@ Result<TokenInfo> IdentityStore::RevokeToken(const std::string& id, int64_t now,
   return token;
 }
 
-Result<Principal> IdentityStore::Authenticate(std::string_view secret, int64_t now) {
+Result<Principal> SqliteIdentityStore::Authenticate(std::string_view secret, int64_t now) {
   static const char* kMessage =
       "the bearer token is missing, unknown, expired or revoked; ask an operator for a new one";
   // Hash even a malformed secret so that every failure costs the same work.
@@ -368,7 +374,7 @@ Result<Principal> IdentityStore::Authenticate(std::string_view secret, int64_t n
   return p;
 }
 
-Result<PinAdded> IdentityStore::AddClientPin(const std::string& org_id, const std::string& text,
+Result<PinAdded> SqliteIdentityStore::AddClientPin(const std::string& org_id, const std::string& text,
                                              const BeforeCommit& before_commit) {
   auto pin = NormalisePin(text);
   if (!pin) return Fail(ErrorCode::kInvalidArgument, std::string("pin: ") + kPinRule);
@@ -397,7 +403,7 @@ Result<PinAdded> IdentityStore::AddClientPin(const std::string& org_id, const st
   return PinAdded{std::move(org), *pin, added};
 }
 
-Result<Organisation> IdentityStore::RemoveClientPin(const std::string& org_id,
+Result<Organisation> SqliteIdentityStore::RemoveClientPin(const std::string& org_id,
                                                     const std::string& pin_hex,
                                                     const BeforeCommit& before_commit) {
   std::lock_guard lock(mu_);
@@ -414,7 +420,7 @@ Result<Organisation> IdentityStore::RemoveClientPin(const std::string& org_id,
   return org;
 }
 
-Result<std::optional<std::string>> IdentityStore::OrganisationForPin(const std::string& pin) {
+Result<std::optional<std::string>> SqliteIdentityStore::OrganisationForPin(const std::string& pin) {
   return readers_->Read([&](Database& c) -> Result<std::optional<std::string>> {
     XGW_TRY(auto st, c.Prepare("SELECT org_id FROM organisation_client_pins WHERE pin = ?"));
     st.Bind(1, pin);
