@@ -25,7 +25,7 @@
 #include "crypto/signed_note.h"
 #include "audit/fault_points.h"
 #include "gateway/api_support.h"
-#include "gateway/file_blob_store.h"
+#include "gateway/segment_blob_store.h"
 #include "gateway/group_commit.h"
 #include "gateway/ids.h"
 #include "gateway/migrations.h"
@@ -1812,7 +1812,7 @@ Result<std::unique_ptr<ExchangeService>> ExchangeService::Open(Deps deps) {
   XGW_TRY(auto db, Database::Open(deps.config->DatabasePath()));
   XGW_CHECK(ApplyMigrations(db));  // a no-op when the identity store already did
   auto impl = std::make_unique<Impl>(std::move(deps), std::move(db));
-  XGW_TRY(impl->blobs, FileBlobStore::Open(impl->config().BlobDir()));
+  XGW_TRY(impl->blobs, OpenBlobStore(impl->config().BlobDir(), impl->config().exchanges.packed_blob_max_bytes));
   impl->spool_dir = impl->config().BlobDir() + "/tmp";
   impl->RefreshLive();
   return std::unique_ptr<ExchangeService>(new ExchangeService(std::move(impl)));
