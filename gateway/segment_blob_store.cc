@@ -318,11 +318,20 @@ class SegmentBlobStore::State {
       return tl::unexpected(std::move(e));
     };
     const uint64_t size = SegmentBytes();
-    static const std::vector<uint8_t> zeros(1u << 20);
+    static const std::vector<uint8_t> zeros(256u << 10);
+    // A chunk at a time, each written out before the next: the uploads'
+    // own syncs never queue behind tens of MiB of zeros, and the final
+    // fdatasync has only the metadata left. The zeros leave the page cache
+    // (a record overwrites whole blocks, so none is read back).
     for (uint64_t off = 0; off < size;) {
       if (stopping.load()) return fail(Error{ErrorCode::kIo, "the blob store is closing"});
       const uint64_t n = std::min<uint64_t>(zeros.size(), size - off);
       if (auto w = WriteAllAt(fd, zeros.data(), n, off, tmp); !w) return fail(w.error());
+      if (::sync_file_range(fd, static_cast<off_t>(off), static_cast<off_t>(n),
+                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
+        return fail(IoError("sync_file_range", tmp, errno));
+      }
+      (void)::posix_fadvise(fd, static_cast<off_t>(off), static_cast<off_t>(n), POSIX_FADV_DONTNEED);
       off += n;
     }
     if (::fdatasync(fd) != 0) return fail(IoError("fdatasync", tmp, errno));
@@ -476,6 +485,8 @@ class PendingPacked final : public PendingBlob {
     if (::stat(st_->files->BlobPath(id_).c_str(), &st) == 0) return conflict();
     const uint64_t bytes = RecordBytes(size_);
     FillHeader(buf_.data(), id_, size_);
+    // Whole blocks: a partial one would make the kernel read it first.
+    buf_.resize(bytes, 0);
     State::Removals removals;
     std::shared_ptr<Segment> seg;
     uint64_t off = 0;
@@ -491,7 +502,6 @@ class PendingPacked final : public PendingBlob {
       std::tie(seg, off) = std::move(*reserved);
     }
     st_->Remove(removals);
-    // The rest of the range is zeros already (pre-filled).
     if (auto w = WriteAllAt(seg->fd, buf_.data(), buf_.size(), off, seg->path); !w) {
       st_->Abandon(seg, off, bytes);
       return w;

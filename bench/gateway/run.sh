@@ -280,6 +280,29 @@ EOF
   }
   make_create "$T/small.csv" "$T/create-small.json"
   make_create "$T/large.plain" "$T/create-large.json"
+  # A second protocol, the same but for its id, for the two-request and
+  # packing-off phases: the quota (at most 100,000 a day per protocol) then
+  # holds three rounds of each at ~2,000 uploads/s.
+  PROTO_A=$PROTO
+  VH_A=$VH
+  python3 -c 'import json, sys
+d = json.load(open(sys.argv[1])); d["id"] += "-b"; json.dump(d, open(sys.argv[2], "w"))' \
+    "$ROOT/bench/gateway/bench-protocol.json" "$T/bench-protocol-b.json"
+  api POST /api/v1/protocols "$OP_TOKEN" "$(cat "$T/bench-protocol-b.json")"
+  must 201 200; PROTO=$(jget '["id"]'); VH=$(jget '["version_hash"]')
+  for party in org-bench-sender org-bench-recipient; do
+    api POST "/api/v1/protocols/$PROTO/accept" "$OP_TOKEN" "{\"version_hash\":\"$VH\",\"organisation\":\"$party\"}"
+    if [ "$STATUS" != 200 ] && [ "$STATUS" != 201 ]; then  # the gateway's organisation id instead
+      org=$ORG_S; [ "$party" = org-bench-recipient ] && org=$ORG_R
+      api POST "/api/v1/protocols/$PROTO/accept" "$OP_TOKEN" "{\"version_hash\":\"$VH\",\"organisation\":\"$org\"}"
+      must 200 201 204
+    fi
+  done
+  api POST "/api/v1/protocols/$PROTO/activate" "$OP_TOKEN" '{}'
+  must 200 201 204
+  make_create "$T/small.csv" "$T/create-small-b.json"
+  PROTO=$PROTO_A
+  VH=$VH_A
 fi
 rm -f "$T/large.plain"
 
@@ -321,9 +344,10 @@ small() {  # small nginx|xgwd|xgwd2: prints the driver's key=value line (xgwd2: 
   if [ "$1" = nginx ]; then
     line=$("$DRIVER" "${NGINX_ARGS[@]}" --body "$T/small.age" --threads "$THREADS" --seconds "$SMALL_SECONDS") || true
   else
-    local form=(--one-request)
+    local form=(--one-request) create=$T/create-small.json
     [ "$1" = xgwd2 ] && form=()
-    line=$("$DRIVER" "${XGWD_ARGS[@]}" "${form[@]}" --create "$T/create-small.json" --body "$T/small.age" \
+    [ "$1" != xgwd ] && create=$T/create-small-b.json  # the second protocol's quota
+    line=$("$DRIVER" "${XGWD_ARGS[@]}" "${form[@]}" --create "$create" --body "$T/small.age" \
       --threads "$THREADS" --seconds "$SMALL_SECONDS") || true
   fi
   echo "  $1 small: $line" >&2
