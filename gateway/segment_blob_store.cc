@@ -117,7 +117,14 @@ Result<void> SyncFile(int fd, const std::string& path) {
 struct Segment {
   Segment(uint64_t n, std::string p, int f, uint64_t s)
       : number(n), path(std::move(p)), fd(f), size(s), sync([this]() -> Result<void> {
-          if (::fdatasync(fd) != 0) return tl::unexpected(IoError("fdatasync", path, errno));
+          if (::fdatasync(fd) != 0) {
+            // After a failed fdatasync the kernel may have dropped the dirty
+            // pages and report the next one as a success: no record written
+            // into this segment so far may count as durable, and none is
+            // written into it any more.
+            failed.store(true);
+            return tl::unexpected(IoError("fdatasync", path, errno));
+          }
           return {};
         }) {}
   ~Segment() { ::close(fd); }
@@ -129,6 +136,7 @@ struct Segment {
   const int fd;
   const uint64_t size;
   DirectorySync sync;  // shared fdatasyncs of the segment (the ticket scheme fits a file too)
+  std::atomic<bool> failed{false};  // an fdatasync failed: see sync
   // Under State::mu:
   uint64_t next = 0;     // allocation offset (the active segment)
   uint64_t records = 0;  // records in the index or being written
@@ -217,7 +225,7 @@ class SegmentBlobStore::State {
   Result<std::pair<std::shared_ptr<Segment>, uint64_t>> ReserveLocked(std::unique_lock<std::mutex>& lock,
                                                                       uint64_t bytes, Removals& removals) {
     for (;;) {
-      if (active && active->next + bytes <= active->size) {
+      if (active && !active->failed.load() && active->next + bytes <= active->size) {
         const uint64_t off = active->next;
         active->next += bytes;
         ++active->records;
@@ -530,7 +538,9 @@ class PendingPacked final : public PendingBlob {
 
   Result<void> AwaitDurable() override {
     if (state_ != State_::kPublished) return Fail(ErrorCode::kConflict, "the blob was not published");
-    return seg_->sync.SyncedPast(ticket_);
+    XGW_CHECK(seg_->sync.SyncedPast(ticket_));
+    if (seg_->failed.load()) return Fail(ErrorCode::kIo, "an fdatasync of " + seg_->path + " failed");
+    return {};
   }
 
   void Unpublish() override {
