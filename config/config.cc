@@ -268,7 +268,7 @@ Result<Config> ParseConfig(const json& doc) {
     const std::string p = "$.exchanges";
     XGW_CHECK(CheckKeys(*it, p, {"sweep_interval_seconds", "pending_timeout_seconds",
                                  "max_plaintext_bytes", "plaintext_memory_budget_bytes",
-                                 "subject_index_retention_days", "subject_keys_dir"}));
+                                 "subject_index_retention_days", "subject_keys_dir", "packed_blob_max_bytes"}));
     XGW_CHECK(GetUint<uint32_t>(*it, p, "sweep_interval_seconds", 1, 60,
                                 c.exchanges.sweep_interval_seconds));
     XGW_CHECK(GetUint<uint32_t>(*it, p, "pending_timeout_seconds", 60, 7 * 86400,
@@ -280,6 +280,8 @@ Result<Config> ParseConfig(const json& doc) {
     XGW_CHECK(GetUint<uint32_t>(*it, p, "subject_index_retention_days", 0, 36600,
                                 c.exchanges.subject_index_retention_days));
     XGW_CHECK(GetStatePath(*it, p, "subject_keys_dir", c.state_dir, c.exchanges.subject_keys_dir));
+    XGW_CHECK(GetUint<uint64_t>(*it, p, "packed_blob_max_bytes", 0, 16ull << 20,
+                                c.exchanges.packed_blob_max_bytes));
   }
   return c;
 }
@@ -343,7 +345,8 @@ json DumpConfig(const Config& c) {
                      {"max_plaintext_bytes", c.exchanges.max_plaintext_bytes},
                      {"plaintext_memory_budget_bytes", c.exchanges.plaintext_memory_budget_bytes},
                      {"subject_index_retention_days", c.exchanges.subject_index_retention_days},
-                     {"subject_keys_dir", c.exchanges.subject_keys_dir}}},
+                     {"subject_keys_dir", c.exchanges.subject_keys_dir},
+                     {"packed_blob_max_bytes", c.exchanges.packed_blob_max_bytes}}},
   };
 }
 
@@ -359,6 +362,9 @@ std::string KeysNeedingRestart(const Config& running, const Config& fresh) {
   if (running.blocking_threads != fresh.blocking_threads) add("$.blocking_threads");
   if (running.clock != fresh.clock) add("$.clock");
   if (running.audit != fresh.audit) add("$.audit");
+  if (running.exchanges.packed_blob_max_bytes != fresh.exchanges.packed_blob_max_bytes) {
+    add("$.exchanges.packed_blob_max_bytes");
+  }
   return out;
 }
 

@@ -93,6 +93,11 @@ struct ExchangesConfig {
   // relative path in the file is resolved against state_dir; here it is
   // always absolute (or empty).
   std::string subject_keys_dir;
+  // Ciphertexts of at most this many bytes (as announced when the upload
+  // starts) are packed into shared segment files under blobs/segments
+  // instead of one file each (gateway/segment_blob_store.h); 0: never.
+  // Read at start-up.
+  uint64_t packed_blob_max_bytes = 0;
   bool operator==(const ExchangesConfig&) const = default;
 };
 

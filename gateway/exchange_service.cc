@@ -4,7 +4,7 @@
 #include "gateway/exchange_service.h"
 
 #include "gateway/exchange_impl.h"
-#include "gateway/file_blob_store.h"
+#include "gateway/segment_blob_store.h"
 #include "gateway/ids.h"
 #include "gateway/sqlite_metadata_store.h"
 
@@ -17,7 +17,7 @@ ExchangeService::~ExchangeService() { StopSweeper(); }
 Result<std::unique_ptr<ExchangeService>> ExchangeService::Open(Deps deps) {
   auto impl = std::make_unique<Impl>(std::move(deps));
   XGW_TRY(impl->store, SqliteMetadataStore::Open(impl->config().DatabasePath(), impl->deps.readers));
-  XGW_TRY(impl->blobs, FileBlobStore::Open(impl->config().BlobDir()));
+  XGW_TRY(impl->blobs, OpenBlobStore(impl->config().BlobDir(), impl->config().exchanges.packed_blob_max_bytes));
   impl->spool_dir = impl->config().BlobDir() + "/tmp";
   impl->RefreshLive();
   return std::unique_ptr<ExchangeService>(new ExchangeService(std::move(impl)));

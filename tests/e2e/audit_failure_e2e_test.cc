@@ -57,7 +57,9 @@ class World : public CirWorld {
 
   std::string Blobs() {
     int status = 0;
-    return RunCommand("find " + d->dir() + "/state/blobs -type f | sort", &status);
+    std::string out = RunCommand("find " + d->dir() + "/state/blobs -type f -not -path '*/segments/*' | sort", &status);
+    for (const auto& r : PackedBlobs(d->dir() + "/state")) out += "packed " + r + "\n";
+    return out;
   }
 };
 
@@ -259,8 +261,8 @@ TEST_CASE("TheSweeperDeletesNothingWhileTheAuditLogFailsAndDeletesOnceItRecovers
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   REQUIRE(clock_now() >= expires + 4);
-  const std::string blob = w.d->dir() + "/state/blobs/" + b.delivered + ".age";
-  CHECK(::access(blob.c_str(), F_OK) == 0);
+  const std::string state_dir = w.d->dir() + "/state";
+  CHECK(BlobStored(state_dir, b.delivered));
   CHECK(w.DbDump("SELECT state, COALESCE(deleted_at, 0) FROM exchanges WHERE id = '" + b.delivered + "';") ==
         row_before);
   CHECK(LineDiff(before, w.Fingerprint()) == "");
@@ -269,7 +271,7 @@ TEST_CASE("TheSweeperDeletesNothingWhileTheAuditLogFailsAndDeletesOnceItRecovers
   // Once the log records again, the next sweep deletes it, audited once.
   b.Repair();
   CHECK(w.WaitForState(b.delivered, "deleted"));
-  CHECK(::access(blob.c_str(), F_OK) != 0);
+  CHECK_FALSE(BlobStored(state_dir, b.delivered));
   json items = MustJson(Request(*w.d, "GET", "/api/v1/audit/events?limit=1000&exchange=" + b.delivered,
                                 {.token = w.d->operator_token()}),
                         200)["items"];

@@ -110,6 +110,7 @@ TEST_CASE("CirProtocolFullCycleEndToEndMode") {
   // Nothing of the blob remains.
   int status = 0;
   CHECK(RunCommand("ls " + w.d->dir() + "/state/blobs/ | grep -c age || true", &status) == "0\n");
+  CHECK(PackedBlobs(w.d->dir() + "/state").empty());
 
   // DPO audit endpoints.
   json events = MustJson(Request(*w.d, "GET", "/api/v1/audit/events?exchange=" + id, {.token = w.dpo_recv.token}), 200);
@@ -416,8 +417,7 @@ TEST_CASE("KillDuringConcurrentUploadsLeavesNoPartialExchange") {
   INFO("in-flight upload answered " << answer.status << " " << answer.curl_error);
   CHECK((answer.status == 200 || answer.status == 0));  // answered, or cut off by the kill
   const std::string state = w.State(id);
-  int status = 0;
-  const std::string files = RunCommand("find " + w.d->dir() + "/state/blobs -type f | wc -l", &status);
+  const std::string files = std::to_string(StoredBlobCount(w.d->dir() + "/state")) + "\n";
   if (answer.status == 200) CHECK(state == "available");
   if (state == "available") {
     CHECK(files == "2\n");
@@ -529,9 +529,7 @@ TEST_CASE("AKillBetweenAnUploadsCommitAndItsAnswerKeepsEveryCommittedAndEveryAns
   const auto page = sent.Json();  // kept: the loop below reads into it
   for (const auto& item : page["items"]) listed.insert(item["id"].get<std::string>());
   for (const auto& s : all) CHECK(listed.count(s.id) == 1);
-  int status = 0;
-  CHECK(RunCommand("find " + w.d->dir() + "/state/blobs -type f | wc -l", &status) ==
-        std::to_string(all.size()) + "\n");
+  CHECK(StoredBlobCount(w.d->dir() + "/state") == all.size());
   CHECK(w.d->StopAndWait(SIGTERM) == 0);
   CheckAuditVerifies(w.d->dir() + "/state");
 }

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -117,6 +118,16 @@ class FaultDir {
 // last_used_at, which any authenticated request may move, left out) and
 // every file under blobs/ (tmp/ included) with its size and SHA-256.
 std::string StoreFingerprint(const Daemon& daemon);
+// Ciphertexts packed into segment files (exchanges.packed_blob_max_bytes),
+// read from the files: "<id> <bytes> <sha256 hex>" each, sorted.
+std::vector<std::string> PackedBlobs(const std::string& state_dir);
+// Files under blobs/ (tmp/ included) that are not segments, plus packed
+// ciphertexts: with packing off, the number of files under blobs/.
+size_t StoredBlobCount(const std::string& state_dir);
+// The ciphertext of exchange `id` is stored (its file, or a packed record).
+bool BlobStored(const std::string& state_dir, const std::string& id);
+// Ids of every stored ciphertext (blobs/<id>.age files and packed records).
+std::set<std::string> StoredBlobIds(const std::string& state_dir);
 // The audit log itself (audit.db, read-only): every event, tree node,
 // stored checkpoint and meta value; not its lookup index (event_keys), which
 // a background indexer derives from the events later.

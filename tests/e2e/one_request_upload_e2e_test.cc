@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,8 +35,10 @@ HttpResult UploadOne(CirWorld& w, const std::string& body, const std::string& ty
 // blob (temp or final).
 std::string Fingerprint(CirWorld& w) {
   int status = 0;
-  return w.DbDump("SELECT id, state FROM exchanges ORDER BY id;") +
-         RunCommand("find " + w.d->dir() + "/state/blobs -type f | sort", &status);
+  std::string out = w.DbDump("SELECT id, state FROM exchanges ORDER BY id;") +
+                    RunCommand("find " + w.d->dir() + "/state/blobs -type f -not -path '*/segments/*' | sort", &status);
+  for (const auto& r : PackedBlobs(w.d->dir() + "/state")) out += "packed " + r + "\n";
+  return out;
 }
 
 std::vector<std::string> Actions(CirWorld& w, const std::string& id) {
@@ -175,8 +178,7 @@ TEST_CASE("ConcurrentOneRequestUploadsUnderAOneOffProtocolDeliverExactlyOnce") {
   CHECK(std::count(statuses.begin(), statuses.end(), 201L) == 1);
   CHECK(std::count(statuses.begin(), statuses.end(), 422L) == kUploads - 1);
   CHECK(w.DbDump("SELECT COUNT(*) FROM exchanges WHERE state = 'available';") == "1\n");
-  int status = 0;
-  CHECK(RunCommand("find " + w.d->dir() + "/state/blobs -type f | wc -l", &status) == "1\n");
+  CHECK(StoredBlobCount(w.d->dir() + "/state") == 1);
 }
 
 // A periodic quota (2 a day, Brussels time) through the API, in both upload
@@ -252,9 +254,10 @@ TEST_CASE("UploadsCompletingWhileTheSweeperRunsKeepTheirContent") {
   // Let at least one more sweep pass over the finished uploads.
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   size_t missing = 0;
+  const std::set<std::string> stored = StoredBlobIds(w.d->dir() + "/state");
   for (const auto& list : ids) {
     for (const auto& id : list) {
-      if (!std::filesystem::exists(w.d->dir() + "/state/blobs/" + id + ".age")) ++missing;
+      if (!stored.contains(id)) ++missing;
     }
   }
   INFO(uploaded << " uploads");
@@ -365,6 +368,7 @@ TEST_CASE("MoreExpiredExchangesThanOneSweepBatchAreAllDeleted") {
   CHECK(deleted == std::to_string(kExchanges) + "\n");
   int status = 0;
   CHECK(RunCommand("find " + w.d->dir() + "/state/blobs -name '*.age' | wc -l", &status) == "0\n");
+  CHECK(PackedBlobs(w.d->dir() + "/state").empty());
   json events = MustJson(Request(*w.d, "GET", "/api/v1/audit/events?action=exchange.deleted_expiry&limit=1000",
                                  {.token = w.d->operator_token()}),
                          200);
