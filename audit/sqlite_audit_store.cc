@@ -150,7 +150,7 @@ Result<void> SqliteAuditStore::Open(const std::string& path, bool writable) {
     XGW_CHECK(db_.Exec("PRAGMA journal_mode=WAL"));
     // FULL: every commit fsyncs the WAL, so a returned Append is durable.
     XGW_CHECK(db_.Exec("PRAGMA synchronous=FULL"));
-    // Fewer, larger WAL checkpoints: each one stalls the committer for an
+    // Fewer, larger WAL checkpoints: each one stalls a commit for an
     // fsync of the main file (docs/audit-log.md says why a background
     // checkpointer was tried and removed).
     XGW_CHECK(db_.Exec("PRAGMA wal_autocheckpoint=8192"));

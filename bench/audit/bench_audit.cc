@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -113,6 +114,25 @@ int main(int argc, char** argv) {
   const std::filesystem::path dir = argv[1];
   const uint64_t big = argc > 2 ? std::stoull(argv[2]) : 1000000;
   std::filesystem::create_directories(dir);
+  // XGW_BENCH_AUDIT_VERIFY_ONLY=1: only verify DIR/big.db left by an earlier
+  // run (against its latest stored checkpoint), for profiling.
+  if (const char* v = std::getenv("XGW_BENCH_AUDIT_VERIFY_ONLY"); v && std::string(v) == "1") {
+    std::string checkpoint;
+    {
+      auto log = Open(dir / "big.db");
+      checkpoint = *log->LatestCheckpoint();
+    }
+    const std::vector<std::string> trusted = {checkpoint};
+    const auto t0 = Clock::now();
+    auto report = VerifyLog(dir / "big.db", trusted, FormatVerifierKey(kOrigin, Key()->public_key()));
+    if (!report) {
+      std::fprintf(stderr, "verify failed: %s\n", report.error().message.c_str());
+      return 1;
+    }
+    std::printf("verified %llu events in %.3f s\n", static_cast<unsigned long long>(report->events),
+                Seconds(t0, Clock::now()));
+    return 0;
+  }
   for (const char* f : {"a1.db", "a16.db", "a16nl.db", "big.db", "peer1.db", "peerb.db"}) {
     for (const char* sfx : {"", "-wal", "-shm"}) std::filesystem::remove(dir / (std::string(f) + sfx));
   }
