@@ -137,6 +137,20 @@ int main(int argc, char** argv) {
     for (const char* sfx : {"", "-wal", "-shm"}) std::filesystem::remove(dir / (std::string(f) + sfx));
   }
 
+  // XGW_BENCH_AUDIT_ONE_ONLY=1: only the peer's and the lone writer's
+  // durable appends, alternating, three times (for profiling).
+  if (const char* v = std::getenv("XGW_BENCH_AUDIT_ONE_ONLY"); v && std::string(v) == "1") {
+    for (int round = 0; round < 3; ++round) {
+      for (const char* f : {"a1.db", "peer1.db"}) {
+        for (const char* sfx : {"", "-wal", "-shm"}) std::filesystem::remove(dir / (std::string(f) + sfx));
+      }
+      const double peer = PlainSqlite(dir / "peer1.db", 3000, 1);
+      auto log = Open(dir / "a1.db");
+      const double one = Appends(*log, 1, 3000, 0);
+      std::printf("peer %.0f rows/s, 1 writer %.0f events/s (%.2fx)\n", peer, one, one / peer);
+    }
+    return 0;
+  }
   const double peer_one = PlainSqlite(dir / "peer1.db", 3000, 1);
   const double peer_batch = PlainSqlite(dir / "peerb.db", 200000, 1000);
   double one, sixteen, sixteen_nl;
