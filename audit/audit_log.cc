@@ -331,8 +331,17 @@ void AuditLog::Impl::WaitOrLead(audit_internal::Waiter& waiter) {
   }
   waiter.attached = false;
   lk.unlock();
-  // A leader that chose to wake this waiter may still be about to touch it.
-  while (waiter.wakers.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+  // A leader that chose to wake this waiter may still be about to touch it
+  // (a few instructions after the futex wake-up that got us here).
+  for (int spins = 0; waiter.wakers.load(std::memory_order_acquire) != 0; ++spins) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (spins < 256) {
+      __builtin_ia32_pause();
+      continue;
+    }
+#endif
+    std::this_thread::yield();
+  }
 }
 
 void AuditLog::Impl::Lead(std::unique_lock<std::mutex>& lk) {

@@ -116,10 +116,15 @@ std::string EncodeV1(std::string_view s) {
     uint32_t best = 1 + cost[i + 1];
     int8_t how = -1;
     const char c = s[i];
-    if (c == '{' || c == '"' || c == 'd') {
+    if ((c == '{' || c == '"' || c == 'd') && i + 1 < n) {
+      const char c1 = s[i + 1];
       for (size_t t = 0; t < kTokens.size(); ++t) {
         const std::string_view tok = kTokens[t];
-        if (tok[0] != c || n - i < tok.size() || s.compare(i, tok.size(), tok) != 0) continue;
+        // First two bytes before the full compare: most candidates differ there.
+        if (tok[0] != c || tok[1] != c1 || n - i < tok.size() ||
+            std::memcmp(s.data() + i + 2, tok.data() + 2, tok.size() - 2) != 0) {
+          continue;
+        }
         if (1 + cost[i + tok.size()] < best) {
           best = 1 + cost[i + tok.size()];
           how = static_cast<int8_t>(t);
