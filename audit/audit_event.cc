@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
-#include "policy/canonical_json.h"
 
 namespace xgw {
 namespace {
@@ -228,6 +228,32 @@ bool IsSafeId(std::string_view id) {
 }
 
 std::string FormatAuditTime(int64_t time_ms) {
+  if (time_ms >= 0 && time_ms <= kMaxTimeMs) {
+    // Years 1970..9999: fixed width, no snprintf (this runs once per append).
+    const int64_t days = time_ms / 86400000, rem = time_ms % 86400000;
+    int64_t y;
+    unsigned m, d;
+    CivilFromDays(days, y, m, d);
+    char buf[24];
+    const auto put = [&](size_t at, int64_t v, size_t width) {
+      for (size_t i = width; i-- > 0; v /= 10) buf[at + i] = static_cast<char>('0' + v % 10);
+    };
+    put(0, y, 4);
+    buf[4] = '-';
+    put(5, m, 2);
+    buf[7] = '-';
+    put(8, d, 2);
+    buf[10] = 'T';
+    put(11, rem / 3600000, 2);
+    buf[13] = ':';
+    put(14, rem / 60000 % 60, 2);
+    buf[16] = ':';
+    put(17, rem / 1000 % 60, 2);
+    buf[19] = '.';
+    put(20, rem % 1000, 3);
+    buf[23] = 'Z';
+    return std::string(buf, sizeof buf);
+  }
   const int64_t days = time_ms >= 0 ? time_ms / 86400000 : (time_ms - 86399999) / 86400000;
   const int64_t rem = time_ms - days * 86400000;
   int64_t y;
@@ -274,36 +300,67 @@ std::vector<std::string> ConcernedOrganisations(const AuditEvent& e) {
   return out;
 }
 
+// Written directly, without building a JSON tree: the members in the byte
+// order of their keys (what CanonicalJson's sorted map gives), no whitespace.
+// No value needs escaping: Validate admits only safe ids, vocabulary codes,
+// IP literals and the fixed names, all printable ASCII without '"' or '\\'.
+// tests/audit/audit_event_test.cc checks the bytes against CanonicalJson.
 Result<std::string> ToCanonicalJson(const AuditEvent& e) {
   XGW_CHECK(Validate(e));
-  nlohmann::json j = nlohmann::json::object();
-  j["v"] = 1;
-  j["time"] = FormatAuditTime(e.time_ms);
-  nlohmann::json actor = {{"type", ActorTypeName(e.actor.type)}};
-  if (!e.actor.id.empty()) actor["id"] = e.actor.id;
-  if (!e.actor.org.empty()) actor["org"] = e.actor.org;
-  j["actor"] = actor;
-  j["action"] = std::string(AuditActionName(e.action));
-  j["outcome"] = std::string(AuditOutcomeName(e.outcome));
-  if (!e.reason.empty()) j["reason"] = e.reason;
-  if (!e.protocol_id.empty()) {
-    nlohmann::json p = {{"id", e.protocol_id}};
-    if (!e.protocol_version.empty()) p["version"] = e.protocol_version;
-    j["protocol"] = p;
+  std::string out;
+  out.reserve(192 + e.actor.id.size() + e.actor.org.size() + e.protocol_id.size() + e.protocol_version.size() +
+              e.exchange_id.size() + e.user_id.size() + e.token_id.size() + e.client_address.size() +
+              e.request_id.size() + e.orgs.size() * 24);
+  const auto member = [&](std::string_view key_and_open, std::string_view value) {
+    out += key_and_open;  // e.g. ,"exchange":"
+    out += value;
+    out += '"';
+  };
+  out += R"({"action":")";
+  out += AuditActionName(e.action);
+  out += R"(","actor":{)";
+  if (!e.actor.id.empty()) {
+    member(R"("id":")", e.actor.id);
+    out += ',';
   }
-  if (!e.exchange_id.empty()) j["exchange"] = e.exchange_id;
-  if (!e.user_id.empty()) j["user"] = e.user_id;
-  if (!e.token_id.empty()) j["token"] = e.token_id;
+  if (!e.actor.org.empty()) {
+    member(R"("org":")", e.actor.org);
+    out += ',';
+  }
+  member(R"("type":")", ActorTypeName(e.actor.type));
+  out += '}';
+  if (!e.client_address.empty()) member(R"(,"client":")", e.client_address);
+  if (e.count != 1) {
+    out += R"(,"count":)";
+    out += std::to_string(e.count);
+  }
+  if (!e.exchange_id.empty()) member(R"(,"exchange":")", e.exchange_id);
   if (!e.orgs.empty()) {
-    std::vector<std::string> orgs = e.orgs;
+    std::vector<std::string_view> orgs(e.orgs.begin(), e.orgs.end());
     std::sort(orgs.begin(), orgs.end());
     orgs.erase(std::unique(orgs.begin(), orgs.end()), orgs.end());
-    j["orgs"] = orgs;
+    out += R"(,"orgs":[)";
+    for (size_t i = 0; i < orgs.size(); ++i) {
+      if (i) out += ',';
+      out += '"';
+      out += orgs[i];
+      out += '"';
+    }
+    out += ']';
   }
-  if (!e.client_address.empty()) j["client"] = e.client_address;
-  if (!e.request_id.empty()) j["request"] = e.request_id;
-  if (e.count != 1) j["count"] = e.count;
-  return CanonicalJson(j);
+  member(R"(,"outcome":")", AuditOutcomeName(e.outcome));
+  if (!e.protocol_id.empty()) {
+    member(R"(,"protocol":{"id":")", e.protocol_id);
+    if (!e.protocol_version.empty()) member(R"(,"version":")", e.protocol_version);
+    out += '}';
+  }
+  if (!e.reason.empty()) member(R"(,"reason":")", e.reason);
+  if (!e.request_id.empty()) member(R"(,"request":")", e.request_id);
+  member(R"(,"time":")", FormatAuditTime(e.time_ms));
+  if (!e.token_id.empty()) member(R"(,"token":")", e.token_id);
+  if (!e.user_id.empty()) member(R"(,"user":")", e.user_id);
+  out += R"(,"v":1})";
+  return out;
 }
 
 Result<AuditEvent> ParseAuditEvent(std::string_view text) {

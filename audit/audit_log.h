@@ -8,7 +8,8 @@
 // error, the caller must not perform the action (the event is not recorded,
 // or, after an fsync failure whose outcome is unknown, the log refuses all
 // further appends until reopened). Concurrent appends are group-committed:
-// one committer thread writes each queued batch in one transaction.
+// each queued batch is written in one transaction by one of the appenders
+// (leader/follower, see audit_log.cc).
 //
 // Thread safety: every method may be called from any number of threads.
 #ifndef XGW_AUDIT_AUDIT_LOG_H_
@@ -44,10 +45,10 @@ struct AuditLogOptions {
   std::chrono::milliseconds checkpoint_interval{0};
   // Most events in one group-commit transaction.
   size_t max_batch = 4096;
-  // Longest the committer waits, after a commit, for the writers it just
+  // Longest the next leader waits, after a commit, for the writers it
   // released to append again so that the next transaction is full (it waits
-  // at most half the last commit's duration, and not at all for an empty
-  // queue). 0: commit whatever is queued at once.
+  // at most half the last commit's duration, and not at all for a lone
+  // writer). 0: commit whatever is queued at once.
   std::chrono::microseconds max_commit_linger{400};
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <vector>
 
 namespace xgw {
 
@@ -95,50 +96,74 @@ bool DecodeTime(const uint8_t* packed, std::string& out) {
   return true;
 }
 
-// Greedy: the longest fixed string at `at`, or -1. Tokens start with '{',
-// '"', ',' or 'd' only, which keeps the scan cheap.
-int TokenAt(std::string_view s, size_t at) {
-  const char c = s[at];
-  if (c != '{' && c != '"' && c != 'd') return -1;
-  int best = -1;
-  size_t best_len = 0;
-  for (size_t t = 0; t < kTokens.size(); ++t) {
-    const std::string_view tok = kTokens[t];
-    if (tok.size() > best_len && tok[0] == c && s.substr(at, tok.size()) == tok) {
-      best = static_cast<int>(t);
-      best_len = tok.size();
-    }
-  }
-  return best;
-}
-
+// The shortest code stream for `s` (dynamic programming over positions,
+// back to front): at each position a plain byte, one of the fixed strings,
+// 64 lower-case hex digits or a time may start. A greedy longest match lost
+// most of the savings: the separator tokens ("," and "},") end with the
+// quote that the key tokens ("client":" ...) start with, so after a
+// separator the key, and the packed time after "time":", were written out.
+// Any stream the decoder maps back to `s` is valid, so this needs no new
+// codes and rows written before it decode as before.
 std::string EncodeV1(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  out.push_back(kV1);
-  size_t i = 0;
-  while (i < s.size()) {
-    const int t = TokenAt(s, i);
-    if (t >= 0) {
-      out.push_back(static_cast<char>(kFirstToken + t));
-      i += kTokens[static_cast<size_t>(t)].size();
-      if (kTokens[static_cast<size_t>(t)] == R"("time":")" && IsTime(s.substr(i))) {
-        EncodeTime(s.substr(i), out);
-        i += kTimeShape.size();
+  const size_t n = s.size();
+  // cost[i]: bytes of the best stream for s[i..n); step[i]: what it starts
+  // with (-1 plain byte, -2 hex, -3 time, else token index).
+  std::vector<uint32_t> cost(n + 1, 0);
+  std::vector<int8_t> step(n + 1, -1);
+  std::vector<uint8_t> hex_run(n + 1, 0);  // lower-case hex digits from i (capped)
+  for (size_t i = n; i-- > 0;) {
+    hex_run[i] = IsLowerHex(s[i]) ? static_cast<uint8_t>(std::min<unsigned>(hex_run[i + 1] + 1u, 64u)) : 0;
+    uint32_t best = 1 + cost[i + 1];
+    int8_t how = -1;
+    const char c = s[i];
+    if ((c == '{' || c == '"' || c == 'd') && i + 1 < n) {
+      const char c1 = s[i + 1];
+      for (size_t t = 0; t < kTokens.size(); ++t) {
+        const std::string_view tok = kTokens[t];
+        // First two bytes before the full compare: most candidates differ there.
+        if (tok[0] != c || tok[1] != c1 || n - i < tok.size() ||
+            std::memcmp(s.data() + i + 2, tok.data() + 2, tok.size() - 2) != 0) {
+          continue;
+        }
+        if (1 + cost[i + tok.size()] < best) {
+          best = 1 + cost[i + tok.size()];
+          how = static_cast<int8_t>(t);
+        }
       }
-      continue;
     }
-    if (IsLowerHex(s[i]) && i > 0 && s[i - 1] == '"' && s.size() - i > 64 && s[i + 64] == '"' &&
-        std::all_of(s.begin() + static_cast<long>(i), s.begin() + static_cast<long>(i + 64), IsLowerHex)) {
+    if (hex_run[i] >= 64 && 33 + cost[i + 64] < best) {
+      best = 33 + cost[i + 64];
+      how = -2;
+    }
+    if (IsDigit(c) && n - i >= kTimeShape.size() && IsTime(s.substr(i)) &&
+        1 + kTimePacked + cost[i + kTimeShape.size()] < best) {
+      best = static_cast<uint32_t>(1 + kTimePacked + cost[i + kTimeShape.size()]);
+      how = -3;
+    }
+    cost[i] = best;
+    step[i] = how;
+  }
+  std::string out;
+  out.reserve(cost[0] + 1);
+  out.push_back(kV1);
+  for (size_t i = 0; i < n;) {
+    const int how = step[i];
+    if (how == -1) {
+      out.push_back(s[i]);
+      ++i;
+    } else if (how == -2) {
       out.push_back(kHex);
       for (size_t k = 0; k < 32; ++k) {
         out.push_back(static_cast<char>(HexValue(s[i + 2 * k]) << 4 | HexValue(s[i + 2 * k + 1])));
       }
       i += 64;
-      continue;
+    } else if (how == -3) {
+      EncodeTime(s.substr(i), out);
+      i += kTimeShape.size();
+    } else {
+      out.push_back(static_cast<char>(kFirstToken + how));
+      i += kTokens[static_cast<size_t>(how)].size();
     }
-    out.push_back(s[i]);
-    ++i;
   }
   return out;
 }

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -113,10 +114,43 @@ int main(int argc, char** argv) {
   const std::filesystem::path dir = argv[1];
   const uint64_t big = argc > 2 ? std::stoull(argv[2]) : 1000000;
   std::filesystem::create_directories(dir);
+  // XGW_BENCH_AUDIT_VERIFY_ONLY=1: only verify DIR/big.db left by an earlier
+  // run (against its latest stored checkpoint), for profiling.
+  if (const char* v = std::getenv("XGW_BENCH_AUDIT_VERIFY_ONLY"); v && std::string(v) == "1") {
+    std::string checkpoint;
+    {
+      auto log = Open(dir / "big.db");
+      checkpoint = *log->LatestCheckpoint();
+    }
+    const std::vector<std::string> trusted = {checkpoint};
+    const auto t0 = Clock::now();
+    auto report = VerifyLog(dir / "big.db", trusted, FormatVerifierKey(kOrigin, Key()->public_key()));
+    if (!report) {
+      std::fprintf(stderr, "verify failed: %s\n", report.error().message.c_str());
+      return 1;
+    }
+    std::printf("verified %llu events in %.3f s\n", static_cast<unsigned long long>(report->events),
+                Seconds(t0, Clock::now()));
+    return 0;
+  }
   for (const char* f : {"a1.db", "a16.db", "a16nl.db", "big.db", "peer1.db", "peerb.db"}) {
     for (const char* sfx : {"", "-wal", "-shm"}) std::filesystem::remove(dir / (std::string(f) + sfx));
   }
 
+  // XGW_BENCH_AUDIT_ONE_ONLY=1: only the peer's and the lone writer's
+  // durable appends, alternating, three times (for profiling).
+  if (const char* v = std::getenv("XGW_BENCH_AUDIT_ONE_ONLY"); v && std::string(v) == "1") {
+    for (int round = 0; round < 3; ++round) {
+      for (const char* f : {"a1.db", "peer1.db"}) {
+        for (const char* sfx : {"", "-wal", "-shm"}) std::filesystem::remove(dir / (std::string(f) + sfx));
+      }
+      const double peer = PlainSqlite(dir / "peer1.db", 3000, 1);
+      auto log = Open(dir / "a1.db");
+      const double one = Appends(*log, 1, 3000, 0);
+      std::printf("peer %.0f rows/s, 1 writer %.0f events/s (%.2fx)\n", peer, one, one / peer);
+    }
+    return 0;
+  }
   const double peer_one = PlainSqlite(dir / "peer1.db", 3000, 1);
   const double peer_batch = PlainSqlite(dir / "peerb.db", 200000, 1000);
   double one, sixteen, sixteen_nl;
