@@ -284,6 +284,7 @@ constexpr Target kOrgTarget{TargetKind::kOrg, "org"};
 constexpr Target kUserTarget{TargetKind::kUser, "user"};
 constexpr Target kTokenTarget{TargetKind::kToken, "token"};
 
+// A route of this file on `target`; its handler runs `run` on the store.
 RouteSpec Route(IdentityStore& store, const char* method, const char* pattern, std::vector<Grant> grants,
                 Target target, NoBody run) {
   return {.method = method,
@@ -296,17 +297,15 @@ RouteSpec Route(IdentityStore& store, const char* method, const char* pattern, s
           }};
 }
 
+// The same for a route that takes a JSON object as its body.
 RouteSpec Route(IdentityStore& store, const char* method, const char* pattern, std::vector<Grant> grants,
                 Target target, WithBody run) {
-  return {.method = method,
-          .pattern = pattern,
-          .grants = std::move(grants),
-          .target = target.kind,
-          .target_param = target.param,
-          .body = BodyKind::kJson,
-          .handler = [&store, run](RequestContext& ctx, const json& body) {
-            return Handle(ctx, [&] { return run(store, ctx, body); });
-          }};
+  RouteSpec spec = Route(store, method, pattern, std::move(grants), target, NoBody{});  // handler set below
+  spec.body = BodyKind::kJson;
+  spec.handler = [&store, run](RequestContext& ctx, const json& body) {
+    return Handle(ctx, [&] { return run(store, ctx, body); });
+  };
+  return spec;
 }
 
 const Grant kOperator{std::string(kRoleOperator), Scope::kAny};
