@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
+#include <vector>
 
 #include "client/commands.h"
 #include "client/exchange_crypto.h"
@@ -196,6 +198,177 @@ void NoteHeader(const HeaderMatch& h) {
          "; row(s) " + rows + " above it are taken as titles, not as data");
 }
 
+// The list `xgw send` sends: which file, sheet and header row, and its
+// local check.
+struct ListToSend {
+  std::string path;
+  std::string sheet;
+  HeaderSearch search;
+  ListCheck check;
+};
+
+// Step 1 of `xgw send` (after CheckLocally): the receiver checks the file as
+// sent with the defaults (first sheet, header found by itself), so a named
+// header row or another sheet is sent as a copy whose header is its first
+// row, as with --drop-extra. Writes that copy, checks it and makes it `list`;
+// an exit code if that fails.
+std::optional<int> UseCleanedCopy(const Args& args, const FetchedProtocol& fetched, const SendRequest& request,
+                                  const CheckListOptions& opts, ListToSend& list) {
+  const Protocol& protocol = fetched.protocol;
+  const ListCheck& check = list.check;
+  const bool other_sheet = !list.sheet.empty() && !check.header.sheets.empty() && check.header.sheets[0] != list.sheet;
+  if (!args.Has("drop-extra") && list.search.header_row == 0 && !other_sheet) return std::nullopt;
+  const std::vector<size_t> extra = args.Has("drop-extra") ? ExtraColumns(check) : std::vector<size_t>{};
+  const bool header_found = std::none_of(check.violations.begin(), check.violations.end(), [](const Violation& v) {
+    return v.code == "header_not_found" || v.code == "header_row_not_found" || v.code == "list_malformed" ||
+           v.code == "list_limit_exceeded";
+  });
+  if (args.Has("drop-extra") && extra.empty() && header_found) Notice("xgw: --drop-extra: no column to drop");
+  if (!header_found || (extra.empty() && list.search.header_row == 0 && !other_sheet)) return std::nullopt;
+  if (!protocol.Accepts(InputFormat::kCsv))
+    return Report(Error{ErrorCode::kPolicy, "the protocol accepts only xlsx lists, and xgw writes its cleaned copy as CSV"},
+                  "remove the columns named above in Excel (and put the list on the first sheet, header on top), save, and send again");
+  auto copy = WriteCleanedCopy(protocol, list.path, list.sheet, list.search, extra);
+  if (!copy) return Report(copy.error());
+  std::string dropped;
+  for (const auto& d : copy->dropped) dropped += (dropped.empty() ? "" : ", ") + d;
+  Notice("xgw: wrote " + copy->path + (dropped.empty() ? "" : " without " + dropped) +
+         (list.search.header_row != 0 || other_sheet ? " (header on its first row)" : "") + "; " + list.path +
+         " is unchanged. The copy is checked" +
+         (args.Has("check-only") ? "." : " and sent."));
+  list.path = copy->path;
+  list.sheet.clear();
+  list.search = HeaderSearch{};
+  auto again = CheckLocally(fetched, list.path, list.sheet, list.search, request, opts);
+  if (!again) return Report(again.error());
+  list.check = std::move(*again);
+  return std::nullopt;
+}
+
+// The end of step 1: a list that fails the check is not sent (kExitPolicy);
+// --check-only stops after a list that passes (kExitOk).
+std::optional<int> LocalVerdict(const Args& args, const Protocol& protocol, const ListCheck& check, bool have_key) {
+  if (!check.ok()) {
+    Notice("xgw: the list may not be sent under protocol " + protocol.id + ":");
+    PrintViolations(check.violations, check.suppressed);
+    Notice("xgw: nothing was sent. Fix the list (remove or correct what is named above) and try again;\n"
+           "xgw: `xgw protocol show " + protocol.id + "` lists what the protocol allows.");
+    return kExitPolicy;
+  }
+  const Manifest& manifest = check.manifest;
+  if (!have_key)
+    for (const auto& f : protocol.fields)
+      if (f.subject_identifier && std::find(manifest.columns.begin(), manifest.columns.end(), f.name) != manifest.columns.end()) {
+        Notice("xgw: warning: no subject-index key configured; your DPO will not be able to find people in this list"
+               " (give --subject-key FILE)");
+        break;
+      }
+  if (args.Has("check-only")) {
+    Notice("xgw: the list passes every check of protocol " + protocol.id + ": " + std::to_string(manifest.row_count) +
+           " rows; nothing was sent (--check-only)");
+    return kExitOk;
+  }
+  return std::nullopt;
+}
+
+// Step 2 of `xgw send`: the keys of those who may receive under `protocol`;
+// an exit code if there are none.
+std::optional<int> FetchRecipients(Gateway& gw, const Protocol& protocol, std::vector<age::X25519Recipient>& out) {
+  auto rs = gw.Json("GET", "/api/v1/protocols/" + UrlEncode(protocol.id) + "/recipients");
+  if (!rs) return Report(rs.error());
+  for (const auto& r : Items(*rs)) {
+    auto rec = age::X25519Recipient::Parse(Str(r, "age_recipient"));
+    if (!rec) return Report(Error{ErrorCode::kKey, "the gateway returned an invalid recipient key"});
+    out.push_back(*rec);
+  }
+  if (out.empty())
+    return Report(Error{ErrorCode::kConflict, "nobody who may receive this list has registered a key yet; nothing was sent"},
+                  "ask the receiving organisation to run `xgw register-key`");
+  return std::nullopt;
+}
+
+// Step 3 of `xgw send`: encrypts `path` into `tmp`, proving it is the file
+// that was checked (`manifest`); an exit code if it is not, or fails.
+std::optional<int> EncryptChecked(const std::string& path, const std::vector<age::X25519Recipient>& recipients,
+                                  const Manifest& manifest, const TempFile& tmp) {
+  auto src = FileSource::Open(path);
+  if (!src) return Report(src.error());
+  HashingSource hashing(*src);
+  FileSink out = FileSink::Borrow(tmp.fd());
+  std::vector<const age::Recipient*> ptrs;
+  for (const auto& r : recipients) ptrs.push_back(&r);
+  if (auto r = age::Encrypt(ptrs, hashing, out, false); !r) return Report(r.error());
+  if (hashing.HexDigest() != manifest.sha256 || hashing.size() != manifest.byte_size)
+    return Report(Error{ErrorCode::kConflict, "the file changed while it was being sent; nothing was sent"},
+                  "wait until the file is saved and closed, then send again");
+  if (::fsync(tmp.fd()) != 0) return Report(IoError("fsync", tmp.path(), errno));
+  return std::nullopt;
+}
+
+// Step 4 of `xgw send`: uploads the encrypted list `tmp` and says what was
+// sent. A list up to kOneRequestMax goes in one request (create document,
+// newline, subject index, age file); a larger one is announced first, so
+// that a refusal (protocol suspended, one-off used) comes before a long
+// transfer, and then uploaded (subject index, age file).
+int UploadEncrypted(const Args& args, Gateway& gw, const Protocol& protocol, const SignedManifest& signed_manifest,
+                    const ListCheck& check, const TempFile& tmp, size_t recipients) {
+  const Manifest& manifest = check.manifest;
+  json body = {{"protocol_id", protocol.id},
+               {"version_hash", protocol.version_hash},
+               {"manifest", json::parse(signed_manifest.canonical_json)},
+               {"manifest_signature", signed_manifest.signature}};
+  auto refused = [&](const Error& e, const std::string& hint) {
+    Violations vs = ViolationsOfProblem(gw.last_problem());
+    if (vs.empty()) return Report(e, hint);
+    Notice("xgw: the gateway refused the list:");
+    PrintViolations(vs, 0);
+    Report(e, "nothing was sent; fix what is named above");
+    return kExitPolicy;
+  };
+  auto src = FileSource::Open(tmp.path());
+  if (!src) return Report(src.error());
+  // The streamed subject index: the sorted raw values the manifest's count
+  // and sha256 describe (empty when the manifest lists them, or has none).
+  const std::span<const Sha256Digest> index_values =
+      manifest.subject_index_streamed ? std::span<const Sha256Digest>(check.subject_values)
+                                      : std::span<const Sha256Digest>();
+  MemorySource index_src(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(index_values.data()),
+                                                  index_values.size_bytes()));
+  ConcatSource index_then_file(index_src, *src);
+  const uint64_t content_size = index_values.size_bytes() + tmp.Size();
+  std::string id;
+  Result<HttpResponse> up = Fail(ErrorCode::kInternal, "not sent");
+  if (tmp.Size() <= kOneRequestMax) {
+    const std::string head = body.dump() + "\n";
+    MemorySource head_src(head);
+    ConcatSource head_then_content(head_src, index_then_file);
+    up = gw.Upload("POST", "/api/v1/exchanges/upload", head_then_content, head.size() + content_size,
+                   "application/vnd.xgw.exchange", true);
+    if (!up) return refused(up.error(), "the list was not delivered; send it again");
+  } else {
+    auto created = gw.Json("POST", "/api/v1/exchanges", body);
+    if (!created) return refused(created.error(), "");
+    id = Str(*created, "id");
+    std::string upload = Str(*created, "upload_url");
+    if (upload.empty()) upload = "/api/v1/exchanges/" + UrlEncode(id) + "/content";
+    up = gw.Upload("PUT", upload, index_then_file, content_size,
+                   index_values.empty() ? "application/octet-stream" : "application/vnd.xgw.exchange-content", true);
+    if (!up) return refused(up.error(), "the list was not delivered; send it again");
+  }
+  json done = json::parse(up->body, nullptr, false);
+  if (id.empty() && done.is_object()) id = Str(done, "id");
+  if (args.Has("json")) {
+    json out = {{"id", id}, {"rows", manifest.row_count}, {"recipients", recipients}};
+    if (done.is_object()) out["exchange"] = done;
+    Print(out.dump(2) + "\n");
+    return kExitOk;
+  }
+  std::string expires = done.is_object() ? Str(done, "expires_at") : "";
+  Print("sent: exchange " + id + ", " + std::to_string(manifest.row_count) + " rows, encrypted for " +
+        std::to_string(recipients) + " recipient(s)" + (expires.empty() ? "" : "; deleted at the latest on " + expires) + "\n");
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunSend(std::span<char* const> argv) {
@@ -219,14 +392,12 @@ int RunSend(std::span<char* const> argv) {
                     "(FILE.cleaned.csv, FILE unchanged) and checks and sends that copy.");
   if (!args->Has("protocol")) return UsageError("--protocol ID is required", kUsage);
   if (args->positional.size() != 1) return UsageError("give exactly one list file", kUsage);
-  std::string path = args->positional[0];
-  std::string sheet = args->Last("sheet").value_or("");
-  HeaderSearch search;
+  ListToSend list{args->positional[0], args->Last("sheet").value_or(""), HeaderSearch{}, ListCheck{}};
   if (auto h = args->Last("header-row")) {
     char* end = nullptr;
     const unsigned long long n = std::strtoull(h->c_str(), &end, 10);
     if (h->empty() || *end != '\0' || n == 0 || n > 1000000) return UsageError("--header-row needs a row number (1, 2, ...)", kUsage);
-    search.header_row = n;
+    list.search.header_row = n;
   }
   auto cfg = LoadClientConfig(*args);
   if (!cfg) return Report(cfg.error());
@@ -249,154 +420,30 @@ int RunSend(std::span<char* const> argv) {
     opts.stream_subject_index = true;
   }
   SendRequest request{MyParty(gw, *fetched), LocalDecisionTime(*fetched), 0};
-  auto check = CheckLocally(*fetched, path, sheet, search, request, opts);
+  auto check = CheckLocally(*fetched, list.path, list.sheet, list.search, request, opts);
   if (!check) return Report(check.error());
-  NoteHeader(check->header);
-  // The receiver checks the file as sent with the defaults (first sheet,
-  // header found by itself): a named header row or another sheet is sent as
-  // a copy whose header is its first row, as with --drop-extra.
-  const bool other_sheet = !sheet.empty() && !check->header.sheets.empty() && check->header.sheets[0] != sheet;
-  if (args->Has("drop-extra") || search.header_row != 0 || other_sheet) {
-    const std::vector<size_t> extra = args->Has("drop-extra") ? ExtraColumns(*check) : std::vector<size_t>{};
-    const bool header_found = std::none_of(check->violations.begin(), check->violations.end(), [](const Violation& v) {
-      return v.code == "header_not_found" || v.code == "header_row_not_found" || v.code == "list_malformed" ||
-             v.code == "list_limit_exceeded";
-    });
-    if (args->Has("drop-extra") && extra.empty() && header_found) Notice("xgw: --drop-extra: no column to drop");
-    if (header_found && (!extra.empty() || search.header_row != 0 || other_sheet)) {
-      if (!protocol.Accepts(InputFormat::kCsv))
-        return Report(Error{ErrorCode::kPolicy, "the protocol accepts only xlsx lists, and xgw writes its cleaned copy as CSV"},
-                      "remove the columns named above in Excel (and put the list on the first sheet, header on top), save, and send again");
-      auto copy = WriteCleanedCopy(protocol, path, sheet, search, extra);
-      if (!copy) return Report(copy.error());
-      std::string dropped;
-      for (const auto& d : copy->dropped) dropped += (dropped.empty() ? "" : ", ") + d;
-      Notice("xgw: wrote " + copy->path + (dropped.empty() ? "" : " without " + dropped) +
-             (search.header_row != 0 || other_sheet ? " (header on its first row)" : "") + "; " + path +
-             " is unchanged. The copy is checked" +
-             (args->Has("check-only") ? "." : " and sent."));
-      path = copy->path;
-      sheet.clear();
-      search = HeaderSearch{};
-      check = CheckLocally(*fetched, path, sheet, search, request, opts);
-      if (!check) return Report(check.error());
-    }
-  }
-  if (!check->ok()) {
-    Notice("xgw: the list may not be sent under protocol " + protocol.id + ":");
-    PrintViolations(check->violations, check->suppressed);
-    Notice("xgw: nothing was sent. Fix the list (remove or correct what is named above) and try again;\n"
-           "xgw: `xgw protocol show " + protocol.id + "` lists what the protocol allows.");
-    return kExitPolicy;
-  }
-  const Manifest& manifest = check->manifest;
-  if (!*key)
-    for (const auto& f : protocol.fields)
-      if (f.subject_identifier && std::find(manifest.columns.begin(), manifest.columns.end(), f.name) != manifest.columns.end()) {
-        Notice("xgw: warning: no subject-index key configured; your DPO will not be able to find people in this list"
-               " (give --subject-key FILE)");
-        break;
-      }
-  if (args->Has("check-only")) {
-    Notice("xgw: the list passes every check of protocol " + protocol.id + ": " + std::to_string(manifest.row_count) +
-           " rows; nothing was sent (--check-only)");
-    return kExitOk;
-  }
+  list.check = std::move(*check);
+  NoteHeader(list.check.header);
+  if (auto stop = UseCleanedCopy(*args, *fetched, request, opts, list)) return *stop;
+  if (auto stop = LocalVerdict(*args, protocol, list.check, key->has_value())) return *stop;
 
   // 2. Recipients and keys.
-  auto rs = gw.Json("GET", "/api/v1/protocols/" + UrlEncode(protocol.id) + "/recipients");
-  if (!rs) return Report(rs.error());
   std::vector<age::X25519Recipient> recipients;
-  for (const auto& r : Items(*rs)) {
-    auto rec = age::X25519Recipient::Parse(Str(r, "age_recipient"));
-    if (!rec) return Report(Error{ErrorCode::kKey, "the gateway returned an invalid recipient key"});
-    recipients.push_back(*rec);
-  }
-  if (recipients.empty())
-    return Report(Error{ErrorCode::kConflict, "nobody who may receive this list has registered a key yet; nothing was sent"},
-                  "ask the receiving organisation to run `xgw register-key`");
+  if (auto stop = FetchRecipients(gw, protocol, recipients)) return *stop;
   auto identity = LoadIdentity(*args, *cfg);
   if (!identity) return Report(identity.error());
   auto signing = DeriveSigningKey(*identity);
   if (!signing) return Report(signing.error());
-  auto signed_manifest = SignManifest(manifest, *signing);
+  auto signed_manifest = SignManifest(list.check.manifest, *signing);
   if (!signed_manifest) return Report(signed_manifest.error());
 
   // 3. Encrypt to a temporary file, proving it is the file that was checked.
   auto tmp = TempFile::Create();
   if (!tmp) return Report(tmp.error());
-  {
-    auto src = FileSource::Open(path);
-    if (!src) return Report(src.error());
-    HashingSource hashing(*src);
-    FileSink out = FileSink::Borrow(tmp->fd());
-    std::vector<const age::Recipient*> ptrs;
-    for (const auto& r : recipients) ptrs.push_back(&r);
-    if (auto r = age::Encrypt(ptrs, hashing, out, false); !r) return Report(r.error());
-    if (hashing.HexDigest() != manifest.sha256 || hashing.size() != manifest.byte_size)
-      return Report(Error{ErrorCode::kConflict, "the file changed while it was being sent; nothing was sent"},
-                    "wait until the file is saved and closed, then send again");
-    if (::fsync(tmp->fd()) != 0) return Report(IoError("fsync", tmp->path(), errno));
-  }
+  if (auto stop = EncryptChecked(list.path, recipients, list.check.manifest, *tmp)) return *stop;
 
-  // 4. Upload. A list up to kOneRequestMax goes in one request (create
-  // document, newline, subject index, age file); a larger one is announced
-  // first, so that a refusal (protocol suspended, one-off used) comes before
-  // a long transfer, and then uploaded (subject index, age file).
-  json body = {{"protocol_id", protocol.id},
-               {"version_hash", protocol.version_hash},
-               {"manifest", json::parse(signed_manifest->canonical_json)},
-               {"manifest_signature", signed_manifest->signature}};
-  auto refused = [&](const Error& e, const std::string& hint) {
-    Violations vs = ViolationsOfProblem(gw.last_problem());
-    if (vs.empty()) return Report(e, hint);
-    Notice("xgw: the gateway refused the list:");
-    PrintViolations(vs, 0);
-    Report(e, "nothing was sent; fix what is named above");
-    return kExitPolicy;
-  };
-  auto src = FileSource::Open(tmp->path());
-  if (!src) return Report(src.error());
-  // The streamed subject index: the sorted raw values the manifest's count
-  // and sha256 describe (empty when the manifest lists them, or has none).
-  const std::span<const Sha256Digest> index_values =
-      manifest.subject_index_streamed ? std::span<const Sha256Digest>(check->subject_values)
-                                      : std::span<const Sha256Digest>();
-  MemorySource index_src(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(index_values.data()),
-                                                  index_values.size_bytes()));
-  ConcatSource index_then_file(index_src, *src);
-  const uint64_t content_size = index_values.size_bytes() + tmp->Size();
-  std::string id;
-  Result<HttpResponse> up = Fail(ErrorCode::kInternal, "not sent");
-  if (tmp->Size() <= kOneRequestMax) {
-    const std::string head = body.dump() + "\n";
-    MemorySource head_src(head);
-    ConcatSource head_then_content(head_src, index_then_file);
-    up = gw.Upload("POST", "/api/v1/exchanges/upload", head_then_content, head.size() + content_size,
-                   "application/vnd.xgw.exchange", true);
-    if (!up) return refused(up.error(), "the list was not delivered; send it again");
-  } else {
-    auto created = gw.Json("POST", "/api/v1/exchanges", body);
-    if (!created) return refused(created.error(), "");
-    id = Str(*created, "id");
-    std::string upload = Str(*created, "upload_url");
-    if (upload.empty()) upload = "/api/v1/exchanges/" + UrlEncode(id) + "/content";
-    up = gw.Upload("PUT", upload, index_then_file, content_size,
-                   index_values.empty() ? "application/octet-stream" : "application/vnd.xgw.exchange-content", true);
-    if (!up) return refused(up.error(), "the list was not delivered; send it again");
-  }
-  json done = json::parse(up->body, nullptr, false);
-  if (id.empty() && done.is_object()) id = Str(done, "id");
-  if (args->Has("json")) {
-    json out = {{"id", id}, {"rows", manifest.row_count}, {"recipients", recipients.size()}};
-    if (done.is_object()) out["exchange"] = done;
-    Print(out.dump(2) + "\n");
-    return kExitOk;
-  }
-  std::string expires = done.is_object() ? Str(done, "expires_at") : "";
-  Print("sent: exchange " + id + ", " + std::to_string(manifest.row_count) + " rows, encrypted for " +
-        std::to_string(recipients.size()) + " recipient(s)" + (expires.empty() ? "" : "; deleted at the latest on " + expires) + "\n");
-  return kExitOk;
+  // 4. Upload.
+  return UploadEncrypted(*args, gw, protocol, *signed_manifest, list.check, *tmp, recipients.size());
 }
 
 int RunInbox(std::span<char* const> argv) {
@@ -425,6 +472,121 @@ int RunInbox(std::span<char* const> argv) {
   });
 }
 
+namespace {
+
+// `xgw receive --raw`: the encrypted file saved as it is.
+int SaveEncrypted(const Args& args, Gateway& gw, const std::string& base, std::string_view usage) {
+  auto path = args.Last("output");
+  if (!path || *path == "-") return UsageError("--raw needs -o FILE", usage);
+  auto out = Output::Open(*path, 0600, IfExistsFromFlags(args));
+  if (!out) return Report(out.error());
+  auto r = gw.Download(base + "/content", out->sink(), true);
+  if (!r) return Report(r.error());
+  if (auto c = out->Commit(); !c) return Report(c.error());
+  Notice("xgw: saved the encrypted list to " + *path + " (decrypt with `age -d -i IDENTITY`)");
+  return kExitOk;
+}
+
+// A received list that failed verification: reported to the gateway as a
+// violation `code` of the exchange at `base`; nothing is written.
+int Reject(Gateway& gw, const std::string& base, const std::string& code, json details, const std::string& what) {
+  json body = {{"code", code}, {"details", std::move(details)}};
+  auto r = gw.Json("POST", base + "/violations", body);
+  Notice("xgw: REJECTED: " + what);
+  Notice(std::string("xgw: nothing was written. ") +
+         (r ? "The violation was reported to the gateway; both organisations' DPOs can see it."
+            : "Reporting it to the gateway failed too (" + ToString(r.error()) + "); tell your DPO."));
+  return kExitRejected;
+}
+
+// The rejection of a list whose content does not match its manifest or the
+// protocol, with the violations named.
+int RejectContent(Gateway& gw, const std::string& base, const ReceivedCheck& check) {
+  json details = json::array();
+  for (const auto& m : check.mismatches) details.push_back({{"code", m + "_differs"}});
+  for (const auto& v : check.violations) {
+    json d = {{"code", v.code}};
+    if (v.row != 0) d["row"] = v.row;
+    if (!v.column.empty()) d["column"] = v.column;
+    details.push_back(d);
+  }
+  std::string what = check.code == "manifest_mismatch"
+                         ? "the list does not match what the sender declared and signed (differs: "
+                         : "the list holds data the protocol does not allow (";
+  std::string list;
+  for (const auto& m : check.mismatches) list += (list.empty() ? "" : ", ") + m;
+  if (check.code != "manifest_mismatch") list = std::to_string(check.violations.size()) + " problem(s)";
+  for (const auto& v : check.violations) Notice("  - " + ExplainViolation(v));
+  // Only the fingerprints differ: the gateway's vocabulary calls that a hash mismatch.
+  bool only_hashes = check.code == "manifest_mismatch" &&
+                     std::all_of(check.mismatches.begin(), check.mismatches.end(), [](const std::string& m) {
+                       return m == "sha256" || m == "rows_sha256" || m == "byte_size";
+                     });
+  return Reject(gw, base, only_hashes ? "hash_mismatch" : check.code, details, what + list + ")");
+}
+
+// A deleted, revoked or unfinished exchange has no content to verify: say
+// so plainly instead of treating its absent manifest as a violation.
+std::optional<int> Unavailable(const std::string& id, const json& meta) {
+  const std::string state = Str(meta, "state");
+  if (state == "available" || state == "acknowledged") return std::nullopt;
+  std::string when = Str(meta, "deleted_at");
+  return Report(Error{ErrorCode::kNotFound, "exchange " + id + " is " + (state.empty() ? "not available" : state) +
+                                                (when.empty() ? "" : " (since " + when + ")") +
+                                                ": there is nothing to download"});
+}
+
+// Pass 1 of `xgw receive`: decrypts the ciphertext in `tmp` and checks it
+// in memory against `declared` and the protocol; no plaintext is written.
+// An exit code if it does not verify.
+std::optional<int> VerifyReceived(Gateway& gw, const std::string& base, const TempFile& tmp,
+                                  const std::vector<const age::Identity*>& ids, const Protocol& protocol,
+                                  const Manifest& declared, const std::optional<SecretBuffer>& subject_key) {
+  auto src = FileSource::Open(tmp.path());
+  if (!src) return Report(src.error());
+  auto dec = age::Decryptor::Open(*src, ids);
+  if (!dec)
+    return dec.error().code == ErrorCode::kNoMatch
+               ? Report(dec.error(), "this list was not encrypted for your key; check --identity")
+               : Reject(gw, base, "decrypt_failed", json::array({{{"code", ErrorCodeName(dec.error().code)}}}),
+                        "the encrypted file is damaged or was modified");
+  auto check = CheckReceivedList(protocol, declared, **dec,
+                                 subject_key ? subject_key->span() : std::span<const uint8_t>());
+  if (!check) {
+    if (check.error().code == ErrorCode::kIo) return Report(check.error());
+    return Reject(gw, base, "decrypt_failed", json::array({{{"code", ErrorCodeName(check.error().code)}}}),
+                  "the encrypted file is damaged or was modified (" + check.error().message + ")");
+  }
+  if (!check->ok()) return RejectContent(gw, base, *check);
+  return std::nullopt;
+}
+
+// Downloads `url` into a new 0600 temporary file.
+Result<TempFile> DownloadToTemp(Gateway& gw, const std::string& url) {
+  XGW_TRY(TempFile tmp, TempFile::Create());
+  FileSink sink = FileSink::Borrow(tmp.fd());
+  if (auto r = gw.Download(url, sink, true); !r) return tl::unexpected(r.error());
+  XGW_CHECK(sink.Flush());
+  return tmp;
+}
+
+// What `xgw receive` says of a list it verified and wrote to `out_path`.
+int SayReceived(const Args& args, const std::string& id, const std::string& out_path, const Manifest& declared,
+                const std::string& expires) {
+  if (args.Has("json")) {
+    Print(json{{"id", id}, {"output", out_path}, {"rows", declared.row_count}, {"expires_at", expires}}.dump(2) + "\n");
+    return kExitOk;
+  }
+  Notice("xgw: received " + std::to_string(declared.row_count) + " rows under protocol " + declared.protocol_id +
+         "; signature, fingerprint and content verified" + (out_path == "-" ? "" : "; saved to " + out_path));
+  if (!expires.empty())
+    Notice("xgw: the gateway deletes its copy on " + expires +
+           ". Keep your copy only as long as the protocol allows; run `xgw ack " + id + "` once you have it.");
+  return kExitOk;
+}
+
+}  // namespace
+
 int RunReceive(std::span<char* const> argv) {
   static constexpr FlagSpec kFlags[] = {
       {'o', "output", true}, {0, "raw", false}, {0, "identity", true}, {0, "subject-key", true},
@@ -449,30 +611,11 @@ int RunReceive(std::span<char* const> argv) {
   if (!cfg) return Report(cfg.error());
   Gateway gw(*cfg);
   const std::string base = "/api/v1/exchanges/" + UrlEncode(id);
-
-  if (args->Has("raw")) {
-    auto path = args->Last("output");
-    if (!path || *path == "-") return UsageError("--raw needs -o FILE", kUsage);
-    auto out = Output::Open(*path, 0600, IfExistsFromFlags(*args));
-    if (!out) return Report(out.error());
-    auto r = gw.Download(base + "/content", out->sink(), true);
-    if (!r) return Report(r.error());
-    if (auto c = out->Commit(); !c) return Report(c.error());
-    Notice("xgw: saved the encrypted list to " + *path + " (decrypt with `age -d -i IDENTITY`)");
-    return kExitOk;
-  }
+  if (args->Has("raw")) return SaveEncrypted(*args, gw, base, kUsage);
 
   auto meta = gw.Json("GET", base);
   if (!meta) return Report(meta.error());
-  // A deleted, revoked or unfinished exchange has no content to verify: say
-  // so plainly instead of treating its absent manifest as a violation.
-  if (const std::string state = Str(*meta, "state"); state != "available" && state != "acknowledged") {
-    std::string when = Str(*meta, "deleted_at");
-    return Report(Error{ErrorCode::kNotFound,
-                        "exchange " + id + " is " + (state.empty() ? "not available" : state) +
-                            (when.empty() ? "" : " (since " + when + ")") +
-                            ": there is nothing to download"});
-  }
+  if (auto stop = Unavailable(id, *meta)) return *stop;
   auto identity = LoadIdentity(*args, *cfg);
   if (!identity) return Report(identity.error());
   // The subject index can only be re-derived with the SENDER's organisation
@@ -485,28 +628,18 @@ int RunReceive(std::span<char* const> argv) {
     subject_key = std::move(**key);
   }
 
-  auto reject = [&](const std::string& code, json details, const std::string& what) {
-    json body = {{"code", code}, {"details", std::move(details)}};
-    auto r = gw.Json("POST", base + "/violations", body);
-    Notice("xgw: REJECTED: " + what);
-    Notice(std::string("xgw: nothing was written. ") +
-           (r ? "The violation was reported to the gateway; both organisations' DPOs can see it."
-              : "Reporting it to the gateway failed too (" + ToString(r.error()) + "); tell your DPO."));
-    return kExitRejected;
-  };
-
   // The manifest the sender signed.
   json manifest_json = (*meta)["manifest"];
   std::string manifest_text = manifest_json.is_string() ? manifest_json.get<std::string>() : manifest_json.dump();
   auto declared = VerifySignedManifest(manifest_text, Str(*meta, "manifest_signature"),
                                        Str(*meta, "sender_ed25519_verify_key"));
   if (!declared)
-    return reject("signature_invalid", json::array({{{"code", ErrorCodeName(declared.error().code)}}}),
+    return Reject(gw, base, "signature_invalid", json::array({{{"code", ErrorCodeName(declared.error().code)}}}),
                   "the sender's signature on the list's description does not verify (" + declared.error().message + ")");
   auto fetched = FetchProtocol(gw, declared->protocol_id);
   if (!fetched) return Report(fetched.error());
   if (fetched->protocol.version_hash != declared->protocol_version)
-    return reject("manifest_mismatch", json::array({{{"code", "protocol_version"}}}),
+    return Reject(gw, base, "manifest_mismatch", json::array({{{"code", "protocol_version"}}}),
                   "the list was described under another version of the protocol");
 
   // The output is opened before anything is downloaded, so that a path that
@@ -516,56 +649,10 @@ int RunReceive(std::span<char* const> argv) {
       id + (declared->list_format == InputFormat::kXlsx ? ".xlsx" : ".csv"));
   auto out = Output::Open(out_path, 0600, IfExistsFromFlags(*args));
   if (!out) return Report(out.error());
-  auto tmp = TempFile::Create();
+  auto tmp = DownloadToTemp(gw, base + "/content");
   if (!tmp) return Report(tmp.error());
-  {
-    FileSink sink = FileSink::Borrow(tmp->fd());
-    auto r = gw.Download(base + "/content", sink, true);
-    if (!r) return Report(r.error());
-    if (auto f = sink.Flush(); !f) return Report(f.error());
-  }
   std::vector<const age::Identity*> ids{&*identity};
-  // Pass 1: decrypt and check in memory; no plaintext is written.
-  {
-    auto src = FileSource::Open(tmp->path());
-    if (!src) return Report(src.error());
-    auto dec = age::Decryptor::Open(*src, ids);
-    if (!dec)
-      return dec.error().code == ErrorCode::kNoMatch
-                 ? Report(dec.error(), "this list was not encrypted for your key; check --identity")
-                 : reject("decrypt_failed", json::array({{{"code", ErrorCodeName(dec.error().code)}}}),
-                          "the encrypted file is damaged or was modified");
-    auto check = CheckReceivedList(fetched->protocol, *declared, **dec,
-                                   subject_key ? subject_key->span() : std::span<const uint8_t>());
-    if (!check) {
-      if (check.error().code == ErrorCode::kIo) return Report(check.error());
-      return reject("decrypt_failed", json::array({{{"code", ErrorCodeName(check.error().code)}}}),
-                    "the encrypted file is damaged or was modified (" + check.error().message + ")");
-    }
-    if (!check->ok()) {
-      json details = json::array();
-      for (const auto& m : check->mismatches) details.push_back({{"code", m + "_differs"}});
-      for (const auto& v : check->violations) {
-        json d = {{"code", v.code}};
-        if (v.row != 0) d["row"] = v.row;
-        if (!v.column.empty()) d["column"] = v.column;
-        details.push_back(d);
-      }
-      std::string what = check->code == "manifest_mismatch"
-                             ? "the list does not match what the sender declared and signed (differs: "
-                             : "the list holds data the protocol does not allow (";
-      std::string list;
-      for (const auto& m : check->mismatches) list += (list.empty() ? "" : ", ") + m;
-      if (check->code != "manifest_mismatch") list = std::to_string(check->violations.size()) + " problem(s)";
-      for (const auto& v : check->violations) Notice("  - " + ExplainViolation(v));
-      // Only the fingerprints differ: the gateway's vocabulary calls that a hash mismatch.
-      bool only_hashes = check->code == "manifest_mismatch" &&
-                         std::all_of(check->mismatches.begin(), check->mismatches.end(), [](const std::string& m) {
-                           return m == "sha256" || m == "rows_sha256" || m == "byte_size";
-                         });
-      return reject(only_hashes ? "hash_mismatch" : check->code, details, what + list + ")");
-    }
-  }
+  if (auto stop = VerifyReceived(gw, base, *tmp, ids, fetched->protocol, *declared, subject_key)) return *stop;
   // Pass 2: the ciphertext verified above (our own 0600 copy) is decrypted again into the output.
   {
     auto src = FileSource::Open(tmp->path());
@@ -574,17 +661,7 @@ int RunReceive(std::span<char* const> argv) {
     if (!n) return Report(n.error());
   }
   if (auto c = out->Commit(); !c) return Report(c.error());
-  std::string expires = Str(*meta, "expires_at");
-  if (args->Has("json")) {
-    Print(json{{"id", id}, {"output", out_path}, {"rows", declared->row_count}, {"expires_at", expires}}.dump(2) + "\n");
-    return kExitOk;
-  }
-  Notice("xgw: received " + std::to_string(declared->row_count) + " rows under protocol " + declared->protocol_id +
-         "; signature, fingerprint and content verified" + (out_path == "-" ? "" : "; saved to " + out_path));
-  if (!expires.empty())
-    Notice("xgw: the gateway deletes its copy on " + expires +
-           ". Keep your copy only as long as the protocol allows; run `xgw ack " + id + "` once you have it.");
-  return kExitOk;
+  return SayReceived(*args, id, out_path, *declared, Str(*meta, "expires_at"));
 }
 
 namespace {

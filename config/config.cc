@@ -160,23 +160,10 @@ Result<ListenAddress> ParseListenAddress(const std::string& text) {
   return out;
 }
 
-Result<Config> ParseConfig(const json& doc) {
-  Config c;
-  const std::string root = "$";
-  XGW_CHECK(CheckKeys(doc, root,
-                      {"state_dir", "listen", "threads", "blocking_threads",
-                       "shutdown_grace_seconds", "tls", "limits", "tokens", "log",
-                       "clock", "audit", "exchanges"}));
-  XGW_CHECK(GetString(doc, root, "state_dir", c.state_dir));
-  if (!IsAbsolutePath(c.state_dir)) return PathError("$.state_dir", "must be an absolute path");
-  DropTrailingSlashes(c.state_dir);
-  XGW_CHECK(GetString(doc, root, "listen", c.listen));
-  if (auto la = ParseListenAddress(c.listen); !la) return PathError("$.listen", la.error().message);
-  XGW_CHECK(GetUint<uint32_t>(doc, root, "threads", 1, 64, c.threads));
-  XGW_CHECK(GetUint<uint32_t>(doc, root, "blocking_threads", 1, 64, c.blocking_threads));
-  XGW_CHECK(GetUint<uint32_t>(doc, root, "shutdown_grace_seconds", 0, 3600,
-                              c.shutdown_grace_seconds));
+namespace {
 
+// $.tls: defaults under state_dir, paths absolute, client_auth one of three.
+Result<void> ParseTls(const json& doc, Config& c) {
   c.tls.cert_file = c.state_dir + "/tls/server.crt";
   c.tls.key_file = c.state_dir + "/tls/server.key";
   if (auto it = doc.find("tls"); it != doc.end()) {
@@ -192,7 +179,11 @@ Result<Config> ParseConfig(const json& doc) {
       c.tls.client_auth != "require") {
     return PathError("$.tls.client_auth", "must be \"none\", \"optional\" or \"require\"");
   }
+  return {};
+}
 
+// $.limits: every bound has a range.
+Result<void> ParseLimits(const json& doc, Config& c) {
   if (auto it = doc.find("limits"); it != doc.end()) {
     const std::string p = "$.limits";
     auto& l = c.limits;
@@ -223,6 +214,11 @@ Result<Config> ParseConfig(const json& doc) {
     XGW_CHECK(GetUint<uint32_t>(*it, p, "requests_per_second_per_token", 0, 1000000,
                                 l.requests_per_second_per_token));
   }
+  return {};
+}
+
+// $.tokens: lifetimes of issued tokens.
+Result<void> ParseTokens(const json& doc, Config& c) {
   if (auto it = doc.find("tokens"); it != doc.end()) {
     const std::string p = "$.tokens";
     XGW_CHECK(CheckKeys(*it, p, {"default_ttl_seconds", "max_ttl_seconds"}));
@@ -234,10 +230,11 @@ Result<Config> ParseConfig(const json& doc) {
   if (c.tokens.default_ttl_seconds > c.tokens.max_ttl_seconds) {
     return PathError("$.tokens.default_ttl_seconds", "must not exceed max_ttl_seconds");
   }
-  if (auto it = doc.find("log"); it != doc.end()) {
-    XGW_CHECK(CheckKeys(*it, "$.log", {"requests"}));
-    XGW_CHECK(GetBool(*it, "$.log", "requests", c.log_requests));
-  }
+  return {};
+}
+
+// $.clock: the system clock, or a manual one from a start time.
+Result<void> ParseClock(const json& doc, Config& c) {
   if (auto it = doc.find("clock"); it != doc.end()) {
     XGW_CHECK(CheckKeys(*it, "$.clock", {"mode", "start"}));
     XGW_CHECK(GetString(*it, "$.clock", "mode", c.clock.mode));
@@ -255,6 +252,11 @@ Result<Config> ParseConfig(const json& doc) {
       return PathError("$.clock.start", "is required when mode is \"manual\"");
     }
   }
+  return {};
+}
+
+// $.audit: the log's origin and checkpoint interval.
+Result<void> ParseAudit(const json& doc, Config& c) {
   if (auto it = doc.find("audit"); it != doc.end()) {
     XGW_CHECK(CheckKeys(*it, "$.audit", {"origin", "checkpoint_interval_seconds"}));
     XGW_CHECK(GetString(*it, "$.audit", "origin", c.audit.origin));
@@ -264,6 +266,11 @@ Result<Config> ParseConfig(const json& doc) {
     XGW_CHECK(GetUint<uint32_t>(*it, "$.audit", "checkpoint_interval_seconds", 0, 86400,
                                 c.audit.checkpoint_interval_seconds));
   }
+  return {};
+}
+
+// $.exchanges: sweeper, pending uploads, plaintext budget, subject index.
+Result<void> ParseExchanges(const json& doc, Config& c) {
   if (auto it = doc.find("exchanges"); it != doc.end()) {
     const std::string p = "$.exchanges";
     XGW_CHECK(CheckKeys(*it, p, {"sweep_interval_seconds", "pending_timeout_seconds",
@@ -283,6 +290,38 @@ Result<Config> ParseConfig(const json& doc) {
     XGW_CHECK(GetUint<uint64_t>(*it, p, "packed_blob_max_bytes", 0, 16ull << 20,
                                 c.exchanges.packed_blob_max_bytes));
   }
+  return {};
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(const json& doc) {
+  Config c;
+  const std::string root = "$";
+  XGW_CHECK(CheckKeys(doc, root,
+                      {"state_dir", "listen", "threads", "blocking_threads",
+                       "shutdown_grace_seconds", "tls", "limits", "tokens", "log",
+                       "clock", "audit", "exchanges"}));
+  XGW_CHECK(GetString(doc, root, "state_dir", c.state_dir));
+  if (!IsAbsolutePath(c.state_dir)) return PathError("$.state_dir", "must be an absolute path");
+  DropTrailingSlashes(c.state_dir);
+  XGW_CHECK(GetString(doc, root, "listen", c.listen));
+  if (auto la = ParseListenAddress(c.listen); !la) return PathError("$.listen", la.error().message);
+  XGW_CHECK(GetUint<uint32_t>(doc, root, "threads", 1, 64, c.threads));
+  XGW_CHECK(GetUint<uint32_t>(doc, root, "blocking_threads", 1, 64, c.blocking_threads));
+  XGW_CHECK(GetUint<uint32_t>(doc, root, "shutdown_grace_seconds", 0, 3600,
+                              c.shutdown_grace_seconds));
+
+  XGW_CHECK(ParseTls(doc, c));
+  XGW_CHECK(ParseLimits(doc, c));
+  XGW_CHECK(ParseTokens(doc, c));
+  if (auto it = doc.find("log"); it != doc.end()) {
+    XGW_CHECK(CheckKeys(*it, "$.log", {"requests"}));
+    XGW_CHECK(GetBool(*it, "$.log", "requests", c.log_requests));
+  }
+  XGW_CHECK(ParseClock(doc, c));
+  XGW_CHECK(ParseAudit(doc, c));
+  XGW_CHECK(ParseExchanges(doc, c));
   return c;
 }
 

@@ -24,7 +24,7 @@
 #include "gateway/sqlite_identity_store.h"
 #include "gateway/http/listener.h"
 #include "gateway/api_audit.h"
-#include "gateway/operator_api.h"
+#include "gateway/api_identities.h"
 #include "gateway/http/session.h"
 #include "gateway/signing_key.h"
 #include "gateway/subject_keys.h"

@@ -307,6 +307,167 @@ void SortDigests(Sha256Digest* v, size_t n, size_t depth = 0) {
   for (size_t b = 0; b < 256; ++b) SortDigests(v + start[b], start[b + 1] - start[b], depth + 1);
 }
 
+// Where each of the protocol's fields stands in the list.
+struct ColumnMap {
+  std::vector<int> column_of;       // per field: its column, or -1
+  std::vector<bool> unnamed;        // per column: no header; allowed only while the column stays empty
+  bool any_unnamed = false;
+  std::vector<size_t> present;      // field indexes, in the protocol's field order (canonical column order)
+  std::vector<std::string> labels;  // `column C "Rijksregisternr" (national_number)`, for messages
+};
+
+ColumnMap MapColumns(const Protocol& protocol, const HeaderMatch& header, size_t columns) {
+  ColumnMap map;
+  map.column_of.assign(protocol.fields.size(), -1);
+  map.unnamed.assign(columns, false);
+  for (size_t i = 0; i < columns; ++i) {
+    const ColumnMatch& c = header.columns[i];
+    if (c.status == ColumnStatus::kField) map.column_of[static_cast<size_t>(c.field)] = static_cast<int>(i);
+    if (c.status == ColumnStatus::kUnnamed) map.unnamed[i] = true;
+  }
+  map.any_unnamed = std::find(map.unnamed.begin(), map.unnamed.end(), true) != map.unnamed.end();
+  for (size_t fi = 0; fi < protocol.fields.size(); ++fi) {
+    if (map.column_of[fi] >= 0) {
+      map.present.push_back(fi);
+      map.labels.push_back(FieldColumnLabel(protocol, header, static_cast<size_t>(map.column_of[fi])));
+    }
+  }
+  return map;
+}
+
+// Checks the cells of one data row at a time: required values, the fields'
+// rules, data in a column without a header. Subject identifiers go to the
+// index lane (when there is one), the normalised row to the canonical-row
+// hash. Normalised values view the reader's cells or one scratch string per
+// field, reused row after row: no allocation per cell.
+class RowChecker {
+ public:
+  RowChecker(const Protocol& protocol, const ColumnMap& map, Collector& collect, HashPipeline& hashes,
+             CanonicalRowHasher& rows_hash, std::optional<size_t> subject_lane)
+      : protocol_(protocol),
+        map_(map),
+        collect_(collect),
+        hashes_(hashes),
+        rows_hash_(rows_hash),
+        subject_lane_(subject_lane),
+        scratch_(map.present.size()),
+        values_(map.present.size()),
+        unnamed_reported_(map.unnamed.size(), false) {}
+  RowChecker(const RowChecker&) = delete;
+  RowChecker& operator=(const RowChecker&) = delete;
+  ~RowChecker() {
+    for (auto& v : scratch_) WipeMemory(v.data(), v.size());
+  }
+
+  void Check(uint64_t row, const std::vector<std::string_view>& cells) {
+    for (size_t i = 0; map_.any_unnamed && i < cells.size(); ++i) {
+      if (map_.unnamed[i] && !cells[i].empty() && !unnamed_reported_[i]) {
+        unnamed_reported_[i] = true;
+        collect_.Add({"column_not_allowed", ColumnName(i) + " has data but no header: name the column or remove it",
+                      0, ColumnName(i)});
+      }
+    }
+    for (size_t k = 0; k < map_.present.size(); ++k) {
+      const Field& f = protocol_.fields[map_.present[k]];
+      auto col = static_cast<size_t>(map_.column_of[map_.present[k]]);
+      std::string_view cell = col < cells.size() ? cells[col] : std::string_view();
+      std::string_view& norm = values_[k];
+      norm = {};
+      // Most cells start with what they hold: only a blank first byte needs the scan.
+      bool blank = cell.empty() || (IsBlankByte(cell.front()) &&
+                                    std::all_of(cell.begin(), cell.end(), [](char c) { return IsBlankByte(c); }));
+      if (blank) {
+        if (f.required) {
+          collect_.AddRow({"required_value_missing", "row " + std::to_string(row) + ": " + map_.labels[k] +
+                                                         " is empty; the field is required", row, f.name});
+        }
+        continue;
+      }
+      std::string_view failed;
+      if (!ValidateCell(f.rule, cell, &scratch_[k], &norm, &failed)) {
+        collect_.AddRow({"invalid_value", "row " + std::to_string(row) + ", " + map_.labels[k] +
+                                              ": value breaks rule " + std::string(failed), row, f.name});
+        norm = {};
+        continue;
+      }
+      if (f.subject_identifier && subject_lane_) PutSubject(&hashes_, *subject_lane_, FieldTypeName(f.rule.type), norm);
+    }
+    rows_hash_.Add(values_);
+  }
+
+ private:
+  const Protocol& protocol_;
+  const ColumnMap& map_;
+  Collector& collect_;
+  HashPipeline& hashes_;
+  CanonicalRowHasher& rows_hash_;
+  const std::optional<size_t> subject_lane_;
+  std::vector<std::string> scratch_;
+  std::vector<std::string_view> values_;
+  std::vector<bool> unnamed_reported_;
+};
+
+// Header problems go first, decided now that the rows are known: a
+// "header" with rows shorter than itself may be a header run together
+// with a data row, whose unknown texts are values (header_match.h). The
+// count of row problems not listed goes last.
+void OrderViolations(const Protocol& protocol, const CheckListOptions& options, bool rows_broken, ListCheck* result) {
+  if (rows_broken) HideUnknownHeaderTexts(&result->header);
+  Violations header_problems = HeaderViolations(protocol, result->header, options.header.search_rows);
+  result->violations.insert(result->violations.begin(), std::make_move_iterator(header_problems.begin()),
+                            std::make_move_iterator(header_problems.end()));
+  if (result->suppressed > 0) {
+    result->violations.push_back({"more_violations", std::to_string(result->suppressed) +
+                                                         " more row violations were found but not listed", 0, ""});
+  }
+}
+
+// The check of a list whose header row was not found (`err`, from
+// LocateHeader): that one violation, and a manifest of the protocol and
+// format only.
+ListCheck NoHeaderFound(const Protocol& protocol, InputFormat format, const Error& err, ListCheck result) {
+  result.violations.push_back({err.code == ErrorCode::kLimit      ? "list_limit_exceeded"
+                               : err.code == ErrorCode::kNotFound ? "header_row_not_found"
+                                                                  : "list_malformed",
+                               err.message, 0, ""});
+  result.manifest.protocol_id = protocol.id;
+  result.manifest.protocol_version = protocol.version_hash;
+  result.manifest.list_format = format;
+  return result;
+}
+
+// The manifest's description of the list read: `rows` data rows, the
+// canonical rows' digest, and (unless reading failed) the source's size and
+// digest. REQUIRES: the hash pipeline drained.
+void DescribeList(const Protocol& protocol, ListReader& reader, uint64_t rows, bool read_failed, Sha256& rows_sha,
+                  Manifest* m) {
+  m->protocol_id = protocol.id;
+  m->protocol_version = protocol.version_hash;
+  m->list_format = reader.Format();
+  m->row_count = rows;
+  m->rows_sha256 = HexEncode(rows_sha.Finish());
+  if (!read_failed) {
+    m->byte_size = reader.SourceBytes();
+    m->sha256 = HexEncode(reader.SourceSha256());
+  }
+}
+
+// The subject index of the manifest: sorted, de-duplicated, listed in the
+// manifest or (options.stream_subject_index) described there and kept raw
+// in result->subject_values.
+void PutSubjectIndex(std::vector<Sha256Digest> subjects, const CheckListOptions& options, ListCheck* result) {
+  Manifest& m = result->manifest;
+  SortDigests(subjects.data(), subjects.size());
+  subjects.erase(std::unique(subjects.begin(), subjects.end()), subjects.end());
+  m.subject_key_id = options.subject_key_id;
+  if (options.stream_subject_index) {
+    SetSubjectIndex(&m, subjects, true);
+    result->subject_values = std::move(subjects);
+  } else {
+    SetSubjectIndex(&m, std::move(subjects), false);  // moved, not copied: one copy of the index
+  }
+}
+
 }  // namespace
 
 void AppendCanonicalRow(const std::vector<std::string>& values, std::string* out) {
@@ -324,35 +485,12 @@ Result<ListCheck> CheckList(const Protocol& protocol, ListReader& source, const 
   if (!located) {
     const auto& err = located.error();
     if (err.code == ErrorCode::kIo || err.code == ErrorCode::kInternal) return tl::unexpected(err);
-    collect.Add({err.code == ErrorCode::kLimit      ? "list_limit_exceeded"
-                 : err.code == ErrorCode::kNotFound ? "header_row_not_found"
-                                                    : "list_malformed",
-                 err.message, 0, ""});
-    result.manifest.protocol_id = protocol.id;
-    result.manifest.protocol_version = protocol.version_hash;
-    result.manifest.list_format = source.Format();
-    return result;
+    return NoHeaderFound(protocol, source.Format(), err, std::move(result));
   }
   ListReader& reader = **located;
-  const auto& header = reader.Header();
-
-  std::vector<int> column_of(protocol.fields.size(), -1);
-  std::vector<bool> unnamed(header.size(), false);  // allowed only while the column stays empty
-  for (size_t i = 0; i < header.size(); ++i) {
-    const ColumnMatch& c = result.header.columns[i];
-    if (c.status == ColumnStatus::kField) column_of[static_cast<size_t>(c.field)] = static_cast<int>(i);
-    if (c.status == ColumnStatus::kUnnamed) unnamed[i] = true;
-  }
-  // Canonical column order: the protocol's field order.
-  std::vector<size_t> present;  // field indexes
-  std::vector<std::string> labels;  // `column C "Rijksregisternr" (national_number)`, for messages
-  for (size_t fi = 0; fi < protocol.fields.size(); ++fi) {
-    if (column_of[fi] >= 0) {
-      present.push_back(fi);
-      labels.push_back(FieldColumnLabel(protocol, result.header, static_cast<size_t>(column_of[fi])));
-      result.manifest.columns.push_back(protocol.fields[fi].name);
-    }
-  }
+  const size_t header_size = reader.Header().size();
+  const ColumnMap columns = MapColumns(protocol, result.header, header_size);
+  for (size_t fi : columns.present) result.manifest.columns.push_back(protocol.fields[fi].name);
 
   // Keyed once; one HMAC per subject identifier value. The index holds raw
   // 32-byte digests while checking (one per row with a subject), sorted and
@@ -367,7 +505,7 @@ Result<ListCheck> CheckList(const Protocol& protocol, ListReader& source, const 
   // consumers touch, so that it is joined before those go away.
   HashPipeline hashes;
   CanonicalRowHasher rows_hash(&hashes, &rows_sha);
-  size_t subject_lane = 0;
+  std::optional<size_t> subject_lane;
   if (mac) {
     subject_lane = hashes.AddLane([&](std::span<const uint8_t> records) { MacSubjects(&*mac, records, &subjects); });
   }
@@ -378,13 +516,8 @@ Result<ListCheck> CheckList(const Protocol& protocol, ListReader& source, const 
     ListReader& reader;
     ~SourceHashDetach() { reader.HashSourceOn(nullptr); }
   } detach{reader};
-  // Normalised values view the reader's cells or one scratch string per
-  // field, reused row after row: no allocation per cell.
-  std::vector<std::string> scratch(present.size());
-  std::vector<std::string_view> values(present.size());
+  RowChecker checker(protocol, columns, collect, hashes, rows_hash, subject_lane);
   std::vector<std::string_view> cells;
-  std::vector<bool> unnamed_reported(header.size(), false);
-  const bool any_unnamed = std::find(unnamed.begin(), unnamed.end(), true) != unnamed.end();
   const bool pad_short_rows = reader.Format() == InputFormat::kXlsx;  // XLSX omits empty trailing cells
   bool read_failed = false;
   bool ragged = false;
@@ -403,82 +536,20 @@ Result<ListCheck> CheckList(const Protocol& protocol, ListReader& source, const 
     if (std::all_of(cells.begin(), cells.end(), [](std::string_view c) { return c.empty(); })) continue;
     ++rows;
     uint64_t row = reader.RowNumber();
-    if (cells.size() > header.size() || (!pad_short_rows && cells.size() < header.size())) {
+    if (cells.size() > header_size || (!pad_short_rows && cells.size() < header_size)) {
       collect.AddRow({"ragged_row", "row " + std::to_string(row) + " has " + std::to_string(cells.size()) +
-                                        " cells but the header has " + std::to_string(header.size()) +
+                                        " cells but the header has " + std::to_string(header_size) +
                                         "; its cells were not checked", row, ""});
       ragged = true;
       continue;
     }
-    for (size_t i = 0; any_unnamed && i < cells.size(); ++i) {
-      if (unnamed[i] && !cells[i].empty() && !unnamed_reported[i]) {
-        unnamed_reported[i] = true;
-        collect.Add({"column_not_allowed", ColumnName(i) + " has data but no header: name the column or remove it", 0,
-                     ColumnName(i)});
-      }
-    }
-    for (size_t k = 0; k < present.size(); ++k) {
-      const Field& f = protocol.fields[present[k]];
-      auto col = static_cast<size_t>(column_of[present[k]]);
-      std::string_view cell = col < cells.size() ? cells[col] : std::string_view();
-      std::string_view& norm = values[k];
-      norm = {};
-      // Most cells start with what they hold: only a blank first byte needs the scan.
-      bool blank = cell.empty() || (IsBlankByte(cell.front()) &&
-                                    std::all_of(cell.begin(), cell.end(), [](char c) { return IsBlankByte(c); }));
-      if (blank) {
-        if (f.required) {
-          collect.AddRow({"required_value_missing", "row " + std::to_string(row) + ": " + labels[k] +
-                                                        " is empty; the field is required", row, f.name});
-        }
-        continue;
-      }
-      std::string_view failed;
-      if (!ValidateCell(f.rule, cell, &scratch[k], &norm, &failed)) {
-        collect.AddRow({"invalid_value", "row " + std::to_string(row) + ", " + labels[k] + ": value breaks rule " +
-                                             std::string(failed), row, f.name});
-        norm = {};
-        continue;
-      }
-      if (f.subject_identifier && mac) PutSubject(&hashes, subject_lane, FieldTypeName(f.rule.type), norm);
-    }
-    rows_hash.Add(values);
+    checker.Check(row, cells);
   }
-  for (auto& v : scratch) WipeMemory(v.data(), v.size());
 
-  // Header problems go first, decided now that the rows are known: a
-  // "header" with rows shorter than itself may be a header run together
-  // with a data row, whose unknown texts are values (header_match.h).
-  if (read_failed || ragged) HideUnknownHeaderTexts(&result.header);
-  Violations header_problems = HeaderViolations(protocol, result.header, options.header.search_rows);
-  result.violations.insert(result.violations.begin(), std::make_move_iterator(header_problems.begin()),
-                           std::make_move_iterator(header_problems.end()));
-  if (result.suppressed > 0) {
-    result.violations.push_back({"more_violations", std::to_string(result.suppressed) +
-                                                        " more row violations were found but not listed", 0, ""});
-  }
-  Manifest& m = result.manifest;
-  m.protocol_id = protocol.id;
-  m.protocol_version = protocol.version_hash;
-  m.list_format = reader.Format();
-  m.row_count = rows;
+  OrderViolations(protocol, options, read_failed || ragged, &result);
   hashes.Drain();  // rows_sha and subjects are the caller's again
-  m.rows_sha256 = HexEncode(rows_sha.Finish());
-  if (!read_failed) {
-    m.byte_size = reader.SourceBytes();
-    m.sha256 = HexEncode(reader.SourceSha256());
-  }
-  if (mac) {
-    SortDigests(subjects.data(), subjects.size());
-    subjects.erase(std::unique(subjects.begin(), subjects.end()), subjects.end());
-    m.subject_key_id = options.subject_key_id;
-    if (options.stream_subject_index) {
-      SetSubjectIndex(&m, subjects, true);
-      result.subject_values = std::move(subjects);
-    } else {
-      SetSubjectIndex(&m, std::move(subjects), false);  // moved, not copied: one copy of the index
-    }
-  }
+  DescribeList(protocol, reader, rows, read_failed, rows_sha, &result.manifest);
+  if (mac) PutSubjectIndex(std::move(subjects), options, &result);
   return result;
 }
 

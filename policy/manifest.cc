@@ -67,6 +67,57 @@ Result<std::string> ManifestToCanonicalJson(const Manifest& m) {
   return CanonicalJson(doc);
 }
 
+namespace {
+
+tl::unexpected<Error> Bad(const std::string& why) { return Fail(ErrorCode::kFormat, "manifest " + why); }
+
+// The manifest's subject_index (`si`), listed or streamed, into `m`, whose
+// columns and row count are read already.
+Result<void> ParseSubjectIndex(const json& si, Manifest& m) {
+  const bool listed = si.is_object() && si.size() == 2 && si.contains("key_id") && si.contains("values");
+  const bool streamed = si.is_object() && si.size() == 3 && si.contains("key_id") && si.contains("count") &&
+                        si.contains("sha256");
+  if (!listed && !streamed) {
+    return Bad("subject_index must hold exactly key_id and values, or key_id, count and sha256");
+  }
+  if (!si["key_id"].is_string()) return Bad("subject_index.key_id is not a string");
+  m.subject_key_id = si["key_id"].get<std::string>();
+  m.subject_index_streamed = streamed;
+  if (streamed) {
+    if (!si["count"].is_number_unsigned()) return Bad("subject_index.count is not a non-negative integer");
+    m.subject_count = si["count"].get<uint64_t>();
+    if (!IsHex64(si["sha256"])) return Bad("subject_index.sha256 is not 64 lower-case hex digits");
+    m.subject_index_sha256 = si["sha256"].get<std::string>();
+    if (m.subject_count == 0 && m.subject_index_sha256 != kEmptySubjectIndexSha256) {
+      return Bad("subject_index.sha256 is not the digest of an empty index");
+    }
+    // Each value comes from one cell: never more than rows x columns.
+    if (m.subject_count > 0 && (m.columns.empty() || (m.subject_count - 1) / m.columns.size() >= m.row_count)) {
+      return Bad("subject_index.count exceeds one value per cell of the list");
+    }
+  } else {
+    if (!si["values"].is_array()) return Bad("subject_index.values is not an array");
+    std::vector<Sha256Digest> values;
+    values.reserve(si["values"].size());
+    for (const auto& v : si["values"]) {
+      if (!IsHex64(v)) return Bad("subject_index.values holds a value that is not 64 lower-case hex digits");
+      const auto bytes = *HexDecode(v.get_ref<const std::string&>());
+      Sha256Digest& d = values.emplace_back();
+      std::copy(bytes.begin(), bytes.end(), d.begin());
+      // Raw byte order is the order of the lower-case hex strings.
+      if (values.size() > 1 && !(values[values.size() - 2] < d)) {
+        return Bad("subject_index.values is not sorted and unique");
+      }
+    }
+    SetSubjectIndex(&m, std::move(values), false);
+  }
+  if (m.subject_key_id.empty() && m.subject_count != 0) return Bad("subject_index has values but no key_id");
+  if (m.row_count == 0 && m.subject_count != 0) return Bad("subject_index has values but the list has no rows");
+  return {};
+}
+
+}  // namespace
+
 Result<Manifest> ParseManifest(std::string_view text) {
   json doc;
   try {
@@ -77,81 +128,41 @@ Result<Manifest> ParseManifest(std::string_view text) {
     // out_of_range 406: a number too large for a double.
     return Fail(ErrorCode::kFormat, "manifest is not valid JSON (a number is out of range)");
   }
-  auto bad = [](const std::string& why) { return Fail(ErrorCode::kFormat, "manifest " + why); };
   static const std::set<std::string> kKeys = {"format", "protocol_id", "protocol_version", "list_format", "columns",
                                               "row_count", "byte_size", "sha256", "rows_sha256", "subject_index"};
-  if (!doc.is_object()) return bad("is not a JSON object");
+  if (!doc.is_object()) return Bad("is not a JSON object");
   for (const auto& [key, value] : doc.items()) {
-    if (!kKeys.count(key)) return bad("has unknown key " + key);
+    if (!kKeys.count(key)) return Bad("has unknown key " + key);
   }
   for (const auto& key : kKeys) {
-    if (!doc.contains(key)) return bad("lacks key " + key);
+    if (!doc.contains(key)) return Bad("lacks key " + key);
   }
-  if (doc["format"] != kManifestFormat) return bad("format is not " + std::string(kManifestFormat));
+  if (doc["format"] != kManifestFormat) return Bad("format is not " + std::string(kManifestFormat));
   Manifest m;
-  if (!doc["protocol_id"].is_string() || doc["protocol_id"].get<std::string>().empty()) return bad("protocol_id is not a string");
+  if (!doc["protocol_id"].is_string() || doc["protocol_id"].get<std::string>().empty()) return Bad("protocol_id is not a string");
   m.protocol_id = doc["protocol_id"].get<std::string>();
-  if (!IsHex64(doc["protocol_version"])) return bad("protocol_version is not 64 lower-case hex digits");
+  if (!IsHex64(doc["protocol_version"])) return Bad("protocol_version is not 64 lower-case hex digits");
   m.protocol_version = doc["protocol_version"].get<std::string>();
   if (doc["list_format"] == "csv") m.list_format = InputFormat::kCsv;
   else if (doc["list_format"] == "xlsx") m.list_format = InputFormat::kXlsx;
-  else return bad("list_format is not csv or xlsx");
-  if (!doc["columns"].is_array()) return bad("columns is not an array");
+  else return Bad("list_format is not csv or xlsx");
+  if (!doc["columns"].is_array()) return Bad("columns is not an array");
   for (const auto& c : doc["columns"]) {
-    if (!c.is_string() || c.get<std::string>().empty()) return bad("columns holds a non-string");
+    if (!c.is_string() || c.get<std::string>().empty()) return Bad("columns holds a non-string");
     if (std::find(m.columns.begin(), m.columns.end(), c.get<std::string>()) != m.columns.end()) {
-      return bad("columns holds a duplicate");
+      return Bad("columns holds a duplicate");
     }
     m.columns.push_back(c.get<std::string>());
   }
-  if (!doc["row_count"].is_number_unsigned()) return bad("row_count is not a non-negative integer");
+  if (!doc["row_count"].is_number_unsigned()) return Bad("row_count is not a non-negative integer");
   m.row_count = doc["row_count"].get<uint64_t>();
-  if (!doc["byte_size"].is_number_unsigned()) return bad("byte_size is not a non-negative integer");
+  if (!doc["byte_size"].is_number_unsigned()) return Bad("byte_size is not a non-negative integer");
   m.byte_size = doc["byte_size"].get<uint64_t>();
-  if (!IsHex64(doc["sha256"])) return bad("sha256 is not 64 lower-case hex digits");
+  if (!IsHex64(doc["sha256"])) return Bad("sha256 is not 64 lower-case hex digits");
   m.sha256 = doc["sha256"].get<std::string>();
-  if (!IsHex64(doc["rows_sha256"])) return bad("rows_sha256 is not 64 lower-case hex digits");
+  if (!IsHex64(doc["rows_sha256"])) return Bad("rows_sha256 is not 64 lower-case hex digits");
   m.rows_sha256 = doc["rows_sha256"].get<std::string>();
-  const auto& si = doc["subject_index"];
-  const bool listed = si.is_object() && si.size() == 2 && si.contains("key_id") && si.contains("values");
-  const bool streamed = si.is_object() && si.size() == 3 && si.contains("key_id") && si.contains("count") &&
-                        si.contains("sha256");
-  if (!listed && !streamed) {
-    return bad("subject_index must hold exactly key_id and values, or key_id, count and sha256");
-  }
-  if (!si["key_id"].is_string()) return bad("subject_index.key_id is not a string");
-  m.subject_key_id = si["key_id"].get<std::string>();
-  m.subject_index_streamed = streamed;
-  if (streamed) {
-    if (!si["count"].is_number_unsigned()) return bad("subject_index.count is not a non-negative integer");
-    m.subject_count = si["count"].get<uint64_t>();
-    if (!IsHex64(si["sha256"])) return bad("subject_index.sha256 is not 64 lower-case hex digits");
-    m.subject_index_sha256 = si["sha256"].get<std::string>();
-    if (m.subject_count == 0 && m.subject_index_sha256 != kEmptySubjectIndexSha256) {
-      return bad("subject_index.sha256 is not the digest of an empty index");
-    }
-    // Each value comes from one cell: never more than rows x columns.
-    if (m.subject_count > 0 && (m.columns.empty() || (m.subject_count - 1) / m.columns.size() >= m.row_count)) {
-      return bad("subject_index.count exceeds one value per cell of the list");
-    }
-  } else {
-    if (!si["values"].is_array()) return bad("subject_index.values is not an array");
-    std::vector<Sha256Digest> values;
-    values.reserve(si["values"].size());
-    for (const auto& v : si["values"]) {
-      if (!IsHex64(v)) return bad("subject_index.values holds a value that is not 64 lower-case hex digits");
-      const auto bytes = *HexDecode(v.get_ref<const std::string&>());
-      Sha256Digest& d = values.emplace_back();
-      std::copy(bytes.begin(), bytes.end(), d.begin());
-      // Raw byte order is the order of the lower-case hex strings.
-      if (values.size() > 1 && !(values[values.size() - 2] < d)) {
-        return bad("subject_index.values is not sorted and unique");
-      }
-    }
-    SetSubjectIndex(&m, std::move(values), false);
-  }
-  if (m.subject_key_id.empty() && m.subject_count != 0) return bad("subject_index has values but no key_id");
-  if (m.row_count == 0 && m.subject_count != 0) return bad("subject_index has values but the list has no rows");
+  XGW_CHECK(ParseSubjectIndex(doc["subject_index"], m));
   return m;
 }
 

@@ -267,31 +267,10 @@ void ParseDecimalBounds(Checker& c, const json& v, const std::string& path, Fiel
   }
 }
 
-void ParseField(Checker& c, const json& v, const std::string& path, Protocol& p) {
-  if (!c.Object(v, path, {"name", "type", "required", "justification"},
-                {"aliases", "subject_identifier", "special_category", "special_category_basis",
-                 "max_length", "min", "max", "values", "pattern", "description", "scale", "unit"})) {
-    return;
-  }
-  Field f;
-  f.name = c.String(v, "name", path);
-  if (!f.name.empty() && !IsFieldName(f.name)) {
-    c.Problem(path + ".name", "canonical field name must start with a-z and use only a-z 0-9 _");
-  }
-  f.aliases = c.Strings(v, "aliases", path, true);
-  f.justification = c.String(v, "justification", path);
-  c.String(v, "description", path);
-  f.required = c.Bool(v, "required", path).value_or(false);
-  f.subject_identifier = c.Bool(v, "subject_identifier", path).value_or(false);
-
-  auto type_name = c.String(v, "type", path);
-  std::optional<FieldType> type;
-  if (!type_name.empty()) {
-    type = FieldTypeFromName(type_name);
-    if (!type) c.Problem(path + ".type", "unknown validator type (see docs/protocol-format.md for the list)");
-  }
-  if (type) f.rule.type = *type;
-  // Type-specific parameters: only where they mean something.
+// The validator parameters of field `f` of type `type` (named `type_name`;
+// nullopt if unknown): each only for the types it means something for.
+void ParseFieldRule(Checker& c, const json& v, const std::string& path, const std::string& type_name,
+                    std::optional<FieldType> type, Field& f) {
   auto only_for = [&](std::string_view key, std::initializer_list<FieldType> types) {
     if (!v.contains(key) || !type) return false;
     if (std::find(types.begin(), types.end(), *type) == types.end()) {
@@ -338,7 +317,10 @@ void ParseField(Checker& c, const json& v, const std::string& path, Protocol& p)
   if (f.subject_identifier && type && !IsIdentifierType(*type)) {
     c.Problem(path + ".subject_identifier", "a subject identifier must use an identifier type (be_national_number, nl_bsn, be_enterprise_number, iban)");
   }
+}
 
+// special_category and its GDPR basis.
+void ParseSpecialCategory(Checker& c, const json& v, const std::string& path, Field& f) {
   auto special = v.contains("special_category") ? c.String(v, "special_category", path) : "none";
   if (special == "art9") f.special_category = SpecialCategory::kArt9;
   else if (special == "art10") f.special_category = SpecialCategory::kArt10;
@@ -350,8 +332,11 @@ void ParseField(Checker& c, const json& v, const std::string& path, Protocol& p)
   if (f.special_category == SpecialCategory::kNone && v.contains("special_category_basis")) {
     c.Problem(path + ".special_category_basis", "only allowed when special_category is art9 or art10");
   }
+}
 
-  // Headers: canonical name and aliases must map to one field only.
+// Headers: the canonical name and aliases of `f`, the next field of `p`,
+// must map to one field only.
+void IndexFieldHeaders(Checker& c, const std::string& path, const Field& f, Protocol& p) {
   size_t index = p.fields.size();
   auto add_header = [&](const std::string& header, const std::string& where) {
     std::string folded = FoldName(header);
@@ -371,6 +356,35 @@ void ParseField(Checker& c, const json& v, const std::string& path, Protocol& p)
   for (size_t i = 0; i < f.aliases.size(); ++i) {
     add_header(f.aliases[i], path + ".aliases[" + std::to_string(i) + "]");
   }
+}
+
+void ParseField(Checker& c, const json& v, const std::string& path, Protocol& p) {
+  if (!c.Object(v, path, {"name", "type", "required", "justification"},
+                {"aliases", "subject_identifier", "special_category", "special_category_basis",
+                 "max_length", "min", "max", "values", "pattern", "description", "scale", "unit"})) {
+    return;
+  }
+  Field f;
+  f.name = c.String(v, "name", path);
+  if (!f.name.empty() && !IsFieldName(f.name)) {
+    c.Problem(path + ".name", "canonical field name must start with a-z and use only a-z 0-9 _");
+  }
+  f.aliases = c.Strings(v, "aliases", path, true);
+  f.justification = c.String(v, "justification", path);
+  c.String(v, "description", path);
+  f.required = c.Bool(v, "required", path).value_or(false);
+  f.subject_identifier = c.Bool(v, "subject_identifier", path).value_or(false);
+
+  auto type_name = c.String(v, "type", path);
+  std::optional<FieldType> type;
+  if (!type_name.empty()) {
+    type = FieldTypeFromName(type_name);
+    if (!type) c.Problem(path + ".type", "unknown validator type (see docs/protocol-format.md for the list)");
+  }
+  if (type) f.rule.type = *type;
+  ParseFieldRule(c, v, path, type_name, type, f);
+  ParseSpecialCategory(c, v, path, f);
+  IndexFieldHeaders(c, path, f, p);
   p.fields.push_back(std::move(f));
 }
 

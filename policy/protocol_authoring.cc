@@ -55,6 +55,9 @@ bool Contains(std::string_view s, std::string_view part) { return s.find(part) !
 
 }  // namespace
 
+// Long: the skeleton is written top to bottom in the order of the file it
+// produces, about one output line per statement, so that it reads like that
+// file; split into parts, the reader would have to put the file together again.
 std::string ProtocolSkeleton(const SkeletonAnswers& a) {
   const std::string sender = Or(a.sender.id, "org-sender"), receiver = Or(a.receiver.id, "org-receiver");
   const bool nl = a.sender.country == "NL";

@@ -490,11 +490,28 @@ std::optional<std::string> NormaliseIdentifier(FieldType type, std::string_view 
   return out;
 }
 
-Result<std::shared_ptr<const std::regex>> CompileSafeRegex(std::string_view pattern) {
-  auto refuse = [](const std::string& why) {
-    return Fail(ErrorCode::kInvalidArgument, "regex pattern refused: " + why);
-  };
-  if (pattern.empty() || pattern.size() > 200) return refuse("must be 1..200 characters");
+namespace {
+
+// The index of the ']' that closes the character class opened at `open`
+// (a leading '^' and a ']' right after it belong to the class), or
+// pattern.size() if there is none.
+size_t ClassEnd(std::string_view pattern, size_t open) {
+  size_t j = open + 1;
+  if (j < pattern.size() && pattern[j] == '^') ++j;
+  if (j < pattern.size() && pattern[j] == ']') ++j;
+  for (; j < pattern.size() && pattern[j] != ']'; ++j) {
+    if (pattern[j] == '\\') ++j;
+  }
+  return std::min(j, pattern.size());
+}
+
+// Why `pattern` is refused ("" if it is not): one scan that tracks, per open
+// group, whether it holds a quantifier or an alternation, so that such a
+// group may not itself be repeated (nested quantifiers: catastrophic
+// backtracking); backreferences, lookaround, lazy and possessive quantifiers
+// are refused outright.
+std::string RegexRefusal(std::string_view pattern) {
+  const auto refuse = [](const char* why) { return std::string(why); };
   struct Group { bool inner_repeat = false; };
   std::vector<Group> stack(1);
   bool last_closed_group_repeats = false;  // the atom just before a quantifier was a risky group
@@ -535,17 +552,10 @@ Result<std::shared_ptr<const std::regex>> CompileSafeRegex(std::string_view patt
         if (pattern[i + 1] == 'k') return refuse("backreferences are not allowed");
         ++i;
         break;
-      case '[': {
-        size_t j = i + 1;
-        if (j < pattern.size() && pattern[j] == '^') ++j;
-        if (j < pattern.size() && pattern[j] == ']') ++j;
-        for (; j < pattern.size() && pattern[j] != ']'; ++j) {
-          if (pattern[j] == '\\') ++j;
-        }
-        if (j >= pattern.size()) return refuse("unterminated character class");
-        i = j;
+      case '[':
+        i = ClassEnd(pattern, i);
+        if (i >= pattern.size()) return refuse("unterminated character class");
         break;
-      }
       case '(':
         if (i + 1 < pattern.size() && pattern[i + 1] == '?') {
           if (i + 2 < pattern.size() && pattern[i + 2] == ':') {
@@ -574,6 +584,17 @@ Result<std::shared_ptr<const std::regex>> CompileSafeRegex(std::string_view patt
     }
   }
   if (stack.size() != 1) return refuse("unbalanced parenthesis");
+  return "";
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const std::regex>> CompileSafeRegex(std::string_view pattern) {
+  auto refuse = [](const std::string& why) {
+    return Fail(ErrorCode::kInvalidArgument, "regex pattern refused: " + why);
+  };
+  if (pattern.empty() || pattern.size() > 200) return refuse("must be 1..200 characters");
+  if (std::string why = RegexRefusal(pattern); !why.empty()) return refuse(why);
   try {
     return std::make_shared<const std::regex>(std::string(pattern), std::regex::ECMAScript);
   } catch (const std::regex_error&) {

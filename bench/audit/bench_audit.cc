@@ -6,8 +6,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -104,53 +104,13 @@ double PlainSqlite(const std::string& path, uint64_t rows, uint64_t per_txn) {
   return static_cast<double>(rows) / s;
 }
 
-}  // namespace
+double PerCommit(const AuditLogStats& s) {
+  return s.commits ? static_cast<double>(s.events) / static_cast<double>(s.commits) : 0.0;
+}
 
-int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: xgw_bench_audit DIR [verify_events]\n");
-    return 2;
-  }
-  const std::filesystem::path dir = argv[1];
-  const uint64_t big = argc > 2 ? std::stoull(argv[2]) : 1000000;
-  std::filesystem::create_directories(dir);
-  // XGW_BENCH_AUDIT_VERIFY_ONLY=1: only verify DIR/big.db left by an earlier
-  // run (against its latest stored checkpoint), for profiling.
-  if (const char* v = std::getenv("XGW_BENCH_AUDIT_VERIFY_ONLY"); v && std::string(v) == "1") {
-    std::string checkpoint;
-    {
-      auto log = Open(dir / "big.db");
-      checkpoint = *log->LatestCheckpoint();
-    }
-    const std::vector<std::string> trusted = {checkpoint};
-    const auto t0 = Clock::now();
-    auto report = VerifyLog(dir / "big.db", trusted, FormatVerifierKey(kOrigin, Key()->public_key()));
-    if (!report) {
-      std::fprintf(stderr, "verify failed: %s\n", report.error().message.c_str());
-      return 1;
-    }
-    std::printf("verified %llu events in %.3f s\n", static_cast<unsigned long long>(report->events),
-                Seconds(t0, Clock::now()));
-    return 0;
-  }
-  for (const char* f : {"a1.db", "a16.db", "a16nl.db", "big.db", "peer1.db", "peerb.db"}) {
-    for (const char* sfx : {"", "-wal", "-shm"}) std::filesystem::remove(dir / (std::string(f) + sfx));
-  }
-
-  // XGW_BENCH_AUDIT_ONE_ONLY=1: only the peer's and the lone writer's
-  // durable appends, alternating, three times (for profiling).
-  if (const char* v = std::getenv("XGW_BENCH_AUDIT_ONE_ONLY"); v && std::string(v) == "1") {
-    for (int round = 0; round < 3; ++round) {
-      for (const char* f : {"a1.db", "peer1.db"}) {
-        for (const char* sfx : {"", "-wal", "-shm"}) std::filesystem::remove(dir / (std::string(f) + sfx));
-      }
-      const double peer = PlainSqlite(dir / "peer1.db", 3000, 1);
-      auto log = Open(dir / "a1.db");
-      const double one = Appends(*log, 1, 3000, 0);
-      std::printf("peer %.0f rows/s, 1 writer %.0f events/s (%.2fx)\n", peer, one, one / peer);
-    }
-    return 0;
-  }
+// The append rates: the plain SQLite peer, then xgw's log with 1 and 16
+// writers (with and without the group-commit linger); the table's head.
+void ReportAppendRates(const std::filesystem::path& dir) {
   const double peer_one = PlainSqlite(dir / "peer1.db", 3000, 1);
   const double peer_batch = PlainSqlite(dir / "peerb.db", 200000, 1000);
   double one, sixteen, sixteen_nl;
@@ -170,28 +130,28 @@ int main(int argc, char** argv) {
     sixteen_nl = Appends(*log, 16, 4000, 0);
     st16nl = log->Stats();
   }
-  auto per_commit = [](const AuditLogStats& s) {
-    return s.commits ? static_cast<double>(s.events) / static_cast<double>(s.commits) : 0.0;
-  };
   std::printf("| measurement | value |\n|---|---|\n");
   std::printf("| peer: plain SQLite WAL, 1 row per fsync (3,000 rows) | %.0f rows/s |\n", peer_one);
   std::printf("| peer: plain SQLite WAL, 1,000 rows per transaction (200,000 rows) | %.0f rows/s |\n", peer_batch);
   std::printf("| xgw audit, 1 writer, durable appends (3,000) | %.0f events/s (%.2fx peer 1/fsync; %.1f events/commit) |\n",
-              one, one / peer_one, per_commit(st1));
+              one, one / peer_one, PerCommit(st1));
   std::printf("| xgw audit, 16 writers, group commit (64,000) | %.0f events/s (%.2fx peer 1/fsync; %.1f events/commit) |\n",
-              sixteen, sixteen / peer_one, per_commit(st16));
+              sixteen, sixteen / peer_one, PerCommit(st16));
   std::printf("| xgw audit, 16 writers, group commit without linger (64,000) | %.0f events/s (%.2fx peer 1/fsync; %.1f events/commit) |\n",
-              sixteen_nl, sixteen_nl / peer_one, per_commit(st16nl));
+              sixteen_nl, sixteen_nl / peer_one, PerCommit(st16nl));
   std::fflush(stdout);
+}
 
-  // A large log, written through the API by many writers (bigger batches).
-  const std::string big_path = dir / "big.db";
+// A large log of about `events` events at `path`, written through the API by
+// many writers (bigger batches), and its proof latencies. Returns a signed
+// checkpoint of it.
+std::string ReportLargeLog(const std::string& path, uint64_t events) {
   double build;
   std::string checkpoint;
   {
-    auto log = Open(big_path);
+    auto log = Open(path);
     const int threads = 64;
-    build = Appends(*log, threads, big / threads, 0);
+    build = Appends(*log, threads, events / threads, 0);
     const AuditLogStats stb = log->Stats();
     checkpoint = *log->SignCheckpoint();
     const uint64_t n = log->Head().size;
@@ -207,16 +167,21 @@ int main(int argc, char** argv) {
     }
     const double cons = Seconds(t0, Clock::now()) / kProofs * 1e6;
     std::printf("| building a %llu-event log, 64 writers | %.0f events/s (%.1f events/commit) |\n",
-                static_cast<unsigned long long>(n), build, per_commit(stb));
+                static_cast<unsigned long long>(n), build, PerCommit(stb));
     std::printf("| inclusion proof at size %llu (mean of %d) | %.1f us |\n",
                 static_cast<unsigned long long>(n), kProofs, incl);
     std::printf("| consistency proof to size %llu (mean of %d) | %.1f us |\n",
                 static_cast<unsigned long long>(n), kProofs, cons);
   }
+  return checkpoint;
+}
+
+// Full verification of the log at `path` against `checkpoint`; 1 if it fails.
+int ReportVerification(const std::string& path, const std::string& checkpoint) {
   const std::string vkey = FormatVerifierKey(kOrigin, Key()->public_key());
   const std::vector<std::string> trusted = {checkpoint};
   const auto t0 = Clock::now();
-  auto report = VerifyLog(big_path, trusted, vkey);
+  auto report = VerifyLog(path, trusted, vkey);
   const double vs = Seconds(t0, Clock::now());
   if (!report) {
     std::fprintf(stderr, "verify failed: %s\n", report.error().message.c_str());
@@ -226,6 +191,68 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(report->events), vs);
   std::printf("| log file size for %llu events | %.0f MiB |\n",
               static_cast<unsigned long long>(report->events),
-              static_cast<double>(std::filesystem::file_size(big_path)) / (1 << 20));
+              static_cast<double>(std::filesystem::file_size(path)) / (1 << 20));
   return 0;
+}
+
+// XGW_BENCH_AUDIT_VERIFY_ONLY=1: only verify DIR/big.db left by an earlier
+// run (against its latest stored checkpoint), for profiling.
+int VerifyOnly(const std::filesystem::path& dir) {
+  std::string checkpoint;
+  {
+    auto log = Open(dir / "big.db");
+    checkpoint = *log->LatestCheckpoint();
+  }
+  const std::vector<std::string> trusted = {checkpoint};
+  const auto t0 = Clock::now();
+  auto report = VerifyLog(dir / "big.db", trusted, FormatVerifierKey(kOrigin, Key()->public_key()));
+  if (!report) {
+    std::fprintf(stderr, "verify failed: %s\n", report.error().message.c_str());
+    return 1;
+  }
+  std::printf("verified %llu events in %.3f s\n", static_cast<unsigned long long>(report->events),
+              Seconds(t0, Clock::now()));
+  return 0;
+}
+
+// XGW_BENCH_AUDIT_ONE_ONLY=1: only the peer's and the lone writer's durable
+// appends, alternating, three times (for profiling).
+int OneWriterOnly(const std::filesystem::path& dir) {
+  for (int round = 0; round < 3; ++round) {
+    for (const char* f : {"a1.db", "peer1.db"}) {
+      for (const char* sfx : {"", "-wal", "-shm"}) std::filesystem::remove(dir / (std::string(f) + sfx));
+    }
+    const double peer = PlainSqlite(dir / "peer1.db", 3000, 1);
+    auto log = Open(dir / "a1.db");
+    const double one = Appends(*log, 1, 3000, 0);
+    std::printf("peer %.0f rows/s, 1 writer %.0f events/s (%.2fx)\n", peer, one, one / peer);
+  }
+  return 0;
+}
+
+bool EnvIs(const char* name) {
+  const char* v = std::getenv(name);
+  return v && std::string(v) == "1";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: xgw_bench_audit DIR [verify_events]\n");
+    return 2;
+  }
+  const std::filesystem::path dir = argv[1];
+  const uint64_t big = argc > 2 ? std::stoull(argv[2]) : 1000000;
+  std::filesystem::create_directories(dir);
+  if (EnvIs("XGW_BENCH_AUDIT_VERIFY_ONLY")) return VerifyOnly(dir);
+  for (const char* f : {"a1.db", "a16.db", "a16nl.db", "big.db", "peer1.db", "peerb.db"}) {
+    for (const char* sfx : {"", "-wal", "-shm"}) std::filesystem::remove(dir / (std::string(f) + sfx));
+  }
+
+  if (EnvIs("XGW_BENCH_AUDIT_ONE_ONLY")) return OneWriterOnly(dir);
+  ReportAppendRates(dir);
+  const std::string big_path = dir / "big.db";
+  const std::string checkpoint = ReportLargeLog(big_path, big);
+  return ReportVerification(big_path, checkpoint);
 }

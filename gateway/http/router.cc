@@ -5,6 +5,7 @@
 #include <ctime>
 #include <set>
 
+#include "config/config.h"
 #include "crypto/secret.h"
 #include "gateway/ids.h"
 #include "gateway/identity_rules.h"
@@ -158,14 +159,7 @@ Result<json> ParseJsonBody(const std::string& text) {
   }
 }
 
-std::string FormatTime(int64_t t) {
-  const time_t tt = static_cast<time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string FormatTime(int64_t t) { return FormatUtcTime(t); }
 
 Response ErrorProblem(const RequestContext& ctx, const Error& error) {
   Response r = ProblemFromError(error, ctx.request_id());
@@ -334,6 +328,186 @@ Response Router::RunHandler(const Compiled& route, RequestContext& ctx, const js
   return r;
 }
 
+Router::RouteMatch Router::MatchRoute(const std::vector<std::string>& segments, const std::string& method) const {
+  RouteMatch m;
+  for (const auto& r : routes_) {
+    if (r.segments.size() != segments.size()) continue;
+    std::map<std::string, std::string> p;
+    bool ok = true;
+    for (size_t i = 0; i < r.segments.size() && ok; ++i) {
+      if (IsParam(r.segments[i])) {
+        p[r.segments[i].substr(1, r.segments[i].size() - 2)] = segments[i];
+      } else {
+        ok = r.segments[i] == segments[i];
+      }
+    }
+    if (!ok) continue;
+    m.allowed_methods.push_back(r.spec.method);
+    if (r.spec.method == method && !m.route) {
+      m.route = &r;
+      m.params = std::move(p);
+    }
+  }
+  return m;
+}
+
+Response Router::NoRouteProblem(const RouteMatch& m, const std::string& rid) {
+  if (m.allowed_methods.empty()) {
+    return Problem(404, "no-such-route", "Not found", "no API endpoint has this path; see docs/api.yaml", rid);
+  }
+  std::string allow;
+  for (const auto& method : m.allowed_methods) allow += (allow.empty() ? "" : ", ") + method;
+  Response r = Problem(405, "method-not-allowed", "Method not allowed", "this endpoint accepts " + allow, rid);
+  r.headers.emplace_back("Allow", allow);
+  return r;
+}
+
+std::optional<Response> Router::CheckParameters(const std::map<std::string, std::string>& params,
+                                                const std::string& rid) const {
+  for (const auto& [name, value] : params) {
+    if (auto rule = param_rules_.find(name); rule != param_rules_.end()) {
+      if (!rule->second.first(value)) {
+        return Problem(400, "invalid-id", "Invalid path parameter",
+                       "path parameter '" + name + "' " + rule->second.second, rid);
+      }
+      continue;
+    }
+    auto it = id_params_.find(name);
+    const std::string prefix = it == id_params_.end() ? name : it->second;
+    if (!IsValidId(prefix, value)) {
+      return Problem(400, "invalid-id", "Invalid id",
+                     "path parameter '" + name + "' must be an id of the form " + prefix +
+                         "-<26 base32 characters>",
+                     rid);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Response> Router::Authenticate(RequestContext& ctx) {
+  const std::string& rid = ctx.request_id();
+  std::string auth = ctx.head.authorization;
+  std::string secret;
+  if (auth.size() > 7 && Lower(auth.substr(0, 7)) == "bearer ") secret = Trim(auth.substr(7));
+  auto principal = store_.Authenticate(secret, ctx.now);
+  WipeMemory(secret.data(), secret.size());
+  if (!principal) {
+    if (principal.error().code != ErrorCode::kUnauthenticated) return ErrorProblem(ctx, principal.error());
+    Response r = Problem(401, "unauthenticated", "Authentication required", principal.error().message, rid);
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"xgw\"");
+    return r;
+  }
+  ctx.principal = std::move(*principal);
+  if (auto over = OverRate(per_token_, ctx.principal->token_id, ctx.config->limits.requests_per_second_per_token,
+                           rid)) {
+    return over;
+  }
+  return CheckClientPin(ctx);
+}
+
+std::optional<Response> Router::CheckClientPin(const RequestContext& ctx) {
+  if (!ctx.head.client_pin) return std::nullopt;
+  auto org = store_.OrganisationForPin(*ctx.head.client_pin);
+  if (!org) return ErrorProblem(ctx, org.error());
+  if (!*org || **org != ctx.principal->org_id) {
+    return Problem(403, "client-certificate", "Client certificate not accepted",
+                   "the TLS client certificate is not registered to the "
+                   "organisation of this token; ask an operator to add its "
+                   "SPKI pin to your organisation",
+                   ctx.request_id());
+  }
+  return std::nullopt;
+}
+
+std::optional<Response> Router::Authorise(const RouteSpec& spec, RequestContext& ctx) {
+  // Which grants does the caller's role set activate?
+  std::vector<Scope> scopes;
+  for (const Grant& g : spec.grants) {
+    if (g.role == "*" || ctx.principal->HasRole(g.role)) scopes.push_back(g.scope);
+  }
+  if (scopes.empty()) {
+    return Problem(403, "forbidden", "Forbidden",
+                   "your roles do not allow this action; ask an operator if "
+                   "you need it",
+                   ctx.request_id());
+  }
+  if (spec.target == TargetKind::kNone) return std::nullopt;
+  const bool found = ResolveTarget(spec, ctx);
+  bool in_scope = false;
+  for (Scope s : scopes) {
+    in_scope = in_scope || s == Scope::kAny ||
+               (s == Scope::kSameOrg && ctx.target_org_id == ctx.principal->org_id) ||
+               (s == Scope::kSelf && !ctx.target_user_id.empty() && ctx.target_user_id == ctx.principal->user_id);
+  }
+  if (!found || !in_scope) {
+    return Problem(404, "not-found", "Not found",
+                   std::string("no such ") + Noun(spec.target) + ", or it is not visible to you", ctx.request_id());
+  }
+  return std::nullopt;
+}
+
+bool Router::ResolveTarget(const RouteSpec& spec, RequestContext& ctx) {
+  const std::string& id = ctx.params[spec.target_param];
+  if (spec.target == TargetKind::kOrg) {
+    auto org = store_.GetOrganisation(id);
+    if (org) ctx.target_org_id = org->id;
+    return org.has_value();
+  }
+  std::string user_id = id;
+  if (spec.target == TargetKind::kToken) {
+    auto token = store_.GetToken(id);
+    if (!token) return false;
+    user_id = token->user_id;
+  } else if (spec.target != TargetKind::kUser) {
+    return true;
+  }
+  auto user = store_.GetUser(user_id);
+  if (!user) return false;
+  ctx.target_user_id = user->id;
+  ctx.target_org_id = user->org_id;
+  return true;
+}
+
+std::optional<Response> Router::CheckBodyHead(const RouteSpec& spec, const RequestHead& head, uint64_t limit) {
+  const std::string& rid = head.request_id;
+  if (spec.body == BodyKind::kJson) {
+    if (!head.HasBody()) {
+      return Problem(400, "invalid-json", "Missing body", "this endpoint needs a JSON object as request body", rid);
+    }
+    if (!IsJsonContentType(head.content_type)) {
+      return Problem(415, "unsupported-media-type", "Unsupported media type",
+                     "send the body with Content-Type: application/json", rid);
+    }
+  }
+  if (head.content_length && *head.content_length > limit) {
+    Response r = Problem(413, "too-large", "Request body too large",
+                         "the request body may be at most " + std::to_string(limit) + " bytes", rid);
+    r.close = true;
+    return r;
+  }
+  return std::nullopt;
+}
+
+void Router::OpenBody(const Compiled& route, RequestContext ctx, Dispatch& d) {
+  if (route.spec.body == BodyKind::kJson) {
+    const Compiled* r = &route;
+    d.sink = std::make_unique<JsonBodySink>(
+        [this, r](RequestContext& c, const json& body) { return RunHandler(*r, c, body); }, std::move(ctx));
+    return;
+  }
+  auto opened = route.spec.open_stream(ctx);
+  if (!opened) {
+    d.response = Refuse(ctx, ErrorProblem(ctx, opened.error()));
+    return;
+  }
+  RequestContext audit_ctx = ctx;
+  d.sink = std::make_unique<AuditingSink>(std::move(*opened), [this, audit_ctx](const Response& r) {
+    AuditOutcome(audit_ctx, r, r.status >= 400 ? r.refusal_reason : "");
+  });
+}
+
+// The checks in the order the header promises; the first that fails is the
+// answer, recorded (Refuse) with what the request context knows by then.
 Dispatch Router::Prepare(const RequestHead& head) {
   Dispatch d;
   RequestContext ctx;
@@ -342,224 +516,42 @@ Dispatch Router::Prepare(const RequestHead& head) {
   ctx.config = config_.Get();
   ctx.route = "unmatched";
   const std::string& rid = head.request_id;
+  const auto refuse = [&](Response problem) {
+    d.response = Refuse(ctx, std::move(problem));
+    return std::move(d);
+  };
 
   if (auto over = OverRate(per_address_, head.client_address,
                            ctx.config->limits.requests_per_second_per_address, rid)) {
-    d.response = Refuse(ctx, std::move(*over));
-    return d;
+    return refuse(std::move(*over));
   }
   auto segments = SplitPath(head.target);
-  if (!segments) {
-    d.response = Refuse(ctx, Problem(400, "invalid-path", "Invalid path", kPathRule, rid));
-    return d;
-  }
-  const Compiled* match = nullptr;
-  std::vector<std::string> allowed_methods;
-  std::map<std::string, std::string> params;
-  for (const auto& r : routes_) {
-    if (r.segments.size() != segments->size()) continue;
-    std::map<std::string, std::string> p;
-    bool ok = true;
-    for (size_t i = 0; i < r.segments.size() && ok; ++i) {
-      if (IsParam(r.segments[i])) {
-        p[r.segments[i].substr(1, r.segments[i].size() - 2)] = (*segments)[i];
-      } else {
-        ok = r.segments[i] == (*segments)[i];
-      }
-    }
-    if (!ok) continue;
-    allowed_methods.push_back(r.spec.method);
-    if (r.spec.method == head.method && !match) {
-      match = &r;
-      params = std::move(p);
-    }
-  }
-  if (allowed_methods.empty()) {
-    d.response = Refuse(ctx, Problem(404, "no-such-route", "Not found",
-                                     "no API endpoint has this path; see docs/api.yaml", rid));
-    return d;
-  }
-  if (!match) {
-    std::string allow;
-    for (const auto& m : allowed_methods) allow += (allow.empty() ? "" : ", ") + m;
-    Response r = Problem(405, "method-not-allowed", "Method not allowed",
-                         "this endpoint accepts " + allow, rid);
-    r.headers.emplace_back("Allow", allow);
-    d.response = Refuse(ctx, std::move(r));
-    return d;
-  }
-  const RouteSpec& spec = match->spec;
+  if (!segments) return refuse(Problem(400, "invalid-path", "Invalid path", kPathRule, rid));
+  RouteMatch match = MatchRoute(*segments, head.method);
+  if (!match.route) return refuse(NoRouteProblem(match, rid));
+  const RouteSpec& spec = match.route->spec;
   d.route = ctx.route = spec.pattern;
-
-  for (const auto& [name, value] : params) {
-    if (auto rule = param_rules_.find(name); rule != param_rules_.end()) {
-      if (!rule->second.first(value)) {
-        d.response = Refuse(ctx, Problem(400, "invalid-id", "Invalid path parameter",
-                                         "path parameter '" + name + "' " + rule->second.second,
-                                         rid));
-        return d;
-      }
-      continue;
-    }
-    auto it = id_params_.find(name);
-    const std::string prefix = it == id_params_.end() ? name : it->second;
-    if (!IsValidId(prefix, value)) {
-      d.response = Refuse(ctx, Problem(400, "invalid-id", "Invalid id",
-                                       "path parameter '" + name + "' must be an id of the form " +
-                                           prefix + "-<26 base32 characters>",
-                                       rid));
-      return d;
-    }
-  }
-  ctx.params = params;
+  if (auto bad = CheckParameters(match.params, rid)) return refuse(std::move(*bad));
+  ctx.params = match.params;
 
   if (!spec.public_route) {
-    std::string auth = head.authorization;
-    std::string secret;
-    if (auth.size() > 7 && Lower(auth.substr(0, 7)) == "bearer ") secret = Trim(auth.substr(7));
-    auto principal = store_.Authenticate(secret, ctx.now);
-    WipeMemory(secret.data(), secret.size());
-    if (!principal) {
-      if (principal.error().code != ErrorCode::kUnauthenticated) {
-        d.response = Refuse(ctx, ErrorProblem(ctx, principal.error()));
-        return d;
-      }
-      Response r = Problem(401, "unauthenticated", "Authentication required",
-                           principal.error().message, rid);
-      r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"xgw\"");
-      d.response = Refuse(ctx, std::move(r));
-      return d;
-    }
-    ctx.principal = std::move(*principal);
-    if (auto over = OverRate(per_token_, ctx.principal->token_id,
-                             ctx.config->limits.requests_per_second_per_token, rid)) {
-      d.response = Refuse(ctx, std::move(*over));
-      return d;
-    }
-
-    if (head.client_pin) {
-      auto org = store_.OrganisationForPin(*head.client_pin);
-      if (!org) {
-        d.response = Refuse(ctx, ErrorProblem(ctx, org.error()));
-        return d;
-      }
-      if (!*org || **org != ctx.principal->org_id) {
-        d.response = Refuse(ctx, Problem(403, "client-certificate", "Client certificate not accepted",
-                                         "the TLS client certificate is not registered to the "
-                                         "organisation of this token; ask an operator to add its "
-                                         "SPKI pin to your organisation",
-                                         rid));
-        return d;
-      }
-    }
-
-    // Which grants does the caller's role set activate?
-    std::vector<Scope> scopes;
-    for (const Grant& g : spec.grants) {
-      if (g.role == "*" || ctx.principal->HasRole(g.role)) scopes.push_back(g.scope);
-    }
-    if (scopes.empty()) {
-      d.response = Refuse(ctx, Problem(403, "forbidden", "Forbidden",
-                                       "your roles do not allow this action; ask an operator if "
-                                       "you need it",
-                                       rid));
-      return d;
-    }
-    if (spec.target != TargetKind::kNone) {
-      const std::string& id = ctx.params[spec.target_param];
-      bool found = true;
-      if (spec.target == TargetKind::kOrg) {
-        auto org = store_.GetOrganisation(id);
-        found = org.has_value();
-        if (found) ctx.target_org_id = org->id;
-      } else if (spec.target == TargetKind::kUser) {
-        auto user = store_.GetUser(id);
-        found = user.has_value();
-        if (found) {
-          ctx.target_user_id = user->id;
-          ctx.target_org_id = user->org_id;
-        }
-      } else if (spec.target == TargetKind::kToken) {
-        auto token = store_.GetToken(id);
-        found = token.has_value();
-        if (found) {
-          auto user = store_.GetUser(token->user_id);
-          found = user.has_value();
-          if (found) {
-            ctx.target_user_id = user->id;
-            ctx.target_org_id = user->org_id;
-          }
-        }
-      }
-      bool in_scope = false;
-      for (Scope s : scopes) {
-        in_scope = in_scope || s == Scope::kAny ||
-                   (s == Scope::kSameOrg && ctx.target_org_id == ctx.principal->org_id) ||
-                   (s == Scope::kSelf && !ctx.target_user_id.empty() &&
-                    ctx.target_user_id == ctx.principal->user_id);
-      }
-      if (!found || !in_scope) {
-        d.response = Refuse(ctx, Problem(404, "not-found", "Not found",
-                                         std::string("no such ") + Noun(spec.target) +
-                                             ", or it is not visible to you",
-                                         rid));
-        return d;
-      }
-    }
+    if (auto refused = Authenticate(ctx)) return refuse(std::move(*refused));
+    if (auto refused = Authorise(spec, ctx)) return refuse(std::move(*refused));
   }
 
   if (spec.body == BodyKind::kNone) {
     if (head.HasBody()) {
-      d.response = Refuse(ctx, Problem(400, "unexpected-body", "Unexpected body",
-                                       "this endpoint takes no request body", rid));
-      return d;
+      return refuse(Problem(400, "unexpected-body", "Unexpected body", "this endpoint takes no request body", rid));
     }
-    d.response = RunHandler(*match, ctx, json());
+    d.response = RunHandler(*match.route, ctx, json());
     return d;
   }
-
   const auto& limits = ctx.config->limits;
   d.body_limit = spec.max_body_bytes ? spec.max_body_bytes
                  : spec.body == BodyKind::kJson ? limits.max_json_body_bytes
                                                 : limits.max_upload_bytes;
-  if (spec.body == BodyKind::kJson) {
-    if (!head.HasBody()) {
-      d.response = Refuse(ctx, Problem(400, "invalid-json", "Missing body",
-                                       "this endpoint needs a JSON object as request body", rid));
-      return d;
-    }
-    if (!IsJsonContentType(head.content_type)) {
-      d.response = Refuse(ctx, Problem(415, "unsupported-media-type", "Unsupported media type",
-                                       "send the body with Content-Type: application/json", rid));
-      return d;
-    }
-  }
-  if (head.content_length && *head.content_length > d.body_limit) {
-    Response r = Problem(413, "too-large", "Request body too large",
-                         "the request body may be at most " + std::to_string(d.body_limit) +
-                             " bytes",
-                         rid);
-    r.close = true;
-    d.response = Refuse(ctx, std::move(r));
-    return d;
-  }
-  if (spec.body == BodyKind::kJson) {
-    const Compiled* route = match;
-    d.sink = std::make_unique<JsonBodySink>(
-        [this, route](RequestContext& c, const json& body) { return RunHandler(*route, c, body); },
-        std::move(ctx));
-    return d;
-  }
-  auto opened = spec.open_stream(ctx);
-  if (!opened) {
-    d.response = Refuse(ctx, ErrorProblem(ctx, opened.error()));
-    return d;
-  }
-  RequestContext audit_ctx = ctx;
-  d.sink = std::make_unique<AuditingSink>(
-      std::move(*opened), [this, audit_ctx](const Response& r) {
-        AuditOutcome(audit_ctx, r, r.status >= 400 ? r.refusal_reason : "");
-      });
+  if (auto refused = CheckBodyHead(spec, head, d.body_limit)) return refuse(std::move(*refused));
+  OpenBody(*match.route, std::move(ctx), d);
   return d;
 }
 

@@ -146,6 +146,34 @@ class Router {
     RouteSpec spec;
     std::vector<std::string> segments;
   };
+  // The route a path and method name, and the methods the path has.
+  struct RouteMatch {
+    const Compiled* route = nullptr;  // nullptr: no route for this method
+    std::map<std::string, std::string> params;
+    std::vector<std::string> allowed_methods;
+  };
+
+  // The steps of Prepare, in its order. Each returns the problem to refuse
+  // the request with (not yet recorded), or nullopt to go on.
+  RouteMatch MatchRoute(const std::vector<std::string>& segments, const std::string& method) const;
+  // 404 for a path no route has, 405 (with Allow) for a method it lacks.
+  static Response NoRouteProblem(const RouteMatch& match, const std::string& request_id);
+  // Path parameters: their rule (AddParameterRule) or else their id syntax.
+  std::optional<Response> CheckParameters(const std::map<std::string, std::string>& params,
+                                          const std::string& request_id) const;
+  // Bearer token, per-token rate, client-certificate pin; sets ctx.principal.
+  std::optional<Response> Authenticate(RequestContext& ctx);
+  std::optional<Response> CheckClientPin(const RequestContext& ctx);
+  // The route's grants and, for a target, its scope; sets ctx.target_*.
+  std::optional<Response> Authorise(const RouteSpec& spec, RequestContext& ctx);
+  // Fills ctx.target_org_id / target_user_id; false if the target does not exist.
+  bool ResolveTarget(const RouteSpec& spec, RequestContext& ctx);
+  // Content type and declared length of a route that takes a body.
+  static std::optional<Response> CheckBodyHead(const RouteSpec& spec, const RequestHead& head, uint64_t limit);
+  // The sink that receives the body and then runs the route (d.sink), or
+  // the refusal of a stream that could not be opened (d.response).
+  void OpenBody(const Compiled& route, RequestContext ctx, Dispatch& d);
+
   Response Refuse(const RequestContext& ctx, Response problem);
   Response RunHandler(const Compiled& route, RequestContext& ctx, const nlohmann::json& body);
   // An audit-first change's record: none yet, appended, or the append failed.

@@ -19,6 +19,7 @@
 #include "policy/list_reader.h"
 #include "policy/manifest.h"
 #include "policy/protocol.h"
+#include "tests/client/cli_world.h"
 #include "tests/e2e/cir_test_data.h"
 #include "tests/e2e/harness.h"
 
@@ -30,14 +31,6 @@ namespace {
 
 const std::string kProtocolId = "2024_VB_00591";
 
-
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  REQUIRE(out.good());
-}
-
-
 const std::string kHeader =
     "Naam;Voornaam;Rijksregisternummer;Status dossier;Ontbrekende documenten;Datum uitnodigingsbrief;"
     "Datum herinnering\n";
@@ -45,41 +38,12 @@ std::string Row(int i) {
   return "Testnaam" + std::to_string(i) + ";Voornaam;" + SyntheticNrn(i) + ";onvolledig;attest;01/08/2024;2024-08-31\n";
 }
 
-struct Cli {
-  std::string dir;
-  std::string xgw = XgwPath();
-  // Runs `xgw ARGS` as `user` (its own config); returns stdout, *rc the exit code, *err stderr.
-  std::string Run(const std::string& user, const std::string& args, int* rc, std::string* err = nullptr) {
-    std::string err_path = dir + "/last.err";
-    std::string cmd = "cd " + dir + " && XGW_PASSPHRASE_FILE=" + dir + "/pass XGW_CONFIG=" + dir + "/" + user +
-                      ".json " + xgw + " " + args + " 2>" + err_path + " </dev/null";
-    std::string out = RunCommand(cmd, rc);
-    std::string e = ReadTextFile(err_path);
-    if (err != nullptr) *err = e;
-    UNSCOPED_INFO("xgw " << args << " (as " << user << ") -> " << *rc << "\nstderr: " << e);
-    return out;
-  }
-  json RunJson(const std::string& user, const std::string& args) {
-    int rc = -1;
-    std::string out = Run(user, args + " --json", &rc);
-    REQUIRE(rc == 0);
-    json j = json::parse(out, nullptr, false);
-    REQUIRE_FALSE(j.is_discarded());
-    return j;
-  }
-  void Ok(const std::string& user, const std::string& args) {
-    int rc = -1;
-    Run(user, args, &rc);
-    REQUIRE(rc == 0);
-  }
-};
-
 }  // namespace
 
 TEST_CASE("EveryRoleWorksThroughTheXgwClientAgainstTheRealDaemon") {
   auto d = Daemon::Start({{"clock", {{"mode", "manual"}, {"start", "2024-09-20T07:00:00Z"}}},
                           {"exchanges", {{"sweep_interval_seconds", 1}}}});
-  Cli cli;
+  XgwCli cli;
   cli.dir = d->dir() + "/client";
   std::filesystem::create_directories(cli.dir);
   WriteFile(cli.dir + "/pass", "correct horse battery staple\n");

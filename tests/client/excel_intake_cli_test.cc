@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include "crypto/hash.h"
+#include "tests/client/cli_world.h"
 #include "tests/e2e/cir_test_data.h"
 #include "tests/e2e/harness.h"
 
@@ -22,7 +23,7 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kProtocolId = "2024_VB_00591";
+const std::string& kProtocolId = kCliProtocolId;
 const std::string kHeader =
     "Naam;Voornaam;Rijksregisternummer;Status dossier;Ontbrekende documenten;Datum uitnodigingsbrief;"
     "Datum herinnering";
@@ -32,91 +33,18 @@ std::string Row(int i, const std::string& extra = "") {
          extra + "\n";
 }
 
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  REQUIRE(out.good());
-}
-
-std::string Trimmed(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
-
 bool Has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-// The real daemon, Thuispunt (sender) and OCMW (worker, the recipient) under
-// the CIR protocol made periodic, and the fixtures in dir/fx.
-struct World {
+// The CLI world (cli_world.h) and the fixtures in dir/fx.
+struct World : CliWorld {
   World() {
-    d = Daemon::Start({{"clock", {{"mode", "manual"}, {"start", "2024-09-20T07:00:00Z"}}}});
-    dir = d->dir() + "/client";
-    std::filesystem::create_directories(dir);
-    WriteFile(dir + "/pass", "correct horse battery staple\n");
-    WriteFile(dir + "/operator.tok", d->operator_token() + "\n");
-    json doc = json::parse(ReadTextFile(std::string(XGW_SOURCE_DIR) +
-                                        "/config/examples/cir-thuispunt-ocmw-2024_VB_00591.json"));
-    doc["frequency"] = {{"kind", "periodic"}, {"max_transfers", 20}, {"per", "month"}};
-    WriteFile(dir + "/protocol.json", doc.dump(2));
     int rc = -1;
     RunCommand("/usr/bin/python3 " + std::string(XGW_SOURCE_DIR) +
                    "/tests/policy/make_excel_intake_fixtures.py " + dir + "/fx",
                &rc);
     REQUIRE(rc == 0);
-    pin = "sha256//" + Trimmed(RunCommand("openssl x509 -in " + d->cacert() +
-                                              " -pubkey -noout | openssl pkey -pubin -outform der | "
-                                              "openssl dgst -sha256 -binary | base64",
-                                          &rc));
-    REQUIRE(rc == 0);
-    Ok("operator", "login --gateway " + d->base_url() + " --token-file operator.tok --pin " + pin);
-    const std::string thuispunt = RunJson("operator", "org create --name 'Thuispunt Gent' --enterprise-number 'BE 0400.032.156'")["id"];
-    const std::string ocmw = RunJson("operator", "org create --name 'OCMW Gent' --enterprise-number 0212.214.125")["id"];
-    MakeUser("sender", thuispunt, "sender");
-    MakeUser("worker", ocmw, "social-worker-welzijnsbureau");
-    Ok("operator", "protocol propose protocol.json");
-    Ok("operator", "protocol accept " + kProtocolId + " --org " + thuispunt);
-    Ok("operator", "protocol accept " + kProtocolId + " --org " + ocmw);
-    Ok("operator", "protocol activate " + kProtocolId);
-    Ok("sender", "register-key --new-identity sender.key --no-passphrase");
-    Ok("worker", "register-key --new-identity worker.key --no-passphrase");
   }
 
-  // Runs `xgw ARGS` as `user`; returns stdout, *rc the exit code, *err stderr.
-  std::string Run(const std::string& user, const std::string& args, int* rc, std::string* err = nullptr) {
-    const std::string err_path = dir + "/last.err";
-    const std::string out = RunCommand("cd " + dir + " && XGW_PASSPHRASE_FILE=" + dir + "/pass XGW_CONFIG=" + dir +
-                                           "/" + user + ".json " + XgwPath() + " " + args + " 2>" + err_path +
-                                           " </dev/null",
-                                       rc);
-    const std::string e = ReadTextFile(err_path);
-    if (err != nullptr) *err = e;
-    UNSCOPED_INFO("xgw " << args << " (as " << user << ") -> " << *rc << "\nstderr: " << e);
-    return out;
-  }
-  void Ok(const std::string& user, const std::string& args) {
-    int rc = -1;
-    Run(user, args, &rc);
-    REQUIRE(rc == 0);
-  }
-  json RunJson(const std::string& user, const std::string& args) {
-    int rc = -1;
-    const std::string out = Run(user, args + " --json", &rc);
-    REQUIRE(rc == 0);
-    json j = json::parse(out, nullptr, false);
-    REQUIRE_FALSE(j.is_discarded());
-    return j;
-  }
-  void MakeUser(const std::string& name, const std::string& org, const std::string& role) {
-    const std::string id = RunJson("operator", "user create --org " + org + " --name '" + name + "' --role " + role)["id"];
-    int rc = -1;
-    const std::string token = RunCommand("XGW_CONFIG=" + dir + "/operator.json " + XgwPath() + " token issue " + id +
-                                             " --ttl 300d 2>/dev/null",
-                                         &rc);
-    REQUIRE(rc == 0);
-    WriteFile(dir + "/" + name + ".tok", token);
-    tokens[name] = Trimmed(token);
-    Ok(name, "login --gateway " + d->base_url() + " --token-file " + name + ".tok --pin " + pin);
-  }
   // `xgw send --protocol ... ARGS` as the sender: exit code, stderr in *err.
   int Send(const std::string& args, std::string* err) {
     int rc = -1;
@@ -127,10 +55,6 @@ struct World {
     CHECK_FALSE(Has(*err, SyntheticNrn(1)));
     return rc;
   }
-
-  std::unique_ptr<Daemon> d;
-  std::string dir, pin;
-  std::map<std::string, std::string> tokens;
 };
 
 }  // namespace

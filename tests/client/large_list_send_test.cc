@@ -23,6 +23,7 @@
 #include "policy/list_reader.h"
 #include "policy/manifest.h"
 #include "policy/protocol.h"
+#include "tests/client/cli_world.h"
 #include "tests/e2e/cir_test_data.h"
 #include "tests/e2e/harness.h"
 
@@ -32,7 +33,7 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kProtocolId = "2024_VB_00591";
+const std::string& kProtocolId = kCliProtocolId;
 const std::string kHeader =
     "Naam;Voornaam;Rijksregisternummer;Status dossier;Ontbrekende documenten;Datum uitnodigingsbrief;"
     "Datum herinnering\n";
@@ -60,12 +61,6 @@ std::string List(int from, int rows) {
   return csv;
 }
 
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  REQUIRE(out.good());
-}
-
 // build/bin/xgw, or XGW_TEST_XGW (to run these tests against another build,
 // e.g. the one before the streamed subject index: they must fail there).
 std::string Xgw() {
@@ -73,91 +68,29 @@ std::string Xgw() {
   return other != nullptr && *other != '\0' ? other : XgwPath();
 }
 
-std::string Trimmed(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
+const std::vector<uint8_t> kSubjectKey(32, 0x5a);
+
+// The CLI world (cli_world.h) with the daemon's default limits but for the
+// request rates (as the harness sets them: also when XGW_TEST_XGWD names
+// another build), room in the protocol for large lists, and a DPO at
+// Thuispunt; every user logs in with the organisation's subject-index key.
+CliWorldOptions LargeListOptions() {
+  CliWorldOptions o;
+  o.daemon_config = {
+      {"limits", {{"requests_per_second_per_address", 0}, {"requests_per_second_per_token", 0}}}};
+  o.protocol_fields = {{"limits", {{"max_rows", 10000000}, {"max_bytes", 1 << 30}}}};  // room for the bench below
+  o.files = {{"subject.key", HexEncode(kSubjectKey) + "\n"}};
+  o.thuispunt_users = {{"dpo", "dpo"}};
+  o.login_options = " --subject-key subject.key";
+  o.xgw = Xgw();
+  return o;
 }
 
-// The real daemon (default limits), two organisations under the CIR
-// protocol, and `xgw` configured for: operator, sender and dpo (Thuispunt,
-// with the organisation's subject-index key), worker (OCMW, the recipient).
-struct World {
-  World() {
-    // Default limits, but for the request rates (as the harness sets them:
-    // also when XGW_TEST_XGWD names another build).
-    d = Daemon::Start({{"clock", {{"mode", "manual"}, {"start", "2024-09-20T07:00:00Z"}}},
-                       {"limits", {{"requests_per_second_per_address", 0}, {"requests_per_second_per_token", 0}}}});
-    dir = d->dir() + "/client";
-    std::filesystem::create_directories(dir);
-    WriteFile(dir + "/pass", "correct horse battery staple\n");
-    WriteFile(dir + "/operator.tok", d->operator_token() + "\n");
-    WriteFile(dir + "/subject.key", HexEncode(subject_key) + "\n");
-    json doc = json::parse(ReadTextFile(std::string(XGW_SOURCE_DIR) +
-                                        "/config/examples/cir-thuispunt-ocmw-2024_VB_00591.json"));
-    doc["frequency"] = {{"kind", "periodic"}, {"max_transfers", 20}, {"per", "month"}};
-    doc["limits"] = {{"max_rows", 10000000}, {"max_bytes", 1 << 30}};  // room for the bench below
-    WriteFile(dir + "/protocol.json", doc.dump(2));
-    auto p = ParseProtocolDocument(doc);
+struct World : CliWorld {
+  World() : CliWorld(LargeListOptions()) {
+    auto p = ParseProtocolDocument(protocol_doc);
     REQUIRE(p);
     protocol = std::make_unique<Protocol>(std::move(*p));
-
-    int rc = -1;
-    pin = "sha256//" + Trimmed(RunCommand("openssl x509 -in " + d->cacert() +
-                                              " -pubkey -noout | openssl pkey -pubin -outform der | "
-                                              "openssl dgst -sha256 -binary | base64",
-                                          &rc));
-    REQUIRE(rc == 0);
-    Ok("operator", "login --gateway " + d->base_url() + " --token-file operator.tok --pin " + pin);
-    thuispunt = RunJson("operator", "org create --name 'Thuispunt Gent' --enterprise-number 'BE 0400.032.156'")["id"];
-    ocmw = RunJson("operator", "org create --name 'OCMW Gent' --enterprise-number 0212.214.125")["id"];
-    MakeUser("sender", thuispunt, "sender");
-    MakeUser("dpo", thuispunt, "dpo");
-    MakeUser("worker", ocmw, "social-worker-welzijnsbureau");
-    Ok("operator", "protocol propose protocol.json");
-    Ok("operator", "protocol accept " + kProtocolId + " --org " + thuispunt);
-    Ok("operator", "protocol accept " + kProtocolId + " --org " + ocmw);
-    Ok("operator", "protocol activate " + kProtocolId);
-    Ok("sender", "register-key --new-identity sender.key --no-passphrase");
-    Ok("worker", "register-key --new-identity worker.key --no-passphrase");
-  }
-
-  // Runs `xgw ARGS` as `user`; returns stdout, *rc the exit code, *err stderr.
-  std::string Run(const std::string& user, const std::string& args, int* rc, std::string* err = nullptr) {
-    const std::string err_path = dir + "/last.err";
-    const std::string out = RunCommand("cd " + dir + " && XGW_PASSPHRASE_FILE=" + dir + "/pass XGW_CONFIG=" + dir +
-                                           "/" + user + ".json " + Xgw() + " " + args + " 2>" + err_path +
-                                           " </dev/null",
-                                       rc);
-    const std::string e = ReadTextFile(err_path);
-    if (err != nullptr) *err = e;
-    UNSCOPED_INFO("xgw " << args << " (as " << user << ") -> " << *rc << "\nstderr: " << e);
-    return out;
-  }
-  void Ok(const std::string& user, const std::string& args) {
-    int rc = -1;
-    Run(user, args, &rc);
-    REQUIRE(rc == 0);
-  }
-  json RunJson(const std::string& user, const std::string& args) {
-    int rc = -1;
-    const std::string out = Run(user, args + " --json", &rc);
-    REQUIRE(rc == 0);
-    json j = json::parse(out, nullptr, false);
-    REQUIRE_FALSE(j.is_discarded());
-    return j;
-  }
-  void MakeUser(const std::string& name, const std::string& org, const std::string& role) {
-    const std::string id =
-        RunJson("operator", "user create --org " + org + " --name '" + name + "' --role " + role)["id"];
-    int rc = -1;
-    const std::string token = RunCommand("XGW_CONFIG=" + dir + "/operator.json " + Xgw() + " token issue " + id +
-                                             " --ttl 300d 2>/dev/null",
-                                         &rc);
-    REQUIRE(rc == 0);
-    WriteFile(dir + "/" + name + ".tok", token);
-    tokens[name] = Trimmed(token);
-    Ok(name, "login --gateway " + d->base_url() + " --token-file " + name + ".tok --pin " + pin +
-                 " --subject-key subject.key");
   }
 
   // Sends `csv` as the sender; returns `xgw send --json`'s answer.
@@ -175,10 +108,7 @@ struct World {
     return false;
   }
 
-  std::unique_ptr<Daemon> d;
-  std::string dir, pin, thuispunt, ocmw;
-  std::map<std::string, std::string> tokens;
-  std::vector<uint8_t> subject_key = std::vector<uint8_t>(32, 0x5a);
+  std::vector<uint8_t> subject_key = kSubjectKey;
   std::unique_ptr<Protocol> protocol;
 };
 

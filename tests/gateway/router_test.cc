@@ -5,7 +5,7 @@
 
 #include "gateway/audit_sink.h"
 #include "gateway/ids.h"
-#include "gateway/operator_api.h"
+#include "gateway/api_identities.h"
 #include "gateway/http/router.h"
 
 namespace fs = std::filesystem;

@@ -1,10 +1,9 @@
-// The operator part of the REST API under /api/v1 (organisations, users,
-// keys, tokens, /me) plus /healthz and /metrics. Each route declares its
-// grants; the Router enforces them before a handler runs.
+// The identities resource of the REST API under /api/v1 (organisations and
+// their client-certificate pins, users, their roles and keys, tokens, /me).
+// Each route declares its grants; the Router enforces them before a handler
+// runs.
 //
 // Route table (roles → scope):
-//   GET    /healthz                      public
-//   GET    /metrics                      operator, metrics
 //   GET    /api/v1/me                    any authenticated caller
 //   POST   /api/v1/orgs                  operator
 //   GET    /api/v1/orgs                  operator
@@ -21,8 +20,8 @@
 //   POST   /api/v1/users/{user}/tokens   operator
 //   GET    /api/v1/users/{user}/tokens   operator; anyone → self
 //   DELETE /api/v1/tokens/{token}        operator; anyone → own tokens
-#ifndef XGW_GATEWAY_OPERATOR_API_H_
-#define XGW_GATEWAY_OPERATOR_API_H_
+#ifndef XGW_GATEWAY_API_IDENTITIES_H_
+#define XGW_GATEWAY_API_IDENTITIES_H_
 
 #include <functional>
 
@@ -30,10 +29,14 @@
 
 namespace xgw {
 
-// `audit_writable` (optional) tells /healthz whether the audit log still
-// accepts appends; when it does not, /healthz answers 503.
+// The routes of the table above.
+void RegisterIdentityRoutes(Router& router);
+
+// The operator part of the API that needs no exchange service: the identity
+// routes and /healthz and /metrics (api_health.h, which says what
+// `audit_writable` does).
 void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable = nullptr);
 
 }  // namespace xgw
 
-#endif  // XGW_GATEWAY_OPERATOR_API_H_
+#endif  // XGW_GATEWAY_API_IDENTITIES_H_
