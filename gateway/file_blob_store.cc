@@ -12,10 +12,7 @@
 
 namespace xgw {
 
-namespace {
-
-// The names in `dir` (files only matter here), or the error of opening it.
-Result<std::vector<std::string>> Entries(const std::string& dir) {
+Result<std::vector<std::string>> DirectoryNames(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (!d) return tl::unexpected(IoError("opendir", dir, errno));
   std::vector<std::string> names;
@@ -26,6 +23,8 @@ Result<std::vector<std::string>> Entries(const std::string& dir) {
   ::closedir(d);
   return names;
 }
+
+namespace {
 
 class PendingFile final : public PendingBlob {
  public:
@@ -140,7 +139,7 @@ Result<void> FileBlobStore::Delete(const std::string& id) {
 }
 
 Result<std::vector<std::string>> FileBlobStore::List() {
-  XGW_TRY(auto names, Entries(dir_));
+  XGW_TRY(auto names, DirectoryNames(dir_));
   static constexpr std::string_view kSuffix = ".age";
   std::vector<std::string> ids;
   for (auto& name : names) {
@@ -160,7 +159,7 @@ Result<uint64_t> FileBlobStore::RemoveOrphans(const std::vector<std::string>& id
 }
 
 Result<uint64_t> FileBlobStore::DiscardAllPending() {
-  XGW_TRY(auto names, Entries(tmp_dir_));
+  XGW_TRY(auto names, DirectoryNames(tmp_dir_));
   uint64_t removed = 0;
   for (const auto& name : names) removed += ::unlink((tmp_dir_ + "/" + name).c_str()) == 0 ? 1 : 0;
   if (removed > 0) (void)SyncDirectory(tmp_dir_);  // as above

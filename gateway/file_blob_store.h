@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "gateway/blob_store.h"
 #include "gateway/group_commit.h"
@@ -36,6 +37,10 @@ class FileBlobStore final : public BlobStore {
   std::string dir_, tmp_dir_;
   DirectorySync dir_sync_;
 };
+
+// The names in `dir` except "." and "..", in no particular order; the error
+// of opening it.
+Result<std::vector<std::string>> DirectoryNames(const std::string& dir);
 
 }  // namespace xgw
 

@@ -583,15 +583,9 @@ class PendingPacked final : public PendingBlob {
   DirectorySync::Ticket ticket_ = 0;
 };
 
+// The names in `dir`, sorted.
 Result<std::vector<std::string>> Names(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return tl::unexpected(IoError("opendir", dir, errno));
-  std::vector<std::string> names;
-  while (dirent* ent = ::readdir(d)) {
-    const std::string name = ent->d_name;
-    if (name != "." && name != "..") names.push_back(name);
-  }
-  ::closedir(d);
+  XGW_TRY(auto names, DirectoryNames(dir));
   std::sort(names.begin(), names.end());
   return names;
 }

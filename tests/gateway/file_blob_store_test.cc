@@ -15,16 +15,7 @@ using xgw::ErrorCode;
 using xgw::FileBlobStore;
 using xgw::test::TempDir;
 
-std::string ReadAll(xgw::ByteSource& src) {
-  std::string out;
-  uint8_t buf[4096];
-  for (;;) {
-    auto n = src.Read(buf);
-    REQUIRE(n);
-    if (*n == 0) return out;
-    out.append(reinterpret_cast<const char*>(buf), *n);
-  }
-}
+using xgw::test::ReadAll;
 
 std::unique_ptr<xgw::PendingBlob> Written(FileBlobStore& store, const std::string& id, const std::string& bytes) {
   auto blob = store.Create(id, bytes.size());

@@ -28,16 +28,7 @@ using xgw::SegmentBlobOptions;
 using xgw::SegmentBlobStore;
 using xgw::test::TempDir;
 
-std::string ReadAll(xgw::ByteSource& src) {
-  std::string out;
-  uint8_t buf[4096];
-  for (;;) {
-    auto n = src.Read(buf);
-    REQUIRE(n);
-    if (*n == 0) return out;
-    out.append(reinterpret_cast<const char*>(buf), *n);
-  }
-}
+using xgw::test::ReadAll;
 
 std::unique_ptr<xgw::PendingBlob> Written(xgw::BlobStore& store, const std::string& id, const std::string& bytes,
                                           uint64_t announced = 0) {
