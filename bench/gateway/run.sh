@@ -228,7 +228,9 @@ if [ "$NGINX_ONLY" != 1 ]; then
   fi
 fi
 
-if [ "$XGWD_READY" = 1 ]; then
+# After POST /api/v1/protocols: both parties accept the proposed version and
+# the operator puts it in force; sets PROTO and VH.
+accept_and_activate() {
   must 201 200; PROTO=$(jget '["id"]'); VH=$(jget '["version_hash"]')
   for party in org-bench-sender org-bench-recipient; do
     api POST "/api/v1/protocols/$PROTO/accept" "$OP_TOKEN" "{\"version_hash\":\"$VH\",\"organisation\":\"$party\"}"
@@ -240,6 +242,10 @@ if [ "$XGWD_READY" = 1 ]; then
   done
   api POST "/api/v1/protocols/$PROTO/activate" "$OP_TOKEN" '{}'
   must 200 201 204
+}
+
+if [ "$XGWD_READY" = 1 ]; then
+  accept_and_activate
 
   # Manifests (canonical JSON, ASCII only, so sorted keys + no spaces is JCS)
   # signed with the sender's Ed25519 key; one per payload size.
@@ -289,17 +295,7 @@ EOF
 d = json.load(open(sys.argv[1])); d["id"] += "-b"; json.dump(d, open(sys.argv[2], "w"))' \
     "$ROOT/bench/gateway/bench-protocol.json" "$T/bench-protocol-b.json"
   api POST /api/v1/protocols "$OP_TOKEN" "$(cat "$T/bench-protocol-b.json")"
-  must 201 200; PROTO=$(jget '["id"]'); VH=$(jget '["version_hash"]')
-  for party in org-bench-sender org-bench-recipient; do
-    api POST "/api/v1/protocols/$PROTO/accept" "$OP_TOKEN" "{\"version_hash\":\"$VH\",\"organisation\":\"$party\"}"
-    if [ "$STATUS" != 200 ] && [ "$STATUS" != 201 ]; then  # the gateway's organisation id instead
-      org=$ORG_S; [ "$party" = org-bench-recipient ] && org=$ORG_R
-      api POST "/api/v1/protocols/$PROTO/accept" "$OP_TOKEN" "{\"version_hash\":\"$VH\",\"organisation\":\"$org\"}"
-      must 200 201 204
-    fi
-  done
-  api POST "/api/v1/protocols/$PROTO/activate" "$OP_TOKEN" '{}'
-  must 200 201 204
+  accept_and_activate
   make_create "$T/small.csv" "$T/create-small-b.json"
   PROTO=$PROTO_A
   VH=$VH_A
