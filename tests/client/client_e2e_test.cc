@@ -31,12 +31,8 @@ namespace {
 
 const std::string kProtocolId = "2024_VB_00591";
 
-const std::string kHeader =
-    "Naam;Voornaam;Rijksregisternummer;Status dossier;Ontbrekende documenten;Datum uitnodigingsbrief;"
-    "Datum herinnering\n";
-std::string Row(int i) {
-  return "Testnaam" + std::to_string(i) + ";Voornaam;" + SyntheticNrn(i) + ";onvolledig;attest;01/08/2024;2024-08-31\n";
-}
+const std::string& kHeader = kCirHeader;
+std::string Row(int i) { return CirRow(i); }
 
 }  // namespace
 

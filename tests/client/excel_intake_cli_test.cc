@@ -24,9 +24,8 @@ using nlohmann::json;
 namespace {
 
 const std::string& kProtocolId = kCliProtocolId;
-const std::string kHeader =
-    "Naam;Voornaam;Rijksregisternummer;Status dossier;Ontbrekende documenten;Datum uitnodigingsbrief;"
-    "Datum herinnering";
+// The CIR header row without its line end (cells are appended to it).
+const std::string kHeader = kCirHeader.substr(0, kCirHeader.size() - 1);
 
 std::string Row(int i, const std::string& extra = "") {
   return "Testnaam" + std::to_string(i) + ";Voornaam;" + SyntheticNrn(i) + ";onvolledig;attest;01/08/2024;2024-08-31" +

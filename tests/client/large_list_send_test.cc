@@ -34,9 +34,7 @@ using nlohmann::json;
 namespace {
 
 const std::string& kProtocolId = kCliProtocolId;
-const std::string kHeader =
-    "Naam;Voornaam;Rijksregisternummer;Status dossier;Ontbrekende documenten;Datum uitnodigingsbrief;"
-    "Datum herinnering\n";
+const std::string& kHeader = kCirHeader;
 
 // Synthetic national number `i`: distinct for i below 20 million (as
 // bench/policy/gen_lists.py makes them), born 1940-1999, valid check digits.

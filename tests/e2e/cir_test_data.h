@@ -49,6 +49,17 @@ inline std::string SyntheticNrn(int serial) {
   return out;
 }
 
+// The header row of a CIR list.
+inline const std::string kCirHeader =
+    "Naam;Voornaam;Rijksregisternummer;Status dossier;Ontbrekende documenten;Datum uitnodigingsbrief;"
+    "Datum herinnering\n";
+
+// Row `i` of a synthetic CIR list (fictional name, synthetic national number).
+inline std::string CirRow(int i) {
+  return "Testnaam" + std::to_string(i) + ";Voornaam;" + SyntheticNrn(i) +
+         ";onvolledig;attest;01/08/2024;2024-08-31\n";
+}
+
 // The plaintext of a downloaded age file, decrypted with `identity`
 // (fails the test if it does not decrypt).
 inline std::string DecryptAge(const age::Identity& identity, const std::string& ciphertext) {

@@ -41,17 +41,6 @@
 
 namespace xgw::e2e {
 
-// The header row of a CIR list.
-inline const std::string kCirHeader =
-    "Naam;Voornaam;Rijksregisternummer;Status dossier;Ontbrekende documenten;Datum uitnodigingsbrief;"
-    "Datum herinnering\n";
-
-// Row `i` of a synthetic CIR list (fictional name, synthetic national number).
-inline std::string CirRow(int i) {
-  return "Testnaam" + std::to_string(i) + ";Voornaam;" + SyntheticNrn(i) +
-         ";onvolledig;attest;01/08/2024;2024-08-31\n";
-}
-
 // The CIR example (config/examples/cir-thuispunt-ocmw-2024_VB_00591.json)
 // as a periodic protocol with id `id` (so that several exchanges may exist at
 // once, at most `max_per_day` a day), kept until 2024-09-27 whether or not
