@@ -89,6 +89,24 @@ std::string RecoveryHash(const std::string& user_id, std::string_view code) {
   return h;
 }
 
+// The TOTP secret as stored: base64 of SealSecret(key, base64 of the raw secret).
+std::string SealTotp(const SecretBuffer& key, const SecretBuffer& secret) {
+  std::string b64 = Base64Encode(secret.span());
+  std::string sealed = Base64Encode(AsBytes(SealSecret(key, AsBytes(b64))));
+  WipeMemory(b64.data(), b64.size());
+  return sealed;
+}
+
+// The raw secret of SealTotp's output; the caller wipes it.
+Result<std::vector<uint8_t>> OpenTotp(const SecretBuffer& key, const std::string& stored) {
+  auto sealed = Base64Decode(stored);
+  if (!sealed) return Fail(ErrorCode::kKey, "a stored TOTP secret is malformed");
+  XGW_TRY(auto b64, OpenSealed(key, std::string_view(reinterpret_cast<const char*>(sealed->data()), sealed->size())));
+  auto raw = Base64Decode(b64.view());
+  if (!raw) return Fail(ErrorCode::kKey, "a stored TOTP secret is malformed");
+  return std::move(*raw);
+}
+
 // ---- the routes' shared state ----
 
 class Accounts {
@@ -271,15 +289,10 @@ Response SignIn(Accounts& a, RequestContext& ctx, const json& body) {
   SecondFactor factor;
   std::string reason = "totp";
   if (!in.totp_code.value.empty()) {
-    auto raw = OpenSealed(a.key(), account->totp_sealed);
-    std::optional<int64_t> step;
-    if (raw) {
-      auto secret = Base64Decode(raw->view());
-      if (secret) {
-        step = VerifyTotp(*secret, in.totp_code.value, ctx.now, account->totp_last_step);
-        WipeMemory(secret->data(), secret->size());
-      }
-    }
+    auto secret = OpenTotp(a.key(), account->totp_sealed);
+    if (!secret) return ErrorProblem(ctx, secret.error());
+    std::optional<int64_t> step = VerifyTotp(*secret, in.totp_code.value, ctx.now, account->totp_last_step);
+    WipeMemory(secret->data(), secret->size());
     if (!step) return FailSignin(a, ctx, *account, "totp");
     factor.totp_step = step;
   } else {
@@ -341,10 +354,7 @@ Response Enrol(Accounts& a, RequestContext& ctx, const json& body) {
     XGW_TRY(auto account, a.store().AccountForInvitation(SecretHash(code.value), ctx.now));
     XGW_TRY(auto hash, HashPassword(password.value));
     SecretBuffer secret = SecretBuffer::Random(kTotpSecretBytes);
-    std::string b64 = Base64Encode(secret.span());
-    const std::string sealed = Base64Encode(AsBytes(SealSecret(a.key(), AsBytes(b64))));
-    WipeMemory(b64.data(), b64.size());
-    XGW_CHECK(a.store().SetPendingEnrolment(account.user_id, hash, sealed, ctx.now));
+    XGW_CHECK(a.store().SetPendingEnrolment(account.user_id, hash, SealTotp(a.key(), secret), ctx.now));
     Response r = JsonResponse(200, {{"user_id", account.user_id},
                                     {"signin_name", account.signin_name},
                                     {"totp_secret", Base32Upper(secret.span())},
@@ -370,16 +380,9 @@ Response ConfirmEnrolment(Accounts& a, RequestContext& ctx, const json& body) {
     if (account.totp_pending_sealed.empty()) {
       return Fail(ErrorCode::kConflict, "choose a password first (POST /api/v1/auth/enrolment)");
     }
-    XGW_TRY(auto sealed, [&]() -> Result<std::vector<uint8_t>> {
-      auto raw = Base64Decode(account.totp_pending_sealed);
-      if (!raw) return Fail(ErrorCode::kKey, "a stored TOTP secret is malformed");
-      return std::move(*raw);
-    }());
-    XGW_TRY(auto b64, OpenSealed(a.key(), std::string_view(reinterpret_cast<const char*>(sealed.data()), sealed.size())));
-    auto secret = Base64Decode(b64.view());
-    if (!secret) return Fail(ErrorCode::kKey, "a stored TOTP secret is malformed");
-    auto step = VerifyTotp(*secret, totp.value, ctx.now, 0);
-    WipeMemory(secret->data(), secret->size());
+    XGW_TRY(auto secret, OpenTotp(a.key(), account.totp_pending_sealed));
+    auto step = VerifyTotp(secret, totp.value, ctx.now, 0);
+    WipeMemory(secret.data(), secret.size());
     if (!step) return Fail(ErrorCode::kInvalidArgument, "totp_code: not the current code of the authenticator app");
     std::vector<std::string> codes = NewRecoveryCodes();
     std::vector<std::string> hashes;
