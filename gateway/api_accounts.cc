@@ -130,6 +130,11 @@ class Accounts {
     if (ctx.principal) {
       rec.actor_user_id = ctx.principal->user_id;
       rec.actor_org_id = ctx.principal->org_id;
+    } else if (outcome == "allowed") {
+      // The person who just proved who they are (enrolment, sign-in); a
+      // refused sign-in stays anonymous.
+      rec.actor_user_id = user_id;
+      rec.actor_org_id = org_id;
     }
     rec.target_id = user_id;
     rec.org_id = org_id;
