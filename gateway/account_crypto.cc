@@ -77,6 +77,8 @@ bool VerifyPassword(const std::string& hash, std::string_view password) {
 
 void VerifyDummyPassword(std::string_view password) { (void)VerifyPassword(DummyHash(), password); }
 
+void PrepareDummyPassword() { (void)DummyHash(); }
+
 Result<SecretBuffer> LoadOrCreateAccountsKey(const std::string& path) {
   InitCrypto();
   struct stat st{};

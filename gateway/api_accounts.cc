@@ -488,6 +488,7 @@ Response GetAccountStatus(Accounts& a, RequestContext& ctx) {
 
 Result<void> RegisterAccountRoutes(Router& router, const std::string& key_path) {
   XGW_TRY(auto key, LoadOrCreateAccountsKey(key_path));
+  PrepareDummyPassword();
   // The routes live as long as the router; so does this.
   static std::vector<std::unique_ptr<Accounts>> keep;
   keep.push_back(std::make_unique<Accounts>(router, std::move(key)));
