@@ -5,6 +5,8 @@
 // disabled user mid-session), idle and absolute expiry on the daemon's
 // manual clock, and that no password, code or secret reaches the audit log
 // or the daemon's log.
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 #include <ctime>
 #include <span>
@@ -27,6 +29,17 @@ json MustJson(const HttpResult& r, long status) {
   json j = r.Json();
   REQUIRE_FALSE(j.is_discarded());
   return j;
+}
+
+// The audit log's events as text (AuditFingerprint shows them in hex).
+std::string AuditText(const Daemon& d) {
+  int rc = -1;
+  std::string out = RunCommand("sqlite3 -readonly -cmd '.timeout 5000' " + d.dir() +
+                                   "/state/audit.db \"SELECT CAST(event AS TEXT) FROM events ORDER BY idx;\"",
+                               &rc);
+  REQUIRE(rc == 0);
+  REQUIRE(out.find("auth.") != std::string::npos);
+  return out;
 }
 
 int64_t ParseTime(const std::string& rfc3339) {
@@ -115,7 +128,7 @@ struct AccountsWorld {
 
   // No secret of this world in the audit log or in the daemon's output.
   void CheckNothingSecretLogged() {
-    const std::string audit = AuditFingerprint(*d);
+    const std::string audit = AuditText(*d);
     const std::string log = d->Log();
     for (const auto& s : secrets) {
       INFO("a secret of the test appears in the audit log or the daemon's log");
@@ -204,7 +217,21 @@ TEST_CASE("An invited person enrols and signs in with password and TOTP and uses
     INFO(a);
     CHECK(has(a));
   }
+  // The refused cross-site requests are audited with their reason.
+  CHECK(AuditText(*w.d).find("csrf_refused") != std::string::npos);
   w.CheckNothingSecretLogged();
+
+  // At rest: no secret in the database in the clear (the TOTP secret is
+  // sealed, the rest hashed), and the sealing key is the owner's only.
+  const std::string db = StoreFingerprint(*w.d);
+  for (const auto& s : w.secrets) {
+    INFO("a secret of the test is stored in the clear");
+    CHECK(db.find(s) == std::string::npos);
+  }
+  CHECK(db.find("$argon2id$") != std::string::npos);
+  struct stat st{};
+  REQUIRE(::stat((w.d->dir() + "/state/keys/accounts-secretbox.key").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
 }
 
 TEST_CASE("Enrolment refuses short and overlong passwords and wrong codes and a used invitation", "[e2e][accounts]") {
