@@ -489,23 +489,21 @@ Response GetAccountStatus(Accounts& a, RequestContext& ctx) {
 Result<void> RegisterAccountRoutes(Router& router, const std::string& key_path) {
   XGW_TRY(auto key, LoadOrCreateAccountsKey(key_path));
   PrepareDummyPassword();
-  // The routes live as long as the router; so does this.
-  static std::vector<std::unique_ptr<Accounts>> keep;
-  keep.push_back(std::make_unique<Accounts>(router, std::move(key)));
-  Accounts& a = *keep.back();
+  // Shared by the routes' handlers, so it lives as long as the router keeps them.
+  auto shared = std::make_shared<Accounts>(router, std::move(key));
   const Grant anyone{"*", Scope::kAny};
   const Grant self{"*", Scope::kSelf};
   const Grant op{std::string(kRoleOperator), Scope::kAny};
 
-  const auto json_route = [&a](Response (*run)(Accounts&, RequestContext&, const json&)) {
-    return [&a, run](RequestContext& ctx, const json& body) { return run(a, ctx, body); };
+  const auto json_route = [shared](Response (*run)(Accounts&, RequestContext&, const json&)) {
+    return [shared, run](RequestContext& ctx, const json& body) { return run(*shared, ctx, body); };
   };
-  const auto no_body = [&a](Response (*run)(Accounts&, RequestContext&)) {
-    return [&a, run](RequestContext& ctx, const json&) { return run(a, ctx); };
+  const auto no_body = [shared](Response (*run)(Accounts&, RequestContext&)) {
+    return [shared, run](RequestContext& ctx, const json&) { return run(*shared, ctx); };
   };
-  const auto change = [&a](auto apply) {
-    return [&a, apply](RequestContext& ctx, const json&) {
-      return AccountChange(a, ctx, [&](IdentityStore& s) { return apply(s, ctx); });
+  const auto change = [shared](auto apply) {
+    return [shared, apply](RequestContext& ctx, const json&) {
+      return AccountChange(*shared, ctx, [&](IdentityStore& s) { return apply(s, ctx); });
     };
   };
 

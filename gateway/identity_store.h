@@ -85,7 +85,7 @@ struct Principal {
   std::string user_id;
   std::string org_id;
   std::vector<std::string> roles;
-  std::string token_id;  // the API token's id, or the session's ("ses-...")
+  std::string token_id;
   int64_t expires_at = 0;  // when this credential stops working (unix seconds)
   bool HasRole(std::string_view role) const;
 };

@@ -36,12 +36,11 @@ Account ReadAccount(const Statement& st) {
   return a;
 }
 
-Result<void> RunSql(Database& db, const char* sql, const std::vector<std::optional<std::string>>& text,
-                    int64_t now = 0) {
+// One statement whose parameters are all text.
+Result<void> RunSql(Database& db, const char* sql, const std::vector<std::string>& text) {
   XGW_TRY(auto st, db.Prepare(sql));
   int i = 1;
   for (const auto& t : text) st.Bind(i++, t);
-  if (now) st.Bind(i, now);
   return st.Run();
 }
 
@@ -243,8 +242,11 @@ Result<void> SqliteIdentityStore::ResetMfa(const std::string& user_id, int64_t n
   st.Bind(1, now).Bind(2, user_id);
   XGW_CHECK(st.Run());
   XGW_CHECK(RunSql(db_, "DELETE FROM recovery_codes WHERE user_id = ?", {user_id}));
-  XGW_CHECK(RunSql(db_, "UPDATE invitations SET revoked_at = ? WHERE user_id = ? AND used_at IS NULL AND revoked_at IS NULL",
-                   {std::to_string(now), user_id}));
+  XGW_TRY(auto inv, db_.Prepare(
+                        "UPDATE invitations SET revoked_at = ? WHERE user_id = ? AND used_at IS NULL "
+                        "AND revoked_at IS NULL"));
+  inv.Bind(1, now).Bind(2, user_id);
+  XGW_CHECK(inv.Run());
   XGW_TRY(auto ses, db_.Prepare("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL"));
   ses.Bind(1, now).Bind(2, user_id);
   XGW_CHECK(ses.Run());
