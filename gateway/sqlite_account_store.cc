@@ -286,7 +286,7 @@ Result<SessionPrincipal> SqliteIdentityStore::AuthenticateSession(const std::str
   static const char* kMessage =
       "the session is missing, unknown, expired or ended; sign in again (POST /api/v1/auth/sessions)";
   SessionPrincipal sp;
-  int64_t last_seen = 0;
+  int64_t last_seen = 0, idle = 0, absolute_end = 0;
   XGW_CHECK(readers_->Read([&](Database& c) -> Result<void> {
     XGW_TRY(auto st, c.Prepare(
                          "SELECT s.id, s.user_id, u.org_id, s.csrf_hash, s.last_seen_at, s.idle_seconds, "
@@ -296,11 +296,10 @@ Result<SessionPrincipal> SqliteIdentityStore::AuthenticateSession(const std::str
     XGW_TRY(bool row, st.Step());
     if (!row || st.OptInt(7) || st.OptInt(8)) return Fail(ErrorCode::kUnauthenticated, kMessage);
     last_seen = st.Int(4);
-    const int64_t idle_end = last_seen + st.Int(5);
-    const int64_t absolute_end = st.Int(6);
-    if (now >= idle_end || now >= absolute_end) return Fail(ErrorCode::kUnauthenticated, kMessage);
+    idle = st.Int(5);
+    absolute_end = st.Int(6);
+    if (now >= last_seen + idle || now >= absolute_end) return Fail(ErrorCode::kUnauthenticated, kMessage);
     sp.principal = Principal{st.Text(1), st.Text(2), {}, st.Text(0)};
-    sp.principal.expires_at = std::min(now + st.Int(5), absolute_end);
     sp.csrf_hash = st.Text(3);
     XGW_TRY(auto rs, c.Prepare("SELECT role FROM user_roles WHERE user_id = ? ORDER BY role"));
     rs.Bind(1, sp.principal.user_id);
@@ -308,12 +307,14 @@ Result<SessionPrincipal> SqliteIdentityStore::AuthenticateSession(const std::str
     return {};
   }));
   if (now - last_seen >= kLastSeenGranularity) {
-    // The idle expiry slides only with this write, so it waits for the writer.
+    // The idle expiry slides only with this write, so it waits for the
+    // writer; if it fails the request still goes on, its session unslid.
     std::lock_guard lock(mu_);
-    XGW_TRY(auto up, db_.Prepare("UPDATE sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?"));
-    up.Bind(1, now).Bind(2, sp.principal.token_id).Bind(3, now);
-    XGW_CHECK(up.Run());
+    auto up = db_.Prepare("UPDATE sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?");
+    if (up && up->Bind(1, now).Bind(2, sp.principal.token_id).Bind(3, now).Run()) last_seen = now;
   }
+  // The earlier of the idle and the absolute expiry, as stored now.
+  sp.principal.expires_at = std::min(last_seen + idle, absolute_end);
   return sp;
 }
 
