@@ -48,6 +48,18 @@ constexpr std::pair<AuditAction, std::string_view> kActions[] = {
     {AuditAction::kExchangeCreated, "exchange.created"},
     {AuditAction::kExchangeDiscarded, "exchange.discarded"},
     {AuditAction::kCheckpointSigned, "audit.checkpoint_signed"},
+    {AuditAction::kSigninSucceeded, "auth.signin_succeeded"},
+    {AuditAction::kSigninFailed, "auth.signin_failed"},
+    {AuditAction::kAccountLocked, "auth.account_locked"},
+    {AuditAction::kAccountUnlocked, "auth.account_unlocked"},
+    {AuditAction::kMfaEnrolled, "auth.mfa_enrolled"},
+    {AuditAction::kMfaReset, "auth.mfa_reset"},
+    {AuditAction::kRecoveryCodeUsed, "auth.recovery_code_used"},
+    {AuditAction::kRecoveryCodesRegenerated, "auth.recovery_codes_regenerated"},
+    {AuditAction::kInvitationIssued, "auth.invitation_issued"},
+    {AuditAction::kInvitationUsed, "auth.invitation_used"},
+    {AuditAction::kUserEnabled, "user.enabled"},
+    {AuditAction::kSessionEnded, "auth.session_ended"},
 };
 
 // The closed reason vocabulary, sorted. Adding a code is a reviewed code
@@ -81,6 +93,9 @@ constexpr std::string_view kReasons[] = {
     "on_acknowledgement",     "protocol_not_accepted", "recipient_not_allowed",
     // The cause of a deletion (policy/decisions.h ExpiryReason):
     "after_delivery",         "after_first_download",
+    // Why a sign-in failed (auth.signin_failed) or a session's request was refused:
+    "password",               "totp",                  "recovery",
+    "locked",                 "disabled",              "csrf_refused",
 };
 
 constexpr size_t kMaxOrgs = 16;

@@ -33,6 +33,10 @@ enum class AuditAction {
   kAuditQueried, kAuditReceiptIssued, kSubjectSearched,
   // Added with the exchange API (xgwd):
   kHttpRequest, kClockAdvanced, kExchangeCreated, kExchangeDiscarded, kCheckpointSigned,
+  // Added with people's accounts (gateway/api_accounts.cc):
+  kSigninSucceeded, kSigninFailed, kAccountLocked, kAccountUnlocked, kMfaEnrolled, kMfaReset,
+  kRecoveryCodeUsed, kRecoveryCodesRegenerated, kInvitationIssued, kInvitationUsed, kUserEnabled,
+  kSessionEnded,
 };
 enum class AuditOutcome { kSuccess, kRefused, kFailed };
 enum class ActorType { kUser, kOrganisation, kSystem, kAnonymous };

@@ -25,7 +25,9 @@ constexpr std::string_view kOrgUsage =
 constexpr std::string_view kUserUsage =
     "xgw user create --org ORG --name DISPLAY_NAME [--role ROLE]... [--json]\n"
     "       xgw user list --org ORG [--json]\n"
-    "       xgw user roles USER --role ROLE... [--json]";
+    "       xgw user roles USER --role ROLE... [--json]\n"
+    "       xgw user invite USER --signin-name NAME [--ttl DURATION] [--json]\n"
+    "       xgw user (unlock | disable | enable | mfa-reset) USER [--json]";
 constexpr std::string_view kTokenUsage =
     "xgw token issue USER [--ttl DURATION] [--label TEXT] [--json]\n"
     "       xgw token list USER [--json]\n"
@@ -46,6 +48,7 @@ constexpr std::string_view kClockUsage = "xgw clock advance DURATION   (test clo
 constexpr FlagSpec kAdminFlags[] = {
     {0, "name", true},  {0, "enterprise-number", true}, {0, "dpo-contact", true}, {0, "org", true},
     {0, "role", true},  {0, "ttl", true},                {0, "label", true},       {0, "cert", true},
+    {0, "signin-name", true},
     kConfigFlag,
     kJsonFlag,          kHelpFlag,
 };
@@ -215,6 +218,32 @@ int RunUser(std::span<char* const> argv) {
     auto r = run.gw->Json("PUT", "/api/v1/users/" + UrlEncode(a.positional[1]) + "/roles", body);
     if (!r) return Report(r.error());
     return Show(run, *r, "roles of " + a.positional[1] + " are now: " + JoinRoles((*r)["roles"]) + "\n");
+  }
+  if (sub == "invite") {
+    if (a.positional.size() != 2 || !a.Has("signin-name"))
+      return UsageError("user invite needs the user id and --signin-name", kUserUsage);
+    json body = {{"signin_name", *a.Last("signin-name")}};
+    if (auto ttl = a.Last("ttl")) {
+      auto s = ParseDurationSeconds(*ttl);
+      if (!s || *s <= 0) return UsageError("--ttl takes a duration such as 72h or 3d", kUserUsage);
+      body["ttl_seconds"] = *s;
+    }
+    XGW_CONNECT(run);
+    auto r = run.gw->Json("POST", "/api/v1/users/" + UrlEncode(a.positional[1]) + "/invitations", body);
+    if (!r) return Report(r.error());
+    // The one time the code is shown: stdout only, so it can be handed on.
+    if (a.Has("json")) return Show(run, *r, "");
+    Print(Str(*r, "code") + "\n");
+    Notice("invitation for " + Str(*r, "signin_name") + " valid until " + Str(*r, "expires_at") +
+           "; the person runs `xgw enrol --gateway URL --code CODE`");
+    return kExitOk;
+  }
+  if (sub == "unlock" || sub == "disable" || sub == "enable" || sub == "mfa-reset") {
+    if (a.positional.size() != 2) return UsageError("user " + sub + " needs the user id", kUserUsage);
+    XGW_CONNECT(run);
+    auto r = run.gw->Json("POST", "/api/v1/users/" + UrlEncode(a.positional[1]) + "/" + sub);
+    if (!r) return Report(r.error());
+    return Show(run, *r, "user " + a.positional[1] + ": " + sub + " done\n");
   }
   return UsageError("unknown user subcommand \"" + sub + "\"", kUserUsage);
 }

@@ -18,13 +18,18 @@ using nlohmann::json;
 
 constexpr std::string_view kLoginUsage =
     "xgw login --gateway URL [--token-file FILE] [--pin sha256//... | --cacert FILE | --trust]\n"
-    "                 [--identity FILE] [--subject-key FILE] [--config FILE]";
+    "                 [--identity FILE] [--subject-key FILE] [--config FILE]\n"
+    "       xgw login --gateway URL --user NAME [--password-file FILE] [--totp-file FILE | --recovery-code-file FILE]";
 constexpr std::string_view kLoginHelp =
     "Stores the gateway address, your token and how to recognise the gateway in the client\n"
     "configuration (mode 0600). The token is read from --token-file (\"-\" for standard input)\n"
     "or asked for on the terminal. Without --pin or --cacert the gateway's key fingerprint is\n"
     "shown and you are asked to confirm it (compare it with the one your operator gave you);\n"
-    "--trust accepts it without asking (only for tests). Run again to change any setting.";
+    "--trust accepts it without asking (only for tests). Run again to change any setting.\n"
+    "With --user, signs you in as a person instead: your password and the code of your\n"
+    "authenticator app (or one recovery code) are asked on the terminal, or read from the files\n"
+    "given (for automation), and the session the gateway opens is stored instead of a token.\n"
+    "It ends after a while without use; `xgw logout` ends it at once.";
 
 // Asks a yes/no question on the terminal.
 bool Confirm(const std::string& question) {
@@ -70,24 +75,11 @@ std::string AbsolutePath(const std::string& p) {
   return std::string(buf) + "/" + p;
 }
 
-}  // namespace
-
-int RunLogin(std::span<char* const> argv) {
-  static constexpr FlagSpec kFlags[] = {
-      {0, "gateway", true},     {0, "token-file", true}, {0, "pin", true},        {0, "cacert", true},
-      {0, "trust", false},      {0, "identity", true},   {0, "subject-key", true}, {0, "subject-key-id", true},
-      kConfigFlag, kHelpFlag,
-  };
-  auto args = ParseArgs(argv, kFlags);
-  if (!args) return UsageError(args.error().message, kLoginUsage);
-  if (args->Has("help")) return ShowHelp(kLoginUsage, kLoginHelp);
-  if (!args->positional.empty()) return UsageError("unexpected argument", kLoginUsage);
-  std::string path = ConfigPath(args->Last("config").value_or(""));
-  ClientConfig cfg;
-  if (auto old = LoadConfig(path)) cfg = *old;
-  else if (old.error().code != ErrorCode::kNotFound) return Report(old.error());
-  if (auto g = args->Last("gateway")) {
-    if (!g->starts_with("https://")) return UsageError("--gateway must start with https://", kLoginUsage);
+// --gateway, --pin, --cacert, --trust into `cfg`: the gateway and how to
+// recognise it. An exit code if that failed, nullopt if `cfg` is ready.
+std::optional<int> ConfigureGateway(const Args& a, ClientConfig& cfg, std::string_view usage) {
+  if (auto g = a.Last("gateway")) {
+    if (!g->starts_with("https://")) return UsageError("--gateway must start with https://", usage);
     if (*g != cfg.gateway_url) {
       cfg.pin.clear();  // a new gateway is trusted anew
       cfg.cacert.clear();
@@ -95,30 +87,117 @@ int RunLogin(std::span<char* const> argv) {
     cfg.gateway_url = *g;
     while (!cfg.gateway_url.empty() && cfg.gateway_url.back() == '/') cfg.gateway_url.pop_back();
   }
-  if (cfg.gateway_url.empty()) return UsageError("--gateway URL is required the first time", kLoginUsage);
-  if (args->Has("pin") && args->Has("trust")) return UsageError("--pin and --trust cannot be combined", kLoginUsage);
-  if (auto c = args->Last("cacert")) cfg.cacert = AbsolutePath(*c);
-  if (auto p = args->Last("pin")) {
+  if (cfg.gateway_url.empty()) return UsageError("--gateway URL is required the first time", usage);
+  if (a.Has("pin") && a.Has("trust")) return UsageError("--pin and --trust cannot be combined", usage);
+  if (auto c = a.Last("cacert")) cfg.cacert = AbsolutePath(*c);
+  if (auto p = a.Last("pin")) {
     auto pin = NormalisePin(*p);
     if (!pin)
       return UsageError("--pin must look like sha256//<base64 of 32 bytes> or sha256:<64 hex digits>, "
-                        "as shown by the operator", kLoginUsage);
+                        "as shown by the operator", usage);
     cfg.pin = *pin;
   }
   if (cfg.pin.empty() && cfg.cacert.empty()) {
     auto pin = FetchServerPin(cfg.gateway_url, "");
     if (!pin) return Report(pin.error());
     Notice("The gateway at " + cfg.gateway_url + " presents the key\n  " + *pin);
-    if (!args->Has("trust") &&
+    if (!a.Has("trust") &&
         !Confirm("Is this the fingerprint your operator gave you? Type yes to trust it: "))
       return Report(Error{ErrorCode::kForbidden, "the gateway's key was not confirmed; nothing was saved"},
                     "compare the fingerprint with the one from your operator, or pass it with --pin");
     cfg.pin = *pin;
   }
+  return std::nullopt;
+}
+
+// A secret the person types: the first line of `file_flag`'s file if given,
+// else asked on the terminal without echo (never from XGW_PASSPHRASE_FILE,
+// which is for key files).
+Result<SecretBuffer> ReadSecretInput(const Args& args, const char* file_flag, std::string_view prompt) {
+  if (auto f = args.Last(file_flag)) {
+    auto in = OpenInput(*f);
+    if (!in) return tl::unexpected(in.error());
+    SecretBuffer buf(2048);
+    XGW_TRY(size_t n, ReadFull(**in, buf.span()));
+    std::string_view t = AsText(buf.span().first(n));
+    t = t.substr(0, t.find('\n'));
+    while (!t.empty() && t.back() == '\r') t.remove_suffix(1);
+    if (t.empty()) return Fail(ErrorCode::kInvalidArgument, std::string("--") + file_flag + ": the file is empty");
+    return SecretBuffer::CopyOf(t);
+  }
+  const char* saved = std::getenv("XGW_PASSPHRASE_FILE");
+  std::string saved_value = saved != nullptr ? saved : "";
+  ::unsetenv("XGW_PASSPHRASE_FILE");
+  auto r = ReadPassphrase(prompt);
+  if (!saved_value.empty()) ::setenv("XGW_PASSPHRASE_FILE", saved_value.c_str(), 1);
+  return r;
+}
+
+// The JSON body field `key` = the secret (the body is wiped by the caller).
+void PutSecret(json& body, const char* key, const SecretBuffer& s) { body[key] = std::string(s.view()); }
+
+// Wipes the string values of a JSON object that carried secrets.
+void WipeJson(json& body) {
+  for (auto& [k, v] : body.items()) {
+    if (v.is_string()) {
+      auto& str = v.get_ref<std::string&>();
+      WipeMemory(str.data(), str.size());
+    }
+  }
+}
+
+// xgw login --user: password + TOTP (or a recovery code) for a CLI session.
+Result<std::string> SignIn(const Args& args, Gateway& gw, const std::string& user) {
+  XGW_TRY(auto password, ReadSecretInput(args, "password-file", "Password: "));
+  json body = {{"name", user}, {"client", "cli"}};
+  PutSecret(body, "password", password);
+  if (args.Has("recovery-code-file")) {
+    XGW_TRY(auto code, ReadSecretInput(args, "recovery-code-file", "Recovery code: "));
+    PutSecret(body, "recovery_code", code);
+  } else {
+    XGW_TRY(auto code, ReadSecretInput(args, "totp-file", "Code from your authenticator app: "));
+    PutSecret(body, "totp_code", code);
+  }
+  auto answer = gw.Json("POST", "/api/v1/auth/sessions", body);
+  WipeJson(body);
+  if (!answer) return tl::unexpected(answer.error());
+  std::string secret = Str(*answer, "session_secret");
+  WipeJson(*answer);
+  if (secret.empty()) return Fail(ErrorCode::kFormat, "the gateway's answer has no session");
+  return secret;
+}
+
+}  // namespace
+
+int RunLogin(std::span<char* const> argv) {
+  static constexpr FlagSpec kFlags[] = {
+      {0, "gateway", true},     {0, "token-file", true}, {0, "pin", true},        {0, "cacert", true},
+      {0, "trust", false},      {0, "identity", true},   {0, "subject-key", true}, {0, "subject-key-id", true},
+      {0, "user", true},        {0, "password-file", true}, {0, "totp-file", true}, {0, "recovery-code-file", true},
+      kConfigFlag, kHelpFlag,
+  };
+  auto args = ParseArgs(argv, kFlags);
+  if (!args) return UsageError(args.error().message, kLoginUsage);
+  if (args->Has("user") && args->Has("token-file"))
+    return UsageError("--user (sign in as a person) and --token-file cannot be combined", kLoginUsage);
+  if (args->Has("help")) return ShowHelp(kLoginUsage, kLoginHelp);
+  if (!args->positional.empty()) return UsageError("unexpected argument", kLoginUsage);
+  std::string path = ConfigPath(args->Last("config").value_or(""));
+  ClientConfig cfg;
+  if (auto old = LoadConfig(path)) cfg = *old;
+  else if (old.error().code != ErrorCode::kNotFound) return Report(old.error());
+  if (auto failed = ConfigureGateway(*args, cfg, kLoginUsage)) return *failed;
   if (auto i = args->Last("identity")) cfg.identity_file = AbsolutePath(*i);
   if (auto s = args->Last("subject-key")) cfg.subject_key_file = AbsolutePath(*s);
   if (auto s = args->Last("subject-key-id")) cfg.subject_key_id = *s;
-  if (args->Has("token-file") || cfg.token.empty()) {
+  if (auto user = args->Last("user")) {
+    ClientConfig anonymous = cfg;
+    anonymous.token.clear();
+    Gateway public_gw(anonymous);
+    auto secret = SignIn(*args, public_gw, *user);
+    if (!secret) return Report(secret.error(), "check the name, password and code; after several failures wait a while, or ask an operator");
+    cfg.token = std::move(*secret);
+  } else if (args->Has("token-file") || cfg.token.empty()) {
     auto t = ReadToken(*args);
     if (!t) return Report(t.error());
     cfg.token = std::move(*t);
@@ -209,6 +288,107 @@ int RunRegisterKey(std::span<char* const> argv) {
   if (!r) return Report(r.error());
   Notice("registered your public keys:\n  age recipient:  " + identity->Recipient().String() +
          "\n  signature key:  " + Base64Encode(signing->public_key()));
+  return kExitOk;
+}
+
+}  // namespace xgw::cli
+
+namespace xgw::cli {
+
+int RunEnrol(std::span<char* const> argv) {
+  static constexpr FlagSpec kFlags[] = {
+      {0, "gateway", true}, {0, "code", true},      {0, "code-file", true}, {0, "password-file", true},
+      {0, "totp-file", true}, {0, "pin", true},     {0, "cacert", true},    {0, "trust", false},
+      kConfigFlag,          kHelpFlag,
+  };
+  constexpr std::string_view kUsage =
+      "xgw enrol --gateway URL (--code CODE | --code-file FILE) [--password-file FILE] [--totp-file FILE]\n"
+      "          [--pin sha256//... | --cacert FILE | --trust] [--config FILE]";
+  auto args = ParseArgs(argv, kFlags);
+  if (!args) return UsageError(args.error().message, kUsage);
+  if (args->Has("help"))
+    return ShowHelp(kUsage,
+                    "Sets up your sign-in with the invitation code an operator gave you: choose a password\n"
+                    "(asked twice, at least 12 characters), add the secret shown to your authenticator app\n"
+                    "(or scan the otpauth:// link), then type the app's current code. The ten recovery\n"
+                    "codes printed at the end are shown once: keep them somewhere safe; each signs you in\n"
+                    "once without the app. Then sign in with `xgw login --user NAME`.");
+  if (!args->positional.empty()) return UsageError("unexpected argument", kUsage);
+  if (args->Has("code") == args->Has("code-file")) return UsageError("give --code or --code-file", kUsage);
+  std::string path = ConfigPath(args->Last("config").value_or(""));
+  ClientConfig cfg;
+  if (auto old = LoadConfig(path)) cfg = *old;
+  else if (old.error().code != ErrorCode::kNotFound) return Report(old.error());
+  if (auto failed = ConfigureGateway(*args, cfg, kUsage)) return *failed;
+  cfg.token.clear();
+  Gateway gw(cfg);
+
+  SecretBuffer code;
+  if (auto c = args->Last("code")) {
+    code = SecretBuffer::CopyOf(std::string_view(*c));
+  } else {
+    auto c2 = ReadSecretInput(*args, "code-file", "");
+    if (!c2) return Report(c2.error());
+    code = std::move(*c2);
+  }
+  auto password = ReadSecretInput(*args, "password-file", "Choose a password (at least 12 characters): ");
+  if (!password) return Report(password.error());
+  if (!args->Has("password-file")) {
+    auto again = ReadSecretInput(*args, "password-file", "The same password again: ");
+    if (!again) return Report(again.error());
+    if (!ConstantTimeEqual(password->span(), again->span()))
+      return Report(Error{ErrorCode::kInvalidArgument, "the two passwords differ"}, "run xgw enrol again");
+  }
+  json body;
+  PutSecret(body, "code", code);
+  PutSecret(body, "password", *password);
+  auto enrol = gw.Json("POST", "/api/v1/auth/enrolment", body);
+  WipeJson(body);
+  if (!enrol) return Report(enrol.error(), "ask your operator for a new invitation if the code expired");
+  Print("Add this account to your authenticator app (scan or paste the link, or type the secret):\n  " +
+        Str(*enrol, "otpauth_uri") + "\n  secret: " + Str(*enrol, "totp_secret") + "\n");
+  std::fflush(stdout);
+  WipeJson(*enrol);
+  auto totp = ReadSecretInput(*args, "totp-file", "Code now shown by the app: ");
+  if (!totp) return Report(totp.error());
+  json confirm;
+  PutSecret(confirm, "code", code);
+  PutSecret(confirm, "totp_code", *totp);
+  auto done = gw.Json("POST", "/api/v1/auth/enrolment/confirm", confirm);
+  WipeJson(confirm);
+  if (!done) return Report(done.error(), "type the code the app shows now (it changes every 30 seconds)");
+  std::string codes;
+  for (const auto& c : (*done)["recovery_codes"]) codes += "  " + c.get<std::string>() + "\n";
+  Print("Enrolled as " + Str(*done, "signin_name") + ". Recovery codes (each works once; shown only now):\n" + codes);
+  WipeMemory(codes.data(), codes.size());
+  WipeJson(*done);
+  Notice("sign in with: xgw login --gateway " + cfg.gateway_url + " --user " + Str(*done, "signin_name"));
+  return kExitOk;
+}
+
+int RunLogout(std::span<char* const> argv) {
+  static constexpr FlagSpec kFlags[] = {kConfigFlag, kHelpFlag};
+  constexpr std::string_view kUsage = "xgw logout [--config FILE]";
+  auto args = ParseArgs(argv, kFlags);
+  if (!args) return UsageError(args.error().message, kUsage);
+  if (args->Has("help"))
+    return ShowHelp(kUsage, "Ends your session at the gateway and removes it (or a token) from the configuration.");
+  std::string path = ConfigPath(args->Last("config").value_or(""));
+  auto cfg = LoadConfig(path);
+  if (!cfg) return Report(cfg.error());
+  if (cfg->token.rfind("xgws_", 0) == 0) {
+    Gateway gw(*cfg);
+    auto ended = gw.Call("DELETE", "/api/v1/auth/sessions/current");
+    if (!ended) return Report(ended.error());
+    // 401: the session had ended already; either way it is gone.
+    if (ended->status != 200 && ended->status != 401)
+      return Report(Error{ErrorCode::kInternal, "the gateway did not end the session (HTTP " +
+                                                    std::to_string(ended->status) + ")"});
+  }
+  WipeMemory(cfg->token.data(), cfg->token.size());
+  cfg->token.clear();
+  if (auto r = SaveConfig(path, *cfg); !r) return Report(r.error());
+  Notice("signed out; settings kept in " + path);
   return kExitOk;
 }
 

@@ -28,6 +28,8 @@ int RunEncrypt(std::span<char* const> args);
 int RunDecrypt(std::span<char* const> args);
 // cmd_session.cc
 int RunLogin(std::span<char* const> args);
+int RunEnrol(std::span<char* const> args);
+int RunLogout(std::span<char* const> args);
 int RunWhoami(std::span<char* const> args);
 int RunRegisterKey(std::span<char* const> args);
 // cmd_exchange.cc

@@ -15,6 +15,8 @@ std::span<const Command> Commands() {
       {"encrypt", "encrypt a file to age recipients or a passphrase (like age -e)", RunEncrypt},
       {"decrypt", "decrypt an age file with identity files or a passphrase (like age -d)", RunDecrypt},
       {"login", "configure the gateway address, your token and the gateway's key (once)", RunLogin},
+      {"enrol", "set up your password and authenticator app with an invitation code (once)", RunEnrol},
+      {"logout", "end your session and forget it", RunLogout},
       {"whoami", "show who the gateway thinks you are (tests the connection)", RunWhoami},
       {"register-key", "send your public keys to the gateway (--new-identity creates them)", RunRegisterKey},
       {"protocols", "list the protocols you may send or receive under", RunProtocols},

@@ -233,6 +233,36 @@ Result<void> ParseTokens(const json& doc, Config& c) {
   return {};
 }
 
+// $.server and $.accounts: people's sign-in and sessions.
+Result<void> ParseAccounts(const json& doc, Config& c) {
+  if (auto it = doc.find("server"); it != doc.end()) {
+    XGW_CHECK(CheckKeys(*it, "$.server", {"public_origin"}));
+    XGW_CHECK(GetString(*it, "$.server", "public_origin", c.server.public_origin));
+    const std::string& o = c.server.public_origin;
+    if (!o.empty() && (o.rfind("https://", 0) != 0 || o.size() <= 8 || o.back() == '/' ||
+                       o.find_first_of("/?#", 8) != std::string::npos)) {
+      return PathError("$.server.public_origin", "must be \"https://host[:port]\" with no path");
+    }
+  }
+  if (auto it = doc.find("accounts"); it != doc.end()) {
+    const std::string p = "$.accounts";
+    auto& a = c.accounts;
+    XGW_CHECK(CheckKeys(*it, p, {"backoff_after_failures", "backoff_max_seconds", "lockout_after_failures",
+                                 "invitation_ttl_seconds", "browser_idle_seconds", "browser_absolute_seconds",
+                                 "cli_idle_seconds", "cli_absolute_seconds"}));
+    const int64_t year = 366ll * 86400;
+    XGW_CHECK(GetUint<uint32_t>(*it, p, "backoff_after_failures", 1, 100, a.backoff_after_failures));
+    XGW_CHECK(GetUint<uint32_t>(*it, p, "backoff_max_seconds", 1, 86400, a.backoff_max_seconds));
+    XGW_CHECK(GetUint<uint32_t>(*it, p, "lockout_after_failures", 1, 1000, a.lockout_after_failures));
+    XGW_CHECK(GetUint<int64_t>(*it, p, "invitation_ttl_seconds", 60, 30 * 86400, a.invitation_ttl_seconds));
+    XGW_CHECK(GetUint<int64_t>(*it, p, "browser_idle_seconds", 60, year, a.browser_idle_seconds));
+    XGW_CHECK(GetUint<int64_t>(*it, p, "browser_absolute_seconds", 60, year, a.browser_absolute_seconds));
+    XGW_CHECK(GetUint<int64_t>(*it, p, "cli_idle_seconds", 60, year, a.cli_idle_seconds));
+    XGW_CHECK(GetUint<int64_t>(*it, p, "cli_absolute_seconds", 60, year, a.cli_absolute_seconds));
+  }
+  return {};
+}
+
 // $.clock: the system clock, or a manual one from a start time.
 Result<void> ParseClock(const json& doc, Config& c) {
   if (auto it = doc.find("clock"); it != doc.end()) {
@@ -301,7 +331,7 @@ Result<Config> ParseConfig(const json& doc) {
   XGW_CHECK(CheckKeys(doc, root,
                       {"state_dir", "listen", "threads", "blocking_threads",
                        "shutdown_grace_seconds", "tls", "limits", "tokens", "log",
-                       "clock", "audit", "exchanges"}));
+                       "server", "accounts", "clock", "audit", "exchanges"}));
   XGW_CHECK(GetString(doc, root, "state_dir", c.state_dir));
   if (!IsAbsolutePath(c.state_dir)) return PathError("$.state_dir", "must be an absolute path");
   DropTrailingSlashes(c.state_dir);
@@ -315,6 +345,7 @@ Result<Config> ParseConfig(const json& doc) {
   XGW_CHECK(ParseTls(doc, c));
   XGW_CHECK(ParseLimits(doc, c));
   XGW_CHECK(ParseTokens(doc, c));
+  XGW_CHECK(ParseAccounts(doc, c));
   if (auto it = doc.find("log"); it != doc.end()) {
     XGW_CHECK(CheckKeys(*it, "$.log", {"requests"}));
     XGW_CHECK(GetBool(*it, "$.log", "requests", c.log_requests));
@@ -375,6 +406,16 @@ json DumpConfig(const Config& c) {
       {"tokens",
        {{"default_ttl_seconds", c.tokens.default_ttl_seconds},
         {"max_ttl_seconds", c.tokens.max_ttl_seconds}}},
+      {"server", {{"public_origin", c.server.public_origin}}},
+      {"accounts",
+       {{"backoff_after_failures", c.accounts.backoff_after_failures},
+        {"backoff_max_seconds", c.accounts.backoff_max_seconds},
+        {"lockout_after_failures", c.accounts.lockout_after_failures},
+        {"invitation_ttl_seconds", c.accounts.invitation_ttl_seconds},
+        {"browser_idle_seconds", c.accounts.browser_idle_seconds},
+        {"browser_absolute_seconds", c.accounts.browser_absolute_seconds},
+        {"cli_idle_seconds", c.accounts.cli_idle_seconds},
+        {"cli_absolute_seconds", c.accounts.cli_absolute_seconds}}},
       {"log", {{"requests", c.log_requests}}},
       {"clock", {{"mode", c.clock.mode}, {"start", c.clock.mode == "manual" ? FormatUtcTime(c.clock.start) : ""}}},
       {"audit", {{"origin", c.audit.origin},

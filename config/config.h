@@ -62,6 +62,27 @@ struct TokensConfig {
   bool operator==(const TokensConfig&) const = default;
 };
 
+// $.server: how the gateway names itself to browsers.
+struct ServerConfig {
+  // "https://host[:port]" that browsers use; cookie-authenticated unsafe
+  // requests must carry exactly this Origin. "": https://<Host header>.
+  std::string public_origin;
+  bool operator==(const ServerConfig&) const = default;
+};
+
+// $.accounts: people's sign-in (password + TOTP) and their sessions.
+struct AccountsConfig {
+  uint32_t backoff_after_failures = 3;     // from this many consecutive failures on, wait 2^(n-k) s
+  uint32_t backoff_max_seconds = 300;      // cap of that wait
+  uint32_t lockout_after_failures = 10;    // locked until an operator unlocks
+  int64_t invitation_ttl_seconds = 72 * 3600;
+  int64_t browser_idle_seconds = 30 * 60;
+  int64_t browser_absolute_seconds = 12 * 3600;
+  int64_t cli_idle_seconds = 8 * 3600;     // a working day between commands
+  int64_t cli_absolute_seconds = 12 * 3600;
+  bool operator==(const AccountsConfig&) const = default;
+};
+
 // The daemon's clock. "system": wall time. "manual": starts at `start`
 // (unix seconds) when the daemon starts, runs in real time, and an operator
 // may advance it (POST /api/v1/admin/clock); for tests and demos.
@@ -111,6 +132,8 @@ struct Config {
   TlsConfig tls;
   LimitsConfig limits;
   TokensConfig tokens;
+  ServerConfig server;
+  AccountsConfig accounts;
   ClockConfig clock;
   AuditConfig audit;
   ExchangesConfig exchanges;
@@ -122,6 +145,8 @@ struct Config {
   std::string AuditDbPath() const { return state_dir + "/audit.db"; }
   std::string SigningKeyPath() const { return state_dir + "/keys/gateway-ed25519.key"; }
   std::string SigningPublicKeyPath() const { return state_dir + "/keys/gateway-ed25519.pub"; }
+  // 32 random bytes (mode 0600): the key that encrypts TOTP secrets at rest.
+  std::string AccountsKeyPath() const { return state_dir + "/keys/accounts-secretbox.key"; }
 };
 
 struct ListenAddress {

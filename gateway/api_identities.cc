@@ -127,6 +127,11 @@ Result<Response> Me(IdentityStore& store, RequestContext& ctx) {
   json j = UserJson(user);
   j["organisation"] = {{"id", org.id}, {"name", org.name}};
   j["token_id"] = ctx.principal->token_id;
+  // Which credential this request used: an API token or a person's session.
+  const bool session = ctx.principal->token_id.rfind("ses-", 0) == 0;
+  j["credential"] = {{"type", session ? "session" : "api_token"},
+                     {"id", ctx.principal->token_id},
+                     {"expires_at", ctx.principal->expires_at ? json(FormatTime(ctx.principal->expires_at)) : json(nullptr)}};
   return JsonResponse(200, j);
 }
 

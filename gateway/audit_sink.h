@@ -31,6 +31,7 @@ struct RequestRecord {
   std::string actor_org_id;
   std::string target_id;        // the org/user/token id the route acted on, if any
   std::string created_id;       // the org/user/token id a creating route gives what it creates
+  std::string org_id;           // domain events: the organisation the event concerns, if any
   std::string outcome;          // "allowed", "refused" or "failed"
   std::string reason;           // problem slug for refused/failed
   unsigned status = 0;

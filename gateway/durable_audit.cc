@@ -8,6 +8,7 @@ std::string ReasonForProblemSlug(const std::string& slug, unsigned status) {
   if (slug == "unauthenticated") return "bad_credentials";
   if (slug == "forbidden") return "not_authorised";
   if (slug == "client-certificate") return "certificate_invalid";
+  if (slug == "csrf-refused") return "csrf_refused";
   if (slug == "too-large") return "payload_too_large";
   if (slug == "rate-limited") return "rate_limited";
   if (slug == "unsupported-media-type") return "unsupported_media_type";
@@ -43,6 +44,11 @@ AuditAction ActionForRequest(const RequestRecord& r) {
       {"POST", "/api/v1/users/{user}/tokens", AuditAction::kTokenIssued},
       {"DELETE", "/api/v1/tokens/{token}", AuditAction::kTokenRevoked},
       {"POST", "/api/v1/audit/checkpoint", AuditAction::kCheckpointSigned},
+      {"POST", "/api/v1/users/{user}/invitations", AuditAction::kInvitationIssued},
+      {"POST", "/api/v1/users/{user}/mfa-reset", AuditAction::kMfaReset},
+      {"POST", "/api/v1/users/{user}/unlock", AuditAction::kAccountUnlocked},
+      {"POST", "/api/v1/users/{user}/disable", AuditAction::kUserDisabled},
+      {"POST", "/api/v1/users/{user}/enable", AuditAction::kUserEnabled},
   };
   for (const auto& a : kActions) {
     if (a.method == r.method && a.route == r.route) return a.action;
@@ -64,11 +70,14 @@ void NameIn(AuditEvent& e, const std::string& id) {
 }  // namespace
 
 Result<void> DurableAuditSink::Append(const RequestRecord& r) {
+  // A domain event a handler appends through the sink (RequestRecord::event).
+  std::optional<AuditAction> domain;
+  if (!r.event.empty() && r.event != "http.request") domain = ParseAuditAction(r.event);
   const bool changes = r.method == "POST" || r.method == "PUT" || r.method == "DELETE";
-  if (r.status < 400 && !changes) return {};
+  if (!domain && r.status < 400 && !changes) return {};
   AuditEvent e;
   e.time_ms = clock_.Now() * 1000;
-  e.action = ActionForRequest(r);
+  e.action = domain ? *domain : ActionForRequest(r);
   if (!r.actor_user_id.empty() && IsSafeId(r.actor_user_id) && IsSafeId(r.actor_org_id)) {
     e.actor = {ActorType::kUser, r.actor_user_id, r.actor_org_id};
   } else {
@@ -78,6 +87,13 @@ Result<void> DurableAuditSink::Append(const RequestRecord& r) {
               : r.status >= 500 ? AuditOutcome::kFailed
                                 : AuditOutcome::kRefused;
   if (r.status >= 400) e.reason = ReasonForProblemSlug(r.reason, r.status);
+  if (domain) {
+    e.outcome = r.outcome == "refused" ? AuditOutcome::kRefused
+                : r.outcome == "failed" ? AuditOutcome::kFailed
+                                        : AuditOutcome::kSuccess;
+    e.reason = IsKnownReasonCode(r.reason) ? r.reason : "";
+  }
+  NameIn(e, r.org_id);
   NameIn(e, r.target_id);
   // What a creation creates (the user of a new token, the organisation of
   // a new user stay named by the target above).

@@ -86,7 +86,48 @@ struct Principal {
   std::string org_id;
   std::vector<std::string> roles;
   std::string token_id;
+  int64_t expires_at = 0;  // when this credential stops working (unix seconds)
   bool HasRole(std::string_view role) const;
+};
+
+// A person's sign-in record (gateway/sqlite_account_store.cc). Secrets are
+// stored hashed (password: Argon2id) or sealed (TOTP: crypto_secretbox).
+struct Account {
+  std::string user_id;
+  std::string org_id;
+  std::string signin_name;
+  std::string state;                // "invited", "active" or "reset"
+  std::string password_hash;        // "" until enrolment
+  std::string totp_sealed;          // "" until enrolment completes
+  std::string totp_pending_sealed;  // between enrolment and its confirmation
+  int64_t totp_last_step = 0;       // the newest time step accepted (replay guard)
+  int64_t failures = 0;             // consecutive failed sign-ins
+  int64_t last_failure_at = 0;
+  std::optional<int64_t> locked_at;
+  std::optional<int64_t> disabled_at;  // of the user (users.disabled_at)
+};
+
+// A session row about to be written (gateway/sessions.h makes them).
+struct NewSession {
+  std::string id;         // "ses-..."
+  std::string user_id;
+  std::string hash;       // SecretHash of the session secret
+  std::string csrf_hash;  // SecretHash of the CSRF token
+  std::string client;     // "browser" or "cli"
+  int64_t idle_seconds = 0;
+  int64_t absolute_expires_at = 0;
+};
+
+// What proves the second factor of a sign-in, consumed atomically with it.
+struct SecondFactor {
+  std::optional<int64_t> totp_step;            // accepted only if newer than the last one used
+  std::optional<std::string> recovery_hash;    // accepted only if unused
+};
+
+// A session found by Router::Authenticate.
+struct SessionPrincipal {
+  Principal principal;    // token_id = session id, expires_at = min(idle, absolute)
+  std::string csrf_hash;
 };
 
 // Called inside a change's transaction once every check passed and its rows
@@ -153,6 +194,51 @@ class IdentityStore {
 
   // The organisation a client-certificate pin (lower-case hex) belongs to.
   virtual Result<std::optional<std::string>> OrganisationForPin(const std::string& pin) = 0;
+
+  // People's accounts (sqlite_account_store.cc). kNotFound for no account.
+  virtual Result<Account> GetAccount(const std::string& user_id) = 0;
+  // By sign-in name, case-insensitively.
+  virtual Result<Account> GetAccountByName(const std::string& signin_name) = 0;
+  // Creates or re-opens the account of `user_id` for enrolment with a new
+  // invitation (older unused ones stop working). kConflict if the account is
+  // active (reset its MFA first) or another account has the name.
+  virtual Result<void> Invite(const std::string& user_id, const std::string& signin_name,
+                              const std::string& invitation_id, const std::string& code_hash, int64_t now,
+                              int64_t expires_at, const BeforeCommit& before_commit = {}) = 0;
+  // The account an unused, unexpired invitation belongs to; kUnauthenticated otherwise.
+  virtual Result<Account> AccountForInvitation(const std::string& code_hash, int64_t now) = 0;
+  // Enrolment step 1: the chosen password and the TOTP secret waiting for proof.
+  virtual Result<void> SetPendingEnrolment(const std::string& user_id, const std::string& password_hash,
+                                           const std::string& totp_pending_sealed, int64_t now) = 0;
+  // Enrolment step 2: uses the invitation, activates the pending TOTP secret
+  // (step `totp_step` counts as used) and stores the recovery codes' hashes.
+  // kUnauthenticated if the invitation was used or expired meanwhile.
+  virtual Result<void> CompleteEnrolment(const std::string& user_id, const std::string& code_hash,
+                                         int64_t totp_step, const std::vector<std::string>& recovery_hashes,
+                                         int64_t now, const BeforeCommit& before_commit = {}) = 0;
+  // A failed sign-in: failures + 1; locked when it reaches `lockout_after`.
+  // Returns the account after the change.
+  virtual Result<Account> RecordSigninFailure(const std::string& user_id, int64_t now, int64_t lockout_after) = 0;
+  // A successful sign-in: consumes `factor` (kUnauthenticated if it was used
+  // meanwhile: a replay), clears the failures and writes `session`, in one
+  // transaction.
+  virtual Result<void> OpenSession(const NewSession& session, const SecondFactor& factor, int64_t now,
+                                   const BeforeCommit& before_commit = {}) = 0;
+  virtual Result<void> ReplaceRecoveryCodes(const std::string& user_id, const std::vector<std::string>& hashes,
+                                            const BeforeCommit& before_commit = {}) = 0;
+  // Operator actions; each also takes effect on the next request.
+  // ResetMfa: the account needs a new invitation; its sessions end.
+  virtual Result<void> ResetMfa(const std::string& user_id, int64_t now, const BeforeCommit& before_commit = {}) = 0;
+  virtual Result<void> Unlock(const std::string& user_id, const BeforeCommit& before_commit = {}) = 0;
+  // Disabling revokes every session and API token of the user in the same transaction.
+  virtual Result<void> SetDisabled(const std::string& user_id, bool disabled, int64_t now,
+                                   const BeforeCommit& before_commit = {}) = 0;
+  // Maps a session secret's hash to its principal and slides its idle
+  // expiry; the same kUnauthenticated error for every failure.
+  virtual Result<SessionPrincipal> AuthenticateSession(const std::string& hash, int64_t now) = 0;
+  // Revokes a session (idempotent).
+  virtual Result<void> EndSession(const std::string& session_id, int64_t now,
+                                  const BeforeCommit& before_commit = {}) = 0;
 };
 
 }  // namespace xgw

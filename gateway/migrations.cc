@@ -184,6 +184,57 @@ CREATE TABLE transfer_counts (
 -- a scan of every exchange the gateway ever carried.
 CREATE INDEX exchanges_by_sender_org ON exchanges(sender_org, created_at);
 )sql"},
+    {7, "accounts",
+     R"sql(
+-- People's sign-in (gateway/sqlite_account_store.cc): one row per user who
+-- was ever invited. Secrets are stored only as hashes (passwords: Argon2id;
+-- invitation, recovery and session secrets: SHA-256 of 256-bit random
+-- values) or encrypted (the TOTP secret: crypto_secretbox under the key
+-- file keys/accounts-secretbox.key, which is not in this database).
+ALTER TABLE users ADD COLUMN disabled_at INTEGER;
+CREATE TABLE accounts (
+  user_id TEXT PRIMARY KEY REFERENCES users(id),
+  signin_name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  state TEXT NOT NULL CHECK (state IN ('invited', 'active', 'reset')),
+  password_hash TEXT,            -- crypto_pwhash_str (Argon2id)
+  totp_secret TEXT,              -- base64 of nonce || crypto_secretbox(secret)
+  totp_pending TEXT,             -- the same, between enrolment and its confirmation
+  totp_last_step INTEGER NOT NULL DEFAULT 0,
+  failures INTEGER NOT NULL DEFAULT 0,
+  last_failure_at INTEGER NOT NULL DEFAULT 0,
+  locked_at INTEGER,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE invitations (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id),
+  code_hash TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used_at INTEGER,
+  revoked_at INTEGER
+);
+CREATE INDEX invitations_by_user ON invitations(user_id);
+CREATE TABLE recovery_codes (
+  user_id TEXT NOT NULL REFERENCES users(id),
+  code_hash TEXT NOT NULL,
+  used_at INTEGER,
+  PRIMARY KEY (user_id, code_hash)
+);
+CREATE TABLE sessions (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id),
+  hash TEXT NOT NULL UNIQUE,     -- SHA-256 of the session secret
+  csrf_hash TEXT NOT NULL,       -- SHA-256 of the CSRF token (browser sessions)
+  client TEXT NOT NULL CHECK (client IN ('browser', 'cli')),
+  created_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  idle_seconds INTEGER NOT NULL,
+  absolute_expires_at INTEGER NOT NULL,
+  revoked_at INTEGER
+);
+CREATE INDEX sessions_by_user ON sessions(user_id);
+)sql"},
 };
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "gateway/exchange_service.h"
 #include "gateway/sqlite_identity_store.h"
 #include "gateway/http/listener.h"
+#include "gateway/api_accounts.h"
 #include "gateway/api_audit.h"
 #include "gateway/api_identities.h"
 #include "gateway/http/session.h"
@@ -71,6 +72,9 @@ class Daemon {
     RegisterOperatorRoutes(router_, [this] { return audit_log_->Writable(); });
     if (options.register_routes) options.register_routes(router_);
   }
+
+  // People's accounts and sessions (the key of TOTP secrets at rest); before Run.
+  Result<void> OpenAccounts() { return RegisterAccountRoutes(router_, config_.Get()->AccountsKeyPath()); }
 
   // Opens the exchange service and registers its routes; before Run.
   Result<void> OpenExchanges(std::shared_ptr<const Ed25519SecretKey> key) {
@@ -312,6 +316,7 @@ int Serve(const ServeOptions& options) {
   // Daemon is large (io buffers, pools): keep it off the stack.
   auto daemon = std::make_unique<Daemon>(options, std::move(*config), std::move(*store),
                                          std::move(*tls), std::move(*clock), std::move(*audit_log));
+  if (auto r = daemon->OpenAccounts(); !r) return Die(r.error());
   if (auto r = daemon->OpenExchanges(shared_key); !r) return Die(r.error());
   return daemon->Run();
 }

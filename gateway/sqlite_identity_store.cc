@@ -348,13 +348,15 @@ Result<Principal> SqliteIdentityStore::Authenticate(std::string_view secret, int
   XGW_CHECK(readers_->Read([&](Database& c) -> Result<void> {
     XGW_TRY(auto st, c.Prepare(
                          "SELECT t.id, t.user_id, t.expires_at, t.revoked_at, t.last_used_at, "
-                         "u.org_id FROM api_tokens t JOIN users u ON u.id = t.user_id "
+                         "u.org_id, u.disabled_at FROM api_tokens t JOIN users u ON u.id = t.user_id "
                          "WHERE t.hash = ?"));
     st.Bind(1, hash);
     XGW_TRY(bool row, st.Step());
     if (!shape_ok || !row) return Fail(ErrorCode::kUnauthenticated, kMessage);
-    if (st.OptInt(3) || st.Int(2) <= now) return Fail(ErrorCode::kUnauthenticated, kMessage);
+    // A disabled user's tokens were revoked with the change; checked again here.
+    if (st.OptInt(3) || st.Int(2) <= now || st.OptInt(6)) return Fail(ErrorCode::kUnauthenticated, kMessage);
     p = Principal{st.Text(1), st.Text(5), {}, st.Text(0)};
+    p.expires_at = st.Int(2);
     last_used = st.OptInt(4);
     XGW_TRY(auto rs, c.Prepare("SELECT role FROM user_roles WHERE user_id = ? ORDER BY role"));
     rs.Bind(1, p.user_id);

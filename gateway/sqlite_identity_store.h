@@ -57,6 +57,30 @@ class SqliteIdentityStore final : public IdentityStore {
                                        const BeforeCommit& before_commit) override;
   Result<std::optional<std::string>> OrganisationForPin(const std::string& pin) override;
 
+  // Accounts and sessions: sqlite_account_store.cc.
+  Result<Account> GetAccount(const std::string& user_id) override;
+  Result<Account> GetAccountByName(const std::string& signin_name) override;
+  Result<void> Invite(const std::string& user_id, const std::string& signin_name, const std::string& invitation_id,
+                      const std::string& code_hash, int64_t now, int64_t expires_at,
+                      const BeforeCommit& before_commit) override;
+  Result<Account> AccountForInvitation(const std::string& code_hash, int64_t now) override;
+  Result<void> SetPendingEnrolment(const std::string& user_id, const std::string& password_hash,
+                                   const std::string& totp_pending_sealed, int64_t now) override;
+  Result<void> CompleteEnrolment(const std::string& user_id, const std::string& code_hash, int64_t totp_step,
+                                 const std::vector<std::string>& recovery_hashes, int64_t now,
+                                 const BeforeCommit& before_commit) override;
+  Result<Account> RecordSigninFailure(const std::string& user_id, int64_t now, int64_t lockout_after) override;
+  Result<void> OpenSession(const NewSession& session, const SecondFactor& factor, int64_t now,
+                           const BeforeCommit& before_commit) override;
+  Result<void> ReplaceRecoveryCodes(const std::string& user_id, const std::vector<std::string>& hashes,
+                                    const BeforeCommit& before_commit) override;
+  Result<void> ResetMfa(const std::string& user_id, int64_t now, const BeforeCommit& before_commit) override;
+  Result<void> Unlock(const std::string& user_id, const BeforeCommit& before_commit) override;
+  Result<void> SetDisabled(const std::string& user_id, bool disabled, int64_t now,
+                           const BeforeCommit& before_commit) override;
+  Result<SessionPrincipal> AuthenticateSession(const std::string& hash, int64_t now) override;
+  Result<void> EndSession(const std::string& session_id, int64_t now, const BeforeCommit& before_commit) override;
+
  private:
   SqliteIdentityStore(Database db, std::unique_ptr<ReadPool> readers) : db_(std::move(db)), readers_(std::move(readers)) {}
   // Runs before_commit, then commits (the transaction rolls back if either fails).
@@ -65,6 +89,7 @@ class SqliteIdentityStore final : public IdentityStore {
   Result<User> GetUserLocked(const std::string& id);
   Result<TokenInfo> GetTokenLocked(const std::string& id);
   Result<void> ReplaceRolesLocked(const std::string& user_id, const std::vector<std::string>& roles);
+  Result<Account> GetAccountLocked(const std::string& where, const std::string& key);
 
   // Held by every change from its first read to its COMMIT (and by the
   // operator reads on db_).

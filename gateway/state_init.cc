@@ -12,6 +12,7 @@
 #include "crypto/secret.h"
 #include "gateway/identity_rules.h"
 #include "gateway/identity_store.h"
+#include "gateway/account_crypto.h"
 #include "gateway/signing_key.h"
 #include "gateway/http/tls.h"
 
@@ -97,6 +98,8 @@ Result<void> BuildState(const Config& config, const InitOptions& o, InitResult& 
   out.certificate_pin_base64 = PinBase64Form(out.certificate_pin.substr(7));
   XGW_TRY(out.signing_public_key,
           CreateSigningKeyFiles(config.SigningKeyPath(), config.SigningPublicKeyPath()));
+  // The key that encrypts people's TOTP secrets at rest (mode 0600).
+  XGW_CHECK(LoadOrCreateAccountsKey(config.AccountsKeyPath()).map([](auto&&) {}));
 
   // Closed at the end of this function: a rollback then removes the files.
   XGW_TRY(auto store, IdentityStore::Open(config.DatabasePath()));

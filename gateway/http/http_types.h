@@ -21,6 +21,10 @@ struct RequestHead {
   std::string target;         // raw request-target, e.g. "/api/v1/me?x=1"
   std::string content_type;   // "" if absent
   std::string authorization;  // raw header value; secret: never log
+  std::string cookie;         // raw Cookie header; secret: never log
+  std::string csrf_token;     // X-CSRF-Token; secret: never log
+  std::string origin;         // Origin ("" if absent)
+  std::string host;           // Host ("" if absent)
   std::optional<uint64_t> content_length;
   bool chunked = false;
   std::optional<std::string> client_pin;  // hex SPKI SHA-256 of the TLS client certificate

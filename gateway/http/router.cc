@@ -7,8 +7,10 @@
 
 #include "config/config.h"
 #include "crypto/secret.h"
+#include "gateway/account_crypto.h"
 #include "gateway/ids.h"
 #include "gateway/identity_rules.h"
+#include "gateway/sessions.h"
 #include "gateway/http/problem.h"
 
 namespace xgw {
@@ -388,8 +390,32 @@ std::optional<Response> Router::Authenticate(RequestContext& ctx) {
   const std::string& rid = ctx.request_id();
   std::string auth = ctx.head.authorization;
   std::string secret;
-  if (auth.size() > 7 && Lower(auth.substr(0, 7)) == "bearer ") secret = Trim(auth.substr(7));
-  auto principal = store_.Authenticate(secret, ctx.now);
+  bool from_cookie = false;
+  if (auth.size() > 7 && Lower(auth.substr(0, 7)) == "bearer ") {
+    secret = Trim(auth.substr(7));
+  } else if (!ctx.head.cookie.empty()) {
+    secret = SessionCookieValue(ctx.head.cookie);
+    from_cookie = !secret.empty();
+  }
+  WipeMemory(auth.data(), auth.size());
+  // A session secret ("xgws_...") or an API token ("xgwt_..."): one
+  // Principal either way, so the routes do not know which.
+  std::optional<std::string> csrf_hash;
+  Result<Principal> principal = Fail(ErrorCode::kUnauthenticated, "");
+  if (IsOneTimeSecretShape(kSessionSecretPrefix, secret)) {
+    auto session = store_.AuthenticateSession(SecretHash(secret), ctx.now);
+    if (session) {
+      csrf_hash = session->csrf_hash;
+      principal = std::move(session->principal);
+    } else {
+      principal = tl::unexpected(session.error());
+    }
+  } else if (from_cookie) {
+    principal = Fail(ErrorCode::kUnauthenticated,
+                     "the session is missing, unknown, expired or ended; sign in again (POST /api/v1/auth/sessions)");
+  } else {
+    principal = store_.Authenticate(secret, ctx.now);
+  }
   WipeMemory(secret.data(), secret.size());
   if (!principal) {
     if (principal.error().code != ErrorCode::kUnauthenticated) return ErrorProblem(ctx, principal.error());
@@ -398,11 +424,29 @@ std::optional<Response> Router::Authenticate(RequestContext& ctx) {
     return r;
   }
   ctx.principal = std::move(*principal);
+  if (from_cookie) {
+    if (auto refused = CheckCsrf(ctx, *csrf_hash)) return refused;
+  }
   if (auto over = OverRate(per_token_, ctx.principal->token_id, ctx.config->limits.requests_per_second_per_token,
                            rid)) {
     return over;
   }
   return CheckClientPin(ctx);
+}
+
+std::optional<Response> Router::CheckCsrf(const RequestContext& ctx, const std::string& csrf_hash) {
+  const std::string& m = ctx.head.method;
+  if (m == "GET" || m == "HEAD" || m == "OPTIONS") return std::nullopt;
+  const std::string& configured = ctx.config->server.public_origin;
+  const std::string own = !configured.empty() ? configured : "https://" + ctx.head.host;
+  const bool origin_ok = (!configured.empty() || !ctx.head.host.empty()) && ctx.head.origin == own;
+  const std::string given = SecretHash(ctx.head.csrf_token);
+  const bool token_ok = !ctx.head.csrf_token.empty() && ConstantTimeEqual(AsBytes(given), AsBytes(csrf_hash));
+  if (origin_ok && token_ok) return std::nullopt;
+  return Problem(403, "csrf-refused", "Cross-site request refused",
+                 "a request that changes state with the session cookie must carry the gateway's own Origin and "
+                 "the session's X-CSRF-Token header",
+                 ctx.request_id());
 }
 
 std::optional<Response> Router::CheckClientPin(const RequestContext& ctx) {

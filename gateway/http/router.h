@@ -1,6 +1,7 @@
 // The route table and the central checks every request passes before a
 // handler runs: path syntax, route and method, id syntax, authentication
-// (bearer token, optional client-certificate pin), authorisation (which
+// (bearer token or session, optional client-certificate pin; CSRF checks for
+// the session cookie), authorisation (which
 // roles may call the route, and whether the target must be the caller's own
 // organisation or the caller themself), content type and body size.
 //
@@ -164,6 +165,9 @@ class Router {
   // Bearer token, per-token rate, client-certificate pin; sets ctx.principal.
   std::optional<Response> Authenticate(RequestContext& ctx);
   std::optional<Response> CheckClientPin(const RequestContext& ctx);
+  // A cookie-authenticated unsafe request: the gateway's own Origin and the
+  // session's CSRF token (constant-time), else 403.
+  static std::optional<Response> CheckCsrf(const RequestContext& ctx, const std::string& csrf_hash);
   // The route's grants and, for a target, its scope; sets ctx.target_*.
   std::optional<Response> Authorise(const RouteSpec& spec, RequestContext& ctx);
   // Fills ctx.target_org_id / target_user_id; false if the target does not exist.

@@ -270,6 +270,10 @@ void Session::OnHeader(error_code ec, size_t) {
   head_.target = std::string(req.target());
   head_.content_type = std::string(req[http::field::content_type]);
   head_.authorization = std::string(req[http::field::authorization]);
+  head_.cookie = std::string(req[http::field::cookie]);
+  head_.csrf_token = std::string(req["X-CSRF-Token"]);
+  head_.origin = std::string(req[http::field::origin]);
+  head_.host = std::string(req[http::field::host]);
   if (auto len = parser_->content_length()) head_.content_length = *len;
   head_.chunked = parser_->chunked();
   head_.client_pin = client_pin_;

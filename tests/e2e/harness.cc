@@ -282,6 +282,27 @@ json HttpResult::Json() const {
   return json::parse(body, nullptr, /*allow_exceptions=*/false);
 }
 
+std::string HttpResult::Header(const std::string& name) const {
+  const auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  const std::string want = lower(name) + ":";
+  size_t pos = 0;
+  while (pos < headers.size()) {
+    size_t end = headers.find("\r\n", pos);
+    if (end == std::string::npos) end = headers.size();
+    const std::string line = headers.substr(pos, end - pos);
+    if (lower(line.substr(0, want.size())) == want) {
+      std::string v = line.substr(want.size());
+      while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+      return v;
+    }
+    pos = end + 2;
+  }
+  return "";
+}
+
 HttpResult Request(const Daemon& daemon, const std::string& method, const std::string& path,
                    const RequestOptions& o) {
   HttpResult result;
@@ -311,6 +332,8 @@ HttpResult Request(const Daemon& daemon, const std::string& method, const std::s
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, CollectBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &result.body);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, CollectBody);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &result.headers);
   if (send_body) {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, o.body.data());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(o.body.size()));

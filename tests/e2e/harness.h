@@ -94,7 +94,10 @@ struct HttpResult {
   std::string curl_error;
   std::string body;
   std::string content_type;
+  std::string headers;  // the response's header lines as received ("Name: value\r\n" each)
   nlohmann::json Json() const;  // discarded value if the body is not JSON
+  // The value of the first response header `name` (case-insensitive), "" if absent.
+  std::string Header(const std::string& name) const;
 };
 
 // A directory of fault files (audit/fault_points.h), named in

@@ -162,3 +162,31 @@ TEST_CASE("SubjectKeysDirIsOffByDefaultAndResolvedAgainstTheStateDir") {
   REQUIRE_FALSE(wrong);
   CHECK(wrong.error().message.find("$.exchanges.subject_keys_dir") != std::string::npos);
 }
+
+TEST_CASE("AccountsAndPublicOriginHaveDocumentedDefaultsAndRefuseBadValues") {
+  auto c = ParseConfig(json::object());
+  REQUIRE(c);
+  CHECK(c->server.public_origin.empty());
+  CHECK(c->accounts.backoff_after_failures == 3);
+  CHECK(c->accounts.lockout_after_failures == 10);
+  CHECK(c->accounts.invitation_ttl_seconds == 72 * 3600);
+  CHECK(c->accounts.browser_idle_seconds == 30 * 60);
+  CHECK(c->accounts.browser_absolute_seconds == 12 * 3600);
+  auto set = ParseConfig(json{{"server", {{"public_origin", "https://xgw.example.be:8443"}}},
+                              {"accounts", {{"lockout_after_failures", 5}, {"cli_idle_seconds", 3600}}}});
+  REQUIRE(set);
+  CHECK(set->accounts.lockout_after_failures == 5);
+  CHECK(set->accounts.cli_idle_seconds == 3600);
+  auto again = ParseConfig(DumpConfig(*set));
+  REQUIRE(again);
+  CHECK(*again == *set);
+  for (const char* bad : {"http://xgw.example.be", "https://xgw.example.be/", "https://xgw.example.be/app", "https://"}) {
+    INFO(bad);
+    auto r = ParseConfig(json{{"server", {{"public_origin", bad}}}});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("$.server.public_origin") != std::string::npos);
+  }
+  auto zero = ParseConfig(json{{"accounts", {{"lockout_after_failures", 0}}}});
+  REQUIRE_FALSE(zero);
+  CHECK(zero.error().message.find("$.accounts.lockout_after_failures") != std::string::npos);
+}
