@@ -60,6 +60,9 @@ constexpr std::pair<AuditAction, std::string_view> kActions[] = {
     {AuditAction::kInvitationUsed, "auth.invitation_used"},
     {AuditAction::kUserEnabled, "user.enabled"},
     {AuditAction::kSessionEnded, "auth.session_ended"},
+    {AuditAction::kKeyBackupStored, "key.backup_stored"},
+    {AuditAction::kKeyBackupFetched, "key.backup_fetched"},
+    {AuditAction::kKeyBackupDeleted, "key.backup_deleted"},
 };
 
 // The closed reason vocabulary, sorted. Adding a code is a reviewed code

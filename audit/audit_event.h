@@ -37,6 +37,8 @@ enum class AuditAction {
   kSigninSucceeded, kSigninFailed, kAccountLocked, kAccountUnlocked, kMfaEnrolled, kMfaReset,
   kRecoveryCodeUsed, kRecoveryCodesRegenerated, kInvitationIssued, kInvitationUsed, kUserEnabled,
   kSessionEnded,
+  // Added with key custody (gateway/api_keys.cc):
+  kKeyBackupStored, kKeyBackupFetched, kKeyBackupDeleted,
 };
 enum class AuditOutcome { kSuccess, kRefused, kFailed };
 enum class ActorType { kUser, kOrganisation, kSystem, kAnonymous };

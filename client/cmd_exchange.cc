@@ -18,6 +18,7 @@
 #include "client/protocol_view.h"
 #include "client/session.h"
 #include "crypto/hash.h"
+#include "crypto/keyfile.h"
 #include "policy/check_list.h"
 #include "policy/validators.h"
 
@@ -276,11 +277,18 @@ std::optional<int> LocalVerdict(const Args& args, const Protocol& protocol, cons
 std::optional<int> FetchRecipients(Gateway& gw, const Protocol& protocol, std::vector<age::X25519Recipient>& out) {
   auto rs = gw.Json("GET", "/api/v1/protocols/" + UrlEncode(protocol.id) + "/recipients");
   if (!rs) return Report(rs.error());
+  std::string shown;
   for (const auto& r : Items(*rs)) {
     auto rec = age::X25519Recipient::Parse(Str(r, "age_recipient"));
     if (!rec) return Report(Error{ErrorCode::kKey, "the gateway returned an invalid recipient key"});
     out.push_back(*rec);
+    // The fingerprint is computed here from the key the list is encrypted
+    // to, not taken from the gateway, so comparing it (by phone, say) with
+    // the one the recipient's `xgw whoami` shows checks the key itself.
+    shown += "  " + Str(r, "name") + " (" + Str(r, "organisation_name") + "): key " +
+             age::KeyFingerprint(rec->String()) + "\n";
   }
+  if (!out.empty()) Notice("encrypting to " + std::to_string(out.size()) + " recipient(s):\n" + shown.substr(0, shown.size() - 1));
   if (out.empty())
     return Report(Error{ErrorCode::kConflict, "nobody who may receive this list has registered a key yet; nothing was sent"},
                   "ask the receiving organisation to run `xgw register-key`");
@@ -616,8 +624,10 @@ int RunReceive(std::span<char* const> argv) {
   auto meta = gw.Json("GET", base);
   if (!meta) return Report(meta.error());
   if (auto stop = Unavailable(id, *meta)) return *stop;
-  auto identity = LoadIdentity(*args, *cfg);
-  if (!identity) return Report(identity.error());
+  // Every key of the identity file: a list sent before a key rotation is
+  // encrypted to an earlier one.
+  auto identities = LoadIdentities(*args, *cfg);
+  if (!identities) return Report(identities.error());
   // The subject index can only be re-derived with the SENDER's organisation
   // key, which a receiver in another organisation does not have: opt in.
   std::optional<SecretBuffer> subject_key;
@@ -651,7 +661,8 @@ int RunReceive(std::span<char* const> argv) {
   if (!out) return Report(out.error());
   auto tmp = DownloadToTemp(gw, base + "/content");
   if (!tmp) return Report(tmp.error());
-  std::vector<const age::Identity*> ids{&*identity};
+  std::vector<const age::Identity*> ids;
+  for (const auto& key : *identities) ids.push_back(&key);
   if (auto stop = VerifyReceived(gw, base, *tmp, ids, fetched->protocol, *declared, subject_key)) return *stop;
   // Pass 2: the ciphertext verified above (our own 0600 copy) is decrypted again into the output.
   {

@@ -6,6 +6,7 @@
 
 #include "client/commands.h"
 #include "client/exchange_crypto.h"
+#include "client/key_custody.h"
 #include "client/session.h"
 #include "crypto/hash.h"
 #include "crypto/keyfile.h"
@@ -227,18 +228,25 @@ int RunWhoami(std::span<char* const> argv) {
     if (me->contains("roles") && (*me)["roles"].is_array())
       for (const auto& r : (*me)["roles"]) roles += (roles.empty() ? "" : ", ") + r.get<std::string>();
     json org = me->value("organisation", json::object());
-    Print("user:         " + Str(*me, "id") + "\norganisation: " + Str(org, "name") + " (" + Str(org, "id") +
-          ")\nroles:        " + roles + "\ngateway:      " + gw.config().gateway_url + "\n");
+    json keys = me->value("keys", json());
+    std::string key_line = keys.is_object() ? Str(keys, "fingerprint") : "none registered (run `xgw register-key`)";
+    std::string backup = me->value("key_backup", json()).is_object()
+                             ? "kept on the gateway, wrapped with your passphrase"
+                             : "none on the gateway";
+    Print("user:         " + Str(*me, "display_name") + " (" + Str(*me, "id") + ")\norganisation: " + Str(org, "name") +
+          " (" + Str(org, "id") + ")\nroles:        " + roles + "\nkey:          " + key_line +
+          "\nkey backup:   " + backup + "\ngateway:      " + gw.config().gateway_url + "\n");
     return kExitOk;
   });
 }
 
 int RunRegisterKey(std::span<char* const> argv) {
   static constexpr FlagSpec kFlags[] = {
-      {0, "identity", true}, {0, "new-identity", true}, {0, "no-passphrase", false}, kConfigFlag, kHelpFlag,
+      {0, "identity", true}, {0, "new-identity", true}, {0, "no-passphrase", false}, {0, "rotate", false},
+      kConfigFlag, kHelpFlag,
   };
   constexpr std::string_view kUsage =
-      "xgw register-key [--identity FILE]\n"
+      "xgw register-key [--identity FILE] [--rotate]\n"
       "       xgw register-key --new-identity FILE [--no-passphrase]";
   auto args = ParseArgs(argv, kFlags);
   if (!args) return UsageError(args.error().message, kUsage);
@@ -246,8 +254,13 @@ int RunRegisterKey(std::span<char* const> argv) {
     return ShowHelp(kUsage,
                     "Sends your public keys to the gateway: the age recipient others encrypt lists to, and\n"
                     "the signature key derived from the same identity. --new-identity creates the identity\n"
-                    "file first, protected by a passphrase (asked twice) unless --no-passphrase.");
+                    "file first, protected by a passphrase (asked twice) unless --no-passphrase.\n"
+                    "--rotate puts a new key at the top of your identity file (the earlier keys stay in it,\n"
+                    "so lists sent to them still open), registers it, and renews your key backup on the\n"
+                    "gateway if you keep one. Lists sent from then on are encrypted to the new key only.");
   if (!args->positional.empty()) return UsageError("unexpected argument", kUsage);
+  if (args->Has("rotate") && args->Has("new-identity"))
+    return UsageError("--rotate changes an existing identity file; it cannot be combined with --new-identity", kUsage);
   if (args->Has("identity") && args->Has("new-identity"))
     return UsageError("--identity and --new-identity cannot be combined", kUsage);
   std::string config_path = ConfigPath(args->Last("config").value_or(""));
@@ -270,6 +283,10 @@ int RunRegisterKey(std::span<char* const> argv) {
     if (auto r = SaveConfig(config_path, *cfg); !r) return Report(r.error());
     Notice("created identity file " + *path + (pass ? " (protected by your passphrase)" : " (NOT protected)"));
     identity = std::move(id);
+  } else if (args->Has("rotate")) {
+    auto rotated = RotateIdentityFile(*args, *cfg);
+    if (!rotated) return Report(rotated.error());
+    identity = std::move(*rotated);
   } else {
     auto id = LoadIdentity(*args, *cfg);
     if (!id) return Report(id.error());
@@ -287,7 +304,9 @@ int RunRegisterKey(std::span<char* const> argv) {
   auto r = gw.Json("PUT", "/api/v1/users/" + UrlEncode(cfg->user_id) + "/keys", body);
   if (!r) return Report(r.error());
   Notice("registered your public keys:\n  age recipient:  " + identity->Recipient().String() +
+         "\n  fingerprint:    " + age::KeyFingerprint(identity->Recipient().String()) +
          "\n  signature key:  " + Base64Encode(signing->public_key()));
+  if (args->Has("rotate")) return RenewKeyBackup(gw, *args, *cfg);
   return kExitOk;
 }
 

@@ -32,6 +32,8 @@ int RunEnrol(std::span<char* const> args);
 int RunLogout(std::span<char* const> args);
 int RunWhoami(std::span<char* const> args);
 int RunRegisterKey(std::span<char* const> args);
+// cmd_key_custody.cc
+int RunKey(std::span<char* const> args);
 // cmd_exchange.cc
 int RunProtocols(std::span<char* const> args);
 int RunProtocolShow(std::span<char* const> args);

@@ -19,6 +19,7 @@ std::span<const Command> Commands() {
       {"logout", "end your session and forget it", RunLogout},
       {"whoami", "show who the gateway thinks you are (tests the connection)", RunWhoami},
       {"register-key", "send your public keys to the gateway (--new-identity creates them)", RunRegisterKey},
+      {"key", "keep your identity file on the gateway wrapped with your passphrase; restore it; key history", RunKey},
       {"protocols", "list the protocols you may send or receive under", RunProtocols},
       {"protocol", "show a protocol in plain words; operators: propose/accept/activate/suspend/terminate", RunProtocol},
       {"send", "check a list against a protocol, encrypt, sign and send it", RunSend},

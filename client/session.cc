@@ -44,14 +44,20 @@ Result<ClientConfig> LoadClientConfig(const Args& args) {
   return c;
 }
 
-Result<age::X25519Identity> LoadIdentity(const Args& args, const ClientConfig& config) {
+Result<std::vector<age::X25519Identity>> LoadIdentities(const Args& args, const ClientConfig& config,
+                                                        std::optional<SecretBuffer>* passphrase_out) {
   std::string path = args.Last("identity").value_or(config.identity_file);
   if (path.empty())
     return Fail(ErrorCode::kKey, "no identity file: pass --identity FILE or run `xgw register-key --new-identity FILE`");
-  XGW_TRY(auto ids, age::ReadIdentityFile(path, [path]() {
-            return ReadPassphrase("Enter passphrase for identity file " + path + ": ");
-          }));
-  if (ids.size() != 1) return Fail(ErrorCode::kKey, "the identity file " + path + " must hold exactly one key");
+  return age::ReadIdentityFile(path, [path, passphrase_out]() -> Result<SecretBuffer> {
+    XGW_TRY(auto p, ReadPassphrase("Enter passphrase for identity file " + path + ": "));
+    if (passphrase_out != nullptr) *passphrase_out = SecretBuffer::CopyOf(p.view());
+    return p;
+  });
+}
+
+Result<age::X25519Identity> LoadIdentity(const Args& args, const ClientConfig& config) {
+  XGW_TRY(auto ids, LoadIdentities(args, config));
   return std::move(ids[0]);
 }
 

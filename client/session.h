@@ -41,6 +41,14 @@ Result<ClientConfig> LoadClientConfig(const Args& args);
 
 // The user's age identity (prompting for its passphrase): --identity, else
 // the configured identity_file.
+// The keys of the identity file (--identity or the configured one): the
+// first is the current key (signing, and the one registered with the
+// gateway); the others are earlier keys a rotation kept, so that lists sent
+// before it still open. `passphrase_out`, if given, receives the passphrase
+// of a protected file (to write it again after a rotation).
+Result<std::vector<age::X25519Identity>> LoadIdentities(const Args& args, const ClientConfig& config,
+                                                        std::optional<SecretBuffer>* passphrase_out = nullptr);
+// The current key (the first of LoadIdentities).
 Result<age::X25519Identity> LoadIdentity(const Args& args, const ClientConfig& config);
 
 // The organisation's subject-index key: --subject-key, else the configured

@@ -8,6 +8,10 @@
 #include <cstring>
 #include <filesystem>
 
+#include "crypto/age_format.h"
+#include "crypto/armor.h"
+#include "crypto/hash.h"
+
 namespace xgw::age {
 
 namespace {
@@ -76,22 +80,45 @@ bool LooksEncrypted(std::string_view text) {
   return text.starts_with("age-encryption.org/") || text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----");
 }
 
+// "<comment lines>AGE-SECRET-KEY-...\n" in secret memory.
+SecretBuffer KeyBlock(std::string_view comments, const X25519Identity& identity) {
+  SecretBuffer key = identity.Encode();
+  SecretBuffer out(comments.size() + key.size() + 1);
+  std::memcpy(out.data(), comments.data(), comments.size());
+  std::memcpy(out.data() + comments.size(), key.data(), key.size());
+  out.data()[out.size() - 1] = '\n';
+  return out;
+}
 }  // namespace
 
 SecretBuffer FormatIdentityFile(const X25519Identity& identity, std::time_t created) {
-  std::string head = "# created: " + Rfc3339(created) + "\n# public key: " +
-                     identity.Recipient().String() + "\n";
-  SecretBuffer key = identity.Encode();
-  SecretBuffer out(head.size() + key.size() + 1);
-  std::memcpy(out.data(), head.data(), head.size());
-  std::memcpy(out.data() + head.size(), key.data(), key.size());
-  out.data()[out.size() - 1] = '\n';
-  return out;
+  return KeyBlock("# created: " + Rfc3339(created) + "\n# public key: " + identity.Recipient().String() + "\n",
+                  identity);
 }
 
 Result<void> WriteIdentity(ByteSink& out, const X25519Identity& identity,
                            const SecretBuffer* passphrase, int work_factor) {
-  SecretBuffer text = FormatIdentityFile(identity, std::time(nullptr));
+  return WriteIdentities(out, std::span<const X25519Identity>(&identity, 1), passphrase, work_factor);
+}
+
+Result<void> WriteIdentities(ByteSink& out, std::span<const X25519Identity> identities,
+                             const SecretBuffer* passphrase, int work_factor) {
+  if (identities.empty()) return Fail(ErrorCode::kInvalidArgument, "an identity file needs at least one key");
+  std::vector<SecretBuffer> parts;
+  parts.push_back(FormatIdentityFile(identities[0], std::time(nullptr)));
+  for (const X25519Identity& earlier : identities.subspan(1)) {
+    parts.push_back(KeyBlock("# earlier key, kept to open lists sent before it was replaced\n# public key: " +
+                                 earlier.Recipient().String() + "\n",
+                             earlier));
+  }
+  size_t total = 0;
+  for (const auto& p : parts) total += p.size();
+  SecretBuffer text(total);
+  size_t at = 0;
+  for (const auto& p : parts) {
+    std::memcpy(text.data() + at, p.data(), p.size());
+    at += p.size();
+  }
   if (passphrase == nullptr) {
     XGW_CHECK(out.Write(text.span()));
     return out.Flush();
@@ -101,6 +128,49 @@ Result<void> WriteIdentity(ByteSink& out, const X25519Identity& identity,
   XGW_TRY(auto enc, Encryptor::Create(rs, out, /*armor=*/true));
   XGW_CHECK(enc->Write(text.span()));
   return enc->Close();
+}
+
+Result<void> ReplaceIdentityFile(const std::string& path, std::span<const X25519Identity> identities,
+                                 const SecretBuffer* passphrase, int work_factor) {
+  XGW_TRY(auto file, AtomicFile::Create(path, 0600));
+  XGW_CHECK(WriteIdentities(file, identities, passphrase, work_factor));
+  return file.Commit();
+}
+
+Result<void> CheckPassphraseWrapped(std::string_view file) {
+  constexpr std::string_view kRule =
+      "the key backup must be an identity file protected by a passphrase, as `xgw keygen --passphrase` "
+      "writes it (an armored age file whose only recipient is scrypt)";
+  size_t first = file.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || file.substr(first, kArmorHeader.size()) != kArmorHeader)
+    return Fail(ErrorCode::kInvalidArgument, std::string(kRule) + ": it is not armored");
+  MemorySource src(file);
+  BufferedReader raw(src);
+  ArmorReader armor(raw);
+  BufferedReader in(armor);
+  auto header = ParseHeader(in);
+  if (!header) return Fail(ErrorCode::kInvalidArgument, std::string(kRule) + ": its age header does not parse");
+  if (header->stanzas.size() != 1 || header->stanzas[0].type != "scrypt")
+    return Fail(ErrorCode::kInvalidArgument, std::string(kRule) + ": it has a recipient other than scrypt");
+  // The rest must be well-formed armor too (nothing appended after the footer).
+  uint8_t sink[4096];
+  for (;;) {
+    auto n = in.Read(sink);
+    if (!n) return Fail(ErrorCode::kInvalidArgument, std::string(kRule) + ": its armor is malformed");
+    if (*n == 0) break;
+  }
+  return {};
+}
+
+std::string KeyFingerprint(std::string_view age_recipient) {
+  Sha256Digest d = Sha256::Hash(AsBytes(age_recipient));
+  std::string hex = HexEncode(std::span<const uint8_t>(d.data(), 16));
+  std::string out;
+  for (size_t i = 0; i < hex.size(); i += 4) {
+    if (i != 0) out += ' ';
+    out += hex.substr(i, 4);
+  }
+  return out;
 }
 
 Result<void> WriteIdentityFile(const std::string& path, const X25519Identity& identity,

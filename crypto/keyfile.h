@@ -11,6 +11,7 @@
 
 #include <ctime>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,30 @@ Result<void> WriteIdentity(ByteSink& out, const X25519Identity& identity,
 Result<void> WriteIdentityFile(const std::string& path, const X25519Identity& identity,
                                const SecretBuffer* passphrase,
                                int work_factor = kDefaultScryptWorkFactor);
+
+// Writes an identity file holding several keys: the first is the current
+// one (lists are encrypted to it from now on, the signing key derives from
+// it); the others are earlier keys kept to open lists sent before the
+// rotation. Protected and armored as WriteIdentity when `passphrase` is set.
+Result<void> WriteIdentities(ByteSink& out, std::span<const X25519Identity> identities,
+                             const SecretBuffer* passphrase, int work_factor = kDefaultScryptWorkFactor);
+// Replaces the identity file at `path` (mode 0600) with `identities`, atomically:
+// the old file stays whole until the new one is durable (AtomicFile).
+Result<void> ReplaceIdentityFile(const std::string& path, std::span<const X25519Identity> identities,
+                                 const SecretBuffer* passphrase, int work_factor = kDefaultScryptWorkFactor);
+
+// Checks, without decrypting anything, that `file` is what `xgw keygen
+// --passphrase` writes: an armored age v1 file whose one and only recipient
+// stanza is scrypt. So a key can be kept by someone who must not be able to
+// use it (the gateway's key backup): a plain identity, an X25519-wrapped one
+// or anything else fails with kInvalidArgument, naming the rule, never the
+// content.
+Result<void> CheckPassphraseWrapped(std::string_view file);
+
+// What people compare to be sure a public key is the right one (by phone,
+// say): SHA-256 of the age recipient string, its first 16 bytes as eight
+// groups of four lower-case hex digits ("3f2a 09c1 ...").
+std::string KeyFingerprint(std::string_view age_recipient);
 
 // Parses plain identity file text; kKey names the bad line number, never its
 // content. At least one key is required.

@@ -2,8 +2,10 @@
 
 #include <initializer_list>
 
+#include "crypto/keyfile.h"
 #include "crypto/secret.h"
 #include "gateway/api_health.h"
+#include "gateway/api_keys.h"
 #include "gateway/api_support.h"
 #include "gateway/identity_rules.h"
 #include "gateway/http/problem.h"
@@ -93,6 +95,7 @@ json UserJson(const User& u) {
   json keys = nullptr;
   if (u.keys) {
     keys = {{"age_recipient", u.keys->age_recipient},
+            {"fingerprint", age::KeyFingerprint(u.keys->age_recipient)},
             {"ed25519_verify_key", u.keys->ed25519_verify_key},
             {"updated_at", FormatTime(u.keys->updated_at)}};
   }
@@ -132,6 +135,10 @@ Result<Response> Me(IdentityStore& store, RequestContext& ctx) {
   j["credential"] = {{"type", session ? "session" : "api_token"},
                      {"id", ctx.principal->token_id},
                      {"expires_at", ctx.principal->expires_at ? json(FormatTime(ctx.principal->expires_at)) : json(nullptr)}};
+  // Whether the gateway keeps a wrapped key backup for the person (not the file).
+  auto backup = store.GetKeyBackup(user.id);
+  if (!backup && backup.error().code != ErrorCode::kNotFound) return tl::unexpected(backup.error());
+  j["key_backup"] = backup ? json{{"updated_at", FormatTime(backup->updated_at)}} : json(nullptr);
   return JsonResponse(200, j);
 }
 
@@ -399,6 +406,7 @@ void RegisterIdentityRoutes(Router& router) {
 void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable) {
   RegisterHealthRoutes(router, std::move(audit_writable));
   RegisterIdentityRoutes(router);
+  RegisterKeyRoutes(router);
 }
 
 }  // namespace xgw

@@ -5,6 +5,7 @@
 // encrypts to. Each route reads its request, makes one service call
 // (protocol_registry.cc) and turns its result into JSON; refusals become
 // problems through ProblemFor.
+#include "crypto/keyfile.h"
 #include "gateway/api_support.h"
 #include "gateway/exchange_impl.h"
 #include "gateway/identity_rules.h"
@@ -195,10 +196,13 @@ ServiceResult<Response> Recipients(Impl& m, RequestContext& ctx) {
   json items = json::array();
   for (const auto& k : keys) {
     items.push_back({{"user_id", k.user_id},
+                     {"name", k.name},
                      {"organisation", k.organisation},
+                     {"organisation_name", k.organisation_name},
                      {"party", k.party},
                      {"roles", k.roles},
                      {"age_recipient", k.age_recipient},
+                     {"fingerprint", age::KeyFingerprint(k.age_recipient)},
                      {"ed25519_verify_key", k.ed25519_verify_key}});
   }
   return JsonResponse(200, {{"items", items}});

@@ -49,6 +49,8 @@ AuditAction ActionForRequest(const RequestRecord& r) {
       {"POST", "/api/v1/users/{user}/unlock", AuditAction::kAccountUnlocked},
       {"POST", "/api/v1/users/{user}/disable", AuditAction::kUserDisabled},
       {"POST", "/api/v1/users/{user}/enable", AuditAction::kUserEnabled},
+      {"PUT", "/api/v1/users/{user}/key-backup", AuditAction::kKeyBackupStored},
+      {"DELETE", "/api/v1/users/{user}/key-backup", AuditAction::kKeyBackupDeleted},
   };
   for (const auto& a : kActions) {
     if (a.method == r.method && a.route == r.route) return a.action;

@@ -110,6 +110,7 @@ struct LifecycleResult {
 };
 struct RecipientKey {
   std::string user_id, organisation, party;
+  std::string name, organisation_name;  // display names, for the sender to read
   std::vector<std::string> roles;
   std::string age_recipient, ed25519_verify_key;
 };

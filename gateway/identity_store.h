@@ -130,6 +130,21 @@ struct SessionPrincipal {
   std::string csrf_hash;
 };
 
+// A public key a person registered (IdentityStore::KeyHistory).
+struct KeyHistoryEntry {
+  std::string age_recipient;
+  std::string ed25519_verify_key;
+  int64_t from = 0;
+  std::optional<int64_t> until;  // when the next key replaced it; none for the current key
+};
+
+// A person's identity file wrapped with their passphrase, kept by the gateway
+// for them (it cannot open it: crypto/keyfile.h CheckPassphraseWrapped).
+struct KeyBackup {
+  std::string file;  // armored age file, scrypt recipient only
+  int64_t updated_at = 0;
+};
+
 // Called inside a change's transaction once every check passed and its rows
 // are written, just before COMMIT: the router's audit record of an
 // operator's change. If it fails, the change is rolled back and its error
@@ -239,6 +254,17 @@ class IdentityStore {
   // Revokes a session (idempotent).
   virtual Result<void> EndSession(const std::string& session_id, int64_t now,
                                   const BeforeCommit& before_commit = {}) = 0;
+
+  // Key custody (sqlite_key_custody.cc). The history has one entry per
+  // change of keys (SetKeys adds it in the same transaction), oldest first.
+  virtual Result<std::vector<KeyHistoryEntry>> KeyHistory(const std::string& user_id) = 0;
+  // Stores or replaces the user's backup; kInvalidArgument unless `file`
+  // passes CheckPassphraseWrapped (nothing stored then).
+  virtual Result<KeyBackup> PutKeyBackup(const std::string& user_id, const std::string& file, int64_t now,
+                                         const BeforeCommit& before_commit = {}) = 0;
+  // kNotFound if the user keeps none.
+  virtual Result<KeyBackup> GetKeyBackup(const std::string& user_id) = 0;
+  virtual Result<void> DeleteKeyBackup(const std::string& user_id, const BeforeCommit& before_commit = {}) = 0;
 };
 
 }  // namespace xgw

@@ -235,6 +235,28 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_by_user ON sessions(user_id);
 )sql"},
+    {8, "key-custody",
+     R"sql(
+-- Every public key a person registered, and from when: the DPO sees each
+-- change, and a key stays answerable for the lists sent while it was current.
+CREATE TABLE user_key_history (
+  seq INTEGER PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id),
+  age_recipient TEXT NOT NULL,
+  ed25519_verify_key TEXT NOT NULL,
+  valid_from INTEGER NOT NULL
+);
+CREATE INDEX user_key_history_by_user ON user_key_history(user_id, seq);
+INSERT INTO user_key_history(user_id, age_recipient, ed25519_verify_key, valid_from)
+  SELECT user_id, age_recipient, ed25519_verify_key, updated_at FROM user_keys;
+-- A person's identity file wrapped with their passphrase (age scrypt,
+-- armored): the gateway keeps it for them and cannot open it.
+CREATE TABLE key_backups (
+  user_id TEXT PRIMARY KEY REFERENCES users(id),
+  file TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+)sql"},
 };
 
 }  // namespace

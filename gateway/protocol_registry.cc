@@ -456,10 +456,12 @@ ServiceResult<std::vector<RecipientKey>> ExchangeService::Impl::Recipients(const
   for (const auto& [party, org] : r.party_org) {
     if (!r.protocol->IsReceiver(party)) continue;
     XGW_TRY(auto users, deps.identities.ListUsers(org));
+    XGW_TRY(auto organisation, deps.identities.GetOrganisation(org));
     for (const auto& u : users) {
       if (!u.keys) continue;
       if (!MayReceive(*r.protocol, UserRef{party, u.id, u.roles}).empty()) continue;
-      out.push_back({u.id, org, party, u.roles, u.keys->age_recipient, u.keys->ed25519_verify_key});
+      out.push_back({u.id, org, party, u.display_name, organisation.name, u.roles, u.keys->age_recipient,
+                     u.keys->ed25519_verify_key});
     }
   }
   return out;

@@ -251,6 +251,13 @@ Result<User> SqliteIdentityStore::SetKeys(const std::string& user_id, const std:
   std::lock_guard lock(mu_);
   XGW_TRY(auto tx, Transaction::Begin(db_));
   XGW_CHECK(GetUserLocked(user_id).map([](auto&&) {}));
+  // A change of keys starts a history entry; registering the same keys again does not.
+  XGW_TRY(auto hist, db_.Prepare(
+                         "INSERT INTO user_key_history(user_id, age_recipient, ed25519_verify_key, valid_from) "
+                         "SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM user_keys WHERE user_id = ?1 "
+                         "AND age_recipient = ?2 AND ed25519_verify_key = ?3)"));
+  hist.Bind(1, user_id).Bind(2, age_recipient).Bind(3, verify_key).Bind(4, now);
+  XGW_CHECK(hist.Run());
   XGW_TRY(auto st, db_.Prepare(
                        "INSERT INTO user_keys(user_id, age_recipient, ed25519_verify_key, "
                        "updated_at) VALUES (?,?,?,?) ON CONFLICT(user_id) DO UPDATE SET "

@@ -79,6 +79,11 @@ class SqliteIdentityStore final : public IdentityStore {
   Result<void> SetDisabled(const std::string& user_id, bool disabled, int64_t now,
                            const BeforeCommit& before_commit) override;
   Result<SessionPrincipal> AuthenticateSession(const std::string& hash, int64_t now) override;
+  Result<std::vector<KeyHistoryEntry>> KeyHistory(const std::string& user_id) override;
+  Result<KeyBackup> PutKeyBackup(const std::string& user_id, const std::string& file, int64_t now,
+                                 const BeforeCommit& before_commit = {}) override;
+  Result<KeyBackup> GetKeyBackup(const std::string& user_id) override;
+  Result<void> DeleteKeyBackup(const std::string& user_id, const BeforeCommit& before_commit = {}) override;
   Result<void> EndSession(const std::string& session_id, int64_t now, const BeforeCommit& before_commit) override;
 
  private:

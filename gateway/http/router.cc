@@ -211,6 +211,9 @@ Result<void> Router::AppendRecord(const RequestContext& ctx, unsigned status, co
     rec.actor_org_id = ctx.principal->org_id;
   }
   rec.target_id = !ctx.target_user_id.empty() ? ctx.target_user_id : ctx.target_org_id;
+  // The organisation of the user or organisation acted on, so that its DPO
+  // sees what an operator did to its people (a key change, say).
+  rec.org_id = ctx.target_org_id;
   rec.created_id = ctx.created_id;
   for (const auto& [k, v] : ctx.params) {
     if (k == "token") rec.target_id = v;

@@ -376,3 +376,74 @@ TEST_CASE("IdentityAndRecipientFilesAllowCommentsBlankLinesCrlfAndSeveralKeys") 
   CHECK_FALSE(ParseIdentities("# only comments\n"));
   CHECK_FALSE(ParseRecipients("ssh-ed25519 AAAA...\n"));
 }
+
+TEST_CASE("ARotatedIdentityFileKeepsEarlierKeysBelowTheNewOneAndIsReplacedWhole") {
+  fs::path dir = fs::temp_directory_path() / ("xgw-age-test-r-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::string path = (dir / "key.age").string();
+  Keys old_key, new_key;
+  SecretBuffer pass = SecretBuffer::CopyOf(std::string_view("open sesame"));
+  REQUIRE(WriteIdentityFile(path, old_key.id, &pass, 10));
+  std::vector<X25519Identity> rotated;
+  rotated.push_back(std::move(new_key.id));
+  rotated.push_back(std::move(old_key.id));
+  REQUIRE(ReplaceIdentityFile(path, rotated, &pass, 10));
+  auto ids = ReadIdentityFile(path, [] { return Result<SecretBuffer>(SecretBuffer::CopyOf(std::string_view("open sesame"))); });
+  REQUIRE(ids);
+  REQUIRE(ids->size() == 2);
+  CHECK((*ids)[0].Recipient().String() == new_key.rcpt.String());  // the current key first
+  CHECK((*ids)[1].Recipient().String() == old_key.rcpt.String());
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++files;
+  CHECK(files == 1);
+  CHECK_FALSE(ReplaceIdentityFile(path, std::span<const X25519Identity>(), &pass, 10));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("OnlyAPassphraseWrappedArmoredIdentityFilePassesCheckPassphraseWrapped") {
+  Keys k;
+  SecretBuffer pass = SecretBuffer::CopyOf(std::string_view("open sesame"));
+  StringSink wrapped;
+  REQUIRE(WriteIdentity(wrapped, k.id, &pass, 10));
+  CHECK(CheckPassphraseWrapped(wrapped.str()));
+
+  StringSink plain;
+  REQUIRE(WriteIdentity(plain, k.id, nullptr));
+  StringSink to_key;
+  {
+    const Recipient* rs[] = {&k.rcpt};
+    MemorySource in(plain.str());
+    REQUIRE(Encrypt(rs, in, to_key, /*armor=*/true));
+  }
+  StringSink binary;
+  {
+    ScryptRecipient r("open sesame", 10);
+    const Recipient* rs[] = {&r};
+    MemorySource in(plain.str());
+    REQUIRE(Encrypt(rs, in, binary, /*armor=*/false));
+  }
+  std::string trailing = wrapped.str() + "extra\n";
+  std::string cut = wrapped.str().substr(0, wrapped.str().size() / 2);
+  for (const std::string& bad : {plain.str(), to_key.str(), binary.str(), trailing, cut, std::string(),
+                                 std::string("-----BEGIN AGE ENCRYPTED FILE-----\n!!\n-----END AGE ENCRYPTED FILE-----\n")}) {
+    auto r = CheckPassphraseWrapped(bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ErrorCode::kInvalidArgument);
+    CHECK(r.error().message.find("AGE-SECRET-KEY") == std::string::npos);
+  }
+}
+
+TEST_CASE("AKeyFingerprintIsEightGroupsOfFourHexDigitsOfTheRecipientsSha256") {
+  Keys k;
+  const std::string fp = KeyFingerprint(k.rcpt.String());
+  REQUIRE(fp.size() == 39);
+  const std::string hex = xgw::HexEncode(xgw::Sha256::Hash(xgw::AsBytes(k.rcpt.String())));
+  std::string expected;
+  for (size_t i = 0; i < 32; i += 4) expected += (i ? " " : "") + hex.substr(i, 4);
+  CHECK(fp == expected);
+  Keys other;
+  CHECK(KeyFingerprint(other.rcpt.String()) != fp);
+}
