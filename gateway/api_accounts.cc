@@ -121,16 +121,9 @@ class Accounts {
   Result<void> Record(const RequestContext& ctx, std::string_view event, const std::string& user_id,
                       const std::string& org_id, const std::string& outcome = "allowed",
                       const std::string& reason = "") {
-    RequestRecord rec;
-    rec.time = ctx.now;
+    RequestRecord rec = RecordOfRequest(ctx);
     rec.event = std::string(event);
-    rec.request_id = ctx.request_id();
-    rec.method = ctx.head.method;
-    rec.route = ctx.route;
-    if (ctx.principal) {
-      rec.actor_user_id = ctx.principal->user_id;
-      rec.actor_org_id = ctx.principal->org_id;
-    } else if (outcome == "allowed") {
+    if (!ctx.principal && outcome == "allowed") {
       // The person who just proved who they are (enrolment, sign-in); a
       // refused sign-in stays anonymous.
       rec.actor_user_id = user_id;
@@ -141,7 +134,6 @@ class Accounts {
     rec.outcome = outcome;
     rec.reason = reason;
     rec.status = outcome == "allowed" ? 200 : 401;
-    rec.client_address = ctx.head.client_address;
     auto a = router_.audit().Append(rec);
     if (!a) std::fprintf(stderr, "xgwd: %s audit event not recorded\n", ctx.request_id().c_str());
     return a;

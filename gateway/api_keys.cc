@@ -47,19 +47,10 @@ Result<Response> PutBackup(IdentityStore& store, RequestContext& ctx, const json
 // GET /api/v1/users/{user}/key-backup
 Result<Response> GetBackup(Router& router, RequestContext& ctx) {
   XGW_TRY(auto backup, router.store().GetKeyBackup(ctx.target_user_id));
-  RequestRecord rec;
-  rec.time = ctx.now;
+  RequestRecord rec = RecordOfRequest(ctx);
   rec.event = "key.backup_fetched";
-  rec.request_id = ctx.request_id();
-  rec.method = ctx.head.method;
-  rec.route = ctx.route;
-  rec.actor_user_id = ctx.principal->user_id;
-  rec.actor_org_id = ctx.principal->org_id;
-  rec.target_id = ctx.target_user_id;
-  rec.org_id = ctx.target_org_id;
   rec.outcome = "allowed";
   rec.status = 200;
-  rec.client_address = ctx.head.client_address;
   if (!router.audit().Append(rec))
     return Fail(ErrorCode::kUnavailable, "the audit log cannot record the fetch now; try again later");
   return NoStore(JsonResponse(200, {{"user_id", ctx.target_user_id},

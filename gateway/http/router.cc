@@ -199,7 +199,7 @@ int64_t Router::Now() const {
   return clock_ ? clock_->Now() : static_cast<int64_t>(std::time(nullptr));
 }
 
-Result<void> Router::AppendRecord(const RequestContext& ctx, unsigned status, const std::string& reason) {
+RequestRecord RecordOfRequest(const RequestContext& ctx) {
   RequestRecord rec;
   rec.time = ctx.now;
   rec.event = "http.request";
@@ -214,6 +214,12 @@ Result<void> Router::AppendRecord(const RequestContext& ctx, unsigned status, co
   // The organisation of the user or organisation acted on, so that its DPO
   // sees what an operator did to its people (a key change, say).
   rec.org_id = ctx.target_org_id;
+  rec.client_address = ctx.head.client_address;
+  return rec;
+}
+
+Result<void> Router::AppendRecord(const RequestContext& ctx, unsigned status, const std::string& reason) {
+  RequestRecord rec = RecordOfRequest(ctx);
   rec.created_id = ctx.created_id;
   for (const auto& [k, v] : ctx.params) {
     if (k == "token") rec.target_id = v;
@@ -221,7 +227,6 @@ Result<void> Router::AppendRecord(const RequestContext& ctx, unsigned status, co
   rec.outcome = status < 400 ? "allowed" : (status == 401 || status == 403) ? "refused" : "failed";
   rec.reason = reason;
   rec.status = status;
-  rec.client_address = ctx.head.client_address;
   // Nobody authenticated, or over a rate limit: not a decision on anyone's
   // object. Only the first of its address, reason and minute is appended
   // now; FlushRefusals records the rest as one event with their count.

@@ -75,6 +75,12 @@ struct RequestContext {
   const std::string& request_id() const { return head.request_id; }
 };
 
+// A record of `ctx`'s request as the audit sink takes it: time, request id,
+// method, route, actor, the user or organisation acted on (and that
+// organisation, so that its DPO sees the event), client address. The caller
+// sets the event, outcome, status and reason.
+RequestRecord RecordOfRequest(const RequestContext& ctx);
+
 using JsonHandler = std::function<Response(RequestContext&, const nlohmann::json& body)>;
 using StreamOpener =
     std::function<Result<std::unique_ptr<RequestBodySink>>(RequestContext&)>;

@@ -25,31 +25,7 @@ namespace {
 
 constexpr const char* kPassword = "a long enough password 42";
 
-std::vector<uint8_t> Base32Decode(const std::string& s) {
-  std::vector<uint8_t> out;
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : s) {
-    buffer = (buffer << 5) | static_cast<uint32_t>(c >= 'A' && c <= 'Z' ? c - 'A' : c - '2' + 26);
-    bits += 5;
-    if (bits >= 8) {
-      out.push_back(static_cast<uint8_t>(buffer >> (bits - 8)));
-      bits -= 8;
-    }
-  }
-  return out;
-}
 
-// The audit log's events as text (AuditFingerprint shows them in hex).
-std::string AuditText(const Daemon& d) {
-  int rc = -1;
-  std::string out = RunCommand("sqlite3 -readonly -cmd '.timeout 5000' " + d.dir() +
-                                   "/state/audit.db \"SELECT CAST(event AS TEXT) FROM events ORDER BY idx;\"",
-                               &rc);
-  REQUIRE(rc == 0);
-  REQUIRE(out.find("auth.") != std::string::npos);
-  return out;
-}
 
 struct World : CliWorld {
   std::vector<std::string> secrets{kPassword};

@@ -31,16 +31,6 @@ json MustJson(const HttpResult& r, long status) {
   return j;
 }
 
-// The audit log's events as text (AuditFingerprint shows them in hex).
-std::string AuditText(const Daemon& d) {
-  int rc = -1;
-  std::string out = RunCommand("sqlite3 -readonly -cmd '.timeout 5000' " + d.dir() +
-                                   "/state/audit.db \"SELECT CAST(event AS TEXT) FROM events ORDER BY idx;\"",
-                               &rc);
-  REQUIRE(rc == 0);
-  REQUIRE(out.find("auth.") != std::string::npos);
-  return out;
-}
 
 int64_t ParseTime(const std::string& rfc3339) {
   std::tm tm{};
@@ -48,21 +38,6 @@ int64_t ParseTime(const std::string& rfc3339) {
   return timegm(&tm);
 }
 
-std::vector<uint8_t> Base32Decode(const std::string& s) {
-  std::vector<uint8_t> out;
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : s) {
-    const int v = c >= 'A' && c <= 'Z' ? c - 'A' : c - '2' + 26;
-    buffer = (buffer << 5) | static_cast<uint32_t>(v);
-    bits += 5;
-    if (bits >= 8) {
-      out.push_back(static_cast<uint8_t>(buffer >> (bits - 8)));
-      bits -= 8;
-    }
-  }
-  return out;
-}
 
 // One daemon on a manual clock, an organisation and a person ("alice") of it.
 struct AccountsWorld {

@@ -31,6 +31,16 @@ std::string XgwPath();
 // Runs a shell command, returns its stdout; *status gets the exit status.
 std::string RunCommand(const std::string& command, int* status = nullptr);
 
+class Daemon;
+
+// The events of `daemon`'s audit log as text, one per line (read with the
+// sqlite3 tool; REQUIREs that it ran and that the log has sign-in events).
+std::string AuditText(const Daemon& daemon);
+
+// RFC 4648 base32 (upper case, no padding) decoded: an authenticator app's
+// view of a TOTP secret.
+std::vector<uint8_t> Base32Decode(const std::string& s);
+
 // A self-signed P-256 client certificate `dir`/`name`.crt (+ .key) made with
 // the openssl CLI; returns its SPKI pin as the API spells it ("sha256:<64 hex>").
 std::string MakeClientCertificate(const std::string& dir, const std::string& name);
