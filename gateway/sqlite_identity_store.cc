@@ -422,6 +422,18 @@ Result<Organisation> SqliteIdentityStore::RemoveClientPin(const std::string& org
   return org;
 }
 
+Result<std::optional<int64_t>> SqliteIdentityStore::EarliestTokenExpiry(int64_t now) {
+  return readers_->Read([&](Database& c) -> Result<std::optional<int64_t>> {
+    XGW_TRY(auto st, c.Prepare(
+                         "SELECT MIN(t.expires_at) FROM api_tokens t JOIN users u ON u.id = t.user_id "
+                         "WHERE t.revoked_at IS NULL AND t.expires_at > ? AND u.disabled_at IS NULL"));
+    st.Bind(1, now);
+    XGW_TRY(bool row, st.Step());
+    if (!row) return std::optional<int64_t>();
+    return st.OptInt(0);
+  });
+}
+
 Result<std::optional<std::string>> SqliteIdentityStore::OrganisationForPin(const std::string& pin) {
   return readers_->Read([&](Database& c) -> Result<std::optional<std::string>> {
     XGW_TRY(auto st, c.Prepare("SELECT org_id FROM organisation_client_pins WHERE pin = ?"));
