@@ -97,3 +97,35 @@ TEST_CASE("xgw warns once per command when its API token expires within 7 days (
 
 }  // namespace
 }  // namespace xgw::e2e
+
+namespace xgw::e2e {
+namespace {
+
+// Issue 17 item 4: `xgw protocols` says what THIS person may do, not what
+// their organisation does ("(you may receive)" to a person whose role the
+// protocol does not name was the bug).
+TEST_CASE("xgw protocols says what this person may do under each protocol, and why not") {
+  CliWorld w;
+  w.MakeUser("clerk", w.ocmw, "accountant");
+  int rc = -1;
+  const std::string clerk = w.Run("clerk", "protocols", &rc);
+  REQUIRE(rc == 0);
+  CHECK(clerk.find("you may receive") == std::string::npos);
+  CHECK(clerk.find("(you may not send or receive: the protocol names the roles administrative-staff, "
+                   "head-social-worker, social-worker-thuislozenzorg, social-worker-welzijnsbureau for your "
+                   "organisation; you have accountant)") != std::string::npos);
+  const std::string worker = w.Run("worker", "protocols", &rc);
+  REQUIRE(rc == 0);
+  CHECK(worker.find("(you may receive; your organisation only receives under it)") != std::string::npos);
+  const std::string sender = w.Run("sender", "protocols", &rc);
+  REQUIRE(rc == 0);
+  CHECK(sender.find("(you may send; your organisation only sends under it)") != std::string::npos);
+  // --json keeps the organisation's role and adds the person's.
+  const nlohmann::json items = w.RunJson("clerk", "protocols");
+  REQUIRE(items.size() == 1);
+  CHECK(items[0]["my_role"] == "recipient");
+  CHECK(items[0]["you_may"] == "nothing");
+}
+
+}  // namespace
+}  // namespace xgw::e2e
