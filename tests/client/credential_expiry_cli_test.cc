@@ -129,3 +129,28 @@ TEST_CASE("xgw protocols says what this person may do under each protocol, and w
 
 }  // namespace
 }  // namespace xgw::e2e
+
+namespace xgw::e2e {
+namespace {
+
+// Issue 17 item 5: a second organisation with a registered enterprise number
+// (in any spelling) is refused 409 and nothing is created.
+TEST_CASE("a second organisation with an existing enterprise number is refused (409), nothing created") {
+  CliWorld w;
+  const size_t before = w.RunJson("operator", "org list").size();
+  int rc = -1;
+  std::string err;
+  w.Run("operator", "org create --name 'Thuispunt Gent bis' --enterprise-number 0400032156", &rc, &err);
+  CHECK(rc != 0);
+  CHECK(err.find("409") != std::string::npos);
+  CHECK(err.find("enterprise_number") != std::string::npos);
+  CHECK(err.find("0400032156") == std::string::npos);  // errors name the field, never the value
+  const HttpResult r = Request(*w.d, "POST", "/api/v1/orgs",
+                               {.token = w.d->operator_token(),
+                                .body = nlohmann::json{{"name", "x"}, {"enterprise_number", "BE 0400.032.156"}}.dump()});
+  CHECK(r.status == 409);
+  CHECK(w.RunJson("operator", "org list").size() == before);
+}
+
+}  // namespace
+}  // namespace xgw::e2e
