@@ -147,8 +147,11 @@ int RunProtocols(std::span<char* const> argv) {
     json items = Items(*r);
     if (PrintedAsJsonOrNone(args, items, "No protocols concern your organisation yet.")) return kExitOk;
     for (const auto& p : items) {
-      std::string role = Str(p, "my_role");
-      std::string what = role == "sender" ? "you may send" : role == "recipient" ? "you may receive" : role == "both" ? "you may send and receive" : role;
+      // What this person may do (not only their organisation), and why not.
+      const std::string may = Str(p, "you_may"), why = Str(p, "you_may_why");
+      std::string what = may == "send" ? "you may send" : may == "receive" ? "you may receive"
+                         : may == "both" ? "you may send and receive" : may == "nothing" ? "" : may;
+      if (!why.empty()) what += (what.empty() ? "" : "; ") + why;
       Print(Str(p, "id") + "  [" + Str(p, "state") + "]  " + Str(p, "title") + (what.empty() ? "" : "  (" + what + ")") + "\n");
     }
     Print("\nRun `xgw protocol show ID` for what a protocol allows.\n");

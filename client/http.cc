@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <stdexcept>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -40,7 +42,50 @@ struct Transfer {
   bool progress = false;
   bool progress_shown = false;
   CURL* curl = nullptr;
+  std::string credential_expires;     // Xgw-Credential-Expires (RFC 3339)
+  std::string credential_expires_in;  // Xgw-Credential-Expires-In (seconds)
 };
+
+std::string HeaderValue(const std::string& line, const std::string& lower_name) {
+  if (line.size() <= lower_name.size() || line[lower_name.size()] != ':') return "";
+  for (size_t i = 0; i < lower_name.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(line[i])) != lower_name[i]) return "";
+  }
+  std::string v = line.substr(lower_name.size() + 1);
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.erase(v.begin());
+  while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) v.pop_back();
+  return v;
+}
+
+size_t OnHeader(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const std::string line(data, size * n);
+  if (auto v = HeaderValue(line, "xgw-credential-expires"); !v.empty()) t->credential_expires = v;
+  if (auto v = HeaderValue(line, "xgw-credential-expires-in"); !v.empty()) t->credential_expires_in = v;
+  return size * n;
+}
+
+// Once per command (one process): an API token that stops working within
+// kCredentialWarnSeconds is announced on stderr with what to do about it.
+// Sessions (xgw login --user) always end within hours and are renewed by
+// signing in, so they get no warning.
+void WarnIfCredentialExpiresSoon(const ClientConfig& cfg, const Transfer& t) {
+  static bool warned = false;
+  if (warned || t.credential_expires_in.empty() || cfg.token.rfind("xgwt_", 0) != 0) return;
+  int64_t left = 0;
+  try {
+    left = std::stoll(t.credential_expires_in);
+  } catch (const std::exception&) {
+    return;
+  }
+  if (left < 0 || left >= kCredentialWarnSeconds) return;
+  warned = true;
+  const int64_t days = left / 86400, hours = (left % 86400) / 3600;
+  std::fprintf(stderr,
+               "xgw: warning: your API token stops working in %lld day(s) %lld hour(s) (at %s); ask an "
+               "operator for a new one (xgw token issue) and run xgw login --token-file with it\n",
+               static_cast<long long>(days), static_cast<long long>(hours), t.credential_expires.c_str());
+}
 
 size_t OnWrite(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
@@ -202,6 +247,8 @@ Result<HttpResponse> Perform(const ClientConfig& cfg, const Request& req) {
     curl_easy_setopt(c.get(), CURLOPT_CUSTOMREQUEST, req.method.c_str());
   }
   curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(c.get(), CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(c.get(), CURLOPT_HEADERDATA, &t);
   if (t.progress) {
     curl_easy_setopt(c.get(), CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c.get(), CURLOPT_XFERINFOFUNCTION, OnProgress);
@@ -218,6 +265,7 @@ Result<HttpResponse> Perform(const ClientConfig& cfg, const Request& req) {
   curl_easy_getinfo(c.get(), CURLINFO_CONTENT_TYPE, &ct);
   if (ct != nullptr) out.content_type = ct;
   out.body = std::move(t.body);
+  WarnIfCredentialExpiresSoon(cfg, t);
   return out;
 }
 

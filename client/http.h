@@ -17,6 +17,10 @@
 
 namespace xgw::cli {
 
+// xgw warns on stderr (once per command) when the gateway says the
+// caller's credential stops working within this many seconds (7 days).
+inline constexpr int64_t kCredentialWarnSeconds = 7 * 86400;
+
 struct HttpResponse {
   long status = 0;
   std::string content_type;

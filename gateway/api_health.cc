@@ -27,10 +27,19 @@ void RegisterHealthRoutes(Router& router, std::function<bool()> audit_writable) 
   router.Add({.method = "GET",
               .pattern = "/metrics",
               .grants = {{std::string(kRoleOperator), Scope::kAny}, {"metrics", Scope::kAny}},
-              .handler = [&metrics](RequestContext&, const json&) {
+              .handler = [&metrics, &router](RequestContext& ctx, const json&) {
                 Response r;
                 r.content_type = "text/plain; version=0.0.4; charset=utf-8";
                 r.body = metrics.RenderPrometheus();
+                // Read from the store at scrape time: tokens are issued and
+                // revoked through the API, so a cached value would go stale.
+                auto earliest = router.store().EarliestTokenExpiry(ctx.now);
+                r.body += "# HELP xgw_api_token_earliest_expiry_seconds Earliest expiry (unix seconds) of any "
+                          "active API token; absent when there is none.\n"
+                          "# TYPE xgw_api_token_earliest_expiry_seconds gauge\n";
+                if (earliest && *earliest) {
+                  r.body += "xgw_api_token_earliest_expiry_seconds " + std::to_string(**earliest) + "\n";
+                }
                 return r;
               }});
 }

@@ -5,6 +5,10 @@
 // encrypts to. Each route reads its request, makes one service call
 // (protocol_registry.cc) and turns its result into JSON; refusals become
 // problems through ProblemFor.
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 #include "crypto/keyfile.h"
 #include "gateway/api_support.h"
 #include "gateway/exchange_impl.h"
@@ -45,6 +49,41 @@ json PendingVersionJson(const ProtocolRecord& r, bool full) {
   return pv;
 }
 
+std::string Joined(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out.empty() ? "none" : out;
+}
+
+// What THIS person may do under the protocol (issue 17 item 4): "send",
+// "receive", "both" or "nothing", and why when it is not both. Sending
+// needs the sender role in a sending party; receiving needs a recipient
+// rule of a receiving party that names one of the person's roles, units or
+// the person (MayReceive).
+std::pair<std::string, std::string> WhatYouMay(const ProtocolRecord& r, const Principal& who,
+                                               const std::string& party) {
+  if (party.empty()) return {"nothing", "your organisation is not a party of this protocol"};
+  const Protocol& p = *r.protocol;
+  const bool org_sends = p.IsSender(party), org_receives = p.IsReceiver(party);
+  const bool send = org_sends && who.HasRole(kRoleSender);
+  const bool receive = org_receives && MayReceive(p, UserRef{party, who.user_id, who.roles}).empty();
+  std::vector<std::string> named;
+  if (org_sends) named.emplace_back(kRoleSender);
+  for (const auto& rule : p.recipients) {
+    if (rule.organisation != party) continue;
+    for (const auto& role : rule.roles) named.push_back(role);
+    for (const auto& unit : rule.units) named.push_back("unit." + unit);
+  }
+  std::sort(named.begin(), named.end());
+  named.erase(std::unique(named.begin(), named.end()), named.end());
+  const std::string roles = "the protocol names the roles " + Joined(named) + " for your organisation; you have " +
+                            Joined(who.roles);
+  if (send && receive) return {"both", ""};
+  if (send) return {"send", org_receives ? "you may not receive: " + roles : "your organisation only sends under it"};
+  if (receive) return {"receive", org_sends ? "you may not send: " + roles : "your organisation only receives under it"};
+  return {"nothing", "you may not send or receive: " + roles};
+}
+
 // A protocol as the caller sees it; `full` adds the documents and dates.
 json ProtocolJson(const ProtocolRecord& r, const Principal& who, int64_t now, bool full) {
   json acc = json::array();
@@ -60,6 +99,7 @@ json ProtocolJson(const ProtocolRecord& r, const Principal& who, int64_t now, bo
     const bool s = r.protocol->IsSender(party), rc = r.protocol->IsReceiver(party);
     role = s && rc ? "both" : s ? "sender" : rc ? "recipient" : "";
   }
+  const auto you_may = WhatYouMay(r, who, party);
   json parties = json::array();
   for (const auto& [pid, org] : r.party_org) parties.push_back({{"party", pid}, {"organisation", org}});
   json j = {{"id", r.protocol->id},
@@ -68,6 +108,8 @@ json ProtocolJson(const ProtocolRecord& r, const Principal& who, int64_t now, bo
             {"title", r.protocol->title},
             {"state", ProtocolStateName(r.status.state)},
             {"my_role", role.empty() ? json(nullptr) : json(role)},
+            {"you_may", you_may.first},
+            {"you_may_why", you_may.second},
             {"valid_now", IsInForce(*r.protocol, r.status, ToInstant(now))},
             {"acceptances", acc},
             {"parties", parties}};

@@ -195,6 +195,11 @@ class IdentityStore {
   // the hash, not on how much of a secret matched.
   virtual Result<Principal> Authenticate(std::string_view secret, int64_t now) = 0;
 
+  // The earliest expiry (unix seconds) of any API token that still works at
+  // `now` (not revoked, not expired, its user not disabled); none if there is
+  // no such token. For the /metrics gauge.
+  virtual Result<std::optional<int64_t>> EarliestTokenExpiry(int64_t now) = 0;
+
   // Registers a client-certificate pin (any form NormalisePin accepts) on an
   // existing organisation. Idempotent for a pin the organisation already
   // has; kConflict if another organisation has it (a pin maps to one

@@ -83,6 +83,8 @@ std::string Metrics::RenderPrometheus() const {
   o << "xgw_exchanges_live " << exchanges_live_.load() << '\n';
   Header(o, "xgw_plaintext_held_bytes", "gauge", "Secret memory held by gateway-encrypt uploads in progress (bounded by exchanges.plaintext_memory_budget_bytes).");
   o << "xgw_plaintext_held_bytes " << plaintext_held_.load() << '\n';
+  Header(o, "xgw_tls_certificate_expiry_seconds", "gauge", "notAfter (unix seconds) of the TLS certificate being served; absent when unknown.");
+  if (tls_cert_expiry_.load() > 0) o << "xgw_tls_certificate_expiry_seconds " << tls_cert_expiry_.load() << '\n';
   return o.str();
 }
 

@@ -40,6 +40,8 @@ class Metrics {
   void SetExchangesLive(int64_t n) { exchanges_live_ = n; }
   // Secret memory held by gateway-encrypt uploads (grows and shrinks by delta).
   void AddPlaintextHeld(int64_t delta) { plaintext_held_ += delta; }
+  // notAfter (unix seconds) of the TLS certificate being served; 0 = unknown.
+  void SetTlsCertificateExpiry(int64_t not_after) { tls_cert_expiry_ = not_after; }
 
   std::string RenderPrometheus() const;
 
@@ -57,6 +59,7 @@ class Metrics {
   std::atomic<uint64_t> connections_rejected_address_{0};
   std::atomic<uint64_t> exceptions_contained_{0};
   std::atomic<uint64_t> tls_failures_{0};
+  std::atomic<int64_t> tls_cert_expiry_{0};
   std::atomic<int64_t> sweeper_lag_{0};
   std::atomic<int64_t> exchanges_live_{0};
   std::atomic<int64_t> plaintext_held_{0};

@@ -69,6 +69,7 @@ class Daemon {
         drain_(ioc_),
         refusal_flush_(ioc_) {
     router_.SetClock(clock_.get());
+    metrics_.SetTlsCertificateExpiry(CertificateNotAfter(*tls_.Get()));
     RegisterOperatorRoutes(router_, [this] { return audit_log_->Writable(); });
     if (options.register_routes) options.register_routes(router_);
   }
@@ -185,6 +186,7 @@ class Daemon {
       AuditReload(AuditOutcome::kFailed);
       return keep_running(tls.error());
     }
+    metrics_.SetTlsCertificateExpiry(CertificateNotAfter(**tls));
     tls_.Set(*tls);
     config_.Set(std::move(*fresh));
     AuditReload(AuditOutcome::kSuccess);

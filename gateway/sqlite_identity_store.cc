@@ -98,6 +98,17 @@ Result<Organisation> SqliteIdentityStore::CreateOrganisation(const NewOrganisati
 
   std::lock_guard lock(mu_);
   XGW_TRY(auto tx, Transaction::Begin(db_));
+  if (org.enterprise_number) {
+    // One organisation per enterprise number (issue 17 item 5): a second one
+    // would make protocol parties (matched by this number) ambiguous.
+    XGW_TRY(auto dup, db_.Prepare("SELECT 1 FROM organisations WHERE enterprise_number = ?"));
+    dup.Bind(1, *org.enterprise_number);
+    XGW_TRY(bool taken, dup.Step());
+    if (taken) {
+      return Fail(ErrorCode::kConflict,
+                  "enterprise_number: an organisation with this enterprise number is already registered");
+    }
+  }
   XGW_TRY(auto st, db_.Prepare("INSERT INTO organisations(id, name, enterprise_number, "
                                "dpo_contact, created_at) VALUES (?,?,?,?,?)"));
   st.Bind(1, org.id).Bind(2, org.name).Bind(3, org.enterprise_number).Bind(4, org.dpo_contact).Bind(
@@ -427,6 +438,18 @@ Result<Organisation> SqliteIdentityStore::RemoveClientPin(const std::string& org
   XGW_TRY(auto org, GetOrganisationLocked(org_id));
   XGW_CHECK(Commit(tx, before_commit));
   return org;
+}
+
+Result<std::optional<int64_t>> SqliteIdentityStore::EarliestTokenExpiry(int64_t now) {
+  return readers_->Read([&](Database& c) -> Result<std::optional<int64_t>> {
+    XGW_TRY(auto st, c.Prepare(
+                         "SELECT MIN(t.expires_at) FROM api_tokens t JOIN users u ON u.id = t.user_id "
+                         "WHERE t.revoked_at IS NULL AND t.expires_at > ? AND u.disabled_at IS NULL"));
+    st.Bind(1, now);
+    XGW_TRY(bool row, st.Step());
+    if (!row) return std::optional<int64_t>();
+    return st.OptInt(0);
+  });
 }
 
 Result<std::optional<std::string>> SqliteIdentityStore::OrganisationForPin(const std::string& pin) {

@@ -51,6 +51,7 @@ class SqliteIdentityStore final : public IdentityStore {
   Result<TokenInfo> RevokeToken(const std::string& token_id, int64_t now,
                                 const BeforeCommit& before_commit) override;
   Result<Principal> Authenticate(std::string_view secret, int64_t now) override;
+  Result<std::optional<int64_t>> EarliestTokenExpiry(int64_t now) override;
   Result<PinAdded> AddClientPin(const std::string& org_id, const std::string& pin,
                                 const BeforeCommit& before_commit) override;
   Result<Organisation> RemoveClientPin(const std::string& org_id, const std::string& pin_hex,

@@ -327,6 +327,15 @@ Response Router::RunHandler(const Compiled& route, RequestContext& ctx, const js
     }
   }
   ctx.record_change = nullptr;  // it refers to `change`
+  // Every authenticated answer says when the caller's credential stops
+  // working, so a client can warn before it does (issue 17 item 7).
+  if (ctx.principal && ctx.principal->expires_at > 0) {
+    r.headers.emplace_back("Xgw-Credential-Expires", FormatTime(ctx.principal->expires_at));
+    // Seconds left by the gateway's clock, so a client with a skewed clock
+    // (or a gateway on a test clock) still warns at the right moment.
+    r.headers.emplace_back("Xgw-Credential-Expires-In",
+                           std::to_string(std::max<int64_t>(0, ctx.principal->expires_at - ctx.now)));
+  }
   if (change == ChangeRecord::kFailed) {
     // The change could not be recorded, so it was rolled back (issue 5).
     r = AuditUnavailableProblem(ctx.request_id());

@@ -9,6 +9,7 @@
 #include <openssl/x509v3.h>
 
 #include <cstdio>
+#include <ctime>
 
 #include "crypto/hash.h"
 #include "crypto/io.h"
@@ -84,6 +85,15 @@ Result<std::shared_ptr<boost::asio::ssl::context>> MakeServerTlsContext(const Tl
   static const unsigned char kSessionContext[] = "xgwd";
   SSL_CTX_set_session_id_context(c, kSessionContext, sizeof kSessionContext - 1);
   return ctx;
+}
+
+int64_t CertificateNotAfter(boost::asio::ssl::context& ctx) {
+  X509* cert = SSL_CTX_get0_certificate(ctx.native_handle());
+  if (!cert) return 0;
+  const ASN1_TIME* not_after = X509_get0_notAfter(cert);
+  std::tm tm{};
+  if (!not_after || ASN1_TIME_to_tm(not_after, &tm) != 1) return 0;
+  return static_cast<int64_t>(timegm(&tm));
 }
 
 Result<std::string> CreateSelfSignedCertificate(const std::string& cert_path,

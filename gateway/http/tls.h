@@ -31,6 +31,10 @@ inline constexpr const char* kTls13Suites =
 // issuer; authorisation happens by SPKI pin (see PeerSpkiPin).
 Result<std::shared_ptr<boost::asio::ssl::context>> MakeServerTlsContext(const TlsConfig& tls);
 
+// notAfter of the context's certificate as unix seconds; 0 if it has none or
+// the time cannot be read.
+int64_t CertificateNotAfter(boost::asio::ssl::context& ctx);
+
 // Validity of the certificate `xgwd init` makes: under the 398 days the
 // CA/Browser Forum's Baseline Requirements and browsers allow a TLS server
 // certificate (scanners such as testssl rate longer ones MEDIUM), with a day

@@ -316,7 +316,8 @@ TEST_CASE("ProposalsThatCannotBeVersionsAndUnknownVersionsAreRefusedWithoutChang
   json moved = DocV2();
   moved["version"] = "4";
   moved["parties"][1]["enterprise_number"] = "0417.497.106";
-  w.Org("Elsewhere", "0417.497.106");
+  // (the world's third organisation, "Elsewhere", has that number: one
+  // organisation per enterprise number)
   before = fingerprint();
   auto party_moved = w.ProposeRequest(moved);
   CHECK(party_moved.status == 422);

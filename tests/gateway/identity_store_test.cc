@@ -448,3 +448,27 @@ TEST_CASE("AuthenticationAndPinLookupsDoNotWaitForAnOperatorChangeBeingCommitted
   CHECK(s.Authenticate(token->secret, kNow + 62));
   CHECK(s.ListOrganisations()->size() == 2);
 }
+
+TEST_CASE("AuthenticateGivesTheTokensExpiryAndEarliestTokenExpiryCountsOnlyWorkingTokens") {
+  TempDir dir;
+  auto store = IdentityStore::Open(dir.path + "/db.sqlite");
+  REQUIRE(store);
+  IdentityStore& s = **store;
+  CHECK_FALSE(*s.EarliestTokenExpiry(kNow));  // no token at all
+  auto org = s.CreateOrganisation({"a", {}, {}, {}}, kNow);
+  REQUIRE(org);
+  auto user = s.CreateUser(org->id, "worker", {"sender"}, kNow);
+  REQUIRE(user);
+  auto soon = s.IssueToken(user->id, 100, std::nullopt, kNow);
+  auto later = s.IssueToken(user->id, 1000, std::nullopt, kNow);
+  REQUIRE(soon);
+  REQUIRE(later);
+  auto p = s.Authenticate(soon->secret, kNow + 1);
+  REQUIRE(p);
+  CHECK(p->expires_at == kNow + 100);
+  CHECK(*s.EarliestTokenExpiry(kNow) == kNow + 100);
+  CHECK(*s.EarliestTokenExpiry(kNow + 100) == kNow + 1000);  // the first has expired by then
+  REQUIRE(s.RevokeToken(later->info.id, kNow + 2));
+  CHECK(*s.EarliestTokenExpiry(kNow + 2) == kNow + 100);
+  CHECK_FALSE(*s.EarliestTokenExpiry(kNow + 100));  // expired and revoked: none works
+}
