@@ -457,6 +457,19 @@ int RunSend(std::span<char* const> argv) {
   return UploadEncrypted(*args, gw, protocol, *signed_manifest, list.check, *tmp, recipients.size());
 }
 
+namespace {
+
+// "Name (Organisation)" of an exchange's sender, as the gateway names them;
+// the ids when it gave no names.
+std::string SenderName(const json& e) {
+  const std::string person = Str(e, "sender_user_name");
+  const std::string org = Str(e, "sender_org_name");
+  if (person.empty() && org.empty()) return Str(e, "sender_org");
+  return person.empty() ? org : person + " (" + org + ")";
+}
+
+}  // namespace
+
 int RunInbox(std::span<char* const> argv) {
   static constexpr FlagSpec kFlags[] = {{0, "sent", false}, kConfigFlag, kJsonFlag, kHelpFlag};
   const CommandSpec spec{kFlags, "xgw inbox [--sent] [--json]",
@@ -476,8 +489,8 @@ int RunInbox(std::span<char* const> argv) {
     if (PrintedAsJsonOrNone(args, items, none)) return kExitOk;
     for (const auto& e : items)
       Print(Str(e, "id") + "  " + Str(e, "state") + "  protocol " + Str(e, "protocol_id") + "  from " +
-            Str(e, "sender_org") + "  " + FormatRows(e) + " rows  sent " + Str(e, "created_at") + "  deleted by " +
-            Str(e, "expires_at") + "\n");
+            SenderName(e) + "  " + FormatRows(e) + " rows  sent " + LocalTime(Str(e, "created_at")) +
+            "  deleted by " + LocalTime(Str(e, "expires_at")) + "\n");
     if (!args.Has("sent")) Print("\nRun `xgw receive ID -o FILE` to fetch one.\n");
     return kExitOk;
   });

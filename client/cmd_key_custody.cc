@@ -90,8 +90,8 @@ int History(const Args& args, Gateway& gw) {
   if (PrintedAsJsonOrNone(args, items, "No keys registered.")) return kExitOk;
   std::string text;
   for (const auto& k : items) {
-    const std::string until = k.value("until", json()).is_string() ? Str(k, "until") : "now (current)";
-    text += Str(k, "fingerprint") + "  from " + Str(k, "from") + "  until " + until + "\n";
+    const std::string until = k.value("until", json()).is_string() ? LocalTime(Str(k, "until")) : "now (current)";
+    text += Str(k, "fingerprint") + "  from " + LocalTime(Str(k, "from")) + "  until " + until + "\n";
   }
   Print(text);
   return kExitOk;

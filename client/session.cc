@@ -1,10 +1,12 @@
 #include "client/session.h"
 
 #include <cstdio>
+#include <ctime>
 
 #include "crypto/keyfile.h"
 #include "crypto/subject_key.h"
 #include "policy/protocol.h"
+#include "policy/timezone.h"
 
 namespace xgw::cli {
 
@@ -85,6 +87,40 @@ bool PrintedAsJsonOrNone(const Args& args, const nlohmann::json& items, std::str
   if (!items.empty()) return false;
   Print(std::string(none) + "\n");
   return true;
+}
+
+namespace {
+
+// The zone people read times in, loaded once per process; null if it cannot be.
+const TimeZone* ReadersTimeZone() {
+  static const std::shared_ptr<const TimeZone> zone = [] {
+    const char* name = std::getenv("XGW_TIME_ZONE");
+    auto z = TimeZone::Load(name != nullptr && *name != '\0' ? name : "Europe/Brussels");
+    return z ? *z : nullptr;
+  }();
+  return zone.get();
+}
+
+}  // namespace
+
+std::string LocalTime(std::string_view utc) {
+  const TimeZone* zone = ReadersTimeZone();
+  std::tm tm{};
+  const std::string text(utc);
+  const char* end = ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (zone == nullptr || end == nullptr) return text;
+  // Fractions of a second (audit times) are dropped; only "Z" is UTC.
+  while (*end == '.' || (*end >= '0' && *end <= '9')) ++end;
+  if (std::string_view(end) != "Z") return text;
+  const Instant t{std::chrono::seconds(::timegm(&tm))};
+  const LocalDateTime local = zone->ToLocal(t);
+  const int32_t offset = zone->OffsetAt(t);
+  const int32_t minutes = (offset < 0 ? -offset : offset) / 60;
+  char out[40];
+  std::snprintf(out, sizeof out, "%04d-%02u-%02u %02d:%02d %c%02d:%02d", static_cast<int>(local.date.year()),
+                static_cast<unsigned>(local.date.month()), static_cast<unsigned>(local.date.day()), local.hour,
+                local.minute, offset < 0 ? '-' : '+', minutes / 60, minutes % 60);
+  return out;
 }
 
 std::string Str(const nlohmann::json& j, std::string_view key) {

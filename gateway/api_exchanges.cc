@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "gateway/api_support.h"
+#include "gateway/display_names.h"
 #include "gateway/exchange_impl.h"
 #include "gateway/identity_rules.h"
 #include "gateway/http/problem.h"
@@ -65,7 +66,13 @@ ServiceResult<Response> ListExchanges(Impl& m, RequestContext& ctx) {
   if (!page) return InvalidQuery(ctx, page.error().message);
   XGW_TRY(auto listed, m.ListExchanges(CallerOf(ctx), box == "inbox", *page));
   json items = json::array();
-  for (const auto& e : listed.rows) items.push_back(ExchangeSummary(e));
+  DisplayNames names(m.deps.identities);
+  for (const auto& e : listed.rows) {
+    json item = ExchangeSummary(e);
+    item["sender_org_name"] = names.Organisation(e.sender_org);
+    item["sender_user_name"] = names.Person(e.sender_user);
+    items.push_back(std::move(item));
+  }
   return JsonResponse(200, {{"items", items}, {"next", listed.next ? json(FormatListCursor(*listed.next)) : json(nullptr)}});
 }
 

@@ -212,6 +212,19 @@ TEST_CASE("EveryRoleWorksThroughTheXgwClientAgainstTheRealDaemon") {
   bool listed = false;
   for (const auto& e : inbox) listed = listed || e["id"] == id;
   CHECK(listed);
+  // --json keeps the ids; the listing shows who sent it by name and the times in Brussels time.
+  REQUIRE(!inbox.empty());
+  CHECK(inbox[0]["sender_org"].get<std::string>().rfind("org-", 0) == 0);
+  const std::string sender_org_name = inbox[0]["sender_org_name"];
+  const std::string sender_name = inbox[0]["sender_user_name"];
+  CHECK(!sender_org_name.empty());
+  CHECK(!sender_name.empty());
+  const std::string listing = cli.Run("worker", "inbox", &rc, &err);
+  CHECK(rc == 0);
+  CHECK(listing.find("from " + sender_name + " (" + sender_org_name + ")") != std::string::npos);
+  CHECK(listing.find(" +02:00") != std::string::npos);  // 20 September: summer time
+  CHECK(listing.find("org-") == std::string::npos);
+  CHECK(listing.find("Z  deleted") == std::string::npos);
   cli.Ok("worker", "receive " + id + " -o got.csv");
   CHECK(ReadTextFile(cli.dir + "/got.csv") == list);
   REQUIRE(::stat((cli.dir + "/got.csv").c_str(), &st) == 0);

@@ -439,3 +439,20 @@ TEST_CASE("AnExceptionEscapingACommandIsAnInternalErrorThatQuotesNothingAndLeave
   CHECK(CaptureStderr([&] { rc = cli::RunGuarded(ReturnsPolicyRefusal, argv); }).empty());
   CHECK(rc == 3);
 }
+
+TEST_CASE("Times are shown in Brussels time with the offset, across the changes of summer time") {
+  using xgw::cli::LocalTime;
+  CHECK(LocalTime("2024-09-20T07:00:00Z") == "2024-09-20 09:00 +02:00");
+  CHECK(LocalTime("2024-12-01T07:00:00Z") == "2024-12-01 08:00 +01:00");
+  // 27 October 2024: 03:00 summer time becomes 02:00 winter time, so 02:30 happens twice.
+  CHECK(LocalTime("2024-10-27T00:30:00Z") == "2024-10-27 02:30 +02:00");
+  CHECK(LocalTime("2024-10-27T01:30:00Z") == "2024-10-27 02:30 +01:00");
+  // 31 March 2024: 02:00 winter time becomes 03:00 summer time.
+  CHECK(LocalTime("2024-03-31T00:59:00Z") == "2024-03-31 01:59 +01:00");
+  CHECK(LocalTime("2024-03-31T01:00:00Z") == "2024-03-31 03:00 +02:00");
+  CHECK(LocalTime("2024-09-20T07:00:00.123Z") == "2024-09-20 09:00 +02:00");  // audit times have milliseconds
+  // Anything that is not a UTC time is shown as it came.
+  CHECK(LocalTime("") == "");
+  CHECK(LocalTime("yesterday") == "yesterday");
+  CHECK(LocalTime("2024-09-20T07:00:00+02:00") == "2024-09-20T07:00:00+02:00");
+}
