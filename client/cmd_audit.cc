@@ -188,6 +188,9 @@ Result<ProvenEvent> ProveEvent(const json& item, const Checkpoint& cp) {
 struct ProvenPage {
   std::vector<ProvenEvent> events;
   std::optional<uint64_t> next;
+  // id → display name, as the gateway reads them now: shown beside the ids,
+  // not part of what the proofs cover.
+  json names = json::object();
 };
 int FetchProvenPage(Gateway& gw, const std::string& query, const Checkpoint& cp, ProvenPage* page) {
   auto r = gw.Json("GET", "/api/v1/audit/events?" + query + (query.empty() ? "" : "&") +
@@ -205,17 +208,28 @@ int FetchProvenPage(Gateway& gw, const std::string& query, const Checkpoint& cp,
   }
   if (r->is_object() && r->contains("next") && (*r)["next"].is_number_unsigned())
     page->next = (*r)["next"].get<uint64_t>();
+  if (r->is_object() && r->contains("names") && (*r)["names"].is_object()) page->names = (*r)["names"];
   return kExitOk;
 }
 
-std::string EventLine(const ProvenEvent& p) {
+// "Name (Organisation)" for a person, "Name" for an organisation; the id
+// when the gateway gave no name.
+std::string Named(const json& names, const std::string& id, const std::string& org = "") {
+  const std::string name = Str(names, id);
+  if (name.empty()) return id;
+  const std::string org_name = org.empty() ? "" : Str(names, org);
+  return org_name.empty() ? name : name + " (" + org_name + ")";
+}
+
+std::string EventLine(const ProvenEvent& p, const json& names) {
   const AuditEvent& e = p.event;
-  std::string line = std::to_string(p.index) + "  " + FormatAuditTime(e.time_ms) + "  " +
+  std::string line = std::to_string(p.index) + "  " + LocalTime(FormatAuditTime(e.time_ms)) + "  " +
                      std::string(AuditActionName(e.action)) + "  " + std::string(AuditOutcomeName(e.outcome)) +
-                     "  by " + (e.actor.id.empty() ? "-" : e.actor.id);
+                     "  by " + (e.actor.id.empty() ? "-" : Named(names, e.actor.id, e.actor.org));
   if (!e.protocol_id.empty()) line += "  protocol=" + e.protocol_id;
-  for (const auto& [k, v] : {std::pair<const char*, const std::string*>{"exchange", &e.exchange_id},
-                             {"user", &e.user_id}, {"token", &e.token_id}, {"reason", &e.reason}})
+  if (!e.exchange_id.empty()) line += "  exchange=" + e.exchange_id;
+  if (!e.user_id.empty()) line += "  user=" + Named(names, e.user_id);
+  for (const auto& [k, v] : {std::pair<const char*, const std::string*>{"token", &e.token_id}, {"reason", &e.reason}})
     if (!v->empty()) line += "  " + std::string(k) + "=" + *v;
   return line;
 }
@@ -241,6 +255,7 @@ int AuditEvents(const Args& args, Gateway& gw, const std::string& config_path) {
       items.push_back({{"index", p.index}, {"event", json::parse(p.bytes, nullptr, false)}});
     Print(json{{"items", items},
                {"next", page.next ? json(*page.next) : json(nullptr)},
+               {"names", page.names},
                {"checkpoint", {{"tree_size", head.checkpoint.size}, {"root", Base64Encode(head.checkpoint.root)}}}}
               .dump(2) + "\n");
     return kExitOk;
@@ -249,7 +264,7 @@ int AuditEvents(const Args& args, Gateway& gw, const std::string& config_path) {
     Print("No events match.\n");
     return kExitOk;
   }
-  for (const auto& p : page.events) Print(EventLine(p) + "\n");
+  for (const auto& p : page.events) Print(EventLine(p, page.names) + "\n");
   Print("(each event above is proven to be in the audit log under a checkpoint of " +
         std::to_string(head.checkpoint.size) + " events signed by the pinned key)\n");
   // One page per call: say how to get the next one.

@@ -8,6 +8,7 @@
 #include "config/config.h"
 #include "crypto/hash.h"
 #include "gateway/api_support.h"
+#include "gateway/display_names.h"
 #include "gateway/identity_rules.h"
 #include "gateway/http/problem.h"
 
@@ -61,12 +62,35 @@ Result<AuditQuery> EventsQuery(const QueryParams& q) {
   return aq;
 }
 
-json EventsJson(const AuditEventsPage& page) {
+// The display names of the people and organisations `ev` names, added to
+// `names` (id → name). They are read now, from the identity store: not part
+// of the proven event, and a name changed since is shown as it is today.
+void AddNames(const json& ev, DisplayNames& names, json& out) {
+  if (!ev.is_object()) return;
+  const auto add = [&](const json& id, bool person) {
+    if (!id.is_string()) return;
+    const std::string& s = id.get_ref<const std::string&>();
+    if (out.contains(s)) return;
+    const std::string& name = person ? names.Person(s) : names.Organisation(s);
+    if (!name.empty()) out[s] = name;
+  };
+  if (auto a = ev.find("actor"); a != ev.end() && a->is_object()) {
+    if (a->value("type", "") == "user") add(a->value("id", json()), true);
+    add(a->value("org", json()), false);
+  }
+  add(ev.value("user", json()), true);
+  if (auto orgs = ev.find("orgs"); orgs != ev.end() && orgs->is_array())
+    for (const auto& o : *orgs) add(o, false);
+}
+
+json EventsJson(const AuditEventsPage& page, DisplayNames& display) {
   json items = json::array();
+  json names = json::object();
   for (const auto& item : page.items) {
     // leaf_data: the exact bytes the log hashed; `event` is a convenience
     // rendering of them (null if they are not JSON).
     json ev = json::parse(item.record.event, nullptr, false);
+    AddNames(ev, display, names);
     json j = {{"index", item.record.index},
               {"event", ev.is_discarded() ? json(nullptr) : ev},
               {"leaf_data", Base64Encode(AsBytes(item.record.event))}};
@@ -77,10 +101,10 @@ json EventsJson(const AuditEventsPage& page) {
     }
     items.push_back(std::move(j));
   }
-  return {{"items", items}, {"next", page.next ? json(*page.next) : json(nullptr)}};
+  return {{"items", items}, {"next", page.next ? json(*page.next) : json(nullptr)}, {"names", names}};
 }
 
-Response GetEvents(AuditQueries& audit, RequestContext& ctx) {
+Response GetEvents(AuditQueries& audit, IdentityStore& identities, RequestContext& ctx) {
   auto q = QueryParams::Parse(ctx.head.target, {"exchange", "protocol", "organisation", "user", "action", "since",
                                                 "until", "after", "limit", "tree_size"});
   if (!q) return InvalidQuery(ctx, q.error().message);
@@ -89,7 +113,8 @@ Response GetEvents(AuditQueries& audit, RequestContext& ctx) {
   auto page = audit.Events(CallerOf(ctx), *query);
   if (!page && page.error().code == ErrorCode::kInvalidArgument) return InvalidQuery(ctx, page.error().message);
   if (!page) return ErrorProblem(ctx, page.error());
-  return JsonResponse(200, EventsJson(*page));
+  DisplayNames display(identities);
+  return JsonResponse(200, EventsJson(*page, display));
 }
 
 Response GetEvent(AuditQueries& audit, RequestContext& ctx) {
@@ -158,7 +183,9 @@ void RegisterAuditRoutes(Router& router, AuditQueries& audit) {
   router.AddParameterRule("index", IsDecimal, "must be a decimal number");
 
   router.Add({.method = "GET", .pattern = "/api/v1/audit/events", .grants = {op, dpo},
-              .handler = [&audit](RequestContext& ctx, const json&) { return GetEvents(audit, ctx); }});
+              .handler = [&audit, &router](RequestContext& ctx, const json&) {
+                return GetEvents(audit, router.store(), ctx);
+              }});
   router.Add({.method = "GET", .pattern = "/api/v1/audit/events/{index}", .grants = {op, dpo},
               .handler = [&audit](RequestContext& ctx, const json&) { return GetEvent(audit, ctx); }});
   router.Add({.method = "GET", .pattern = "/api/v1/audit/checkpoint", .grants = {op, dpo},

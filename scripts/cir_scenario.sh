@@ -166,7 +166,10 @@ sed 's/^/   | /' verify.txt
 as dpo-ocmw audit events --exchange "$exchange" > events.txt || fail "audit events"
 sed 's/^/   | /' events.txt
 grep -q "$exchange" events.txt || fail "the audit listing does not name the exchange"
-grep -q "exchange.download_refused.*$colleague_id" events.txt || fail "the colleague's attempt is not in the audit log"
+grep -q "exchange.download_refused.*by Colleague, parking department" events.txt ||
+  fail "the colleague's attempt is not in the audit log, by name"
+as dpo-ocmw audit events --exchange "$exchange" --json > events.json || fail "audit events --json"
+grep -q "$colleague_id" events.json || fail "the colleague's id is not in the proven events"
 as dpo-ocmw audit receipt "$exchange" -o receipt.json > receipt.txt || fail "deletion receipt"
 sed 's/^/   | /' receipt.txt
 "$xgwd_bin" audit-verify --state "$work/state" > offline-verify.txt || fail "offline verification of the state directory"

@@ -211,7 +211,9 @@ TEST_CASE("the DPO's client proves every event it shows and catches a rewritten 
     INFO(e.err);
     REQUIRE(e.status == 0);
     CHECK(e.out.find(std::to_string(refused) + "  ") != std::string::npos);
-    CHECK(e.out.find("exchange.download_refused  refused  by " + w.cleaner.user) != std::string::npos);
+    // The actor by name and organisation (names read now, beside the proven ids in --json).
+    CHECK(e.out.find("exchange.download_refused  refused  by not a recipient (OCMW Gent)") != std::string::npos);
+    CHECK(dpo.Xgw("audit events --limit 1000 --json").out.find(w.cleaner.user) != std::string::npos);
     CHECK(e.out.find("is proven to be in the audit log") != std::string::npos);
     Run f = dpo.Xgw("audit verify --full --json");
     INFO(f.err);
