@@ -183,6 +183,15 @@ int RunOrg(std::span<char* const> argv) {
   return UsageError("unknown org subcommand \"" + sub + "\"", kOrgUsage);
 }
 
+namespace {
+// The gateway's warnings about what was done (a role no protocol names), on stderr.
+void NoticeWarnings(const json& answer) {
+  if (!answer.is_object() || !answer.contains("warnings") || !answer["warnings"].is_array()) return;
+  for (const auto& w : answer["warnings"])
+    if (w.is_string()) Notice("xgw: warning: " + w.get<std::string>());
+}
+}  // namespace
+
 int RunUser(std::span<char* const> argv) {
   AdminRun run;
   if (auto stop = Start(argv, kUserUsage, &run)) return *stop;
@@ -195,6 +204,7 @@ int RunUser(std::span<char* const> argv) {
     XGW_CONNECT(run);
     auto r = run.gw->Json("POST", "/api/v1/orgs/" + UrlEncode(*a.Last("org")) + "/users", body);
     if (!r) return Report(r.error());
+    NoticeWarnings(*r);
     return Show(run, *r, "created user " + Str(*r, "id") + " with roles " + JoinRoles((*r)["roles"]) +
                              "\nnext: `xgw token issue " + Str(*r, "id") + "` and hand the token to that person\n");
   }
@@ -217,6 +227,7 @@ int RunUser(std::span<char* const> argv) {
     XGW_CONNECT(run);
     auto r = run.gw->Json("PUT", "/api/v1/users/" + UrlEncode(a.positional[1]) + "/roles", body);
     if (!r) return Report(r.error());
+    NoticeWarnings(*r);
     return Show(run, *r, "roles of " + a.positional[1] + " are now: " + JoinRoles((*r)["roles"]) + "\n");
   }
   if (sub == "invite") {

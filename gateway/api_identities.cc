@@ -194,14 +194,34 @@ Result<Response> RemoveClientPin(IdentityStore& store, RequestContext& ctx) {
   return JsonResponse(200, j);
 }
 
+// The answer's "warnings": each role of `user` no protocol names for
+// receivers of the user's organisation (the system roles aside). A warning,
+// not a refusal: an operator may register people before the protocol that
+// will name their role, and a typo is then seen at once.
+json RoleWarnings(const User& user, const ProtocolRoles& protocol_roles) {
+  json warnings = json::array();
+  if (!protocol_roles) return warnings;
+  auto named = protocol_roles(user.org_id);
+  if (!named) return warnings;
+  for (const auto& role : user.roles) {
+    if (role == kRoleOperator || role == kRoleDpo || role == kRoleSender || named->count(role) != 0) continue;
+    warnings.push_back("role '" + role + "' is named by no protocol of this organisation: with it alone, " +
+                       "this user receives no list until a protocol names it");
+  }
+  return warnings;
+}
+
 // POST /api/v1/orgs/{org}/users
-Result<Response> CreateUser(IdentityStore& store, RequestContext& ctx, const json& body) {
+Result<Response> CreateUser(IdentityStore& store, const ProtocolRoles& protocol_roles, RequestContext& ctx,
+                            const json& body) {
   XGW_CHECK(OnlyFields(body, {"display_name", "roles"}));
   XGW_TRY(auto name, RequiredString(body, "display_name"));
   XGW_TRY(auto roles, StringArray(body, "roles", false));
   XGW_TRY(auto user,
           store.CreateUser(ctx.target_org_id, name, roles, ctx.now, ctx.created_id, ctx.record_change));
-  Response r = JsonResponse(201, UserJson(user));
+  json j = UserJson(user);
+  j["warnings"] = RoleWarnings(user, protocol_roles);
+  Response r = JsonResponse(201, j);
   r.headers.emplace_back("Location", "/api/v1/users/" + user.id);
   return r;
 }
@@ -219,11 +239,14 @@ Result<Response> GetUser(IdentityStore& store, RequestContext& ctx) {
 }
 
 // PUT /api/v1/users/{user}/roles
-Result<Response> SetRoles(IdentityStore& store, RequestContext& ctx, const json& body) {
+Result<Response> SetRoles(IdentityStore& store, const ProtocolRoles& protocol_roles, RequestContext& ctx,
+                          const json& body) {
   XGW_CHECK(OnlyFields(body, {"roles"}));
   XGW_TRY(auto roles, StringArray(body, "roles", true));
   XGW_TRY(auto user, store.SetRoles(ctx.target_user_id, roles, ctx.record_change));
-  return JsonResponse(200, UserJson(user));
+  json j = UserJson(user);
+  j["warnings"] = RoleWarnings(user, protocol_roles);
+  return JsonResponse(200, j);
 }
 
 // GET /api/v1/users/{user}/keys
@@ -326,8 +349,18 @@ void AddCreation(Router& router, std::string_view prefix, RouteSpec spec) {
 
 }  // namespace
 
-void RegisterIdentityRoutes(Router& router) {
+void RegisterIdentityRoutes(Router& router, ProtocolRoles protocol_roles) {
   IdentityStore& s = router.store();
+  // Routes whose answer also warns about roles no protocol names.
+  const auto warned = [&s, protocol_roles](RouteSpec spec,
+                                           Result<Response> (*run)(IdentityStore&, const ProtocolRoles&,
+                                                                   RequestContext&, const json&)) {
+    spec.body = BodyKind::kJson;
+    spec.handler = [&s, protocol_roles, run](RequestContext& ctx, const json& body) {
+      return Handle(ctx, [&] { return run(s, protocol_roles, ctx, body); });
+    };
+    return spec;
+  };
   const Grant anyone{"*", Scope::kAny};
   const Grant same_org{"*", Scope::kSameOrg};
   const Grant self{"*", Scope::kSelf};
@@ -364,10 +397,9 @@ void RegisterIdentityRoutes(Router& router) {
                             RemoveClientPin));
 
   AddCreation(router, kUserPrefix,
-              Handled(s,
-                      {.method = "POST", .pattern = "/api/v1/orgs/{org}/users", .grants = {kOperator},
-                       .target = TargetKind::kOrg, .target_param = "org"},
-                      CreateUser));
+              warned({.method = "POST", .pattern = "/api/v1/orgs/{org}/users", .grants = {kOperator},
+                      .target = TargetKind::kOrg, .target_param = "org"},
+                     CreateUser));
   router.Add(Handled(s,
                      {.method = "GET", .pattern = "/api/v1/orgs/{org}/users", .grants = {kOperator, dpo_same_org},
                       .target = TargetKind::kOrg, .target_param = "org"},
@@ -376,10 +408,9 @@ void RegisterIdentityRoutes(Router& router) {
                      {.method = "GET", .pattern = "/api/v1/users/{user}", .grants = {kOperator, dpo_same_org, self},
                       .target = TargetKind::kUser, .target_param = "user"},
                      GetUser));
-  AddChange(router, Handled(s,
-                            {.method = "PUT", .pattern = "/api/v1/users/{user}/roles", .grants = {kOperator},
-                             .target = TargetKind::kUser, .target_param = "user"},
-                            SetRoles));
+  AddChange(router, warned({.method = "PUT", .pattern = "/api/v1/users/{user}/roles", .grants = {kOperator},
+                            .target = TargetKind::kUser, .target_param = "user"},
+                           SetRoles));
   router.Add(Handled(s,
                      {.method = "GET", .pattern = "/api/v1/users/{user}/keys", .grants = {kOperator, same_org},
                       .target = TargetKind::kUser, .target_param = "user"},
@@ -403,9 +434,9 @@ void RegisterIdentityRoutes(Router& router) {
                             RevokeToken));
 }
 
-void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable) {
+void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable, ProtocolRoles protocol_roles) {
   RegisterHealthRoutes(router, std::move(audit_writable));
-  RegisterIdentityRoutes(router);
+  RegisterIdentityRoutes(router, std::move(protocol_roles));
   RegisterKeyRoutes(router);
 }
 

@@ -24,18 +24,26 @@
 #define XGW_GATEWAY_API_IDENTITIES_H_
 
 #include <functional>
+#include <set>
+#include <string>
 
 #include "gateway/http/router.h"
 
 namespace xgw {
 
+// The roles the registered protocols name for receivers of an organisation
+// (ExchangeService::RolesNamedFor); creating a user or setting roles warns
+// about a role outside them. Empty function: no warnings.
+using ProtocolRoles = std::function<Result<std::set<std::string>>(const std::string& org_id)>;
+
 // The routes of the table above.
-void RegisterIdentityRoutes(Router& router);
+void RegisterIdentityRoutes(Router& router, ProtocolRoles protocol_roles = nullptr);
 
 // The operator part of the API that needs no exchange service: the identity
 // routes and /healthz and /metrics (api_health.h, which says what
 // `audit_writable` does).
-void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable = nullptr);
+void RegisterOperatorRoutes(Router& router, std::function<bool()> audit_writable = nullptr,
+                            ProtocolRoles protocol_roles = nullptr);
 
 }  // namespace xgw
 

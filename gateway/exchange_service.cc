@@ -5,6 +5,7 @@
 
 #include "gateway/exchange_impl.h"
 #include "gateway/segment_blob_store.h"
+#include "gateway/identity_rules.h"
 #include "gateway/ids.h"
 #include "gateway/sqlite_metadata_store.h"
 
@@ -35,5 +36,22 @@ Result<SweepStats> ExchangeService::SweepOnce(bool startup) { return impl_->Swee
 void ExchangeService::StartSweeper() { impl_->StartSweeper(); }
 void ExchangeService::StopSweeper() { impl_->StopSweeper(); }
 void ExchangeService::WakeSweeper() { impl_->WakeSweeper(); }
+
+Result<std::set<std::string>> ExchangeService::RolesNamedFor(const std::string& org_id) {
+  Caller all;  // an operator's view: every protocol
+  all.principal.emplace();
+  all.principal->roles = {std::string(kRoleOperator)};
+  auto records = impl_->ListProtocols(all);
+  if (!records) return Fail(ErrorCode::kInternal, "the protocols could not be read");
+  std::set<std::string> roles;
+  for (const ProtocolRecord& r : *records) {
+    for (const RecipientRule& rule : r.protocol->recipients) {
+      auto party = r.party_org.find(rule.organisation);
+      if (party == r.party_org.end() || party->second != org_id) continue;
+      roles.insert(rule.roles.begin(), rule.roles.end());
+    }
+  }
+  return roles;
+}
 
 }  // namespace xgw

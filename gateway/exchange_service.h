@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -69,6 +70,10 @@ class ExchangeService {
   void StartSweeper();
   void StopSweeper();
   void WakeSweeper();
+
+  // The roles the registered protocols (any state) name for receivers of
+  // organisation `org_id`: what a user of it needs to receive anything.
+  Result<std::set<std::string>> RolesNamedFor(const std::string& org_id);
 
   struct Impl;
 

@@ -70,7 +70,12 @@ class Daemon {
         refusal_flush_(ioc_) {
     router_.SetClock(clock_.get());
     metrics_.SetTlsCertificateExpiry(CertificateNotAfter(*tls_.Get()));
-    RegisterOperatorRoutes(router_, [this] { return audit_log_->Writable(); });
+    RegisterOperatorRoutes(router_, [this] { return audit_log_->Writable(); },
+                           [this](const std::string& org_id) -> Result<std::set<std::string>> {
+                             // Opened after these routes; none before serving starts.
+                             if (!exchanges_) return std::set<std::string>();
+                             return exchanges_->RolesNamedFor(org_id);
+                           });
     if (options.register_routes) options.register_routes(router_);
   }
 

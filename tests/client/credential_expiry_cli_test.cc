@@ -152,5 +152,39 @@ TEST_CASE("a second organisation with an existing enterprise number is refused (
   CHECK(w.RunJson("operator", "org list").size() == before);
 }
 
+TEST_CASE("a user with a role no protocol names for the organisation is created, with a warning") {
+  CliWorld w;
+  int rc = -1;
+  std::string err;
+  // A misspelt recipient role: created (the protocol may come later), but the operator is told at once.
+  w.Run("operator", "user create --org " + w.ocmw + " --name 'New colleague' --role social-worker-welzijnsbureu", &rc,
+        &err);
+  CHECK(rc == 0);
+  CHECK(err.find("warning: role 'social-worker-welzijnsbureu' is named by no protocol") != std::string::npos);
+  // The role the CIR protocol names for OCMW Gent, and the system roles: no warning.
+  const HttpResult ok = Request(*w.d, "POST", "/api/v1/orgs/" + w.ocmw + "/users",
+                                {.token = w.d->operator_token(),
+                                 .body = nlohmann::json{{"display_name", "Colleague"},
+                                                        {"roles", {"social-worker-welzijnsbureau", "dpo"}}}
+                                             .dump()});
+  REQUIRE(ok.status == 201);
+  CHECK(ok.Json()["warnings"].empty());
+  // The same role in the sending organisation is named for no receiver there: a warning; setting
+  // roles through PUT .../roles warns too.
+  const HttpResult other = Request(*w.d, "POST", "/api/v1/orgs/" + w.thuispunt + "/users",
+                                   {.token = w.d->operator_token(),
+                                    .body = nlohmann::json{{"display_name", "Clerk 2"},
+                                                           {"roles", {"social-worker-welzijnsbureau", "sender"}}}
+                                                .dump()});
+  REQUIRE(other.status == 201);
+  REQUIRE(other.Json()["warnings"].size() == 1);
+  const std::string id = other.Json()["id"];
+  const HttpResult set = Request(*w.d, "PUT", "/api/v1/users/" + id + "/roles",
+                                 {.token = w.d->operator_token(),
+                                  .body = nlohmann::json{{"roles", {"sender", "typo-role"}}}.dump()});
+  REQUIRE(set.status == 200);
+  CHECK(set.Json()["warnings"].size() == 1);
+}
+
 }  // namespace
 }  // namespace xgw::e2e
