@@ -106,13 +106,6 @@ class Daemon {
     const auto bound = listener_->local_endpoint();
     const std::string host = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
                                                      : bound.address().to_string();
-    if (!options_.port_file.empty()) {
-      auto f = AtomicFile::Create(options_.port_file, 0644);
-      if (!f) return Die(f.error());
-      const std::string text = std::to_string(bound.port()) + "\n";
-      if (auto w = f->Write(AsBytes(text)); !w) return Die(w.error());
-      if (auto c = f->Commit(); !c) return Die(c.error());
-    }
     if (exchanges_) exchanges_->StartSweeper();
     {
       AuditEvent ev;
@@ -128,6 +121,15 @@ class Daemon {
     FlushRefusalsPeriodically();
     std::printf("xgwd: listening on https://%s:%u\n", host.c_str(), bound.port());
     std::fflush(stdout);
+    // The port file last: whoever sees it may rely on everything above (the
+    // listening line included; a test read the log before it was written).
+    if (!options_.port_file.empty()) {
+      auto f = AtomicFile::Create(options_.port_file, 0644);
+      if (!f) return Die(f.error());
+      const std::string text = std::to_string(bound.port()) + "\n";
+      if (auto w = f->Write(AsBytes(text)); !w) return Die(w.error());
+      if (auto c = f->Commit(); !c) return Die(c.error());
+    }
     sd_notifyf(0, "READY=1\nSTATUS=listening on %s:%u", host.c_str(), bound.port());
 
     std::vector<std::thread> threads;
