@@ -140,7 +140,7 @@ class ChunkedUpload {
           }
           continue;
         }
-        if (attempt > 1 && type.ends_with(":wrong-state")) {
+        if (attempt > 1) {
           // Completed by an earlier finalize whose answer was lost?
           auto e = gw_.Call("GET", base_.substr(0, base_.size() - std::string("/content").size()));
           if (e && e->status == 200) {
