@@ -1,9 +1,11 @@
 #include "gateway/upload_chunks.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 
 #include "crypto/hash.h"
 #include "gateway/file_blob_store.h"
@@ -56,17 +58,43 @@ Result<std::unique_ptr<ChunkFiles>> ChunkFiles::Open(std::string dir) {
   return std::unique_ptr<ChunkFiles>(new ChunkFiles(std::move(dir)));
 }
 
-Result<ChunkFiles::Writer> ChunkFiles::Create(const std::string& exchange_id, int64_t n) {
+ChunkFiles::Writer::Writer(std::string dir, std::string name, std::string tmp, int fd, uint64_t max_bytes)
+    : dir_(std::move(dir)), name_(std::move(name)), tmp_(std::move(tmp)), fd_(fd),
+      writer_(std::make_unique<BlobWriter>(fd_, tmp_, max_bytes)) {}
+
+ChunkFiles::Writer::Writer(Writer&& other) noexcept
+    : dir_(std::move(other.dir_)), name_(std::move(other.name_)), tmp_(std::move(other.tmp_)),
+      fd_(std::exchange(other.fd_, -1)), writer_(std::move(other.writer_)),
+      committed_(std::exchange(other.committed_, true)) {}
+
+ChunkFiles::Writer::~Writer() {
+  if (writer_) writer_->Abandon();  // its thread must not write to a closed descriptor
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_ && !tmp_.empty()) ::unlink(tmp_.c_str());
+}
+
+Result<void> ChunkFiles::Writer::Commit() {
+  XGW_CHECK(writer_->Finish());
+  if (::fdatasync(fd_) != 0) return tl::unexpected(IoError("fdatasync", tmp_, errno));
+  const std::string path = dir_ + "/" + name_;
+  if (::rename(tmp_.c_str(), path.c_str()) != 0) return tl::unexpected(IoError("rename to", path, errno));
+  committed_ = true;
+  return SyncDirectory(dir_);
+}
+
+Result<ChunkFiles::Writer> ChunkFiles::Create(const std::string& exchange_id, int64_t n, uint64_t max_bytes) {
   const std::string dir = DirOf(exchange_id);
   if (::mkdir(dir.c_str(), 0700) == 0) {
     XGW_CHECK(SyncDirectory(dir_));  // the new directory's entry survives a crash
   } else if (errno != EEXIST) {
     return tl::unexpected(IoError("mkdir", dir, errno));
   }
-  // A fresh name per attempt: "<n>-<random id>".
+  // A fresh name per attempt: "<n>-<random id>", written as "<name>.tmp".
   std::string name = std::to_string(n) + "-" + NewId("chk");
-  XGW_TRY(auto file, AtomicFile::Create(dir + "/" + name, 0600));
-  return Writer(std::move(name), std::move(file));
+  std::string tmp = dir + "/" + name + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return tl::unexpected(IoError("open", tmp, errno));
+  return Writer(dir, std::move(name), std::move(tmp), fd, max_bytes);
 }
 
 Result<FileSource> ChunkFiles::Read(const std::string& exchange_id, const std::string& name) const {

@@ -19,6 +19,7 @@
 
 #include "crypto/error.h"
 #include "crypto/io.h"
+#include "gateway/blob_writer.h"
 
 namespace xgw {
 
@@ -34,23 +35,31 @@ class ChunkFiles {
   static Result<std::unique_ptr<ChunkFiles>> Open(std::string dir);
 
   // A chunk being written: its bytes go straight to a temporary file in the
-  // exchange's directory; Commit makes it durable under `name()`.
+  // exchange's directory (through BlobWriter: direct I/O for large chunks,
+  // so the disk writes while the network reads); Commit makes it durable
+  // (fdatasync, rename, directory fsync) under `name()`. Destroyed without
+  // Commit, it removes its file.
   class Writer {
    public:
-    Writer(Writer&&) noexcept = default;
-    Result<void> Write(std::span<const uint8_t> data) { return file_.Write(data); }
-    Result<void> Commit() { return file_.Commit(); }
+    Writer(Writer&& other) noexcept;
+    Writer& operator=(Writer&&) = delete;
+    ~Writer();
+    Result<void> Write(std::span<const uint8_t> data) { return writer_->Write(data); }
+    Result<void> Commit();
     const std::string& name() const { return name_; }
 
    private:
     friend class ChunkFiles;
-    Writer(std::string name, AtomicFile file) : name_(std::move(name)), file_(std::move(file)) {}
-    std::string name_;
-    AtomicFile file_;
+    Writer(std::string dir, std::string name, std::string tmp, int fd, uint64_t max_bytes);
+    std::string dir_, name_, tmp_;
+    int fd_ = -1;
+    std::unique_ptr<BlobWriter> writer_;
+    bool committed_ = false;
   };
 
-  // A new file for chunk `n` of `exchange_id` (a fresh name each time).
-  Result<Writer> Create(const std::string& exchange_id, int64_t n);
+  // A new file for chunk `n` of `exchange_id` (a fresh name each time), of
+  // at most `max_bytes`.
+  Result<Writer> Create(const std::string& exchange_id, int64_t n, uint64_t max_bytes);
   Result<FileSource> Read(const std::string& exchange_id, const std::string& name) const;
   // Removes one chunk file; absent is not an error.
   void Remove(const std::string& exchange_id, const std::string& name);

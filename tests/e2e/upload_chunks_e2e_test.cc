@@ -8,7 +8,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -310,4 +313,64 @@ TEST_CASE("AnUploadInChunksStaysPendingWhileChunksArriveAndIsDiscardedWithThemWh
   CHECK(ChunkRows(w, other).empty());
   CHECK(w.d->StopAndWait(SIGTERM) == 0);
   CheckAuditVerifies(w.d->dir() + "/state");
+}
+
+// Not run in CI ([.] hides it): bench/gateway/chunks.sh runs it. The same
+// encrypted list (XGW_BENCH_CHUNKS_MIB MiB of a CIR list, default 1024) is
+// uploaded to the real xgwd alternately in one PUT .../content and in chunks
+// (XGW_BENCH_CHUNK_MIB MiB each, default 8, as xgw send sends them; one TLS
+// connection per request, as xgw does) + finalize, ROUNDS times each (default
+// 2); prints MB/s of each and the ratio, best of the rounds.
+TEST_CASE("BenchUploadInChunksAgainstOnePut", "[.bench]") {
+  const auto env = [](const char* name, uint64_t fallback) {
+    const char* v = std::getenv(name);
+    return v != nullptr && *v != '\0' ? std::stoull(v) : fallback;
+  };
+  const uint64_t mib = env("XGW_BENCH_CHUNKS_MIB", 1024);
+  const uint64_t chunk = env("XGW_BENCH_CHUNK_MIB", 8) << 20;
+  const int rounds = static_cast<int>(env("XGW_BENCH_ROUNDS", 2));
+  json doc = CirPeriodicProtocolDoc("CHUNKS_BENCH");
+  doc["limits"] = {{"max_rows", 50000000}, {"max_bytes", 4ull << 30}};
+  CirWorld w(doc, {{"limits", {{"max_upload_bytes", 4ull << 30}}}});
+  w.ProposeAcceptActivate();
+  std::string csv = kCirHeader;
+  for (int i = 0; csv.size() < (mib << 20); ++i) csv += CirRow(i % 900 + 1);
+  const std::string age = w.Encrypt(csv, w.social_keys);
+  const std::string create = w.CreateBody(csv);
+  csv.clear();
+  csv.shrink_to_fit();
+  const std::string sha = HexEncode(Sha256::Hash(age));
+  const auto pending = [&] {
+    return MustJson(Request(*w.d, "POST", "/api/v1/exchanges", {.token = w.sender.token, .body = create}), 201)["id"]
+        .get<std::string>();
+  };
+  double best_one = 0, best_chunks = 0;
+  for (int r = 0; r < rounds; ++r) {
+    std::string id = pending();
+    auto t0 = std::chrono::steady_clock::now();
+    MustJson(Request(*w.d, "PUT", "/api/v1/exchanges/" + id + "/content",
+                     {.token = w.sender.token, .body = age, .content_type = "application/octet-stream",
+                      .timeout_ms = 600000}),
+             200);
+    const double one = static_cast<double>(age.size()) / 1e6 /
+                       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    id = pending();
+    t0 = std::chrono::steady_clock::now();
+    size_t n = 0;
+    for (size_t at = 0; at < age.size(); at += chunk, ++n) {
+      const std::string part = age.substr(at, chunk);
+      MustJson(PutChunk(w, id, static_cast<int>(n), part), 201);
+    }
+    const auto t1 = std::chrono::steady_clock::now();
+    MustJson(Finalize(w, id, {{"chunks", n}, {"sha256", sha}}), 200);
+    const auto t2 = std::chrono::steady_clock::now();
+    const double chunks = static_cast<double>(age.size()) / 1e6 / std::chrono::duration<double>(t2 - t0).count();
+    std::printf("bench: round %d: one PUT %.1f MB/s, in %zu chunks + finalize %.1f MB/s (chunks %.2f s, finalize %.2f s)\n",
+                r + 1, one, n, chunks, std::chrono::duration<double>(t1 - t0).count(),
+                std::chrono::duration<double>(t2 - t1).count());
+    best_one = std::max(best_one, one);
+    best_chunks = std::max(best_chunks, chunks);
+  }
+  std::printf("bench: %llu bytes of ciphertext, best of %d: one PUT %.1f MB/s, chunks %.1f MB/s, chunks / one %.2fx\n",
+              static_cast<unsigned long long>(age.size()), rounds, best_one, best_chunks, best_chunks / best_one);
 }

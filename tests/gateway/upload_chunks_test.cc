@@ -43,7 +43,7 @@ TEST_CASE("a chunk file appears under its name only once committed, and goes wit
   xgw::test::TempDir dir;
   auto files = xgw::ChunkFiles::Open(dir.path + "/chunks");
   REQUIRE(files);
-  auto w = (*files)->Create("exc-1", 3);
+  auto w = (*files)->Create("exc-1", 3, 1024);
   REQUIRE(w);
   const std::string name = w->name();
   CHECK(name.rfind("3-", 0) == 0);
@@ -52,7 +52,7 @@ TEST_CASE("a chunk file appears under its name only once committed, and goes wit
   REQUIRE(w->Commit());
   CHECK(std::filesystem::file_size(dir.path + "/chunks/exc-1/" + name) == 3);
   // Another attempt at the same chunk never takes the same name.
-  auto other = (*files)->Create("exc-1", 3);
+  auto other = (*files)->Create("exc-1", 3, 1024);
   REQUIRE(other);
   CHECK(other->name() != name);
   {
