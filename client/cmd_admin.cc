@@ -216,7 +216,7 @@ int RunUser(std::span<char* const> argv) {
     std::string t;
     for (const auto& u : Items(*r)) {
       bool keys = u.contains("keys") && u["keys"].is_object();
-      t += Str(u, "id") + "  roles=" + JoinRoles(u.value("roles", json::array())) +
+      t += Str(u, "id") + "  " + Str(u, "display_name") + "  roles=" + JoinRoles(u.value("roles", json::array())) +
            (keys ? "  keys registered" : "  no keys yet") + "\n";
     }
     return Show(run, Items(*r), t.empty() ? "No users.\n" : t);
@@ -292,7 +292,8 @@ int RunToken(std::span<char* const> argv) {
     if (!r) return Report(r.error());
     std::string t;
     for (const auto& k : Items(*r))
-      t += Str(k, "id") + "  " + Str(k, "state") + "  expires " + Str(k, "expires_at") + "  " + Str(k, "label") + "\n";
+      t += Str(k, "id") + "  " + Str(k, "state") + "  expires " + LocalTime(Str(k, "expires_at")) + "  " +
+           Str(k, "label") + "\n";
     return Show(run, Items(*r), t.empty() ? "No tokens.\n" : t);
   }
   if (sub == "revoke") {
