@@ -134,18 +134,6 @@ class CuttingProxy {
   std::vector<std::thread> relays_;
 };
 
-// Synthetic national number `i`: distinct for i below 20 million, valid
-// check digits (as tests/client/large_list_send_test.cc makes them).
-std::string DistinctNrn(int i) {
-  char base[16];
-  std::snprintf(base, sizeof base, "%02d%02d%02d%03d", 40 + i % 60, 1 + (i / 60) % 12, 1 + (i / 720) % 28,
-                1 + (i / 20160) % 997);
-  const unsigned long long n = std::stoull(base);
-  char out[24];
-  std::snprintf(out, sizeof out, "%s%02llu", base, 97 - n % 97);
-  return out;
-}
-
 // Writes a CIR list of at least `bytes` bytes to `path`; returns its SHA-256.
 std::string WriteList(const std::string& path, uint64_t bytes, int* rows) {
   std::ofstream out(path, std::ios::binary);
@@ -155,8 +143,7 @@ std::string WriteList(const std::string& path, uint64_t bytes, int* rows) {
   uint64_t written = 0;
   *rows = 0;
   while (written + block.size() < bytes) {
-    block += "Testnaam" + std::to_string(*rows) + ";Voornaam;" + DistinctNrn(*rows) +
-             ";onvolledig;attest;01/08/2024;2024-08-31\n";
+    block += DistinctCirRow(*rows);
     ++*rows;
     if (block.size() >= (1u << 20)) {
       hash.Update(block);

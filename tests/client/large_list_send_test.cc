@@ -36,26 +36,10 @@ namespace {
 const std::string& kProtocolId = kCliProtocolId;
 const std::string& kHeader = kCirHeader;
 
-// Synthetic national number `i`: distinct for i below 20 million (as
-// bench/policy/gen_lists.py makes them), born 1940-1999, valid check digits.
-std::string DistinctNrn(int i) {
-  char base[16];
-  std::snprintf(base, sizeof base, "%02d%02d%02d%03d", 40 + i % 60, 1 + (i / 60) % 12, 1 + (i / 720) % 28,
-                1 + (i / 20160) % 997);
-  const unsigned long long n = std::stoull(base);
-  char out[24];
-  std::snprintf(out, sizeof out, "%s%02llu", base, 97 - n % 97);
-  return out;
-}
-
-std::string Row(int i) {
-  return "Testnaam" + std::to_string(i) + ";Voornaam;" + DistinctNrn(i) + ";onvolledig;attest;01/08/2024;2024-08-31\n";
-}
-
 std::string List(int from, int rows) {
   std::string csv = kHeader;
   csv.reserve(kHeader.size() + static_cast<size_t>(rows) * 80);
-  for (int i = from; i < from + rows; ++i) csv += Row(i);
+  for (int i = from; i < from + rows; ++i) csv += DistinctCirRow(i);
   return csv;
 }
 

@@ -60,6 +60,23 @@ inline std::string CirRow(int i) {
          ";onvolledig;attest;01/08/2024;2024-08-31\n";
 }
 
+// Synthetic national number `i`: distinct for i below 20 million (as
+// bench/policy/gen_lists.py makes them), born 1940-1999, valid check digits.
+inline std::string DistinctNrn(int i) {
+  char base[16];
+  std::snprintf(base, sizeof base, "%02d%02d%02d%03d", 40 + i % 60, 1 + (i / 60) % 12, 1 + (i / 720) % 28,
+                1 + (i / 20160) % 997);
+  const unsigned long long n = std::stoull(base);
+  char out[24];
+  std::snprintf(out, sizeof out, "%s%02llu", base, 97 - n % 97);
+  return out;
+}
+
+// Row `i` of a synthetic CIR list of distinct people.
+inline std::string DistinctCirRow(int i) {
+  return "Testnaam" + std::to_string(i) + ";Voornaam;" + DistinctNrn(i) + ";onvolledig;attest;01/08/2024;2024-08-31\n";
+}
+
 // The plaintext of a downloaded age file, decrypted with `identity`
 // (fails the test if it does not decrypt).
 inline std::string DecryptAge(const age::Identity& identity, const std::string& ciphertext) {
