@@ -9,6 +9,7 @@
 #include <set>
 
 #include "gateway/exchange_impl.h"
+#include "gateway/ids.h"
 
 namespace xgw {
 
@@ -131,6 +132,7 @@ Result<uint64_t> ExchangeService::Impl::RemoveOrphanChunks(bool startup) {
   if (!dirs) return 0;  // unreadable now: the next pass decides
   uint64_t removed = 0;
   for (const auto& id : *dirs) {
+    if (!IsValidId(kExchangePrefix, id)) continue;  // not the gateway's: left alone
     XGW_TRY(auto row, LoadExchange(id));
     if (!row || row->state != "pending") {
       if (IsClaimed(id)) continue;  // being finalized: it removes its chunks itself
