@@ -99,12 +99,37 @@ struct Pending {
   std::string verifier;
   std::string redirect_uri;
   std::string binding;
+  std::string device_key;  // a CLI's device login this browser sign-in completes ("" = none)
   int64_t expires_at = 0;
   ~Pending() {
     WipeMemory(verifier.data(), verifier.size());
     WipeMemory(binding.data(), binding.size());
   }
 };
+
+// A CLI's sign-in (`xgw login --sso`): the CLI holds the device code and
+// polls; the person completes the sign-in in a browser opened on the user
+// code; the session is handed to the CLI once.
+struct DeviceLogin {
+  std::string org_id;
+  std::string user_code;
+  int64_t expires_at = 0;
+  enum class State { kPending, kApproved, kRefused } state = State::kPending;
+  std::unique_ptr<OpenedSession> session;  // kApproved: a CLI session
+  std::string refusal;                     // kRefused: the detail
+};
+
+// "XXXX-XXXX" of consonants (no vowels: no words, no 0/O or 1/I confusion).
+std::string NewUserCode() {
+  static constexpr char kAlphabet[] = "BCDFGHJKLMNPQRSTVWXZ";
+  SecretBuffer raw = SecretBuffer::Random(8);
+  std::string code;
+  for (size_t i = 0; i < 8; ++i) {
+    if (i == 4) code.push_back('-');
+    code.push_back(kAlphabet[raw.span()[i] % 20]);
+  }
+  return code;
+}
 
 class Sso {
  public:
@@ -147,6 +172,75 @@ class Sso {
     return p;
   }
 
+  // A new device login; its device code (returned) is kept only as a hash.
+  std::optional<std::pair<std::string, std::string>> NewDevice(const std::string& org_id, int64_t now) {
+    std::lock_guard lock(mu_);
+    for (auto it = devices_.begin(); it != devices_.end();) {
+      it = it->second.expires_at <= now ? devices_.erase(it) : std::next(it);
+    }
+    if (devices_.size() >= kMaxPending) return std::nullopt;
+    std::string device_code = oidc::NewRandomToken();
+    std::string user_code = NewUserCode();
+    for (const auto& [k, d] : devices_) {
+      if (d.user_code == user_code) return std::nullopt;  // 1 in 2.5e10: the CLI simply tries again
+    }
+    DeviceLogin d;
+    d.org_id = org_id;
+    d.user_code = user_code;
+    d.expires_at = now + ttl_;
+    devices_.emplace(StateKey(device_code), std::move(d));
+    return std::make_pair(device_code, user_code);
+  }
+
+  // The key of the pending device login of `org_id` with this user code, "" if none.
+  std::string DeviceForUserCode(const std::string& org_id, const std::string& user_code, int64_t now) {
+    std::lock_guard lock(mu_);
+    for (const auto& [k, d] : devices_) {
+      if (d.org_id == org_id && d.state == DeviceLogin::State::kPending && d.expires_at > now &&
+          SameText(d.user_code, user_code)) {
+        return k;
+      }
+    }
+    return "";
+  }
+
+  // Settles a pending device login (once): a session, or a refusal.
+  bool SettleDevice(const std::string& key, std::unique_ptr<OpenedSession> session, const std::string& refusal) {
+    std::lock_guard lock(mu_);
+    auto it = devices_.find(key);
+    if (it == devices_.end() || it->second.state != DeviceLogin::State::kPending) return false;
+    it->second.state = session ? DeviceLogin::State::kApproved : DeviceLogin::State::kRefused;
+    it->second.session = std::move(session);
+    it->second.refusal = refusal;
+    return true;
+  }
+  bool DevicePending(const std::string& key) {
+    std::lock_guard lock(mu_);
+    auto it = devices_.find(key);
+    return it != devices_.end() && it->second.state == DeviceLogin::State::kPending;
+  }
+
+  // The CLI's poll: nullopt if unknown or expired; a settled login is
+  // handed over (and forgotten) once.
+  std::optional<DeviceLogin> PollDevice(const std::string& device_code, const std::string& org_id, int64_t now) {
+    std::lock_guard lock(mu_);
+    auto it = devices_.find(StateKey(device_code));
+    if (it == devices_.end() || it->second.org_id != org_id) return std::nullopt;
+    if (it->second.expires_at <= now) {
+      devices_.erase(it);
+      return std::nullopt;
+    }
+    if (it->second.state == DeviceLogin::State::kPending) {
+      DeviceLogin copy;
+      copy.org_id = org_id;
+      copy.expires_at = it->second.expires_at;
+      return copy;
+    }
+    DeviceLogin out = std::move(it->second);
+    devices_.erase(it);
+    return out;
+  }
+
   // auth.signin_succeeded / auth.signin_failed naming ids only.
   Result<void> Record(const RequestContext& ctx, std::string_view event, const std::string& user_id,
                       const std::string& org_id, bool allowed, const std::string& reason) {
@@ -172,6 +266,7 @@ class Sso {
   std::map<std::string, Org> orgs_;
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<Pending>> pending_;
+  std::map<std::string, DeviceLogin> devices_;  // by hash of the device code
 };
 
 Response NotConfigured(const RequestContext& ctx) {
@@ -182,8 +277,9 @@ Response NotConfigured(const RequestContext& ctx) {
 // A refused callback: audited as auth.signin_failed, answered 401 (or 502
 // when the provider could not be reached or answered nonsense).
 Response Refuse(Sso& s, const RequestContext& ctx, const std::string& org_id, const std::string& user_id,
-                const std::string& reason, const std::string& detail) {
+                const std::string& reason, const std::string& detail, const std::string& device_key = "") {
   (void)s.Record(ctx, "auth.signin_failed", user_id, org_id, false, reason);
+  if (!device_key.empty()) s.SettleDevice(device_key, nullptr, detail);
   const bool upstream = reason == "oidc_provider";
   Response r = upstream ? Problem(502, "identity-provider-unavailable", "Identity provider unavailable",
                                   detail + "; try again later or ask an operator", ctx.request_id())
@@ -200,8 +296,17 @@ Response Start(Sso& s, RequestContext& ctx) {
   Sso::Org* org = s.Find(org_id);
   if (!org) return NotConfigured(ctx);
   auto query = ParseQuery(ctx.head.target);
-  if (!query || !query->empty()) {
-    return Problem(400, "invalid-query", "Invalid query", "this route takes no query parameters", ctx.request_id());
+  if (!query || query->size() > 1 || (query->size() == 1 && !query->count("user_code"))) {
+    return Problem(400, "invalid-query", "Invalid query", "this route takes only user_code (from xgw login --sso)",
+                   ctx.request_id());
+  }
+  std::string device_key;
+  if (query->count("user_code")) {
+    device_key = s.DeviceForUserCode(org_id, query->at("user_code"), ctx.now);
+    if (device_key.empty()) {
+      return Problem(400, "invalid-user-code", "Unknown code",
+                     "user_code: unknown or expired; run xgw login --sso again", ctx.request_id());
+    }
   }
   auto discovery = org->provider->GetDiscovery(ctx.now);
   if (!discovery) {
@@ -225,6 +330,7 @@ Response Start(Sso& s, RequestContext& ctx) {
   p->verifier = oidc::NewPkceVerifier();
   p->redirect_uri = origin + "/api/v1/auth/sso/" + org_id + "/callback";
   p->binding = oidc::NewRandomToken();
+  p->device_key = device_key;
   p->expires_at = ctx.now + s.ttl();
   const std::string state = oidc::NewRandomToken();
   std::string location = discovery->authorization_endpoint;
@@ -269,54 +375,127 @@ Response Callback(Sso& s, RequestContext& ctx) {
     return Refuse(s, ctx, org_id, "", "oidc_state",
                   "state: unknown, already used or expired; start the sign-in again");
   }
+  const std::string dk = p->device_key;
   if (!SameText(CookieValue(ctx.head.cookie, kSsoBindingCookie), p->binding)) {
     return Refuse(s, ctx, org_id, "", "oidc_state",
-                  "the sign-in was not started in this browser (" + std::string(kSsoBindingCookie) + " cookie)");
+                  "the sign-in was not started in this browser (" + std::string(kSsoBindingCookie) + " cookie)", dk);
   }
   if (query->count("error")) {
-    return Refuse(s, ctx, org_id, "", "oidc_provider_error", "the identity provider refused the sign-in");
+    return Refuse(s, ctx, org_id, "", "oidc_provider_error", "the identity provider refused the sign-in", dk);
   }
   std::string code = get("code");
-  if (code.empty() || code.size() > 2048) return Refuse(s, ctx, org_id, "", "oidc_code", "code: required");
+  if (code.empty() || code.size() > 2048) return Refuse(s, ctx, org_id, "", "oidc_code", "code: required", dk);
   auto id_token = org->provider->ExchangeCode(code, p->verifier, p->redirect_uri, ctx.now);
   WipeMemory(code.data(), code.size());
-  if (!id_token) return Refuse(s, ctx, org_id, "", "oidc_" + id_token.error().reason, id_token.error().detail);
+  if (!id_token) return Refuse(s, ctx, org_id, "", "oidc_" + id_token.error().reason, id_token.error().detail, dk);
   auto claims = org->provider->VerifyIdToken(*id_token, p->nonce, ctx.now);
   WipeMemory(id_token->data(), id_token->size());
-  if (!claims) return Refuse(s, ctx, org_id, "", "oidc_" + claims.error().reason, claims.error().detail);
+  if (!claims) return Refuse(s, ctx, org_id, "", "oidc_" + claims.error().reason, claims.error().detail, dk);
 
   const std::string& claim = org->config.claim;
   auto value = claims->find(claim);
   if (value == claims->end() || !value->is_string() || value->get_ref<const std::string&>().empty() ||
       value->get_ref<const std::string&>().size() > kMaxSubjectBytes) {
-    return Refuse(s, ctx, org_id, "", "oidc_claim", "id token: the configured claim (" + claim + ") is missing");
+    return Refuse(s, ctx, org_id, "", "oidc_claim", "id token: the configured claim (" + claim + ") is missing", dk);
   }
   if (auto verified = claims->find(claim + "_verified");
       verified != claims->end() && verified->is_boolean() && !verified->get<bool>()) {
-    return Refuse(s, ctx, org_id, "", "oidc_claim", "id token: the provider says " + claim + " is not verified");
+    return Refuse(s, ctx, org_id, "", "oidc_claim", "id token: the provider says " + claim + " is not verified", dk);
   }
   auto user = s.store().UserForSsoSubject(org_id, SsoSubjectHash(org_id, value->get_ref<const std::string&>()));
   if (!user) {
     if (user.error().code != ErrorCode::kNotFound) return ErrorProblem(ctx, user.error());
     return Refuse(s, ctx, org_id, "", "oidc_unknown_user",
-                  "no user of this organisation is registered for this identity; ask an operator");
+                  "no user of this organisation is registered for this identity; ask an operator", dk);
   }
-  if (user->disabled) return Refuse(s, ctx, org_id, user->user_id, "disabled", "this account is disabled");
+  if (user->disabled) return Refuse(s, ctx, org_id, user->user_id, "disabled", "this account is disabled", dk);
 
   const auto record = [&]() -> Result<void> {
     return s.Record(ctx, "auth.signin_succeeded", user->user_id, user->org_id, true, "oidc");
   };
-  auto session = OpenSessionForUser(s.store(), ctx.config->accounts, user->user_id, SessionClient::kBrowser,
-                                    ctx.now, {}, record);
+  if (!dk.empty() && !s.DevicePending(dk)) {
+    return Refuse(s, ctx, org_id, user->user_id, "oidc_state",
+                  "the command-line sign-in expired; run xgw login --sso again");
+  }
+  auto session = OpenSessionForUser(s.store(), ctx.config->accounts, user->user_id,
+                                    dk.empty() ? SessionClient::kBrowser : SessionClient::kCli, ctx.now, {}, record);
   if (!session) {
     if (session.error().code == ErrorCode::kIo) return AuditUnavailableProblem(ctx.request_id());
     return ErrorProblem(ctx, session.error());
+  }
+  if (!dk.empty()) {
+    // The session goes to the CLI that polls for it, not to this browser.
+    s.SettleDevice(dk, std::make_unique<OpenedSession>(*session), "");
+    Response r = JsonResponse(200, {{"signed_in", true},
+                                    {"user_id", user->user_id},
+                                    {"detail", "signed in on the command line (xgw); you may close this page"}});
+    r.headers.emplace_back("Cache-Control", "no-store");
+    r.audited = true;
+    return r;
   }
   // The binding cookie is left to expire (its state is used up): a response
   // carries one Set-Cookie (http/session.cc sets headers by name), the session's.
   Response r = SessionOpenedResponse(*session);
   r.headers.emplace_back("Referrer-Policy", "no-referrer");
   r.audited = true;
+  return r;
+}
+
+// POST /api/v1/auth/sso/{org}/device: a CLI starts a sign-in it cannot
+// complete itself (no browser); the person opens verification_uri.
+Response StartDevice(Sso& s, RequestContext& ctx) {
+  const std::string& org_id = ctx.params.at("org");
+  if (!s.Find(org_id)) return NotConfigured(ctx);
+  std::string origin = ctx.config->server.public_origin;
+  if (origin.empty()) {
+    if (!IsSafeHost(ctx.head.host)) {
+      return Problem(400, "invalid-host", "Invalid Host", "the Host header must name this gateway", ctx.request_id());
+    }
+    origin = "https://" + ctx.head.host;
+  }
+  auto codes = s.NewDevice(org_id, ctx.now);
+  if (!codes) {
+    Response r = Problem(503, "busy", "Too many sign-ins", "too many sign-ins are under way; try again shortly",
+                         ctx.request_id());
+    r.headers.emplace_back("Retry-After", "30");
+    return r;
+  }
+  Response r = JsonResponse(200, {{"device_code", codes->first},
+                                  {"user_code", codes->second},
+                                  {"verification_uri", origin + "/api/v1/auth/sso/" + org_id +
+                                                           "/start?user_code=" + codes->second},
+                                  {"expires_in", s.ttl()},
+                                  {"interval", 2}});
+  WipeMemory(codes->first.data(), codes->first.size());
+  r.headers.emplace_back("Cache-Control", "no-store");
+  r.audited = true;  // nothing is decided yet: the sign-in is audited when the browser completes it
+  return r;
+}
+
+// POST /api/v1/auth/sso/{org}/device/token {"device_code": ...}: 202 while
+// the person has not finished; then the CLI session once (201), or 401.
+Response PollDevice(Sso& s, RequestContext& ctx, const json& body) {
+  const std::string& org_id = ctx.params.at("org");
+  if (!s.Find(org_id)) return NotConfigured(ctx);
+  if (!body.is_object() || body.size() != 1 || !body.contains("device_code") || !body["device_code"].is_string() ||
+      body["device_code"].get_ref<const std::string&>().size() > 256) {
+    return Problem(400, "invalid-request", "Invalid request", "the body must be {\"device_code\": \"...\"}",
+                   ctx.request_id());
+  }
+  auto login = s.PollDevice(body["device_code"].get<std::string>(), org_id, ctx.now);
+  Response r;
+  if (!login) {
+    r = Problem(401, "sso-refused", "Single sign-on refused", "device_code: unknown, already used or expired",
+                ctx.request_id());
+  } else if (login->state == DeviceLogin::State::kPending) {
+    r = JsonResponse(202, {{"status", "authorization_pending"}, {"interval", 2}});
+  } else if (login->state == DeviceLogin::State::kRefused) {
+    r = Problem(401, "sso-refused", "Single sign-on refused", login->refusal, ctx.request_id());
+  } else {
+    r = SessionOpenedResponse(*login->session);  // recorded as auth.signin_succeeded when it opened
+  }
+  r.headers.emplace_back("Cache-Control", "no-store");
+  r.audited = true;  // polls are not decisions; the sign-in's outcome is in the log already
   return r;
 }
 
@@ -420,6 +599,11 @@ Result<void> RegisterSsoRoutes(Router& router, const SsoConfig& sso) {
               .handler = [shared](RequestContext& ctx, const json&) { return Start(*shared, ctx); }});
   router.Add({.method = "GET", .pattern = "/api/v1/auth/sso/{org}/callback", .public_route = true,
               .handler = [shared](RequestContext& ctx, const json&) { return Callback(*shared, ctx); }});
+  router.Add({.method = "POST", .pattern = "/api/v1/auth/sso/{org}/device", .public_route = true,
+              .handler = [shared](RequestContext& ctx, const json&) { return StartDevice(*shared, ctx); }});
+  router.Add({.method = "POST", .pattern = "/api/v1/auth/sso/{org}/device/token", .public_route = true,
+              .body = BodyKind::kJson, .max_body_bytes = 4096,
+              .handler = [shared](RequestContext& ctx, const json& body) { return PollDevice(*shared, ctx, body); }});
   router.Add({.method = "GET", .pattern = "/api/v1/users/{user}/sso", .grants = {op, self},
               .target = TargetKind::kUser, .target_param = "user",
               .handler = [shared](RequestContext& ctx, const json&) { return GetSubject(*shared, ctx); }});

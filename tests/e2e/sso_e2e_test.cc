@@ -16,6 +16,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
+#include <vector>
 #include <string>
 #include <thread>
 
@@ -324,4 +326,109 @@ TEST_CASE("xgwd --check-config reads the provider's secret and CA files", "[e2e]
   CHECK(rc != 0);
   CHECK(out.find("$.sso.providers[0].issuer") != std::string::npos);
   CHECK(out.find(kClientSecret) == std::string::npos);
+}
+
+TEST_CASE("the device-code path hands a CLI session to the poller once", "[e2e][sso]") {
+  SsoWorld w;
+  w.Register(w.user, kSubject);
+  const std::string base = "/api/v1/auth/sso/" + w.org + "/device";
+  json dev = MustJson(Request(*w.d, "POST", base), 200);
+  const std::string device_code = dev["device_code"];
+  const std::string user_code = dev["user_code"];
+  CHECK(user_code.size() == 9);
+  const std::string uri = dev["verification_uri"];
+  REQUIRE(uri.rfind(w.d->base_url() + base.substr(0, base.size() - 6) + "start?user_code=", 0) == 0);
+  const json poll = {{"device_code", device_code}};
+  CHECK(MustJson(Request(*w.d, "POST", base + "/token", {.body = poll.dump()}), 202)["status"] ==
+        "authorization_pending");
+  CHECK(Request(*w.d, "GET", "/api/v1/auth/sso/" + w.org + "/start?user_code=BCDF-GHJK").status == 400);
+  CHECK(Request(*w.d, "POST", base + "/token", {.body = json{{"device_code", "forged"}}.dump()}).status == 401);
+
+  // The browser part, on the user code.
+  HttpResult start = Request(*w.d, "GET", uri.substr(w.d->base_url().size()));
+  REQUIRE(start.status == 302);
+  auto [status, back] = w.idp->Get(start.Header("Location"));
+  REQUIRE(status == 302);
+  HttpResult done = Request(*w.d, "GET", back.substr(w.d->base_url().size()),
+                            {.headers = {"Cookie: __Host-xgw_sso=" + SetCookieValue(start, "__Host-xgw_sso")}});
+  CHECK(MustJson(done, 200)["signed_in"] == true);
+  CHECK(SetCookieValue(done, "__Host-xgw_session").empty());  // the browser gets no session
+
+  json session = MustJson(Request(*w.d, "POST", base + "/token", {.body = poll.dump()}), 201);
+  CHECK(session["client"] == "cli");
+  const std::string secret = session["session_secret"];
+  CHECK(MustJson(Request(*w.d, "GET", "/api/v1/me", {.token = secret}), 200).dump().find(w.user) != std::string::npos);
+  CHECK(Request(*w.d, "POST", base + "/token", {.body = poll.dump()}).status == 401);  // handed over once
+
+  // A refused browser sign-in ends the CLI's wait with 401.
+  w.idp->Control({{"mode", "wrong_aud"}});
+  json dev2 = MustJson(Request(*w.d, "POST", base), 200);
+  HttpResult start2 = Request(*w.d, "GET", dev2["verification_uri"].get<std::string>().substr(w.d->base_url().size()));
+  auto [status2, back2] = w.idp->Get(start2.Header("Location"));
+  REQUIRE(status2 == 302);
+  CHECK(Request(*w.d, "GET", back2.substr(w.d->base_url().size()),
+                {.headers = {"Cookie: __Host-xgw_sso=" + SetCookieValue(start2, "__Host-xgw_sso")}})
+            .status == 401);
+  HttpResult refused =
+      Request(*w.d, "POST", base + "/token", {.body = json{{"device_code", dev2["device_code"]}}.dump()});
+  CHECK(refused.status == 401);
+  CHECK(refused.body.find("aud") != std::string::npos);
+  CHECK(w.d->Log().find(device_code) == std::string::npos);
+  CHECK(AuditText(*w.d).find(device_code) == std::string::npos);
+}
+
+TEST_CASE("xgw login --sso signs the CLI in through the browser", "[e2e][sso]") {
+  SsoWorld w;
+  w.Register(w.user, kSubject);
+  const std::string cfg = w.d->dir() + "/cli.json", err = w.d->dir() + "/login.err";
+  const std::string cmd = XgwPath() + " login --gateway " + w.d->base_url() + " --cacert " + w.d->cacert() +
+                          " --sso " + w.org + " --config " + cfg + " 2> " + err;
+  std::vector<std::string> args = {"/bin/sh", "-c", cmd};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  REQUIRE(posix_spawn(&pid, "/bin/sh", nullptr, nullptr, argv.data(), environ) == 0);
+  std::string text;
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      if (pid > 0 && waitpid(pid, nullptr, WNOHANG) == 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, nullptr, 0);
+      }
+    }
+  } reap{pid};
+  const bool shown = WaitFor(
+      [&] {
+        std::ifstream in(err);
+        text.assign(std::istreambuf_iterator<char>(in), {});
+        return text.find("user_code=") != std::string::npos && text.find("(code") != std::string::npos;
+      },
+      20000);
+  INFO(text);
+  REQUIRE(shown);
+  const size_t at = text.find(w.d->base_url());
+  REQUIRE(at != std::string::npos);
+  const std::string uri = text.substr(at, text.find_first_of(" \n", at) - at);
+  HttpResult start = Request(*w.d, "GET", uri.substr(w.d->base_url().size()));
+  REQUIRE(start.status == 302);
+  auto [status, back] = w.idp->Get(start.Header("Location"));
+  REQUIRE(status == 302);
+  MustJson(Request(*w.d, "GET", back.substr(w.d->base_url().size()),
+                   {.headers = {"Cookie: __Host-xgw_sso=" + SetCookieValue(start, "__Host-xgw_sso")}}),
+           200);
+  int wstatus = 0;
+  REQUIRE(waitpid(pid, &wstatus, 0) == pid);
+  reap.pid = -1;
+  std::ifstream in(err);
+  text.assign(std::istreambuf_iterator<char>(in), {});
+  INFO(text);
+  REQUIRE(WIFEXITED(wstatus));
+  CHECK(WEXITSTATUS(wstatus) == 0);
+  CHECK(text.find("logged in as " + w.user) != std::string::npos);
+  int rc = 0;
+  std::string who = RunCommand(XgwPath() + " whoami --config " + cfg + " 2>&1", &rc);
+  CHECK(rc == 0);
+  CHECK(who.find(w.user) != std::string::npos);
 }
