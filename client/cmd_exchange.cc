@@ -13,6 +13,7 @@
 
 #include "client/commands.h"
 #include "client/exchange_crypto.h"
+#include "client/chunked_upload.h"
 #include "client/list_check.h"
 #include "client/list_copy.h"
 #include "client/protocol_view.h"
@@ -320,7 +321,8 @@ std::optional<int> EncryptChecked(const std::string& path, const std::vector<age
 // sent. A list up to kOneRequestMax goes in one request (create document,
 // newline, subject index, age file); a larger one is announced first, so
 // that a refusal (protocol suspended, one-off used) comes before a long
-// transfer, and then uploaded (subject index, age file).
+// transfer, and then uploaded in chunks (subject index, age file) that
+// survive a lost connection (client/chunked_upload.h).
 int UploadEncrypted(const Args& args, Gateway& gw, const Protocol& protocol, const SignedManifest& signed_manifest,
                     const ListCheck& check, const TempFile& tmp, size_t recipients) {
   const Manifest& manifest = check.manifest;
@@ -360,11 +362,15 @@ int UploadEncrypted(const Args& args, Gateway& gw, const Protocol& protocol, con
     auto created = gw.Json("POST", "/api/v1/exchanges", body);
     if (!created) return refused(created.error(), "");
     id = Str(*created, "id");
-    std::string upload = Str(*created, "upload_url");
-    if (upload.empty()) upload = "/api/v1/exchanges/" + UrlEncode(id) + "/content";
-    up = gw.Upload("PUT", upload, index_then_file, content_size,
-                   index_values.empty() ? "application/octet-stream" : "application/vnd.xgw.exchange-content", true);
-    if (!up) return refused(up.error(), "the list was not delivered; send it again");
+    // In chunks: a lost connection costs one chunk, not the whole list.
+    const UploadContent content(
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(index_values.data()), index_values.size_bytes()),
+        tmp.fd(), tmp.Size());
+    up = UploadInChunks(gw, id, content);
+    if (!up) {
+      return refused(up.error(), "the list was not delivered (exchange " + id +
+                                     " is discarded by the gateway in time); send it again");
+    }
   }
   json done = json::parse(up->body, nullptr, false);
   if (id.empty() && done.is_object()) id = Str(done, "id");

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "client/exchange_crypto.h"
 
@@ -118,17 +119,6 @@ size_t OnRead(char* buf, size_t size, size_t n, void* user) {
   return *r;
 }
 
-std::string HumanBytes(double b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB"};
-  int u = 0;
-  while (b >= 1024 && u < 3) {
-    b /= 1024;
-    ++u;
-  }
-  char out[32];
-  std::snprintf(out, sizeof out, "%.1f %s", b, units[u]);
-  return out;
-}
 
 int OnProgress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
   auto* t = static_cast<Transfer*>(user);
@@ -210,6 +200,8 @@ struct Request {
   ByteSource* source = nullptr;
   uint64_t source_size = 0;
   bool progress = false;
+  std::vector<std::string> headers;  // added as they are
+  long stall_seconds = 0;            // > 0: fail a transfer slower than 1 byte/s for this long
 };
 
 Result<HttpResponse> Perform(const ClientConfig& cfg, const Request& req) {
@@ -230,6 +222,11 @@ Result<HttpResponse> Perform(const ClientConfig& cfg, const Request& req) {
   if (!cfg.token.empty()) add(auth);
   WipeMemory(auth.data(), auth.size());
   add("Accept: application/json, application/problem+json, */*");
+  for (const auto& h : req.headers) add(h);
+  if (req.stall_seconds > 0) {
+    curl_easy_setopt(c.get(), CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c.get(), CURLOPT_LOW_SPEED_TIME, req.stall_seconds);
+  }
   if (req.source != nullptr) {
     add("Content-Type: " + req.content_type);
     curl_easy_setopt(c.get(), CURLOPT_UPLOAD, 1L);
@@ -270,6 +267,18 @@ Result<HttpResponse> Perform(const ClientConfig& cfg, const Request& req) {
 }
 
 }  // namespace
+
+std::string HumanBytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB"};
+  int u = 0;
+  while (b >= 1024 && u < 3) {
+    b /= 1024;
+    ++u;
+  }
+  char out[32];
+  std::snprintf(out, sizeof out, "%.1f %s", b, units[u]);
+  return out;
+}
 
 Error ProblemToError(long status, const json& problem) {
   std::string title, detail;
@@ -345,6 +354,25 @@ Result<HttpResponse> Gateway::Upload(const std::string& method, const std::strin
   req.progress = progress;
   XGW_TRY(HttpResponse r, Perform(config_, req));
   return Succeeded(std::move(r));
+}
+
+Result<HttpResponse> Gateway::PutChunk(const std::string& path, std::span<const uint8_t> data,
+                                       const std::string& content_digest, long stall_seconds) {
+  MemorySource source(data);
+  Request req;
+  req.method = "PUT";
+  req.path = path;
+  req.source = &source;
+  req.source_size = data.size();
+  req.content_type = "application/octet-stream";
+  req.headers.push_back("Content-Digest: " + content_digest);
+  req.stall_seconds = stall_seconds;
+  XGW_TRY(HttpResponse r, Perform(config_, req));
+  if (r.status >= 300) {
+    json j = json::parse(r.body, nullptr, false);
+    last_problem_ = j.is_discarded() ? json() : j;
+  }
+  return r;
 }
 
 Result<std::string> FetchServerPin(const std::string& gateway_url, const std::string& cacert) {

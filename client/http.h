@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -46,14 +47,22 @@ class Gateway {
   Result<HttpResponse> Upload(const std::string& method, const std::string& path, ByteSource& source,
                               uint64_t size, const std::string& content_type, bool progress);
 
+  // PUT of `data` (one chunk of an upload in parts) with its Content-Digest
+  // header value. Any HTTP status is returned (the problem document kept in
+  // last_problem()); a transfer that stalls for `stall_seconds` fails like
+  // a lost connection ("network: ..." kIo).
+  Result<HttpResponse> PutChunk(const std::string& path, std::span<const uint8_t> data,
+                                const std::string& content_digest, long stall_seconds);
+
   // The problem+json document of the last non-2xx answer (null if none).
   const nlohmann::json& last_problem() const { return last_problem_; }
   const ClientConfig& config() const { return config_; }
 
- private:
   // `r` if its status is 2xx; otherwise remembers its problem document and
   // returns it as an error.
   Result<HttpResponse> Succeeded(HttpResponse r);
+
+ private:
   ClientConfig config_;
   nlohmann::json last_problem_;
 };
@@ -68,6 +77,9 @@ Error ProblemToError(long status, const nlohmann::json& problem);
 // the server presents, for trust on first use. Nothing is sent but the TLS
 // handshake and a GET /healthz.
 Result<std::string> FetchServerPin(const std::string& gateway_url, const std::string& cacert);
+
+// "12.3 MiB": a byte count for people.
+std::string HumanBytes(double bytes);
 
 // Exit code for an error: 3 refused by policy (kPolicy), 4 not authorised
 // (kUnauthenticated, kForbidden), 5 network/TLS ("network: ..."), else 1.

@@ -308,7 +308,8 @@ Result<void> ParseExchanges(const json& doc, Config& c) {
     const std::string p = "$.exchanges";
     XGW_CHECK(CheckKeys(*it, p, {"sweep_interval_seconds", "pending_timeout_seconds",
                                  "max_plaintext_bytes", "plaintext_memory_budget_bytes",
-                                 "subject_index_retention_days", "subject_keys_dir", "packed_blob_max_bytes"}));
+                                 "subject_index_retention_days", "subject_keys_dir", "packed_blob_max_bytes",
+                                 "upload_chunk_max_bytes"}));
     XGW_CHECK(GetUint<uint32_t>(*it, p, "sweep_interval_seconds", 1, 60,
                                 c.exchanges.sweep_interval_seconds));
     XGW_CHECK(GetUint<uint32_t>(*it, p, "pending_timeout_seconds", 60, 7 * 86400,
@@ -322,6 +323,8 @@ Result<void> ParseExchanges(const json& doc, Config& c) {
     XGW_CHECK(GetStatePath(*it, p, "subject_keys_dir", c.state_dir, c.exchanges.subject_keys_dir));
     XGW_CHECK(GetUint<uint64_t>(*it, p, "packed_blob_max_bytes", 0, 16ull << 20,
                                 c.exchanges.packed_blob_max_bytes));
+    XGW_CHECK(GetUint<uint64_t>(*it, p, "upload_chunk_max_bytes", 64ull << 10, 256ull << 20,
+                                c.exchanges.upload_chunk_max_bytes));
   }
   return {};
 }
@@ -514,7 +517,8 @@ json DumpConfig(const Config& c) {
                      {"plaintext_memory_budget_bytes", c.exchanges.plaintext_memory_budget_bytes},
                      {"subject_index_retention_days", c.exchanges.subject_index_retention_days},
                      {"subject_keys_dir", c.exchanges.subject_keys_dir},
-                     {"packed_blob_max_bytes", c.exchanges.packed_blob_max_bytes}}},
+                     {"packed_blob_max_bytes", c.exchanges.packed_blob_max_bytes},
+                     {"upload_chunk_max_bytes", c.exchanges.upload_chunk_max_bytes}}},
       {"sso", SsoJson(c.sso)},
   };
 }

@@ -120,6 +120,10 @@ struct ExchangesConfig {
   // instead of one file each (gateway/segment_blob_store.h); 0: never.
   // Read at start-up.
   uint64_t packed_blob_max_bytes = 0;
+  // Uploads in chunks (PUT .../content/chunks/{n}): the most bytes one chunk
+  // may hold. The chunks of one upload together stay within the upload's
+  // ciphertext cap (limits.max_upload_bytes, the manifest's size).
+  uint64_t upload_chunk_max_bytes = 32ull << 20;
   bool operator==(const ExchangesConfig&) const = default;
 };
 

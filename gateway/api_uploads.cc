@@ -24,9 +24,6 @@ namespace {
 
 // Media type of a one-request upload's body (create document, "\n", age file).
 constexpr const char* kOneRequestUploadType = "application/vnd.xgw.exchange";
-// PUT .../content of an exchange whose manifest streams its subject index:
-// the index block, then the age file.
-constexpr const char* kIndexedContentType = "application/vnd.xgw.exchange-content";
 
 // The answer to a completed upload: 201 for a new exchange (one request),
 // 200 for the content of a pending one; both recorded by the service.
@@ -322,40 +319,6 @@ ServiceResult<Response> CreatePending(ExchangeService::Impl& m, RequestContext& 
   return r;
 }
 
-// PUT /api/v1/exchanges/{id}/content
-Result<std::unique_ptr<RequestBodySink>> OpenContentUpload(ExchangeService::Impl& m, RequestContext& ctx) {
-  const std::string ct = ctx.head.content_type.substr(0, ctx.head.content_type.find(';'));
-  XGW_TRY(auto e, m.LoadExchange(ctx.params.at("exchange")));
-  if (!e || e->sender_user != ctx.principal->user_id) {
-    return Fail(ErrorCode::kNotFound, "no such exchange, or it is not yours");
-  }
-  // A manifest in the streamed form: its subject index opens the body.
-  Manifest declared;
-  if (e->manifest && e->mode == "e2e") {
-    XGW_TRY(declared, ParseManifest(*e->manifest));
-  }
-  const uint64_t streamed = declared.subject_index_streamed ? declared.subject_count : 0;
-  if (streamed != 0 && ct != kIndexedContentType) {
-    return Fail(ErrorCode::kInvalidArgument,
-                std::string("the manifest declares a streamed subject index: send Content-Type: ") +
-                    kIndexedContentType + " (the index, then the age file)");
-  }
-  if (streamed == 0 && ct != "application/octet-stream" && ct != kIndexedContentType) {
-    return Fail(ErrorCode::kInvalidArgument, "send the age file with Content-Type: application/octet-stream");
-  }
-  if (e->state != "pending" || e->mode != "e2e") {
-    return Fail(ErrorCode::kConflict, "the exchange is not waiting for its content");
-  }
-  XGW_TRY(auto pr, m.LoadProtocolVersion(e->protocol_id, e->version_hash));
-  if (!pr) return Fail(ErrorCode::kNotFound, "no such protocol");
-  const uint64_t cap = ExchangeService::Impl::CiphertextCap(*pr, e->byte_size, *ctx.config);
-  XGW_TRY(auto index, SubjectIndexUpload::Open(m.spool_dir, streamed));
-  XGW_TRY(auto blob, m.blobs->Create(e->id, cap));
-  return std::unique_ptr<RequestBodySink>(std::make_unique<UploadSink>(
-      m, ctx, std::move(*e), std::move(*pr), cap, std::move(blob), std::move(index),
-      streamed != 0 ? declared.subject_index_sha256 : std::string(kEmptySubjectIndexSha256)));
-}
-
 // POST /api/v1/exchanges/upload
 Result<std::unique_ptr<RequestBodySink>> OpenOneRequestUpload(ExchangeService::Impl& m, RequestContext& ctx) {
   const std::string ct = ctx.head.content_type.substr(0, ctx.head.content_type.find(';'));
@@ -403,6 +366,41 @@ Result<std::unique_ptr<RequestBodySink>> OpenPlaintextUpload(ExchangeService::Im
 
 }  // namespace
 
+Result<std::unique_ptr<RequestBodySink>> OpenContentSink(ExchangeService::Impl& m, RequestContext& ctx,
+                                                         const std::string& exchange_id,
+                                                         std::string_view content_type) {
+  const std::string_view ct = content_type.substr(0, content_type.find(';'));
+  XGW_TRY(auto e, m.LoadExchange(exchange_id));
+  if (!e || e->sender_user != ctx.principal->user_id) {
+    return Fail(ErrorCode::kNotFound, "no such exchange, or it is not yours");
+  }
+  // A manifest in the streamed form: its subject index opens the body.
+  Manifest declared;
+  if (e->manifest && e->mode == "e2e") {
+    XGW_TRY(declared, ParseManifest(*e->manifest));
+  }
+  const uint64_t streamed = declared.subject_index_streamed ? declared.subject_count : 0;
+  if (streamed != 0 && ct != kIndexedContentType) {
+    return Fail(ErrorCode::kInvalidArgument,
+                std::string("the manifest declares a streamed subject index: send Content-Type: ") +
+                    std::string(kIndexedContentType) + " (the index, then the age file)");
+  }
+  if (streamed == 0 && ct != "application/octet-stream" && ct != kIndexedContentType) {
+    return Fail(ErrorCode::kInvalidArgument, "send the age file with Content-Type: application/octet-stream");
+  }
+  if (e->state != "pending" || e->mode != "e2e") {
+    return Fail(ErrorCode::kConflict, "the exchange is not waiting for its content");
+  }
+  XGW_TRY(auto pr, m.LoadProtocolVersion(e->protocol_id, e->version_hash));
+  if (!pr) return Fail(ErrorCode::kNotFound, "no such protocol");
+  const uint64_t cap = ExchangeService::Impl::CiphertextCap(*pr, e->byte_size, *ctx.config);
+  XGW_TRY(auto index, SubjectIndexUpload::Open(m.spool_dir, streamed));
+  XGW_TRY(auto blob, m.blobs->Create(e->id, cap));
+  return std::unique_ptr<RequestBodySink>(std::make_unique<UploadSink>(
+      m, ctx, std::move(*e), std::move(*pr), cap, std::move(blob), std::move(index),
+      streamed != 0 ? declared.subject_index_sha256 : std::string(kEmptySubjectIndexSha256)));
+}
+
 void RegisterUploadRoutes(Router& router, ExchangeService::Impl& m) {
   const Grant sender{std::string(kRoleSender), Scope::kAny};
   router.Add({.method = "POST",
@@ -414,7 +412,9 @@ void RegisterUploadRoutes(Router& router, ExchangeService::Impl& m) {
               .pattern = "/api/v1/exchanges/{exchange}/content",
               .grants = {sender},
               .body = BodyKind::kStream,
-              .open_stream = [&m](RequestContext& ctx) { return OpenContentUpload(m, ctx); }});
+              .open_stream = [&m](RequestContext& ctx) {
+                return OpenContentSink(m, ctx, ctx.params.at("exchange"), ctx.head.content_type);
+              }});
   router.Add({.method = "POST",
               .pattern = "/api/v1/exchanges/upload",
               .grants = {sender},

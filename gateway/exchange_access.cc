@@ -236,6 +236,7 @@ Result<bool> ExchangeService::Impl::AlreadyAudited(const std::string& exchange_i
 Result<void> ExchangeService::Impl::DeleteExchangeData(const std::string& id, const std::string& state,
                                                        const std::string& reason, int64_t now) {
   XGW_CHECK(blobs->Delete(id));
+  XGW_CHECK(chunks->RemoveAll(id));  // an upload in chunks never finalized
   return store->MarkDeleted(id, state, reason, now);
 }
 

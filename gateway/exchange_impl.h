@@ -8,8 +8,8 @@
 //   exchange_uploads.cc   the decision on a new exchange and the completion
 //                         of an upload (blob, audit, one commit)
 //   retention_sweeper.cc  deletions at expiry, discards, orphans
-//   api_protocols.cc, api_exchanges.cc, api_uploads.cc, api_admin.cc
-//                         the REST resources: request in, response out
+//   api_protocols.cc, api_exchanges.cc, api_uploads.cc, api_upload_chunks.cc,
+//   api_admin.cc          the REST resources: request in, response out
 // SQL lives only in the MetadataStore implementation, ciphertext I/O only in
 // the BlobStore's.
 #ifndef XGW_GATEWAY_EXCHANGE_IMPL_H_
@@ -36,6 +36,7 @@
 #include "gateway/exchange_service.h"
 #include "gateway/metadata_store.h"
 #include "gateway/service_error.h"
+#include "gateway/upload_chunks.h"
 #include "gateway/http/router.h"
 #include "policy/decisions.h"
 #include "policy/manifest.h"
@@ -144,6 +145,7 @@ struct ExchangeService::Impl {
   Deps deps;
   std::unique_ptr<MetadataStore> store;  // protocols, exchanges, quotas, subject index
   std::unique_ptr<BlobStore> blobs;      // ciphertexts
+  std::unique_ptr<ChunkFiles> chunks;    // chunks of uploads in parts, until finalized
   std::string spool_dir;                 // local scratch for streamed subject indexes
   std::mutex cache_mu;
   std::map<std::string, std::shared_ptr<const Protocol>> parsed;  // version_hash -> protocol
@@ -339,6 +341,7 @@ struct ExchangeService::Impl {
   Result<uint64_t> SweepExchanges(const SweepStep& step, int64_t now);
   Result<void> PruneSubjectIndex(int64_t now);
   Result<uint64_t> RemoveOrphanBlobs(bool startup);
+  Result<uint64_t> RemoveOrphanChunks(bool startup);
 };
 
 // The REST resources (one file each).
@@ -346,6 +349,16 @@ void RegisterProtocolRoutes(Router& router, ExchangeService::Impl& m);
 void RegisterUploadRoutes(Router& router, ExchangeService::Impl& m);
 void RegisterExchangeRoutes(Router& router, ExchangeService::Impl& m);
 void RegisterAdminRoutes(Router& router, ExchangeService::Impl& m);
+void RegisterUploadChunkRoutes(Router& router, ExchangeService::Impl& m);
+
+// The body sink of PUT .../content for the caller's pending exchange
+// `exchange_id` (api_uploads.cc): the subject index its manifest declares,
+// then the age file. An upload in chunks feeds it the chunks in order.
+Result<std::unique_ptr<RequestBodySink>> OpenContentSink(ExchangeService::Impl& m, RequestContext& ctx,
+                                                         const std::string& exchange_id,
+                                                         std::string_view content_type);
+// Media type of PUT .../content when the manifest streams its subject index.
+inline constexpr std::string_view kIndexedContentType = "application/vnd.xgw.exchange-content";
 
 }  // namespace xgw
 

@@ -20,6 +20,7 @@ Result<std::unique_ptr<ExchangeService>> ExchangeService::Open(Deps deps) {
   XGW_TRY(impl->store, SqliteMetadataStore::Open(impl->config().DatabasePath(), impl->deps.readers));
   XGW_TRY(impl->blobs, OpenBlobStore(impl->config().BlobDir(), impl->config().exchanges.packed_blob_max_bytes));
   impl->spool_dir = impl->config().BlobDir() + "/tmp";
+  XGW_TRY(impl->chunks, ChunkFiles::Open(impl->config().state_dir + "/chunks"));
   impl->RefreshLive();
   return std::unique_ptr<ExchangeService>(new ExchangeService(std::move(impl)));
 }
@@ -30,6 +31,7 @@ void ExchangeService::RegisterRoutes(Router& router) {
   RegisterProtocolRoutes(router, *impl_);
   RegisterUploadRoutes(router, *impl_);
   RegisterExchangeRoutes(router, *impl_);
+  RegisterUploadChunkRoutes(router, *impl_);
 }
 
 Result<SweepStats> ExchangeService::SweepOnce(bool startup) { return impl_->SweepOnce(startup); }

@@ -39,7 +39,7 @@ class SubjectIndexUpload;
 struct ExchangeFilter {
   enum class Set {
     kExpiredBy,        // live, expires_at <= bound
-    kPendingSince,     // pending, created_at <= bound
+    kPendingSince,     // pending, created_at <= bound, no chunk received after bound
     kSentBy,           // sender_org = key, anything but pending
     kDeliveredToOrg,   // live, under a protocol that has `key` as a party
     kOpenOfProtocol,   // protocol_id = key, pending or live
@@ -63,6 +63,17 @@ struct Publication {
   std::span<const Sha256Digest> listed_subjects;               // the manifest's index (insert only)
   const SubjectIndexUpload* streamed_subjects = nullptr;       // a streamed index, if any
   TransferWindow window;      // the sender's quota window at row.delivered_at
+};
+
+// One chunk of an upload in parts, durable in ChunkFiles under `file`.
+struct UploadChunk {
+  std::string exchange_id;
+  int64_t n = 0;             // 0, 1, ...: the chunk's place in the content
+  uint64_t size = 0;
+  std::string sha256;        // lower-case hex of its bytes
+  std::string file;          // its name in the exchange's chunk directory
+  int64_t received_at = 0;
+  bool operator==(const UploadChunk&) const = default;
 };
 
 class MetadataStore {
@@ -134,8 +145,8 @@ class MetadataStore {
   virtual Result<bool> Publish(const Publication& publication, const DecidePublication& decide) = 0;
 
   // The exchange's data is gone (its ciphertext already deleted): state,
-  // reason and time recorded, manifest dropped; a discarded list also loses
-  // its subject-index values (it disclosed nothing).
+  // reason and time recorded, manifest and chunk records dropped; a
+  // discarded list also loses its subject-index values (it disclosed nothing).
   virtual Result<void> MarkDeleted(const std::string& id, const std::string& state, const std::string& reason,
                                    int64_t now) = 0;
   // First download (only if none was recorded) and acknowledgement (only
@@ -145,6 +156,19 @@ class MetadataStore {
   virtual Result<void> RecordViolationReport(const std::string& exchange_id, const std::string& user,
                                              const std::string& org, const std::string& code,
                                              const std::string& details_json, int64_t at) = 0;
+
+  // ---- uploads in chunks --------------------------------------------------
+  // Records `chunk` of a pending exchange, unless the exchange holds chunk
+  // `chunk.n` already: then returns that one and writes nothing (the caller
+  // compares: the same bytes again, or different ones). kConflict if the
+  // exchange is not pending; kLimit if its chunks would then hold more than
+  // `max_total` bytes.
+  virtual Result<std::optional<UploadChunk>> RecordChunk(const UploadChunk& chunk, uint64_t max_total) = 0;
+  // The exchange's recorded chunks, by n.
+  virtual Result<std::vector<UploadChunk>> ListChunks(const std::string& exchange_id) = 0;
+  // Drops the exchange's chunk records: all of them, or only chunk `n`.
+  // (MarkDeleted drops them too.)
+  virtual Result<void> DeleteChunks(const std::string& exchange_id, std::optional<int64_t> n = std::nullopt) = 0;
 
   // ---- subject index ------------------------------------------------------
   virtual Result<std::vector<std::string>> ExchangesOfSubject(const std::string& value_hex) = 0;

@@ -257,6 +257,23 @@ CREATE TABLE key_backups (
   updated_at INTEGER NOT NULL
 );
 )sql"},
+    {9, "upload-chunks",
+     R"sql(
+-- The chunks of an upload in parts (PUT /api/v1/exchanges/{id}/content/chunks/{n}):
+-- each one durable in <state>/chunks/<exchange>/<file> before it is
+-- recorded here, so that an upload cut off resumes where it stopped, on
+-- this instance or another. Removed when the upload completes or the
+-- exchange is discarded.
+CREATE TABLE upload_chunks (
+  exchange_id TEXT NOT NULL REFERENCES exchanges(id),
+  n INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  file TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  PRIMARY KEY (exchange_id, n)
+);
+)sql"},
     {10, "sso-identities",
      R"sql(
 -- Single sign-on: the value a person's organisation's identity provider

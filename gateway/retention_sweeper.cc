@@ -6,6 +6,7 @@
 // next pass goes on from there.
 #include <algorithm>
 #include <cstdio>
+#include <set>
 
 #include "gateway/exchange_impl.h"
 
@@ -121,6 +122,37 @@ Result<uint64_t> ExchangeService::Impl::RemoveOrphanBlobs(bool startup) {
   return orphans;
 }
 
+// Chunk directories of exchanges no longer pending (an upload finalized or
+// discarded, and a crash before its chunks were removed), and at start-up,
+// when no chunk is being written, files no chunk record names (a crash
+// between a chunk's file and its record, or a temporary file).
+Result<uint64_t> ExchangeService::Impl::RemoveOrphanChunks(bool startup) {
+  auto dirs = chunks->Exchanges();
+  if (!dirs) return 0;  // unreadable now: the next pass decides
+  uint64_t removed = 0;
+  for (const auto& id : *dirs) {
+    XGW_TRY(auto row, LoadExchange(id));
+    if (!row || row->state != "pending") {
+      if (IsClaimed(id)) continue;  // being finalized: it removes its chunks itself
+      XGW_CHECK(store->DeleteChunks(id));
+      XGW_CHECK(chunks->RemoveAll(id));
+      ++removed;
+      continue;
+    }
+    if (!startup) continue;
+    XGW_TRY(auto records, store->ListChunks(id));
+    std::set<std::string> named;
+    for (const auto& c : records) named.insert(c.file);
+    XGW_TRY(auto files, chunks->Files(id));
+    for (const auto& f : files) {
+      if (named.count(f)) continue;
+      chunks->Remove(id, f);
+      ++removed;
+    }
+  }
+  return removed;
+}
+
 Result<SweepStats> ExchangeService::Impl::SweepOnce(bool startup) {
   SweepStats stats;
   const int64_t now = Now();
@@ -155,6 +187,8 @@ Result<SweepStats> ExchangeService::Impl::SweepOnce(bool startup) {
                                           now));
   // 3. Orphaned files.
   XGW_TRY(stats.orphans, RemoveOrphanBlobs(startup));
+  XGW_TRY(const uint64_t chunk_orphans, RemoveOrphanChunks(startup));
+  stats.orphans += chunk_orphans;
   for (uint64_t i = 0; i < stats.orphans; ++i) deps.metrics.CountDeletion("orphan");
   // 4. Lag: the oldest expired exchange still present.
   XGW_TRY(auto oldest, store->OldestExpiryLeft(Now()));

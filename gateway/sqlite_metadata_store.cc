@@ -58,7 +58,9 @@ const char* FilterSql(ExchangeFilter::Set set) {
     case ExchangeFilter::Set::kExpiredBy:
       return "state IN ('available','acknowledged') AND expires_at <= ?1";
     case ExchangeFilter::Set::kPendingSince:
-      return "state = 'pending' AND created_at <= ?1";
+      // An upload in chunks is waited for while its chunks keep coming.
+      return "state = 'pending' AND created_at <= ?1 AND NOT EXISTS (SELECT 1 FROM upload_chunks c "
+             "WHERE c.exchange_id = exchanges.id AND c.received_at > ?1)";
     case ExchangeFilter::Set::kSentBy:
       return "sender_org = ?1 AND state != 'pending'";
     case ExchangeFilter::Set::kDeliveredToOrg:
@@ -522,6 +524,9 @@ Result<void> SqliteMetadataStore::MarkDeleted(const std::string& id, const std::
                                "deleted_at = ?, deleted_reason = ? WHERE id = ?"));
   st.Bind(1, state).Bind(2, now).Bind(3, reason).Bind(4, id);
   XGW_CHECK(st.Run());
+  XGW_TRY(auto chunks, db_.Prepare("DELETE FROM upload_chunks WHERE exchange_id = ?"));
+  chunks.Bind(1, id);
+  XGW_CHECK(chunks.Run());
   if (state == "discarded") {
     XGW_TRY(auto sub, db_.Prepare("DELETE FROM exchange_subjects WHERE exchange_id = ?"));
     sub.Bind(1, id);
@@ -553,6 +558,66 @@ Result<void> SqliteMetadataStore::RecordViolationReport(const std::string& excha
   XGW_TRY(auto st, db_.Prepare("INSERT INTO violation_reports(exchange_id, reporter_user, reporter_org, code, "
                                "details, at) VALUES (?,?,?,?,?,?)"));
   st.Bind(1, exchange_id).Bind(2, user).Bind(3, org).Bind(4, code).Bind(5, details_json).Bind(6, at);
+  return st.Run();
+}
+
+// ---- uploads in chunks --------------------------------------------------------
+
+namespace {
+
+constexpr const char* kChunkColumns = "exchange_id, n, size, sha256, file, received_at";
+
+UploadChunk ChunkFrom(const Statement& st) {
+  return UploadChunk{st.Text(0), st.Int(1), static_cast<uint64_t>(st.Int(2)), st.Text(3), st.Text(4), st.Int(5)};
+}
+
+}  // namespace
+
+Result<std::optional<UploadChunk>> SqliteMetadataStore::RecordChunk(const UploadChunk& chunk, uint64_t max_total) {
+  std::lock_guard lock(mu_);
+  XGW_TRY(auto tx, Transaction::Begin(db_));
+  XGW_TRY(auto state, db_.Prepare("SELECT state FROM exchanges WHERE id = ?"));
+  state.Bind(1, chunk.exchange_id);
+  XGW_TRY(bool found, state.Step());
+  if (!found || state.Text(0) != "pending") return Fail(ErrorCode::kConflict, "the exchange is not pending");
+  XGW_TRY(auto held, db_.Prepare(std::string("SELECT ") + kChunkColumns + " FROM upload_chunks WHERE exchange_id = ? AND n = ?"));
+  held.Bind(1, chunk.exchange_id).Bind(2, chunk.n);
+  XGW_TRY(bool exists, held.Step());
+  if (exists) return std::optional<UploadChunk>(ChunkFrom(held));
+  XGW_TRY(auto total, db_.Prepare("SELECT COALESCE(SUM(size), 0) FROM upload_chunks WHERE exchange_id = ?"));
+  total.Bind(1, chunk.exchange_id);
+  XGW_CHECK(total.Step());
+  if (static_cast<uint64_t>(total.Int(0)) + chunk.size > max_total) {
+    return Fail(ErrorCode::kLimit, "the chunks would hold more than the upload may (" + std::to_string(max_total) +
+                                       " bytes)");
+  }
+  XGW_TRY(auto ins, db_.Prepare("INSERT INTO upload_chunks(exchange_id, n, size, sha256, file, received_at) "
+                                "VALUES (?,?,?,?,?,?)"));
+  ins.Bind(1, chunk.exchange_id).Bind(2, chunk.n).Bind(3, static_cast<int64_t>(chunk.size)).Bind(4, chunk.sha256);
+  ins.Bind(5, chunk.file).Bind(6, chunk.received_at);
+  XGW_CHECK(ins.Run());
+  XGW_CHECK(tx.Commit());
+  return std::optional<UploadChunk>();
+}
+
+Result<std::vector<UploadChunk>> SqliteMetadataStore::ListChunks(const std::string& exchange_id) {
+  std::lock_guard lock(mu_);
+  XGW_TRY(auto st, db_.Prepare(std::string("SELECT ") + kChunkColumns + " FROM upload_chunks WHERE exchange_id = ? ORDER BY n"));
+  st.Bind(1, exchange_id);
+  std::vector<UploadChunk> out;
+  while (true) {
+    XGW_TRY(bool more, st.Step());
+    if (!more) return out;
+    out.push_back(ChunkFrom(st));
+  }
+}
+
+Result<void> SqliteMetadataStore::DeleteChunks(const std::string& exchange_id, std::optional<int64_t> n) {
+  std::lock_guard lock(mu_);
+  XGW_TRY(auto st, db_.Prepare(n ? "DELETE FROM upload_chunks WHERE exchange_id = ? AND n = ?"
+                                 : "DELETE FROM upload_chunks WHERE exchange_id = ?"));
+  st.Bind(1, exchange_id);
+  if (n) st.Bind(2, *n);
   return st.Run();
 }
 

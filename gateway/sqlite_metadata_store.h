@@ -50,6 +50,9 @@ class SqliteMetadataStore final : public MetadataStore {
   Result<void> RecordAcknowledged(const std::string& id, int64_t at, int64_t expires_at) override;
   Result<void> RecordViolationReport(const std::string& exchange_id, const std::string& user, const std::string& org,
                                      const std::string& code, const std::string& details_json, int64_t at) override;
+  Result<std::optional<UploadChunk>> RecordChunk(const UploadChunk& chunk, uint64_t max_total) override;
+  Result<std::vector<UploadChunk>> ListChunks(const std::string& exchange_id) override;
+  Result<void> DeleteChunks(const std::string& exchange_id, std::optional<int64_t> n) override;
   Result<std::vector<std::string>> ExchangesOfSubject(const std::string& value_hex) override;
   Result<void> PruneSubjects(int64_t deleted_before) override;
 

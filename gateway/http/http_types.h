@@ -24,6 +24,7 @@ struct RequestHead {
   std::string cookie;         // raw Cookie header; secret: never log
   std::string csrf_token;     // X-CSRF-Token; secret: never log
   std::string origin;         // Origin ("" if absent)
+  std::string content_digest; // Content-Digest (RFC 9530; "" if absent)
   std::string host;           // Host ("" if absent)
   std::optional<uint64_t> content_length;
   bool chunked = false;

@@ -272,6 +272,7 @@ void Session::OnHeader(error_code ec, size_t) {
   head_.authorization = std::string(req[http::field::authorization]);
   head_.cookie = std::string(req[http::field::cookie]);
   head_.csrf_token = std::string(req["X-CSRF-Token"]);
+  head_.content_digest = std::string(req["Content-Digest"]);
   head_.origin = std::string(req[http::field::origin]);
   head_.host = std::string(req[http::field::host]);
   if (auto len = parser_->content_length()) head_.content_length = *len;

@@ -143,8 +143,8 @@ TEST_CASE("AListOfFortyThousandPeopleWithASubjectIndexIsSentInOneRequestWithDefa
 
 TEST_CASE("AListAboveTheOneRequestSizeSendsItsIndexAtTheStartOfTheContent") {
   World w;
-  // ~17 MiB: announced first (POST /api/v1/exchanges), then uploaded with
-  // Content-Type application/vnd.xgw.exchange-content (index, age file).
+  // ~17 MiB: announced first (POST /api/v1/exchanges), then uploaded in
+  // chunks whose content is the index, then the age file.
   const int rows = 230000;
   const std::string csv = List(100000, rows);
   REQUIRE(csv.size() > (16u << 20));

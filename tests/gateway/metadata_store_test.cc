@@ -282,3 +282,59 @@ TEST_CASE("a discarded list loses its subject-index values at once, a deleted on
   REQUIRE(w.store->PruneSubjects(300));
   CHECK(w.store->ExchangesOfSubject(xgw::HexEncode(Digest(7)))->empty());
 }
+
+TEST_CASE("chunks are recorded once each, within the upload's bound, only while the exchange is pending") {
+  World w;
+  w.Propose("P1", "h1", 100);
+  REQUIRE(w.store->InsertPending(Row("exc-c", 200), {}));
+  const auto chunk = [](int64_t n, uint64_t size, const std::string& sha, int64_t at) {
+    xgw::UploadChunk c;
+    c.exchange_id = "exc-c";
+    c.n = n;
+    c.size = size;
+    c.sha256 = sha;
+    c.file = std::to_string(n) + "-" + sha;
+    c.received_at = at;
+    return c;
+  };
+  // Recorded: nothing held before.
+  auto first = w.store->RecordChunk(chunk(1, 60, "bb", 300), 100);
+  REQUIRE(first);
+  CHECK_FALSE(*first);
+  REQUIRE(*w.store->RecordChunk(chunk(0, 30, "aa", 301), 100) == std::nullopt);
+  // Chunk 1 again: the one held is returned, nothing written (same or other bytes).
+  auto again = w.store->RecordChunk(chunk(1, 60, "cc", 302), 100);
+  REQUIRE(again);
+  REQUIRE(*again);
+  CHECK((*again)->sha256 == "bb");
+  CHECK((*again)->received_at == 300);
+  // Over the bound: 90 held, 20 more would make 110 > 100.
+  auto over = w.store->RecordChunk(chunk(2, 20, "dd", 303), 100);
+  REQUIRE_FALSE(over);
+  CHECK(over.error().code == ErrorCode::kLimit);
+  auto held = w.store->ListChunks("exc-c");
+  REQUIRE(held);
+  REQUIRE(held->size() == 2);
+  CHECK((*held)[0] == chunk(0, 30, "aa", 301));
+  CHECK((*held)[1] == chunk(1, 60, "bb", 300));
+
+  // A chunk keeps its pending exchange out of the timeout's selection while
+  // it is newer than the bound.
+  CHECK(w.store->ListExchanges({ExchangeFilter::Set::kPendingSince, 250, ""}, std::nullopt, std::nullopt)->empty());
+  CHECK(w.store->ListExchanges({ExchangeFilter::Set::kPendingSince, 301, ""}, std::nullopt, std::nullopt)->size() == 1);
+
+  // One chunk dropped, then all; a deleted exchange keeps none and takes no more.
+  REQUIRE(w.store->DeleteChunks("exc-c", 0));
+  CHECK(w.store->ListChunks("exc-c")->size() == 1);
+  REQUIRE(w.store->MarkDeleted("exc-c", "discarded", "upload_timeout", 400));
+  CHECK(w.store->ListChunks("exc-c")->empty());
+  auto late = w.store->RecordChunk(chunk(3, 1, "ee", 401), 100);
+  REQUIRE_FALSE(late);
+  CHECK(late.error().code == ErrorCode::kConflict);
+  CHECK(w.store->RecordChunk(chunk(0, 1, "ee", 401), 100).error().code == ErrorCode::kConflict);
+  CHECK(w.store->ListChunks("exc-c")->empty());
+  // Unknown exchange.
+  xgw::UploadChunk stray = chunk(0, 1, "ff", 402);
+  stray.exchange_id = "exc-none";
+  CHECK(w.store->RecordChunk(stray, 100).error().code == ErrorCode::kConflict);
+}
