@@ -63,6 +63,8 @@ constexpr std::pair<AuditAction, std::string_view> kActions[] = {
     {AuditAction::kKeyBackupStored, "key.backup_stored"},
     {AuditAction::kKeyBackupFetched, "key.backup_fetched"},
     {AuditAction::kKeyBackupDeleted, "key.backup_deleted"},
+    {AuditAction::kSsoSubjectSet, "user.sso_subject_set"},
+    {AuditAction::kSsoSubjectRemoved, "user.sso_subject_removed"},
 };
 
 // The closed reason vocabulary, sorted. Adding a code is a reviewed code
@@ -99,6 +101,14 @@ constexpr std::string_view kReasons[] = {
     // Why a sign-in failed (auth.signin_failed) or a session's request was refused:
     "password",               "totp",                  "recovery",
     "locked",                 "disabled",              "csrf_refused",
+    // Single sign-on (gateway/api_sso.cc): "oidc" names the method of an
+    // auth.signin_succeeded; the others say why an OpenID Connect sign-in failed.
+    "oidc",                   "oidc_state",            "oidc_provider",
+    "oidc_code",              "oidc_malformed",        "oidc_algorithm",
+    "oidc_unknown_key",       "oidc_signature",        "oidc_issuer",
+    "oidc_audience",          "oidc_expired",          "oidc_not_yet_valid",
+    "oidc_issued_at",         "oidc_nonce",            "oidc_subject",
+    "oidc_claim",             "oidc_unknown_user",     "oidc_provider_error",
 };
 
 constexpr size_t kMaxOrgs = 16;

@@ -39,6 +39,8 @@ enum class AuditAction {
   kSessionEnded,
   // Added with key custody (gateway/api_keys.cc):
   kKeyBackupStored, kKeyBackupFetched, kKeyBackupDeleted,
+  // Added with single sign-on (gateway/api_sso.cc):
+  kSsoSubjectSet, kSsoSubjectRemoved,
 };
 enum class AuditOutcome { kSuccess, kRefused, kFailed };
 enum class ActorType { kUser, kOrganisation, kSystem, kAnonymous };

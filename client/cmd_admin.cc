@@ -27,7 +27,8 @@ constexpr std::string_view kUserUsage =
     "       xgw user list --org ORG [--json]\n"
     "       xgw user roles USER --role ROLE... [--json]\n"
     "       xgw user invite USER --signin-name NAME [--ttl DURATION] [--json]\n"
-    "       xgw user (unlock | disable | enable | mfa-reset) USER [--json]";
+    "       xgw user (unlock | disable | enable | mfa-reset) USER [--json]\n"
+    "       xgw user sso USER [--subject VALUE | --remove] [--json]   (single sign-on subject)";
 constexpr std::string_view kTokenUsage =
     "xgw token issue USER [--ttl DURATION] [--label TEXT] [--json]\n"
     "       xgw token list USER [--json]\n"
@@ -48,7 +49,7 @@ constexpr std::string_view kClockUsage = "xgw clock advance DURATION   (test clo
 constexpr FlagSpec kAdminFlags[] = {
     {0, "name", true},  {0, "enterprise-number", true}, {0, "dpo-contact", true}, {0, "org", true},
     {0, "role", true},  {0, "ttl", true},                {0, "label", true},       {0, "cert", true},
-    {0, "signin-name", true},
+    {0, "signin-name", true}, {0, "subject", true}, {0, "remove", false},
     kConfigFlag,
     kJsonFlag,          kHelpFlag,
 };
@@ -255,6 +256,25 @@ int RunUser(std::span<char* const> argv) {
     auto r = run.gw->Json("POST", "/api/v1/users/" + UrlEncode(a.positional[1]) + "/" + sub);
     if (!r) return Report(r.error());
     return Show(run, *r, "user " + a.positional[1] + ": " + sub + " done\n");
+  }
+  if (sub == "sso") {
+    if (a.positional.size() != 2 || (a.Has("subject") && a.Has("remove"))) {
+      return UsageError("user sso needs the user id and at most one of --subject, --remove", kUserUsage);
+    }
+    const std::string path = "/api/v1/users/" + UrlEncode(a.positional[1]) + "/sso";
+    XGW_CONNECT(run);
+    Result<json> r = a.Has("subject")  ? run.gw->Json("PUT", path, json{{"subject", *a.Last("subject")}})
+                     : a.Has("remove") ? run.gw->Json("DELETE", path)
+                                       : run.gw->Json("GET", path);
+    if (!r) return Report(r.error());
+    std::string t = "user " + a.positional[1] + ": ";
+    if (r->value("registered", false)) {
+      t += "single sign-on subject registered (claim " + r->value("claim", std::string("?")) + " of " +
+           r->value("issuer", std::string("?")) + ")\n";
+    } else {
+      t += "no single sign-on subject\n";
+    }
+    return Show(run, *r, t);
   }
   return UsageError("unknown user subcommand \"" + sub + "\"", kUserUsage);
 }

@@ -4,6 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
 #include "client/commands.h"
 #include "client/exchange_crypto.h"
 #include "client/key_custody.h"
@@ -20,7 +24,8 @@ using nlohmann::json;
 constexpr std::string_view kLoginUsage =
     "xgw login --gateway URL [--token-file FILE] [--pin sha256//... | --cacert FILE | --trust]\n"
     "                 [--identity FILE] [--subject-key FILE] [--config FILE]\n"
-    "       xgw login --gateway URL --user NAME [--password-file FILE] [--totp-file FILE | --recovery-code-file FILE]";
+    "       xgw login --gateway URL --user NAME [--password-file FILE] [--totp-file FILE | --recovery-code-file FILE]\n"
+    "       xgw login --gateway URL --sso ORG   (single sign-on through your organisation's identity provider)";
 constexpr std::string_view kLoginHelp =
     "Stores the gateway address, your token and how to recognise the gateway in the client\n"
     "configuration (mode 0600). The token is read from --token-file (\"-\" for standard input)\n"
@@ -30,7 +35,10 @@ constexpr std::string_view kLoginHelp =
     "With --user, signs you in as a person instead: your password and the code of your\n"
     "authenticator app (or one recovery code) are asked on the terminal, or read from the files\n"
     "given (for automation), and the session the gateway opens is stored instead of a token.\n"
-    "It ends after a while without use; `xgw logout` ends it at once.";
+    "It ends after a while without use; `xgw logout` ends it at once.\n"
+    "With --sso ORG (your organisation's id), signs you in through your organisation's own identity\n"
+    "provider: xgw prints an address to open in a browser (on any device), you sign in there, and\n"
+    "xgw receives the session once you have (it waits up to 10 minutes).";
 
 // Asks a yes/no question on the terminal.
 bool Confirm(const std::string& question) {
@@ -168,6 +176,45 @@ Result<std::string> SignIn(const Args& args, Gateway& gw, const std::string& use
   return secret;
 }
 
+// xgw login --sso ORG: the device-code flow through the gateway. The
+// gateway answers a device code (kept here, never shown) and an address
+// with a user code; the person signs in there in a browser; we poll.
+Result<std::string> SsoSignIn(Gateway& gw, const std::string& org) {
+  const std::string base = "/api/v1/auth/sso/" + UrlEncode(org) + "/device";
+  XGW_TRY(auto start, gw.Json("POST", base));
+  std::string device_code = Str(start, "device_code");
+  if (auto it = start.find("device_code"); it != start.end() && it->is_string()) {
+    auto& v = it->get_ref<std::string&>();
+    WipeMemory(v.data(), v.size());
+  }
+  if (device_code.empty()) return Fail(ErrorCode::kFormat, "the gateway's answer has no device code");
+  int64_t interval = std::clamp<int64_t>(start.value("interval", 2), 1, 30);
+  const int64_t expires_in = std::clamp<int64_t>(start.value("expires_in", 600), 10, 3600);
+  Notice("Open this address in a browser and sign in with your organisation's account:\n  " +
+         Str(start, "verification_uri") + "\n(code " + Str(start, "user_code") + "; waiting up to " +
+         std::to_string(expires_in / 60) + " minutes)");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(expires_in);
+  json body = {{"device_code", device_code}};
+  WipeMemory(device_code.data(), device_code.size());
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::seconds(interval));
+    auto answer = gw.Json("POST", base + "/token", body);
+    if (!answer) {
+      WipeJson(body);
+      return tl::unexpected(answer.error());
+    }
+    if (answer->contains("session_secret")) {
+      WipeJson(body);
+      std::string secret = Str(*answer, "session_secret");
+      WipeJson(*answer);
+      return secret;
+    }
+    interval = std::clamp<int64_t>(answer->value("interval", interval), 1, 30);
+  }
+  WipeJson(body);
+  return Fail(ErrorCode::kUnauthenticated, "the sign-in was not completed in time");
+}
+
 }  // namespace
 
 int RunLogin(std::span<char* const> argv) {
@@ -175,12 +222,15 @@ int RunLogin(std::span<char* const> argv) {
       {0, "gateway", true},     {0, "token-file", true}, {0, "pin", true},        {0, "cacert", true},
       {0, "trust", false},      {0, "identity", true},   {0, "subject-key", true}, {0, "subject-key-id", true},
       {0, "user", true},        {0, "password-file", true}, {0, "totp-file", true}, {0, "recovery-code-file", true},
+      {0, "sso", true},
       kConfigFlag, kHelpFlag,
   };
   auto args = ParseArgs(argv, kFlags);
   if (!args) return UsageError(args.error().message, kLoginUsage);
   if (args->Has("user") && args->Has("token-file"))
     return UsageError("--user (sign in as a person) and --token-file cannot be combined", kLoginUsage);
+  if (args->Has("sso") && (args->Has("user") || args->Has("token-file")))
+    return UsageError("--sso cannot be combined with --user or --token-file", kLoginUsage);
   if (args->Has("help")) return ShowHelp(kLoginUsage, kLoginHelp);
   if (!args->positional.empty()) return UsageError("unexpected argument", kLoginUsage);
   std::string path = ConfigPath(args->Last("config").value_or(""));
@@ -191,7 +241,14 @@ int RunLogin(std::span<char* const> argv) {
   if (auto i = args->Last("identity")) cfg.identity_file = AbsolutePath(*i);
   if (auto s = args->Last("subject-key")) cfg.subject_key_file = AbsolutePath(*s);
   if (auto s = args->Last("subject-key-id")) cfg.subject_key_id = *s;
-  if (auto user = args->Last("user")) {
+  if (auto org = args->Last("sso")) {
+    ClientConfig anonymous = cfg;
+    anonymous.token.clear();
+    Gateway public_gw(anonymous);
+    auto secret = SsoSignIn(public_gw, *org);
+    if (!secret) return Report(secret.error(), "run xgw login --sso again; if it keeps failing, ask an operator");
+    cfg.token = std::move(*secret);
+  } else if (auto user = args->Last("user")) {
     ClientConfig anonymous = cfg;
     anonymous.token.clear();
     Gateway public_gw(anonymous);

@@ -4,6 +4,9 @@
 
 #include <ctime>
 
+#include <algorithm>
+#include <cctype>
+
 #include <fstream>
 #include <initializer_list>
 #include <limits>
@@ -326,6 +329,73 @@ Result<void> ParseExchanges(const json& doc, Config& c) {
   return {};
 }
 
+// $.sso: single sign-on providers, one per organisation.
+Result<void> ParseSso(const json& doc, Config& c) {
+  auto it = doc.find("sso");
+  if (it == doc.end()) return {};
+  const std::string p = "$.sso";
+  XGW_CHECK(CheckKeys(*it, p, {"providers", "login_ttl_seconds", "jwks_cache_min_seconds",
+                               "jwks_cache_max_seconds", "jwks_refetch_seconds", "http_timeout_seconds"}));
+  auto& s = c.sso;
+  XGW_CHECK(GetUint<int64_t>(*it, p, "login_ttl_seconds", 60, 3600, s.login_ttl_seconds));
+  XGW_CHECK(GetUint<int64_t>(*it, p, "jwks_cache_min_seconds", 1, 86400, s.jwks_cache_min_seconds));
+  XGW_CHECK(GetUint<int64_t>(*it, p, "jwks_cache_max_seconds", 1, 7 * 86400, s.jwks_cache_max_seconds));
+  XGW_CHECK(GetUint<int64_t>(*it, p, "jwks_refetch_seconds", 1, 3600, s.jwks_refetch_seconds));
+  XGW_CHECK(GetUint<uint32_t>(*it, p, "http_timeout_seconds", 1, 60, s.http_timeout_seconds));
+  if (s.jwks_cache_min_seconds > s.jwks_cache_max_seconds) {
+    return PathError(p + ".jwks_cache_min_seconds", "must not exceed jwks_cache_max_seconds");
+  }
+  auto list = it->find("providers");
+  if (list == it->end()) return {};
+  if (!list->is_array()) return PathError(p + ".providers", "expected an array");
+  if (list->size() > 1000) return PathError(p + ".providers", "at most 1000 providers");
+  const auto is_name = [](const std::string& v, size_t max, std::string_view extra) {
+    return !v.empty() && v.size() <= max && std::all_of(v.begin(), v.end(), [&](char ch) {
+      return std::isalnum(static_cast<unsigned char>(ch)) || extra.find(ch) != std::string_view::npos;
+    });
+  };
+  for (size_t i = 0; i < list->size(); ++i) {
+    const std::string q = p + ".providers[" + std::to_string(i) + "]";
+    const json& e = (*list)[i];
+    XGW_CHECK(CheckKeys(e, q, {"org", "issuer", "client_id", "client_secret_file", "claim", "ca_file", "scope"}));
+    SsoProviderConfig pc;
+    XGW_CHECK(GetString(e, q, "org", pc.org_id));
+    XGW_CHECK(GetString(e, q, "issuer", pc.issuer));
+    XGW_CHECK(GetString(e, q, "client_id", pc.client_id));
+    XGW_CHECK(GetStatePath(e, q, "client_secret_file", c.state_dir, pc.client_secret_file));
+    XGW_CHECK(GetString(e, q, "claim", pc.claim));
+    XGW_CHECK(GetStatePath(e, q, "ca_file", c.state_dir, pc.ca_file));
+    XGW_CHECK(GetString(e, q, "scope", pc.scope));
+    if (pc.org_id.rfind("org-", 0) != 0 || !is_name(pc.org_id, 64, "-_")) {
+      return PathError(q + ".org", "must be an organisation id (org-...)");
+    }
+    const std::string& iss = pc.issuer;
+    if (iss.rfind("https://", 0) != 0 || iss.size() <= 8 || iss.size() > 512 ||
+        iss.find_first_of("?#@ \t\n", 8) != std::string::npos) {
+      return PathError(q + ".issuer", "must be an https URL without query, fragment or user info");
+    }
+    if (!is_name(pc.client_id, 256, "-_.:~@/")) {
+      return PathError(q + ".client_id", "required: 1-256 letters, digits and -_.:~@/");
+    }
+    if (pc.client_secret_file.empty()) return PathError(q + ".client_secret_file", "required");
+    if (!is_name(pc.claim, 64, "_-.:")) return PathError(q + ".claim", "a claim name such as sub, email or oid");
+    bool has_openid = false;
+    for (size_t at = 0; at <= pc.scope.size();) {
+      const size_t end = std::min(pc.scope.find(' ', at), pc.scope.size());
+      has_openid = has_openid || pc.scope.substr(at, end - at) == "openid";
+      at = end + 1;
+    }
+    if (!has_openid || !is_name(pc.scope, 512, " _-.:/")) {
+      return PathError(q + ".scope", "space-separated scopes that include openid");
+    }
+    for (const auto& other : s.providers) {
+      if (other.org_id == pc.org_id) return PathError(q + ".org", "names an organisation that has a provider already");
+    }
+    s.providers.push_back(std::move(pc));
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<Config> ParseConfig(const json& doc) {
@@ -334,7 +404,7 @@ Result<Config> ParseConfig(const json& doc) {
   XGW_CHECK(CheckKeys(doc, root,
                       {"state_dir", "listen", "threads", "blocking_threads",
                        "shutdown_grace_seconds", "tls", "limits", "tokens", "log",
-                       "server", "accounts", "clock", "audit", "exchanges"}));
+                       "server", "accounts", "clock", "audit", "exchanges", "sso"}));
   XGW_CHECK(GetString(doc, root, "state_dir", c.state_dir));
   if (!IsAbsolutePath(c.state_dir)) return PathError("$.state_dir", "must be an absolute path");
   DropTrailingSlashes(c.state_dir);
@@ -356,6 +426,7 @@ Result<Config> ParseConfig(const json& doc) {
   XGW_CHECK(ParseClock(doc, c));
   XGW_CHECK(ParseAudit(doc, c));
   XGW_CHECK(ParseExchanges(doc, c));
+  XGW_CHECK(ParseSso(doc, c));
   return c;
 }
 
@@ -381,6 +452,23 @@ Result<Config> LoadConfigFile(const std::string& path) {
   if (!c) return Fail(c.error().code, path + ": " + c.error().message);
   return c;
 }
+
+namespace {
+json SsoJson(const SsoConfig& s) {
+  json providers = json::array();
+  for (const auto& p : s.providers) {
+    providers.push_back({{"org", p.org_id}, {"issuer", p.issuer}, {"client_id", p.client_id},
+                         {"client_secret_file", p.client_secret_file}, {"claim", p.claim},
+                         {"ca_file", p.ca_file}, {"scope", p.scope}});
+  }
+  return {{"providers", providers},
+          {"login_ttl_seconds", s.login_ttl_seconds},
+          {"jwks_cache_min_seconds", s.jwks_cache_min_seconds},
+          {"jwks_cache_max_seconds", s.jwks_cache_max_seconds},
+          {"jwks_refetch_seconds", s.jwks_refetch_seconds},
+          {"http_timeout_seconds", s.http_timeout_seconds}};
+}
+}  // namespace
 
 json DumpConfig(const Config& c) {
   return json{
@@ -431,6 +519,7 @@ json DumpConfig(const Config& c) {
                      {"subject_keys_dir", c.exchanges.subject_keys_dir},
                      {"packed_blob_max_bytes", c.exchanges.packed_blob_max_bytes},
                      {"upload_chunk_max_bytes", c.exchanges.upload_chunk_max_bytes}}},
+      {"sso", SsoJson(c.sso)},
   };
 }
 
@@ -446,6 +535,7 @@ std::string KeysNeedingRestart(const Config& running, const Config& fresh) {
   if (running.blocking_threads != fresh.blocking_threads) add("$.blocking_threads");
   if (running.clock != fresh.clock) add("$.clock");
   if (running.audit != fresh.audit) add("$.audit");
+  if (running.sso != fresh.sso) add("$.sso");
   if (running.exchanges.packed_blob_max_bytes != fresh.exchanges.packed_blob_max_bytes) {
     add("$.exchanges.packed_blob_max_bytes");
   }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -126,6 +127,30 @@ struct ExchangesConfig {
   bool operator==(const ExchangesConfig&) const = default;
 };
 
+// $.sso.providers[]: an organisation's own OpenID Connect provider
+// (docs/configuration.md, "Single sign-on").
+struct SsoProviderConfig {
+  std::string org_id;              // "org-...": whose people this provider signs in
+  std::string issuer;              // "https://...", exactly the provider's "iss"
+  std::string client_id;           // the gateway's client at the provider
+  std::string client_secret_file;  // the client secret (one line); relative to state_dir
+  std::string claim = "sub";       // ID-token claim compared with the value registered per user
+  std::string ca_file;             // PEM trust anchors for the provider ("": the system's)
+  std::string scope = "openid";    // sent to /authorize; must include "openid"
+  bool operator==(const SsoProviderConfig&) const = default;
+};
+
+// $.sso: single sign-on. Read at start-up.
+struct SsoConfig {
+  std::vector<SsoProviderConfig> providers;
+  int64_t login_ttl_seconds = 600;         // a started sign-in must come back within this
+  int64_t jwks_cache_min_seconds = 60;     // a JWKS / discovery max-age is honoured within [min, max]
+  int64_t jwks_cache_max_seconds = 86400;
+  int64_t jwks_refetch_seconds = 60;       // an unknown kid refetches the JWKS at most this often
+  uint32_t http_timeout_seconds = 10;      // each request to a provider
+  bool operator==(const SsoConfig&) const = default;
+};
+
 struct Config {
   std::string state_dir = "/var/lib/xgwd";  // absolute; SQLite DB, blobs, keys
   std::string listen = "127.0.0.1:8443";   // "IP:PORT" or "[IPv6]:PORT"; port 0 = any free
@@ -141,6 +166,7 @@ struct Config {
   ClockConfig clock;
   AuditConfig audit;
   ExchangesConfig exchanges;
+  SsoConfig sso;
   bool operator==(const Config&) const = default;
 
   // Fixed locations inside state_dir.

@@ -12,6 +12,7 @@
 #include "crypto/secret.h"
 #include "crypto/signed_note.h"
 #include "audit/verify.h"
+#include "gateway/api_sso.h"
 #include "gateway/database.h"
 #include "gateway/server.h"
 #include "gateway/signing_key.h"
@@ -185,6 +186,7 @@ int XgwdMain(int argc, char** argv) {
   if (auto keys = CheckSubjectKeysDir(config->exchanges.subject_keys_dir); !keys) {
     return Fail1(keys.error());
   }
+  if (auto sso = CheckSsoFiles(config->sso); !sso) return Fail1(sso.error());
   if (auto tls = MakeServerTlsContext(config->tls); !tls) return Fail1(tls.error());
   std::printf("xgwd: configuration %s is valid\n", serve.config_path.c_str());
   return 0;

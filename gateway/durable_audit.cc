@@ -51,6 +51,8 @@ AuditAction ActionForRequest(const RequestRecord& r) {
       {"POST", "/api/v1/users/{user}/enable", AuditAction::kUserEnabled},
       {"PUT", "/api/v1/users/{user}/key-backup", AuditAction::kKeyBackupStored},
       {"DELETE", "/api/v1/users/{user}/key-backup", AuditAction::kKeyBackupDeleted},
+      {"PUT", "/api/v1/users/{user}/sso", AuditAction::kSsoSubjectSet},
+      {"DELETE", "/api/v1/users/{user}/sso", AuditAction::kSsoSubjectRemoved},
   };
   for (const auto& a : kActions) {
     if (a.method == r.method && a.route == r.route) return a.action;

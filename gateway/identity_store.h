@@ -149,6 +149,13 @@ struct KeyBackup {
 // are written, just before COMMIT: the router's audit record of an
 // operator's change. If it fails, the change is rolled back and its error
 // returned; a change refused by a check never calls it. Empty: nothing to call.
+// A person found by their single sign-on subject.
+struct SsoUser {
+  std::string user_id;
+  std::string org_id;
+  bool disabled = false;
+};
+
 using BeforeCommit = std::function<Result<void>()>;
 
 class IdentityStore {
@@ -270,6 +277,17 @@ class IdentityStore {
   // kNotFound if the user keeps none.
   virtual Result<KeyBackup> GetKeyBackup(const std::string& user_id) = 0;
   virtual Result<void> DeleteKeyBackup(const std::string& user_id, const BeforeCommit& before_commit = {}) = 0;
+
+  // Single sign-on (sqlite_sso_store.cc, migration 10): per user, the hash
+  // of the value their organisation's provider puts in the configured claim
+  // (SsoSubjectHash). kConflict if another user of the organisation has it.
+  virtual Result<void> SetSsoSubject(const std::string& user_id, const std::string& subject_hash, int64_t now,
+                                     const BeforeCommit& before_commit = {}) = 0;
+  // kNotFound if the user has none.
+  virtual Result<void> DeleteSsoSubject(const std::string& user_id, const BeforeCommit& before_commit = {}) = 0;
+  virtual Result<std::optional<int64_t>> SsoSubjectUpdatedAt(const std::string& user_id) = 0;
+  // The user of `org_id` registered with `subject_hash`; kNotFound if none.
+  virtual Result<SsoUser> UserForSsoSubject(const std::string& org_id, const std::string& subject_hash) = 0;
 };
 
 }  // namespace xgw

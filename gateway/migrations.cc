@@ -274,6 +274,20 @@ CREATE TABLE upload_chunks (
   PRIMARY KEY (exchange_id, n)
 );
 )sql"},
+    {10, "sso-identities",
+     R"sql(
+-- Single sign-on: the value a person's organisation's identity provider
+-- puts in the configured claim, registered by an operator, kept as a hash
+-- (gateway/api_sso.cc SsoSubjectHash), one per person, unique in the
+-- organisation.
+CREATE TABLE sso_identities (
+  user_id TEXT PRIMARY KEY REFERENCES users(id),
+  org_id TEXT NOT NULL REFERENCES organisations(id),
+  subject_hash TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (org_id, subject_hash)
+);
+)sql"},
 };
 
 }  // namespace

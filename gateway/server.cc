@@ -24,6 +24,7 @@
 #include "gateway/sqlite_identity_store.h"
 #include "gateway/http/listener.h"
 #include "gateway/api_accounts.h"
+#include "gateway/api_sso.h"
 #include "gateway/api_audit.h"
 #include "gateway/api_identities.h"
 #include "gateway/http/session.h"
@@ -80,7 +81,10 @@ class Daemon {
   }
 
   // People's accounts and sessions (the key of TOTP secrets at rest); before Run.
-  Result<void> OpenAccounts() { return RegisterAccountRoutes(router_, config_.Get()->AccountsKeyPath()); }
+  Result<void> OpenAccounts() {
+    XGW_CHECK(RegisterAccountRoutes(router_, config_.Get()->AccountsKeyPath()));
+    return RegisterSsoRoutes(router_, config_.Get()->sso);  // single sign-on opens sessions the same way
+  }
 
   // Opens the exchange service and registers its routes; before Run.
   Result<void> OpenExchanges(std::shared_ptr<const Ed25519SecretKey> key) {

@@ -86,6 +86,11 @@ class SqliteIdentityStore final : public IdentityStore {
   Result<KeyBackup> GetKeyBackup(const std::string& user_id) override;
   Result<void> DeleteKeyBackup(const std::string& user_id, const BeforeCommit& before_commit = {}) override;
   Result<void> EndSession(const std::string& session_id, int64_t now, const BeforeCommit& before_commit) override;
+  Result<void> SetSsoSubject(const std::string& user_id, const std::string& subject_hash, int64_t now,
+                             const BeforeCommit& before_commit = {}) override;
+  Result<void> DeleteSsoSubject(const std::string& user_id, const BeforeCommit& before_commit = {}) override;
+  Result<std::optional<int64_t>> SsoSubjectUpdatedAt(const std::string& user_id) override;
+  Result<SsoUser> UserForSsoSubject(const std::string& org_id, const std::string& subject_hash) override;
 
  private:
   SqliteIdentityStore(Database db, std::unique_ptr<ReadPool> readers) : db_(std::move(db)), readers_(std::move(readers)) {}

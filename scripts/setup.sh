@@ -14,6 +14,7 @@ packages=(
   libsystemd-dev
   libzip-dev libpugixml-dev zlib1g-dev
   python3 python3-openpyxl python3-yaml
+  python3-cryptography
   age
   time
   tzdata

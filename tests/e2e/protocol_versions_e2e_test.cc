@@ -409,6 +409,7 @@ TEST_CASE("ADatabaseFromSchemaTwoKeepsItsProtocolInForceAfterTheUpgrade") {
       "DROP TABLE IF EXISTS sessions; DROP TABLE IF EXISTS recovery_codes; DROP TABLE IF EXISTS invitations; "
       "DROP TABLE IF EXISTS accounts; ALTER TABLE users DROP COLUMN disabled_at; "
       "DROP TABLE IF EXISTS key_backups; DROP TABLE IF EXISTS user_key_history; DROP TABLE IF EXISTS upload_chunks; "
+      "DROP TABLE IF EXISTS sso_identities; "
       "ALTER TABLE protocol_acceptances RENAME TO pa3; "
       "CREATE TABLE protocol_acceptances (protocol_id TEXT NOT NULL REFERENCES protocols(id), "
       "party TEXT NOT NULL, version_hash TEXT NOT NULL, accepted_by TEXT NOT NULL, at INTEGER NOT NULL, "
@@ -421,7 +422,7 @@ TEST_CASE("ADatabaseFromSchemaTwoKeepsItsProtocolInForceAfterTheUpgrade") {
   REQUIRE(w.DbDump("SELECT MAX(version) FROM schema_migrations;") == "2\n");
 
   w.d->Restart();
-  CHECK(w.DbDump("SELECT MAX(version) FROM schema_migrations;") == "9\n");  // the newest migration
+  CHECK(w.DbDump("SELECT MAX(version) FROM schema_migrations;") == "10\n");  // the newest migration
   json shown = w.Show(w.dpo_recv.token);
   CHECK(shown["state"] == "valid");
   CHECK(shown["version_hash"] == v1);

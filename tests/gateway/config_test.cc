@@ -190,3 +190,50 @@ TEST_CASE("AccountsAndPublicOriginHaveDocumentedDefaultsAndRefuseBadValues") {
   REQUIRE_FALSE(zero);
   CHECK(zero.error().message.find("$.accounts.lockout_after_failures") != std::string::npos);
 }
+
+TEST_CASE("SsoProvidersAreValidatedAndReparse") {
+  auto none = ParseConfig(json::object());
+  REQUIRE(none);
+  CHECK(none->sso.providers.empty());
+  CHECK(none->sso.login_ttl_seconds == 600);
+  const json good = {{"state_dir", "/var/lib/xgwd"},
+                     {"sso",
+                      {{"providers",
+                        {{{"org", "org-abc"},
+                          {"issuer", "https://login.example.org/tenant/v2.0"},
+                          {"client_id", "0f1e-22"},
+                          {"client_secret_file", "sso/thuispunt.secret"},
+                          {"claim", "oid"}}}},
+                       {"jwks_refetch_seconds", 30}}}};
+  auto c = ParseConfig(good);
+  REQUIRE(c);
+  REQUIRE(c->sso.providers.size() == 1);
+  CHECK(c->sso.providers[0].client_secret_file == "/var/lib/xgwd/sso/thuispunt.secret");
+  CHECK(c->sso.providers[0].scope == "openid");
+  CHECK(c->sso.jwks_refetch_seconds == 30);
+  auto again = ParseConfig(DumpConfig(*c));
+  REQUIRE(again);
+  CHECK(*again == *c);
+
+  const auto error_of = [&](const char* key, json value) {
+    json doc = good;
+    doc["sso"]["providers"][0][key] = value;
+    auto r = ParseConfig(doc);
+    return r ? std::string("accepted") : r.error().message;
+  };
+  CHECK(error_of("issuer", "http://login.example.org").find("$.sso.providers[0].issuer") != std::string::npos);
+  CHECK(error_of("issuer", "https://login.example.org/?x=1").find("issuer") != std::string::npos);
+  CHECK(error_of("org", "thuispunt").find("$.sso.providers[0].org") != std::string::npos);
+  CHECK(error_of("client_id", "").find("client_id") != std::string::npos);
+  CHECK(error_of("client_secret_file", "").find("client_secret_file") != std::string::npos);
+  CHECK(error_of("claim", "a b").find("claim") != std::string::npos);
+  CHECK(error_of("scope", "email profile").find("scope") != std::string::npos);
+  CHECK(error_of("secret", "inline").find("$.sso.providers[0].secret") != std::string::npos);
+  json twice = good;
+  twice["sso"]["providers"].push_back(good["sso"]["providers"][0]);
+  CHECK_FALSE(ParseConfig(twice));
+  // Providers are read at start-up.
+  json changed = good;
+  changed["sso"]["providers"][0]["claim"] = "email";
+  CHECK(xgw::KeysNeedingRestart(*c, *ParseConfig(changed)) == "$.sso");
+}
