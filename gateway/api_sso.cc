@@ -433,9 +433,9 @@ Response Callback(Sso& s, RequestContext& ctx) {
     r.audited = true;
     return r;
   }
-  // The binding cookie is left to expire (its state is used up): a response
-  // carries one Set-Cookie (http/session.cc sets headers by name), the session's.
+  // The session's cookie, and the binding cookie cleared (its state is used up).
   Response r = SessionOpenedResponse(*session);
+  r.headers.emplace_back("Set-Cookie", std::string(kSsoBindingCookie) + "=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax");
   r.headers.emplace_back("Referrer-Policy", "no-referrer");
   r.audited = true;
   return r;

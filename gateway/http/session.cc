@@ -460,7 +460,12 @@ void Session::Respond(Response r) {
   res_->set("X-Content-Type-Options", "nosniff");
   res_->set(http::field::cache_control, "no-store");
   for (const auto& [k, v] : response_.headers) {
-    if (k != "Cache-Control") res_->set(k, v);
+    // Set-Cookie is the one header that may come more than once (RFC 6265).
+    if (k == "Set-Cookie") {
+      res_->insert(k, v);
+    } else if (k != "Cache-Control") {
+      res_->set(k, v);
+    }
   }
   if (response_.source) {
     if (response_.content_length) {

@@ -190,6 +190,8 @@ TEST_CASE("a registered person signs in through the organisation's provider (RS2
     const std::string session = SetCookieValue(r, "__Host-xgw_session");
     INFO(r.headers);
     REQUIRE_FALSE(session.empty());
+    // The used-up binding cookie is cleared in the same answer (two Set-Cookie headers).
+    CHECK(r.headers.find("__Host-xgw_sso=; Max-Age=0") != std::string::npos);
     // The session is a session like any other.
     json me = MustJson(Request(*w.d, "GET", "/api/v1/me", {.headers = {"Cookie: __Host-xgw_session=" + session}}), 200);
     CHECK(me.dump().find(w.user) != std::string::npos);
