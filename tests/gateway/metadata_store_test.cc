@@ -173,7 +173,7 @@ TEST_CASE("an amendment comes into force only after its audit callback succeeded
   CHECK((*versions)[1].state == "current");
 }
 
-TEST_CASE("a publication the decision refuses, or that fails, writes nothing; one that passes counts its transfer") {
+TEST_CASE("a publication the decision refuses, or that fails, writes nothing, one that passes counts its transfer") {
   World w;
   w.Propose("P1", "h1", 100);
   REQUIRE(w.store->SetProtocolState("P1", ProtocolState::kProposed, ProtocolState::kValid, "h1", 110));

@@ -391,7 +391,7 @@ TEST_CASE("a provider verifies tokens with its cached keys and honours max-age w
   CHECK(CacheSeconds("public, MAX-AGE=120", 60, 86400, 300) == 120);
 }
 
-TEST_CASE("an unknown kid refetches the JWKS at most once per interval; a removed key is refused", "[oidc]") {
+TEST_CASE("an unknown kid refetches the JWKS at most once per interval, a removed key is refused", "[oidc]") {
   TestKey k1 = TestKey::Make("RS256", "k1");
   TestKey k2 = TestKey::Make("ES256", "k2");
   auto f = Fake({k1});
@@ -417,7 +417,7 @@ TEST_CASE("an unknown kid refetches the JWKS at most once per interval; a remove
   CHECK(p.VerifyIdToken(k1.Sign(late), "n-0S6_WzA2Mj", kNow + 201).error().reason == "unknown_key");
 }
 
-TEST_CASE("discovery must name the configured issuer and https endpoints; fetch failures fail closed", "[oidc]") {
+TEST_CASE("discovery must name the configured issuer and https endpoints, fetch failures fail closed", "[oidc]") {
   TestKey k1 = TestKey::Make("RS256", "k1");
   auto f = Fake({k1});
   json d = json::parse(f->replies[kDiscovery].body);

@@ -173,7 +173,7 @@ TEST_CASE("packed: orphans and pending blobs are removed on request, counted") {
 
 // --- what packing adds ----------------------------------------------------
 
-TEST_CASE("packed: blobs announced above the threshold are files; both kinds list, read and delete") {
+TEST_CASE("packed: blobs announced above the threshold are files, both kinds list, read and delete") {
   TempDir dir;
   auto store = OpenStore(dir.path + "/blobs", 1000);
   Store(*store, "exc-small", Payload("s", 1000));

@@ -60,7 +60,7 @@ TEST_CASE("every refusal the services can give is in the table") {
   }
 }
 
-TEST_CASE("a refusal's extra members reach the problem; audit and storage failures keep their answers") {
+TEST_CASE("a refusal's extra members reach the problem, audit and storage failures keep their answers") {
   const auto ctx = Context();
   const auto with_problems =
       xgw::ProblemFor(ctx, ServiceError(Refusal::kUnknownParty, "register them", {{"problems", {{{"path", "$.x"}}}}}));

@@ -26,7 +26,7 @@ Date Ymd(int y, unsigned m, unsigned d) { return std::chrono::year{y} / std::chr
 
 }  // namespace
 
-TEST_CASE("calendar durations parse years, months and days; the old parser still refuses them",
+TEST_CASE("calendar durations parse years, months and days, the old parser still refuses them",
           "[calendar]") {
   auto d = ParseCalendarDuration("P1Y2M10D");
   REQUIRE(d);
@@ -135,7 +135,7 @@ TEST_CASE("decimal bounds that are no decimals, or reversed, are problems at the
   CHECK(HasProblem(text.error(), "$.fields[7].unit", "not allowed for type text"));
 }
 
-TEST_CASE("a recipient rule may name a declared unit; members hold the role unit.<id>", "[units]") {
+TEST_CASE("a recipient rule may name a declared unit, members hold the role unit.<id>", "[units]") {
   json doc = CirJson();
   doc["parties"][1]["units"] = {"dienst-thuislozenzorg", "welzijnsbureau"};
   doc["recipients"] = {{{"organisation", "org-ocmw-gent"}, {"units", {"dienst-thuislozenzorg"}}}};
