@@ -17,7 +17,7 @@ namespace {
 using nlohmann::json;
 
 constexpr std::string_view kOrgUsage =
-    "xgw org create --name NAME [--enterprise-number N] [--dpo-contact EMAIL] [--json]\n"
+    "xgw org create --name NAME [--enterprise-number N] [--dpo-contact EMAIL] [--time-zone ZONE] [--json]\n"
     "       xgw org list [--json]\n"
     "       xgw org pin add ORG (PIN | --cert FILE) [--json]   (PIN: sha256//<base64> or sha256:<hex>)\n"
     "       xgw org pin list ORG [--json]\n"
@@ -49,7 +49,7 @@ constexpr std::string_view kClockUsage = "xgw clock advance DURATION   (test clo
 constexpr FlagSpec kAdminFlags[] = {
     {0, "name", true},  {0, "enterprise-number", true}, {0, "dpo-contact", true}, {0, "org", true},
     {0, "role", true},  {0, "ttl", true},                {0, "label", true},       {0, "cert", true},
-    {0, "signin-name", true}, {0, "subject", true}, {0, "remove", false},
+    {0, "signin-name", true}, {0, "subject", true}, {0, "remove", false}, {0, "time-zone", true},
     kConfigFlag,
     kJsonFlag,          kHelpFlag,
 };
@@ -166,6 +166,7 @@ int RunOrg(std::span<char* const> argv) {
     json body = {{"name", *a.Last("name")}};
     if (auto e = a.Last("enterprise-number")) body["enterprise_number"] = *e;
     if (auto d = a.Last("dpo-contact")) body["dpo_contact"] = *d;
+    if (auto z = a.Last("time-zone")) body["time_zone"] = *z;
     XGW_CONNECT(run);
     auto r = run.gw->Json("POST", "/api/v1/orgs", body);
     if (!r) return Report(r.error());
@@ -178,7 +179,7 @@ int RunOrg(std::span<char* const> argv) {
     if (!r) return Report(r.error());
     std::string t;
     for (const auto& o : Items(*r))
-      t += Str(o, "id") + "  " + Str(o, "enterprise_number") + "  " + Str(o, "name") + "\n";
+      t += Str(o, "id") + "  " + Str(o, "enterprise_number") + "  " + Str(o, "name") + "  (" + Str(o, "time_zone") + ")\n";
     return Show(run, Items(*r), t.empty() ? "No organisations.\n" : t);
   }
   return UsageError("unknown org subcommand \"" + sub + "\"", kOrgUsage);

@@ -264,7 +264,10 @@ int RunLogin(std::span<char* const> argv) {
   auto me = gw.Json("GET", "/api/v1/me");
   if (!me) return Report(me.error());
   cfg.user_id = Str(*me, "id");
-  if (me->contains("organisation")) cfg.organisation_id = Str((*me)["organisation"], "id");
+  if (me->contains("organisation")) {
+    cfg.organisation_id = Str((*me)["organisation"], "id");
+    cfg.time_zone = Str((*me)["organisation"], "time_zone");
+  }
   if (auto r = SaveConfig(path, cfg); !r) return Report(r.error());
   Notice("logged in as " + cfg.user_id + " (organisation " + cfg.organisation_id + "); settings saved in " + path);
   return kExitOk;

@@ -91,6 +91,7 @@ Result<ClientConfig> LoadConfig(const std::string& path) {
   c.subject_key_id = Str(j, "subject_key_id");
   c.user_id = Str(j, "user_id");
   c.organisation_id = Str(j, "organisation_id");
+  c.time_zone = Str(j, "time_zone");
   if (c.gateway_url.empty()) return Fail(ErrorCode::kFormat, "the client configuration " + path + " has no gateway_url");
   return c;
 }
@@ -100,7 +101,7 @@ Result<void> SaveConfig(const std::string& path, const ClientConfig& c) {
             {"pin", c.pin},                         {"cacert", c.cacert},
             {"identity_file", c.identity_file},     {"subject_key_file", c.subject_key_file},
             {"subject_key_id", c.subject_key_id},   {"user_id", c.user_id},
-            {"organisation_id", c.organisation_id}};
+            {"organisation_id", c.organisation_id}, {"time_zone", c.time_zone}};
   return WriteJson0600(path, j);
 }
 

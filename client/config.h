@@ -26,6 +26,7 @@ struct ClientConfig {
   std::string subject_key_id;    // label written into manifests; default "org"
   std::string user_id;           // filled by login from GET /api/v1/me
   std::string organisation_id;
+  std::string time_zone;         // the organisation's (GET /api/v1/me at login); times are shown in it
 
   bool operator==(const ClientConfig&) const = default;
 };

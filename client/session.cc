@@ -43,6 +43,7 @@ Result<ClientConfig> LoadClientConfig(const Args& args) {
   if (!c && c.error().code == ErrorCode::kNotFound)
     return Fail(ErrorCode::kNotFound, "not logged in: no configuration at " + path +
                                           " (run `xgw login --gateway URL` first, or pass --config FILE)");
+  if (c) UseOrganisationTimeZone(c->time_zone);
   return c;
 }
 
@@ -91,17 +92,28 @@ bool PrintedAsJsonOrNone(const Args& args, const nlohmann::json& items, std::str
 
 namespace {
 
+std::string& OrganisationTimeZone() {
+  static std::string name;
+  return name;
+}
+
 // The zone people read times in, loaded once per process; null if it cannot be.
 const TimeZone* ReadersTimeZone() {
   static const std::shared_ptr<const TimeZone> zone = [] {
-    const char* name = std::getenv("XGW_TIME_ZONE");
-    auto z = TimeZone::Load(name != nullptr && *name != '\0' ? name : "Europe/Brussels");
+    const char* env = std::getenv("XGW_TIME_ZONE");
+    const std::string name = env != nullptr && *env != '\0'           ? std::string(env)
+                             : !OrganisationTimeZone().empty() ? OrganisationTimeZone()
+                                                               : std::string("Europe/Brussels");
+    auto z = TimeZone::Load(name);
+    if (!z) z = TimeZone::Load("Europe/Brussels");  // a zone this machine lacks
     return z ? *z : nullptr;
   }();
   return zone.get();
 }
 
 }  // namespace
+
+void UseOrganisationTimeZone(const std::string& name) { OrganisationTimeZone() = name; }
 
 std::string LocalTime(std::string_view utc) {
   const TimeZone* zone = ReadersTimeZone();

@@ -64,10 +64,14 @@ bool PrintedAsJsonOrNone(const Args& args, const nlohmann::json& items, std::str
 // A string member or "" (never throws).
 std::string Str(const nlohmann::json& j, std::string_view key);
 // A time the gateway gave (RFC 3339 UTC, "2024-09-20T07:00:00Z") as people
-// read it: "2024-09-20 09:00 +02:00" in the time zone of XGW_TIME_ZONE, by
-// default Europe/Brussels (summer and winter time from the system's zone
+// read it: "2024-09-20 09:00 +02:00" in the time zone of XGW_TIME_ZONE, else
+// the organisation's (saved by `xgw login`; see UseOrganisationTimeZone),
+// else Europe/Brussels (summer and winter time from the system's zone
 // files). Anything else is returned as it is; "" stays "".
 std::string LocalTime(std::string_view utc);
+// The organisation's time zone for LocalTime (LoadClientConfig calls it
+// with the configuration's); "" leaves the default. Before the first LocalTime.
+void UseOrganisationTimeZone(const std::string& name);
 // Writes text to stdout.
 void Print(std::string_view text);
 // Escapes a path segment / query value for URLs.

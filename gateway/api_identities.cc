@@ -84,6 +84,7 @@ json OrgJson(const Organisation& o) {
           {"enterprise_number", OptJson(o.enterprise_number)},
           {"dpo_contact", OptJson(o.dpo_contact)},
           {"client_cert_pins", pins},
+          {"time_zone", o.time_zone},
           {"created_at", FormatTime(o.created_at)}};
 }
 
@@ -128,7 +129,7 @@ Result<Response> Me(IdentityStore& store, RequestContext& ctx) {
   XGW_TRY(auto user, store.GetUser(ctx.principal->user_id));
   XGW_TRY(auto org, store.GetOrganisation(user.org_id));
   json j = UserJson(user);
-  j["organisation"] = {{"id", org.id}, {"name", org.name}};
+  j["organisation"] = {{"id", org.id}, {"name", org.name}, {"time_zone", org.time_zone}};
   j["token_id"] = ctx.principal->token_id;
   // Which credential this request used: an API token or a person's session.
   const bool session = ctx.principal->token_id.rfind("ses-", 0) == 0;
@@ -144,12 +145,13 @@ Result<Response> Me(IdentityStore& store, RequestContext& ctx) {
 
 // POST /api/v1/orgs
 Result<Response> CreateOrganisation(IdentityStore& store, RequestContext& ctx, const json& body) {
-  XGW_CHECK(OnlyFields(body, {"name", "enterprise_number", "dpo_contact", "client_cert_pins"}));
+  XGW_CHECK(OnlyFields(body, {"name", "enterprise_number", "dpo_contact", "client_cert_pins", "time_zone"}));
   NewOrganisation in;
   XGW_TRY(in.name, RequiredString(body, "name"));
   XGW_TRY(in.enterprise_number, OptString(body, "enterprise_number"));
   XGW_TRY(in.dpo_contact, OptString(body, "dpo_contact"));
   XGW_TRY(in.client_cert_pins, StringArray(body, "client_cert_pins", false));
+  XGW_TRY(in.time_zone, OptString(body, "time_zone"));
   XGW_TRY(auto org, store.CreateOrganisation(in, ctx.now, ctx.created_id, ctx.record_change));
   Response r = JsonResponse(201, OrgJson(org));
   r.headers.emplace_back("Location", "/api/v1/orgs/" + org.id);

@@ -33,6 +33,7 @@ struct Organisation {
   std::optional<std::string> dpo_contact;
   std::vector<std::string> client_cert_pins;     // lower-case hex SPKI SHA-256
   int64_t created_at = 0;
+  std::string time_zone = "Europe/Brussels";     // IANA name its people read times in
 };
 
 struct NewOrganisation {
@@ -40,6 +41,7 @@ struct NewOrganisation {
   std::optional<std::string> enterprise_number;  // as typed; normalised by the store
   std::optional<std::string> dpo_contact;
   std::vector<std::string> client_cert_pins;     // "sha256:<hex>" or "sha256//<base64>"
+  std::optional<std::string> time_zone = std::nullopt;  // an IANA zone name; default Europe/Brussels
 };
 
 // The outcome of IdentityStore::AddClientPin.

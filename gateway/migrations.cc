@@ -288,6 +288,12 @@ CREATE TABLE sso_identities (
   UNIQUE (org_id, subject_hash)
 );
 )sql"},
+    {11, "organisation-time-zone",
+     R"sql(
+-- The zone an organisation's people read times in (IANA name); the clients
+-- show times in it.
+ALTER TABLE organisations ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'Europe/Brussels';
+)sql"},
 };
 
 }  // namespace

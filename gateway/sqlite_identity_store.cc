@@ -5,6 +5,7 @@
 #include "gateway/identity_rules.h"
 #include "gateway/ids.h"
 #include "gateway/migrations.h"
+#include "policy/timezone.h"
 
 namespace xgw {
 namespace {
@@ -84,6 +85,15 @@ Result<Organisation> SqliteIdentityStore::CreateOrganisation(const NewOrganisati
     }
     org.dpo_contact = in.dpo_contact;
   }
+  if (in.time_zone) {
+    // A zone this machine's tz database knows (and no path tricks: Load
+    // refuses those), so that every client can show times in it.
+    if (in.time_zone->size() > 64 || !TimeZone::Load(*in.time_zone)) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "time_zone: give an IANA time zone name such as Europe/Brussels or Europe/Amsterdam");
+    }
+    org.time_zone = *in.time_zone;
+  }
   for (size_t i = 0; i < in.client_cert_pins.size(); ++i) {
     auto pin = NormalisePin(in.client_cert_pins[i]);
     if (!pin) {
@@ -110,9 +120,9 @@ Result<Organisation> SqliteIdentityStore::CreateOrganisation(const NewOrganisati
     }
   }
   XGW_TRY(auto st, db_.Prepare("INSERT INTO organisations(id, name, enterprise_number, "
-                               "dpo_contact, created_at) VALUES (?,?,?,?,?)"));
+                               "dpo_contact, created_at, time_zone) VALUES (?,?,?,?,?,?)"));
   st.Bind(1, org.id).Bind(2, org.name).Bind(3, org.enterprise_number).Bind(4, org.dpo_contact).Bind(
-      5, now);
+      5, now).Bind(6, org.time_zone);
   XGW_CHECK(st.Run());
   for (const auto& pin : org.client_cert_pins) {
     XGW_TRY(auto ps, db_.Prepare("INSERT INTO organisation_client_pins(pin, org_id) VALUES (?,?)"));
@@ -130,12 +140,12 @@ Result<Organisation> SqliteIdentityStore::CreateOrganisation(const NewOrganisati
 }
 
 Result<Organisation> SqliteIdentityStore::GetOrganisationLocked(const std::string& id) {
-  XGW_TRY(auto st, db_.Prepare("SELECT id, name, enterprise_number, dpo_contact, created_at "
+  XGW_TRY(auto st, db_.Prepare("SELECT id, name, enterprise_number, dpo_contact, created_at, time_zone "
                                "FROM organisations WHERE id = ?"));
   st.Bind(1, id);
   XGW_TRY(bool row, st.Step());
   if (!row) return Fail(ErrorCode::kNotFound, "no such organisation");
-  Organisation org{st.Text(0), st.Text(1), st.OptText(2), st.OptText(3), {}, st.Int(4)};
+  Organisation org{st.Text(0), st.Text(1), st.OptText(2), st.OptText(3), {}, st.Int(4), st.Text(5)};
   XGW_TRY(auto ps, db_.Prepare(
                        "SELECT pin FROM organisation_client_pins WHERE org_id = ? ORDER BY pin"));
   ps.Bind(1, id);

@@ -75,7 +75,8 @@ CliWorld::CliWorld(CliWorldOptions options) : login_options_(std::move(options.l
   pin = ServerPin(*d);
   Ok("operator", "login --gateway " + d->base_url() + " --token-file operator.tok --pin " + pin);
   thuispunt = RunJson("operator", "org create --name 'Thuispunt Gent' --enterprise-number 'BE 0400.032.156'")["id"];
-  ocmw = RunJson("operator", "org create --name 'OCMW Gent' --enterprise-number 0212.214.125")["id"];
+  ocmw = RunJson("operator", "org create --name 'OCMW Gent' --enterprise-number 0212.214.125" +
+                                 (options.ocmw_time_zone.empty() ? "" : " --time-zone " + options.ocmw_time_zone))["id"];
   MakeUser("sender", thuispunt, "sender");
   for (const auto& [name, role] : options.thuispunt_users) MakeUser(name, thuispunt, role);
   MakeUser("worker", ocmw, "social-worker-welzijnsbureau");

@@ -58,6 +58,7 @@ struct CliWorldOptions {
   std::map<std::string, std::string> files;                   // name → text, written to the client dir first
   std::vector<std::pair<std::string, std::string>> thuispunt_users;  // more users (name, role)
   std::string login_options;  // appended to each user's `xgw login` (not the operator's)
+  std::string ocmw_time_zone;  // OCMW Gent's time zone (`org create --time-zone`); "" = the default
   std::string xgw = XgwPath();
 };
 

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <string>
 
+#include "tests/e2e/cir_test_data.h"
 #include "tests/client/cli_world.h"
 #include "tests/e2e/harness.h"
 
@@ -149,6 +150,39 @@ TEST_CASE("a second organisation with an existing enterprise number is refused (
                                {.token = w.d->operator_token(),
                                 .body = nlohmann::json{{"name", "x"}, {"enterprise_number", "BE 0400.032.156"}}.dump()});
   CHECK(r.status == 409);
+  CHECK(w.RunJson("operator", "org list").size() == before);
+}
+
+TEST_CASE("times are shown in the reader's organisation's time zone, and an unknown zone is refused") {
+  CliWorldOptions o;
+  o.ocmw_time_zone = "America/New_York";
+  CliWorld w(o);
+  const json orgs = w.RunJson("operator", "org list");
+  for (const auto& org : orgs) CHECK(org["time_zone"] == (org["id"] == w.ocmw ? "America/New_York" : "Europe/Brussels"));
+  WriteFile(w.dir + "/list.csv", kCirHeader + CirRow(1));
+  w.Ok("sender", "send --protocol " + kCliProtocolId + " list.csv");
+  int rc = -1;
+  std::string err;
+  // 20 September 2024: 09:00 in Brussels (+02:00) is 03:00 in New York (-04:00).
+  const std::string received = w.Run("worker", "inbox", &rc, &err);
+  CHECK(rc == 0);
+  CHECK(received.find("sent 2024-09-20 03:00 -04:00") != std::string::npos);
+  const std::string sent = w.Run("sender", "inbox --sent", &rc, &err);
+  CHECK(sent.find("sent 2024-09-20 09:00 +02:00") != std::string::npos);
+  // XGW_TIME_ZONE still chooses for one person.
+  const std::string chosen = RunCommand("XGW_TIME_ZONE=Europe/Amsterdam XGW_CONFIG=" + w.dir + "/worker.json " + w.xgw +
+                                            " inbox 2>/dev/null",
+                                        &rc);
+  CHECK(chosen.find("sent 2024-09-20 09:00 +02:00") != std::string::npos);
+  // A zone the tz database does not know, or a path: refused, nothing created.
+  const size_t before = orgs.size();
+  for (const std::string zone : {"Mars/Olympus_Mons", "../../etc/passwd", "/etc/localtime", ""}) {
+    const HttpResult r = Request(*w.d, "POST", "/api/v1/orgs",
+                                 {.token = w.d->operator_token(),
+                                  .body = json{{"name", "Elders"}, {"time_zone", zone}}.dump()});
+    CHECK(r.status == 400);
+    CHECK(r.body.find("time_zone") != std::string::npos);
+  }
   CHECK(w.RunJson("operator", "org list").size() == before);
 }
 

@@ -408,6 +408,7 @@ TEST_CASE("ADatabaseFromSchemaTwoKeepsItsProtocolInForceAfterTheUpgrade") {
       "DROP TABLE IF EXISTS transfer_counts; DROP INDEX IF EXISTS exchanges_by_sender_org; "
       "DROP TABLE IF EXISTS sessions; DROP TABLE IF EXISTS recovery_codes; DROP TABLE IF EXISTS invitations; "
       "DROP TABLE IF EXISTS accounts; ALTER TABLE users DROP COLUMN disabled_at; "
+      "ALTER TABLE organisations DROP COLUMN time_zone; "
       "DROP TABLE IF EXISTS key_backups; DROP TABLE IF EXISTS user_key_history; DROP TABLE IF EXISTS upload_chunks; "
       "DROP TABLE IF EXISTS sso_identities; "
       "ALTER TABLE protocol_acceptances RENAME TO pa3; "
@@ -422,7 +423,7 @@ TEST_CASE("ADatabaseFromSchemaTwoKeepsItsProtocolInForceAfterTheUpgrade") {
   REQUIRE(w.DbDump("SELECT MAX(version) FROM schema_migrations;") == "2\n");
 
   w.d->Restart();
-  CHECK(w.DbDump("SELECT MAX(version) FROM schema_migrations;") == "10\n");  // the newest migration
+  CHECK(w.DbDump("SELECT MAX(version) FROM schema_migrations;") == "11\n");  // the newest migration
   json shown = w.Show(w.dpo_recv.token);
   CHECK(shown["state"] == "valid");
   CHECK(shown["version_hash"] == v1);

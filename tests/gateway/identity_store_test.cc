@@ -472,3 +472,23 @@ TEST_CASE("AuthenticateGivesTheTokensExpiryAndEarliestTokenExpiryCountsOnlyWorki
   CHECK(*s.EarliestTokenExpiry(kNow + 2) == kNow + 100);
   CHECK_FALSE(*s.EarliestTokenExpiry(kNow + 100));  // expired and revoked: none works
 }
+
+TEST_CASE("AnOrganisationReadsTimesInBrusselsUnlessGivenAnotherKnownZone") {
+  TempDir dir;
+  auto store = IdentityStore::Open(dir.path + "/db.sqlite");
+  REQUIRE(store);
+  auto& s = **store;
+  auto plain = s.CreateOrganisation({"OCMW Gent", {}, {}, {}}, kNow);
+  REQUIRE(plain);
+  CHECK(plain->time_zone == "Europe/Brussels");
+  NewOrganisation dutch{"Woonbron", {}, {}, {}, "Europe/Amsterdam"};
+  auto nl = s.CreateOrganisation(dutch, kNow);
+  REQUIRE(nl);
+  CHECK(nl->time_zone == "Europe/Amsterdam");
+  CHECK(s.GetOrganisation(nl->id)->time_zone == "Europe/Amsterdam");
+  for (const std::string& zone : std::vector<std::string>{"Nowhere/Town", "../zoneinfo/UTC", "Europe/Brussels\n", std::string(100, 'a')}) {
+    auto bad = s.CreateOrganisation({"x", {}, {}, {}, zone}, kNow);
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().code == ErrorCode::kInvalidArgument);
+  }
+}
