@@ -27,7 +27,6 @@
 #include <fstream>
 #include <map>
 #include <mutex>
-#include <sstream>
 
 #include "crypto/hash.h"
 #include "crypto/secret.h"
@@ -48,16 +47,16 @@ constexpr size_t kMaxSubjectBytes = 512;
 Result<SecretBuffer> ReadSecretFile(const std::string& path, const std::string& json_path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Fail(ErrorCode::kIo, "config " + json_path + ": cannot read the file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  size_t end = text.size();
+  // Read into locked memory directly (no stream buffer copy left unwiped);
+  // one byte more than allowed tells an overlong file.
+  SecretBuffer raw(1026);
+  in.read(reinterpret_cast<char*>(raw.data()), static_cast<std::streamsize>(raw.size()));
+  size_t end = static_cast<size_t>(in.gcount());
+  const auto* text = reinterpret_cast<const char*>(raw.data());
   while (end > 0 && (text[end - 1] == '\n' || text[end - 1] == '\r' || text[end - 1] == ' ')) --end;
-  SecretBuffer secret = SecretBuffer::CopyOf(std::string_view(text.data(), end));
-  WipeMemory(text.data(), text.size());
-  if (secret.size() == 0) return Fail(ErrorCode::kFormat, "config " + json_path + ": the file is empty");
-  if (secret.size() > 1024) return Fail(ErrorCode::kFormat, "config " + json_path + ": longer than 1024 bytes");
-  return secret;
+  if (end == 0) return Fail(ErrorCode::kFormat, "config " + json_path + ": the file is empty");
+  if (end > 1024) return Fail(ErrorCode::kFormat, "config " + json_path + ": longer than 1024 bytes");
+  return SecretBuffer::CopyOf(std::string_view(text, end));
 }
 
 std::string StateKey(std::string_view state) {
