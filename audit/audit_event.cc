@@ -55,6 +55,7 @@ constexpr std::pair<AuditAction, std::string_view> kActions[] = {
     {AuditAction::kMfaEnrolled, "auth.mfa_enrolled"},
     {AuditAction::kMfaReset, "auth.mfa_reset"},
     {AuditAction::kRecoveryCodeUsed, "auth.recovery_code_used"},
+    {AuditAction::kPasswordChanged, "auth.password_changed"},
     {AuditAction::kRecoveryCodesRegenerated, "auth.recovery_codes_regenerated"},
     {AuditAction::kInvitationIssued, "auth.invitation_issued"},
     {AuditAction::kInvitationUsed, "auth.invitation_used"},

@@ -41,6 +41,8 @@ enum class AuditAction {
   kKeyBackupStored, kKeyBackupFetched, kKeyBackupDeleted,
   // Added with single sign-on (gateway/api_sso.cc):
   kSsoSubjectSet, kSsoSubjectRemoved,
+  // A person's own password change (gateway/api_accounts.cc):
+  kPasswordChanged,
 };
 enum class AuditOutcome { kSuccess, kRefused, kFailed };
 enum class ActorType { kUser, kOrganisation, kSystem, kAnonymous };

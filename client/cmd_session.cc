@@ -472,3 +472,49 @@ int RunLogout(std::span<char* const> argv) {
 }
 
 }  // namespace xgw::cli
+
+namespace xgw::cli {
+
+// xgw password: the person's own password, changed after proving it (and a
+// code) again; every other session of theirs ends.
+int RunPassword(std::span<char* const> argv) {
+  static constexpr FlagSpec kFlags[] = {{0, "password-file", true},      {0, "new-password-file", true},
+                                        {0, "totp-file", true},          {0, "recovery-code-file", true},
+                                        kConfigFlag,                     kHelpFlag};
+  const CommandSpec spec{kFlags,
+                         "xgw password [--password-file FILE] [--new-password-file FILE]\n"
+                         "             [--totp-file FILE | --recovery-code-file FILE]",
+                         "Changes your password (signed in with `xgw login --user`). Asks for your current\n"
+                         "password, the new one (twice) and a code of your authenticator app; your other\n"
+                         "sessions end."};
+  return RunGatewayCommand(argv, spec, [&](const Args& args, Gateway& gw) {
+    auto current = ReadSecretInput(args, "password-file", "Current password: ");
+    if (!current) return Report(current.error());
+    auto next = ReadSecretInput(args, "new-password-file", "New password (12 characters or more): ");
+    if (!next) return Report(next.error());
+    if (!args.Has("new-password-file")) {
+      auto again = ReadSecretInput(args, "new-password-file", "New password again: ");
+      if (!again) return Report(again.error());
+      if (again->view() != next->view())
+        return Report(Error{ErrorCode::kInvalidArgument, "the two new passwords differ; nothing was changed"});
+    }
+    json body;
+    PutSecret(body, "current_password", *current);
+    PutSecret(body, "new_password", *next);
+    const bool recovery = args.Has("recovery-code-file");
+    auto code = ReadSecretInput(args, recovery ? "recovery-code-file" : "totp-file",
+                                recovery ? "Recovery code: " : "Code from your authenticator app: ");
+    if (!code) {
+      WipeJson(body);
+      return Report(code.error());
+    }
+    PutSecret(body, recovery ? "recovery_code" : "totp_code", *code);
+    auto answer = gw.Json("POST", "/api/v1/auth/password", body);
+    WipeJson(body);
+    if (!answer) return Report(answer.error(), "check your current password and the code; after several failures wait a while");
+    Notice("xgw: your password was changed; your other sessions have ended");
+    return kExitOk;
+  });
+}
+
+}  // namespace xgw::cli

@@ -30,6 +30,7 @@ int RunDecrypt(std::span<char* const> args);
 int RunLogin(std::span<char* const> args);
 int RunEnrol(std::span<char* const> args);
 int RunLogout(std::span<char* const> args);
+int RunPassword(std::span<char* const> args);
 int RunWhoami(std::span<char* const> args);
 int RunRegisterKey(std::span<char* const> args);
 // cmd_key_custody.cc

@@ -17,6 +17,7 @@ std::span<const Command> Commands() {
       {"login", "configure the gateway address, your token and the gateway's key (once)", RunLogin},
       {"enrol", "set up your password and authenticator app with an invitation code (once)", RunEnrol},
       {"logout", "end your session and forget it", RunLogout},
+      {"password", "change your password (your other sessions end)", RunPassword},
       {"whoami", "show who the gateway thinks you are (tests the connection)", RunWhoami},
       {"register-key", "send your public keys to the gateway (--new-identity creates them)", RunRegisterKey},
       {"key", "keep your identity file on the gateway wrapped with your passphrase; restore it; key history", RunKey},

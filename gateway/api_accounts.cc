@@ -225,20 +225,24 @@ Result<void> ParseSignin(const json& body, SigninInput& in) {
   return {};
 }
 
-// A failed sign-in of an existing account: counted, locked at the limit.
-Response FailSignin(Accounts& a, RequestContext& ctx, const Account& account, const std::string& reason) {
+// A failed proof of an existing account's password or code (a sign-in, or
+// a password change): counted, locked at the limit, audited. Returns how
+// long to wait before trying again.
+int64_t CountFailure(Accounts& a, RequestContext& ctx, const Account& account, const std::string& reason) {
   const auto& cfg = ctx.config->accounts;
   auto after = a.store().RecordSigninFailure(account.user_id, ctx.now, cfg.lockout_after_failures);
   (void)a.Record(ctx, "auth.signin_failed", account.user_id, account.org_id, "refused", reason);
-  int64_t retry = 0;
-  if (after) {
-    if (after->locked_at && !account.locked_at) {
-      (void)a.Record(ctx, "auth.account_locked", account.user_id, account.org_id);
-    }
-    retry = after->locked_at ? cfg.backoff_max_seconds
-                             : BackoffRemaining(cfg, after->failures, after->last_failure_at, ctx.now);
+  if (!after) return 0;
+  if (after->locked_at && !account.locked_at) {
+    (void)a.Record(ctx, "auth.account_locked", account.user_id, account.org_id);
   }
-  return SigninRefused(ctx, retry);
+  return after->locked_at ? cfg.backoff_max_seconds
+                          : BackoffRemaining(cfg, after->failures, after->last_failure_at, ctx.now);
+}
+
+// A failed sign-in of an existing account.
+Response FailSignin(Accounts& a, RequestContext& ctx, const Account& account, const std::string& reason) {
+  return SigninRefused(ctx, CountFailure(a, ctx, account, reason));
 }
 
 // The checks before the password: refusals that cost the same dummy
@@ -329,6 +333,92 @@ Response SignOut(Accounts& a, RequestContext& ctx) {
   }
   Response r = JsonResponse(200, {{"session_id", id}, {"ended", true}});
   r.headers.emplace_back("Set-Cookie", ClearedSessionCookie());
+  r.audited = true;
+  return r;
+}
+
+// POST /api/v1/auth/password (a person, signed in with a session): the
+// current password and a code again, then the new password. A wrong
+// password or code counts towards back-off and lockout like a failed
+// sign-in (a stolen session cannot guess the password for free); success
+// ends every other session of the person.
+Response ChangeOwnPassword(Accounts& a, RequestContext& ctx, const json& body) {
+  const std::string& rid = ctx.request_id();
+  if (ctx.principal->token_id.rfind(std::string(kSessionPrefix) + "-", 0) != 0) {
+    return ErrorProblem(ctx, Error{ErrorCode::kForbidden, "sign in as a person (a session) to change your password"});
+  }
+  SecretField current, next, totp, recovery;
+  auto parsed = [&]() -> Result<void> {
+    XGW_CHECK(OnlyFields(body, {"current_password", "new_password", "totp_code", "recovery_code"}));
+    XGW_TRY(current.value, RequiredString(body, "current_password", kMaxPasswordBytes));
+    XGW_TRY(next.value, RequiredString(body, "new_password", kMaxPasswordBytes));
+    XGW_TRY(auto t, OptString(body, "totp_code", 16));
+    XGW_TRY(auto r, OptString(body, "recovery_code", 64));
+    totp.value = t.value_or("");
+    recovery.value = r.value_or("");
+    if (t) WipeMemory(t->data(), t->size());
+    if (r) WipeMemory(r->data(), r->size());
+    if (totp.value.empty() == recovery.value.empty()) {
+      return Fail(ErrorCode::kInvalidArgument, "totp_code: give either totp_code or recovery_code");
+    }
+    if (next.value.size() < kMinPasswordBytes) {
+      return Fail(ErrorCode::kInvalidArgument, "new_password: at least " + std::to_string(kMinPasswordBytes) +
+                                                   " bytes (and at most " + std::to_string(kMaxPasswordBytes) + ")");
+    }
+    if (next.value == current.value) {
+      return Fail(ErrorCode::kInvalidArgument, "new_password: must differ from the current password");
+    }
+    return {};
+  }();
+  if (!parsed) return ErrorProblem(ctx, parsed.error());
+  auto account = a.store().GetAccount(ctx.principal->user_id);
+  if (!account) return ErrorProblem(ctx, account.error());
+  // `audited`: the refusal was recorded (auth.signin_failed); else the
+  // router records the request.
+  const auto refused = [&](int64_t retry, bool audited = true) {
+    Response r = Problem(403, "reauthentication-failed", "Password or code wrong",
+                         "the current password or the code is wrong, or the account must wait; nothing was changed",
+                         rid);
+    if (retry > 0) r.headers.emplace_back("Retry-After", std::to_string(retry));
+    r.audited = audited;
+    return r;
+  };
+  const auto& cfg = ctx.config->accounts;
+  if (account->locked_at) return refused(cfg.backoff_max_seconds, false);
+  if (int64_t wait = BackoffRemaining(cfg, account->failures, account->last_failure_at, ctx.now); wait > 0) {
+    (void)a.Record(ctx, "auth.signin_failed", account->user_id, account->org_id, "refused", "rate_limited");
+    return refused(wait);
+  }
+  if (!VerifyPassword(account->password_hash, current.value)) return refused(CountFailure(a, ctx, *account, "password"));
+  SecondFactor factor;
+  std::string reason = "totp";
+  if (!totp.value.empty()) {
+    auto secret = OpenTotp(a.key(), account->totp_sealed);
+    if (!secret) return ErrorProblem(ctx, secret.error());
+    std::optional<int64_t> step = VerifyTotp(*secret, totp.value, ctx.now, account->totp_last_step);
+    WipeMemory(secret->data(), secret->size());
+    if (!step) return refused(CountFailure(a, ctx, *account, "totp"));
+    factor.totp_step = step;
+  } else {
+    reason = "recovery";
+    factor.recovery_hash = RecoveryHash(account->user_id, recovery.value);
+  }
+  auto hash = HashPassword(next.value);
+  if (!hash) return ErrorProblem(ctx, hash.error());
+  const auto record = [&]() -> Result<void> {
+    XGW_CHECK(a.Record(ctx, "auth.password_changed", account->user_id, account->org_id));
+    if (factor.recovery_hash) XGW_CHECK(a.Record(ctx, "auth.recovery_code_used", account->user_id, account->org_id));
+    return {};
+  };
+  auto changed = a.store().ChangePassword(account->user_id, *hash, factor, ctx.principal->token_id, ctx.now, record);
+  if (!changed) {
+    if (changed.error().code == ErrorCode::kUnauthenticated) return refused(CountFailure(a, ctx, *account, reason));
+    if (changed.error().code == ErrorCode::kIo) return AuditUnavailableProblem(rid);
+    return ErrorProblem(ctx, changed.error());
+  }
+  Response r = JsonResponse(200, {{"user_id", account->user_id},
+                                  {"password_changed", true},
+                                  {"other_sessions_ended", true}});
   r.audited = true;
   return r;
 }
@@ -509,6 +599,8 @@ Result<void> RegisterAccountRoutes(Router& router, const std::string& key_path) 
               .handler = no_body(SignOut)});
   router.Add({.method = "POST", .pattern = "/api/v1/auth/recovery-codes", .grants = {anyone},
               .handler = no_body(RegenerateRecoveryCodes)});
+  router.Add({.method = "POST", .pattern = "/api/v1/auth/password", .grants = {anyone}, .body = BodyKind::kJson,
+              .max_body_bytes = 4096, .handler = json_route(ChangeOwnPassword)});
 
   router.Add({.method = "GET", .pattern = "/api/v1/users/{user}/account", .grants = {op, self},
               .target = TargetKind::kUser, .target_param = "user", .handler = no_body(GetAccountStatus)});

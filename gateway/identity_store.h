@@ -253,6 +253,14 @@ class IdentityStore {
   // transaction.
   virtual Result<void> OpenSession(const NewSession& session, const SecondFactor& factor, int64_t now,
                                    const BeforeCommit& before_commit = {}) = 0;
+  // A person's new password (Argon2id hash) after they proved who they are
+  // again: `factor` consumed as OpenSession consumes it (kUnauthenticated
+  // if it was used meanwhile), failures reset, every session of the user
+  // but `keep_session` ended, `before_commit` in the same transaction.
+  // kConflict if the account is not active.
+  virtual Result<void> ChangePassword(const std::string& user_id, const std::string& password_hash,
+                                      const SecondFactor& factor, const std::string& keep_session, int64_t now,
+                                      const BeforeCommit& before_commit) = 0;
   virtual Result<void> ReplaceRecoveryCodes(const std::string& user_id, const std::vector<std::string>& hashes,
                                             const BeforeCommit& before_commit = {}) = 0;
   // Operator actions; each also takes effect on the next request.

@@ -178,29 +178,56 @@ Result<Account> SqliteIdentityStore::RecordSigninFailure(const std::string& user
   return account;
 }
 
-Result<void> SqliteIdentityStore::OpenSession(const NewSession& s, const SecondFactor& factor, int64_t now,
-                                              const BeforeCommit& before_commit) {
+// Consumes a second factor of `user_id` (a TOTP step newer than the last
+// one used, or an unused recovery code) and resets the failure count.
+// REQUIRES: mu_ held, inside a transaction.
+Result<void> SqliteIdentityStore::ConsumeFactorLocked(const std::string& user_id, const SecondFactor& factor,
+                                                      int64_t now) {
   static const char* kReplayed = "the one-time code was already used";
-  std::lock_guard lock(mu_);
-  XGW_TRY(auto tx, Transaction::Begin(db_));
   if (factor.totp_step) {
     XGW_TRY(auto st, db_.Prepare(
                          "UPDATE accounts SET totp_last_step = ? WHERE user_id = ? AND totp_last_step < ? "
                          "AND state = 'active'"));
-    st.Bind(1, *factor.totp_step).Bind(2, s.user_id).Bind(3, *factor.totp_step);
+    st.Bind(1, *factor.totp_step).Bind(2, user_id).Bind(3, *factor.totp_step);
     XGW_CHECK(st.Run());
     if (db_.Changes() == 0) return Fail(ErrorCode::kUnauthenticated, kReplayed);
   }
   if (factor.recovery_hash) {
     XGW_TRY(auto st, db_.Prepare(
                          "UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL"));
-    st.Bind(1, now).Bind(2, s.user_id).Bind(3, *factor.recovery_hash);
+    st.Bind(1, now).Bind(2, user_id).Bind(3, *factor.recovery_hash);
     XGW_CHECK(st.Run());
     if (db_.Changes() == 0) return Fail(ErrorCode::kUnauthenticated, kReplayed);
   }
   XGW_TRY(auto reset, db_.Prepare("UPDATE accounts SET failures = 0 WHERE user_id = ?"));
-  reset.Bind(1, s.user_id);
-  XGW_CHECK(reset.Run());
+  reset.Bind(1, user_id);
+  return reset.Run();
+}
+
+Result<void> SqliteIdentityStore::ChangePassword(const std::string& user_id, const std::string& password_hash,
+                                                 const SecondFactor& factor, const std::string& keep_session,
+                                                 int64_t now, const BeforeCommit& before_commit) {
+  std::lock_guard lock(mu_);
+  XGW_TRY(auto tx, Transaction::Begin(db_));
+  XGW_TRY(auto account, GetAccountLocked("WHERE a.user_id = ?", user_id));
+  if (account.state != "active") return Fail(ErrorCode::kConflict, "this account has not completed enrolment");
+  XGW_CHECK(ConsumeFactorLocked(user_id, factor, now));
+  XGW_TRY(auto up, db_.Prepare("UPDATE accounts SET password_hash = ?, updated_at = ? WHERE user_id = ?"));
+  up.Bind(1, password_hash).Bind(2, now).Bind(3, user_id);
+  XGW_CHECK(up.Run());
+  // Whoever knew the old password may hold a session: all end but this one.
+  XGW_TRY(auto ses, db_.Prepare(
+                        "UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND id != ?"));
+  ses.Bind(1, now).Bind(2, user_id).Bind(3, keep_session);
+  XGW_CHECK(ses.Run());
+  return Commit(tx, before_commit);
+}
+
+Result<void> SqliteIdentityStore::OpenSession(const NewSession& s, const SecondFactor& factor, int64_t now,
+                                              const BeforeCommit& before_commit) {
+  std::lock_guard lock(mu_);
+  XGW_TRY(auto tx, Transaction::Begin(db_));
+  XGW_CHECK(ConsumeFactorLocked(s.user_id, factor, now));
   XGW_TRY(auto ins, db_.Prepare(
                         "INSERT INTO sessions(id, user_id, hash, csrf_hash, client, created_at, last_seen_at, "
                         "idle_seconds, absolute_expires_at) VALUES (?,?,?,?,?,?,?,?,?)"));

@@ -73,6 +73,9 @@ class SqliteIdentityStore final : public IdentityStore {
   Result<Account> RecordSigninFailure(const std::string& user_id, int64_t now, int64_t lockout_after) override;
   Result<void> OpenSession(const NewSession& session, const SecondFactor& factor, int64_t now,
                            const BeforeCommit& before_commit) override;
+  Result<void> ChangePassword(const std::string& user_id, const std::string& password_hash,
+                              const SecondFactor& factor, const std::string& keep_session, int64_t now,
+                              const BeforeCommit& before_commit) override;
   Result<void> ReplaceRecoveryCodes(const std::string& user_id, const std::vector<std::string>& hashes,
                                     const BeforeCommit& before_commit) override;
   Result<void> ResetMfa(const std::string& user_id, int64_t now, const BeforeCommit& before_commit) override;
@@ -101,6 +104,8 @@ class SqliteIdentityStore final : public IdentityStore {
   Result<TokenInfo> GetTokenLocked(const std::string& id);
   Result<void> ReplaceRolesLocked(const std::string& user_id, const std::vector<std::string>& roles);
   Result<Account> GetAccountLocked(const std::string& where, const std::string& key);
+  // REQUIRES: mu_ held, inside a transaction.
+  Result<void> ConsumeFactorLocked(const std::string& user_id, const SecondFactor& factor, int64_t now);
 
   // Held by every change from its first read to its COMMIT (and by the
   // operator reads on db_).

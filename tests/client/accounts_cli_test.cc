@@ -119,6 +119,21 @@ TEST_CASE("People enrol and sign in with xgw and send and receive a list with th
   CHECK(rc != 0);
   CHECK(err.find("000000") == std::string::npos);
 
+  // xgw password: the new password from a file, the code from another; the
+  // session goes on, and the new password signs in.
+  const std::string kNew = "another long enough passphrase";
+  w.secrets.push_back(kNew);
+  WriteFile(w.dir + "/worker.new", kNew + "\n");
+  WriteFile(w.dir + "/worker.code", w.Code(worker_secret) + "\n");
+  w.Run("worker", "password --password-file worker.password --new-password-file worker.new --totp-file worker.code",
+        &rc, &err);
+  INFO(err);
+  CHECK(rc == 0);
+  CHECK(err.find("your password was changed") != std::string::npos);
+  w.Ok("worker", "whoami");
+  WriteFile(w.dir + "/worker.password", kNew + "\n");
+  w.Login("worker", "worker.ocmw", worker_secret);
+
   // Logout ends the session at the gateway.
   const std::string session = json::parse(ReadTextFile(w.dir + "/worker.json"))["token"];
   w.Ok("worker", "logout");

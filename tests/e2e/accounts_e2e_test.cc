@@ -367,3 +367,51 @@ TEST_CASE("Disabling a user ends its sessions and API tokens at once and an MFA 
   CHECK(Request(*w.d, "POST", "/api/v1/users/" + w.user + "/unlock", {.token = w.CliSession()}).status == 403);
   w.CheckNothingSecretLogged();
 }
+
+TEST_CASE("A person changes their own password after proving it and a code again, and their other sessions end",
+          "[e2e][accounts]") {
+  AccountsWorld w;
+  w.Enrol(w.Invite());
+  const std::string here = w.CliSession();
+  const std::string elsewhere = w.CliSession();
+  const std::string kNew = "a much longer new passphrase";
+  w.secrets.push_back(kNew);
+  const auto change = [&](const json& body, const std::string& token) {
+    return Request(*w.d, "POST", "/api/v1/auth/password", {.token = token, .body = body.dump()});
+  };
+  // Malformed or weak: 400, nothing counted.
+  CHECK(change({{"current_password", kPassword}, {"new_password", "short"}, {"totp_code", w.Code()}}, here).status == 400);
+  CHECK(change({{"current_password", kPassword}, {"new_password", kPassword}, {"totp_code", w.Code()}}, here).status == 400);
+  CHECK(change({{"current_password", kPassword}, {"new_password", kNew}}, here).status == 400);
+  CHECK(change({{"current_password", kPassword}, {"new_password", kNew}, {"totp_code", "1"}, {"extra", 1}}, here).status ==
+        400);
+  // Not a person's session: an API token cannot.
+  CHECK(change({{"current_password", kPassword}, {"new_password", kNew}, {"totp_code", w.Code()}},
+               w.d->operator_token())
+            .status == 403);
+  // A wrong current password or code: refused, counted like a failed sign-in.
+  HttpResult wrong = change({{"current_password", "not the password at all"}, {"new_password", kNew}, {"totp_code", w.Code()}},
+                            here);
+  CHECK(wrong.status == 403);
+  CHECK(wrong.body.find("reauthentication-failed") != std::string::npos);
+  CHECK(change({{"current_password", kPassword}, {"new_password", kNew}, {"totp_code", "000000"}}, here).status == 403);
+  CHECK(MustJson(w.Op("GET", "/api/v1/users/" + w.user + "/account"), 200)["consecutive_failures"] == 2);
+
+  // Right: changed; this session goes on, the other one ended.
+  const std::string code = w.Code();
+  json done = MustJson(change({{"current_password", kPassword}, {"new_password", kNew}, {"totp_code", code}}, here), 200);
+  CHECK(done["password_changed"] == true);
+  CHECK(Request(*w.d, "GET", "/api/v1/me", {.token = here}).status == 200);
+  CHECK(Request(*w.d, "GET", "/api/v1/me", {.token = elsewhere}).status == 401);
+  // The code is spent; the old password no longer signs in, the new one does.
+  CHECK(change({{"current_password", kNew}, {"new_password", kPassword + std::string("x")}, {"totp_code", code}}, here)
+            .status == 403);
+  w.Advance(60);
+  CHECK(w.SignIn({{"totp_code", w.Code()}}).status == 401);
+  w.Advance(60);
+  MustJson(w.SignIn({{"password", kNew}, {"totp_code", w.Code()}}), 201);
+  // Audited, without the passwords.
+  json events = MustJson(w.Op("GET", "/api/v1/audit/events?user=" + w.user + "&action=auth.password_changed"), 200);
+  CHECK(events["items"].size() == 1);
+  w.CheckNothingSecretLogged();
+}
