@@ -23,14 +23,6 @@ namespace {
 
 constexpr const char* kPassword = "correct horse battery staple";
 
-json MustJson(const HttpResult& r, long status) {
-  INFO("status " << r.status << " curl " << r.curl_error << " body " << r.body);
-  REQUIRE(r.status == status);
-  json j = r.Json();
-  REQUIRE_FALSE(j.is_discarded());
-  return j;
-}
-
 
 int64_t ParseTime(const std::string& rfc3339) {
   std::tm tm{};

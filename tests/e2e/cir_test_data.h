@@ -29,15 +29,6 @@ inline std::string ReadTextFile(const std::string& path) {
   return ss.str();
 }
 
-// The response's JSON body; fails the test unless the status is `status`.
-inline nlohmann::json MustJson(const HttpResult& r, long status) {
-  INFO("status " << r.status << " curl " << r.curl_error << " body " << r.body);
-  REQUIRE(r.status == status);
-  nlohmann::json j = r.Json();
-  REQUIRE_FALSE(j.is_discarded());
-  return j;
-}
-
 // A synthetic Belgian national register number (valid check digits, born
 // 30/07/1985, serial 0..999), not a real person.
 inline std::string SyntheticNrn(int serial) {

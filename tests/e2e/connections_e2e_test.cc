@@ -28,14 +28,6 @@ using nlohmann::json;
 
 namespace {
 
-json MustJson(const HttpResult& r, long status) {
-  INFO("status " << r.status << " curl " << r.curl_error << " body " << r.body);
-  REQUIRE(r.status == status);
-  json j = r.Json();
-  REQUIRE_FALSE(j.is_discarded());
-  return j;
-}
-
 // The same pin as curl and `xgw login --pin` spell it: "sha256//<base64>".
 std::string Base64Pin(const std::string& dir, const std::string& name) {
   std::string pin = RunCommand("openssl x509 -in " + dir + "/" + name +

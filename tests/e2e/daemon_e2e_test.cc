@@ -23,14 +23,6 @@ constexpr const char* kEd = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
 constexpr const char* kOtherAge = "age14shlad5wgjl85l2ud4gzp7t3deftau0356lyer3yg6wa549d3vzsfcf0qh";
 constexpr const char* kOtherEd = "6iZHFDrzUWf4TAKQ5iJEbo8MznmvFYBS7pLmr7Cv/aM=";
 
-json MustJson(const HttpResult& r, long status) {
-  INFO("status " << r.status << " curl " << r.curl_error << " body " << r.body);
-  REQUIRE(r.status == status);
-  json j = r.Json();
-  REQUIRE_FALSE(j.is_discarded());
-  return j;
-}
-
 std::string CreateOrg(const Daemon& d, const std::string& name) {
   return MustJson(Request(d, "POST", "/api/v1/orgs",
                           {.token = d.operator_token(), .body = json{{"name", name}}.dump()}),

@@ -608,6 +608,14 @@ void CheckAuditVerifies(const std::string& state_dir) {
   CHECK(status == 0);
 }
 
+nlohmann::json MustJson(const HttpResult& r, long status) {
+  INFO("status " << r.status << " curl " << r.curl_error << " body " << r.body);
+  REQUIRE(r.status == status);
+  nlohmann::json j = r.Json();
+  REQUIRE_FALSE(j.is_discarded());
+  return j;
+}
+
 bool IsProblem(const HttpResult& r) {
   const nlohmann::json j = r.Json();
   return r.content_type == "application/problem+json" && j.is_object() && j.contains("type") &&

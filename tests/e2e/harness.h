@@ -156,6 +156,9 @@ std::vector<std::string> AuditEventLines(const Daemon& daemon);
 // when it does not.
 void CheckAuditVerifies(const std::string& state_dir);
 
+// The response's JSON body; fails the test unless the status is `status`.
+nlohmann::json MustJson(const HttpResult& r, long status);
+
 // The answer is an RFC 9457 problem document as xgwd writes them.
 bool IsProblem(const HttpResult& r);
 // The value of an unlabelled counter or gauge in Prometheus text, -1 if absent.

@@ -33,14 +33,6 @@ namespace {
 constexpr const char* kClientSecret = "provider-client-secret-7f3a";
 constexpr const char* kSubject = "alice-subject-42";
 
-json MustJson(const HttpResult& r, long status) {
-  INFO("status " << r.status << " curl " << r.curl_error << " body " << r.body);
-  REQUIRE(r.status == status);
-  json j = r.Json();
-  REQUIRE_FALSE(j.is_discarded());
-  return j;
-}
-
 // The value of cookie `name` among the response's Set-Cookie headers.
 std::string SetCookieValue(const HttpResult& r, const std::string& name) {
   std::string needle = "set-cookie: " + name + "=";
