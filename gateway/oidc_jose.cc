@@ -10,6 +10,7 @@
 
 #include "crypto/hash.h"
 #include "crypto/secret.h"
+#include "gateway/http/router.h"
 
 namespace xgw::oidc {
 namespace {
@@ -182,26 +183,10 @@ std::string Base64UrlEncode(std::string_view bytes) {
 
 std::optional<json> ParseStrictJson(std::string_view text, size_t max_bytes) {
   if (text.size() > max_bytes) return std::nullopt;
-  bool duplicate = false;
-  std::vector<std::set<std::string>> keys;
-  json::parser_callback_t cb = [&](int depth, json::parse_event_t event, json& parsed) {
-    if (depth > 16) duplicate = true;  // refuse deep nesting like a duplicate
-    if (event == json::parse_event_t::object_start) {
-      keys.emplace_back();
-    } else if (event == json::parse_event_t::object_end) {
-      if (!keys.empty()) keys.pop_back();
-    } else if (event == json::parse_event_t::key && !keys.empty()) {
-      if (!keys.back().insert(parsed.get<std::string>()).second) duplicate = true;
-    }
-    return true;
-  };
-  try {
-    json doc = json::parse(text.begin(), text.end(), cb, /*allow_exceptions=*/true, /*ignore_comments=*/false);
-    if (duplicate) return std::nullopt;
-    return doc;
-  } catch (const json::exception&) {
-    return std::nullopt;
-  }
+  // The request bodies' parser: a repeated key or nesting deeper than 16 is refused.
+  auto doc = ParseJsonBody(text, 16);
+  if (!doc) return std::nullopt;
+  return std::move(*doc);
 }
 
 Checked<CompactJws> ParseCompactJws(std::string_view token) {

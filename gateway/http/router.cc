@@ -136,10 +136,12 @@ class AuditingSink final : public RequestBodySink {
 
 }  // namespace
 
-Result<json> ParseJsonBody(const std::string& text) {
+Result<json> ParseJsonBody(std::string_view text, int max_depth) {
   bool duplicate = false;
+  bool too_deep = false;
   std::vector<std::set<std::string>> keys;
-  json::parser_callback_t cb = [&](int, json::parse_event_t event, json& parsed) {
+  json::parser_callback_t cb = [&](int depth, json::parse_event_t event, json& parsed) {
+    if (max_depth > 0 && depth > max_depth) too_deep = true;
     if (event == json::parse_event_t::object_start) {
       keys.emplace_back();
     } else if (event == json::parse_event_t::object_end) {
@@ -150,8 +152,11 @@ Result<json> ParseJsonBody(const std::string& text) {
     return true;
   };
   try {
-    json doc = json::parse(text, cb, /*allow_exceptions=*/true, /*ignore_comments=*/false);
+    json doc = json::parse(text.begin(), text.end(), cb, /*allow_exceptions=*/true, /*ignore_comments=*/false);
     if (duplicate) return Fail(ErrorCode::kFormat, "the request body repeats a key in an object");
+    if (too_deep) {
+      return Fail(ErrorCode::kFormat, "the request body nests deeper than " + std::to_string(max_depth) + " levels");
+    }
     return doc;
   } catch (const json::parse_error& e) {
     return Fail(ErrorCode::kFormat,

@@ -212,7 +212,8 @@ class Router {
 
 // Strict JSON parse of a request body: duplicate keys, trailing data and
 // invalid UTF-8 are errors (kFormat, message names the byte offset only).
-Result<nlohmann::json> ParseJsonBody(const std::string& text);
+// `max_depth` > 0 also refuses nesting deeper than that (kFormat).
+Result<nlohmann::json> ParseJsonBody(std::string_view text, int max_depth = 0);
 
 // Problem for an error from a store; internal errors (500) are logged to
 // stderr with the request id, and only a generic detail is sent.
