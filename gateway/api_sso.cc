@@ -273,6 +273,11 @@ Response NotConfigured(const RequestContext& ctx) {
                  "this organisation has no single sign-on provider ($.sso.providers)", ctx.request_id());
 }
 
+// Set-Cookie value that removes the binding cookie (its state is used up).
+std::string ClearedBindingCookie() {
+  return std::string(kSsoBindingCookie) + "=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax";
+}
+
 // A refused callback: audited as auth.signin_failed, answered 401 (or 502
 // when the provider could not be reached or answered nonsense).
 Response Refuse(Sso& s, const RequestContext& ctx, const std::string& org_id, const std::string& user_id,
@@ -283,7 +288,7 @@ Response Refuse(Sso& s, const RequestContext& ctx, const std::string& org_id, co
   Response r = upstream ? Problem(502, "identity-provider-unavailable", "Identity provider unavailable",
                                   detail + "; try again later or ask an operator", ctx.request_id())
                         : Problem(401, "sso-refused", "Single sign-on refused", detail, ctx.request_id());
-  r.headers.emplace_back("Set-Cookie", std::string(kSsoBindingCookie) + "=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax");
+  r.headers.emplace_back("Set-Cookie", ClearedBindingCookie());
   r.headers.emplace_back("Cache-Control", "no-store");
   r.audited = true;
   return r;
@@ -434,7 +439,7 @@ Response Callback(Sso& s, RequestContext& ctx) {
   }
   // The session's cookie, and the binding cookie cleared (its state is used up).
   Response r = SessionOpenedResponse(*session);
-  r.headers.emplace_back("Set-Cookie", std::string(kSsoBindingCookie) + "=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax");
+  r.headers.emplace_back("Set-Cookie", ClearedBindingCookie());
   r.headers.emplace_back("Referrer-Policy", "no-referrer");
   r.audited = true;
   return r;
