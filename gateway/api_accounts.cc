@@ -66,6 +66,14 @@ Result<std::string> RequiredString(const json& body, const char* key, size_t max
   return *v;
 }
 
+// A password a person chooses (field `field`): long enough. (The most
+// bytes are bounded when the field is read.)
+Result<void> CheckNewPassword(const char* field, const std::string& password) {
+  if (password.size() >= kMinPasswordBytes) return {};
+  return Fail(ErrorCode::kInvalidArgument, std::string(field) + ": at least " + std::to_string(kMinPasswordBytes) +
+                                               " bytes (and at most " + std::to_string(kMaxPasswordBytes) + ")");
+}
+
 // A string from the body that is a secret: wiped when it goes.
 struct SecretField {
   std::string value;
@@ -225,6 +233,24 @@ Result<void> ParseSignin(const json& body, SigninInput& in) {
   return {};
 }
 
+// The second factor a person gave, as the store consumes it: a TOTP code
+// (if `totp_code` is not empty), checked now, or a recovery code, checked
+// as it is consumed. nullopt: the TOTP code is wrong.
+Result<std::optional<SecondFactor>> SecondFactorOf(Accounts& a, const Account& account, const std::string& totp_code,
+                                                   const std::string& recovery_code, int64_t now) {
+  SecondFactor factor;
+  if (totp_code.empty()) {
+    factor.recovery_hash = RecoveryHash(account.user_id, recovery_code);
+    return std::optional<SecondFactor>(std::move(factor));
+  }
+  XGW_TRY(auto secret, OpenTotp(a.key(), account.totp_sealed));
+  std::optional<int64_t> step = VerifyTotp(secret, totp_code, now, account.totp_last_step);
+  WipeMemory(secret.data(), secret.size());
+  if (!step) return std::optional<SecondFactor>();
+  factor.totp_step = step;
+  return std::optional<SecondFactor>(std::move(factor));
+}
+
 // A failed proof of an existing account's password or code (a sign-in, or
 // a password change): counted, locked at the limit, audited. Returns how
 // long to wait before trying again.
@@ -287,19 +313,11 @@ Response SignIn(Accounts& a, RequestContext& ctx, const json& body) {
   if (auto refused = RefuseBeforePassword(a, ctx, account, in)) return std::move(*refused);
   if (!VerifyPassword(account->password_hash, in.password.value)) return FailSignin(a, ctx, *account, "password");
 
-  SecondFactor factor;
-  std::string reason = "totp";
-  if (!in.totp_code.value.empty()) {
-    auto secret = OpenTotp(a.key(), account->totp_sealed);
-    if (!secret) return ErrorProblem(ctx, secret.error());
-    std::optional<int64_t> step = VerifyTotp(*secret, in.totp_code.value, ctx.now, account->totp_last_step);
-    WipeMemory(secret->data(), secret->size());
-    if (!step) return FailSignin(a, ctx, *account, "totp");
-    factor.totp_step = step;
-  } else {
-    reason = "recovery";
-    factor.recovery_hash = RecoveryHash(account->user_id, in.recovery_code.value);
-  }
+  auto proven = SecondFactorOf(a, *account, in.totp_code.value, in.recovery_code.value, ctx.now);
+  if (!proven) return ErrorProblem(ctx, proven.error());
+  if (!*proven) return FailSignin(a, ctx, *account, "totp");
+  const SecondFactor& factor = **proven;
+  const std::string reason = factor.recovery_hash ? "recovery" : "totp";
   const auto record = [&]() -> Result<void> {
     XGW_CHECK(a.Record(ctx, "auth.signin_succeeded", account->user_id, account->org_id));
     if (factor.recovery_hash) XGW_CHECK(a.Record(ctx, "auth.recovery_code_used", account->user_id, account->org_id));
@@ -361,10 +379,7 @@ Response ChangeOwnPassword(Accounts& a, RequestContext& ctx, const json& body) {
     if (totp.value.empty() == recovery.value.empty()) {
       return Fail(ErrorCode::kInvalidArgument, "totp_code: give either totp_code or recovery_code");
     }
-    if (next.value.size() < kMinPasswordBytes) {
-      return Fail(ErrorCode::kInvalidArgument, "new_password: at least " + std::to_string(kMinPasswordBytes) +
-                                                   " bytes (and at most " + std::to_string(kMaxPasswordBytes) + ")");
-    }
+    XGW_CHECK(CheckNewPassword("new_password", next.value));
     if (next.value == current.value) {
       return Fail(ErrorCode::kInvalidArgument, "new_password: must differ from the current password");
     }
@@ -390,19 +405,11 @@ Response ChangeOwnPassword(Accounts& a, RequestContext& ctx, const json& body) {
     return refused(wait);
   }
   if (!VerifyPassword(account->password_hash, current.value)) return refused(CountFailure(a, ctx, *account, "password"));
-  SecondFactor factor;
-  std::string reason = "totp";
-  if (!totp.value.empty()) {
-    auto secret = OpenTotp(a.key(), account->totp_sealed);
-    if (!secret) return ErrorProblem(ctx, secret.error());
-    std::optional<int64_t> step = VerifyTotp(*secret, totp.value, ctx.now, account->totp_last_step);
-    WipeMemory(secret->data(), secret->size());
-    if (!step) return refused(CountFailure(a, ctx, *account, "totp"));
-    factor.totp_step = step;
-  } else {
-    reason = "recovery";
-    factor.recovery_hash = RecoveryHash(account->user_id, recovery.value);
-  }
+  auto proven = SecondFactorOf(a, *account, totp.value, recovery.value, ctx.now);
+  if (!proven) return ErrorProblem(ctx, proven.error());
+  if (!*proven) return refused(CountFailure(a, ctx, *account, "totp"));
+  const SecondFactor& factor = **proven;
+  const std::string reason = factor.recovery_hash ? "recovery" : "totp";
   auto hash = HashPassword(next.value);
   if (!hash) return ErrorProblem(ctx, hash.error());
   const auto record = [&]() -> Result<void> {
@@ -433,11 +440,7 @@ Response Enrol(Accounts& a, RequestContext& ctx, const json& body) {
     SecretField code, password;
     XGW_TRY(code.value, RequiredString(body, "code", 128));
     XGW_TRY(password.value, RequiredString(body, "password", kMaxPasswordBytes));
-    if (password.value.size() < kMinPasswordBytes) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  "password: at least " + std::to_string(kMinPasswordBytes) + " bytes (and at most " +
-                      std::to_string(kMaxPasswordBytes) + ")");
-    }
+    XGW_CHECK(CheckNewPassword("password", password.value));
     XGW_TRY(auto account, a.store().AccountForInvitation(SecretHash(code.value), ctx.now));
     XGW_TRY(auto hash, HashPassword(password.value));
     SecretBuffer secret = SecretBuffer::Random(kTotpSecretBytes);
