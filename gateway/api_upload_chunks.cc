@@ -42,15 +42,9 @@ bool IsChunkNumber(const std::string& s) {
   return std::stoll(s) < kMaxChunks;
 }
 
-// The caller's pending end-to-end exchange `id` and its protocol version,
-// or why it cannot take content now.
-struct PendingUpload {
-  ExchangeRow row;
-  ProtocolRecord pr;
-  uint64_t max_bytes = 0;  // the most content its chunks may hold in all
-};
-Result<PendingUpload> CallersPendingUpload(ExchangeService::Impl& m, const RequestContext& ctx,
-                                           const std::string& id) {
+// The most content the chunks of the caller's pending end-to-end exchange
+// `id` may hold in all, or why it cannot take content now.
+Result<uint64_t> PendingUploadBound(ExchangeService::Impl& m, const RequestContext& ctx, const std::string& id) {
   XGW_TRY(auto e, m.LoadExchange(id));
   if (!e || e->sender_user != ctx.principal->user_id) {
     return Fail(ErrorCode::kNotFound, "no such exchange, or it is not yours");
@@ -63,8 +57,7 @@ Result<PendingUpload> CallersPendingUpload(ExchangeService::Impl& m, const Reque
   XGW_TRY(Manifest declared, ParseManifest(e->manifest.value_or("")));
   // The content is the streamed subject index (if any), then the age file.
   const uint64_t index = declared.subject_index_streamed ? declared.subject_count * SubjectIndexUpload::kValueSize : 0;
-  const uint64_t max = index + ExchangeService::Impl::CiphertextCap(*pr, e->byte_size, *ctx.config);
-  return PendingUpload{std::move(*e), std::move(*pr), max};
+  return index + ExchangeService::Impl::CiphertextCap(*pr, e->byte_size, *ctx.config);
 }
 
 json ChunkJson(const UploadChunk& c) { return {{"n", c.n}, {"size", c.size}, {"sha256", c.sha256}}; }
@@ -146,7 +139,7 @@ Result<std::unique_ptr<RequestBodySink>> OpenChunkUpload(ExchangeService::Impl& 
                                        " bytes (exchanges.upload_chunk_max_bytes)");
   }
   const std::string& id = ctx.params.at("exchange");
-  XGW_TRY(PendingUpload up, CallersPendingUpload(m, ctx, id));
+  XGW_TRY(const uint64_t max_total, PendingUploadBound(m, ctx, id));
   const int64_t n = std::stoll(ctx.params.at("chunk"));
   XGW_TRY(auto file, m.chunks->Create(id, n, max_bytes));
   UploadChunk chunk;
@@ -154,7 +147,7 @@ Result<std::unique_ptr<RequestBodySink>> OpenChunkUpload(ExchangeService::Impl& 
   chunk.n = n;
   chunk.received_at = ctx.now;
   return std::unique_ptr<RequestBodySink>(
-      std::make_unique<ChunkSink>(m, ctx, std::move(chunk), std::move(declared), max_bytes, up.max_bytes, std::move(file)));
+      std::make_unique<ChunkSink>(m, ctx, std::move(chunk), std::move(declared), max_bytes, max_total, std::move(file)));
 }
 
 // GET .../content/chunks
@@ -215,7 +208,9 @@ Result<Response> Finalize(ExchangeService::Impl& m, RequestContext& ctx, const j
   XGW_TRY(auto wanted, ParseFinalize(body));
   const auto& [count, sha256] = wanted;
   const std::string& id = ctx.params.at("exchange");
-  XGW_TRY(PendingUpload up, CallersPendingUpload(m, ctx, id));
+  // The sink of PUT .../content checks the caller, the exchange's state and
+  // its protocol, as for one upload (a refusal below discards its blob).
+  XGW_TRY(auto sink, OpenContentSink(m, ctx, id, kIndexedContentType));
   XGW_TRY(auto held, m.store->ListChunks(id));
   std::vector<int64_t> missing;
   for (int64_t n = 0, i = 0; n < count; ++n) {
@@ -224,7 +219,6 @@ Result<Response> Finalize(ExchangeService::Impl& m, RequestContext& ctx, const j
   }
   if (!missing.empty()) return ChunksMissing(ctx, missing, held.size());
   held.resize(static_cast<size_t>(count));  // chunks past `count` are not part of it
-  XGW_TRY(auto sink, OpenContentSink(m, ctx, id, kIndexedContentType));
   // One pass over the chunks: each is streamed into the sink while the
   // whole content is hashed. Every chunk was checked against its digest when
   // it arrived; the whole content's hash, compared before anything is made
