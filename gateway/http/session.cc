@@ -540,7 +540,34 @@ void Session::OnResponseDone() {
   sr_.reset();
   res_.reset();
   if (keep_alive_ && !env_.stopping) return ReadHeader();
+  if (!body_complete_ && !env_.stopping) return LingeringClose();
   GracefulClose();
+}
+
+// Answered before the request body was read in full (a refusal): closing now
+// would make the kernel answer the unread bytes with a reset, and a reset can
+// destroy the answer before the client reads it, or fail the client's send
+// before it reads at all. So, as RFC 9112 section 9.6 asks: half-close (the
+// client sees the end of the answer at once), then read and discard what the
+// client still sends until it closes, within kLingerTime and kLingerBytes.
+// No TLS close_notify: the answer carries its length, and reading the rest
+// would end a TLS shutdown in error anyway.
+void Session::LingeringClose() {
+  state_ = State::kClosing;
+  auto& tcp = beast::get_lowest_layer(stream_);
+  error_code ec;
+  tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  if (ec) return Close();
+  lingered_bytes_ = 0;
+  Deadline(kLingerTime);
+  tcp.async_read_some(asio::buffer(io_buf_), Step(&Session::OnLingerRead));
+}
+
+void Session::OnLingerRead(error_code ec, size_t bytes) {
+  lingered_bytes_ += bytes;
+  if (ec || lingered_bytes_ >= kLingerBytes) return Close();
+  beast::get_lowest_layer(stream_).async_read_some(asio::buffer(io_buf_),
+                                                   Step(&Session::OnLingerRead));
 }
 
 void Session::GracefulClose() {

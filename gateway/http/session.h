@@ -54,6 +54,9 @@ class Session : public std::enable_shared_from_this<Session> {
   enum class State { kHandshake, kIdle, kBusy, kClosing };
   using Stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
   static constexpr size_t kMaxUnparsedBytes = 64 * 1024;
+  // How long and how much a connection reads after a refusal (LingeringClose).
+  static constexpr std::chrono::seconds kLingerTime{2};
+  static constexpr uint64_t kLingerBytes = 16 * 1024 * 1024;
 
   // A completion handler running `step` on this connection inside the guard.
   template <typename... Args>
@@ -87,6 +90,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnBodyWritten(boost::beast::error_code ec, size_t bytes);
   void OnResponseDone();
   void GracefulClose();
+  void LingeringClose();
+  void OnLingerRead(boost::beast::error_code ec, size_t bytes);
   void Close();
   template <typename Duration>
   void Deadline(Duration d);
@@ -124,6 +129,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   std::array<uint8_t, 64 * 1024> io_buf_{};
   size_t body_buffered_ = 0;  // body bytes in io_buf_ not yet given to the sink
+  uint64_t lingered_bytes_ = 0;  // read and discarded by LingeringClose
 };
 
 // Runs `ioc` until it stops. An exception thrown inside Asio or Beast below a
