@@ -239,8 +239,12 @@ Result<void> ParseTokens(const json& doc, Config& c) {
 // $.server and $.accounts: people's sign-in and sessions.
 Result<void> ParseAccounts(const json& doc, Config& c) {
   if (auto it = doc.find("server"); it != doc.end()) {
-    XGW_CHECK(CheckKeys(*it, "$.server", {"public_origin"}));
+    XGW_CHECK(CheckKeys(*it, "$.server", {"public_origin", "web_root"}));
     XGW_CHECK(GetString(*it, "$.server", "public_origin", c.server.public_origin));
+    XGW_CHECK(GetString(*it, "$.server", "web_root", c.server.web_root));
+    if (!c.server.web_root.empty() && c.server.web_root[0] != '/') {
+      return PathError("$.server.web_root", "must be an absolute path");
+    }
     const std::string& o = c.server.public_origin;
     if (!o.empty() && (o.rfind("https://", 0) != 0 || o.size() <= 8 || o.back() == '/' ||
                        o.find_first_of("/?#", 8) != std::string::npos)) {
@@ -497,7 +501,7 @@ json DumpConfig(const Config& c) {
       {"tokens",
        {{"default_ttl_seconds", c.tokens.default_ttl_seconds},
         {"max_ttl_seconds", c.tokens.max_ttl_seconds}}},
-      {"server", {{"public_origin", c.server.public_origin}}},
+      {"server", {{"public_origin", c.server.public_origin}, {"web_root", c.server.web_root}}},
       {"accounts",
        {{"backoff_after_failures", c.accounts.backoff_after_failures},
         {"backoff_max_seconds", c.accounts.backoff_max_seconds},
@@ -536,6 +540,7 @@ std::string KeysNeedingRestart(const Config& running, const Config& fresh) {
   if (running.clock != fresh.clock) add("$.clock");
   if (running.audit != fresh.audit) add("$.audit");
   if (running.sso != fresh.sso) add("$.sso");
+  if (running.server.web_root != fresh.server.web_root) add("$.server.web_root");
   if (running.exchanges.packed_blob_max_bytes != fresh.exchanges.packed_blob_max_bytes) {
     add("$.exchanges.packed_blob_max_bytes");
   }

@@ -68,6 +68,9 @@ struct ServerConfig {
   // "https://host[:port]" that browsers use; cookie-authenticated unsafe
   // requests must carry exactly this Origin. "": https://<Host header>.
   std::string public_origin;
+  // The web app's directory (index.html, assets/). "": DefaultWebRoot(), the
+  // share/xgw/web beside xgwd's bin/. No index.html there: API only.
+  std::string web_root;
   bool operator==(const ServerConfig&) const = default;
 };
 

@@ -54,6 +54,14 @@ Result<ListPage> PageOf(const QueryParams& q) {
   return page;
 }
 
+// The summary with the sender's organisation and person by name.
+json NamedSummary(const ExchangeRow& e, DisplayNames& names) {
+  json item = ExchangeSummary(e);
+  item["sender_org_name"] = names.Organisation(e.sender_org);
+  item["sender_user_name"] = names.Person(e.sender_user);
+  return item;
+}
+
 // GET /api/v1/exchanges?box=inbox|sent&limit=&after=
 ServiceResult<Response> ListExchanges(Impl& m, RequestContext& ctx) {
   // Keys are not echoed: the detail never repeats what the caller sent.
@@ -67,12 +75,7 @@ ServiceResult<Response> ListExchanges(Impl& m, RequestContext& ctx) {
   XGW_TRY(auto listed, m.ListExchanges(CallerOf(ctx), box == "inbox", *page));
   json items = json::array();
   DisplayNames names(m.deps.identities);
-  for (const auto& e : listed.rows) {
-    json item = ExchangeSummary(e);
-    item["sender_org_name"] = names.Organisation(e.sender_org);
-    item["sender_user_name"] = names.Person(e.sender_user);
-    items.push_back(std::move(item));
-  }
+  for (const auto& e : listed.rows) items.push_back(NamedSummary(e, names));
   return JsonResponse(200, {{"items", items}, {"next", listed.next ? json(FormatListCursor(*listed.next)) : json(nullptr)}});
 }
 
@@ -81,7 +84,8 @@ ServiceResult<Response> ListExchanges(Impl& m, RequestContext& ctx) {
 ServiceResult<Response> GetExchange(Impl& m, RequestContext& ctx) {
   XGW_TRY(ExchangeView v, m.GetExchange(CallerOf(ctx), ctx.params.at("exchange")));
   const ExchangeRow& e = v.row;
-  json j = ExchangeSummary(e);
+  DisplayNames names(m.deps.identities);
+  json j = NamedSummary(e, names);
   j["manifest"] = e.manifest ? json::parse(*e.manifest, nullptr, false) : json(nullptr);
   j["manifest_signature"] = e.manifest_signature ? json(*e.manifest_signature) : json(nullptr);
   j["signer"] = e.signer;

@@ -31,6 +31,7 @@
 #include "gateway/signing_key.h"
 #include "gateway/subject_keys.h"
 #include "gateway/http/tls.h"
+#include "gateway/web_app.h"
 
 namespace xgw {
 
@@ -84,6 +85,20 @@ class Daemon {
   Result<void> OpenAccounts() {
     XGW_CHECK(RegisterAccountRoutes(router_, config_.Get()->AccountsKeyPath()));
     return RegisterSsoRoutes(router_, config_.Get()->sso);  // single sign-on opens sessions the same way
+  }
+
+  // The web app's pages, when they are installed; before Run. Read once:
+  // a new web_root takes a restart, like the release it belongs to.
+  Result<void> OpenWebApp() {
+    const std::string& configured = config_.Get()->server.web_root;
+    const std::string root = configured.empty() ? DefaultWebRoot() : configured;
+    auto app = LoadWebApp(root);
+    if (!app && app.error().code != ErrorCode::kNotFound) return tl::unexpected(app.error());
+    if (!app && !configured.empty()) return tl::unexpected(app.error());  // asked for, not there
+    std::fprintf(stderr, app ? "xgwd: web app from %s (%zu files)\n" : "xgwd: no web app in %s: API only\n",
+                 root.c_str(), app ? app->assets.size() + 1 : size_t{0});
+    RegisterWebRoutes(router_, app ? std::make_shared<const WebApp>(std::move(*app)) : nullptr);
+    return {};
   }
 
   // Opens the exchange service and registers its routes; before Run.
@@ -330,6 +345,7 @@ int Serve(const ServeOptions& options) {
   auto daemon = std::make_unique<Daemon>(options, std::move(*config), std::move(*store),
                                          std::move(*tls), std::move(*clock), std::move(*audit_log));
   if (auto r = daemon->OpenAccounts(); !r) return Die(r.error());
+  if (auto r = daemon->OpenWebApp(); !r) return Die(r.error());
   if (auto r = daemon->OpenExchanges(shared_key); !r) return Die(r.error());
   return daemon->Run();
 }

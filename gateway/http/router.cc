@@ -50,6 +50,7 @@ std::optional<std::vector<std::string>> SplitPath(const std::string& target) {
 
 std::vector<std::string> SplitPattern(const std::string& pattern) {
   std::vector<std::string> out;
+  if (pattern == "/") return out;  // the root, as SplitPath gives it
   size_t pos = 1;
   while (pos <= pattern.size()) {
     const size_t next = pattern.find('/', pos);

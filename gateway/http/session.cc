@@ -445,6 +445,23 @@ void Session::RespondTransportError(unsigned status, const char* slug, const cha
   Respond(std::move(r));
 }
 
+// On every answer, API or page alike: the web app is served from this origin
+// and may run nothing from anywhere else (no inline script or style, no eval,
+// no framing); nothing is cached unless the handler says so; HTTPS only.
+void Session::SetSecurityHeaders(http::response<http::buffer_body>& res) {
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set(http::field::cache_control, "no-store");
+  res.set("Content-Security-Policy",
+          "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+          "connect-src 'self'; worker-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+          "form-action 'self'; frame-ancestors 'none'");
+  res.set("Strict-Transport-Security", "max-age=63072000");
+  res.set("Referrer-Policy", "no-referrer");
+  res.set("Cross-Origin-Opener-Policy", "same-origin");
+  res.set("Cross-Origin-Resource-Policy", "same-origin");
+  res.set("X-Frame-Options", "DENY");
+}
+
 void Session::Respond(Response r) {
   responding_ = true;
   response_ = std::move(r);
@@ -457,14 +474,13 @@ void Session::Respond(Response r) {
   res_->set(http::field::server, "xgwd");
   res_->set(http::field::content_type, response_.content_type);
   res_->set("X-Request-Id", head_.request_id);
-  res_->set("X-Content-Type-Options", "nosniff");
-  res_->set(http::field::cache_control, "no-store");
+  SetSecurityHeaders(*res_);
   for (const auto& [k, v] : response_.headers) {
     // Set-Cookie is the one header that may come more than once (RFC 6265).
     if (k == "Set-Cookie") {
       res_->insert(k, v);
-    } else if (k != "Cache-Control") {
-      res_->set(k, v);
+    } else {
+      res_->set(k, v);  // a handler's Cache-Control replaces no-store (the web app's files)
     }
   }
   if (response_.source) {

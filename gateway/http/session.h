@@ -82,6 +82,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // response is then on its way).
   bool DeliverBody();
   void FinishBody();
+  static void SetSecurityHeaders(boost::beast::http::response<boost::beast::http::buffer_body>& res);
   void Respond(Response response);
   void RespondTransportError(unsigned status, const char* slug, const char* title,
                              const char* detail);

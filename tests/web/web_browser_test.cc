@@ -1,0 +1,180 @@
+// The web app in a real browser: Debian's Chromium, driven by playwright-core
+// (tests/web/receive.mjs), against the real xgwd on loopback over TLS, with
+// the lists sent by build/bin/xgw. And what xgwd serves the page with: the
+// files the build made, under a strict Content Security Policy.
+#include <cstdlib>
+#include <filesystem>
+#include <regex>
+#include <set>
+
+#include <catch2/catch.hpp>
+
+#include "gateway/totp.h"
+#include "tests/client/cli_world.h"
+#include "tests/e2e/cir_test_data.h"
+#include "tests/e2e/harness.h"
+
+using namespace xgw;
+using namespace xgw::e2e;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kPassword = "a long enough password 42";
+
+std::string Header(const HttpResult& r, const std::string& name) {
+  const std::regex re("(^|\r\n)" + name + ": ([^\r\n]*)", std::regex::icase);
+  std::smatch m;
+  return std::regex_search(r.headers, m, re) ? m[2].str() : "";
+}
+
+json Op(const Daemon& d, const std::string& method, const std::string& path, const json& body = nullptr) {
+  return Request(d, method, path, {.token = d.operator_token(), .body = body.is_null() ? "" : body.dump()}).Json();
+}
+
+// A TOTP code of `secret` on a step no earlier sign-in used (the daemon's
+// clock is the test's: move it on by one step first).
+std::string FreshCode(const Daemon& d, const std::vector<uint8_t>& secret) {
+  Op(d, "POST", "/api/v1/admin/clock", json{{"advance_seconds", 30}});
+  std::tm tm{};
+  const std::string text = Op(d, "GET", "/api/v1/admin/clock")["now"];
+  strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return TotpCode(secret, TotpStep(timegm(&tm)));
+}
+
+// Enrols `user` as a person who signs in with `name`, kPassword and TOTP,
+// through the API a browser's enrolment page uses. Returns the TOTP secret.
+std::vector<uint8_t> Enrol(const Daemon& d, const std::string& user, const std::string& name) {
+  const json inv = Op(d, "POST", "/api/v1/users/" + user + "/invitations", json{{"signin_name", name}});
+  const auto step1 = Request(d, "POST", "/api/v1/auth/enrolment",
+                             {.body = json{{"code", inv["code"]}, {"password", kPassword}}.dump()});
+  REQUIRE(step1.status == 200);
+  const auto secret = Base32Decode(step1.Json()["totp_secret"]);
+  const auto step2 = Request(d, "POST", "/api/v1/auth/enrolment/confirm",
+                             {.body = json{{"code", inv["code"]}, {"totp_code", FreshCode(d, secret)}}.dump()});
+  REQUIRE(step2.status == 200);
+  return secret;
+}
+
+std::string ArtefactDir() {
+  const char* dir = std::getenv("XGW_ARTEFACTS");
+  const std::string path = std::string(dir ? dir : XGW_BIN_DIR "/../test-artefacts") + "/web";
+  std::filesystem::create_directories(path);
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("xgwd serves the web app under a strict Content Security Policy, and nothing else") {
+  auto d = Daemon::Start();
+  const auto page = Request(*d, "GET", "/");
+  REQUIRE(page.status == 200);
+  CHECK(page.content_type == "text/html; charset=utf-8");
+  CHECK(Header(page, "Cache-Control") == "no-cache");
+  const std::string csp = Header(page, "Content-Security-Policy");
+  for (const char* directive : {"default-src 'self'", "script-src 'self'", "style-src 'self'", "object-src 'none'",
+                                "frame-ancestors 'none'", "base-uri 'none'"}) {
+    CHECK(csp.find(directive) != std::string::npos);
+  }
+  CHECK(csp.find("unsafe-") == std::string::npos);
+  CHECK(Header(page, "Strict-Transport-Security").rfind("max-age=", 0) == 0);
+  CHECK(Header(page, "Referrer-Policy") == "no-referrer");
+  CHECK(Header(page, "X-Content-Type-Options") == "nosniff");
+  // No inline script or style: every script and style sheet is a file.
+  CHECK(page.body.find("<script>") == std::string::npos);
+  CHECK(page.body.find("<style") == std::string::npos);
+  CHECK(page.body.find(" style=") == std::string::npos);
+
+  // Each asset the page names: served with its type, cached for a year.
+  const std::regex asset_ref("/assets/([A-Za-z0-9._-]+)");
+  int assets = 0;
+  for (auto it = std::sregex_iterator(page.body.begin(), page.body.end(), asset_ref); it != std::sregex_iterator();
+       ++it, ++assets) {
+    const auto r = Request(*d, "GET", "/assets/" + (*it)[1].str());
+    INFO((*it)[1].str());
+    CHECK(r.status == 200);
+    CHECK(Header(r, "Cache-Control") == "public, max-age=31536000, immutable");
+    CHECK((r.content_type.rfind("text/javascript", 0) == 0 || r.content_type.rfind("text/css", 0) == 0));
+    CHECK(!Header(r, "Content-Security-Policy").empty());
+  }
+  CHECK(assets >= 2);
+  // The API answers carry the same policy and are never cached.
+  const auto api = Request(*d, "GET", "/healthz");
+  CHECK(Header(api, "Content-Security-Policy") == csp);
+  CHECK(Header(api, "Cache-Control") == "no-store");
+
+  // Nothing outside the built files: unknown names, other types, paths out.
+  CHECK(Request(*d, "GET", "/assets/app.js").status == 404);
+  CHECK(Request(*d, "GET", "/assets/xgwd.db").status == 400);
+  CHECK(Request(*d, "GET", "/assets/../xgwd.db").status == 400);
+  CHECK(Request(*d, "GET", "/assets/%2e%2e/xgwd.db").status == 400);
+  CHECK(Request(*d, "GET", "/assets/.hidden.js").status == 400);
+  CHECK(Request(*d, "GET", "/index.html").status == 404);
+  CHECK(Request(*d, "POST", "/", {.body = "{}"}).status == 405);
+  REQUIRE(d->Alive());
+}
+
+TEST_CASE("In Chromium a person signs in, opens a list sent with xgw, saves it and confirms receipt") {
+  CliWorld w;
+  const std::string worker = w.RunJson("worker", "whoami")["id"];
+  // The worker's key, protected with a passphrase and kept on the gateway.
+  w.Ok("worker", "register-key --new-identity protected.key");
+  w.Ok("worker", "key backup");
+  const auto secret = Enrol(*w.d, worker, "worker.ocmw");
+
+  const std::string list = kCirHeader + CirRow(1) + CirRow(2) + CirRow(3);
+  WriteFile(w.dir + "/list.csv", list);
+  const std::string id = w.RunJson("sender", "send --protocol " + kCliProtocolId + " list.csv")["id"];
+  const json sender = w.RunJson("sender", "whoami");
+
+  const std::string out = w.dir + "/browser";
+  std::filesystem::create_directories(out);
+  const std::string pin = ServerPin(*w.d);
+  const std::map<std::string, std::string> env = {
+      {"XGW_URL", w.d->base_url()},
+      {"XGW_SPKI", pin.substr(pin.find("//") + 2)},
+      {"XGW_CACERT", w.d->cacert()},
+      {"XGW_NAME", "worker.ocmw"},
+      {"XGW_PASSWORD", kPassword},
+      {"XGW_CODE", FreshCode(*w.d, secret)},
+      {"XGW_PASSPHRASE", Trimmed(ReadTextFile(w.dir + "/pass"))},
+      {"XGW_EXCHANGE", id},
+      {"XGW_SENDER_NAME", sender["display_name"].get<std::string>()},
+      {"XGW_ROWS", "3"},
+      {"XGW_OUT", out},
+      {"XGW_SCREENSHOTS", ArtefactDir()},
+      {"XGW_WEB_DIR", XGW_SOURCE_DIR "/web"},
+  };
+  // Secrets reach the browser script through its environment, not its command line.
+  for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+  int status = -1;
+  const std::string log = RunCommand("node " XGW_SOURCE_DIR "/tests/web/receive.mjs 2>&1", &status);
+  for (const auto& [k, v] : env) ::unsetenv(k.c_str());
+  INFO(log);
+  CHECK(status == 0);
+  CHECK(log.find("all steps passed") != std::string::npos);
+
+  // What the page saved is the list that was sent, byte for byte.
+  // (Compared, not printed: test output never shows a list's values.)
+  const bool saved_as_sent = ReadTextFile(out + "/saved-list") == list;
+  CHECK(saved_as_sent);
+  // The gateway saw the download, both refusals and the acknowledgement.
+  const json exchange = Request(*w.d, "GET", "/api/v1/exchanges/" + id, {.token = w.tokens["worker"]}).Json();
+  // Acknowledged; the CIR protocol then deletes the list at once.
+  CHECK((exchange["state"] == "acknowledged" || exchange["state"] == "deleted"));
+  CHECK(exchange["acknowledged_at"].is_string());
+  std::multiset<std::string> actions;
+  const json events = Request(*w.d, "GET", "/api/v1/audit/events?exchange=" + id, {.token = w.d->operator_token()}).Json();
+  for (const auto& e : events["items"]) actions.insert(e["event"]["action"].get<std::string>());
+  CHECK(actions.count("exchange.downloaded") == 3);  // modified, cut short, the real one
+  CHECK(actions.count("violation.reported") == 2);
+  CHECK(actions.count("exchange.acknowledged") == 1);
+  const std::string audit = AuditText(*w.d);
+  // Neither the password nor the passphrase nor a value from the list
+  // reached the gateway's log or audit log.
+  for (const std::string& secret_text : {std::string(kPassword), env.at("XGW_PASSPHRASE"), CirRow(2)}) {
+    CHECK(w.d->Log().find(secret_text) == std::string::npos);
+    CHECK(audit.find(secret_text) == std::string::npos);
+  }
+  CHECK(log.find(CirRow(2)) == std::string::npos);
+}

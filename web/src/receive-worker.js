@@ -1,0 +1,109 @@
+// The receiver's Web Worker: it holds the person's age identities (unwrapped
+// here with their passphrase; they never leave this worker, and the
+// passphrase never leaves the device), downloads a list, decrypts it and
+// verifies it before anything reaches the page: the manifest's signature,
+// the size and the SHA-256 of the whole list. age releases plaintext chunk
+// by chunk before the final one is authenticated, so the chunks stay here
+// until the stream ended without error and the digest matched.
+import { Decrypter, armor } from "age-encryption";
+import { parseCsv, decodeText } from "./csv.js";
+import { ListDigest, VerifyError, verifyManifest } from "./verify.js";
+
+const kTableRows = 1000;  // rows shown in the page; saving gives them all
+let identities = [];
+
+async function unlock({ file, passphrase }) {
+  const d = new Decrypter();
+  d.addPassphrase(passphrase);
+  let text;
+  try {
+    text = await d.decrypt(armor.decode(file), "text");
+  } catch {
+    throw new VerifyError("passphrase");
+  }
+  const keys = text.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("AGE-SECRET-KEY-1"));
+  if (keys.length === 0) throw new VerifyError("no-key");
+  identities = keys;
+  return { keys: keys.length };
+}
+
+async function getJson(path) {
+  const r = await fetch(path, { credentials: "same-origin" });
+  if (!r.ok) throw new VerifyError(r.status === 410 ? "gone" : r.status === 401 ? "signed-out" : "download");
+  return r.json();
+}
+
+// Tells the gateway, as `xgw receive` does, that a delivered list failed
+// verification (both DPOs see it); never with anything from the list.
+async function report(id, code, csrf) {
+  try {
+    await fetch(`/api/v1/exchanges/${id}/violations`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify({ code, details: [code] }),
+    });
+  } catch {
+    // The refusal stands whether or not the report arrived.
+  }
+}
+
+const kViolationOf = { signature: "signature_invalid", hash: "hash_mismatch", size: "hash_mismatch", damaged: "decrypt_failed" };
+
+async function open({ id, csrf }) {
+  if (identities.length === 0) throw new VerifyError("locked");
+  const meta = await getJson(`/api/v1/exchanges/${id}`);
+  const manifest = meta.manifest;
+  try {
+    await verifyManifest(manifest, meta.manifest_signature, meta.sender_ed25519_verify_key);
+    const response = await fetch(`/api/v1/exchanges/${id}/content`, { credentials: "same-origin" });
+    if (!response.ok) throw new VerifyError(response.status === 410 ? "gone" : "download");
+    const d = new Decrypter();
+    for (const key of identities) d.addIdentity(key);
+    let plain;
+    try {
+      plain = await d.decrypt(response.body);
+    } catch {
+      throw new VerifyError("not-for-you");
+    }
+    const digest = new ListDigest(manifest);
+    const chunks = [];
+    const reader = plain.getReader();
+    for (;;) {
+      let step;
+      try {
+        step = await reader.read();
+      } catch {
+        throw new VerifyError("damaged");  // a modified or cut-short file
+      }
+      if (step.done) break;
+      digest.update(step.value);
+      chunks.push(step.value);
+    }
+    digest.finish();
+    const bytes = new Uint8Array(digest.size);
+    let at = 0;
+    for (const c of chunks) {
+      bytes.set(c, at);
+      at += c.length;
+    }
+    const table = manifest.list_format === "csv" ? parseCsv(decodeText(bytes), kTableRows + 1) : null;
+    return { result: { manifest, table, bytes }, transfer: [bytes.buffer] };
+  } catch (e) {
+    if (e instanceof VerifyError && kViolationOf[e.code]) await report(id, kViolationOf[e.code], csrf);
+    throw e;
+  }
+}
+
+const handlers = { unlock, open, lock: async () => ((identities = []), {}) };
+
+self.onmessage = async ({ data }) => {
+  const { seq, type } = data;
+  try {
+    const out = await handlers[type](data);
+    const { result, transfer } = out && out.transfer ? out : { result: out, transfer: [] };
+    self.postMessage({ seq, ok: true, result }, transfer);
+  } catch (e) {
+    self.postMessage({ seq, ok: false, code: e instanceof VerifyError ? e.code : "failed" });
+  }
+};
