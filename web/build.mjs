@@ -30,15 +30,15 @@ const common = {
 };
 
 // The workers first: the page needs their hashed names.
-const workers = await esbuild.build({ ...common, entryPoints: [join(here, "src", "receive-worker.js")] });
+const workers = await esbuild.build({ ...common, entryPoints: [join(here, "src", "key-worker.js")] });
 const outputName = (meta, entry) =>
   basename(Object.entries(meta.outputs).find(([, o]) => o.entryPoint && o.entryPoint.endsWith(entry))[0]);
-const receiveWorker = outputName(workers.metafile, "src/receive-worker.js");
+const keyWorker = outputName(workers.metafile, "src/key-worker.js");
 
 const app = await esbuild.build({
   ...common,
   entryPoints: [join(here, "src", "app.js"), join(here, "src", "app.css")],
-  define: { XGW_RECEIVE_WORKER: JSON.stringify("/assets/" + receiveWorker) },
+  define: { XGW_KEY_WORKER: JSON.stringify("/assets/" + keyWorker) },
 });
 const appJs = outputName(app.metafile, "src/app.js");
 const appCss = outputName(app.metafile, "src/app.css");

@@ -56,6 +56,30 @@ std::vector<uint8_t> Enrol(const Daemon& d, const std::string& user, const std::
   return secret;
 }
 
+std::string ArtefactDir();
+
+struct ScriptRun {
+  int status = -1;
+  std::string log;
+};
+
+// Runs tests/web/<script> with node against `d`: what browser.mjs needs and
+// `more` reach it through its environment, never its command line.
+ScriptRun RunBrowserScript(const Daemon& d, const std::string& script, std::map<std::string, std::string> more) {
+  const std::string pin = ServerPin(d);
+  more.insert({{"XGW_URL", d.base_url()},
+               {"XGW_SPKI", pin.substr(pin.find("//") + 2)},
+               {"XGW_CACERT", d.cacert()},
+               {"XGW_OPERATOR_TOKEN", d.operator_token()},
+               {"XGW_SCREENSHOTS", ArtefactDir()},
+               {"XGW_WEB_DIR", XGW_SOURCE_DIR "/web"}});
+  for (const auto& [k, v] : more) ::setenv(k.c_str(), v.c_str(), 1);
+  ScriptRun run;
+  run.log = RunCommand("node " XGW_SOURCE_DIR "/tests/web/" + script + " 2>&1", &run.status);
+  for (const auto& [k, v] : more) ::unsetenv(k.c_str());
+  return run;
+}
+
 std::string ArtefactDir() {
   const char* dir = std::getenv("XGW_ARTEFACTS");
   const std::string path = std::string(dir ? dir : XGW_BIN_DIR "/../test-artefacts") + "/web";
@@ -129,29 +153,20 @@ TEST_CASE("In Chromium a person signs in, opens a list sent with xgw, saves it a
 
   const std::string out = w.dir + "/browser";
   std::filesystem::create_directories(out);
-  const std::string pin = ServerPin(*w.d);
-  const std::map<std::string, std::string> env = {
-      {"XGW_URL", w.d->base_url()},
-      {"XGW_SPKI", pin.substr(pin.find("//") + 2)},
-      {"XGW_CACERT", w.d->cacert()},
+  const std::string passphrase = Trimmed(ReadTextFile(w.dir + "/pass"));
+  const ScriptRun run = RunBrowserScript(*w.d, "receive.mjs", {
       {"XGW_NAME", "worker.ocmw"},
       {"XGW_PASSWORD", kPassword},
       {"XGW_CODE", FreshCode(*w.d, secret)},
-      {"XGW_PASSPHRASE", Trimmed(ReadTextFile(w.dir + "/pass"))},
+      {"XGW_PASSPHRASE", passphrase},
       {"XGW_EXCHANGE", id},
       {"XGW_SENDER_NAME", sender["display_name"].get<std::string>()},
       {"XGW_ROWS", "3"},
       {"XGW_OUT", out},
-      {"XGW_SCREENSHOTS", ArtefactDir()},
-      {"XGW_WEB_DIR", XGW_SOURCE_DIR "/web"},
-  };
-  // Secrets reach the browser script through its environment, not its command line.
-  for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-  int status = -1;
-  const std::string log = RunCommand("node " XGW_SOURCE_DIR "/tests/web/receive.mjs 2>&1", &status);
-  for (const auto& [k, v] : env) ::unsetenv(k.c_str());
+  });
+  const std::string& log = run.log;
   INFO(log);
-  CHECK(status == 0);
+  CHECK(run.status == 0);
   CHECK(log.find("all steps passed") != std::string::npos);
 
   // What the page saved is the list that was sent, byte for byte.
@@ -172,9 +187,53 @@ TEST_CASE("In Chromium a person signs in, opens a list sent with xgw, saves it a
   const std::string audit = AuditText(*w.d);
   // Neither the password nor the passphrase nor a value from the list
   // reached the gateway's log or audit log.
-  for (const std::string& secret_text : {std::string(kPassword), env.at("XGW_PASSPHRASE"), CirRow(2)}) {
+  for (const std::string& secret_text : {std::string(kPassword), passphrase, CirRow(2)}) {
     CHECK(w.d->Log().find(secret_text) == std::string::npos);
     CHECK(audit.find(secret_text) == std::string::npos);
   }
   CHECK(log.find(CirRow(2)) == std::string::npos);
+}
+
+TEST_CASE("In Chromium a person enrols with an invitation code, makes a key in the page, and xgw accepts it") {
+  CliWorld w;
+  w.MakeUser("clerk", w.thuispunt, "sender");
+  const std::string clerk = w.RunJson("clerk", "whoami")["id"];
+  const json invitation = Op(*w.d, "POST", "/api/v1/users/" + clerk + "/invitations", json{{"signin_name", "clerk.thuispunt"}});
+  const std::string out = w.dir + "/first-run";
+  std::filesystem::create_directories(out);
+  const std::string passphrase = Trimmed(ReadTextFile(w.dir + "/pass"));
+  const ScriptRun run = RunBrowserScript(*w.d, "first_run.mjs", {
+      {"XGW_INVITATION", invitation["code"].get<std::string>()},
+      {"XGW_SIGNIN_NAME", "clerk.thuispunt"},
+      {"XGW_PASSWORD", kPassword},
+      {"XGW_PASSPHRASE", passphrase},
+      {"XGW_OUT", out},
+  });
+  INFO(run.log);
+  CHECK(run.status == 0);
+  CHECK(run.log.find("all steps passed") != std::string::npos);
+
+  // The page registered the key and showed the fingerprint the gateway computes.
+  const json me = w.RunJson("clerk", "whoami");
+  REQUIRE(me["keys"].is_object());
+  CHECK(ReadTextFile(out + "/fingerprint.txt") == me["keys"]["fingerprint"].get<std::string>());
+  // The saved file is the one the gateway keeps, and it is locked (age scrypt, armored).
+  const std::string saved = ReadTextFile(out + "/key.age");
+  CHECK(saved.rfind("-----BEGIN AGE ENCRYPTED FILE-----", 0) == 0);
+  CHECK(saved.find("AGE-SECRET-KEY") == std::string::npos);
+  CHECK(Request(*w.d, "GET", "/api/v1/users/" + clerk + "/key-backup", {.token = w.tokens["clerk"]}).Json()["file"] == saved);
+
+  // xgw opens it with the passphrase, and signs and sends with it: the gateway
+  // checks the signature with the key the page derived and registered.
+  w.Ok("clerk", "key restore -o clerk.key");
+  const std::string list = kCirHeader + CirRow(4) + CirRow(5);
+  WriteFile(w.dir + "/clerk-list.csv", list);
+  const std::string id = w.RunJson("clerk", "send --protocol " + kCliProtocolId + " --identity clerk.key clerk-list.csv")["id"];
+  w.Ok("worker", "receive " + id + " -o got.csv");
+  const bool received_as_sent = ReadTextFile(w.dir + "/got.csv") == list;
+  CHECK(received_as_sent);
+
+  // Neither the password nor the passphrase reached the gateway's log.
+  CHECK(w.d->Log().find(kPassword) == std::string::npos);
+  CHECK(w.d->Log().find(passphrase) == std::string::npos);
 }

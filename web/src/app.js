@@ -1,107 +1,23 @@
 // The xgw web app: one page, views chosen by the location's hash. Every
 // element is built with the DOM (never innerHTML), so nothing from the
 // gateway or a list is ever read as markup.
+import qrcode from "qrcode-generator";
 import { api, ApiError, csrfToken, setCsrfToken } from "./api.js";
 import { languages, language, setLanguage, t } from "./i18n.js";
 
-/* global XGW_RECEIVE_WORKER */
-const main = document.getElementById("main");
-let me = null;        // GET /api/v1/me of the person signed in
-let unlocked = false; // the receive worker holds the person's keys
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (k === "class") el.className = v;
-    else el.setAttribute(k, v === true ? "" : String(v));
-  }
-  for (const c of children.flat()) {
-    if (c !== undefined && c !== null && c !== false) el.append(c instanceof Node ? c : String(c));
-  }
-  return el;
-}
-
-function show(title, ...nodes) {
-  main.replaceChildren(h("h1", {}, title), ...nodes);
-  document.title = `${title} · xgw`;
-  main.focus();
-}
-
-function message(kind, text) {
-  return h("p", { class: `message ${kind}`, role: kind === "bad" ? "alert" : "status" }, text);
-}
-
-function locale() {
-  return { nl: "nl-BE", fr: "fr-BE", en: "en-GB" }[language()];
-}
-
-// In the person's organisation's time zone, with its offset.
-function formatTime(iso) {
-  if (!iso) return "";
-  const timeZone = (me && me.organisation && me.organisation.time_zone) || "Europe/Brussels";
-  return new Intl.DateTimeFormat(locale(), {
-    year: "numeric",
-    month: "short",
-    day: "numeric",
-    hour: "2-digit",
-    minute: "2-digit",
-    timeZone,
-    timeZoneName: "shortOffset",
-  }).format(new Date(iso));
-}
-
-function explain(e) {
-  if (e instanceof ApiError) return t("error.api", { title: e.problem.title || e.status });
-  return t(`error.${e.code || "failed"}`);
-}
-
-// --- the receive worker -------------------------------------------------
-
-let worker = null;
-let seq = 0;
-const pending = new Map();
-
-class WorkerFailure extends Error {
-  constructor(code) {
-    super(code);
-    this.code = code;
-  }
-}
-
-function callWorker(type, args = {}) {
-  if (!worker) {
-    worker = new Worker(XGW_RECEIVE_WORKER, { type: "module", name: "receive" });
-    worker.onmessage = ({ data }) => {
-      const p = pending.get(data.seq);
-      pending.delete(data.seq);
-      if (data.ok) p.resolve(data.result);
-      else p.reject(new WorkerFailure(data.code));
-    };
-  }
-  return new Promise((resolve, reject) => {
-    const s = ++seq;
-    pending.set(s, { resolve, reject });
-    worker.postMessage({ seq: s, type, ...args });
-  });
-}
-
-function forgetKeys() {
-  if (worker) worker.terminate();
-  worker = null;
-  unlocked = false;
-}
+import { session, explain, formatTime, h, message, saveBytes, show } from "./ui.js";
+import { callWorker, forgetKeys, keysUnlocked, setKeysUnlocked } from "./worker-client.js";
 
 // --- views ---------------------------------------------------------------
 
 function renderNav() {
   const nav = document.getElementById("nav");
   nav.replaceChildren();
-  if (me) {
+  if (session.me) {
     nav.append(
       h("a", { href: "#/inbox" }, t("nav.inbox")),
-      h("span", { class: "muted" }, t("me.signedin", { name: me.display_name, org: me.organisation.name })),
+      h("a", { href: "#/key" }, t("nav.key")),
+      h("span", { class: "muted" }, t("me.signedin", { name: session.me.display_name, org: session.me.organisation.name })),
       h("button", { class: "secondary", type: "button", onclick: signOut }, t("nav.signout")),
     );
   }
@@ -113,19 +29,163 @@ function renderNav() {
   document.getElementById("lang").replaceChildren(h("label", { class: "inline" }, t("lang.label"), select));
 }
 
-function signInView(note) {
-  const status = h("div", { "aria-live": "polite" }, note ? message("bad", note) : null);
+function signInView(note, name) {
+  const status = h("div", { "aria-live": "polite" }, note ? message(name ? "good" : "bad", note) : null);
   const form = h(
     "form",
     { class: "card", id: "signin", onsubmit: (e) => { e.preventDefault(); signIn(form, status); } },
-    h("label", {}, t("signin.name"), h("input", { name: "name", autocomplete: "username", required: true })),
+    h("label", {}, t("signin.name"),
+      h("input", { name: "name", autocomplete: "username", required: true, value: name })),
     h("label", {}, t("signin.password"),
       h("input", { name: "password", type: "password", autocomplete: "current-password", required: true })),
     h("label", {}, t("signin.code"),
       h("input", { name: "code", autocomplete: "one-time-code", inputmode: "numeric", required: true })),
     h("button", { type: "submit" }, t("signin.submit")),
   );
-  show(t("signin.heading"), status, form);
+  show(t("signin.heading"), status, form, h("p", {}, h("a", { href: "#/enrol", id: "enrol-link" }, t("enrol.link"))));
+}
+
+// --- first run: enrolment with an invitation code, then a key -------------
+
+function enrolView() {
+  const status = h("div", { "aria-live": "polite" });
+  const form = h("form", { class: "card", id: "enrol", onsubmit: async (e) => {
+    e.preventDefault();
+    const code = form.elements.code.value.trim();
+    const password = form.elements.password.value;
+    if (password !== form.elements.again.value) return status.replaceChildren(message("bad", t("enrol.mismatch")));
+    if (new TextEncoder().encode(password).length < 12) return status.replaceChildren(message("bad", t("enrol.short")));
+    try {
+      const started = await api("POST", "/api/v1/auth/enrolment", { code, password });
+      form.elements.password.value = form.elements.again.value = "";
+      authenticatorView(code, started);
+    } catch (err) {
+      status.replaceChildren(message("bad", err.status === 401 ? t("enrol.badcode") : explain(err)));
+    }
+  } },
+    h("p", {}, t("enrol.explain")),
+    h("label", {}, t("enrol.code"), h("input", { name: "code", autocomplete: "off", required: true })),
+    h("label", {}, t("enrol.password"),
+      h("input", { name: "password", type: "password", autocomplete: "new-password", required: true, minlength: 12 })),
+    h("label", {}, t("enrol.again"),
+      h("input", { name: "again", type: "password", autocomplete: "new-password", required: true, minlength: 12 })),
+    h("button", { type: "submit" }, t("enrol.next")));
+  show(t("enrol.heading"), status, form);
+}
+
+// The otpauth:// URI as a QR code, drawn as one SVG path (no markup parsed).
+function qrCodeOf(uri) {
+  const qr = qrcode(0, "M");
+  qr.addData(uri);
+  qr.make();
+  const n = qr.getModuleCount();
+  let d = "";
+  for (let y = 0; y < n; y++) for (let x = 0; x < n; x++) if (qr.isDark(y, x)) d += `M${x + 4},${y + 4}h1v1h-1z`;
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", `0 0 ${n + 8} ${n + 8}`);
+  svg.setAttribute("class", "qr");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", t("enrol.qr"));
+  const background = document.createElementNS(svg.namespaceURI, "rect");
+  background.setAttribute("width", "100%");
+  background.setAttribute("height", "100%");
+  background.setAttribute("fill", "#fff");
+  const path = document.createElementNS(svg.namespaceURI, "path");
+  path.setAttribute("d", d);
+  path.setAttribute("fill", "#000");
+  svg.append(background, path);
+  return svg;
+}
+
+function authenticatorView(code, started) {
+  const status = h("div", { "aria-live": "polite" });
+  const form = h("form", { class: "card", id: "enrol-confirm", onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      const done = await api("POST", "/api/v1/auth/enrolment/confirm",
+        { code, totp_code: form.elements.totp.value.replace(/\s/g, "") });
+      recoveryCodesView(done);
+    } catch (err) {
+      form.elements.totp.value = "";
+      status.replaceChildren(message("bad", err.status === 401 ? t("enrol.badtotp") : explain(err)));
+    }
+  } },
+    h("p", {}, t("enrol.scan")),
+    qrCodeOf(started.otpauth_uri),
+    h("p", {}, t("enrol.manual"), " ", h("code", { id: "totp-secret" }, started.totp_secret)),
+    h("label", {}, t("signin.code"),
+      h("input", { name: "totp", autocomplete: "one-time-code", inputmode: "numeric", required: true })),
+    h("button", { type: "submit" }, t("enrol.confirm")));
+  show(t("enrol.app.heading"), status, form);
+}
+
+function recoveryCodesView(done) {
+  const text = done.recovery_codes.join("\n") + "\n";
+  show(t("enrol.codes.heading"),
+    h("p", {}, t("enrol.codes.explain")),
+    h("ol", { id: "recovery-codes" }, done.recovery_codes.map((c) => h("li", {}, h("code", {}, c)))),
+    h("div", { class: "actions" },
+      h("button", { type: "button", class: "secondary", onclick: () =>
+        saveBytes(new TextEncoder().encode(text), `xgw-recovery-codes-${done.signin_name}.txt`, "text/plain") },
+      t("enrol.codes.save")),
+      h("button", { type: "button", id: "enrol-done", onclick: () => {
+        history.replaceState(null, "", location.pathname);  // no hashchange: it would redraw the form empty
+        signInView(t("enrol.done"), done.signin_name);
+      } }, t("enrol.codes.next"))));
+}
+
+// The person's key: made here when they have none; otherwise what it is.
+async function keyView() {
+  if (session.me.keys && session.me.key_backup) {
+    return show(t("key.heading"), h("p", {}, t("key.kept")),
+      h("p", {}, t("key.fingerprint"), " ", h("code", { id: "key-fingerprint" }, session.me.keys.fingerprint)));
+  }
+  if (session.me.keys) {
+    return show(t("key.heading"), h("p", {}, t("key.cli")),
+      h("p", {}, t("key.fingerprint"), " ", h("code", {}, session.me.keys.fingerprint)));
+  }
+  const status = h("div", { "aria-live": "polite" });
+  const form = h("form", { class: "card", id: "create-key", onsubmit: async (e) => {
+    e.preventDefault();
+    const passphrase = form.elements.passphrase.value;
+    const again = form.elements.again.value;
+    form.elements.passphrase.value = form.elements.again.value = "";
+    if (passphrase !== again) return status.replaceChildren(message("bad", t("key.mismatch")));
+    if (passphrase.length < 12) return status.replaceChildren(message("bad", t("key.short")));
+    status.replaceChildren(message("good", t("key.working")));
+    try {
+      const made = await callWorker("create", { passphrase });
+      await api("PUT", `/api/v1/users/${session.me.id}/keys`,
+        { age_recipient: made.age_recipient, ed25519_verify_key: made.ed25519_verify_key });
+      await api("PUT", `/api/v1/users/${session.me.id}/key-backup`, { file: made.file });
+      setKeysUnlocked();
+      session.me = await api("GET", "/api/v1/me");
+      keyMadeView(made);
+    } catch (err) {
+      forgetKeys();
+      status.replaceChildren(message("bad", explain(err)));
+    }
+  } },
+    h("p", {}, t("key.explain")),
+    h("p", { class: "message" }, t("key.warning")),
+    h("label", {}, t("key.passphrase"),
+      h("input", { name: "passphrase", type: "password", autocomplete: "new-password", required: true, minlength: 12 })),
+    h("label", {}, t("key.again"),
+      h("input", { name: "again", type: "password", autocomplete: "new-password", required: true, minlength: 12 })),
+    h("button", { type: "submit" }, t("key.create")));
+  show(t("key.heading"), status, form);
+}
+
+function keyMadeView(made) {
+  show(t("key.heading"),
+    message("good", t("key.made")),
+    h("p", {}, t("key.fingerprint"), " ", h("code", { id: "key-fingerprint" }, made.fingerprint)),
+    h("p", {}, t("key.download.explain")),
+    h("div", { class: "actions" },
+      h("button", { type: "button", id: "key-download", onclick: () =>
+        saveBytes(new TextEncoder().encode(made.file), `xgw-key-${session.me.id}.age`, "application/octet-stream") },
+      t("key.download")),
+      h("a", { class: "button secondary", href: "#/inbox" }, t("nav.inbox"))));
 }
 
 async function signIn(form, status) {
@@ -135,11 +195,12 @@ async function signIn(form, status) {
   if (/^[0-9]{6}$/.test(code)) body.totp_code = code;
   else body.recovery_code = code;
   try {
-    const session = await api("POST", "/api/v1/auth/sessions", body);
-    setCsrfToken(session.csrf_token);
-    me = await api("GET", "/api/v1/me");
+    const opened = await api("POST", "/api/v1/auth/sessions", body);
+    setCsrfToken(opened.csrf_token);
+    session.me = await api("GET", "/api/v1/me");
     renderNav();
-    location.hash = "#/inbox";
+    // A person without a key makes one first: nothing can be sent to them before.
+    location.hash = session.me.keys ? "#/inbox" : "#/key";
     route();
   } catch (e) {
     const wait = e instanceof ApiError && e.retryAfter;
@@ -157,7 +218,7 @@ async function signOut() {
   }
   forgetKeys();
   setCsrfToken("");
-  me = null;
+  session.me = null;
   renderNav();
   location.hash = "";
   signInView();
@@ -191,7 +252,7 @@ function unlockView(heading) {
   return new Promise(async (resolve) => {
     let backup;
     try {
-      backup = await api("GET", `/api/v1/users/${me.id}/key-backup`);
+      backup = await api("GET", `/api/v1/users/${session.me.id}/key-backup`);
     } catch (e) {
       return show(heading, message("bad", e.status === 404 ? t("unlock.nobackup") : explain(e)));
     }
@@ -203,7 +264,7 @@ function unlockView(heading) {
       status.replaceChildren(message("good", t("open.working")));
       try {
         await callWorker("unlock", { file: backup.file, passphrase });
-        unlocked = true;
+        setKeysUnlocked();
         resolve();
       } catch (err) {
         status.replaceChildren(message("bad", explain(err)));
@@ -222,7 +283,7 @@ function unlockView(heading) {
 async function openView(id) {
   const meta = await api("GET", `/api/v1/exchanges/${id}`);
   const heading = t("open.heading", { sender: `${meta.sender_user_name} (${meta.sender_org_name})` });
-  if (!unlocked) await unlockView(heading);
+  if (!keysUnlocked()) await unlockView(heading);
   show(heading, message("good", t("open.working")));
   let opened;
   try {
@@ -255,14 +316,6 @@ async function openView(id) {
   show(heading, ...parts);
 }
 
-function saveBytes(bytes, name, type) {
-  const url = URL.createObjectURL(new Blob([bytes], { type }));
-  const a = h("a", { href: url, download: name });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
-}
 
 function confirmAck(id, status) {
   const dialog = h("dialog", { id: "ack-dialog", "aria-labelledby": "ack-title" },
@@ -288,14 +341,15 @@ function confirmAck(id, status) {
 
 async function route() {
   renderNav();
-  if (!me) return signInView();
   const [, view, id] = location.hash.split("/");
+  if (!session.me) return view === "enrol" ? enrolView() : signInView();
   try {
+    if (view === "key") return await keyView();
     if (view === "open" && /^exc-[a-z2-7]+$/.test(id || "")) return await openView(id);
     return await inboxView();
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {
-      me = null;
+      session.me = null;
       forgetKeys();
       return signInView(t("error.signed-out"));
     }
@@ -307,9 +361,9 @@ async function route() {
 async function start() {
   setLanguage(language());
   try {
-    me = await api("GET", "/api/v1/me");
+    session.me = await api("GET", "/api/v1/me");
   } catch {
-    me = null;
+    session.me = null;
   }
   window.addEventListener("hashchange", route);
   route();

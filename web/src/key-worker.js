@@ -1,12 +1,14 @@
-// The receiver's Web Worker: it holds the person's age identities (unwrapped
-// here with their passphrase; they never leave this worker, and the
-// passphrase never leaves the device), downloads a list, decrypts it and
-// verifies it before anything reaches the page: the manifest's signature,
-// the size and the SHA-256 of the whole list. age releases plaintext chunk
-// by chunk before the final one is authenticated, so the chunks stay here
-// until the stream ended without error and the digest matched.
+// The page's Web Worker for a person's keys: it makes a new key (create) or
+// unwraps the kept one with the passphrase (unlock); the private keys never
+// leave this worker, and the passphrase never leaves the device. It also
+// opens lists: it downloads one, decrypts it and verifies it before anything
+// reaches the page: the manifest's signature, the size and the SHA-256 of
+// the whole list. age releases plaintext chunk by chunk before the final one
+// is authenticated, so the chunks stay here until the stream ended without
+// error and the digest matched.
 import { Decrypter, armor } from "age-encryption";
 import { parseCsv, decodeText } from "./csv.js";
+import { fingerprintOf, newIdentityFile, verifyKeyOf, wrapWithPassphrase } from "./keys.js";
 import { ListDigest, VerifyError, verifyManifest } from "./verify.js";
 
 const kTableRows = 1000;  // rows shown in the page; saving gives them all
@@ -25,6 +27,15 @@ async function unlock({ file, passphrase }) {
   if (keys.length === 0) throw new VerifyError("no-key");
   identities = keys;
   return { keys: keys.length };
+}
+
+// A new key for the person: kept here, unlocked; the page registers its
+// public halves and keeps the wrapped file on the gateway.
+async function create({ passphrase }) {
+  const { identity, recipient, text } = await newIdentityFile();
+  const file = await wrapWithPassphrase(text, passphrase);
+  identities = [identity];
+  return { age_recipient: recipient, ed25519_verify_key: verifyKeyOf(identity), fingerprint: fingerprintOf(recipient), file };
 }
 
 async function getJson(path) {
@@ -95,15 +106,19 @@ async function open({ id, csrf }) {
   }
 }
 
-const handlers = { unlock, open, lock: async () => ((identities = []), {}) };
+const handlers = { create, unlock, open };
 
 self.onmessage = async ({ data }) => {
   const { seq, type } = data;
+  const progress = (...values) => self.postMessage({ seq, progress: values });
   try {
-    const out = await handlers[type](data);
+    const out = await handlers[type](data, progress);
     const { result, transfer } = out && out.transfer ? out : { result: out, transfer: [] };
     self.postMessage({ seq, ok: true, result }, transfer);
   } catch (e) {
-    self.postMessage({ seq, ok: false, code: e instanceof VerifyError ? e.code : "failed" });
+    // A code and, for a refusal, the gateway's problem document: never a
+    // value from the list, never a key.
+    const problem = e.problem;
+    self.postMessage({ seq, ok: false, code: e instanceof VerifyError ? e.code : "failed", problem });
   }
 };
