@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "audit/verify.h"
 #include "gateway/totp.h"
 #include "tests/client/cli_world.h"
 #include "tests/e2e/cir_test_data.h"
@@ -32,24 +33,24 @@ json Op(const Daemon& d, const std::string& method, const std::string& path, con
   return Request(d, method, path, {.token = d.operator_token(), .body = body.is_null() ? "" : body.dump()}).Json();
 }
 
-// A TOTP code of `secret` on a step no earlier sign-in used (the daemon's
-// clock is the test's: move it on by one step first).
-std::string FreshCode(const Daemon& d, const std::vector<uint8_t>& secret) {
+// A TOTP code of `secret` (base32) on a step no earlier sign-in used (the
+// daemon's clock is the test's: move it on by one step first).
+std::string FreshCode(const Daemon& d, const std::string& secret) {
   Op(d, "POST", "/api/v1/admin/clock", json{{"advance_seconds", 30}});
   std::tm tm{};
   const std::string text = Op(d, "GET", "/api/v1/admin/clock")["now"];
   strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return TotpCode(secret, TotpStep(timegm(&tm)));
+  return TotpCode(Base32Decode(secret), TotpStep(timegm(&tm)));
 }
 
 // Enrols `user` as a person who signs in with `name`, kPassword and TOTP,
-// through the API a browser's enrolment page uses. Returns the TOTP secret.
-std::vector<uint8_t> Enrol(const Daemon& d, const std::string& user, const std::string& name) {
+// through the API a browser's enrolment page uses. Returns the TOTP secret (base32).
+std::string Enrol(const Daemon& d, const std::string& user, const std::string& name) {
   const json inv = Op(d, "POST", "/api/v1/users/" + user + "/invitations", json{{"signin_name", name}});
   const auto step1 = Request(d, "POST", "/api/v1/auth/enrolment",
                              {.body = json{{"code", inv["code"]}, {"password", kPassword}}.dump()});
   REQUIRE(step1.status == 200);
-  const auto secret = Base32Decode(step1.Json()["totp_secret"]);
+  const std::string secret = step1.Json()["totp_secret"];
   const auto step2 = Request(d, "POST", "/api/v1/auth/enrolment/confirm",
                              {.body = json{{"code", inv["code"]}, {"totp_code", FreshCode(d, secret)}}.dump()});
   REQUIRE(step2.status == 200);
@@ -192,6 +193,37 @@ TEST_CASE("In Chromium a person signs in, opens a list sent with xgw, saves it a
     CHECK(audit.find(secret_text) == std::string::npos);
   }
   CHECK(log.find(CirRow(2)) == std::string::npos);
+
+  // The DPO of OCMW Gent checks the list's whole timeline in the page, each
+  // event proven against the signed log, and its deletion receipt.
+  w.MakeUser("dpo", w.ocmw, "dpo");
+  const std::string dpo = w.RunJson("dpo", "whoami")["id"];
+  const auto dpo_secret = Enrol(*w.d, dpo, "dpo.ocmw");
+  const std::string dpo_out = w.dir + "/dpo";
+  std::filesystem::create_directories(dpo_out);
+  const ScriptRun dpo_run = RunBrowserScript(*w.d, "dpo.mjs", {
+      {"XGW_NAME", "dpo.ocmw"},
+      {"XGW_PASSWORD", kPassword},
+      {"XGW_TOTP_SECRET", dpo_secret},
+      {"XGW_EXCHANGE", id},
+      {"XGW_OUT", dpo_out},
+  });
+  INFO(dpo_run.log);
+  CHECK(dpo_run.status == 0);
+  CHECK(dpo_run.log.find("all steps passed") != std::string::npos);
+  // The page showed the events the gateway holds for the exchange.
+  const std::string shown = ReadTextFile(dpo_out + "/actions.txt");
+  for (const char* action : {"exchange.created", "exchange.uploaded", "exchange.downloaded", "violation.reported",
+                             "exchange.acknowledged"}) {
+    CHECK(shown.find(action) != std::string::npos);
+  }
+  CHECK(shown.find("exchange.deleted") != std::string::npos);
+  // The receipt the page saved verifies offline with the gateway's key, as `xgw audit receipt` checks it.
+  const std::string verifier = Request(*w.d, "GET", "/api/v1/audit/verifier-key", {.token = w.tokens["dpo"]}).body;
+  auto receipt = VerifyDeletionReceipt(ReadTextFile(dpo_out + "/receipt.json"), Trimmed(verifier));
+  CHECK(receipt);
+  if (receipt) CHECK(receipt->event.exchange_id == id);
+  CHECK(ReadTextFile(dpo_out + "/events.csv").rfind("index,time,action,actor,exchange,user,outcome,reason,count\r\n", 0) == 0);
 }
 
 TEST_CASE("In Chromium a person enrols with an invitation code, makes a key in the page, and xgw accepts it") {

@@ -5,8 +5,14 @@ import qrcode from "qrcode-generator";
 import { api, ApiError, csrfToken, setCsrfToken } from "./api.js";
 import { languages, language, setLanguage, t } from "./i18n.js";
 
-import { session, explain, formatTime, h, message, saveBytes, show } from "./ui.js";
+import { beginView, session, explain, formatTime, h, message, saveBytes, show } from "./ui.js";
 import { callWorker, forgetKeys, keysUnlocked, setKeysUnlocked } from "./worker-client.js";
+import { auditView } from "./dpo-view.js";
+
+function mayAudit() {
+  const roles = session.me.roles || [];
+  return roles.includes("dpo") || roles.includes("operator");
+}
 
 // --- views ---------------------------------------------------------------
 
@@ -17,6 +23,7 @@ function renderNav() {
     nav.append(
       h("a", { href: "#/inbox" }, t("nav.inbox")),
       h("a", { href: "#/key" }, t("nav.key")),
+      mayAudit() ? h("a", { href: "#/audit/" }, t("nav.audit")) : null,
       h("span", { class: "muted" }, t("me.signedin", { name: session.me.display_name, org: session.me.organisation.name })),
       h("button", { class: "secondary", type: "button", onclick: signOut }, t("nav.signout")),
     );
@@ -135,7 +142,7 @@ function recoveryCodesView(done) {
 }
 
 // The person's key: made here when they have none; otherwise what it is.
-async function keyView() {
+async function keyView(show) {
   if (session.me.keys && session.me.key_backup) {
     return show(t("key.heading"), h("p", {}, t("key.kept")),
       h("p", {}, t("key.fingerprint"), " ", h("code", { id: "key-fingerprint" }, session.me.keys.fingerprint)));
@@ -224,7 +231,7 @@ async function signOut() {
   signInView();
 }
 
-async function inboxView() {
+async function inboxView(show) {
   const { items } = await api("GET", "/api/v1/exchanges?box=inbox");
   if (items.length === 0) return show(t("inbox.heading"), h("p", {}, t("inbox.empty")));
   const rows = items.map((x) => {
@@ -248,7 +255,7 @@ async function inboxView() {
 
 // Asks for the passphrase and unlocks the kept key in the worker; resolves
 // once it is unlocked, or never (the person cancelled or has no backup).
-function unlockView(heading) {
+function unlockView(heading, show) {
   return new Promise(async (resolve) => {
     let backup;
     try {
@@ -280,10 +287,10 @@ function unlockView(heading) {
   });
 }
 
-async function openView(id) {
+async function openView(id, show) {
   const meta = await api("GET", `/api/v1/exchanges/${id}`);
   const heading = t("open.heading", { sender: `${meta.sender_user_name} (${meta.sender_org_name})` });
-  if (!keysUnlocked()) await unlockView(heading);
+  if (!keysUnlocked()) await unlockView(heading, show);
   show(heading, message("good", t("open.working")));
   let opened;
   try {
@@ -343,10 +350,12 @@ async function route() {
   renderNav();
   const [, view, id] = location.hash.split("/");
   if (!session.me) return view === "enrol" ? enrolView() : signInView();
+  const drawn = beginView();
   try {
-    if (view === "key") return await keyView();
-    if (view === "open" && /^exc-[a-z2-7]+$/.test(id || "")) return await openView(id);
-    return await inboxView();
+    if (view === "key") return await keyView(drawn);
+    if (view === "audit") return await auditView(new URLSearchParams(location.hash.slice("#/audit/".length)), drawn);
+    if (view === "open" && /^exc-[a-z2-7]+$/.test(id || "")) return await openView(id, drawn);
+    return await inboxView(drawn);
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {
       session.me = null;
@@ -354,7 +363,7 @@ async function route() {
       return signInView(t("error.signed-out"));
     }
     if (!(e instanceof ApiError)) console.error("xgw: view failed:", e && e.name);  // a bug: tests fail on it
-    show(t("inbox.heading"), message("bad", explain(e)));
+    drawn(t("inbox.heading"), message("bad", explain(e)));
   }
 }
 

@@ -29,6 +29,18 @@ export function show(title, ...nodes) {
   main.focus();
 }
 
+let generation = 0;
+
+// Starts a view: returns a `show` that draws only while no later view has
+// started, so that a slow view (waiting for the gateway) never draws over
+// the one the person moved on to.
+export function beginView() {
+  const mine = ++generation;
+  return (title, ...nodes) => {
+    if (mine === generation) show(title, ...nodes);
+  };
+}
+
 export function message(kind, text) {
   return h("p", { class: `message ${kind}`, role: kind === "bad" ? "alert" : "status" }, text);
 }
