@@ -269,3 +269,48 @@ TEST_CASE("In Chromium a person enrols with an invitation code, makes a key in t
   CHECK(w.d->Log().find(kPassword) == std::string::npos);
   CHECK(w.d->Log().find(passphrase) == std::string::npos);
 }
+
+TEST_CASE("In Chromium an operator registers an organisation and a person, invites them and runs a protocol") {
+  CliWorld w;
+  w.MakeUser("admin", w.thuispunt, "operator");
+  const std::string admin = w.RunJson("admin", "whoami")["id"];
+  const std::string secret = Enrol(*w.d, admin, "admin.thuispunt");
+  json protocol = w.protocol_doc;
+  protocol["id"] = "2024_VB_00591_WEB";
+  WriteFile(w.dir + "/web-protocol.json", protocol.dump(2));
+  json broken = protocol;
+  broken.erase("fields");
+  WriteFile(w.dir + "/broken-protocol.json", broken.dump(2));
+  const std::string out = w.dir + "/operator";
+  std::filesystem::create_directories(out);
+  const ScriptRun run = RunBrowserScript(*w.d, "operator.mjs", {
+      {"XGW_NAME", "admin.thuispunt"},
+      {"XGW_PASSWORD", kPassword},
+      {"XGW_TOTP_SECRET", secret},
+      {"XGW_PROTOCOL_FILE", w.dir + "/web-protocol.json"},
+      {"XGW_BROKEN_PROTOCOL_FILE", w.dir + "/broken-protocol.json"},
+      {"XGW_PROTOCOL_ID", "2024_VB_00591_WEB"},
+      {"XGW_OUT", out},
+  });
+  INFO(run.log);
+  CHECK(run.status == 0);
+  CHECK(run.log.find("all steps passed") != std::string::npos);
+
+  // What the pages did is what the gateway holds.
+  const json orgs = Op(*w.d, "GET", "/api/v1/orgs");
+  std::string woonstad;
+  int with_ocmw_number = 0;
+  for (const auto& o : orgs["items"]) {
+    if (o["name"] == "Woonstad Testbed") woonstad = o["id"];
+    if (o["enterprise_number"] == "0212214125") ++with_ocmw_number;
+  }
+  REQUIRE(!woonstad.empty());
+  CHECK(with_ocmw_number == 1);
+  const json people = Op(*w.d, "GET", "/api/v1/orgs/" + woonstad + "/users");
+  REQUIRE(people["items"].size() == 1);
+  CHECK(people["items"][0]["roles"] == json::array({"sender"}));
+  // The invitation code the page showed enrols the person.
+  const std::string code = Trimmed(ReadTextFile(out + "/invitation.txt"));
+  CHECK(Request(*w.d, "POST", "/api/v1/auth/enrolment", {.body = json{{"code", code}, {"password", kPassword}}.dump()}).status == 200);
+  CHECK(Op(*w.d, "GET", "/api/v1/protocols/2024_VB_00591_WEB")["state"] == "suspended");
+}

@@ -8,6 +8,11 @@ import { languages, language, setLanguage, t } from "./i18n.js";
 import { beginView, session, explain, formatTime, h, message, saveBytes, show } from "./ui.js";
 import { callWorker, forgetKeys, keysUnlocked, setKeysUnlocked } from "./worker-client.js";
 import { auditView } from "./dpo-view.js";
+import { organisationsView, peopleView, protocolsView } from "./operator-view.js";
+
+function isOperator() {
+  return (session.me.roles || []).includes("operator");
+}
 
 function mayAudit() {
   const roles = session.me.roles || [];
@@ -24,6 +29,7 @@ function renderNav() {
       h("a", { href: "#/inbox" }, t("nav.inbox")),
       h("a", { href: "#/key" }, t("nav.key")),
       mayAudit() ? h("a", { href: "#/audit/" }, t("nav.audit")) : null,
+      isOperator() ? h("a", { href: "#/admin" }, t("nav.admin")) : null,
       h("span", { class: "muted" }, t("me.signedin", { name: session.me.display_name, org: session.me.organisation.name })),
       h("button", { class: "secondary", type: "button", onclick: signOut }, t("nav.signout")),
     );
@@ -353,6 +359,12 @@ async function route() {
   const drawn = beginView();
   try {
     if (view === "key") return await keyView(drawn);
+    if (view === "admin" && isOperator()) {
+      if (id === "protocols") return await protocolsView(drawn);
+      const org = location.hash.split("/")[3];
+      if (id === "org" && /^org-[a-z2-7]+$/.test(org || "")) return await peopleView(org, drawn);
+      return await organisationsView(drawn);
+    }
     if (view === "audit") return await auditView(new URLSearchParams(location.hash.slice("#/audit/".length)), drawn);
     if (view === "open" && /^exc-[a-z2-7]+$/.test(id || "")) return await openView(id, drawn);
     return await inboxView(drawn);
