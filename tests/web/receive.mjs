@@ -54,15 +54,37 @@ await run(async (page, context) => {
   await page.click("#signin button[type=submit]");
   await page.waitForSelector(".message.bad");
   step("a wrong password is refused in the page");
-  await page.fill("input[name=password]", env.XGW_PASSWORD);
-  await page.fill("input[name=code]", env.XGW_CODE);
-  await page.click("#signin button[type=submit]");
+  // Keyboard only: Tab to the form, type, Enter.
+  await page.fill("input[name=name]", "");
+  await page.fill("input[name=password]", "");
+  await page.fill("input[name=code]", "");
+  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  for (let i = 0; i < 12; i++) {
+    await page.keyboard.press("Tab");
+    if (await page.evaluate(() => document.activeElement && document.activeElement.name === "name")) break;
+  }
+  await page.keyboard.type(env.XGW_NAME);
+  await page.keyboard.press("Tab");
+  await page.keyboard.type(env.XGW_PASSWORD);
+  await page.keyboard.press("Tab");
+  await page.keyboard.type(env.XGW_CODE);
+  await page.keyboard.press("Enter");
   await page.waitForSelector("#inbox");
+  step("signed in with the keyboard only");
   const inbox = await page.textContent("#inbox");
   if (!inbox.includes(env.XGW_SENDER_NAME)) fail("the inbox does not name the sender");
   else step("signed in; the inbox names the sender");
   await shot("2-inbox");
   await checkAccessibility(page, "inbox");
+  // In Dutch, then back.
+  await page.selectOption("#language", "nl");
+  await page.waitForSelector("main h1 >> text=Lijsten voor mij");
+  await shot("2-inbox-nl");
+  await page.selectOption("#language", "fr");
+  await page.waitForSelector("main h1 >> text=Listes pour moi");
+  await page.selectOption("#language", "en");
+  await page.waitForSelector("main h1 >> text=Lists for me");
+  step("the page speaks Dutch, French and English");
 
   // A modified download: an error, no table, nothing to save.
   await openList((b) => {
@@ -102,10 +124,21 @@ await run(async (page, context) => {
   await download.saveAs(join(env.XGW_OUT, "saved-list"));
   step("the list is saved");
 
+  // Report a problem by row and column (never a value).
+  await page.click("#report");
+  await page.waitForSelector("#report-dialog[open]");
+  await page.selectOption("#report-dialog select[name=kind]", "other");
+  await page.fill("#report-dialog input[name=row]", "2");
+  await page.selectOption("#report-dialog select[name=column]", { index: 1 });
+  await shot("6-report");
+  await page.click("#report-send");
+  await page.waitForSelector("main .message.good >> text=Reported");
+  step("a problem with row 2 is reported");
+
   // Confirm receipt, after the warning.
   await page.click("#ack");
   await page.waitForSelector("#ack-dialog[open]");
-  await shot("6-ack-warning");
+  await shot("7-ack-warning");
   await page.click("#ack-confirm");
   await page.waitForSelector("main .message.good >> text=Receipt confirmed");
   step("receipt confirmed");

@@ -25,14 +25,15 @@ function renderNav() {
   const nav = document.getElementById("nav");
   nav.replaceChildren();
   if (session.me) {
-    nav.append(
+    const links = [
       h("a", { href: "#/inbox" }, t("nav.inbox")),
       h("a", { href: "#/key" }, t("nav.key")),
       mayAudit() ? h("a", { href: "#/audit/" }, t("nav.audit")) : null,
       isOperator() ? h("a", { href: "#/admin" }, t("nav.admin")) : null,
       h("span", { class: "muted" }, t("me.signedin", { name: session.me.display_name, org: session.me.organisation.name })),
       h("button", { class: "secondary", type: "button", onclick: signOut }, t("nav.signout")),
-    );
+    ];
+    nav.append(...links.filter(Boolean));
   }
   const select = h(
     "select",
@@ -325,8 +326,44 @@ async function openView(id, show) {
     h("button", { type: "button", id: "save", onclick: () => saveBytes(bytes, `${manifest.protocol_id}-${id}.${ext}`, type) },
       t("open.save")),
     h("button", { type: "button", id: "ack", class: "secondary", onclick: () => confirmAck(id, status) }, t("open.ack")),
+    h("button", { type: "button", id: "report", class: "secondary", onclick: () => reportProblem(id, manifest, status) },
+      t("report.open")),
     h("a", { class: "button secondary", href: "#/inbox" }, t("open.back"))), status);
   show(heading, ...parts);
+}
+
+// A recipient tells both DPOs what is wrong with a list: by kind, row and
+// column, never by value (the gateway keeps only codes and numbers).
+function reportProblem(id, manifest, status) {
+  const form = h("form", { id: "report-form", method: "dialog" },
+    h("h2", { id: "report-title" }, t("report.open")),
+    h("p", {}, t("report.explain")),
+    h("label", {}, t("report.kind"), h("select", { name: "kind" },
+      ["content_not_allowed", "manifest_mismatch", "other"].map((k) => h("option", { value: k }, t(`report.kind.${k}`))))),
+    h("label", {}, t("report.row"), h("input", { name: "row", inputmode: "numeric", pattern: "[0-9]*" })),
+    h("label", {}, t("report.column"), h("select", { name: "column" }, h("option", { value: "" }, "—"),
+      manifest.columns.map((c) => h("option", { value: c }, c)))),
+    h("div", { class: "actions" },
+      h("button", { type: "submit", id: "report-send" }, t("report.send")),
+      h("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, t("unlock.cancel"))));
+  const dialog = h("dialog", { id: "report-dialog", "aria-labelledby": "report-title" }, form);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const kind = form.elements.kind.value;
+    const detail = { code: kind };
+    if (/^[1-9][0-9]*$/.test(form.elements.row.value)) detail.row = Number(form.elements.row.value);
+    if (form.elements.column.value) detail.column = form.elements.column.value;
+    dialog.close();
+    try {
+      await api("POST", `/api/v1/exchanges/${id}/violations`, { code: kind, details: [detail] });
+      status.replaceChildren(message("good", t("report.done")));
+    } catch (err) {
+      status.replaceChildren(message("bad", explain(err)));
+    }
+  });
+  dialog.addEventListener("close", () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
 }
 
 
