@@ -253,6 +253,7 @@ Result<json> ExchangeService::Impl::DownloadsOf(const std::string& id) {
       if (!ev || ev->outcome != AuditOutcome::kSuccess) continue;
       json d = {{"user", ev->actor.id}, {"organisation", ev->actor.org}, {"time", FormatTime(ev->time_ms / 1000)}};
       if (auto u = deps.identities.GetUser(ev->actor.id)) d["name"] = u->display_name;
+      if (auto o = deps.identities.GetOrganisation(ev->actor.org)) d["organisation_name"] = o->name;
       out.push_back(std::move(d));
     }
     if (!page.next) return out;

@@ -1,11 +1,13 @@
 // The DPO in Chromium against the real xgwd: signs in, opens an exchange's
 // timeline in the audit log (each event proven in the page against the
 // gateway's signed checkpoint), checks and saves its deletion receipt, saves
-// the events as CSV. An event changed on its way, and a checkpoint whose
+// the events as CSV; finds a person's lists by a fingerprint computed in the
+// page. An event changed on its way, and a checkpoint whose
 // signature does not hold, show an error and no events.
 //
 // Environment (besides what browser.mjs takes): XGW_NAME, XGW_PASSWORD,
-// XGW_TOTP_SECRET, XGW_EXCHANGE, XGW_OUT (a directory of the test's own:
+// XGW_TOTP_SECRET, XGW_EXCHANGE, XGW_SUBJECT_KEY_FILE, XGW_SUBJECT_NUMBER,
+// XGW_SUBJECT_EXCHANGE, XGW_OUT (a directory of the test's own:
 // receipt.json, events.csv, actions.txt).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -82,4 +84,24 @@ await run(async (page, context) => {
   await saveDownload(page, "#receipt-save", "receipt.json");
   await saveDownload(page, "#audit-csv", "events.csv");
   step("the receipt and the events are saved");
+
+  // A person's lists, found by a fingerprint computed in the page.
+  await page.click("#subject-link");
+  await page.waitForSelector("#subject");
+  await page.setInputFiles("#subject input[name=key]", env.XGW_SUBJECT_KEY_FILE);
+  await page.fill("#subject input[name=number]", "12345678901");
+  await page.click("#subject button[type=submit]");
+  await page.waitForSelector("#subject-status .message.bad");
+  step("a number with wrong check digits is refused in the page");
+  await page.setInputFiles("#subject input[name=key]", env.XGW_SUBJECT_KEY_FILE);
+  await page.fill("#subject input[name=number]", env.XGW_SUBJECT_NUMBER);
+  await page.click("#subject button[type=submit]");
+  await page.waitForSelector("#subject-hits");
+  const found = await page.textContent("#subject-hits");
+  if (!found.includes(env.XGW_SUBJECT_EXCHANGE)) fail("the person's list was not found");
+  else if (!found.includes("OCMW Gent")) fail("who opened the list is not named");
+  else step("the person's list is found, with who opened it");
+  if ((await page.inputValue("#subject input[name=number]")) !== "") fail("the number stays in the form");
+  await shot("3-subject");
+  await checkAccessibility(page, "subject lookup");
 });

@@ -199,6 +199,15 @@ TEST_CASE("In Chromium a person signs in, opens a list sent with xgw, saves it a
   w.MakeUser("dpo", w.ocmw, "dpo");
   const std::string dpo = w.RunJson("dpo", "whoami")["id"];
   const auto dpo_secret = Enrol(*w.d, dpo, "dpo.ocmw");
+  // A second list, sent with Thuispunt's subject-index key, that the worker downloads.
+  WriteFile(w.dir + "/subject.key", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
+  WriteFile(w.dir + "/indexed.csv", kCirHeader + CirRow(7));
+  const std::string indexed =
+      w.RunJson("sender", "send --protocol " + kCliProtocolId + " --subject-key subject.key indexed.csv")["id"];
+  w.Ok("worker", "receive " + indexed + " -o indexed-got.csv");
+  std::string subject_number = CirRow(7);
+  for (int field = 0; field < 2; ++field) subject_number = subject_number.substr(subject_number.find(';') + 1);
+  subject_number = subject_number.substr(0, subject_number.find(';'));
   const std::string dpo_out = w.dir + "/dpo";
   std::filesystem::create_directories(dpo_out);
   const ScriptRun dpo_run = RunBrowserScript(*w.d, "dpo.mjs", {
@@ -206,11 +215,19 @@ TEST_CASE("In Chromium a person signs in, opens a list sent with xgw, saves it a
       {"XGW_PASSWORD", kPassword},
       {"XGW_TOTP_SECRET", dpo_secret},
       {"XGW_EXCHANGE", id},
+      {"XGW_SUBJECT_KEY_FILE", w.dir + "/subject.key"},
+      {"XGW_SUBJECT_NUMBER", subject_number},
+      {"XGW_SUBJECT_EXCHANGE", indexed},
       {"XGW_OUT", dpo_out},
   });
   INFO(dpo_run.log);
   CHECK(dpo_run.status == 0);
   CHECK(dpo_run.log.find("all steps passed") != std::string::npos);
+  CHECK(dpo_run.log.find(subject_number) == std::string::npos);
+  // The page's fingerprint is the CLI's: `xgw audit subject` finds the same list.
+  const json cli_hits = w.RunJson("dpo", "audit subject --rrn " + subject_number + " --subject-key subject.key");
+  REQUIRE(cli_hits.size() == 1);
+  CHECK(cli_hits[0]["id"] == indexed);
   // The page showed the events the gateway holds for the exchange.
   const std::string shown = ReadTextFile(dpo_out + "/actions.txt");
   for (const char* action : {"exchange.created", "exchange.uploaded", "exchange.downloaded", "violation.reported",

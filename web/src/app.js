@@ -7,7 +7,7 @@ import { languages, language, setLanguage, t } from "./i18n.js";
 
 import { beginView, session, explain, formatTime, h, message, saveBytes, show } from "./ui.js";
 import { callWorker, forgetKeys, keysUnlocked, setKeysUnlocked } from "./worker-client.js";
-import { auditView } from "./dpo-view.js";
+import { auditView, subjectView } from "./dpo-view.js";
 import { organisationsView, peopleView, protocolsView } from "./operator-view.js";
 
 function isOperator() {
@@ -402,6 +402,7 @@ async function route() {
       if (id === "org" && /^org-[a-z2-7]+$/.test(org || "")) return await peopleView(org, drawn);
       return await organisationsView(drawn);
     }
+    if (view === "subject" && mayAudit()) return subjectView(drawn);
     if (view === "audit") return await auditView(new URLSearchParams(location.hash.slice("#/audit/".length)), drawn);
     if (view === "open" && /^exc-[a-z2-7]+$/.test(id || "")) return await openView(id, drawn);
     return await inboxView(drawn);

@@ -8,6 +8,7 @@ import {
 } from "./audit.js";
 import { t } from "./i18n.js";
 import { explain, formatTime, h, message, saveBytes } from "./ui.js";
+import { parseSubjectKey, subjectLookupValue } from "./subject.js";
 import { base64ToBytes } from "./verify.js";
 
 const kPinnedKey = "xgw.audit.verifier-key";
@@ -84,7 +85,7 @@ export async function auditView(params, show) {
       h("input", { name: k, value: params.get(k) || "", placeholder: t(`audit.placeholder.${k}`) }))),
     h("button", { type: "submit" }, t("audit.apply")));
   const status = h("div", { "aria-live": "polite" }, message("good", t("audit.verifying")));
-  show(t("audit.heading"), form, status);
+  show(t("audit.heading"), h("p", {}, h("a", { href: "#/subject", id: "subject-link" }, t("subject.heading"))), form, status);
 
   let verifier;
   let head;
@@ -142,4 +143,48 @@ async function receiptPart(exchange, verifier) {
   } catch (e) {
     return message("bad", e instanceof AuditFailure ? t("audit.error.receipt") : explain(e));
   }
+}
+
+// Which lists held one person, and who opened them: the number is turned
+// into its keyed fingerprint here, with the organisation's subject-index key
+// read from a file in this page; only the fingerprint goes to the gateway.
+export function subjectView(show) {
+  const status = h("div", { "aria-live": "polite", id: "subject-status" });
+  const form = h("form", { class: "card", id: "subject", onsubmit: async (e) => {
+    e.preventDefault();
+    const file = form.elements.key.files[0];
+    const raw = form.elements.number.value;
+    form.elements.number.value = "";
+    const key = file ? parseSubjectKey(new Uint8Array(await file.arrayBuffer())) : null;
+    if (!key) return status.replaceChildren(message("bad", t("subject.badkey")));
+    const value = await subjectLookupValue(key, form.elements.type.value, raw);
+    key.fill(0);
+    if (!value) return status.replaceChildren(message("bad", t("subject.badnumber")));
+    try {
+      const { items } = await api("GET", `/api/v1/subject-index/${value}`);
+      if (items.length === 0) return status.replaceChildren(message("good", t("subject.none")));
+      status.replaceChildren(message("good", t("subject.found", { count: items.length })),
+        h("table", { id: "subject-hits" },
+          h("thead", {}, h("tr", {}, ["subject.list", "inbox.protocol", "sent.sent", "inbox.state", "subject.downloads"].map((k) =>
+            h("th", { scope: "col" }, t(k))))),
+          h("tbody", {}, items.map((x) => h("tr", {},
+            h("td", {}, h("a", { href: `#/audit/exchange=${x.id}` }, x.id)),
+            h("td", {}, x.protocol_id),
+            h("td", {}, formatTime(x.created_at)),
+            h("td", {}, x.deleted_at ? t("subject.deleted", { when: formatTime(x.deleted_at) }) : t(`state.${x.state}`)),
+            h("td", {}, (x.downloads || []).length === 0 ? t("subject.never")
+              : h("ul", {}, x.downloads.map((d) => h("li", {}, t("subject.download",
+                { who: d.name || d.user, org: d.organisation_name || d.organisation || "", when: formatTime(d.time) }))))))))));
+    } catch (err) {
+      status.replaceChildren(message("bad", explain(err)));
+    }
+  } },
+    h("p", {}, t("subject.explain")),
+    h("label", {}, t("subject.key"), h("input", { type: "file", name: "key" })),
+    h("label", {}, t("subject.type"), h("select", { name: "type" },
+      h("option", { value: "be_national_number" }, t("subject.rrn")),
+      h("option", { value: "nl_bsn" }, t("subject.bsn")))),
+    h("label", {}, t("subject.number"), h("input", { name: "number", autocomplete: "off", required: true })),
+    h("button", { type: "submit" }, t("subject.find")));
+  show(t("subject.heading"), h("p", {}, h("a", { href: "#/audit/" }, t("nav.audit"))), form, status);
 }
