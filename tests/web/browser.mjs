@@ -118,6 +118,22 @@ export async function totpCode(secret) {
   return String(number).padStart(6, "0");
 }
 
+// Signs in through the sign-in form with a fresh code of `secret`.
+export async function signIn(page, name, password, secret) {
+  await page.goto(env.XGW_URL + "/");
+  await page.fill("#signin input[name=name]", name);
+  await page.fill("#signin input[name=password]", password);
+  await page.fill("#signin input[name=code]", await totpCode(secret));
+  await page.click("#signin button[type=submit]");
+  await page.waitForSelector("nav a[href='#/inbox']");
+}
+
+// Clicks `selector` and saves what it downloads as XGW_OUT/`name`.
+export async function saveDownload(page, selector, name) {
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click(selector)]);
+  await download.saveAs(join(env.XGW_OUT, name));
+}
+
 // Runs `steps(page, context)`; a step that throws is a problem (with a
 // screenshot). Exits 0 only if nothing went wrong.
 export async function run(steps) {

@@ -11,12 +11,9 @@
 // receipt.json, events.csv, actions.txt).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkAccessibility, env, fail, gatewayRequest, run, shot as screenshot, step, totpCode } from "./browser.mjs";
-
-async function saveDownload(page, selector, name) {
-  const [download] = await Promise.all([page.waitForEvent("download"), page.click(selector)]);
-  await download.saveAs(join(env.XGW_OUT, name));
-}
+import {
+  checkAccessibility, env, fail, gatewayRequest, run, saveDownload, shot as screenshot, signIn, step,
+} from "./browser.mjs";
 
 // Rewrites the answers of `pattern` with `mangle(text)` on their way to the page.
 async function tamper(context, pattern, mangle) {
@@ -38,11 +35,7 @@ async function tamper(context, pattern, mangle) {
 await run(async (page, context) => {
   const shot = (name) => screenshot(page, `dpo-${name}`);
   const timeline = `${env.XGW_URL}/#/audit/exchange=${env.XGW_EXCHANGE}`;
-  await page.goto(env.XGW_URL + "/");
-  await page.fill("#signin input[name=name]", env.XGW_NAME);
-  await page.fill("#signin input[name=password]", env.XGW_PASSWORD);
-  await page.fill("#signin input[name=code]", await totpCode(env.XGW_TOTP_SECRET));
-  await page.click("#signin button[type=submit]");
+  await signIn(page, env.XGW_NAME, env.XGW_PASSWORD, env.XGW_TOTP_SECRET);
   await page.waitForSelector("nav a[href='#/audit/']");
   step("the DPO signs in and sees the audit log in the menu");
 

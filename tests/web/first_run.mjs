@@ -10,12 +10,7 @@
 // test's own: recovery-codes.txt, key.age, fingerprint.txt).
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkAccessibility, env, fail, run, shot as screenshot, step, totpCode } from "./browser.mjs";
-
-async function saveDownload(page, selector, name) {
-  const [download] = await Promise.all([page.waitForEvent("download"), page.click(selector)]);
-  await download.saveAs(join(env.XGW_OUT, name));
-}
+import { checkAccessibility, env, fail, run, saveDownload, shot as screenshot, step, totpCode } from "./browser.mjs";
 
 await run(async (page) => {
   const shot = (name) => screenshot(page, `first-run-${name}`);

@@ -9,15 +9,11 @@
 // XGW_PROTOCOL_ID, XGW_OUT (the test's own directory: invitation.txt).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkAccessibility, env, fail, run, shot as screenshot, step, totpCode } from "./browser.mjs";
+import { checkAccessibility, env, fail, run, shot as screenshot, signIn, step } from "./browser.mjs";
 
 await run(async (page) => {
   const shot = (name) => screenshot(page, `operator-${name}`);
-  await page.goto(env.XGW_URL + "/");
-  await page.fill("#signin input[name=name]", env.XGW_NAME);
-  await page.fill("#signin input[name=password]", env.XGW_PASSWORD);
-  await page.fill("#signin input[name=code]", await totpCode(env.XGW_TOTP_SECRET));
-  await page.click("#signin button[type=submit]");
+  await signIn(page, env.XGW_NAME, env.XGW_PASSWORD, env.XGW_TOTP_SECRET);
   await page.click("nav a[href='#/admin']");
   await page.waitForSelector("#orgs");
   if (!(await page.textContent("main")).includes("The gateway is running")) fail("the gateway's health is not shown");
