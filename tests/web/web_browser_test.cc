@@ -1,7 +1,9 @@
 // The web app in a real browser: Debian's Chromium, driven by playwright-core
-// (tests/web/receive.mjs), against the real xgwd on loopback over TLS, with
-// the lists sent by build/bin/xgw. And what xgwd serves the page with: the
-// files the build made, under a strict Content Security Policy.
+// (tests/web/*.mjs: a first visit, a recipient, a DPO, an operator), against
+// the real xgwd on loopback over TLS, with lists sent by build/bin/xgw; each
+// script saves a screenshot of every view in build/test-artefacts/web. And
+// what xgwd serves the page with: the files the build made, under a strict
+// Content Security Policy.
 #include <cstdlib>
 #include <filesystem>
 #include <regex>
