@@ -1,6 +1,5 @@
 #include "gateway/web_app.h"
 
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -16,7 +15,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // A web app is a page, a few scripts, a style sheet and some images: bounds
-// far above that keep a wrong web.root (a home directory, say) from being
+// far above that keep a wrong server.web_root (a home directory, say) from being
 // read into memory.
 constexpr size_t kMaxAssets = 256;
 constexpr uintmax_t kMaxAssetBytes = 16u << 20;
