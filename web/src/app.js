@@ -37,7 +37,13 @@ function renderNav() {
   }
   const select = h(
     "select",
-    { id: "language", onchange: (e) => { setLanguage(e.target.value); route(); } },
+    { id: "language", onchange: (e) => {
+      setLanguage(e.target.value);
+      // An opened list stays as it is (drawing it again would download it
+      // again); its labels follow the language from the next view on.
+      if (location.hash.startsWith("#/open/")) renderNav();
+      else route();
+    } },
     Object.entries(languages).map(([code, name]) => h("option", { value: code, selected: code === language() }, name)),
   );
   document.getElementById("lang").replaceChildren(h("label", { class: "inline" }, t("lang.label"), select));
