@@ -7,7 +7,7 @@
 //
 // Environment (besides what browser.mjs takes): XGW_INVITATION,
 // XGW_SIGNIN_NAME, XGW_PASSWORD, XGW_PASSPHRASE, XGW_OUT (a directory of the
-// test's own: recovery-codes.txt, key.age, fingerprint.txt).
+// test's own: recovery-codes.txt, key.age, fingerprint.txt, totp-secret.txt).
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { checkAccessibility, env, fail, run, saveDownload, shot as screenshot, step, totpCode } from "./browser.mjs";
@@ -33,6 +33,8 @@ await run(async (page) => {
   // The authenticator app: the QR code, and the key to type instead.
   await page.waitForSelector("#enrol-confirm svg.qr");
   const secret = (await page.textContent("#totp-secret")).trim();
+  // Kept in the test's own directory, as the person's authenticator app keeps it, for sent.mjs.
+  writeFileSync(join(env.XGW_OUT, "totp-secret.txt"), secret + "\n");
   await shot("2-authenticator");
   await checkAccessibility(page, "authenticator");
   await page.fill("#enrol-confirm input[name=totp]", "000000");

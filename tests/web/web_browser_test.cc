@@ -284,6 +284,18 @@ TEST_CASE("In Chromium a person enrols with an invitation code, makes a key in t
   const bool received_as_sent = ReadTextFile(w.dir + "/got.csv") == list;
   CHECK(received_as_sent);
 
+  // The clerk sees that list among the sent ones, in the page.
+  const ScriptRun sent = RunBrowserScript(*w.d, "sent.mjs", {
+      {"XGW_NAME", "clerk.thuispunt"},
+      {"XGW_PASSWORD", kPassword},
+      {"XGW_TOTP_SECRET", Trimmed(ReadTextFile(out + "/totp-secret.txt"))},
+      {"XGW_EXCHANGE", id},
+      {"XGW_ROWS", "2"},
+  });
+  INFO(sent.log);
+  CHECK(sent.status == 0);
+  CHECK(sent.log.find("all steps passed") != std::string::npos);
+
   // Neither the password nor the passphrase reached the gateway's log.
   CHECK(w.d->Log().find(kPassword) == std::string::npos);
   CHECK(w.d->Log().find(passphrase) == std::string::npos);

@@ -9,6 +9,7 @@ import { beginView, session, explain, formatTime, h, message, saveBytes, show } 
 import { callWorker, forgetKeys, keysUnlocked, setKeysUnlocked } from "./worker-client.js";
 import { auditView, subjectView } from "./dpo-view.js";
 import { organisationsView, peopleView, protocolsView } from "./operator-view.js";
+import { sentView } from "./sent-view.js";
 
 function isOperator() {
   return (session.me.roles || []).includes("operator");
@@ -27,6 +28,7 @@ function renderNav() {
   if (session.me) {
     const links = [
       h("a", { href: "#/inbox" }, t("nav.inbox")),
+      (session.me.roles || []).includes("sender") ? h("a", { href: "#/sent" }, t("nav.sent")) : null,
       h("a", { href: "#/key" }, t("nav.key")),
       mayAudit() ? h("a", { href: "#/audit/" }, t("nav.audit")) : null,
       isOperator() ? h("a", { href: "#/admin" }, t("nav.admin")) : null,
@@ -409,6 +411,7 @@ async function route() {
       return await organisationsView(drawn);
     }
     if (view === "subject" && mayAudit()) return subjectView(drawn);
+    if (view === "sent") return await sentView(drawn);
     if (view === "audit") return await auditView(new URLSearchParams(location.hash.slice("#/audit/".length)), drawn);
     if (view === "open" && /^exc-[a-z2-7]+$/.test(id || "")) return await openView(id, drawn);
     return await inboxView(drawn);

@@ -165,6 +165,7 @@ export default {
   "sent.empty": "Your organisation has not sent any list yet.",
   "sent.sent": "Sent",
   "sent.acknowledged": "Receipt confirmed",
+  "sent.kept": "Kept until / deleted",
   "state.revoked": "withdrawn",
   "state.deleted": "deleted",
   "state.discarded": "discarded",

@@ -165,6 +165,7 @@ export default {
   "sent.empty": "Votre organisation n'a encore envoyé aucune liste.",
   "sent.sent": "Envoyée le",
   "sent.acknowledged": "Réception confirmée le",
+  "sent.kept": "Conservée jusqu'au / supprimée",
   "state.revoked": "retirée",
   "state.deleted": "supprimée",
   "state.discarded": "abandonnée",

@@ -165,6 +165,7 @@ export default {
   "sent.empty": "Je organisatie heeft nog geen lijst verstuurd.",
   "sent.sent": "Verstuurd",
   "sent.acknowledged": "Ontvangst bevestigd",
+  "sent.kept": "Bewaard tot / verwijderd",
   "state.revoked": "ingetrokken",
   "state.deleted": "verwijderd",
   "state.discarded": "vervallen",
